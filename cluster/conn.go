@@ -1,0 +1,199 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gossipsync/gossipsync/internal/wire"
+)
+
+// errFrameTooLarge is returned by write for a frame over the limit; the
+// conn stays open.
+var errFrameTooLarge = errors.New("cluster: frame too large")
+
+// conn is one authenticated RPC connection to a peer. Both sides send
+// requests on it; replies are matched to requests by id. Safe for
+// concurrent use.
+type conn struct {
+	node *Node
+	peer string
+	nc   net.Conn
+
+	wmu    sync.Mutex // serializes sealing and writing frames
+	sealer *sealer    // nil in an open cluster
+
+	mu      sync.Mutex // protects pending and err
+	pending map[uint64]chan *wire.Frame
+	err     error         // why the conn closed; set once
+	done    chan struct{} // closed when the conn closes
+}
+
+func (c *conn) isClosed() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// close closes the connection for reason; later calls do nothing.
+func (c *conn) close(reason error) {
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.err = reason
+	close(c.done)
+	c.mu.Unlock()
+	c.nc.Close()
+}
+
+// call sends a request frame and waits for its reply.
+func (c *conn) call(ctx context.Context, f *wire.Frame) (*wire.Frame, error) {
+	f.ID = c.node.newRequestID()
+	if dl, ok := ctx.Deadline(); ok {
+		f.Timeout = max(int64(time.Until(dl)), 1)
+	}
+	ch := make(chan *wire.Frame, 1)
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("%w to %s: %v", ErrConnLost, c.peer, c.err)
+	}
+	c.pending[f.ID] = ch
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.pending, f.ID)
+		c.mu.Unlock()
+	}()
+	if err := c.write(ctx, f); err != nil {
+		return nil, fmt.Errorf("%w to %s: %v", ErrConnLost, c.peer, err)
+	}
+	select {
+	case r := <-ch:
+		return r, nil
+	case <-c.done:
+		return nil, fmt.Errorf("%w to %s: %v", ErrConnLost, c.peer, c.err)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// write seals and writes one frame; a failed write closes the conn.
+func (c *conn) write(ctx context.Context, f *wire.Frame) error {
+	body, err := wire.Marshal(f)
+	if err != nil {
+		return err
+	}
+	if len(body) > c.node.cfg.MaxFrame {
+		return fmt.Errorf("%w: %d bytes, limit %d", errFrameTooLarge, len(body), c.node.cfg.MaxFrame)
+	}
+	dl := time.Now().Add(writeTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
+		dl = d
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.nc.SetWriteDeadline(dl)
+	if err := wire.WriteFrame(c.nc, c.sealer.seal(body)); err != nil {
+		c.close(err)
+		return err
+	}
+	return nil
+}
+
+// readLoop reads frames until the conn breaks: replies go to their
+// waiting calls, requests to handlers. A bad frame closes the conn.
+func (c *conn) readLoop() {
+	sem := make(chan struct{}, maxInflight)
+	var handlers sync.WaitGroup
+	defer handlers.Wait()
+	for {
+		f, err := c.readFrame()
+		if err != nil {
+			c.closeAfterRead(err)
+			return
+		}
+		switch f.Kind {
+		case wire.KindRequest:
+			sem <- struct{}{}
+			handlers.Add(1)
+			go func() {
+				defer func() { <-sem; handlers.Done() }()
+				c.handle(f)
+			}()
+		case wire.KindResponse, wire.KindError:
+			c.mu.Lock()
+			ch := c.pending[f.ID]
+			c.mu.Unlock()
+			if ch != nil {
+				ch <- f // buffered; each id is answered once
+			}
+		default:
+			c.closeAfterRead(fmt.Errorf("%w: unexpected %v frame", ErrBadFrame, f.Kind))
+			return
+		}
+	}
+}
+
+func (c *conn) readFrame() (*wire.Frame, error) {
+	body, err := wire.ReadFrame(c.nc, c.node.cfg.MaxFrame)
+	if err != nil {
+		if errors.Is(err, wire.ErrTooLarge) {
+			err = fmt.Errorf("%w: %v", ErrBadFrame, err)
+		}
+		return nil, err
+	}
+	body, err = c.sealer.open(body)
+	if err != nil {
+		return nil, err
+	}
+	f, err := wire.Unmarshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadFrame, err)
+	}
+	return f, nil
+}
+
+// closeAfterRead closes the conn after its reader stopped, logging the
+// reason unless the conn just ended normally.
+func (c *conn) closeAfterRead(err error) {
+	if errors.Is(err, ErrBadFrame) {
+		c.node.log.Warn("rpc connection closed: bad frame", "peer", c.peer, "err", err)
+	} else if !c.isClosed() && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+		c.node.log.Debug("rpc connection closed", "peer", c.peer, "err", err)
+	}
+	c.close(err)
+	c.node.rpc.mu.Lock()
+	if c.node.rpc.conns[c.peer] == c {
+		delete(c.node.rpc.conns, c.peer)
+	}
+	delete(c.node.rpc.live, c)
+	c.node.rpc.mu.Unlock()
+}
+
+// handle serves one request and writes its reply.
+func (c *conn) handle(f *wire.Frame) {
+	ctx, cancel := c.node.baseCtx, context.CancelFunc(func() {})
+	if f.Timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(f.Timeout))
+	}
+	defer cancel()
+	reply := c.node.serve(ctx, &Request{From: c.peer, Method: f.Method, body: f.Body})
+	reply.ID = f.ID
+	err := c.write(context.Background(), reply)
+	if errors.Is(err, errFrameTooLarge) {
+		err = c.write(context.Background(), &wire.Frame{Kind: wire.KindError, ID: f.ID, Message: err.Error()})
+	}
+	if err != nil && !c.isClosed() {
+		c.node.log.Debug("rpc reply not sent", "peer", c.peer, "method", f.Method, "err", err)
+	}
+}

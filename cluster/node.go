@@ -1,0 +1,443 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gossipsync/gossipsync/internal/wire"
+	"github.com/hashicorp/serf/serf"
+)
+
+// Member is a live member of the cluster.
+type Member struct {
+	Name string            // unique node name
+	Addr string            // advertised gossip address, "ip:port"
+	Tags map[string]string // user tags (the library's own are not shown)
+}
+
+// EventType says what happened to a member.
+type EventType int
+
+// The member events.
+const (
+	EventJoin   EventType = iota + 1 // a member joined (or rejoined after a failure)
+	EventLeave                       // a member left gracefully
+	EventFail                        // a member stopped answering and was declared failed
+	EventUpdate                      // a member's tags changed
+)
+
+func (t EventType) String() string {
+	switch t {
+	case EventJoin:
+		return "join"
+	case EventLeave:
+		return "leave"
+	case EventFail:
+		return "fail"
+	case EventUpdate:
+		return "update"
+	}
+	return fmt.Sprintf("EventType(%d)", int(t))
+}
+
+// Event is a change of membership seen by this node.
+type Event struct {
+	Type   EventType
+	Member Member
+}
+
+// Node is one member of a gossipsync cluster: membership by gossip, and RPC
+// to the other members. Safe for concurrent use.
+type Node struct {
+	cfg  Config
+	name string
+	addr string
+	log  *slog.Logger
+	serf *serf.Serf
+	tr   *transport
+	hs   *handshaker
+	rpc  rpcState
+
+	baseCtx context.Context // canceled by Close; parent of handler contexts
+	cancel  context.CancelFunc
+	closed  atomic.Bool
+	wg      sync.WaitGroup // every goroutine the node started
+
+	mu     sync.Mutex // protects the fields below
+	subs   map[*subscription]struct{}
+	quorum map[string]struct{} // the quorum basis: members seen, less those that left
+}
+
+type subscription struct {
+	ch      chan Event
+	dropped atomic.Uint64
+}
+
+// New validates cfg, opens the node's listeners and starts gossip. It does
+// not join anyone: call Join with the address of one or more members.
+func New(cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if err := validateName(cfg.Name); err != nil {
+		return nil, err
+	}
+	ln, pc, err := listenPair(cfg.Network, cfg.BindAddr)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: config: BindAddr %q: listen: %w", cfg.BindAddr, err)
+	}
+	advertise, err := cfg.advertiseAddr(ln.Addr())
+	if err != nil {
+		ln.Close()
+		pc.Close()
+		return nil, err
+	}
+	n := &Node{
+		cfg:    cfg,
+		name:   cfg.Name,
+		addr:   advertise.String(),
+		log:    cfg.Logger.With("node", cfg.Name),
+		subs:   map[*subscription]struct{}{},
+		quorum: map[string]struct{}{cfg.Name: {}},
+		rpc:    rpcState{handlers: map[string]Handler{}, conns: map[string]*conn{}, live: map[*conn]struct{}{}, dialing: map[string]chan struct{}{}},
+	}
+	n.baseCtx, n.cancel = context.WithCancel(context.Background())
+	keys := [][]byte{}
+	if cfg.SecretKey != nil {
+		keys = append([][]byte{cfg.SecretKey}, cfg.SecondaryKeys...)
+	}
+	n.hs = &handshaker{self: wire.Hello{Name: n.name, Addr: n.addr}, keys: keys, maxFrame: cfg.MaxFrame, check: n.checkPeer}
+	n.tr = newTransport(cfg.Network, ln, pc, advertise)
+	n.tr.log = n.log.Debug
+	n.tr.onRPC = n.acceptRPC
+	n.tr.start()
+
+	events := make(chan serf.Event, 256)
+	sc, err := cfg.serfConfig(n.tr, events, advertise)
+	if err == nil {
+		n.serf, err = serf.Create(sc)
+	}
+	if err != nil {
+		n.cancel()
+		n.tr.Shutdown()
+		return nil, fmt.Errorf("cluster: start gossip: %w", err)
+	}
+	n.wg.Add(1)
+	go n.eventLoop(events)
+	return n, nil
+}
+
+// Name returns the node's name.
+func (n *Node) Name() string { return n.name }
+
+// Addr returns the advertised gossip address, usable as a seed by others.
+func (n *Node) Addr() string { return n.addr }
+
+// Join contacts the seeds ("ip:port"; a missing port means 7946) and joins
+// the cluster through those that answer. It first opens an RPC connection
+// to each seed, so that a wrong secret key (ErrAuth) or a name already in
+// use (ErrDuplicateName) is reported at once instead of failing silently.
+// It returns the number of seeds contacted; an error only if none was, or
+// the cluster refused this node. If ctx ends first, Join returns ctx.Err()
+// and the join may still complete in the background.
+func (n *Node) Join(ctx context.Context, seeds ...string) (int, error) {
+	if n.closed.Load() {
+		return 0, ErrClosed
+	}
+	if len(seeds) == 0 {
+		return 0, errors.New("cluster: join: no seeds given")
+	}
+	var ok []string
+	var errs []string
+	for _, s := range seeds {
+		addr, err := seedAddr(s)
+		if err == nil {
+			err = n.greet(ctx, addr)
+		}
+		if errors.Is(err, ErrAuth) || errors.Is(err, ErrDuplicateName) {
+			return 0, fmt.Errorf("cluster: join %s: %w", s, err)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return 0, ctx.Err()
+			}
+			errs = append(errs, fmt.Sprintf("%s: %v", s, err))
+			continue
+		}
+		ok = append(ok, addr)
+	}
+	if len(ok) == 0 {
+		return 0, fmt.Errorf("cluster: join: no seed could be contacted: %s", strings.Join(errs, "; "))
+	}
+	return n.serfJoin(ctx, ok)
+}
+
+func (n *Node) serfJoin(ctx context.Context, addrs []string) (int, error) {
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	if !n.spawn(func() {
+		c, err := n.serf.Join(addrs, true)
+		done <- result{c, err}
+	}) {
+		return 0, ErrClosed
+	}
+	select {
+	case r := <-done:
+		if r.err != nil && r.n == 0 {
+			return 0, fmt.Errorf("cluster: join: %w", r.err)
+		}
+		return r.n, nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// greet opens (and keeps) an RPC connection to a seed.
+func (n *Node) greet(ctx context.Context, addr string) error {
+	if addr == n.addr {
+		return nil
+	}
+	_, err := n.dialRPC(ctx, addr)
+	return err
+}
+
+func seedAddr(s string) (string, error) {
+	if _, _, err := net.SplitHostPort(s); err != nil {
+		s = net.JoinHostPort(s, fmt.Sprint(DefaultPort))
+	}
+	ap, err := parseIPPort(s)
+	if err != nil {
+		return "", fmt.Errorf("seed %q: %w", s, err)
+	}
+	return ap.String(), nil
+}
+
+// checkPeer vets an inbound RPC hello: the name must not belong to another
+// live member at another address.
+func (n *Node) checkPeer(peer wire.Hello, _ net.Addr) error {
+	if err := validateName(peer.Name); err != nil {
+		return fmt.Errorf("%w: peer name: %v", ErrBadFrame, err)
+	}
+	if peer.Name == n.name {
+		if peer.Addr != n.addr {
+			return fmt.Errorf("%w: %q is this node's name (at %s), not %s's", ErrDuplicateName, peer.Name, n.addr, peer.Addr)
+		}
+		return nil
+	}
+	for _, m := range n.serf.Members() {
+		if m.Name == peer.Name && m.Status == serf.StatusAlive {
+			if addr := m.Tags[tagRPC]; addr != "" && addr != peer.Addr {
+				return fmt.Errorf("%w: %q belongs to the live member at %s, not %s", ErrDuplicateName, peer.Name, addr, peer.Addr)
+			}
+		}
+	}
+	return nil
+}
+
+// Members returns the alive members, this node included, sorted by Name.
+func (n *Node) Members() []Member {
+	var out []Member
+	for _, m := range n.serf.Members() {
+		if m.Status == serf.StatusAlive {
+			out = append(out, toMember(m))
+		}
+	}
+	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+func toMember(m serf.Member) Member {
+	tags := make(map[string]string, len(m.Tags))
+	for k, v := range m.Tags {
+		if !strings.HasPrefix(k, reservedTagPrefix) {
+			tags[k] = v
+		}
+	}
+	return Member{Name: m.Name, Addr: net.JoinHostPort(m.Addr.String(), fmt.Sprint(m.Port)), Tags: tags}
+}
+
+// rpcAddr returns the RPC address of the alive member named name.
+func (n *Node) rpcAddr(name string) (string, bool) {
+	for _, m := range n.serf.Members() {
+		if m.Name == name && m.Status == serf.StatusAlive {
+			if a := m.Tags[tagRPC]; a != "" {
+				return a, true
+			}
+			return net.JoinHostPort(m.Addr.String(), fmt.Sprint(m.Port)), true
+		}
+	}
+	return "", false
+}
+
+// QuorumSize returns the number of members that make a majority of the
+// quorum basis: Config.ExpectedSize if set, else every member this node
+// has seen alive, less those that left gracefully. A failed member still
+// counts, so a minority side of a partition never reaches quorum.
+func (n *Node) QuorumSize() int {
+	if n.cfg.ExpectedSize > 0 {
+		return n.cfg.ExpectedSize/2 + 1
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.quorum)/2 + 1
+}
+
+// Subscribe returns a channel of membership events with room for buffer
+// events, and a function that ends the subscription and closes the
+// channel. Events never block gossip: when the channel is full, further
+// events are dropped until there is room, so a subscriber that must not
+// miss a change also reads Members. The channel closes when the node does.
+func (n *Node) Subscribe(buffer int) (<-chan Event, func()) {
+	s := &subscription{ch: make(chan Event, max(buffer, 0))}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed.Load() {
+		close(s.ch)
+		return s.ch, func() {}
+	}
+	n.subs[s] = struct{}{}
+	return s.ch, func() {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if _, ok := n.subs[s]; ok {
+			delete(n.subs, s)
+			close(s.ch)
+		}
+	}
+}
+
+// eventLoop turns serf's member events into Events until Close.
+func (n *Node) eventLoop(events <-chan serf.Event) {
+	defer n.wg.Done()
+	for {
+		select {
+		case e := <-events:
+			if me, ok := e.(serf.MemberEvent); ok {
+				n.memberEvent(me)
+			}
+		case <-n.baseCtx.Done():
+			return
+		}
+	}
+}
+
+func (n *Node) memberEvent(me serf.MemberEvent) {
+	var t EventType
+	switch me.Type {
+	case serf.EventMemberJoin:
+		t = EventJoin
+	case serf.EventMemberLeave:
+		t = EventLeave
+	case serf.EventMemberFailed:
+		t = EventFail
+	case serf.EventMemberUpdate:
+		t = EventUpdate
+	default:
+		return
+	}
+	for _, m := range me.Members {
+		if t == EventLeave || t == EventFail {
+			n.dropConns(m.Name)
+		}
+		n.publish(Event{Type: t, Member: toMember(m)})
+	}
+}
+
+// publish updates the quorum basis and hands e to every subscriber.
+func (n *Node) publish(e Event) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	switch e.Type {
+	case EventJoin, EventUpdate:
+		n.quorum[e.Member.Name] = struct{}{}
+	case EventLeave:
+		if e.Member.Name != n.name {
+			delete(n.quorum, e.Member.Name)
+		}
+	}
+	n.log.Debug("member event", "type", e.Type.String(), "member", e.Member.Name)
+	for s := range n.subs {
+		select {
+		case s.ch <- e:
+		default:
+			s.dropped.Add(1)
+		}
+	}
+}
+
+// Leave announces a graceful departure and waits until it has spread (or
+// ctx ends): the others see a leave, not a failure, and lower their quorum
+// basis. The node keeps its listeners until Close.
+func (n *Node) Leave(ctx context.Context) error {
+	if n.closed.Load() {
+		return ErrClosed
+	}
+	done := make(chan error, 1)
+	if !n.spawn(func() { done <- n.serf.Leave() }) {
+		return ErrClosed
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("cluster: leave: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// spawn runs f on a goroutine that Close waits for, unless the node is
+// closed (then it returns false and runs nothing).
+func (n *Node) spawn(f func()) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed.Load() {
+		return false
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		f()
+	}()
+	return true
+}
+
+// Close stops the node without leaving: the others will see it fail. Call
+// Leave first for a graceful exit. Close waits for every goroutine the
+// node started and closes subscription channels. It is idempotent; calls
+// on a closed node return ErrClosed.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	already := n.closed.Swap(true)
+	n.mu.Unlock()
+	if already {
+		return nil
+	}
+	err := n.serf.Shutdown()
+	n.tr.Shutdown()
+	n.cancel()
+	n.closeAllConns()
+	n.wg.Wait()
+	n.mu.Lock()
+	for s := range n.subs {
+		close(s.ch)
+	}
+	n.subs = nil
+	n.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("cluster: close: %w", err)
+	}
+	return nil
+}

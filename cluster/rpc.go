@@ -1,0 +1,284 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/gossipsync/gossipsync/internal/wire"
+)
+
+// rpcMarker is the first byte a dialer writes on an RPC stream. Gossip
+// streams and RPC streams share the node's one stream listener; memberlist's
+// streams never start with this byte.
+const rpcMarker = 0xA5
+
+// handshakeTimeout bounds the handshake when ctx has no earlier deadline.
+const handshakeTimeout = 5 * time.Second
+
+// writeTimeout bounds one frame write when ctx has no earlier deadline.
+const writeTimeout = 10 * time.Second
+
+// maxInflight bounds the requests one connection serves at once; past it
+// the connection stops reading until a handler returns.
+const maxInflight = 256
+
+// Handler serves one RPC method. It runs on its own goroutine, one per
+// request; ctx is done when the caller's deadline passes or the node
+// closes. A returned error reaches the caller as a *RemoteError that
+// unwraps to the sentinel registered with RegisterError, if any. The
+// returned value is encoded with msgpack.
+type Handler func(ctx context.Context, req *Request) (any, error)
+
+// Request is one incoming call.
+type Request struct {
+	From   string // the caller's node name, authenticated when the cluster has a key
+	Method string
+	body   []byte
+}
+
+// Decode decodes the request body into v.
+func (r *Request) Decode(v any) error {
+	if err := wire.Decode(r.body, v); err != nil {
+		return fmt.Errorf("cluster: %s: decode request: %w", r.Method, err)
+	}
+	return nil
+}
+
+// HandleFunc registers a typed handler for method on n: the request body is
+// decoded into a Req, and the returned Resp is sent back.
+func HandleFunc[Req, Resp any](n *Node, method string, f func(ctx context.Context, from string, req Req) (Resp, error)) {
+	n.Handle(method, func(ctx context.Context, r *Request) (any, error) {
+		var req Req
+		if err := r.Decode(&req); err != nil {
+			return nil, err
+		}
+		return f(ctx, r.From, req)
+	})
+}
+
+// Handle registers h for method, replacing any earlier handler. Methods
+// whose names start with "cluster." are reserved. Safe for concurrent use.
+func (n *Node) Handle(method string, h Handler) {
+	n.rpc.mu.Lock()
+	defer n.rpc.mu.Unlock()
+	n.rpc.handlers[method] = h
+}
+
+// Call invokes method on the member named node with req and decodes the
+// reply into resp (which may be nil to discard it). It returns when the
+// reply arrives, ctx is done (ctx.Err()), the connection breaks
+// (ErrConnLost) or the node closes (ErrClosed). The remaining time of ctx
+// travels with the request and bounds the handler. A call to the node's own
+// name runs the handler locally, through the same encoding.
+func (n *Node) Call(ctx context.Context, node, method string, req, resp any) error {
+	if n.closed.Load() {
+		return ErrClosed
+	}
+	body, err := wire.Encode(req)
+	if err != nil {
+		return fmt.Errorf("cluster: %s: encode request: %w", method, err)
+	}
+	var reply *wire.Frame
+	if node == n.name {
+		reply = n.serve(ctx, &Request{From: n.name, Method: method, body: body})
+	} else {
+		c, err := n.rpcConn(ctx, node)
+		if err != nil {
+			return err
+		}
+		reply, err = c.call(ctx, &wire.Frame{Kind: wire.KindRequest, Method: method, Body: body})
+		if err != nil {
+			return err
+		}
+	}
+	if reply.Kind == wire.KindError {
+		return &RemoteError{Node: node, Method: method, Code: reply.Code, Message: reply.Message}
+	}
+	if resp == nil {
+		return nil
+	}
+	if err := wire.Decode(reply.Body, resp); err != nil {
+		return fmt.Errorf("cluster: %s on %s: decode reply: %w", method, node, err)
+	}
+	return nil
+}
+
+// serve runs the handler for one request and returns the reply frame.
+func (n *Node) serve(ctx context.Context, r *Request) (reply *wire.Frame) {
+	n.rpc.mu.Lock()
+	h := n.rpc.handlers[r.Method]
+	n.rpc.mu.Unlock()
+	fail := func(err error) *wire.Frame {
+		return &wire.Frame{Kind: wire.KindError, Code: codeOf(err), Message: err.Error()}
+	}
+	if h == nil {
+		return fail(fmt.Errorf("%w %q", ErrUnknownMethod, r.Method))
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			n.log.Error("rpc handler panicked", "method", r.Method, "from", r.From, "panic", p, "stack", string(debug.Stack()))
+			reply = fail(fmt.Errorf("cluster: handler %s panicked", r.Method))
+		}
+	}()
+	v, err := h(ctx, r)
+	if err != nil {
+		return fail(err)
+	}
+	body, err := wire.Encode(v)
+	if err != nil {
+		return fail(fmt.Errorf("cluster: %s: encode reply: %w", r.Method, err))
+	}
+	return &wire.Frame{Kind: wire.KindResponse, Body: body}
+}
+
+// rpcState is the node's RPC side: handlers and the connection pool.
+type rpcState struct {
+	mu       sync.Mutex // protects the fields below
+	handlers map[string]Handler
+	conns    map[string]*conn         // by peer name; either side may have dialed
+	live     map[*conn]struct{}       // every open conn, for Close
+	dialing  map[string]chan struct{} // closed when the dial in progress ends
+	nextID   uint64
+}
+
+// rpcConn returns a live connection to the member named name, dialing one
+// if there is none. Concurrent callers share one dial.
+func (n *Node) rpcConn(ctx context.Context, name string) (*conn, error) {
+	for {
+		n.rpc.mu.Lock()
+		if c := n.rpc.conns[name]; c != nil && !c.isClosed() {
+			n.rpc.mu.Unlock()
+			return c, nil
+		}
+		wait, busy := n.rpc.dialing[name]
+		if !busy {
+			wait = make(chan struct{})
+			n.rpc.dialing[name] = wait
+		}
+		n.rpc.mu.Unlock()
+		if busy {
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		c, err := n.dialMember(ctx, name)
+		n.rpc.mu.Lock()
+		delete(n.rpc.dialing, name)
+		close(wait)
+		n.rpc.mu.Unlock()
+		return c, err
+	}
+}
+
+func (n *Node) dialMember(ctx context.Context, name string) (*conn, error) {
+	addr, ok := n.rpcAddr(name)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownNode, name)
+	}
+	c, err := n.dialRPC(ctx, addr)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: connect to %s at %s: %w", name, addr, err)
+	}
+	if c.peer != name {
+		c.close(fmt.Errorf("cluster: %s answered as %s", addr, c.peer))
+		return nil, fmt.Errorf("cluster: connect to %s at %s: the node there is %s", name, addr, c.peer)
+	}
+	return c, nil
+}
+
+// dialRPC opens, authenticates and registers a connection to addr.
+func (n *Node) dialRPC(ctx context.Context, addr string) (*conn, error) {
+	nc, err := n.cfg.Network.Dial(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	nc.SetDeadline(handshakeDeadline(ctx))
+	if _, err := nc.Write([]byte{rpcMarker}); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	peer, s, err := n.hs.dial(nc)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	nc.SetDeadline(time.Time{})
+	return n.startConn(nc, peer.Name, s)
+}
+
+// acceptRPC serves an inbound RPC stream whose marker byte was read.
+func (n *Node) acceptRPC(nc net.Conn) {
+	nc.SetDeadline(time.Now().Add(handshakeTimeout))
+	peer, s, err := n.hs.accept(nc)
+	if err != nil {
+		n.log.Warn("rpc connection refused", "remote", nc.RemoteAddr().String(), "peer", peer.Name, "err", err)
+		nc.Close()
+		return
+	}
+	nc.SetDeadline(time.Time{})
+	n.startConn(nc, peer.Name, s)
+}
+
+func handshakeDeadline(ctx context.Context) time.Time {
+	d := time.Now().Add(handshakeTimeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(d) {
+		return dl
+	}
+	return d
+}
+
+// startConn registers c under its peer's name and starts its reader.
+func (n *Node) startConn(nc net.Conn, peer string, s *sealer) (*conn, error) {
+	c := &conn{node: n, peer: peer, nc: nc, sealer: s, pending: map[uint64]chan *wire.Frame{}, done: make(chan struct{})}
+	n.rpc.mu.Lock()
+	n.rpc.live[c] = struct{}{}
+	if old := n.rpc.conns[peer]; old == nil || old.isClosed() {
+		n.rpc.conns[peer] = c
+	}
+	n.rpc.mu.Unlock()
+	// Registered before the reader starts, so Close either sees c or
+	// stops spawn from starting it.
+	if !n.spawn(c.readLoop) {
+		c.closeAfterRead(ErrClosed)
+		return nil, ErrClosed
+	}
+	return c, nil
+}
+
+// dropConns closes the connections to peer (after it failed or left), so
+// that calls waiting on it fail at once with ErrConnLost.
+func (n *Node) dropConns(peer string) {
+	n.rpc.mu.Lock()
+	c := n.rpc.conns[peer]
+	delete(n.rpc.conns, peer)
+	n.rpc.mu.Unlock()
+	if c != nil {
+		c.close(fmt.Errorf("%w: %s is no longer a live member", ErrConnLost, peer))
+	}
+}
+
+func (n *Node) closeAllConns() {
+	n.rpc.mu.Lock()
+	live := n.rpc.live
+	n.rpc.conns = map[string]*conn{}
+	n.rpc.live = map[*conn]struct{}{}
+	n.rpc.mu.Unlock()
+	for c := range live {
+		c.close(ErrClosed)
+	}
+}
+
+func (n *Node) newRequestID() uint64 {
+	n.rpc.mu.Lock()
+	defer n.rpc.mu.Unlock()
+	n.rpc.nextID++
+	return n.rpc.nextID
+}
+
