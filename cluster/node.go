@@ -288,8 +288,16 @@ func (n *Node) QuorumSize() int {
 	if n.cfg.ExpectedSize > 0 {
 		return n.cfg.ExpectedSize/2 + 1
 	}
+	members := n.serf.Members()
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	// Events may lag serf's member list; fold in every member that has
+	// not left, so the basis is never behind what Members shows.
+	for _, m := range members {
+		if m.Status == serf.StatusAlive || m.Status == serf.StatusFailed {
+			n.quorum[m.Name] = struct{}{}
+		}
+	}
 	return len(n.quorum)/2 + 1
 }
 

@@ -1,0 +1,78 @@
+// Package cluster is the membership and messaging layer of gossipsync: each
+// service instance embeds a Node, nodes find each other by gossip (serf over
+// memberlist), and any member can call a method on any other by name.
+//
+//	n, err := cluster.New(cluster.Config{Name: "a", BindAddr: "127.0.0.1:7946", SecretKey: key})
+//	if err != nil { ... }
+//	defer n.Close()
+//	if _, err := n.Join(ctx, "127.0.0.1:7947"); err != nil { ... }
+//	cluster.HandleFunc(n, "greet", func(ctx context.Context, from string, name string) (string, error) {
+//		return "hello " + name + " from " + n.Name(), nil
+//	})
+//	var reply string
+//	err = n.Call(ctx, "b", "greet", "you", &reply)
+//
+// # Membership
+//
+// Members lists the alive members; Subscribe delivers joins, leaves,
+// failures and tag updates. A member that stops answering is declared
+// failed after the profile's detection time (Local: about a second; LAN:
+// a few seconds; WAN: tens of seconds). Leave announces a graceful
+// departure; Close without Leave looks like a crash to the others.
+//
+// QuorumSize is the majority of the quorum basis that the other packages
+// use to refuse work on the minority side of a partition: ExpectedSize if
+// configured, else every member ever seen alive less those that left
+// gracefully. A failed member keeps counting, so a node alone in a
+// partition never believes it holds a majority. The hazard: a cluster
+// that loses members by crashing (not leaving) for good keeps a basis that
+// is too large and may lose quorum; have retiring nodes Leave.
+//
+// # RPC
+//
+// Call sends a msgpack-encoded request to a member and waits for its
+// reply. Each pair of nodes shares one connection, opened on first use
+// and used by both sides, with requests multiplexed by id. The caller's
+// ctx deadline travels with the request and bounds the handler's ctx.
+// An error returned by a handler comes back as a *RemoteError; errors
+// registered with RegisterError keep their identity across the wire, so
+// errors.Is works on the caller's side. Frames carry a protocol version
+// byte, and frames over Config.MaxFrame (4 MiB by default) are refused.
+// A malformed, truncated, oversized or unauthenticated frame closes the
+// connection it came on, is logged with the reason, and leaves the node
+// serving.
+//
+// Gossip packets, gossip streams and RPC streams all use the one address
+// of BindAddr (UDP and TCP on the same port).
+//
+// # Security
+//
+// With Config.SecretKey (16, 24 or 32 bytes) set:
+//   - gossip is encrypted and authenticated with AES-GCM by memberlist's
+//     keyring; messages without the key are dropped, so a node without it
+//     never appears in a member list;
+//   - every RPC connection runs a mutual HMAC-SHA256 challenge with fresh
+//     nonces on both sides before any method runs, then encrypts each
+//     frame with AES-256-GCM under per-connection, per-direction keys
+//     derived from the secret and both nonces (see secure.go). A node
+//     without the key, or with another, is refused with ErrAuth; Join
+//     reports it at once.
+//
+// Without a key the cluster is open: anyone who can reach the port can
+// join and call methods. Use a key on any network you do not fully trust.
+//
+// Key rotation works like Consul's keyring, one rolling restart per step:
+//  1. add the new key to SecondaryKeys on every node;
+//  2. make the new key the SecretKey and the old one a SecondaryKey;
+//  3. remove the old key from SecondaryKeys.
+//
+// At every step each node can read every other node's gossip and accepts
+// its RPC connections.
+//
+// # Networks
+//
+// Config.Network is the one seam between a node and the wire; the default
+// is real sockets. Package sim supplies an in-memory network with loss,
+// delay, partitions and crashes, on which whole clusters run inside a
+// testing/synctest bubble.
+package cluster

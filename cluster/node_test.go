@@ -1,0 +1,192 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestJoinConvergesWithKey(t *testing.T) {
+	nodes := newTestCluster(t, 5, testKey)
+	for _, n := range nodes {
+		if got, want := n.QuorumSize(), 3; got != want {
+			t.Errorf("%s.QuorumSize() = %d, want %d", n.Name(), got, want)
+		}
+	}
+}
+
+func TestOpenClusterJoins(t *testing.T) {
+	newTestCluster(t, 3, nil)
+}
+
+func TestJoinErrors(t *testing.T) {
+	nodes := newTestCluster(t, 2, testKey)
+	seed := nodes[0].Addr()
+	otherKey := []byte("fedcba9876543210fedcba9876543210")
+	tests := []struct {
+		name    string
+		node    func(t *testing.T) *Node
+		seeds   []string
+		wantErr error
+	}{
+		{"wrong key", func(t *testing.T) *Node { return newTestNode(t, "wrong", otherKey) }, []string{seed}, ErrAuth},
+		{"no key", func(t *testing.T) *Node { return newTestNode(t, "open", nil) }, []string{seed}, ErrAuth},
+		{"duplicate name", func(t *testing.T) *Node { return newTestNode(t, "n1", testKey) }, []string{seed}, ErrDuplicateName},
+		{"bad seed", func(t *testing.T) *Node { return newTestNode(t, "x", testKey) }, []string{"not an address"}, nil},
+		{"no seeds", func(t *testing.T) *Node { return newTestNode(t, "y", testKey) }, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := tt.node(t)
+			got, err := n.Join(context.Background(), tt.seeds...)
+			if err == nil || got != 0 {
+				t.Fatalf("Join = %d, %v; want 0 and an error", got, err)
+			}
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Join error = %v, want %v", err, tt.wantErr)
+			}
+		})
+	}
+	// Nobody outside the key ever shows up, and the cluster still serves.
+	for _, n := range nodes {
+		if got, want := memberNames(n), names(nodes...); !slices.Equal(got, want) {
+			t.Errorf("%s sees %v, want %v", n.Name(), got, want)
+		}
+	}
+}
+
+// A node with another key that reaches the gossip layer directly (not
+// through Join's RPC greeting) is still never admitted: gossip is encrypted.
+func TestWrongKeyGossipNeverAdmitted(t *testing.T) {
+	nodes := newTestCluster(t, 3, testKey)
+	intruder := newTestNode(t, "intruder", []byte("fedcba9876543210fedcba9876543210"))
+	open := newTestNode(t, "open", nil)
+	for _, n := range []*Node{intruder, open} {
+		if c, err := n.serf.Join([]string{nodes[0].Addr()}, true); err == nil {
+			t.Errorf("%s: serf join through the gossip layer contacted %d, want an error", n.Name(), c)
+		}
+	}
+	// Gossip runs many rounds in this time on the Local profile; the
+	// intruders must not appear at any point.
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); <-tick.C {
+		for _, n := range append(nodes, intruder, open) {
+			want := names(nodes...)
+			if n == intruder || n == open {
+				want = []string{n.Name()}
+			}
+			if got := memberNames(n); !slices.Equal(got, want) {
+				t.Fatalf("%s sees %v, want %v", n.Name(), got, want)
+			}
+		}
+	}
+}
+
+func TestLeaveSeenAsLeave(t *testing.T) {
+	nodes := newTestCluster(t, 4, testKey)
+	events, cancel := nodes[0].Subscribe(16)
+	defer cancel()
+	start := time.Now()
+	if err := nodes[3].Leave(context.Background()); err != nil {
+		t.Fatalf("Leave: %v", err)
+	}
+	e := waitEvent(t, events, "n3")
+	if e.Type != EventLeave {
+		t.Fatalf("event for n3 = %v, want leave", e.Type)
+	}
+	t.Logf("leave seen after %v", time.Since(start))
+	waitFor(t, 5*time.Second, "n3 gone from every list", func() bool { return allSee(nodes[:3], names(nodes[:3]...)) })
+	// A graceful leave lowers the quorum basis from 4 to 3.
+	if got, want := nodes[0].QuorumSize(), 2; got != want {
+		t.Errorf("QuorumSize after a leave = %d, want %d", got, want)
+	}
+}
+
+func TestCrashSeenAsFailure(t *testing.T) {
+	nodes := newTestCluster(t, 4, testKey)
+	events, cancel := nodes[0].Subscribe(16)
+	defer cancel()
+	start := time.Now()
+	nodes[3].Close() // no leave: a crash
+	e := waitEvent(t, events, "n3")
+	if e.Type != EventFail {
+		t.Fatalf("event for n3 = %v, want fail", e.Type)
+	}
+	t.Logf("failure detected after %v", time.Since(start))
+	// A failed member still counts in the quorum basis.
+	if got, want := nodes[0].QuorumSize(), 3; got != want {
+		t.Errorf("QuorumSize after a crash = %d, want %d", got, want)
+	}
+}
+
+func TestExpectedSizeSetsQuorum(t *testing.T) {
+	n, err := New(Config{Name: "solo", BindAddr: "127.0.0.1:0", Profile: Local, ExpectedSize: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if got, want := n.QuorumSize(), 4; got != want {
+		t.Errorf("QuorumSize = %d, want %d", got, want)
+	}
+}
+
+func TestTagsGossiped(t *testing.T) {
+	a, err := New(Config{Name: "a", BindAddr: "127.0.0.1:0", Profile: Local, Tags: map[string]string{"role": "web"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b := newTestNode(t, "b", nil)
+	if _, err := b.Join(context.Background(), a.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "b sees a", func() bool { return len(b.Members()) == 2 })
+	m := b.Members()[0]
+	if m.Name != "a" || m.Tags["role"] != "web" || len(m.Tags) != 1 {
+		t.Errorf("b sees %+v, want a with only tag role=web", m)
+	}
+	if m.Addr != a.Addr() {
+		t.Errorf("member address = %s, want %s", m.Addr, a.Addr())
+	}
+}
+
+func TestCloseIdempotent(t *testing.T) {
+	n := newTestNode(t, "a", nil)
+	events, _ := n.Subscribe(1)
+	if err := n.Close(); err != nil {
+		t.Fatalf("first Close: %v", err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	for range events { // drains what came before Close; ends when closed
+	}
+	if _, err := n.Join(context.Background(), "127.0.0.1:1"); !errors.Is(err, ErrClosed) {
+		t.Errorf("Join after Close = %v, want ErrClosed", err)
+	}
+	if err := n.Call(context.Background(), "a", "x", nil, nil); !errors.Is(err, ErrClosed) {
+		t.Errorf("Call after Close = %v, want ErrClosed", err)
+	}
+	if err := n.Leave(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Errorf("Leave after Close = %v, want ErrClosed", err)
+	}
+}
+
+// waitEvent returns the first event about member, failing after 10 s.
+func waitEvent(t *testing.T, events <-chan Event, member string) Event {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case e := <-events:
+			if e.Member.Name == member {
+				return e
+			}
+		case <-timeout:
+			t.Fatalf("no event about %s within 10s", member)
+		}
+	}
+}
