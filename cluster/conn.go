@@ -93,8 +93,8 @@ func (c *conn) write(ctx context.Context, f *wire.Frame) error {
 	if err != nil {
 		return err
 	}
-	if len(body) > c.node.cfg.MaxFrame {
-		return fmt.Errorf("%w: %d bytes, limit %d", errFrameTooLarge, len(body), c.node.cfg.MaxFrame)
+	if size := len(body) + c.sealer.overhead(); size > c.node.cfg.MaxFrame {
+		return fmt.Errorf("%w: %d bytes, limit %d", errFrameTooLarge, size, c.node.cfg.MaxFrame)
 	}
 	dl := time.Now().Add(writeTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(dl) {

@@ -114,7 +114,7 @@ func New(cfg Config) (*Node, error) {
 	if cfg.SecretKey != nil {
 		keys = append([][]byte{cfg.SecretKey}, cfg.SecondaryKeys...)
 	}
-	n.hs = &handshaker{self: wire.Hello{Name: n.name, Addr: n.addr}, keys: keys, maxFrame: cfg.MaxFrame, check: n.checkPeer}
+	n.hs = &handshaker{self: wire.Hello{Name: n.name, Addr: n.addr}, keys: keys, maxFrame: maxHandshakeFrame, check: n.checkPeer}
 	n.tr = newTransport(cfg.Network, ln, pc, advertise)
 	n.tr.log = n.log.Debug
 	n.tr.onRPC = n.acceptRPC

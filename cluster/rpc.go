@@ -19,6 +19,10 @@ const rpcMarker = 0xA5
 // handshakeTimeout bounds the handshake when ctx has no earlier deadline.
 const handshakeTimeout = 5 * time.Second
 
+// maxHandshakeFrame bounds frames before authentication, so that an
+// unauthenticated peer cannot make the node buffer a large frame.
+const maxHandshakeFrame = 4 << 10
+
 // writeTimeout bounds one frame write when ctx has no earlier deadline.
 const writeTimeout = 10 * time.Second
 
@@ -281,4 +285,3 @@ func (n *Node) newRequestID() uint64 {
 	n.rpc.nextID++
 	return n.rpc.nextID
 }
-

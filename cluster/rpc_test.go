@@ -277,7 +277,9 @@ func TestSecondaryKeyAccepted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	HandleFunc(a, "echo", func(ctx context.Context, from string, r echoReq) (echoResp, error) { return echoResp{from, r.Text}, nil })
+	HandleFunc(a, "echo", func(ctx context.Context, from string, r echoReq) (echoResp, error) {
+		return echoResp{from, r.Text}, nil
+	})
 	// Mid-rotation: a already sends with the new key, b still with the
 	// old one; each holds the other as a secondary key.
 	b, err := New(Config{Name: "b", BindAddr: "127.0.0.1:0", Profile: Local, SecretKey: oldKey, SecondaryKeys: [][]byte{newKey}})

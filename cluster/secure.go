@@ -81,6 +81,14 @@ func (s *sealer) seal(body []byte) []byte {
 	return out
 }
 
+// overhead is how many bytes seal adds to a body.
+func (s *sealer) overhead() int {
+	if s == nil {
+		return 0
+	}
+	return s.send.Overhead()
+}
+
 func (s *sealer) open(body []byte) ([]byte, error) {
 	if s == nil {
 		return body, nil

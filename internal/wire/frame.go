@@ -8,10 +8,13 @@
 //
 // The package imports nothing from the rest of gossipsync. Its decoders never
 // panic on bad input; they return an error wrapping ErrMalformed or
-// ErrTooLarge, and the caller closes that connection.
+// ErrTooLarge, and the caller closes that connection. Headers and payloads
+// whose maps and arrays nest more than 100 deep are malformed: the msgpack
+// decoder recurses once per level, so deeper input could exhaust the stack.
 package wire
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -81,10 +84,14 @@ type Hello struct {
 	Nonce []byte `msgpack:"x,omitempty"` // a fresh random challenge
 }
 
-// Marshal encodes f as a frame body (without the length prefix).
+// Marshal encodes f as a frame body (without the length prefix). It refuses
+// a frame that Unmarshal would reject: an unknown kind or a negative timeout.
 func Marshal(f *Frame) ([]byte, error) {
 	if f.Kind == 0 || f.Kind > maxKind {
 		return nil, fmt.Errorf("wire: cannot marshal frame of %v", f.Kind)
+	}
+	if f.Timeout < 0 {
+		return nil, fmt.Errorf("wire: cannot marshal negative timeout %d", f.Timeout)
 	}
 	hdr, err := msgpack.Marshal(f)
 	if err != nil {
@@ -101,13 +108,20 @@ func Unmarshal(b []byte) (*Frame, error) {
 	if b[0] < MinVersion || b[0] > Version {
 		return nil, fmt.Errorf("%w %d (this node speaks %d to %d)", ErrVersion, b[0], MinVersion, Version)
 	}
-	f := &Frame{Kind: Kind(b[1])}
-	if f.Kind == 0 || f.Kind > maxKind {
-		return nil, fmt.Errorf("%w: unknown %v", ErrMalformed, f.Kind)
+	kind := Kind(b[1])
+	if kind == 0 || kind > maxKind {
+		return nil, fmt.Errorf("%w: unknown %v", ErrMalformed, kind)
 	}
+	if err := checkValue(b[2:]); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	f := &Frame{}
 	if err := msgpack.Unmarshal(b[2:], f); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
+	// Set Kind after decoding: msgpack zeroes the whole struct, Kind
+	// included, when the header is nil or an empty array.
+	f.Kind = kind
 	if f.Timeout < 0 {
 		return nil, fmt.Errorf("%w: negative timeout", ErrMalformed)
 	}
@@ -132,24 +146,34 @@ func ReadFrame(r io.Reader, max int) ([]byte, error) {
 		return nil, err
 	}
 	n := binary.BigEndian.Uint32(hdr[:])
-	if uint64(n) > uint64(max) {
+	if max < 0 || uint64(n) > uint64(max) {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, n, max)
 	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
+	// Grow the buffer as bytes arrive rather than trusting the declared
+	// length: a peer that announces 4 MiB and sends nothing costs little.
+	var buf bytes.Buffer
+	buf.Grow(int(min(n, readChunk)))
+	if _, err := io.CopyN(&buf, r, int64(n)); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
 		return nil, err
 	}
-	return body, nil
+	return buf.Bytes(), nil
 }
+
+// readChunk is the most ReadFrame allocates before the bytes arrive.
+const readChunk = 64 << 10
 
 // Encode encodes a payload value with msgpack.
 func Encode(v any) ([]byte, error) { return msgpack.Marshal(v) }
 
 // Decode decodes a msgpack payload into v, wrapping failures in ErrMalformed.
+// It refuses a payload whose maps and arrays nest more than 100 deep.
 func Decode(b []byte, v any) error {
+	if err := checkValue(b); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
 	if err := msgpack.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}

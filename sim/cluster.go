@@ -1,0 +1,278 @@
+package sim
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gossipsync/gossipsync/cluster"
+)
+
+// Options configures a simulated cluster.
+type Options struct {
+	// Nodes is the number of nodes, named "n1".."nN"; at least 1.
+	Nodes int
+	// Seed seeds every random choice the simulation makes.
+	Seed int64
+	// SecretKey is passed to every node (nil = open cluster).
+	SecretKey []byte
+	// Profile is every node's timing profile. The zero value is LAN, as
+	// in cluster.Config; simulations usually want cluster.Local.
+	Profile cluster.Profile
+	// Logger receives the nodes' logs; nil = discard.
+	Logger *slog.Logger
+}
+
+// Cluster is a whole gossipsync cluster on one in-memory Net. Node i is
+// "n<i>" at address 127.0.<10+i/250>.<1+i%250>:7946 on the simulated
+// network (no real socket is opened). Safe for concurrent use.
+type Cluster struct {
+	opt Options
+	net *Net
+
+	mu     sync.Mutex               // protects the fields below
+	nodes  map[string]*cluster.Node // alive nodes by name
+	ips    map[string]string        // every node's ip by name
+	groups [][]string               // the current partition, by name; nil = none
+}
+
+// Start creates the nodes, joins them all through n1 and waits until every
+// node sees every other, or ctx ends.
+func Start(ctx context.Context, opt Options) (*Cluster, error) {
+	if opt.Nodes < 1 || opt.Nodes > 25000 {
+		return nil, fmt.Errorf("sim: Options.Nodes is %d; want 1 to 25000", opt.Nodes)
+	}
+	c := &Cluster{opt: opt, net: NewNet(opt.Seed), nodes: map[string]*cluster.Node{}, ips: map[string]string{}}
+	for i := 1; i <= opt.Nodes; i++ {
+		name := fmt.Sprintf("n%d", i)
+		c.ips[name] = fmt.Sprintf("127.0.%d.%d", 10+i/250, 1+i%250)
+		if _, err := c.startNode(name); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	seed := c.Node("n1").Addr()
+	for _, n := range c.Nodes()[1:] {
+		if _, err := n.Join(ctx, seed); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("sim: %s joins: %w", n.Name(), err)
+		}
+	}
+	if err := c.WaitConverged(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Cluster) startNode(name string) (*cluster.Node, error) {
+	ip := c.ips[name]
+	n, err := cluster.New(cluster.Config{
+		Name:      name,
+		BindAddr:  ip + ":7946",
+		SecretKey: c.opt.SecretKey,
+		Profile:   c.opt.Profile,
+		Network:   c.net.Host(ip),
+		Logger:    c.opt.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sim: start %s: %w", name, err)
+	}
+	c.mu.Lock()
+	c.nodes[name] = n
+	c.mu.Unlock()
+	return n, nil
+}
+
+// Net returns the simulated network, for finer faults (one-way blocks,
+// per-link loss) and its counters.
+func (c *Cluster) Net() *Net { return c.net }
+
+// Names returns the names of all nodes, alive or crashed, in order.
+func (c *Cluster) Names() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]string, 0, len(c.ips))
+	for name := range c.ips {
+		out = append(out, name)
+	}
+	slices.SortFunc(out, compareNames)
+	return out
+}
+
+// compareNames orders "n2" before "n10".
+func compareNames(a, b string) int {
+	return cmp.Or(cmp.Compare(len(a), len(b)), strings.Compare(a, b))
+}
+
+// Nodes returns the alive nodes, in name order.
+func (c *Cluster) Nodes() []*cluster.Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*cluster.Node, 0, len(c.nodes))
+	for _, n := range c.nodes {
+		out = append(out, n)
+	}
+	slices.SortFunc(out, func(a, b *cluster.Node) int { return compareNames(a.Name(), b.Name()) })
+	return out
+}
+
+// Node returns the alive node with that name, or nil.
+func (c *Cluster) Node(name string) *cluster.Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nodes[name]
+}
+
+// Partition cuts every link between nodes in different groups (names).
+// A node in no group keeps all its links. It replaces any earlier
+// partition.
+func (c *Cluster) Partition(groups ...[]string) {
+	c.mu.Lock()
+	ipGroups := make([][]string, len(groups))
+	for i, g := range groups {
+		for _, name := range g {
+			ipGroups[i] = append(ipGroups[i], c.ips[name])
+		}
+	}
+	c.groups = groups
+	c.mu.Unlock()
+	c.net.Partition(ipGroups...)
+}
+
+// Heal removes the partition (not loss or delay).
+func (c *Cluster) Heal() {
+	c.mu.Lock()
+	c.groups = nil
+	c.mu.Unlock()
+	c.net.Heal()
+}
+
+// Crash stops a node without leaving: its traffic vanishes at once and
+// the others detect a failure. Crashing a crashed node does nothing.
+func (c *Cluster) Crash(name string) {
+	c.mu.Lock()
+	n := c.nodes[name]
+	delete(c.nodes, name)
+	ip := c.ips[name]
+	c.mu.Unlock()
+	if n == nil {
+		return
+	}
+	c.net.SetDown(ip, true)
+	n.Close()
+}
+
+// Restart starts a crashed node again under the same name and address and
+// joins it through the other alive nodes.
+func (c *Cluster) Restart(ctx context.Context, name string) (*cluster.Node, error) {
+	c.mu.Lock()
+	_, known := c.ips[name]
+	alive := c.nodes[name] != nil
+	c.mu.Unlock()
+	if !known || alive {
+		return nil, fmt.Errorf("sim: restart %s: not a crashed node of this cluster", name)
+	}
+	c.net.SetDown(c.ips[name], false)
+	n, err := c.startNode(name)
+	if err != nil {
+		return nil, err
+	}
+	var seeds []string
+	for _, m := range c.Nodes() {
+		if m != n {
+			seeds = append(seeds, m.Addr())
+		}
+	}
+	if len(seeds) == 0 {
+		return n, nil
+	}
+	if _, err := n.Join(ctx, seeds...); err != nil {
+		return n, fmt.Errorf("sim: restart %s: %w", name, err)
+	}
+	return n, nil
+}
+
+// SetLoss sets the packet loss probability of every link, 0..1.
+func (c *Cluster) SetLoss(p float64) { c.net.SetLoss(p) }
+
+// SetDelay sets the per-message delay range.
+func (c *Cluster) SetDelay(min, max time.Duration) { c.net.SetDelay(min, max) }
+
+// Expected returns the members node name should see: the alive nodes it
+// can reach under the current partition, in name order.
+func (c *Cluster) Expected(name string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for other := range c.nodes {
+		if c.sameSideLocked(name, other) {
+			out = append(out, other)
+		}
+	}
+	slices.Sort(out) // Members sorts by plain string order
+	return out
+}
+
+// sameSideLocked reports whether two nodes are not cut apart. A node in no
+// group (a bridge) is on every side; with bridges, gossip may still carry
+// news across the cut, so views are only approximately Expected.
+func (c *Cluster) sameSideLocked(a, b string) bool {
+	ga, gb := groupOf(c.groups, a), groupOf(c.groups, b)
+	return ga < 0 || gb < 0 || ga == gb
+}
+
+func groupOf(groups [][]string, name string) int {
+	for i, g := range groups {
+		if slices.Contains(g, name) {
+			return i
+		}
+	}
+	return -1
+}
+
+// Converged reports whether every alive node sees exactly Expected.
+func (c *Cluster) Converged() bool {
+	for _, n := range c.Nodes() {
+		var got []string
+		for _, m := range n.Members() {
+			got = append(got, m.Name)
+		}
+		if !slices.Equal(got, c.Expected(n.Name())) {
+			return false
+		}
+	}
+	return true
+}
+
+// WaitConverged polls Converged every 10 ms until it holds or ctx ends.
+func (c *Cluster) WaitConverged(ctx context.Context) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !c.Converged() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("sim: cluster did not converge: %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// Close crashes every alive node and waits for them to stop.
+func (c *Cluster) Close() error {
+	var errs []error
+	for _, n := range c.Nodes() {
+		c.mu.Lock()
+		delete(c.nodes, n.Name())
+		c.mu.Unlock()
+		errs = append(errs, n.Close())
+	}
+	return errors.Join(errs...)
+}
