@@ -138,6 +138,10 @@ func New(cfg Config) (*Node, error) {
 // Name returns the node's name.
 func (n *Node) Name() string { return n.name }
 
+// Profile returns the node's timing profile; other packages derive their
+// default timeouts and leases from it.
+func (n *Node) Profile() Profile { return n.cfg.Profile }
+
 // Addr returns the advertised gossip address, usable as a seed by others.
 func (n *Node) Addr() string { return n.addr }
 

@@ -1,0 +1,68 @@
+// Package layering holds a test that keeps the dependency direction of
+// DESIGN.md: cluster <- election <- clock <- lockmgr, cluster <- taskpool,
+// leaf packages under internal/ importing nothing above them, and nothing
+// but the command line and tests importing sim.
+package layering
+
+import (
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/gossipsync/gossipsync/"
+
+// allowed lists, per top-level folder, the module folders its non-test
+// code may import. internal/ is open to all.
+var allowed = map[string][]string{
+	"internal": {},
+	"cluster":  {},
+	"election": {"cluster"},
+	"clock":    {"cluster", "election"},
+	"lockmgr":  {"cluster", "election", "clock"},
+	"taskpool": {"cluster", "election"},
+	"sim":      {"cluster", "election", "clock", "lockmgr", "taskpool"},
+	"cmd":      {"cluster", "election", "clock", "lockmgr", "taskpool", "sim"},
+	"examples": {"cluster", "election", "clock", "lockmgr", "taskpool"},
+}
+
+func TestLayering(t *testing.T) {
+	root := filepath.Join("..", "..")
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		top := strings.Split(filepath.ToSlash(rel), "/")[0]
+		ok, known := allowed[top]
+		if !known {
+			t.Errorf("%s: folder %q is not in the layering table", rel, top)
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		for _, imp := range f.Imports {
+			p := strings.Trim(imp.Path.Value, `"`)
+			if !strings.HasPrefix(p, module) {
+				continue
+			}
+			dep := strings.Split(strings.TrimPrefix(p, module), "/")[0]
+			if dep != "internal" && dep != top && !slices.Contains(ok, dep) {
+				t.Errorf("%s imports %s: %s may not depend on %s", rel, p, top, dep)
+			}
+			if top == "internal" && dep != "internal" {
+				t.Errorf("%s imports %s: leaf packages import nothing above them", rel, p)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
