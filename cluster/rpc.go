@@ -64,11 +64,16 @@ func HandleFunc[Req, Resp any](n *Node, method string, f func(ctx context.Contex
 	})
 }
 
-// Handle registers h for method, replacing any earlier handler. Methods
-// whose names start with "cluster." are reserved. Safe for concurrent use.
+// Handle registers h for method, replacing any earlier handler; a nil h
+// removes it. Methods whose names start with "cluster." are reserved. Safe
+// for concurrent use.
 func (n *Node) Handle(method string, h Handler) {
 	n.rpc.mu.Lock()
 	defer n.rpc.mu.Unlock()
+	if h == nil {
+		delete(n.rpc.handlers, method)
+		return
+	}
 	n.rpc.handlers[method] = h
 }
 

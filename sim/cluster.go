@@ -40,6 +40,28 @@ type Cluster struct {
 	nodes  map[string]*cluster.Node // alive nodes by name
 	ips    map[string]string        // every node's ip by name
 	groups [][]string               // the current partition, by name; nil = none
+	hooks  []Hooks
+}
+
+// Hooks let a workload follow node crashes and (re)starts. Both run
+// synchronously: OnCrash after the node's traffic stopped and before it
+// is closed, OnStart after a restarted node joined.
+type Hooks struct {
+	OnCrash func(name string)
+	OnStart func(n *cluster.Node)
+}
+
+// AddHooks registers h for later crashes and restarts.
+func (c *Cluster) AddHooks(h Hooks) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.hooks = append(c.hooks, h)
+}
+
+func (c *Cluster) hookList() []Hooks {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.hooks)
 }
 
 // Start creates the nodes, joins them all through n1 and waits until every
@@ -166,6 +188,11 @@ func (c *Cluster) Crash(name string) {
 		return
 	}
 	c.net.SetDown(ip, true)
+	for _, h := range c.hookList() {
+		if h.OnCrash != nil {
+			h.OnCrash(name)
+		}
+	}
 	n.Close()
 }
 
@@ -190,11 +217,15 @@ func (c *Cluster) Restart(ctx context.Context, name string) (*cluster.Node, erro
 			seeds = append(seeds, m.Addr())
 		}
 	}
-	if len(seeds) == 0 {
-		return n, nil
+	if len(seeds) > 0 {
+		if _, err := n.Join(ctx, seeds...); err != nil {
+			return n, fmt.Errorf("sim: restart %s: %w", name, err)
+		}
 	}
-	if _, err := n.Join(ctx, seeds...); err != nil {
-		return n, fmt.Errorf("sim: restart %s: %w", name, err)
+	for _, h := range c.hookList() {
+		if h.OnStart != nil {
+			h.OnStart(n)
+		}
 	}
 	return n, nil
 }

@@ -1,0 +1,113 @@
+package election
+
+import (
+	"context"
+	"time"
+)
+
+// campaign runs one candidate's election loop until it wins a term (then
+// it returns the term and when its lease started), ctx is done, or the
+// Elector closes.
+//
+// Each round: wait while this node's voter holds someone else's grant;
+// survey every member; with answers from a majority and no live lease
+// anywhere, defer to a higher-ranked live candidate for a while, else
+// claim the next term. A claim granted by a majority wins; a lost claim
+// frees the grants it got and retries after a random pause.
+func (e *Elector) campaign(ctx context.Context, c candidate) (uint64, time.Time, error) {
+	var deferTo candidate
+	var deferSince time.Time
+	for {
+		if err := e.check(ctx); err != nil {
+			return 0, time.Time{}, err
+		}
+		held, _, changed := e.v.localState(e.group)
+		if held != nil && held.Cand != c {
+			if err := e.wait(ctx, changed, held.Remaining); err != nil {
+				return 0, time.Time{}, err
+			}
+			continue
+		}
+		s := e.survey(ctx, c)
+		switch {
+		case s.answers < e.node.QuorumSize() || s.blocked > 0:
+			// No majority in reach, or a lease is live somewhere.
+			wait := e.ttl / 4
+			if s.blocked > 0 {
+				wait = min(wait, s.blocked)
+			}
+			if err := e.wait(ctx, changed, jitter(wait)); err != nil {
+				return 0, time.Time{}, err
+			}
+			continue
+		case s.higher != nil:
+			if *s.higher != deferTo {
+				deferTo, deferSince = *s.higher, time.Now()
+			}
+			// Bully order: let the higher candidate win, unless it
+			// has not managed to for a while (it may not reach a
+			// majority that this node reaches).
+			if time.Since(deferSince) < 3*e.ttl {
+				if err := e.wait(ctx, changed, jitter(e.ttl/2)); err != nil {
+					return 0, time.Time{}, err
+				}
+				continue
+			}
+		}
+		term := s.maxTerm + 1
+		start := time.Now()
+		if e.claim(ctx, c, term) {
+			return term, start, nil
+		}
+		if err := e.wait(ctx, nil, jitter(e.ttl/2)); err != nil {
+			return 0, time.Time{}, err
+		}
+	}
+}
+
+// surveyResult sums up one survey.
+type surveyResult struct {
+	answers int           // voters that answered
+	maxTerm uint64        // highest term promised among them
+	blocked time.Duration // > 0: some voter holds a live grant for another candidate this long
+	higher  *candidate    // the highest-ranked campaigning candidate above c, if any
+}
+
+func (e *Elector) survey(ctx context.Context, c candidate) surveyResult {
+	var s surveyResult
+	for _, r := range fanout[surveyResp](ctx, e.node, methodSurvey, surveyReq{Group: e.group}, e.ttl/4) {
+		if r.err != nil {
+			continue
+		}
+		s.answers++
+		s.maxTerm = max(s.maxTerm, r.resp.Promised)
+		if l := r.resp.Lease; l != nil && l.Cand != c {
+			s.blocked = max(s.blocked, l.Remaining)
+		}
+		for _, o := range r.resp.Candidates {
+			if compareRank(o, c) > 0 && (s.higher == nil || compareRank(o, *s.higher) > 0) {
+				s.higher = &o
+			}
+		}
+	}
+	return s
+}
+
+// claim asks every member to grant term to c. It wins with a majority of
+// the quorum basis; otherwise it frees the grants it got.
+func (e *Elector) claim(ctx context.Context, c candidate, term uint64) bool {
+	req := claimReq{Group: e.group, Term: term, Cand: c, TTL: e.ttl}
+	granted := 0
+	for _, r := range fanout[claimResp](ctx, e.node, methodClaim, req, e.ttl/4) {
+		if r.err == nil && r.resp.Granted {
+			granted++
+		}
+	}
+	if granted >= e.node.QuorumSize() {
+		return true
+	}
+	// Free the grants, including any whose replies were late or lost.
+	rel := releaseReq{Group: e.group, Term: term, Cand: c}
+	fanout[struct{}](context.Background(), e.node, methodRelease, rel, e.ttl/4)
+	return false
+}

@@ -1,0 +1,214 @@
+package election
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/gossipsync/gossipsync/cluster"
+)
+
+// Leader is a leader of a group as seen by one node. The zero value (ID
+// "") means no leader.
+type Leader struct {
+	ID   string // the candidate id passed to Elect
+	Node string // the node it runs on
+	Term uint64 // its term: unique to this lease and greater than every earlier one
+}
+
+// Elector campaigns in, and watches, one election group on one node. Make
+// one per group and node; every node that should count towards the
+// majority must have an Elector (for any group), because a node votes
+// only while it has one. Safe for concurrent use.
+type Elector struct {
+	node  *cluster.Node
+	v     *voter
+	group string
+	prio  int
+	ttl   time.Duration
+
+	ctx    context.Context // canceled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // campaigns' leases and Follow goroutines
+
+	mu      sync.Mutex // protects closed and leading
+	closed  bool
+	leading map[*Elected]struct{}
+}
+
+// New makes an Elector for a group on n. It starts voting in every group
+// at once; it does not campaign until Elect.
+func New(n *cluster.Node, opts ...Option) (*Elector, error) {
+	if n == nil {
+		return nil, errors.New("election: New: nil node")
+	}
+	o := options{group: DefaultGroup, ttl: defaultTTL(n.Profile())}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	e := &Elector{node: n, v: acquireVoter(n, o.ttl), group: o.group, prio: o.priority, ttl: o.ttl, leading: map[*Elected]struct{}{}}
+	e.ctx, e.cancel = context.WithCancel(context.Background())
+	return e, nil
+}
+
+// Elect campaigns as candidate id and blocks until it leads the group,
+// ctx is done (ctx.Err()) or the Elector closes (ErrClosed). Among live
+// candidates the highest in bully order (Priority, then node name, then
+// id) leads; a lower candidate waits while a higher one campaigns. A
+// candidate leads only once a majority of the quorum basis granted its
+// term, so on the minority side of a partition Elect keeps waiting.
+func (e *Elector) Elect(ctx context.Context, id string) (*Elected, error) {
+	if id == "" {
+		return nil, errors.New("election: Elect: empty candidate id")
+	}
+	el := &Elected{e: e, cand: candidate{ID: id, Node: e.node.Name(), Priority: e.prio}}
+	if err := el.campaign(ctx); err != nil {
+		return nil, err
+	}
+	return el, nil
+}
+
+// Leader returns the group's current leader as this node knows it: the
+// confirmed lease its voter holds. A node hears of a new leader within
+// one heartbeat (a quarter of the lease). It returns ErrNoLeader when no
+// candidate holds a lease here, and ctx.Err() if ctx is done.
+func (e *Elector) Leader(ctx context.Context) (Leader, error) {
+	if err := e.check(ctx); err != nil {
+		return Leader{}, err
+	}
+	l, ok, _, _ := e.v.view(e.group)
+	if !ok {
+		return Leader{}, ErrNoLeader
+	}
+	return l, nil
+}
+
+// Follow returns a channel that receives the current leader at once and
+// then every change of leader as this node sees it; the zero Leader means
+// the group has none. A slow reader gets the latest value, not every one.
+// The channel closes when ctx is done or the Elector closes.
+func (e *Elector) Follow(ctx context.Context) <-chan Leader {
+	out := make(chan Leader, 1)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		close(out)
+		return out
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		defer close(out)
+		e.follow(ctx, out)
+	}()
+	return out
+}
+
+func (e *Elector) follow(ctx context.Context, out chan Leader) {
+	var last Leader
+	first := true
+	for {
+		l, _, expiry, changed := e.v.view(e.group)
+		if first || l != last {
+			select { // keep only the latest value for a slow reader
+			case <-out:
+			default:
+			}
+			out <- l
+			last, first = l, false
+		}
+		wait := time.Hour // nothing expires: wait for a change
+		if l.ID != "" {
+			wait = time.Until(expiry)
+		}
+		if e.wait(ctx, changed, wait) != nil {
+			return
+		}
+	}
+}
+
+// Close resigns every lease this Elector holds, stops its campaigns (Elect
+// returns ErrClosed) and Follow channels, and waits for its goroutines.
+// The node keeps voting while it has another Elector. Idempotent.
+func (e *Elector) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	leading := e.leading
+	e.leading = nil
+	e.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), e.ttl)
+	defer cancel()
+	for el := range leading {
+		el.Resign(ctx)
+	}
+	e.cancel()
+	e.wg.Wait()
+	releaseVoter(e.v)
+	return nil
+}
+
+// check returns ErrClosed or ctx's error, if any.
+func (e *Elector) check(ctx context.Context) error {
+	if e.ctx.Err() != nil {
+		return ErrClosed
+	}
+	return ctx.Err()
+}
+
+// wait blocks until changed closes, d passes, ctx is done or the Elector
+// closes.
+func (e *Elector) wait(ctx context.Context, changed <-chan struct{}, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-changed:
+	case <-t.C:
+	case <-ctx.Done():
+	case <-e.ctx.Done():
+	}
+	return e.check(ctx)
+}
+
+// jitter returns a random duration in [d/2, d).
+func jitter(d time.Duration) time.Duration {
+	return d/2 + rand.N(d/2+1)
+}
+
+type reply[R any] struct {
+	from string
+	resp R
+	err  error
+}
+
+// fanout calls method on every alive member (this node included) at once
+// and returns the replies that came within timeout.
+func fanout[R any](ctx context.Context, n *cluster.Node, method string, req any, timeout time.Duration) []reply[R] {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	members := n.Members()
+	out := make(chan reply[R], len(members))
+	for _, m := range members {
+		go func() {
+			var r reply[R]
+			r.from = m.Name
+			r.err = n.Call(ctx, m.Name, method, req, &r.resp)
+			out <- r
+		}()
+	}
+	replies := make([]reply[R], 0, len(members))
+	for range members {
+		replies = append(replies, <-out)
+	}
+	return replies
+}
+
+func (e *Elector) String() string { return fmt.Sprintf("election %s on %s", e.group, e.node.Name()) }

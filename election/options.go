@@ -1,0 +1,96 @@
+package election
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gossipsync/gossipsync/cluster"
+)
+
+// Sentinel errors of the election package; test with errors.Is. They keep
+// their identity across RPC.
+var (
+	// ErrNoLeader is returned by Leader when no candidate holds a lease.
+	ErrNoLeader = errors.New("election: no leader")
+	// ErrNoQuorum is returned when this node cannot reach a majority of
+	// the quorum basis.
+	ErrNoQuorum = errors.New("election: no quorum")
+	// ErrClosed is returned by calls on a closed Elector.
+	ErrClosed = errors.New("election: elector closed")
+	// ErrNotLeader is returned by Resign and Reelect when the lease is no
+	// longer held.
+	ErrNotLeader = errors.New("election: not the leader")
+)
+
+func init() {
+	cluster.RegisterError("election.no_leader", ErrNoLeader)
+	cluster.RegisterError("election.no_quorum", ErrNoQuorum)
+	cluster.RegisterError("election.closed", ErrClosed)
+	cluster.RegisterError("election.not_leader", ErrNotLeader)
+}
+
+// DefaultGroup is the group of an Elector made without the Group option.
+const DefaultGroup = "default"
+
+// Option configures an Elector.
+type Option func(*options) error
+
+type options struct {
+	group    string
+	priority int
+	ttl      time.Duration
+}
+
+// Group names the election group; default "default". Groups are
+// independent: each has its own leader.
+func Group(name string) Option {
+	return func(o *options) error {
+		if name == "" || len(name) > 128 {
+			return fmt.Errorf("election: Group %q: want 1 to 128 characters", name)
+		}
+		o.group = name
+		return nil
+	}
+}
+
+// Priority sets this node's candidates' priority: among live candidates
+// the highest priority leads, ties broken by the higher node name, then
+// the higher candidate id. Default 0.
+func Priority(p int) Option {
+	return func(o *options) error {
+		o.priority = p
+		return nil
+	}
+}
+
+// LeaseTTL sets the leader lease. The default follows the cluster
+// profile: 1 s on Local, 5 s on LAN, 15 s on WAN. It must be at least
+// 50 ms. Every Elector of a group should use the same TTL.
+func LeaseTTL(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 50*time.Millisecond {
+			return fmt.Errorf("election: LeaseTTL %v: want at least 50ms", d)
+		}
+		o.ttl = d
+		return nil
+	}
+}
+
+func defaultTTL(p cluster.Profile) time.Duration {
+	switch p {
+	case cluster.Local:
+		return time.Second
+	case cluster.WAN:
+		return 15 * time.Second
+	default:
+		return 5 * time.Second
+	}
+}
+
+// holdFor is how long a voter holds a grant after it receives a claim or
+// heartbeat for a lease of ttl. The leader counts its lease from before it
+// sent the request; the extra quarter covers clock-rate drift of up to
+// about 10 % between the two, so a voter never frees the lease before the
+// leader has stopped using it.
+func holdFor(ttl time.Duration) time.Duration { return ttl + ttl/4 }

@@ -1,0 +1,257 @@
+package election_test
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/election"
+	"github.com/gossipsync/gossipsync/sim"
+)
+
+// simElection starts a Local cluster and an election workload on it,
+// inside the current synctest bubble, and checks E1-E3 at the end.
+func simElection(t *testing.T, nodes int, opts ...election.Option) (*sim.Cluster, *sim.ElectionWorkload) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := sim.Start(ctx, sim.Options{Nodes: nodes, Seed: 1, Profile: cluster.Local})
+	if err != nil {
+		t.Fatalf("sim.Start: %v", err)
+	}
+	w, err := sim.StartElection(c, "g", opts...)
+	if err != nil {
+		t.Fatalf("StartElection: %v", err)
+	}
+	t.Cleanup(func() {
+		w.Close()
+		v := sim.CheckElection(w.Leases(), time.Now())
+		for _, p := range [][]string{v.E1, v.E2, v.E3} {
+			for _, s := range p {
+				t.Error(s)
+			}
+		}
+		for _, f := range w.Failures() {
+			t.Error("workload:", f)
+		}
+		c.Close()
+		time.Sleep(10 * time.Second) // let memberlist's in-flight probes end
+	})
+	return c, w
+}
+
+// waitLeader waits until exactly one lease is open and returns it.
+func waitLeader(t *testing.T, w *sim.ElectionWorkload, within time.Duration) sim.LeaseRecord {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if l, ok := w.Current(); ok {
+			return l
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no single leader within %v; leases: %+v", within, w.Leases())
+	return sim.LeaseRecord{}
+}
+
+// waitNewLeader waits for a leader other than old.
+func waitNewLeader(t *testing.T, w *sim.ElectionWorkload, old sim.LeaseRecord, within time.Duration) sim.LeaseRecord {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if l, ok := w.Current(); ok && l.Term != old.Term {
+			return l
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no new leader after term %d within %v; leases: %+v", old.Term, within, w.Leases())
+	return sim.LeaseRecord{}
+}
+
+func TestSimBullyOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, w := simElection(t, 5)
+		l := waitLeader(t, w, 10*time.Second)
+		if l.Node != "n5" {
+			t.Errorf("leader is %s, want n5 (highest name)", l.Node)
+		}
+	})
+}
+
+func TestSimLeaderCrash(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, w := simElection(t, 5)
+		old := waitLeader(t, w, 10*time.Second)
+		crashed := time.Now()
+		c.Crash(old.Node)
+		l := waitNewLeader(t, w, old, 10*time.Second)
+		t.Logf("failover after crash: %v (virtual)", l.Start.Sub(crashed))
+		if l.Node != "n4" {
+			t.Errorf("new leader %s, want n4", l.Node)
+		}
+		if l.Term <= old.Term {
+			t.Errorf("new term %d not above %d", l.Term, old.Term)
+		}
+	})
+}
+
+func TestSimLeaderIsolatedInMinority(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, w := simElection(t, 5)
+		old := waitLeader(t, w, 10*time.Second)
+		c.Partition([]string{"n5", "n1"}, []string{"n2", "n3", "n4"})
+		l := waitNewLeader(t, w, old, 15*time.Second)
+		if l.Node == "n5" || l.Node == "n1" {
+			t.Fatalf("minority node %s leads", l.Node)
+		}
+		for _, r := range w.Leases() {
+			if r.Term == old.Term && (r.End.IsZero() || r.End.After(l.Start)) {
+				t.Fatalf("old leader revoked at %v, after the new lease started at %v", r.End, l.Start)
+			}
+		}
+		c.Heal()
+		// After the heal, n5 (highest) may preempt, but one leader remains.
+		waitLeader(t, w, 15*time.Second)
+	})
+}
+
+func TestSimEvenSplitNobodyLeads(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, w := simElection(t, 4)
+		old := waitLeader(t, w, 10*time.Second)
+		c.Partition([]string{"n1", "n2"}, []string{"n3", "n4"})
+		time.Sleep(10 * time.Second) // observe: no side may elect anyone
+		for _, l := range w.Leases() {
+			if l.Term != old.Term {
+				t.Fatalf("a leader was elected with no majority: %+v", l)
+			}
+			if l.End.IsZero() {
+				t.Fatalf("the old leader still holds its lease 10s into a 2/2 split")
+			}
+		}
+		c.Heal()
+		l := waitNewLeader(t, w, old, 15*time.Second)
+		t.Logf("after heal: %s leads term %d", l.Node, l.Term)
+	})
+}
+
+func TestSimResign(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, _ := simElection(t, 3)
+		var els []*election.Elector
+		for _, n := range c.Nodes() {
+			e, err := election.New(n, election.Group("resign"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			els = append(els, e)
+		}
+		ctx := context.Background()
+		first, err := els[2].Elect(ctx, "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan *election.Elected, 1)
+		go func() {
+			el, err := els[0].Elect(ctx, "b")
+			if err != nil {
+				t.Error(err)
+			}
+			got <- el
+		}()
+		synctest.Wait() // b is campaigning, blocked behind a's lease
+		start := time.Now()
+		if err := first.Resign(ctx); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-first.Revoked():
+		default:
+			t.Fatal("Revoked still open after Resign")
+		}
+		second := <-got
+		t.Logf("handover after resign: %v (virtual)", time.Since(start))
+		if time.Since(start) >= time.Second {
+			t.Errorf("handover took %v, want less than the 1s lease", time.Since(start))
+		}
+		if second.Term() <= first.Term() {
+			t.Errorf("term %d after resign is not above %d", second.Term(), first.Term())
+		}
+		second.Resign(ctx)
+	})
+}
+
+func TestSimPriority(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, _ := simElection(t, 3)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var els []*election.Elector
+		for _, n := range c.Nodes() {
+			prio := 0
+			if n.Name() == "n1" {
+				prio = 10
+			}
+			e, err := election.New(n, election.Group("prio"), election.Priority(prio))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			els = append(els, e)
+			go e.Elect(ctx, "x") // losers block until cancel
+		}
+		waitFollow(t, els[1], "n1")
+	})
+}
+
+func TestSimManyGroups(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, _ := simElection(t, 3)
+		groups := []string{"a", "b", "c", "d"}
+		var ws []*sim.ElectionWorkload
+		for _, g := range groups {
+			w, err := sim.StartElection(c, g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			ws = append(ws, w)
+		}
+		for i, w := range ws {
+			l := waitLeader(t, w, 10*time.Second)
+			if l.Group != groups[i] || l.Node != "n3" {
+				t.Errorf("group %s: leader %+v, want n3", groups[i], l)
+			}
+		}
+		c.Crash("n3")
+		for _, w := range ws {
+			if l := waitNewLeader(t, w, sim.LeaseRecord{}, 10*time.Second); l.Node != "n2" {
+				t.Errorf("after crash: leader %+v, want n2", l)
+			}
+		}
+		for i, w := range ws {
+			if v := sim.CheckElection(w.Leases(), time.Now()); !v.OK() {
+				t.Errorf("group %s: %+v", groups[i], v)
+			}
+		}
+	})
+}
+
+// waitFollow follows e until node leads, or fails after 10 s.
+func waitFollow(t *testing.T, e *election.Elector, node string) election.Leader {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var last election.Leader
+	for l := range e.Follow(ctx) {
+		last = l
+		if l.Node == node {
+			return l
+		}
+	}
+	t.Fatalf("%s did not lead within 10s; last seen %+v", node, last)
+	return last
+}
