@@ -1,0 +1,79 @@
+// Package election elects one leader per group among the nodes of a
+// gossipsync cluster, with terms that fence leader-only work and leases
+// that never overlap.
+//
+//	e, err := election.New(node, election.Group("billing-cron"))
+//	if err != nil { ... }
+//	defer e.Close()
+//	el, err := e.Elect(ctx, "worker-7") // blocks until this candidate leads
+//	if err != nil { ... }
+//	for {
+//		select {
+//		case <-el.Revoked():
+//			return // stop leader work at once
+//		case job := <-jobs:
+//			store.Write(job, el.Term()) // the term fences the write
+//		}
+//	}
+//
+// # How it works
+//
+// Every node with an Elector runs a voter that serves all groups. A
+// candidate first surveys the members: it goes on only if a majority of
+// the quorum basis (cluster.Node.QuorumSize) answers and no voter holds a
+// live lease. It defers to a live candidate higher in bully order
+// (Priority, then node name, then candidate id) for up to three lease
+// periods. Then it claims a term above every term the survey saw; a voter
+// grants a term at most once, only above its earlier promises, and only
+// while it holds no live grant for another candidate. A claim granted by a
+// majority wins. The leader renews its lease with a heartbeat to every
+// member each quarter TTL; a majority of renewals extends the lease to TTL
+// from the moment the heartbeat was sent.
+//
+// # Guarantees
+//
+//   - E1: at most one candidate holds each term. Two majorities share a
+//     voter, and a voter grants each term once.
+//   - E2: terms strictly increase from one leader to the next: a new
+//     leader's majority includes a voter that promised the old term.
+//   - E3: no two leases overlap in real time, as long as clocks run at
+//     rates within about 10 % of each other. A voter holds a grant for
+//     TTL + TTL/4 from when it received the claim or heartbeat; the leader
+//     counts TTL from before it sent it, and Revoked closes no later than
+//     that. So every voter of the last majority refuses a new claim until
+//     after the old leader stopped.
+//   - E4: after the leader crashes, a new leader is elected within the
+//     voters' hold (1.25 TTL) plus one survey and one claim round. After
+//     Resign, within about one round trip plus an election round.
+//   - On the minority side of a partition nobody is elected: a leader
+//     there loses its lease within TTL, and candidates keep waiting.
+//
+// Leader and Follow report what this node's voter knows: a leader that
+// won a majority and renewed its lease here. They learn of a new leader
+// within one heartbeat, and drop one within 1.25 TTL of its last.
+//
+// # Fencing with the term
+//
+// A lease can end while its holder is paused (a long GC, a stopped VM)
+// and does not notice in time. Guard every external effect of leader-only
+// work with the term: the resource remembers the highest term it has
+// seen and refuses requests with a lower one, e.g. in SQL
+//
+//	UPDATE jobs SET owner_term = $term, ... WHERE id = $id AND owner_term <= $term
+//
+// Then a deposed leader that wakes up late cannot overwrite the work of
+// its successor.
+//
+// # Hazards
+//
+//   - Only nodes that have an Elector vote. A cluster whose quorum basis
+//     counts nodes without one needs a majority among those that do.
+//   - Voter state lives in memory. A restarted node grants no claim for
+//     one hold period, which covers the grants it forgot; but if a
+//     majority of voters restart at once they also forget the highest
+//     term, and a later leader may reuse a term number (never
+//     overlapping in time).
+//   - Every Elector of a group should use the same LeaseTTL.
+//   - Leases assume clock rates within about 10 %; clock offsets do not
+//     matter, only durations are compared.
+package election
