@@ -145,12 +145,16 @@ func (v *voter) claim(r claimReq, now time.Time) claimResp {
 
 // renew keeps a leader's grant alive. A voter that holds no live grant
 // joins a lease whose term is not below its promise, so voters that
-// missed the claim still learn the leader.
+// missed the claim still learn the leader (unless it is still quiet).
 func (v *voter) renew(r claimReq, now time.Time) renewResp {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	g := v.groupLocked(r.Group)
-	if r.Term < g.promised || (g.liveLocked(now) && (*g.holder != r.Cand || g.term != r.Term)) {
+	same := g.liveLocked(now) && *g.holder == r.Cand && g.term == r.Term
+	// Joining a lease is refused while quiet too: a restarted voter may
+	// have granted a newer term that it forgot, and must not back an
+	// older leader that has not yet noticed it was superseded.
+	if !same && (r.Term < g.promised || g.liveLocked(now) || now.Before(v.quietUntil)) {
 		return renewResp{Promised: g.promised}
 	}
 	g.grantLocked(r, now, true)
