@@ -286,7 +286,7 @@ func (c *Config) serfConfig(tr memberlist.Transport, events chan serf.Event, adv
 	}
 	sc.MemberlistConfig = mc
 	if c.Profile == Local {
-		sc.ReconnectInterval = time.Second
+		sc.ReconnectInterval = 500 * time.Millisecond
 		sc.ReapInterval = time.Second
 		sc.ReconnectTimeout = 5 * time.Minute
 		sc.TombstoneTimeout = 5 * time.Minute

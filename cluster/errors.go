@@ -96,7 +96,7 @@ type RemoteError struct {
 }
 
 func (e *RemoteError) Error() string {
-	return fmt.Sprintf("cluster: %s on %s: %s", e.Method, e.Node, e.Message)
+	return fmt.Sprintf("%s on %s: %s", e.Method, e.Node, e.Message)
 }
 
 // Unwrap returns the sentinel registered for the code, or nil.

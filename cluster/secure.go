@@ -142,7 +142,7 @@ func (h *handshaker) dial(conn net.Conn) (wire.Hello, *sealer, error) {
 		return wire.Hello{}, nil, err
 	}
 	if peer.Auth != hello.Auth {
-		return peer, nil, authMismatch(hello.Auth)
+		return peer, nil, authMismatch(hello, peer)
 	}
 	if !hello.Auth {
 		return peer, nil, nil
@@ -174,7 +174,7 @@ func (h *handshaker) accept(conn net.Conn) (wire.Hello, *sealer, error) {
 	self.Auth = len(h.keys) > 0
 	self.Nonce = newNonce()
 	if peer.Auth != self.Auth {
-		return peer, nil, refuse(conn, authMismatch(self.Auth))
+		return peer, nil, refuse(conn, authMismatch(self, peer))
 	}
 	if err := h.check(peer, conn.RemoteAddr()); err != nil {
 		return peer, nil, refuse(conn, err)
@@ -203,11 +203,13 @@ func (h *handshaker) accept(conn net.Conn) (wire.Hello, *sealer, error) {
 	return peer, nil, refuse(conn, fmt.Errorf("%w: %s does not hold this cluster's secret key", ErrAuth, peer.Name))
 }
 
-func authMismatch(selfAuth bool) error {
-	if selfAuth {
-		return fmt.Errorf("%w: this node has a secret key and the peer has none", ErrAuth)
+// authMismatch explains that one of two nodes has a key and the other
+// none, naming both so the text reads right on either side.
+func authMismatch(a, b wire.Hello) error {
+	if !a.Auth {
+		a, b = b, a
 	}
-	return fmt.Errorf("%w: the peer requires a secret key and this node has none", ErrAuth)
+	return fmt.Errorf("%w: %s has a secret key and %s has none", ErrAuth, a.Name, b.Name)
 }
 
 // refuse sends err to the dialer as an error frame and returns err.

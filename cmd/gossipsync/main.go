@@ -1,0 +1,90 @@
+// Command gossipsync is the command line of gossipsync.
+//
+//	gossipsync sim [-nodes 5] [-duration 30s] [-seed 1] [-faults partition,crash,loss] [-v]
+//
+// runs a seeded chaos simulation of a cluster on an in-memory network and
+// prints how fast membership converges after each fault.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+)
+
+// command is a subcommand: run gets the arguments after its name and
+// returns the exit status.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+var commands = []command{
+	{"sim", "run a seeded chaos simulation on an in-memory network and report", runSim},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C quits at once
+		fmt.Fprintln(os.Stderr, "gossipsync: interrupted; finishing up (Ctrl-C again to quit at once)")
+	}()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches to a subcommand and returns the exit status: 0 on
+// success, 1 when the command failed, 2 on a usage error.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	name, rest := args[0], args[1:]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		return help(ctx, rest, stdout, stderr)
+	}
+	cmd, ok := lookup(name)
+	if !ok {
+		fmt.Fprintf(stderr, "gossipsync: unknown command %q\n\n", name)
+		usage(stderr)
+		return 2
+	}
+	return cmd.run(ctx, rest, stdout, stderr)
+}
+
+// help prints the usage, or a command's with "help <command>".
+func help(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stdout)
+		return 0
+	}
+	if cmd, ok := lookup(args[0]); ok {
+		return cmd.run(ctx, []string{"-h"}, stdout, stdout)
+	}
+	fmt.Fprintf(stderr, "gossipsync: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func lookup(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, "gossipsync: locks, leader election, tasks and time for Go services, by gossip.\n\n")
+	fmt.Fprint(w, "usage: gossipsync <command> [flags]\n\ncommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-6s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "  %-6s %s\n", "help", "print this help, or a command's: gossipsync help sim")
+}

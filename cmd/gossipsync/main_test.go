@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestUsageAndFlagErrors(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout string
+		wantStderr string
+	}{
+		{"no command", nil, 2, "", "usage: gossipsync <command>"},
+		{"help", []string{"help"}, 0, "usage: gossipsync <command>", ""},
+		{"help sim", []string{"help", "sim"}, 0, "usage: gossipsync sim", ""},
+		{"sim -h", []string{"sim", "-h"}, 0, "", "usage: gossipsync sim"},
+		{"unknown command", []string{"bogus"}, 2, "", `unknown command "bogus"`},
+		{"help unknown", []string{"help", "bogus"}, 2, "", `unknown command "bogus"`},
+		{"unknown flag", []string{"sim", "-bogus"}, 2, "", "flag provided but not defined: -bogus"},
+		{"bad value", []string{"sim", "-nodes", "many"}, 2, "", `invalid value "many" for flag -nodes`},
+		{"too few nodes", []string{"sim", "-nodes", "2"}, 2, "", "-nodes is 2; want 3 to"},
+		{"short duration", []string{"sim", "-duration", "1s"}, 2, "", "-duration is 1s; want at least 3s"},
+		{"unknown fault", []string{"sim", "-faults", "partition,flood"}, 2, "", `unknown fault "flood"`},
+		{"extra argument", []string{"sim", "now"}, 2, "", `unexpected argument "now"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tt.args, &stdout, &stderr)
+			if code != tt.wantCode {
+				t.Errorf("exit status = %d, want %d\nstderr: %s", code, tt.wantCode, stderr.String())
+			}
+			if !strings.Contains(stdout.String(), tt.wantStdout) {
+				t.Errorf("stdout = %q, want it to contain %q", stdout.String(), tt.wantStdout)
+			}
+			if !strings.Contains(stderr.String(), tt.wantStderr) {
+				t.Errorf("stderr = %q, want it to contain %q", stderr.String(), tt.wantStderr)
+			}
+			if tt.wantCode == 2 && !strings.Contains(stderr.String(), "usage:") {
+				t.Errorf("stderr = %q, want the usage after the error", stderr.String())
+			}
+		})
+	}
+}
+
+func TestSimShortRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for about 10 s of real time")
+	}
+	args := []string{"sim", "-nodes", "3", "-duration", "8s", "-seed", "3", "-faults", "partition,crash"}
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit status = %d, want 0\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	t.Logf("output:\n%s", out)
+	want := []string{
+		"gossipsync sim: 3 nodes, duration 8s, seed 3, faults partition,crash",
+		"phase      count converged   median      max",
+		"crash detection",
+		"failures detected",
+		"false suspicions",
+		"packets sent",
+		"final convergence  OK in",
+		"wall time",
+	}
+	for _, p := range buildSchedule(3, 8*time.Second, nodeNames(3), []fault{faultPartition, faultCrash}) {
+		want = append(want, "] "+p.String()+" ")
+	}
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q", w)
+		}
+	}
+}
+
+func TestSimStopsEarlyAndStillReports(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a cluster for a few seconds of real time")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// Cancel, as Ctrl-C does, once the first phase has been reported.
+	out := &watchWriter{match: "converged in", onMatch: cancel}
+	cfg := simConfig{Nodes: 3, Duration: time.Minute, Seed: 7, Faults: []fault{faultCrash}}
+	rep, err := simulate(ctx, out, cfg)
+	if err != nil {
+		t.Fatalf("simulate: %v", err)
+	}
+	if !rep.Interrupted || len(rep.Phases) != 1 || !rep.OK() {
+		t.Errorf("interrupted %v, %d phases, OK %v; want true, 1, true", rep.Interrupted, len(rep.Phases), rep.OK())
+	}
+	for _, w := range []string{"interrupted: 1 of the schedule's phases ran", "final: heal, loss off, restart ", "final convergence  OK"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("output lacks %q:\n%s", w, out.String())
+		}
+	}
+}
+
+// watchWriter collects what is written and calls onMatch once, when a
+// write contains match. Safe for concurrent use.
+type watchWriter struct {
+	match   string
+	onMatch func()
+
+	mu      sync.Mutex // protects buf and matched
+	buf     bytes.Buffer
+	matched bool
+}
+
+func (w *watchWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.matched && bytes.Contains(p, []byte(w.match)) {
+		w.matched = true
+		w.onMatch()
+	}
+	return w.buf.Write(p)
+}
+
+func (w *watchWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}

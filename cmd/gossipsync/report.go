@@ -1,0 +1,167 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gossipsync/gossipsync/sim"
+)
+
+// phaseResult is what happened in one phase.
+type phaseResult struct {
+	phase
+	At          time.Duration // when the fault was made, from the start of the schedule
+	Converged   bool          // every alive node saw what it should before the phase ended
+	Took        time.Duration // from the fault to convergence
+	Detected    bool          // crash: every alive node dropped the crashed one
+	DetectTook  time.Duration // crash: from the crash to Detected
+	Err         error         // a restart that failed
+	Interrupted bool          // the run was stopped during the phase
+}
+
+// report is the outcome of a simulation.
+type report struct {
+	Config          simConfig
+	Phases          []phaseResult
+	Detected        int  // failures declared about crashed or cut-off members
+	FalseSuspicions int  // failures declared about reachable, alive members
+	Interrupted     bool // the run was stopped before the schedule ended
+	FinalConverged  bool // the cluster re-converged after the final heal
+	FinalTook       time.Duration
+	Net             sim.NetStats
+	Wall            time.Duration
+}
+
+// OK reports whether the run passed: the cluster re-converged at the end.
+func (r *report) OK() bool { return r.FinalConverged }
+
+// phaseLine formats the progress line of a phase described by what;
+// width aligns the outcomes.
+func phaseLine(r phaseResult, what string, width int) string {
+	line := fmt.Sprintf("[%6.1fs] %-*s  ", r.At.Seconds(), width, what)
+	switch {
+	case r.Converged:
+		line += "converged in " + fmtDur(r.Took)
+	case r.Interrupted:
+		line += "interrupted"
+	default:
+		line += "NOT converged after " + fmtDur(r.Took)
+	}
+	if r.Fault == faultCrash && r.Detected {
+		line += ", failure seen by all in " + fmtDur(r.DetectTook)
+	}
+	if r.Err != nil {
+		line += fmt.Sprintf(" (error: %v)", r.Err)
+	}
+	return line
+}
+
+// print writes the final report.
+func (r *report) print(w io.Writer) {
+	fmt.Fprintln(w)
+	if r.Interrupted {
+		fmt.Fprintf(w, "interrupted: %d of the schedule's phases ran\n\n", len(r.Phases))
+	}
+	r.printFaults(w)
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "crash detection\t%s\n", r.crashDetection())
+	fmt.Fprintf(tw, "failures detected\t%d\n", r.Detected)
+	fmt.Fprintf(tw, "false suspicions\t%d\n", r.FalseSuspicions)
+	fmt.Fprintf(tw, "network\t%s\n", netLine(r.Net))
+	fmt.Fprintf(tw, "final convergence\t%s\n", r.finalLine())
+	fmt.Fprintf(tw, "wall time\t%s\n", fmtDur(r.Wall))
+	tw.Flush()
+}
+
+// printFaults writes the table of convergence times per kind of phase.
+func (r *report) printFaults(w io.Writer) {
+	const row = "%-10s %5s %9s %8s %8s\n"
+	fmt.Fprintf(w, row, "phase", "count", "converged", "median", "max")
+	for _, f := range allFaults {
+		var n int
+		var times []time.Duration
+		for _, p := range r.Phases {
+			if p.Fault == f {
+				n++
+				if p.Converged {
+					times = append(times, p.Took)
+				}
+			}
+		}
+		if n > 0 {
+			fmt.Fprintf(w, row, f, fmt.Sprint(n), fmt.Sprintf("%d/%d", len(times), n), fmtMedian(times), fmtMax(times))
+		}
+	}
+}
+
+func (r *report) crashDetection() string {
+	var times []time.Duration
+	crashes := 0
+	for _, p := range r.Phases {
+		if p.Fault == faultCrash {
+			crashes++
+			if p.Detected {
+				times = append(times, p.DetectTook)
+			}
+		}
+	}
+	if crashes == 0 {
+		return "no crashes"
+	}
+	return fmt.Sprintf("median %s, max %s (%d of %d crashes seen by all)", fmtMedian(times), fmtMax(times), len(times), crashes)
+}
+
+func netLine(s sim.NetStats) string {
+	pct := 0.0
+	if s.PacketsSent > 0 {
+		pct = 100 * float64(s.PacketsDropped) / float64(s.PacketsSent)
+	}
+	return fmt.Sprintf("%d packets sent, %d dropped (%.1f%%), %d streams opened", s.PacketsSent, s.PacketsDropped, pct, s.StreamsOpened)
+}
+
+func (r *report) finalLine() string {
+	if r.FinalConverged {
+		return "OK in " + fmtDur(r.FinalTook)
+	}
+	return fmt.Sprintf("FAILED: not converged %s after the final heal", fmtDur(r.FinalTook))
+}
+
+// median returns the middle of ds (the mean of the two middles for an
+// even count); ds must not be empty.
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func fmtMedian(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "-"
+	}
+	return fmtDur(median(ds))
+}
+
+func fmtMax(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "-"
+	}
+	return fmtDur(slices.Max(ds))
+}
+
+// fmtDur rounds d for people: 612ms, 1.23s, 42.1s.
+func fmtDur(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < 10*time.Second:
+		return d.Round(10 * time.Millisecond).String()
+	}
+	return d.Round(100 * time.Millisecond).String()
+}

@@ -1,0 +1,306 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/sim"
+)
+
+const (
+	pollEvery  = 5 * time.Millisecond // how often convergence is checked
+	startWait  = 30 * time.Second     // for the cluster to form
+	finalWait  = 30 * time.Second     // for convergence after the final heal
+	maxSimSize = 200                  // nodes; the simulation runs in real time
+)
+
+// simConfig is what the sim flags ask for.
+type simConfig struct {
+	Nodes    int
+	Duration time.Duration
+	Seed     int64
+	Faults   []fault
+	Logger   *slog.Logger // the nodes' logs; nil = none
+}
+
+const simUsage = `usage: gossipsync sim [-nodes 5] [-duration 30s] [-seed 1] [-faults partition,crash,loss] [-v]
+
+Starts a cluster on a simulated in-memory network (no sockets), makes a
+seeded schedule of faults for -duration, measures after each fault how long
+until every node sees the members it should, then heals everything and
+prints a report. Exit status 1 if the cluster does not re-converge.
+
+flags:
+`
+
+// runSim is the sim command.
+func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseSimFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		return 2
+	}
+	rep, err := simulate(ctx, stdout, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "gossipsync sim: %v\n", err)
+		return 1
+	}
+	if !rep.OK() {
+		fmt.Fprintf(stderr, "gossipsync sim: the cluster did not re-converge within %v after the final heal\n", finalWait)
+		return 1
+	}
+	return 0
+}
+
+// parseSimFlags parses the sim flags. On a bad flag it prints the problem
+// and the usage to stderr and returns an error; on -h, flag.ErrHelp.
+func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
+	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), simUsage)
+		fs.PrintDefaults()
+	}
+	var cfg simConfig
+	fs.IntVar(&cfg.Nodes, "nodes", 5, fmt.Sprintf("number of nodes, 3 to %d", maxSimSize))
+	fs.DurationVar(&cfg.Duration, "duration", 30*time.Second, "how long to make faults, at least "+minPhase.String())
+	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the fault schedule, the network and the secret key")
+	faults := fs.String("faults", "partition,crash,loss", "comma-separated faults to make: partition, crash, loss")
+	verbose := fs.Bool("v", false, "print the nodes' debug logs to stderr")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err // flag printed the problem and the usage
+	}
+	if *verbose {
+		cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	err := checkSimFlags(fs, &cfg, *faults)
+	if err != nil {
+		fmt.Fprintf(stderr, "gossipsync sim: %v\n\n", err)
+		fs.Usage()
+	}
+	return cfg, err
+}
+
+// checkSimFlags validates what flag could not.
+func checkSimFlags(fs *flag.FlagSet, cfg *simConfig, faults string) error {
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if cfg.Nodes < 3 || cfg.Nodes > maxSimSize {
+		return fmt.Errorf("-nodes is %d; want 3 to %d (a partition needs a majority and a minority)", cfg.Nodes, maxSimSize)
+	}
+	if cfg.Duration < minPhase {
+		return fmt.Errorf("-duration is %v; want at least %v (one phase)", cfg.Duration, minPhase)
+	}
+	var err error
+	cfg.Faults, err = parseFaults(faults)
+	return err
+}
+
+// simulate runs the simulation cfg describes, printing progress and then
+// the report to w. It returns an error only if the cluster could not
+// start. When ctx ends, the schedule stops early; the final heal and the
+// report still happen.
+func simulate(ctx context.Context, w io.Writer, cfg simConfig) (*report, error) {
+	began := time.Now()
+	out := &syncWriter{w: w}
+	out.printf("gossipsync sim: %d nodes, duration %v, seed %d, faults %s\n", cfg.Nodes, cfg.Duration, cfg.Seed, faultList(cfg.Faults))
+	c, err := startCluster(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	out.printf("cluster of %d formed in %s\n\n", cfg.Nodes, fmtDur(time.Since(began)))
+
+	r := &runner{c: c, out: out, start: time.Now()}
+	r.watch = newWatcher(c, out, r.start)
+	for _, n := range c.Nodes() {
+		r.watch.watch(n)
+	}
+	rep := &report{Config: cfg}
+	rep.Phases = r.runSchedule(ctx, buildSchedule(cfg.Seed, cfg.Duration, c.Names(), cfg.Faults))
+	rep.Interrupted = ctx.Err() != nil
+	rep.FinalConverged, rep.FinalTook = r.recover(context.WithoutCancel(ctx))
+	rep.Net = c.Net().Stats()
+	c.Close()
+	r.watch.wait()
+	rep.Detected, rep.FalseSuspicions = r.watch.counts()
+	rep.Wall = time.Since(began)
+	rep.print(w)
+	return rep, nil
+}
+
+// startCluster starts the nodes and waits until they all see each other.
+func startCluster(ctx context.Context, cfg simConfig) (*sim.Cluster, error) {
+	ctx, cancel := context.WithTimeout(ctx, startWait)
+	defer cancel()
+	return sim.Start(ctx, sim.Options{
+		Nodes:     cfg.Nodes,
+		Seed:      cfg.Seed,
+		SecretKey: secretKey(cfg.Seed),
+		Profile:   cluster.Local,
+		Logger:    cfg.Logger,
+	})
+}
+
+// secretKey derives a 32-byte cluster key from seed.
+func secretKey(seed int64) []byte {
+	rng := rand.New(rand.NewPCG(uint64(seed), keyStream))
+	key := make([]byte, 32)
+	for i := range key {
+		key[i] = byte(rng.Uint32())
+	}
+	return key
+}
+
+// runner makes the schedule's faults and measures the cluster's answer.
+type runner struct {
+	c     *sim.Cluster
+	out   *syncWriter
+	watch *watcher
+	start time.Time // of the schedule
+	width int       // of the longest phase description, to align outcomes
+}
+
+// runSchedule runs the phases in order, each at its start time, until the
+// schedule ends or ctx does.
+func (r *runner) runSchedule(ctx context.Context, phases []phase) []phaseResult {
+	for _, p := range phases {
+		r.width = max(r.width, len(p.String()))
+	}
+	var results []phaseResult
+	for _, p := range phases {
+		if !sleepUntil(ctx, r.start.Add(p.Start)) {
+			break
+		}
+		res := r.runPhase(ctx, p)
+		r.out.printf("%s\n", phaseLine(res, p.String(), r.width))
+		results = append(results, res)
+		sleepUntil(ctx, r.start.Add(p.Start+p.Length))
+		if p.Fault == faultLoss {
+			clearLoss(r.c)
+		}
+	}
+	return results
+}
+
+// runPhase makes p's fault and waits, until the end of the phase at the
+// most, for the cluster to converge.
+func (r *runner) runPhase(parent context.Context, p phase) phaseResult {
+	ctx, cancel := context.WithDeadline(parent, r.start.Add(p.Start+p.Length))
+	defer cancel()
+	res := phaseResult{phase: p, At: time.Since(r.start)}
+	if p.Fault == faultHeal || p.Fault == faultRestart {
+		r.watch.recovering()
+	}
+	t0 := time.Now()
+	n, err := p.apply(ctx, r.c)
+	if n != nil {
+		r.watch.watch(n)
+	}
+	res.Err = err
+	crashed := ""
+	if p.Fault == faultCrash {
+		crashed = p.Node
+	}
+	r.measure(ctx, t0, crashed, &res)
+	if p.Fault == faultHeal || p.Fault == faultRestart {
+		r.watch.settled()
+	}
+	res.Interrupted = !res.Converged && parent.Err() != nil
+	return res
+}
+
+// measure polls every pollEvery until the cluster has converged and, after
+// a crash, every alive node has dropped the crashed node, or ctx ends.
+func (r *runner) measure(ctx context.Context, t0 time.Time, crashed string, res *phaseResult) {
+	tick := time.NewTicker(pollEvery)
+	defer tick.Stop()
+	for {
+		now := time.Now()
+		if crashed != "" && !res.Detected && droppedByAll(r.c, crashed) {
+			res.Detected, res.DetectTook = true, now.Sub(t0)
+		}
+		if !res.Converged && r.c.Converged() {
+			res.Converged, res.Took = true, now.Sub(t0)
+		}
+		if res.Converged && (crashed == "" || res.Detected) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			if !res.Converged {
+				res.Took = time.Since(t0)
+			}
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// droppedByAll reports whether no alive node lists name as a member.
+func droppedByAll(c *sim.Cluster, name string) bool {
+	for _, n := range c.Nodes() {
+		for _, m := range n.Members() {
+			if m.Name == name {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// recover heals the partition, ends the loss, restarts the crashed nodes
+// and waits up to finalWait for convergence.
+func (r *runner) recover(ctx context.Context) (bool, time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, finalWait)
+	defer cancel()
+	at := time.Since(r.start)
+	t0 := time.Now()
+	r.watch.recovering()
+	r.c.Heal()
+	clearLoss(r.c)
+	what := "heal, loss off"
+	for _, name := range r.c.Names() {
+		if r.c.Node(name) != nil {
+			continue
+		}
+		what += ", restart " + name
+		n, err := r.c.Restart(ctx, name)
+		if n != nil {
+			r.watch.watch(n)
+		}
+		if err != nil {
+			r.out.printf("[%6.1fs]   restart %s: %v\n", time.Since(r.start).Seconds(), name, err)
+		}
+	}
+	res := phaseResult{At: at}
+	r.measure(ctx, t0, "", &res)
+	r.watch.settled()
+	r.out.printf("%s\n", phaseLine(res, "final: "+what, r.width))
+	return res.Converged, res.Took
+}
+
+// sleepUntil waits until t and reports true, or reports false if ctx ends
+// first.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	timer := time.NewTimer(time.Until(t))
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

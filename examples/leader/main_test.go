@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestLauncher builds the example and runs it as a user would, with no
+// flags: a leader is elected, killed, and another node takes over with a
+// higher term; the launcher exits 0.
+func TestLauncher(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the example and runs three processes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	bin := filepath.Join(t.TempDir(), "leader")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.CommandContext(ctx, bin).CombinedOutput()
+	if err != nil {
+		t.Fatalf("the launcher failed: %v\n%s", err, out)
+	}
+	leaders := leaderLines(string(out))
+	if len(leaders) < 2 {
+		t.Fatalf("got %d leaders %v, want at least 2:\n%s", len(leaders), leaders, out)
+	}
+	for i := 1; i < len(leaders); i++ {
+		if leaders[i].term <= leaders[i-1].term {
+			t.Errorf("leader %d: %v after %v, want a higher term", i, leaders[i], leaders[i-1])
+		}
+	}
+	last := leaders[len(leaders)-1]
+	if leaders[0].node == last.node {
+		t.Errorf("leaders %v: want two different nodes", leaders)
+	}
+	if !strings.Contains(string(out), "launcher: "+last.node+" took over") {
+		t.Errorf("the launcher did not report %s taking over:\n%s", last.node, out)
+	}
+}
+
+type leadership struct {
+	node string
+	term uint64
+}
+
+// leaderLines returns every "<node> | leading, term N" line in order.
+func leaderLines(out string) []leadership {
+	var got []leadership
+	for l := range strings.Lines(out) {
+		node, text, ok := strings.Cut(strings.TrimSpace(l), " | ")
+		if !ok {
+			continue
+		}
+		if term, ok := leading(text); ok {
+			got = append(got, leadership{node, term})
+		}
+	}
+	return got
+}
+
+func TestLeading(t *testing.T) {
+	tests := []struct {
+		name, text string
+		want       uint64
+		wantOK     bool
+	}{
+		{"leading", "leading, term 7", 7, true},
+		{"tick", "tick 1, term 7", 0, false},
+		{"following", "following c, term 7", 0, false},
+		{"bad number", "leading, term x", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := leading(tt.text)
+			if got != tt.want || ok != tt.wantOK {
+				t.Errorf("leading(%q) = %d, %v; want %d, %v", tt.text, got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+}
