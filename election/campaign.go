@@ -2,6 +2,7 @@ package election
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -17,27 +18,41 @@ import (
 func (e *Elector) campaign(ctx context.Context, c candidate) (uint64, time.Time, error) {
 	var deferTo candidate
 	var deferSince time.Time
+	noQuorum := false
+	fail := func(err error) (uint64, time.Time, error) {
+		if noQuorum && ctx.Err() != nil {
+			err = fmt.Errorf("%w (%w)", ErrNoQuorum, err)
+		}
+		return 0, time.Time{}, err
+	}
 	for {
 		if err := e.check(ctx); err != nil {
-			return 0, time.Time{}, err
+			return fail(err)
 		}
-		held, _, changed := e.v.localState(e.group)
+		held, promised, changed := e.v.localState(e.group)
 		if held != nil && held.Cand != c {
-			if err := e.wait(ctx, changed, held.Remaining); err != nil {
-				return 0, time.Time{}, err
+			if compareRank(c, held.Cand) > 0 {
+				// Bully order: a claim the voters refuse still
+				// tells them a higher candidate is waiting, and
+				// the leader steps down at its next heartbeat.
+				e.claim(ctx, c, max(promised, held.Term)+1)
+			}
+			if err := e.wait(ctx, changed, min(held.Remaining, e.ttl/2)); err != nil {
+				return fail(err)
 			}
 			continue
 		}
 		s := e.survey(ctx, c)
+		noQuorum = s.answers < e.node.QuorumSize()
 		switch {
-		case s.answers < e.node.QuorumSize() || s.blocked > 0:
+		case noQuorum || s.blocked > 0:
 			// No majority in reach, or a lease is live somewhere.
 			wait := e.ttl / 4
 			if s.blocked > 0 {
 				wait = min(wait, s.blocked)
 			}
 			if err := e.wait(ctx, changed, jitter(wait)); err != nil {
-				return 0, time.Time{}, err
+				return fail(err)
 			}
 			continue
 		case s.higher != nil:
@@ -49,7 +64,7 @@ func (e *Elector) campaign(ctx context.Context, c candidate) (uint64, time.Time,
 			// majority that this node reaches).
 			if time.Since(deferSince) < 3*e.ttl {
 				if err := e.wait(ctx, changed, jitter(e.ttl/2)); err != nil {
-					return 0, time.Time{}, err
+					return fail(err)
 				}
 				continue
 			}
@@ -60,7 +75,7 @@ func (e *Elector) campaign(ctx context.Context, c candidate) (uint64, time.Time,
 			return term, start, nil
 		}
 		if err := e.wait(ctx, nil, jitter(e.ttl/2)); err != nil {
-			return 0, time.Time{}, err
+			return fail(err)
 		}
 	}
 }

@@ -28,7 +28,10 @@
 // while it holds no live grant for another candidate. A claim granted by a
 // majority wins. The leader renews its lease with a heartbeat to every
 // member each quarter TTL; a majority of renewals extends the lease to TTL
-// from the moment the heartbeat was sent.
+// from the moment the heartbeat was sent. A candidate higher in bully order
+// than the leader sends a claim anyway: the voters refuse it but tell the
+// leader at its next heartbeat, and the leader steps down, so the highest
+// live candidate ends up leading.
 //
 // # Guarantees
 //
@@ -66,13 +69,18 @@
 //
 // # Hazards
 //
+//   - A node that has not joined anyone has a quorum basis of one and
+//     elects itself. Two nodes started apart, each unable to reach its
+//     seeds, both lead until they meet. Set cluster.Config.ExpectedSize on
+//     every node where that matters: then a majority of the expected
+//     cluster is needed from the start.
 //   - Only nodes that have an Elector vote. A cluster whose quorum basis
 //     counts nodes without one needs a majority among those that do.
-//   - Voter state lives in memory. A restarted node grants no claim for
-//     one hold period, which covers the grants it forgot; but if a
-//     majority of voters restart at once they also forget the highest
-//     term, and a later leader may reuse a term number (never
-//     overlapping in time).
+//   - Voter state lives in memory. A restarted node backs no lease for
+//     one hold period, which covers the grants it forgot (it still
+//     reports the leader it hears at once); but if a majority of voters
+//     restart at once they also forget the highest term, and a later
+//     leader may reuse a term number (never overlapping in time).
 //   - Every Elector of a group should use the same LeaseTTL.
 //   - Leases assume clock rates within about 10 %; clock offsets do not
 //     matter, only durations are compared.

@@ -13,21 +13,18 @@ import (
 var (
 	// ErrNoLeader is returned by Leader when no candidate holds a lease.
 	ErrNoLeader = errors.New("election: no leader")
-	// ErrNoQuorum is returned when this node cannot reach a majority of
-	// the quorum basis.
+	// ErrNoQuorum is wrapped, with ctx's error, by an Elect whose ctx
+	// ended while this node could not reach a majority of the quorum
+	// basis.
 	ErrNoQuorum = errors.New("election: no quorum")
 	// ErrClosed is returned by calls on a closed Elector.
 	ErrClosed = errors.New("election: elector closed")
-	// ErrNotLeader is returned by Resign and Reelect when the lease is no
-	// longer held.
-	ErrNotLeader = errors.New("election: not the leader")
 )
 
 func init() {
 	cluster.RegisterError("election.no_leader", ErrNoLeader)
 	cluster.RegisterError("election.no_quorum", ErrNoQuorum)
 	cluster.RegisterError("election.closed", ErrClosed)
-	cluster.RegisterError("election.not_leader", ErrNotLeader)
 }
 
 // DefaultGroup is the group of an Elector made without the Group option.

@@ -255,3 +255,58 @@ func waitFollow(t *testing.T, e *election.Elector, node string) election.Leader 
 	t.Fatalf("%s did not lead within 10s; last seen %+v", node, last)
 	return last
 }
+
+// A higher-ranked candidate that starts campaigning later takes over: the
+// leader is revoked at its next heartbeat, and the leases do not overlap.
+func TestSimLateHigherCandidatePreempts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := startSim(t, 3)
+		els := electors(t, c)
+		ctx := context.Background()
+		low, err := els[0].Elect(ctx, "low")
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		high, err := els[2].Elect(ctx, "high")
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-low.Revoked():
+		default:
+			t.Fatal("the lower leader still holds its lease after the higher one won")
+		}
+		t.Logf("preempted in %v (virtual)", time.Since(start))
+		if high.Term() <= low.Term() {
+			t.Errorf("term %d not above %d", high.Term(), low.Term())
+		}
+	})
+}
+
+// A restarted node's voter backs no lease while quiet, but still reports
+// the leader it hears at once.
+func TestSimRestartedNodeSeesLeader(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, w := simElection(t, 3)
+		l := waitLeader(t, w, 10*time.Second)
+		victim := "n1"
+		if l.Node == victim {
+			victim = "n2"
+		}
+		c.Crash(victim)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := c.Restart(ctx, victim); err != nil {
+			t.Fatal(err)
+		}
+		restarted := time.Now()
+		leader := waitFollow(t, w.Elector(victim), l.Node)
+		if d := time.Since(restarted); d > time.Second {
+			t.Errorf("restarted node saw the leader after %v, want within the 1s quiet period", d)
+		}
+		if leader.Term != l.Term {
+			t.Errorf("restarted node sees term %d, want %d", leader.Term, l.Term)
+		}
+	})
+}

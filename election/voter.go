@@ -39,8 +39,13 @@ type groupState struct {
 	// holder is told in its next heartbeat and steps down.
 	preemptBy    candidate
 	preemptUntil time.Time
-	local        map[candidate]struct{} // campaigning on this node
-	changed      chan struct{}          // closed and replaced on every change
+	// A leader heard while this voter was quiet: not backed, but shown
+	// by Leader and Follow until its heartbeats stop.
+	heard       *candidate
+	heardTerm   uint64
+	heardExpiry time.Time
+	local       map[candidate]struct{} // campaigning on this node
+	changed     chan struct{}          // closed and replaced on every change
 }
 
 var voters = struct {
@@ -155,6 +160,9 @@ func (v *voter) renew(r claimReq, now time.Time) renewResp {
 	// have granted a newer term that it forgot, and must not back an
 	// older leader that has not yet noticed it was superseded.
 	if !same && (r.Term < g.promised || g.liveLocked(now) || now.Before(v.quietUntil)) {
+		if r.Term >= g.promised && !g.liveLocked(now) {
+			g.hearLocked(r, now)
+		}
 		return renewResp{Promised: g.promised}
 	}
 	g.grantLocked(r, now, true)
@@ -173,12 +181,26 @@ func (g *groupState) grantLocked(r claimReq, now time.Time, confirmed bool) {
 	}
 }
 
+// hearLocked records a heartbeat this quiet voter did not back.
+func (g *groupState) hearLocked(r claimReq, now time.Time) {
+	changed := g.heard == nil || *g.heard != r.Cand || g.heardTerm != r.Term || !now.Before(g.heardExpiry)
+	c := r.Cand
+	g.heard, g.heardTerm, g.heardExpiry = &c, r.Term, now.Add(holdFor(r.TTL))
+	if changed {
+		g.notifyLocked()
+	}
+}
+
 func (v *voter) release(r releaseReq) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	g := v.groupLocked(r.Group)
 	if g.holder != nil && *g.holder == r.Cand && g.term == r.Term {
 		g.holder, g.confirmed = nil, false
+		g.notifyLocked()
+	}
+	if g.heard != nil && *g.heard == r.Cand && g.heardTerm == r.Term {
+		g.heard = nil
 		g.notifyLocked()
 	}
 }
@@ -189,10 +211,14 @@ func (v *voter) view(group string) (l Leader, ok bool, expiry time.Time, changed
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	g := v.groupLocked(group)
-	if g.liveLocked(time.Now()) && g.confirmed {
-		l, ok = Leader{ID: g.holder.ID, Node: g.holder.Node, Term: g.term}, true
+	now := time.Now()
+	switch {
+	case g.liveLocked(now) && g.confirmed:
+		return Leader{ID: g.holder.ID, Node: g.holder.Node, Term: g.term}, true, g.expiry, g.changed
+	case g.heard != nil && now.Before(g.heardExpiry) && g.heardTerm >= g.promised:
+		return Leader{ID: g.heard.ID, Node: g.heard.Node, Term: g.heardTerm}, true, g.heardExpiry, g.changed
 	}
-	return l, ok, g.expiry, g.changed
+	return l, ok, expiry, g.changed
 }
 
 // localState returns what a local candidate needs before campaigning: the

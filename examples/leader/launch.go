@@ -125,6 +125,8 @@ func (d *demo) onLine(ln line) int {
 	return 0
 }
 
+// onTimer kills the leader that has led long enough, or, after the
+// failover, stops the others.
 func (d *demo) onTimer() {
 	switch {
 	case d.killed == "" && d.leader != "":
@@ -138,12 +140,14 @@ func (d *demo) onTimer() {
 	}
 }
 
+// onExit reports how a node ended; an error fails the demo, except the
+// kill.
 func (d *demo) onExit(e exit) {
-	switch {
-	case e.node == d.killed:
-		fmt.Printf("%s exited: %v (killed)\n", e.node, e.err)
-	case e.err != nil:
-		fmt.Printf("%s exited: %v\n", e.node, e.err)
+	if e.err == nil {
+		return
+	}
+	fmt.Printf("%s exited: %v\n", e.node, e.err)
+	if e.node != d.killed {
 		d.failed = true
 	}
 }

@@ -89,10 +89,10 @@ func runNode(ctx context.Context, name, bind, join, keyHex string) error {
 	defer e.Close()
 	followed := follow(ctx, e, node.Name())
 	el, err := campaign(ctx, e, node.Name())
-	<-followed
 	if err != nil {
 		return err
 	}
+	<-followed // closed with ctx: no "following" line after this
 	return shutdown(node, e, el)
 }
 
