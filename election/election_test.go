@@ -261,3 +261,17 @@ func TestLoopbackFailover(t *testing.T) {
 		t.Fatal("no new leader within 30s of the leader closing")
 	}
 }
+
+func TestElectNoQuorum(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := startSim(t, 3)
+		els := electors(t, c)
+		c.Partition([]string{"n1"}, []string{"n2", "n3"})
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err := els[0].Elect(ctx, "alone")
+		if !errors.Is(err, election.ErrNoQuorum) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Elect in a minority = %v, want ErrNoQuorum and DeadlineExceeded", err)
+		}
+	})
+}
