@@ -89,6 +89,9 @@ func (c *conn) call(ctx context.Context, f *wire.Frame) (*wire.Frame, error) {
 
 // write seals and writes one frame; a failed write closes the conn.
 func (c *conn) write(ctx context.Context, f *wire.Frame) error {
+	if s := c.node.stamper(); s != nil {
+		f.Stamp = s.Stamp()
+	}
 	body, err := wire.Marshal(f)
 	if err != nil {
 		return err
@@ -121,6 +124,9 @@ func (c *conn) readLoop() {
 		if err != nil {
 			c.closeAfterRead(err)
 			return
+		}
+		if s := c.node.stamper(); s != nil && f.Stamp != nil {
+			s.Observe(c.peer, f.Stamp)
 		}
 		switch f.Kind {
 		case wire.KindRequest:

@@ -6,6 +6,7 @@ import (
 	"net"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gossipsync/gossipsync/internal/wire"
@@ -144,6 +145,33 @@ func (n *Node) serve(ctx context.Context, r *Request) (reply *wire.Frame) {
 	return &wire.Frame{Kind: wire.KindResponse, Body: body}
 }
 
+// Stamper puts a small header on every RPC frame this node sends and
+// reads the header of every frame it receives; package clock uses it to
+// carry hybrid logical clock timestamps, so causality holds across nodes.
+// Both methods are called on the connections' goroutines, concurrently,
+// and must be fast and not block. Stamp must return at most 64 bytes.
+type Stamper interface {
+	Stamp() []byte
+	Observe(peer string, stamp []byte)
+}
+
+// SetStamper installs s for every later frame; nil removes it. A node has
+// one Stamper at a time. Safe for concurrent use.
+func (n *Node) SetStamper(s Stamper) {
+	if s == nil {
+		n.rpc.stamp.Store(nil)
+		return
+	}
+	n.rpc.stamp.Store(&s)
+}
+
+func (n *Node) stamper() Stamper {
+	if p := n.rpc.stamp.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
 // rpcState is the node's RPC side: handlers and the connection pool.
 type rpcState struct {
 	mu       sync.Mutex // protects the fields below
@@ -152,6 +180,8 @@ type rpcState struct {
 	live     map[*conn]struct{}       // every open conn, for Close
 	dialing  map[string]chan struct{} // closed when the dial in progress ends
 	nextID   uint64
+
+	stamp atomic.Pointer[Stamper] // read on every frame, without mu
 }
 
 // rpcConn returns a live connection to the member named name, dialing one

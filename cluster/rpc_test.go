@@ -315,3 +315,42 @@ func BenchmarkCall(b *testing.B) {
 		})
 	}
 }
+
+// countStamper stamps frames with its name and records what it observes.
+type countStamper struct {
+	name string
+	mu   sync.Mutex
+	seen map[string]string // peer -> last stamp
+}
+
+func (s *countStamper) Stamp() []byte { return []byte(s.name) }
+
+func (s *countStamper) Observe(peer string, stamp []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seen[peer] = string(stamp)
+}
+
+func (s *countStamper) last(peer string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seen[peer]
+}
+
+func TestStamperRidesEveryFrame(t *testing.T) {
+	a, b := rpcPair(t, testKey)
+	sa := &countStamper{name: "from-a", seen: map[string]string{}}
+	sb := &countStamper{name: "from-b", seen: map[string]string{}}
+	a.SetStamper(sa)
+	b.SetStamper(sb)
+	if err := a.Call(context.Background(), b.Name(), "echo", echoReq{"x"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := sb.last(a.Name()); got != "from-a" {
+		t.Errorf("b observed %q on the request, want from-a", got)
+	}
+	if got := sa.last(b.Name()); got != "from-b" {
+		t.Errorf("a observed %q on the reply, want from-b", got)
+	}
+	a.SetStamper(nil)
+}

@@ -30,6 +30,9 @@ const (
 	MinVersion = 1
 )
 
+// MaxStamp is the largest Stamp a frame may carry.
+const MaxStamp = 64
+
 // DefaultMaxFrame is the largest frame body accepted by default (4 MiB).
 const DefaultMaxFrame = 4 << 20
 
@@ -74,6 +77,7 @@ type Frame struct {
 	Code    string `msgpack:"c,omitempty"` // error: a stable error code
 	Message string `msgpack:"e,omitempty"` // error: the human-readable message
 	Body    []byte `msgpack:"b,omitempty"` // msgpack payload
+	Stamp   []byte `msgpack:"s,omitempty"` // request/response: the sender's clock stamp (MaxStamp bytes at most)
 }
 
 // Hello is the body of the handshake frames.
@@ -92,6 +96,9 @@ func Marshal(f *Frame) ([]byte, error) {
 	}
 	if f.Timeout < 0 {
 		return nil, fmt.Errorf("wire: cannot marshal negative timeout %d", f.Timeout)
+	}
+	if len(f.Stamp) > MaxStamp {
+		return nil, fmt.Errorf("wire: cannot marshal a stamp of %d bytes", len(f.Stamp))
 	}
 	hdr, err := msgpack.Marshal(f)
 	if err != nil {
@@ -124,6 +131,9 @@ func Unmarshal(b []byte) (*Frame, error) {
 	f.Kind = kind
 	if f.Timeout < 0 {
 		return nil, fmt.Errorf("%w: negative timeout", ErrMalformed)
+	}
+	if len(f.Stamp) > MaxStamp {
+		return nil, fmt.Errorf("%w: stamp of %d bytes", ErrMalformed, len(f.Stamp))
 	}
 	return f, nil
 }
