@@ -39,6 +39,7 @@ type Cluster struct {
 	mu     sync.Mutex               // protects the fields below
 	nodes  map[string]*cluster.Node // alive nodes by name
 	ips    map[string]string        // every node's ip by name
+	clocks map[string]*physClock    // every node's physical clock by name
 	groups [][]string               // the current partition, by name; nil = none
 	hooks  []Hooks
 }
@@ -70,10 +71,11 @@ func Start(ctx context.Context, opt Options) (*Cluster, error) {
 	if opt.Nodes < 1 || opt.Nodes > 25000 {
 		return nil, fmt.Errorf("sim: Options.Nodes is %d; want 1 to 25000", opt.Nodes)
 	}
-	c := &Cluster{opt: opt, net: NewNet(opt.Seed), nodes: map[string]*cluster.Node{}, ips: map[string]string{}}
+	c := &Cluster{opt: opt, net: NewNet(opt.Seed), nodes: map[string]*cluster.Node{}, ips: map[string]string{}, clocks: map[string]*physClock{}}
 	for i := 1; i <= opt.Nodes; i++ {
 		name := fmt.Sprintf("n%d", i)
 		c.ips[name] = fmt.Sprintf("127.0.%d.%d", 10+i/250, 1+i%250)
+		c.clocks[name] = newPhysClock()
 		if _, err := c.startNode(name); err != nil {
 			c.Close()
 			return nil, err
@@ -235,6 +237,40 @@ func (c *Cluster) SetLoss(p float64) { c.net.SetLoss(p) }
 
 // SetDelay sets the per-message delay range.
 func (c *Cluster) SetDelay(min, max time.Duration) { c.net.SetDelay(min, max) }
+
+// Clock returns node name's simulated physical clock, to pass to
+// clock.WithSource. It belongs to the machine, so it keeps running across
+// crashes and restarts, and SetSkew and SetDrift apply to it at once. It
+// returns nil for an unknown name.
+func (c *Cluster) Clock(name string) func() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if pc := c.clocks[name]; pc != nil {
+		return pc.now
+	}
+	return nil
+}
+
+// SetSkew steps node name's physical clock to read real time plus d.
+func (c *Cluster) SetSkew(name string, d time.Duration) {
+	c.mu.Lock()
+	pc := c.clocks[name]
+	c.mu.Unlock()
+	if pc != nil {
+		pc.setSkew(d)
+	}
+}
+
+// SetDrift makes node name's physical clock run fast (ppm > 0) or slow by
+// ppm parts per million from now on, without a step.
+func (c *Cluster) SetDrift(name string, ppm float64) {
+	c.mu.Lock()
+	pc := c.clocks[name]
+	c.mu.Unlock()
+	if pc != nil {
+		pc.setDrift(ppm)
+	}
+}
 
 // Expected returns the members node name should see: the alive nodes it
 // can reach under the current partition, in name order.
