@@ -27,6 +27,8 @@ type ElectionWorkload struct {
 	group string
 	opts  []election.Option
 
+	closing sync.WaitGroup // Electors of crashed nodes still closing
+
 	mu       sync.Mutex // protects the fields below
 	leases   []LeaseRecord
 	running  map[string]*campaigner // by node name
@@ -125,9 +127,15 @@ func (w *ElectionWorkload) crashed(name string) {
 	cp := w.running[name]
 	delete(w.running, name)
 	w.mu.Unlock()
-	if cp != nil {
-		cp.stop()
+	if cp == nil {
+		return
 	}
+	// The lease ends with the process: record that now. Closing the
+	// Elector tries to reach the (now unreachable) voters and may take
+	// half a lease, so it goes on in the background.
+	cp.cancel()
+	<-cp.done
+	w.closing.Go(func() { cp.e.Close() })
 }
 
 func (cp *campaigner) stop() {
@@ -184,4 +192,5 @@ func (w *ElectionWorkload) Close() {
 	for _, cp := range running {
 		cp.stop()
 	}
+	w.closing.Wait()
 }

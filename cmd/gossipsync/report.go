@@ -20,6 +20,26 @@ type phaseResult struct {
 	DetectTook  time.Duration // crash: from the crash to Detected
 	Err         error         // a restart that failed
 	Interrupted bool          // the run was stopped during the phase
+
+	// Crash phases and the election.
+	CrashedAt   time.Time
+	LeaderCrash bool          // the node held the leader's lease when it crashed
+	NoLeader    bool          // the schedule aimed at the leader, but there was none
+	FailedOver  bool          // after LeaderCrash, a new lease started before the phase ended
+	Failover    time.Duration // from the crash to the new lease
+	NewLeader   string        // the node that holds it
+}
+
+// what describes the phase as it was made: "crash n5 (leader)".
+func (r phaseResult) what() string {
+	s := r.phase.String()
+	switch {
+	case r.LeaderCrash:
+		s += " (leader)"
+	case r.NoLeader:
+		s += " (no leader)"
+	}
+	return s
 }
 
 // report is the outcome of a simulation.
@@ -31,12 +51,34 @@ type report struct {
 	Interrupted     bool // the run was stopped before the schedule ended
 	FinalConverged  bool // the cluster re-converged after the final heal
 	FinalTook       time.Duration
+	Election        electionReport
 	Net             sim.NetStats
 	Wall            time.Duration
 }
 
-// OK reports whether the run passed: the cluster re-converged at the end.
-func (r *report) OK() bool { return r.FinalConverged }
+// OK reports whether the run passed: the cluster re-converged at the end
+// and the election kept E1-E3.
+func (r *report) OK() bool { return len(r.problems()) == 0 }
+
+// problems returns a line for each reason the run failed.
+func (r *report) problems() []string {
+	var out []string
+	if !r.FinalConverged {
+		out = append(out, fmt.Sprintf("the cluster did not re-converge within %v after the final heal", finalWait))
+	}
+	return append(out, r.Election.problems()...)
+}
+
+// leaderCrashes returns when the crashes of the leader happened.
+func (r *report) leaderCrashes() []time.Time {
+	var out []time.Time
+	for _, p := range r.Phases {
+		if p.LeaderCrash {
+			out = append(out, p.CrashedAt)
+		}
+	}
+	return out
+}
 
 // phaseLine formats the progress line of a phase described by what;
 // width aligns the outcomes.
@@ -52,6 +94,12 @@ func phaseLine(r phaseResult, what string, width int) string {
 	}
 	if r.Fault == faultCrash && r.Detected {
 		line += ", failure seen by all in " + fmtDur(r.DetectTook)
+	}
+	switch {
+	case r.FailedOver:
+		line += fmt.Sprintf(", new leader %s in %s", r.NewLeader, fmtDur(r.Failover))
+	case r.LeaderCrash:
+		line += ", no new leader yet"
 	}
 	if r.Err != nil {
 		line += fmt.Sprintf(" (error: %v)", r.Err)
@@ -73,6 +121,9 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(tw, "false suspicions\t%d\n", r.FalseSuspicions)
 	fmt.Fprintf(tw, "network\t%s\n", netLine(r.Net))
 	fmt.Fprintf(tw, "final convergence\t%s\n", r.finalLine())
+	fmt.Fprintln(tw) // ends the column block: each aligns on its own
+	r.Election.print(tw)
+	fmt.Fprintln(tw)
 	fmt.Fprintf(tw, "wall time\t%s\n", fmtDur(r.Wall))
 	tw.Flush()
 }

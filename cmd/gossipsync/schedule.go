@@ -22,7 +22,7 @@ type fault string
 const (
 	faultPartition fault = "partition" // split the nodes into a majority and a minority
 	faultHeal      fault = "heal"      // end the partition
-	faultCrash     fault = "crash"     // stop an alive node without leaving
+	faultCrash     fault = "crash"     // stop an alive node (often the leader) without leaving
 	faultRestart   fault = "restart"   // start a crashed node again
 	faultLoss      fault = "loss"      // lose and delay packets for the phase
 )
@@ -48,6 +48,7 @@ const (
 const (
 	scheduleStream = 0x7363686564756c65 // "schedule"
 	keyStream      = 0x0000000000006b65 // "ke"
+	leaderStream   = 0x000000006c656164 // "lead"
 )
 
 // phase is one step of the schedule: a fault made at Start, held for Length.
@@ -57,6 +58,7 @@ type phase struct {
 	Majority      []string      // partition: the larger side
 	Minority      []string      // partition: the smaller side
 	Node          string        // crash, restart: the node
+	Leader        bool          // crash: crash the current leader instead of Node, if there is one
 	Loss          float64       // loss: packet loss probability
 }
 
@@ -78,7 +80,9 @@ func (p phase) String() string {
 // followed by a heal, and a crash by a later restart unless the schedule
 // ends first; fewer than half the nodes (but at least one) are down at
 // once. Each fault is made once before any is made again, so a schedule
-// of 30 s shows them all.
+// of 30 s shows them all. At least half of the crashes, the first among
+// them, are marked Leader: the runner resolves the leader when it makes
+// the crash (see swapNodes).
 func buildSchedule(seed int64, duration time.Duration, names []string, faults []fault) []phase {
 	rng := rand.New(rand.NewPCG(uint64(seed), scheduleStream))
 	st := &scheduleState{names: names, faults: faults, maxCrashed: max(1, (len(names)-1)/2)}
@@ -90,7 +94,56 @@ func buildSchedule(seed int64, duration time.Duration, names []string, faults []
 		out = append(out, p)
 		at += length
 	}
+	aimAtLeader(rand.New(rand.NewPCG(uint64(seed), leaderStream)), out)
 	return out
+}
+
+// aimAtLeader marks the crashes that should hit the current leader: each
+// by a coin flip drawn from rng, except that at least half of the crashes
+// so far always do, so the first one always does.
+func aimAtLeader(rng *rand.Rand, phases []phase) {
+	crashes, atLeader := 0, 0
+	for i := range phases {
+		if phases[i].Fault != faultCrash {
+			continue
+		}
+		crashes++
+		if 2*atLeader < crashes || rng.IntN(2) == 0 {
+			phases[i].Leader = true
+			atLeader++
+		}
+	}
+}
+
+// swapNodes exchanges the names a and b in phases. The schedule treats
+// alive nodes alike, so when a and b are both alive and no partition is
+// in force before phases[0], the renamed phases keep every rule of the
+// schedule: this is how a crash planned for a hits the leader b instead.
+func swapNodes(phases []phase, a, b string) {
+	swap := func(n string) string {
+		switch n {
+		case a:
+			return b
+		case b:
+			return a
+		}
+		return n
+	}
+	rename := func(names []string) []string {
+		out := make([]string, len(names))
+		for i, n := range names {
+			out[i] = swap(n)
+		}
+		slices.SortFunc(out, compareNames)
+		return out
+	}
+	for i := range phases {
+		p := &phases[i]
+		p.Node = swap(p.Node)
+		if p.Fault == faultPartition {
+			p.Majority, p.Minority = rename(p.Majority), rename(p.Minority)
+		}
+	}
 }
 
 // phaseLengths splits total into lengths from minPhase to maxPhase, in

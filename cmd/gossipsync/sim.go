@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/gossipsync/gossipsync/cluster"
@@ -32,10 +34,14 @@ type simConfig struct {
 
 const simUsage = `usage: gossipsync sim [-nodes 5] [-duration 30s] [-seed 1] [-faults partition,crash,loss] [-v]
 
-Starts a cluster on a simulated in-memory network (no sockets), makes a
-seeded schedule of faults for -duration, measures after each fault how long
-until every node sees the members it should, then heals everything and
-prints a report. Exit status 1 if the cluster does not re-converge.
+Starts a cluster on a simulated in-memory network (no sockets) with every
+node campaigning in one election group, makes a seeded schedule of faults
+for -duration (at least half of the crashes hit the current leader),
+measures after each fault how long until every node sees the members it
+should and, after a leader crash, until a new leader holds the lease; then
+heals everything and prints a report. Exit status 1 if the cluster does not
+re-converge or the election broke E1 (one leader per term), E2 (terms
+increase) or E3 (leases never overlap).
 
 flags:
 `
@@ -54,8 +60,17 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gossipsync sim: %v\n", err)
 		return 1
 	}
-	if !rep.OK() {
-		fmt.Fprintf(stderr, "gossipsync sim: the cluster did not re-converge within %v after the final heal\n", finalWait)
+	return exitStatus(rep, stderr)
+}
+
+// exitStatus prints to stderr why the run failed, if it did, and returns
+// the exit status: 1 then, else 0.
+func exitStatus(rep *report, stderr io.Writer) int {
+	problems := rep.problems()
+	for _, p := range problems {
+		fmt.Fprintf(stderr, "gossipsync sim: %s\n", p)
+	}
+	if len(problems) > 0 {
 		return 1
 	}
 	return 0
@@ -107,9 +122,9 @@ func checkSimFlags(fs *flag.FlagSet, cfg *simConfig, faults string) error {
 }
 
 // simulate runs the simulation cfg describes, printing progress and then
-// the report to w. It returns an error only if the cluster could not
-// start. When ctx ends, the schedule stops early; the final heal and the
-// report still happen.
+// the report to w. It returns an error only if the cluster or the
+// election could not start. When ctx ends, the schedule stops early; the
+// final heal and the report still happen.
 func simulate(ctx context.Context, w io.Writer, cfg simConfig) (*report, error) {
 	began := time.Now()
 	out := &syncWriter{w: w}
@@ -118,9 +133,17 @@ func simulate(ctx context.Context, w io.Writer, cfg simConfig) (*report, error) 
 	if err != nil {
 		return nil, err
 	}
-	out.printf("cluster of %d formed in %s\n\n", cfg.Nodes, fmtDur(time.Since(began)))
+	out.printf("cluster of %d formed in %s\n", cfg.Nodes, fmtDur(time.Since(began)))
+	t0 := time.Now()
+	elect, err := sim.StartElection(c, electionGroup)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	r := &runner{c: c, elect: elect, out: out}
+	r.firstLeader(ctx, t0)
 
-	r := &runner{c: c, out: out, start: time.Now()}
+	r.start = time.Now()
 	r.watch = newWatcher(c, out, r.start)
 	for _, n := range c.Nodes() {
 		r.watch.watch(n)
@@ -128,11 +151,15 @@ func simulate(ctx context.Context, w io.Writer, cfg simConfig) (*report, error) 
 	rep := &report{Config: cfg}
 	rep.Phases = r.runSchedule(ctx, buildSchedule(cfg.Seed, cfg.Duration, c.Names(), cfg.Faults))
 	rep.Interrupted = ctx.Err() != nil
-	rep.FinalConverged, rep.FinalTook = r.recover(context.WithoutCancel(ctx))
+	final := context.WithoutCancel(ctx)
+	rep.FinalConverged, rep.FinalTook = r.recover(final)
+	finalLeader := r.finalLeader(final)
+	elect.Close() // ends the open lease
 	rep.Net = c.Net().Stats()
 	c.Close()
 	r.watch.wait()
 	rep.Detected, rep.FalseSuspicions = r.watch.counts()
+	rep.Election = newElectionReport(elect.Leases(), rep.leaderCrashes(), finalLeader, elect.Failures(), time.Now())
 	rep.Wall = time.Since(began)
 	rep.print(w)
 	return rep, nil
@@ -164,54 +191,74 @@ func secretKey(seed int64) []byte {
 // runner makes the schedule's faults and measures the cluster's answer.
 type runner struct {
 	c     *sim.Cluster
+	elect *sim.ElectionWorkload
 	out   *syncWriter
 	watch *watcher
 	start time.Time // of the schedule
 	width int       // of the longest phase description, to align outcomes
+	shown string    // the leader line printed last
 }
 
 // runSchedule runs the phases in order, each at its start time, until the
-// schedule ends or ctx does.
+// schedule ends or ctx does. After each phase it prints the leader if it
+// changed.
 func (r *runner) runSchedule(ctx context.Context, phases []phase) []phaseResult {
+	phases = slices.Clone(phases) // aim renames nodes in the phases to come
 	for _, p := range phases {
-		r.width = max(r.width, len(p.String()))
+		r.width = max(r.width, len(phaseResult{phase: p, NoLeader: p.Fault == faultCrash}.what()))
 	}
 	var results []phaseResult
-	for _, p := range phases {
+	for i, p := range phases {
 		if !sleepUntil(ctx, r.start.Add(p.Start)) {
 			break
 		}
-		res := r.runPhase(ctx, p)
-		r.out.printf("%s\n", phaseLine(res, p.String(), r.width))
+		res := r.runPhase(ctx, phases[i:])
+		r.out.printf("%s\n", phaseLine(res, res.what(), r.width))
 		results = append(results, res)
 		sleepUntil(ctx, r.start.Add(p.Start+p.Length))
 		if p.Fault == faultLoss {
 			clearLoss(r.c)
 		}
+		r.noteLeader()
 	}
 	return results
 }
 
-// runPhase makes p's fault and waits, until the end of the phase at the
-// most, for the cluster to converge.
-func (r *runner) runPhase(parent context.Context, p phase) phaseResult {
+// runPhase makes the fault of rest[0], the phase due now, and waits, until
+// the end of the phase at the most, for the cluster to converge and,
+// after a crash of the leader, for a new leader.
+func (r *runner) runPhase(parent context.Context, rest []phase) phaseResult {
+	p := rest[0]
 	ctx, cancel := context.WithDeadline(parent, r.start.Add(p.Start+p.Length))
 	defer cancel()
-	res := phaseResult{phase: p, At: time.Since(r.start)}
+	var noLeader bool
+	if p.Fault == faultCrash {
+		p, noLeader = r.aim(ctx, rest)
+	}
+	res := phaseResult{phase: p, At: time.Since(r.start), NoLeader: noLeader}
 	if p.Fault == faultHeal || p.Fault == faultRestart {
 		r.watch.recovering()
 	}
 	t0 := time.Now()
-	n, err := p.apply(ctx, r.c)
-	if n != nil {
-		r.watch.watch(n)
-	}
-	res.Err = err
 	crashed := ""
+	var crashing sync.WaitGroup
 	if p.Fault == faultCrash {
 		crashed = p.Node
+		res.CrashedAt = t0
+		res.LeaderCrash = heldAt(r.elect.Leases(), p.Node, t0)
+		// Crash takes the node off the network at once but returns only
+		// after the crash hooks, and a leader's Elector spends half a
+		// lease failing to tell the voters it stops. Measure meanwhile.
+		crashing.Go(func() { r.c.Crash(p.Node) })
+	} else {
+		n, err := p.apply(ctx, r.c)
+		if n != nil {
+			r.watch.watch(n)
+		}
+		res.Err = err
 	}
 	r.measure(ctx, t0, crashed, &res)
+	crashing.Wait()
 	if p.Fault == faultHeal || p.Fault == faultRestart {
 		r.watch.settled()
 	}
@@ -220,19 +267,26 @@ func (r *runner) runPhase(parent context.Context, p phase) phaseResult {
 }
 
 // measure polls every pollEvery until the cluster has converged and, after
-// a crash, every alive node has dropped the crashed node, or ctx ends.
+// a crash, every alive node has dropped the crashed node and, after a
+// crash of the leader, a new lease has started; or until ctx ends.
 func (r *runner) measure(ctx context.Context, t0 time.Time, crashed string, res *phaseResult) {
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
 	for {
 		now := time.Now()
-		if crashed != "" && !res.Detected && droppedByAll(r.c, crashed) {
+		begun := crashed == "" || r.c.Node(crashed) == nil // Crash runs in parallel
+		if begun && crashed != "" && !res.Detected && droppedByAll(r.c, crashed) {
 			res.Detected, res.DetectTook = true, now.Sub(t0)
 		}
-		if !res.Converged && r.c.Converged() {
+		if begun && !res.Converged && r.c.Converged() {
 			res.Converged, res.Took = true, now.Sub(t0)
 		}
-		if res.Converged && (crashed == "" || res.Detected) {
+		if res.LeaderCrash && !res.FailedOver {
+			if l, ok := firstLeaseAfter(r.elect.Leases(), t0); ok {
+				res.FailedOver, res.Failover, res.NewLeader = true, l.Start.Sub(t0), l.Node
+			}
+		}
+		if res.Converged && (crashed == "" || res.Detected) && (!res.LeaderCrash || res.FailedOver) {
 			return
 		}
 		select {
@@ -287,6 +341,17 @@ func (r *runner) recover(ctx context.Context) (bool, time.Duration) {
 	r.watch.settled()
 	r.out.printf("%s\n", phaseLine(res, "final: "+what, r.width))
 	return res.Converged, res.Took
+}
+
+// finalLeader waits up to finalLeaderWait for a leader after the final
+// heal, prints it if it changed and returns it (nil for none).
+func (r *runner) finalLeader(ctx context.Context) *sim.LeaseRecord {
+	l, ok := r.waitLeader(ctx, finalLeaderWait)
+	r.showLeader(l, ok)
+	if !ok {
+		return nil
+	}
+	return &l
 }
 
 // sleepUntil waits until t and reports true, or reports false if ctx ends

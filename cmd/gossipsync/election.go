@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gossipsync/gossipsync/sim"
+)
+
+// The election workload: every alive node campaigns in one group for the
+// whole run, and the report judges the leases against E1-E4.
+const (
+	electionGroup   = "sim"
+	leaderWait      = 1500 * time.Millisecond // a crash aimed at the leader waits this long for one
+	finalLeaderWait = 10 * time.Second        // for a leader after the final heal
+)
+
+// firstLeader waits up to startWait for the first leader of the election
+// started at t0 and prints it.
+func (r *runner) firstLeader(ctx context.Context, t0 time.Time) {
+	l, ok := r.waitLeader(ctx, startWait)
+	r.shown = leaderLine(l, ok)
+	if ok {
+		r.out.printf("election in group %q: %s after %s\n\n", electionGroup, r.shown, fmtDur(l.Start.Sub(t0)))
+		return
+	}
+	r.out.printf("election in group %q: no leader after %s\n\n", electionGroup, fmtDur(time.Since(t0)))
+}
+
+// waitLeader polls every pollEvery for a current leader, up to d or until
+// ctx ends.
+func (r *runner) waitLeader(ctx context.Context, d time.Duration) (sim.LeaseRecord, bool) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	tick := time.NewTicker(pollEvery)
+	defer tick.Stop()
+	for {
+		if l, ok := r.elect.Current(); ok {
+			return l, true
+		}
+		select {
+		case <-ctx.Done():
+			return sim.LeaseRecord{}, false
+		case <-tick.C:
+		}
+	}
+}
+
+// aim returns the crash rest[0] aimed. When the schedule asks for the
+// leader, it waits (up to leaderWait, within ctx) for one and, if the
+// schedule planned another node, swaps the two names in rest. noLeader
+// reports that there was no leader to aim at.
+func (r *runner) aim(ctx context.Context, rest []phase) (p phase, noLeader bool) {
+	if !rest[0].Leader {
+		return rest[0], false
+	}
+	l, ok := r.waitLeader(ctx, leaderWait)
+	if !ok || r.c.Node(l.Node) == nil {
+		return rest[0], true
+	}
+	if l.Node != rest[0].Node {
+		swapNodes(rest, rest[0].Node, l.Node)
+	}
+	return rest[0], false
+}
+
+// noteLeader prints the current leader if it changed since last printed.
+func (r *runner) noteLeader() { r.showLeader(r.elect.Current()) }
+
+func (r *runner) showLeader(l sim.LeaseRecord, ok bool) {
+	if line := leaderLine(l, ok); line != r.shown {
+		r.shown = line
+		r.out.printf("[%6.1fs]   %s\n", time.Since(r.start).Seconds(), line)
+	}
+}
+
+func leaderLine(l sim.LeaseRecord, ok bool) string {
+	if !ok {
+		return "no leader"
+	}
+	return fmt.Sprintf("leader %s term %d", l.Node, l.Term)
+}
+
+// heldAt reports whether node held a lease at t.
+func heldAt(leases []sim.LeaseRecord, node string, t time.Time) bool {
+	return slices.ContainsFunc(leases, func(l sim.LeaseRecord) bool {
+		return l.Node == node && !l.Start.After(t) && (l.End.IsZero() || !l.End.Before(t))
+	})
+}
+
+// firstLeaseAfter returns the lease that started first after t.
+func firstLeaseAfter(leases []sim.LeaseRecord, t time.Time) (sim.LeaseRecord, bool) {
+	var first sim.LeaseRecord
+	found := false
+	for _, l := range leases {
+		if l.Start.After(t) && (!found || l.Start.Before(first.Start)) {
+			first, found = l, true
+		}
+	}
+	return first, found
+}
+
+// electionReport is what the election workload recorded and its verdict.
+type electionReport struct {
+	Leases        []sim.LeaseRecord
+	Verdict       sim.ElectionVerdict
+	LeaderCrashes []time.Time      // when a node crashed while it held the lease
+	FinalLeader   *sim.LeaseRecord // after the final heal; nil = none within finalLeaderWait
+	Failures      []string         // errors the workload met (not property violations)
+}
+
+func newElectionReport(leases []sim.LeaseRecord, leaderCrashes []time.Time, final *sim.LeaseRecord, failures []string, now time.Time) electionReport {
+	return electionReport{
+		Leases:        leases,
+		Verdict:       sim.CheckElection(leases, now),
+		LeaderCrashes: leaderCrashes,
+		FinalLeader:   final,
+		Failures:      failures,
+	}
+}
+
+// electionProperty is one of E1-E3 with its violations.
+type electionProperty struct {
+	id, label, meaning string
+	violations         []string
+}
+
+// checked lists E1-E3 with what the checker found.
+func (e *electionReport) checked() []electionProperty {
+	return []electionProperty{
+		{"E1", "one leader per term", "at most one leader per term", e.Verdict.E1},
+		{"E2", "terms increase", "terms strictly increase", e.Verdict.E2},
+		{"E3", "leases disjoint", "no two leases overlap in time", e.Verdict.E3},
+	}
+}
+
+// problems returns a line for each broken property.
+func (e *electionReport) problems() []string {
+	var out []string
+	for _, p := range e.checked() {
+		if len(p.violations) > 0 {
+			out = append(out, fmt.Sprintf("election property %s (%s) %s", p.id, p.meaning, verdict(p.violations)))
+		}
+	}
+	return out
+}
+
+// verdict is "held", or "BROKEN: " and the first violation.
+func verdict(violations []string) string {
+	switch len(violations) {
+	case 0:
+		return "held"
+	case 1:
+		return "BROKEN: " + violations[0]
+	}
+	return fmt.Sprintf("BROKEN: %s (and %d more)", violations[0], len(violations)-1)
+}
+
+// print writes the election section of the report, aligned by tw.
+func (e *electionReport) print(tw io.Writer) {
+	fmt.Fprintf(tw, "election\tgroup %q: %s\n", electionGroup, e.summary())
+	for _, p := range e.checked() {
+		fmt.Fprintf(tw, "%s %s\t%s\n", p.id, p.label, verdict(p.violations))
+	}
+	fmt.Fprintf(tw, "E4 failover\t%s\n", e.failover())
+	if e.FinalLeader != nil {
+		fmt.Fprintf(tw, "final leader\t%s term %d\n", e.FinalLeader.Node, e.FinalLeader.Term)
+	} else {
+		fmt.Fprintf(tw, "final leader\tnone within %s of the final heal\n", fmtDur(finalLeaderWait))
+	}
+	if len(e.Failures) > 0 {
+		fmt.Fprintf(tw, "workload errors\t%d, the first: %s\n", len(e.Failures), e.Failures[0])
+	}
+}
+
+// summary counts the leases and names the leaders.
+func (e *electionReport) summary() string {
+	if len(e.Leases) == 0 {
+		return "no leases"
+	}
+	var leaders []string
+	minTerm, maxTerm := e.Leases[0].Term, e.Leases[0].Term
+	for _, l := range e.Leases {
+		if !slices.Contains(leaders, l.Node) {
+			leaders = append(leaders, l.Node)
+		}
+		minTerm, maxTerm = min(minTerm, l.Term), max(maxTerm, l.Term)
+	}
+	slices.SortFunc(leaders, compareNames)
+	return fmt.Sprintf("%d leases, %d distinct leaders (%s), terms %d to %d",
+		len(e.Leases), len(leaders), strings.Join(leaders, " "), minTerm, maxTerm)
+}
+
+// failover summarizes, over the crashes of the leader, the time from the
+// crash to the start of the next lease.
+func (e *electionReport) failover() string {
+	if len(e.LeaderCrashes) == 0 {
+		return "no leader crashed"
+	}
+	times := failovers(e.LeaderCrashes, e.Leases)
+	return fmt.Sprintf("median %s, max %s (%d of %d leader crashes followed by a new lease)",
+		fmtMedian(times), fmtMax(times), len(times), len(e.LeaderCrashes))
+}
+
+// failovers returns, for each crash followed by a lease, the time from
+// the crash to the start of the first such lease.
+func failovers(crashes []time.Time, leases []sim.LeaseRecord) []time.Duration {
+	var out []time.Duration
+	for _, t := range crashes {
+		if l, ok := firstLeaseAfter(leases, t); ok {
+			out = append(out, l.Start.Sub(t))
+		}
+	}
+	return out
+}
