@@ -74,6 +74,9 @@ func LeaseTTL(d time.Duration) Option {
 	}
 }
 
+// DefaultLeaseTTL returns the lease used when LeaseTTL is not given.
+func DefaultLeaseTTL(p cluster.Profile) time.Duration { return defaultTTL(p) }
+
 func defaultTTL(p cluster.Profile) time.Duration {
 	switch p {
 	case cluster.Local:

@@ -119,6 +119,16 @@ func (f *Filter) Widen(d time.Duration) {
 	}
 }
 
+// Shift moves every kept sample's local timestamps (T1 and T4) by d: use
+// it when the local clock was stepped by d, so the samples keep matching
+// the clock's new readings.
+func (f *Filter) Shift(d time.Duration) {
+	for i := range f.samples {
+		f.samples[i].s.T1 = f.samples[i].s.T1.Add(d)
+		f.samples[i].s.T4 = f.samples[i].s.T4.Add(d)
+	}
+}
+
 // Reset drops every kept sample and the count of rejections.
 func (f *Filter) Reset() {
 	clear(f.samples)

@@ -219,3 +219,20 @@ func TestNewFilterPanics(t *testing.T) {
 		})
 	}
 }
+
+func TestFilterShift(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	f := NewFilter(4, 1e-3)
+	if err := f.Add(Sample{T1: t0, T2: t0.Add(5 * time.Second), T3: t0.Add(5 * time.Second), T4: t0.Add(2 * time.Millisecond)}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := f.Bound(t0.Add(time.Second))
+	f.Shift(time.Hour) // the local clock jumped an hour ahead
+	after, ok := f.Bound(t0.Add(time.Hour + time.Second))
+	if !ok {
+		t.Fatal("no bound after Shift")
+	}
+	if after.Offset != before.Offset-time.Hour || after.Uncertainty != before.Uncertainty {
+		t.Fatalf("after Shift(1h): %+v, want offset %v and uncertainty %v", after, before.Offset-time.Hour, before.Uncertainty)
+	}
+}

@@ -1,0 +1,183 @@
+package clock
+
+import (
+	"context"
+	"time"
+
+	"github.com/gossipsync/gossipsync/election"
+	"github.com/gossipsync/gossipsync/internal/hlc"
+	"github.com/gossipsync/gossipsync/internal/timesync"
+)
+
+type sampleReq struct{}
+
+// sampleResp is the reference's half of an exchange.
+type sampleResp struct {
+	T2, T3    time.Time     // cluster time when the request arrived and the reply left
+	Term      uint64        // the reference's term: a new value means a new reference
+	Inherited time.Duration // how far its time may lie from its predecessor's
+	Reset     bool          // it started a new timeline: it had no bound at takeover
+}
+
+func (c *Clock) serveSample(_ context.Context, _ string, _ sampleReq) (sampleResp, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	local := c.localLocked()
+	if !c.mu.isRef {
+		return sampleResp{}, errNotReference
+	}
+	r := sampleResp{T2: local.Add(c.mu.refOffset), Term: c.mu.refTerm, Inherited: c.mu.refInherited, Reset: c.mu.refInherited < 0}
+	r.T3 = c.localLocked().Add(c.mu.refOffset)
+	return r, nil
+}
+
+// campaign competes to be the reference. A node that has never been in
+// sync waits until it is, so that it does not impose its own physical
+// clock on a running cluster; only when no reference is heard of for
+// two lease periods (a new cluster) does it campaign unsynced.
+func (c *Clock) campaign() {
+	if !c.waitToCampaign() {
+		return
+	}
+	for c.ctx.Err() == nil {
+		el, err := c.el.Elect(c.ctx, c.node.Name())
+		if err != nil {
+			return // closed
+		}
+		c.becomeReference(el.Term())
+		select {
+		case <-el.Revoked():
+		case <-c.ctx.Done():
+		}
+		c.leaveReference()
+	}
+}
+
+func (c *Clock) waitToCampaign() bool {
+	grace := 2 * election.DefaultLeaseTTL(c.node.Profile())
+	lastRef := time.Now()
+	tick := time.NewTicker(c.opt.interval)
+	defer tick.Stop()
+	for {
+		c.mu.Lock()
+		_, synced := c.mu.filter.Bound(c.localLocked())
+		known := c.mu.ref.Node != ""
+		c.mu.Unlock()
+		if known {
+			lastRef = time.Now()
+		}
+		if synced || time.Since(lastRef) >= grace {
+			return true
+		}
+		select {
+		case <-tick.C:
+		case <-c.ctx.Done():
+			return false
+		}
+	}
+}
+
+// becomeReference starts serving this node's estimate of cluster time as
+// the reference's time, so that cluster time does not jump at failover.
+func (c *Clock) becomeReference(term uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.mu.isRef, c.mu.refTerm = true, term
+	if b, ok := c.mu.filter.Bound(c.localLocked()); ok {
+		c.mu.refOffset, c.mu.refInherited = b.Offset, b.Uncertainty
+	} else {
+		c.mu.refOffset, c.mu.refInherited = 0, -1 // a new timeline: our physical clock
+	}
+}
+
+// leaveReference turns the reference back into a follower that keeps the
+// time it served, with an uncertainty growing by the drift bound, until
+// it samples the next reference.
+func (c *Clock) leaveReference() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	local := c.localLocked()
+	t := local.Add(c.mu.refOffset)
+	c.mu.isRef = false
+	c.mu.refEpoch = c.mu.refTerm
+	c.mu.filter.Reset()
+	c.mu.filter.Add(timesync.Sample{T1: local, T2: t, T3: t, T4: local})
+}
+
+// follow keeps track of which node is the reference.
+func (c *Clock) follow() {
+	for l := range c.el.Follow(c.ctx) {
+		c.mu.Lock()
+		c.mu.ref = l
+		c.mu.Unlock()
+	}
+}
+
+// syncLoop samples the reference every SyncInterval.
+func (c *Clock) syncLoop() {
+	tick := time.NewTicker(c.opt.interval)
+	defer tick.Stop()
+	for {
+		c.mu.Lock()
+		ref, isRef := c.mu.ref.Node, c.mu.isRef
+		c.mu.Unlock()
+		if ref != "" && !isRef {
+			for range samplesPerRound {
+				if !c.sample(ref) {
+					break
+				}
+			}
+		}
+		select {
+		case <-tick.C:
+		case <-c.ctx.Done():
+			return
+		}
+	}
+}
+
+// sample runs one exchange with the reference and feeds the filter. It
+// reports whether the exchange got an answer.
+func (c *Clock) sample(ref string) bool {
+	ctx, cancel := context.WithTimeout(c.ctx, c.opt.interval)
+	defer cancel()
+	var r sampleResp
+	t1, steps := c.readLocal()
+	err := c.node.Call(ctx, ref, methodSample, sampleReq{}, &r)
+	t4, steps4 := c.readLocal()
+	if err != nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if steps4 != steps {
+		return true // the physical clock stepped during the exchange
+	}
+	if r.Term != c.mu.refEpoch {
+		// A new reference: its time may differ from the one our samples
+		// tracked by what it inherited, or start anew.
+		if r.Reset {
+			c.mu.filter.Reset()
+		} else {
+			c.mu.filter.Widen(r.Inherited)
+		}
+		c.mu.refEpoch = r.Term
+	}
+	if err := c.mu.filter.Add(timesync.Sample{T1: t1, T2: r.T2, T3: r.T3, T4: t4}); err != nil {
+		c.mu.rejected++
+		return true
+	}
+	c.mu.samples++
+	return true
+}
+
+// stamper carries the hybrid logical clock on every RPC frame.
+type stamper struct{ c *Clock }
+
+func (s stamper) Stamp() []byte { return s.c.hlc.Now().AppendBinary(nil) }
+
+func (s stamper) Observe(_ string, stamp []byte) {
+	if ts, err := hlc.Decode(stamp); err == nil {
+		s.c.hlc.Update(ts) // a stamp too far ahead is ignored
+	}
+}

@@ -1,0 +1,125 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gossipsync/gossipsync/clock"
+	"github.com/gossipsync/gossipsync/cluster"
+)
+
+// ClockWorkload runs a clock.Clock on every node of a Cluster, each on
+// that node's simulated physical clock, and restarts it with the node.
+// Safe for concurrent use.
+type ClockWorkload struct {
+	c    *Cluster
+	opts []clock.Option
+
+	mu     sync.Mutex // protects the fields below
+	clocks map[string]*clock.Clock
+	closed bool
+	check  ClockCheck
+}
+
+// StartClocks starts a Clock on every alive node of c.
+func StartClocks(c *Cluster, opts ...clock.Option) (*ClockWorkload, error) {
+	w := &ClockWorkload{c: c, opts: opts, clocks: map[string]*clock.Clock{}, check: newClockCheck()}
+	for _, n := range c.Nodes() {
+		if err := w.start(n); err != nil {
+			w.Close()
+			return nil, err
+		}
+	}
+	c.AddHooks(Hooks{
+		OnCrash: func(name string) { w.stop(name) },
+		OnStart: func(n *cluster.Node) { w.start(n) },
+	})
+	return w, nil
+}
+
+func (w *ClockWorkload) start(n *cluster.Node) error {
+	opts := append([]clock.Option{clock.WithSource(w.c.Clock(n.Name()))}, w.opts...)
+	clk, err := clock.New(n, opts...)
+	if err != nil {
+		return fmt.Errorf("sim: clock on %s: %w", n.Name(), err)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return clk.Close()
+	}
+	w.clocks[n.Name()] = clk
+	return nil
+}
+
+func (w *ClockWorkload) stop(name string) {
+	w.mu.Lock()
+	clk := w.clocks[name]
+	delete(w.clocks, name)
+	w.mu.Unlock()
+	if clk != nil {
+		clk.Close()
+	}
+}
+
+// Clock returns the Clock running on node, or nil.
+func (w *ClockWorkload) Clock(node string) *clock.Clock {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.clocks[node]
+}
+
+// Reading is one node's clock at one instant.
+type Reading struct {
+	Node     string
+	At       time.Time // real (or virtual) time of the reading, for aligning readings
+	Now      time.Time
+	Interval clock.Interval
+	Stats    clock.Stats
+	Err      error
+}
+
+// Observe reads every clock at (as nearly as possible) one instant, feeds
+// the checker, and returns the readings.
+func (w *ClockWorkload) Observe() []Reading {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	names := make([]string, 0, len(w.clocks))
+	for name := range w.clocks {
+		names = append(names, name)
+	}
+	slices.SortFunc(names, compareNames)
+	rs := make([]Reading, 0, len(names))
+	for _, name := range names {
+		clk := w.clocks[name]
+		r := Reading{Node: name, Stats: clk.Stats(), At: time.Now()}
+		r.Interval, r.Err = clk.Interval()
+		if r.Err == nil {
+			r.Now, r.Err = clk.Now()
+		}
+		rs = append(rs, r)
+	}
+	w.check.add(rs)
+	return rs
+}
+
+// Check returns what the checker has judged so far.
+func (w *ClockWorkload) Check() ClockCheck {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.check.clone()
+}
+
+// Close stops every Clock.
+func (w *ClockWorkload) Close() {
+	w.mu.Lock()
+	w.closed = true
+	clocks := w.clocks
+	w.clocks = map[string]*clock.Clock{}
+	w.mu.Unlock()
+	for _, clk := range clocks {
+		clk.Close()
+	}
+}

@@ -1,0 +1,128 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/gossipsync/gossipsync/clock"
+)
+
+// ClockCheck judges clock readings against C1-C3.
+//
+// The truth at an instant is the reading of the node that is reference
+// then, moved by the real time between its reading and the judged one. C1 is judged for a node whose bound rests on that reference's
+// term; a node still on an earlier reference's samples is counted as
+// stale, not judged (the package doc of clock allows one sync interval
+// after a change of reference).
+type ClockCheck struct {
+	Observations int           // instants observed
+	Judged       int           // readings checked against a reference
+	Unsynced     int           // readings that returned ErrUnsynced
+	Stale        int           // readings on an earlier reference's samples
+	NoReference  int           // instants with no reference
+	C1Misses     []string      // intervals that missed the reference's time
+	C2Backwards  []string      // Now went backwards on a node
+	C3Misses     []string      // two readings further apart than their uncertainties
+	C3Max        time.Duration // largest disagreement between two synced nodes
+	Errors       []time.Duration
+	Uncertainty  []time.Duration
+	last         map[string]time.Time
+}
+
+func newClockCheck() ClockCheck { return ClockCheck{last: map[string]time.Time{}} }
+
+// OK reports whether C1-C3 held.
+func (k ClockCheck) OK() bool { return len(k.C1Misses)+len(k.C2Backwards)+len(k.C3Misses) == 0 }
+
+func (k ClockCheck) clone() ClockCheck {
+	k.C1Misses, k.C2Backwards, k.C3Misses = slices.Clone(k.C1Misses), slices.Clone(k.C2Backwards), slices.Clone(k.C3Misses)
+	k.Errors, k.Uncertainty = slices.Clone(k.Errors), slices.Clone(k.Uncertainty)
+	k.last = nil
+	return k
+}
+
+func (k *ClockCheck) add(rs []Reading) {
+	k.Observations++
+	var ref *Reading
+	for i := range rs {
+		if rs[i].Err == nil && rs[i].Stats.IsReference {
+			ref = &rs[i]
+		}
+	}
+	if ref == nil {
+		k.NoReference++
+	}
+	var synced []Reading
+	for _, r := range rs {
+		if r.Err != nil {
+			k.Unsynced++
+			continue
+		}
+		if last, ok := k.last[r.Node]; ok && r.Now.Before(last) {
+			k.C2Backwards = append(k.C2Backwards, fmt.Sprintf("%s: Now went back %v", r.Node, last.Sub(r.Now)))
+		}
+		k.last[r.Node] = r.Now
+		synced = append(synced, r)
+		if ref == nil || r.Stats.IsReference {
+			continue
+		}
+		if r.Stats.Term != ref.Stats.Term {
+			k.Stale++
+			continue
+		}
+		k.judge(r, mid(ref.Interval).Add(r.At.Sub(ref.At)))
+	}
+	k.disagreement(synced)
+}
+
+func (k *ClockCheck) judge(r Reading, truth time.Time) {
+	k.Judged++
+	k.Errors = append(k.Errors, absDur(mid(r.Interval).Sub(truth)))
+	k.Uncertainty = append(k.Uncertainty, r.Interval.Uncertainty())
+	if !r.Interval.Contains(truth) {
+		k.C1Misses = append(k.C1Misses, fmt.Sprintf("%s: interval ±%v misses the reference's time by %v", r.Node, r.Interval.Uncertainty(), missBy(r, truth)))
+	}
+}
+
+func missBy(r Reading, truth time.Time) time.Duration {
+	if truth.Before(r.Interval.Earliest) {
+		return r.Interval.Earliest.Sub(truth)
+	}
+	return truth.Sub(r.Interval.Latest)
+}
+
+// disagreement checks C3 on the midpoints of every pair of synced nodes.
+func (k *ClockCheck) disagreement(rs []Reading) {
+	for i, a := range rs {
+		for _, b := range rs[i+1:] {
+			d := absDur(mid(a.Interval).Sub(mid(b.Interval).Add(a.At.Sub(b.At))))
+			k.C3Max = max(k.C3Max, d)
+			if d > a.Interval.Uncertainty()+b.Interval.Uncertainty() && a.Stats.Term == b.Stats.Term {
+				k.C3Misses = append(k.C3Misses, fmt.Sprintf("%s and %s differ by %v, more than ±%v and ±%v", a.Node, b.Node, d, a.Interval.Uncertainty(), b.Interval.Uncertainty()))
+			}
+		}
+	}
+}
+
+func mid(iv clock.Interval) time.Time {
+	return iv.Earliest.Add(iv.Latest.Sub(iv.Earliest) / 2)
+}
+
+func absDur(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+// Percentile returns the p-th percentile (0..100) of ds, or 0 if empty.
+func Percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(float64(len(s)-1) * p / 100)
+	return s[i]
+}
