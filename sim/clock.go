@@ -20,12 +20,12 @@ type ClockWorkload struct {
 	mu     sync.Mutex // protects the fields below
 	clocks map[string]*clock.Clock
 	closed bool
-	check  ClockCheck
+	check  *ClockCheck
 }
 
 // StartClocks starts a Clock on every alive node of c.
 func StartClocks(c *Cluster, opts ...clock.Option) (*ClockWorkload, error) {
-	w := &ClockWorkload{c: c, opts: opts, clocks: map[string]*clock.Clock{}, check: newClockCheck()}
+	w := &ClockWorkload{c: c, opts: opts, clocks: map[string]*clock.Clock{}, check: NewClockCheck()}
 	for _, n := range c.Nodes() {
 		if err := w.start(n); err != nil {
 			w.Close()
@@ -93,23 +93,27 @@ func (w *ClockWorkload) Observe() []Reading {
 	slices.SortFunc(names, compareNames)
 	rs := make([]Reading, 0, len(names))
 	for _, name := range names {
-		clk := w.clocks[name]
-		r := Reading{Node: name, Stats: clk.Stats(), At: time.Now()}
-		r.Interval, r.Err = clk.Interval()
-		if r.Err == nil {
-			r.Now, r.Err = clk.Now()
-		}
-		rs = append(rs, r)
+		rs = append(rs, Read(name, w.clocks[name]))
 	}
-	w.check.add(rs)
+	w.check.Add(rs)
 	return rs
+}
+
+// Read reads one clock now.
+func Read(node string, clk *clock.Clock) Reading {
+	r := Reading{Node: node, Stats: clk.Stats(), At: time.Now()}
+	r.Interval, r.Err = clk.Interval()
+	if r.Err == nil {
+		r.Now, r.Err = clk.Now()
+	}
+	return r
 }
 
 // Check returns what the checker has judged so far.
 func (w *ClockWorkload) Check() ClockCheck {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.check.clone()
+	return w.check.Clone()
 }
 
 // Close stops every Clock.

@@ -30,19 +30,23 @@ type ClockCheck struct {
 	last         map[string]time.Time
 }
 
-func newClockCheck() ClockCheck { return ClockCheck{last: map[string]time.Time{}} }
+// NewClockCheck returns an empty checker; feed it with Add.
+func NewClockCheck() *ClockCheck { return &ClockCheck{last: map[string]time.Time{}} }
 
 // OK reports whether C1-C3 held.
 func (k ClockCheck) OK() bool { return len(k.C1Misses)+len(k.C2Backwards)+len(k.C3Misses) == 0 }
 
-func (k ClockCheck) clone() ClockCheck {
-	k.C1Misses, k.C2Backwards, k.C3Misses = slices.Clone(k.C1Misses), slices.Clone(k.C2Backwards), slices.Clone(k.C3Misses)
-	k.Errors, k.Uncertainty = slices.Clone(k.Errors), slices.Clone(k.Uncertainty)
-	k.last = nil
-	return k
+// Clone returns a copy that later Adds do not change.
+func (k *ClockCheck) Clone() ClockCheck {
+	c := *k
+	c.C1Misses, c.C2Backwards, c.C3Misses = slices.Clone(k.C1Misses), slices.Clone(k.C2Backwards), slices.Clone(k.C3Misses)
+	c.Errors, c.Uncertainty = slices.Clone(k.Errors), slices.Clone(k.Uncertainty)
+	c.last = nil
+	return c
 }
 
-func (k *ClockCheck) add(rs []Reading) {
+// Add judges the readings of every node at one instant.
+func (k *ClockCheck) Add(rs []Reading) {
 	k.Observations++
 	var ref *Reading
 	for i := range rs {
