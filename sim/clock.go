@@ -71,10 +71,11 @@ func (w *ClockWorkload) Clock(node string) *clock.Clock {
 	return w.clocks[node]
 }
 
-// Reading is one node's clock at one instant.
+// Reading is one node's clock at one instant. In real time the instant
+// is only known to lie between At and Done; under synctest they are equal.
 type Reading struct {
 	Node     string
-	At       time.Time // real (or virtual) time of the reading, for aligning readings
+	At, Done time.Time // real (or virtual) time just before and after Interval was read
 	Now      time.Time
 	Interval clock.Interval
 	Stats    clock.Stats
@@ -101,8 +102,10 @@ func (w *ClockWorkload) Observe() []Reading {
 
 // Read reads one clock now.
 func Read(node string, clk *clock.Clock) Reading {
-	r := Reading{Node: node, Stats: clk.Stats(), At: time.Now()}
+	r := Reading{Node: node, At: time.Now()}
 	r.Interval, r.Err = clk.Interval()
+	r.Done = time.Now()
+	r.Stats = clk.Stats()
 	if r.Err == nil {
 		r.Now, r.Err = clk.Now()
 	}

@@ -11,7 +11,10 @@ import (
 // ClockCheck judges clock readings against C1-C3.
 //
 // The truth at an instant is the reading of the node that is reference
-// then, moved by the real time between its reading and the judged one. C1 is judged for a node whose bound rests on that reference's
+// then, moved by the real time between its reading and the judged one.
+// In real time a reading's instant is only known within [At, Done], so a
+// reading is judged against the window of reference times it could have
+// been compared with: a miss is a miss for every alignment. C1 is judged for a node whose bound rests on that reference's
 // term; a node still on an earlier reference's samples is counted as
 // stale, not judged (the package doc of clock allows one sync interval
 // after a change of reference).
@@ -75,34 +78,43 @@ func (k *ClockCheck) Add(rs []Reading) {
 			k.Stale++
 			continue
 		}
-		k.judge(r, mid(ref.Interval).Add(r.At.Sub(ref.At)))
+		k.judge(r, *ref)
 	}
 	k.disagreement(synced)
 }
 
-func (k *ClockCheck) judge(r Reading, truth time.Time) {
+func (k *ClockCheck) judge(r, ref Reading) {
 	k.Judged++
+	truth := mid(ref.Interval).Add(center(r).Sub(center(ref)))
 	k.Errors = append(k.Errors, absDur(mid(r.Interval).Sub(truth)))
 	k.Uncertainty = append(k.Uncertainty, r.Interval.Uncertainty())
-	if !r.Interval.Contains(truth) {
-		k.C1Misses = append(k.C1Misses, fmt.Sprintf("%s: interval ±%v misses the reference's time by %v", r.Node, r.Interval.Uncertainty(), missBy(r, truth)))
+	// The reference's time at r's instant lies in [lo, hi].
+	lo := ref.Interval.Earliest.Add(r.At.Sub(ref.Done))
+	hi := ref.Interval.Latest.Add(r.Done.Sub(ref.At))
+	if hi.Before(r.Interval.Earliest) || lo.After(r.Interval.Latest) {
+		k.C1Misses = append(k.C1Misses, fmt.Sprintf("%s: interval ±%v misses the reference's time by %v", r.Node, r.Interval.Uncertainty(), missBy(r.Interval, lo, hi)))
 	}
 }
 
-func missBy(r Reading, truth time.Time) time.Duration {
-	if truth.Before(r.Interval.Earliest) {
-		return r.Interval.Earliest.Sub(truth)
+// center is the middle of the instants a reading may have been taken at.
+func center(r Reading) time.Time { return r.At.Add(r.Done.Sub(r.At) / 2) }
+
+func missBy(iv clock.Interval, lo, hi time.Time) time.Duration {
+	if hi.Before(iv.Earliest) {
+		return iv.Earliest.Sub(hi)
 	}
-	return truth.Sub(r.Interval.Latest)
+	return lo.Sub(iv.Latest)
 }
 
 // disagreement checks C3 on the midpoints of every pair of synced nodes.
 func (k *ClockCheck) disagreement(rs []Reading) {
 	for i, a := range rs {
 		for _, b := range rs[i+1:] {
-			d := absDur(mid(a.Interval).Sub(mid(b.Interval).Add(a.At.Sub(b.At))))
+			d := absDur(mid(a.Interval).Sub(mid(b.Interval).Add(center(a).Sub(center(b)))))
 			k.C3Max = max(k.C3Max, d)
-			if d > a.Interval.Uncertainty()+b.Interval.Uncertainty() && a.Stats.Term == b.Stats.Term {
+			// Allow for not knowing the instants within [At, Done].
+			slack := a.Done.Sub(a.At) + b.Done.Sub(b.At)
+			if d > a.Interval.Uncertainty()+b.Interval.Uncertainty()+slack && a.Stats.Term == b.Stats.Term {
 				k.C3Misses = append(k.C3Misses, fmt.Sprintf("%s and %s differ by %v, more than ±%v and ±%v", a.Node, b.Node, d, a.Interval.Uncertainty(), b.Interval.Uncertainty()))
 			}
 		}

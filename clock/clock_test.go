@@ -1,0 +1,227 @@
+package clock_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gossipsync/gossipsync/clock"
+	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/sim"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func startPlain(t *testing.T, nodes int) *sim.Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := sim.Start(ctx, sim.Options{Nodes: nodes, Seed: 4, Profile: cluster.Local})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.Close()
+		time.Sleep(10 * time.Second)
+	})
+	return c
+}
+
+func TestOptions(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := startPlain(t, 1)
+		tests := []struct {
+			name string
+			opts []clock.Option
+			ok   bool
+		}{
+			{"defaults", nil, true},
+			{"all", []clock.Option{clock.WithSource(time.Now), clock.MaxUncertainty(time.Second), clock.MaxDrift(100), clock.SyncInterval(time.Second)}, true},
+			{"nil source", []clock.Option{clock.WithSource(nil)}, false},
+			{"zero uncertainty", []clock.Option{clock.MaxUncertainty(0)}, false},
+			{"negative drift", []clock.Option{clock.MaxDrift(-1)}, false},
+			{"tiny interval", []clock.Option{clock.SyncInterval(time.Microsecond)}, false},
+		}
+		for _, tt := range tests {
+			clk, err := clock.New(c.Node("n1"), tt.opts...)
+			if (err == nil) != tt.ok {
+				t.Errorf("%s: New error = %v, want ok=%v", tt.name, err, tt.ok)
+			}
+			if clk != nil {
+				clk.Close()
+			}
+		}
+		if _, err := clock.New(nil); err == nil {
+			t.Error("New(nil) succeeded")
+		}
+	})
+}
+
+func TestUnsyncedThenSyncedThenClosed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := startPlain(t, 3)
+		var clks []*clock.Clock
+		for _, n := range c.Nodes() {
+			clk, err := clock.New(n, clock.WithSource(c.Clock(n.Name())))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer clk.Close()
+			clks = append(clks, clk)
+		}
+		if _, err := clks[0].Now(); !errors.Is(err, clock.ErrUnsynced) {
+			t.Fatalf("Now before any sample = %v, want ErrUnsynced", err)
+		}
+		time.Sleep(5 * time.Second)
+		for i, clk := range clks {
+			if _, err := clk.Now(); err != nil {
+				t.Fatalf("clock %d after 5s: %v", i, err)
+			}
+			s := clk.Stats()
+			if s.Reference != "n3" {
+				t.Errorf("clock %d follows %q, want n3 (highest name)", i, s.Reference)
+			}
+			if !s.IsReference && s.Samples == 0 {
+				t.Errorf("clock %d has no samples: %+v", i, s)
+			}
+		}
+		clks[0].Close()
+		if _, err := clks[0].Now(); !errors.Is(err, clock.ErrClosed) {
+			t.Errorf("Now after Close = %v, want ErrClosed", err)
+		}
+		if _, err := clks[0].Interval(); !errors.Is(err, clock.ErrClosed) {
+			t.Errorf("Interval after Close = %v, want ErrClosed", err)
+		}
+	})
+}
+
+func TestMaxUncertaintyGivesUnsynced(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := startPlain(t, 3)
+		c.SetDelay(10*time.Millisecond, 20*time.Millisecond) // RTT/2 of 20 ms or more
+		for _, n := range c.Nodes() {
+			clk, err := clock.New(n, clock.MaxUncertainty(5*time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer clk.Close()
+			if n.Name() != "n3" {
+				defer func() {
+					_, err := clk.Interval()
+					if !errors.Is(err, clock.ErrUnsynced) {
+						t.Errorf("%s: Interval with RTT over twice the bound = %v, want ErrUnsynced", n.Name(), err)
+					}
+				}()
+			}
+		}
+		time.Sleep(5 * time.Second)
+	})
+}
+
+// The hybrid logical clock rides on RPC: a timestamp taken after
+// receiving a call is greater than one the caller took before sending,
+// even when the caller's physical clock is far ahead.
+func TestTimestampCausality(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := startPlain(t, 2)
+		c.SetSkew("n1", 30*time.Second) // n1 runs 30 s ahead, and nobody is synced
+		a, err := clock.New(c.Node("n1"), clock.WithSource(c.Clock("n1")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		b, err := clock.New(c.Node("n2"), clock.WithSource(c.Clock("n2")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		var got clock.Timestamp
+		cluster.HandleFunc(c.Node("n2"), "stamp", func(context.Context, string, struct{}) (clock.Timestamp, error) {
+			return b.Timestamp(), nil
+		})
+		sent := a.Timestamp()
+		if err := c.Node("n1").Call(context.Background(), "n2", "stamp", struct{}{}, &got); err != nil {
+			t.Fatal(err)
+		}
+		if !got.After(sent) {
+			t.Fatalf("timestamp after receipt %v is not after the sender's %v", got, sent)
+		}
+		if after := a.Timestamp(); !after.After(got) {
+			t.Fatalf("sender's timestamp after the reply %v is not after %v", after, got)
+		}
+		prev := b.Timestamp()
+		for range 1000 {
+			next := b.Timestamp()
+			if !next.After(prev) {
+				t.Fatalf("timestamps not increasing: %v then %v", prev, next)
+			}
+			prev = next
+		}
+	})
+}
+
+// BenchmarkLoopbackSync runs five nodes on real loopback sockets with
+// physical clocks skewed by up to ±2 s, and reports the clock error and
+// uncertainty against the reference over b.N observations.
+func BenchmarkLoopbackSync(b *testing.B) {
+	var nodes []*cluster.Node
+	var clks []*clock.Clock
+	for i := range 5 {
+		n, err := cluster.New(cluster.Config{Name: fmt.Sprintf("n%d", i), BindAddr: "127.0.0.1:0", Profile: cluster.Local})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer n.Close()
+		if i > 0 {
+			if _, err := n.Join(context.Background(), nodes[0].Addr()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		nodes = append(nodes, n)
+		skew := time.Duration(i-2) * time.Second
+		clk, err := clock.New(n, clock.WithSource(func() time.Time { return time.Now().Add(skew).Round(0) }))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer clk.Close()
+		clks = append(clks, clk)
+	}
+	check := sim.NewClockCheck()
+	read := func() []sim.Reading {
+		rs := make([]sim.Reading, len(clks))
+		for i, clk := range clks {
+			rs[i] = sim.Read(nodes[i].Name(), clk)
+		}
+		return rs
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		synced := true
+		for _, r := range read() {
+			synced = synced && r.Err == nil
+		}
+		if synced {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("clocks not synced within 30s")
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		check.Add(read())
+	}
+	b.StopTimer()
+	k := check.Clone()
+	b.ReportMetric(float64(sim.Percentile(k.Errors, 50).Microseconds()), "p50-err-µs")
+	b.ReportMetric(float64(sim.Percentile(k.Errors, 99).Microseconds()), "p99-err-µs")
+	b.ReportMetric(float64(sim.Percentile(k.Uncertainty, 50).Microseconds()), "p50-unc-µs")
+	b.ReportMetric(float64(sim.Percentile(k.Uncertainty, 99).Microseconds()), "p99-unc-µs")
+	b.ReportMetric(float64(len(k.C1Misses)), "C1-misses")
+	if !k.OK() {
+		b.Errorf("C1 %q C2 %q C3 %q", k.C1Misses, k.C2Backwards, k.C3Misses)
+	}
+}
