@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -188,5 +189,37 @@ func waitEvent(t *testing.T, events <-chan Event, member string) Event {
 		case <-timeout:
 			t.Fatalf("no event about %s within 10s", member)
 		}
+	}
+}
+
+// BenchmarkConverge5 measures, on real loopback sockets with a key, the
+// time from five fresh Local nodes joining through one seed until every
+// node sees all five.
+func BenchmarkConverge5(b *testing.B) {
+	for b.Loop() {
+		nodes := make([]*Node, 5)
+		for i := range nodes {
+			n, err := New(Config{Name: fmt.Sprintf("b%d", i), BindAddr: "127.0.0.1:0", SecretKey: testKey, Profile: Local})
+			if err != nil {
+				b.Fatal(err)
+			}
+			nodes[i] = n
+		}
+		for _, n := range nodes[1:] {
+			if _, err := n.Join(context.Background(), nodes[0].Addr()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		want := names(nodes...)
+		for deadline := time.Now().Add(10 * time.Second); !allSee(nodes, want); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				b.Fatal("no convergence within 10s")
+			}
+		}
+		b.StopTimer()
+		for _, n := range nodes {
+			n.Close()
+		}
+		b.StartTimer()
 	}
 }
