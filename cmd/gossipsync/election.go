@@ -25,10 +25,10 @@ func (r *runner) firstLeader(ctx context.Context, t0 time.Time) {
 	l, ok := r.waitLeader(ctx, startWait)
 	r.shown = leaderLine(l, ok)
 	if ok {
-		r.out.printf("election in group %q: %s after %s\n\n", electionGroup, r.shown, fmtDur(l.Start.Sub(t0)))
+		r.out.printf("election in group %q: %s after %s\n", electionGroup, r.shown, fmtDur(l.Start.Sub(t0)))
 		return
 	}
-	r.out.printf("election in group %q: no leader after %s\n\n", electionGroup, fmtDur(time.Since(t0)))
+	r.out.printf("election in group %q: no leader after %s\n", electionGroup, fmtDur(time.Since(t0)))
 }
 
 // waitLeader polls every pollEvery for a current leader, up to d or until
@@ -51,30 +51,56 @@ func (r *runner) waitLeader(ctx context.Context, d time.Duration) (sim.LeaseReco
 }
 
 // aim returns the crash rest[0] aimed. When the schedule asks for the
-// leader, it waits (up to leaderWait, within ctx) for one and, if the
-// schedule planned another node, swaps the two names in rest. noLeader
-// reports that there was no leader to aim at.
-func (r *runner) aim(ctx context.Context, rest []phase) (p phase, noLeader bool) {
-	if !rest[0].Leader {
+// leader or the clock reference, it waits (up to leaderWait, within ctx)
+// for one and, if the schedule planned another node, swaps the two names
+// in rest. noTarget reports that there was none to aim at.
+func (r *runner) aim(ctx context.Context, rest []phase) (p phase, noTarget bool) {
+	var node string
+	switch rest[0].Target {
+	case targetLeader:
+		l, ok := r.waitLeader(ctx, leaderWait)
+		if !ok {
+			return rest[0], true
+		}
+		node = l.Node
+	case targetReference:
+		ref, ok := r.waitReference(ctx, leaderWait)
+		if !ok {
+			return rest[0], true
+		}
+		node = ref.Node
+	default:
 		return rest[0], false
 	}
-	l, ok := r.waitLeader(ctx, leaderWait)
-	if !ok || r.c.Node(l.Node) == nil {
+	if r.c.Node(node) == nil {
 		return rest[0], true
 	}
-	if l.Node != rest[0].Node {
-		swapNodes(rest, rest[0].Node, l.Node)
+	if node != rest[0].Node {
+		swapNodes(rest, rest[0].Node, node)
 	}
 	return rest[0], false
 }
 
-// noteLeader prints the current leader if it changed since last printed.
-func (r *runner) noteLeader() { r.showLeader(r.elect.Current()) }
+// note prints the current leader and clock reference if they changed
+// since last printed.
+func (r *runner) note() {
+	r.showChanges(leaderLine(r.elect.Current()), referenceLine(r.reference()))
+}
 
-func (r *runner) showLeader(l sim.LeaseRecord, ok bool) {
-	if line := leaderLine(l, ok); line != r.shown {
-		r.shown = line
-		r.out.printf("[%6.1fs]   %s\n", time.Since(r.start).Seconds(), line)
+// showChanges prints, on one line, the leader line and the clock
+// reference line that differ from those printed last.
+func (r *runner) showChanges(leader, reference string) {
+	var changed []string
+	if leader != r.shown {
+		r.shown = leader
+		changed = append(changed, leader)
+	}
+	if reference != r.shownRef {
+		r.shownRef = reference
+		changed = append(changed, reference)
+	}
+	if len(changed) > 0 {
+		r.out.printf("[%6.1fs]   %s\n", time.Since(r.start).Seconds(), strings.Join(changed, ", "))
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -157,39 +158,59 @@ func TestFailovers(t *testing.T) {
 	}
 }
 
-// TestLeaderCrashesKeepTheRules aims the crashes at random alive nodes as
-// the runner aims them at the leader, and checks the renamed schedule.
-func TestLeaderCrashesKeepTheRules(t *testing.T) {
+// TestAimedCrashesKeepTheRules aims the crashes at random alive nodes as
+// the runner aims them at the leader or the clock reference, and checks
+// the renamed schedule.
+func TestAimedCrashesKeepTheRules(t *testing.T) {
 	for _, nodes := range []int{3, 5, 9, 12} {
 		names := nodeNames(nodes)
+		firsts := map[target]int{}
 		for seed := range int64(50) {
 			s := buildSchedule(seed, 5*time.Minute, names, userFaults)
 			rng := rand.New(rand.NewPCG(uint64(seed), 1))
 			var crashed []string
-			crashes, atLeader := 0, 0
+			var aims []target
 			for i := range s {
 				switch s[i].Fault {
 				case faultCrash:
-					crashes++
-					if s[i].Leader {
-						atLeader++
+					aims = append(aims, s[i].Target)
+					if s[i].Target != targetNode {
 						alive := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return slices.Contains(crashed, n) })
 						swapNodes(s[i:], s[i].Node, alive[rng.IntN(len(alive))])
-					}
-					if 2*atLeader < crashes || (crashes == 1 && atLeader == 0) {
-						t.Fatalf("%d nodes, seed %d: %d of the first %d crashes aim at the leader; want at least half, the first among them", nodes, seed, atLeader, crashes)
 					}
 					crashed = append(crashed, s[i].Node)
 				case faultRestart:
 					crashed = slices.DeleteFunc(crashed, func(n string) bool { return n == s[i].Node })
 				}
 			}
-			if crashes == 0 {
-				t.Fatalf("%d nodes, seed %d: no crash in 5 minutes", nodes, seed)
+			if len(aims) < 3 {
+				t.Fatalf("%d nodes, seed %d: %d crashes in 5 minutes; want at least 3", nodes, seed, len(aims))
+			}
+			firsts[aims[0]]++
+			if err := checkAims(aims); err != nil {
+				t.Fatalf("%d nodes, seed %d: %v", nodes, seed, err)
 			}
 			if err := checkSchedule(s, 5*time.Minute, names, allFaults); err != nil {
 				t.Fatalf("%d nodes, seed %d: %v\nschedule: %v", nodes, seed, err, s)
 			}
 		}
+		if firsts[targetLeader] == 0 || firsts[targetReference] == 0 {
+			t.Errorf("%d nodes: the first crash aims at the leader in %d seeds, at the reference in %d; want both to occur",
+				nodes, firsts[targetLeader], firsts[targetReference])
+		}
 	}
+}
+
+// checkAims checks the rotation: the leader and the reference in either
+// order, then the node drawn, and again.
+func checkAims(aims []target) error {
+	if a, b := aims[0], aims[1]; a == targetNode || b == targetNode || a == b {
+		return fmt.Errorf("first two crashes aim at %v and %v; want the leader and the reference", a, b)
+	}
+	for i, a := range aims {
+		if want := []target{aims[0], aims[1], targetNode}[i%3]; a != want {
+			return fmt.Errorf("crash %d aims at %v, want %v (aims %v)", i, a, want, aims)
+		}
+	}
+	return nil
 }

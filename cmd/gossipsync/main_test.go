@@ -61,6 +61,10 @@ func TestUsageAndFlagErrors(t *testing.T) {
 		{"short duration", []string{"sim", "-duration", "1s"}, 2, "", "-duration is 1s; want at least 3s"},
 		{"unknown fault", []string{"sim", "-faults", "partition,flood"}, 2, "", `unknown fault "flood"`},
 		{"extra argument", []string{"sim", "now"}, 2, "", `unexpected argument "now"`},
+		{"negative skew", []string{"sim", "-skew", "-1s"}, 2, "", "-skew is -1s; want 0 to 24h0m0s"},
+		{"skew without unit", []string{"sim", "-skew", "5"}, 2, "", `invalid value "5" for flag -skew`},
+		{"drift too fast", []string{"sim", "-drift", "1500"}, 2, "", "-drift is 1500 ppm; want 0 to 1000"},
+		{"drift NaN", []string{"sim", "-drift", "NaN"}, 2, "", "-drift is NaN ppm; want 0 to 1000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,6 +110,12 @@ func TestSimShortRun(t *testing.T) {
 		"E2 terms increase       held\n",
 		"E3 leases disjoint      held\n",
 		"E4 failover             median ",
+		"physical clocks (skew ±5s, drift ±200ppm): n1 ",
+		"clock: all 3 on reference n",
+		"\nC1 intervals hold ",
+		"\nC2 Now monotonic ",
+		"\nC3 nodes agree ",
+		"first sync         all 3 on reference n",
 		"wall time",
 	}
 	for _, w := range want {
@@ -116,14 +126,33 @@ func TestSimShortRun(t *testing.T) {
 	if m := regexp.MustCompile(`election +group "sim": (\d+) leases`).FindStringSubmatch(out); m == nil || m[1] == "0" {
 		t.Errorf("election section: %q; want at least one lease", m)
 	}
+	for _, re := range []string{
+		`\nclock +reference group "gossipsync.clock": \d+ references?: n\d term \d`,
+		`\nC1 intervals hold +held\n`,
+		`\nC2 Now monotonic +held\n`,
+		`\nC3 nodes agree +held, max disagreement `,
+		`\n\|error\| +p50 [^\n]*, p99 `,
+		`\nuncertainty +p50 [^\n]*, p99 `,
+		`\nreadings +[1-9]\d* judged, \d+ unsynced, \d+ stale `,
+		`\nNow off interval +`,
+		`\nfirst sync +all 3 on reference n\d term \d+, `,
+		`\nfinal sync +`,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("clock section lacks a line matching %q", re)
+		}
+	}
 	// The phases, in order. The crash that the schedule aims at the
 	// leader hits whichever node leads, and the names after it follow.
 	schedule := buildSchedule(3, 8*time.Second, nodeNames(3), []fault{faultPartition, faultCrash})
 	rest := out
 	for _, p := range schedule {
 		re := regexp.MustCompile(`\] ` + string(p.Fault) + ` [^\n]*(converged|interrupted)`)
-		if p.Leader {
-			re = regexp.MustCompile(`\] crash n\d \(leader\) +converged in [^\n]*, new leader n\d in `)
+		switch p.Target {
+		case targetLeader:
+			re = regexp.MustCompile(`\] crash n\d \(leader(, reference)?\) +converged in [^\n]*, new leader n\d in `)
+		case targetReference:
+			re = regexp.MustCompile(`\] crash n\d \((leader, )?reference\) +converged in [^\n]*, clocks on n\d in `)
 		}
 		loc := re.FindStringIndex(rest)
 		if loc == nil {

@@ -24,22 +24,44 @@ type phaseResult struct {
 	// Crash phases and the election.
 	CrashedAt   time.Time
 	LeaderCrash bool          // the node held the leader's lease when it crashed
-	NoLeader    bool          // the schedule aimed at the leader, but there was none
+	NoTarget    bool          // the schedule aimed at the leader or reference, but there was none
 	FailedOver  bool          // after LeaderCrash, a new lease started before the phase ended
 	Failover    time.Duration // from the crash to the new lease
 	NewLeader   string        // the node that holds it
+
+	// Crash phases and the clock.
+	RefCrash bool          // the node was the clock reference when it crashed
+	RefTerm  uint64        // its reference term then
+	Resynced bool          // after RefCrash, every alive node read on a new reference before the phase ended
+	Resync   time.Duration // from the crash to Resynced
+	NewRef   string        // the new reference
+	NewTerm  uint64        // its term
 }
 
 // what describes the phase as it was made: "crash n5 (leader)".
 func (r phaseResult) what() string {
 	s := r.phase.String()
 	switch {
+	case r.LeaderCrash && r.RefCrash:
+		s += " (leader, reference)"
 	case r.LeaderCrash:
 		s += " (leader)"
-	case r.NoLeader:
+	case r.RefCrash:
+		s += " (reference)"
+	case r.NoTarget && r.Target == targetReference:
+		s += " (no reference)"
+	case r.NoTarget:
 		s += " (no leader)"
 	}
 	return s
+}
+
+// widest returns the longest description p may get once made.
+func widest(p phase) int {
+	if p.Fault != faultCrash {
+		return len(phaseResult{phase: p}.what())
+	}
+	return len(phaseResult{phase: p, LeaderCrash: true, RefCrash: true}.what())
 }
 
 // report is the outcome of a simulation.
@@ -52,12 +74,13 @@ type report struct {
 	FinalConverged  bool // the cluster re-converged after the final heal
 	FinalTook       time.Duration
 	Election        electionReport
+	Clock           clockReport
 	Net             sim.NetStats
 	Wall            time.Duration
 }
 
-// OK reports whether the run passed: the cluster re-converged at the end
-// and the election kept E1-E3.
+// OK reports whether the run passed: the cluster re-converged at the end,
+// the election kept E1-E3 and the clock C1-C3.
 func (r *report) OK() bool { return len(r.problems()) == 0 }
 
 // problems returns a line for each reason the run failed.
@@ -66,7 +89,8 @@ func (r *report) problems() []string {
 	if !r.FinalConverged {
 		out = append(out, fmt.Sprintf("the cluster did not re-converge within %v after the final heal", finalWait))
 	}
-	return append(out, r.Election.problems()...)
+	out = append(out, r.Election.problems()...)
+	return append(out, r.Clock.problems()...)
 }
 
 // leaderCrashes returns when the crashes of the leader happened.
@@ -101,6 +125,12 @@ func phaseLine(r phaseResult, what string, width int) string {
 	case r.LeaderCrash:
 		line += ", no new leader yet"
 	}
+	switch {
+	case r.Resynced:
+		line += fmt.Sprintf(", clocks on %s in %s", r.NewRef, fmtDur(r.Resync))
+	case r.RefCrash:
+		line += ", clocks not re-synced yet"
+	}
 	if r.Err != nil {
 		line += fmt.Sprintf(" (error: %v)", r.Err)
 	}
@@ -123,6 +153,8 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(tw, "final convergence\t%s\n", r.finalLine())
 	fmt.Fprintln(tw) // ends the column block: each aligns on its own
 	r.Election.print(tw)
+	fmt.Fprintln(tw)
+	r.Clock.print(tw)
 	fmt.Fprintln(tw)
 	fmt.Fprintf(tw, "wall time\t%s\n", fmtDur(r.Wall))
 	tw.Flush()

@@ -22,7 +22,7 @@ type fault string
 const (
 	faultPartition fault = "partition" // split the nodes into a majority and a minority
 	faultHeal      fault = "heal"      // end the partition
-	faultCrash     fault = "crash"     // stop an alive node (often the leader) without leaving
+	faultCrash     fault = "crash"     // stop an alive node (often the leader or the clock reference) without leaving
 	faultRestart   fault = "restart"   // start a crashed node again
 	faultLoss      fault = "loss"      // lose and delay packets for the phase
 )
@@ -48,7 +48,17 @@ const (
 const (
 	scheduleStream = 0x7363686564756c65 // "schedule"
 	keyStream      = 0x0000000000006b65 // "ke"
-	leaderStream   = 0x000000006c656164 // "lead"
+	aimStream      = 0x000000006c656164 // "lead"
+	clockStream    = 0x000000636c6f636b // "clock"
+)
+
+// target is whom a crash aims at.
+type target int
+
+const (
+	targetNode      target = iota // the node the schedule drew
+	targetLeader                  // the election leader when the crash is made
+	targetReference               // the clock reference when the crash is made
 )
 
 // phase is one step of the schedule: a fault made at Start, held for Length.
@@ -58,7 +68,7 @@ type phase struct {
 	Majority      []string      // partition: the larger side
 	Minority      []string      // partition: the smaller side
 	Node          string        // crash, restart: the node
-	Leader        bool          // crash: crash the current leader instead of Node, if there is one
+	Target        target        // crash: whom to crash instead of Node, if there is one
 	Loss          float64       // loss: packet loss probability
 }
 
@@ -80,9 +90,10 @@ func (p phase) String() string {
 // followed by a heal, and a crash by a later restart unless the schedule
 // ends first; fewer than half the nodes (but at least one) are down at
 // once. Each fault is made once before any is made again, so a schedule
-// of 30 s shows them all. At least half of the crashes, the first among
-// them, are marked Leader: the runner resolves the leader when it makes
-// the crash (see swapNodes).
+// of 30 s shows them all. The crashes aim in turn at the election leader,
+// the clock reference and the node drawn, the first at the leader or the
+// reference as the seed says (see aimCrashes); the runner resolves the
+// leader or reference when it makes the crash (see swapNodes).
 func buildSchedule(seed int64, duration time.Duration, names []string, faults []fault) []phase {
 	rng := rand.New(rand.NewPCG(uint64(seed), scheduleStream))
 	st := &scheduleState{names: names, faults: faults, maxCrashed: max(1, (len(names)-1)/2)}
@@ -94,23 +105,24 @@ func buildSchedule(seed int64, duration time.Duration, names []string, faults []
 		out = append(out, p)
 		at += length
 	}
-	aimAtLeader(rand.New(rand.NewPCG(uint64(seed), leaderStream)), out)
+	aimCrashes(rand.New(rand.NewPCG(uint64(seed), aimStream)), out)
 	return out
 }
 
-// aimAtLeader marks the crashes that should hit the current leader: each
-// by a coin flip drawn from rng, except that at least half of the crashes
-// so far always do, so the first one always does.
-func aimAtLeader(rng *rand.Rand, phases []phase) {
-	crashes, atLeader := 0, 0
+// aimCrashes sets the Target of each crash: in turn the leader, the
+// reference and the node drawn, starting with the leader or the reference
+// by a coin flip from rng. So the first crash is always aimed, by the
+// second both kinds are, and two crashes in three are aimed.
+func aimCrashes(rng *rand.Rand, phases []phase) {
+	turn := []target{targetLeader, targetReference, targetNode}
+	if rng.IntN(2) == 0 {
+		turn[0], turn[1] = turn[1], turn[0]
+	}
+	crashes := 0
 	for i := range phases {
-		if phases[i].Fault != faultCrash {
-			continue
-		}
-		crashes++
-		if 2*atLeader < crashes || rng.IntN(2) == 0 {
-			phases[i].Leader = true
-			atLeader++
+		if phases[i].Fault == faultCrash {
+			phases[i].Target = turn[crashes%len(turn)]
+			crashes++
 		}
 	}
 }
@@ -118,7 +130,8 @@ func aimAtLeader(rng *rand.Rand, phases []phase) {
 // swapNodes exchanges the names a and b in phases. The schedule treats
 // alive nodes alike, so when a and b are both alive and no partition is
 // in force before phases[0], the renamed phases keep every rule of the
-// schedule: this is how a crash planned for a hits the leader b instead.
+// schedule: this is how a crash planned for a hits the leader (or the
+// clock reference) b instead.
 func swapNodes(phases []phase, a, b string) {
 	swap := func(n string) string {
 		switch n {

@@ -9,14 +9,6 @@ import (
 	"time"
 )
 
-func nodeNames(n int) []string {
-	names := make([]string, n)
-	for i := range names {
-		names[i] = fmt.Sprintf("n%d", i+1)
-	}
-	return names
-}
-
 func TestBuildScheduleIsDeterministic(t *testing.T) {
 	names := nodeNames(5)
 	for seed := range int64(20) {

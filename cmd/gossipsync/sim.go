@@ -29,19 +29,28 @@ type simConfig struct {
 	Duration time.Duration
 	Seed     int64
 	Faults   []fault
-	Logger   *slog.Logger // the nodes' logs; nil = none
+	Skew     time.Duration // each node's physical clock is off by up to ±Skew
+	Drift    float64       // and runs fast or slow by up to ±Drift ppm
+	Logger   *slog.Logger  // the nodes' logs; nil = none
 }
 
-const simUsage = `usage: gossipsync sim [-nodes 5] [-duration 30s] [-seed 1] [-faults partition,crash,loss] [-v]
+const simUsage = `usage: gossipsync sim [-nodes 5] [-duration 30s] [-seed 1] [-faults partition,crash,loss] [-skew 5s] [-drift 200] [-v]
 
-Starts a cluster on a simulated in-memory network (no sockets) with every
-node campaigning in one election group, makes a seeded schedule of faults
-for -duration (at least half of the crashes hit the current leader),
-measures after each fault how long until every node sees the members it
-should and, after a leader crash, until a new leader holds the lease; then
-heals everything and prints a report. Exit status 1 if the cluster does not
-re-converge or the election broke E1 (one leader per term), E2 (terms
-increase) or E3 (leases never overlap).
+Starts a cluster on a simulated in-memory network (no sockets) and gives
+each node's physical clock a seeded skew and drift, uniform within ±-skew
+and ±-drift ppm. Every node campaigns in one election group and runs a
+clock synchronized to the clock reference; the clocks are read every
+100ms. Then it makes a seeded schedule of faults
+for -duration (the crashes aim in turn at the election leader, the clock
+reference and a random node), measures after each fault how long until
+every node sees the members it should, after a leader crash until a new
+leader holds the lease, and after a crash of the clock reference until
+every clock reads on a new reference; then heals everything and prints
+a report. Exit status 1 if the cluster does not re-converge, the
+election broke E1 (one leader per term), E2 (terms increase) or E3
+(leases never overlap), or the clock broke C1 (intervals contain the
+reference's time), C2 (Now never goes back) or C3 (nodes agree within
+their uncertainties).
 
 flags:
 `
@@ -90,6 +99,8 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 	fs.DurationVar(&cfg.Duration, "duration", 30*time.Second, "how long to make faults, at least "+minPhase.String())
 	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the fault schedule, the network and the secret key")
 	faults := fs.String("faults", "partition,crash,loss", "comma-separated faults to make: partition, crash, loss")
+	fs.DurationVar(&cfg.Skew, "skew", 5*time.Second, "physical clocks are off by up to ± this (0 = none)")
+	fs.Float64Var(&cfg.Drift, "drift", 200, fmt.Sprintf("physical clocks run fast or slow by up to ± this many ppm, whole ppm, at most %d (0 = none)", maxDriftFlag))
 	verbose := fs.Bool("v", false, "print the nodes' debug logs to stderr")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err // flag printed the problem and the usage
@@ -116,33 +127,37 @@ func checkSimFlags(fs *flag.FlagSet, cfg *simConfig, faults string) error {
 	if cfg.Duration < minPhase {
 		return fmt.Errorf("-duration is %v; want at least %v (one phase)", cfg.Duration, minPhase)
 	}
+	if cfg.Skew < 0 || cfg.Skew > maxSkewFlag {
+		return fmt.Errorf("-skew is %v; want 0 to %v", cfg.Skew, maxSkewFlag)
+	}
+	if !(cfg.Drift >= 0 && cfg.Drift <= maxDriftFlag) { // also catches NaN
+		return fmt.Errorf("-drift is %v ppm; want 0 to %d (the clocks assume each physical clock within ±%d ppm)", cfg.Drift, maxDriftFlag, maxDriftFlag)
+	}
 	var err error
 	cfg.Faults, err = parseFaults(faults)
 	return err
 }
 
 // simulate runs the simulation cfg describes, printing progress and then
-// the report to w. It returns an error only if the cluster or the
-// election could not start. When ctx ends, the schedule stops early; the
-// final heal and the report still happen.
+// the report to w. It returns an error only if the cluster or a workload
+// could not start. When ctx ends, the schedule stops early; the final
+// heal and the report still happen.
 func simulate(ctx context.Context, w io.Writer, cfg simConfig) (*report, error) {
 	began := time.Now()
 	out := &syncWriter{w: w}
 	out.printf("gossipsync sim: %d nodes, duration %v, seed %d, faults %s\n", cfg.Nodes, cfg.Duration, cfg.Seed, faultList(cfg.Faults))
+	phys := drawPhysClocks(cfg.Seed, nodeNames(cfg.Nodes), cfg.Skew, cfg.Drift)
+	out.printf("%s\n", physLine(cfg.Skew, cfg.Drift, phys))
 	c, err := startCluster(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	out.printf("cluster of %d formed in %s\n", cfg.Nodes, fmtDur(time.Since(began)))
-	t0 := time.Now()
-	elect, err := sim.StartElection(c, electionGroup)
+	r, err := startWorkloads(ctx, c, out, phys)
 	if err != nil {
 		c.Close()
 		return nil, err
 	}
-	r := &runner{c: c, elect: elect, out: out}
-	r.firstLeader(ctx, t0)
-
 	r.start = time.Now()
 	r.watch = newWatcher(c, out, r.start)
 	for _, n := range c.Nodes() {
@@ -153,16 +168,42 @@ func simulate(ctx context.Context, w io.Writer, cfg simConfig) (*report, error) 
 	rep.Interrupted = ctx.Err() != nil
 	final := context.WithoutCancel(ctx)
 	rep.FinalConverged, rep.FinalTook = r.recover(final)
-	finalLeader := r.finalLeader(final)
-	elect.Close() // ends the open lease
+	finalLeader, finalSync := r.settle(final)
+	rep.Clock = r.stopClocks(rep.Phases, finalSync)
+	r.elect.Close() // ends the open lease
 	rep.Net = c.Net().Stats()
 	c.Close()
 	r.watch.wait()
 	rep.Detected, rep.FalseSuspicions = r.watch.counts()
-	rep.Election = newElectionReport(elect.Leases(), rep.leaderCrashes(), finalLeader, elect.Failures(), time.Now())
+	rep.Election = newElectionReport(r.elect.Leases(), rep.leaderCrashes(), finalLeader, r.elect.Failures(), time.Now())
 	rep.Wall = time.Since(began)
 	rep.print(w)
 	return rep, nil
+}
+
+// startWorkloads sets the physical clocks, starts the election and clock
+// workloads and waits for the first leader and for the clocks to sync.
+func startWorkloads(ctx context.Context, c *sim.Cluster, out *syncWriter, phys []physClock) (*runner, error) {
+	setPhysClocks(c, phys)
+	t0 := time.Now()
+	elect, err := sim.StartElection(c, electionGroup)
+	if err != nil {
+		return nil, err
+	}
+	clocks, err := sim.StartClocks(c)
+	if err != nil {
+		elect.Close()
+		return nil, err
+	}
+	r := &runner{c: c, elect: elect, clocks: clocks, out: out}
+	r.observer = startObserver(clocks, observeEvery)
+	var first clockSync
+	var syncing sync.WaitGroup
+	syncing.Go(func() { first = r.waitClockSync(ctx, t0, startWait) })
+	r.firstLeader(ctx, t0)
+	syncing.Wait()
+	r.showFirstSync(first)
+	return r, nil
 }
 
 // startCluster starts the nodes and waits until they all see each other.
@@ -190,22 +231,27 @@ func secretKey(seed int64) []byte {
 
 // runner makes the schedule's faults and measures the cluster's answer.
 type runner struct {
-	c     *sim.Cluster
-	elect *sim.ElectionWorkload
-	out   *syncWriter
-	watch *watcher
-	start time.Time // of the schedule
-	width int       // of the longest phase description, to align outcomes
-	shown string    // the leader line printed last
+	c         *sim.Cluster
+	elect     *sim.ElectionWorkload
+	clocks    *sim.ClockWorkload
+	observer  *observer
+	out       *syncWriter
+	watch     *watcher
+	start     time.Time      // of the schedule
+	width     int            // of the longest phase description, to align outcomes
+	shown     string         // the leader line printed last
+	shownRef  string         // the clock reference line printed last
+	first     clockSync      // the clocks' first sync
+	finalSync chan clockSync // the clocks' sync after the final heal, from recover
 }
 
 // runSchedule runs the phases in order, each at its start time, until the
-// schedule ends or ctx does. After each phase it prints the leader if it
-// changed.
+// schedule ends or ctx does. After each phase it prints the leader and
+// the clock reference if they changed.
 func (r *runner) runSchedule(ctx context.Context, phases []phase) []phaseResult {
 	phases = slices.Clone(phases) // aim renames nodes in the phases to come
 	for _, p := range phases {
-		r.width = max(r.width, len(phaseResult{phase: p, NoLeader: p.Fault == faultCrash}.what()))
+		r.width = max(r.width, widest(p))
 	}
 	var results []phaseResult
 	for i, p := range phases {
@@ -219,23 +265,24 @@ func (r *runner) runSchedule(ctx context.Context, phases []phase) []phaseResult 
 		if p.Fault == faultLoss {
 			clearLoss(r.c)
 		}
-		r.noteLeader()
+		r.note()
 	}
 	return results
 }
 
 // runPhase makes the fault of rest[0], the phase due now, and waits, until
-// the end of the phase at the most, for the cluster to converge and,
-// after a crash of the leader, for a new leader.
+// the end of the phase at the most, for the cluster to converge, after a
+// crash of the leader for a new leader and after a crash of the clock
+// reference for the clocks to follow a new one.
 func (r *runner) runPhase(parent context.Context, rest []phase) phaseResult {
 	p := rest[0]
 	ctx, cancel := context.WithDeadline(parent, r.start.Add(p.Start+p.Length))
 	defer cancel()
-	var noLeader bool
+	var noTarget bool
 	if p.Fault == faultCrash {
-		p, noLeader = r.aim(ctx, rest)
+		p, noTarget = r.aim(ctx, rest)
 	}
-	res := phaseResult{phase: p, At: time.Since(r.start), NoLeader: noLeader}
+	res := phaseResult{phase: p, At: time.Since(r.start), NoTarget: noTarget}
 	if p.Fault == faultHeal || p.Fault == faultRestart {
 		r.watch.recovering()
 	}
@@ -246,6 +293,7 @@ func (r *runner) runPhase(parent context.Context, rest []phase) phaseResult {
 		crashed = p.Node
 		res.CrashedAt = t0
 		res.LeaderCrash = heldAt(r.elect.Leases(), p.Node, t0)
+		res.RefCrash, res.RefTerm = r.isReference(p.Node)
 		// Crash takes the node off the network at once but returns only
 		// after the crash hooks, and a leader's Elector spends half a
 		// lease failing to tell the voters it stops. Measure meanwhile.
@@ -268,7 +316,9 @@ func (r *runner) runPhase(parent context.Context, rest []phase) phaseResult {
 
 // measure polls every pollEvery until the cluster has converged and, after
 // a crash, every alive node has dropped the crashed node and, after a
-// crash of the leader, a new lease has started; or until ctx ends.
+// crash of the leader, a new lease has started and, after a crash of the
+// clock reference, every alive clock reads on a new reference; or until
+// ctx ends.
 func (r *runner) measure(ctx context.Context, t0 time.Time, crashed string, res *phaseResult) {
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
@@ -286,7 +336,12 @@ func (r *runner) measure(ctx context.Context, t0 time.Time, crashed string, res 
 				res.FailedOver, res.Failover, res.NewLeader = true, l.Start.Sub(t0), l.Node
 			}
 		}
-		if res.Converged && (crashed == "" || res.Detected) && (!res.LeaderCrash || res.FailedOver) {
+		if begun && res.RefCrash && !res.Resynced {
+			if s := r.clockSynced(); s.OK && s.Ref.Node != crashed {
+				res.Resynced, res.Resync, res.NewRef, res.NewTerm = true, now.Sub(t0), s.Ref.Node, s.Ref.Stats.Term
+			}
+		}
+		if res.Converged && (crashed == "" || res.Detected) && (!res.LeaderCrash || res.FailedOver) && (!res.RefCrash || res.Resynced) {
 			return
 		}
 		select {
@@ -313,12 +368,16 @@ func droppedByAll(c *sim.Cluster, name string) bool {
 }
 
 // recover heals the partition, ends the loss, restarts the crashed nodes
-// and waits up to finalWait for convergence.
+// and waits up to finalWait for convergence. From the heal on, it also
+// waits in the background (up to finalLeaderWait) for every clock to
+// read on one reference; settle collects that.
 func (r *runner) recover(ctx context.Context) (bool, time.Duration) {
-	ctx, cancel := context.WithTimeout(ctx, finalWait)
-	defer cancel()
 	at := time.Since(r.start)
 	t0 := time.Now()
+	r.finalSync = make(chan clockSync, 1)
+	go func(ctx context.Context) { r.finalSync <- r.waitClockSync(ctx, t0, finalLeaderWait) }(ctx)
+	ctx, cancel := context.WithTimeout(ctx, finalWait) // for the convergence only
+	defer cancel()
 	r.watch.recovering()
 	r.c.Heal()
 	clearLoss(r.c)
@@ -343,15 +402,18 @@ func (r *runner) recover(ctx context.Context) (bool, time.Duration) {
 	return res.Converged, res.Took
 }
 
-// finalLeader waits up to finalLeaderWait for a leader after the final
-// heal, prints it if it changed and returns it (nil for none).
-func (r *runner) finalLeader(ctx context.Context) *sim.LeaseRecord {
+// settle waits after recover up to finalLeaderWait for a leader and
+// for the clocks' sync that recover waits for, and prints the leader and
+// the clock reference if they changed. The leader is nil if there was
+// none.
+func (r *runner) settle(ctx context.Context) (*sim.LeaseRecord, clockSync) {
 	l, ok := r.waitLeader(ctx, finalLeaderWait)
-	r.showLeader(l, ok)
+	s := <-r.finalSync
+	r.showChanges(leaderLine(l, ok), referenceLine(s.Ref))
 	if !ok {
-		return nil
+		return nil, s
 	}
-	return &l
+	return &l, s
 }
 
 // sleepUntil waits until t and reports true, or reports false if ctx ends

@@ -46,14 +46,17 @@ func newWatcher(c *sim.Cluster, out *syncWriter, start time.Time) *watcher {
 	return w
 }
 
-// watch reads n's events until n closes.
+// watch reads n's events until n closes. Once n has crashed, what it
+// declares is ignored: the simulation closes a crashed node only after
+// the crash hooks, and meanwhile its membership, cut off from the rest,
+// declares the others failed, which a crashed process would not.
 func (w *watcher) watch(n *cluster.Node) {
 	events, _ := n.Subscribe(256)
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
 		for e := range events {
-			if e.Type == cluster.EventFail {
+			if e.Type == cluster.EventFail && w.c.Node(n.Name()) == n {
 				w.judge(n.Name(), e.Member.Name)
 			}
 		}

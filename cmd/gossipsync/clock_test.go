@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gossipsync/gossipsync/clock"
+	"github.com/gossipsync/gossipsync/sim"
+)
+
+func TestClockVerdictAndExitStatus(t *testing.T) {
+	misses := func(n int, format string) []string {
+		var out []string
+		for i := range n {
+			out = append(out, fmt.Sprintf(format, i+1))
+		}
+		return out
+	}
+	clean := sim.ClockCheck{Observations: 300, Judged: 1100, Unsynced: 40, Stale: 6, NoReference: 2, C3Max: 1234 * time.Microsecond}
+	for i := range 100 { // 1..100µs and 20µs..2ms
+		clean.Errors = append(clean.Errors, time.Duration(100-i)*time.Microsecond)
+		clean.Uncertainty = append(clean.Uncertainty, time.Duration(i+1)*20*time.Microsecond)
+	}
+	withC1, withC2, withC3 := clean, clean, clean
+	withC1.C1Misses = misses(5, "n%d: interval ±1ms misses the reference's time by 300µs")
+	withC2.C2Backwards = misses(1, "n%d: Now went back 2ms")
+	withC3.C3Misses = misses(2, "n%d and n9 differ by 9ms, more than ±1ms and ±2ms")
+	tests := []struct {
+		name       string
+		check      sim.ClockCheck
+		wantCode   int
+		wantReport []string
+		wantStderr []string
+	}{
+		{
+			name: "clean", check: clean, wantCode: 0,
+			wantReport: []string{
+				"C1 intervals hold  held\n",
+				"C2 Now monotonic   held\n",
+				"C3 nodes agree     held, max disagreement 1.23ms\n",
+				"|error|            p50 50µs, p99 99µs\n",
+				"uncertainty        p50 1ms, p99 1.98ms\n",
+				"readings           1100 judged, 40 unsynced, 6 stale (300 instants observed, 2 without a reference)\n",
+				"Now off interval   none beyond 1ms\n",
+			},
+		},
+		{
+			name: "C1 missed", check: withC1, wantCode: 1,
+			wantReport: []string{
+				"C1 intervals hold  BROKEN: 5 violations\n",
+				"                     n1: interval ±1ms misses the reference's time by 300µs\n",
+				"                     n3: interval",
+				"                     (and 2 more)\n",
+				"C2 Now monotonic   held\n",
+			},
+			wantStderr: []string{"gossipsync sim: clock property C1 (every Interval contains the reference's time) BROKEN: n1: interval ±1ms misses the reference's time by 300µs (and 4 more)\n"},
+		},
+		{
+			name: "C2 went back", check: withC2, wantCode: 1,
+			wantReport: []string{"C2 Now monotonic   BROKEN: 1 violation\n", "                     n1: Now went back 2ms\n"},
+			wantStderr: []string{"gossipsync sim: clock property C2 (Now never goes backwards on a node) BROKEN: n1: Now went back 2ms\n"},
+		},
+		{
+			name: "C3 missed", check: withC3, wantCode: 1,
+			wantReport: []string{"C3 nodes agree     BROKEN: 2 violations, max disagreement 1.23ms\n"},
+			wantStderr: []string{"gossipsync sim: clock property C3 (two synced readings differ by at most the sum of their uncertainties) BROKEN: n1 and n9"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := &report{FinalConverged: true, Clock: clockReport{Check: tt.check}}
+			var out, stderr bytes.Buffer
+			rep.print(&out)
+			code := exitStatus(rep, &stderr)
+			if code != tt.wantCode || rep.OK() != (tt.wantCode == 0) {
+				t.Errorf("exit status = %d, OK = %v; want %d", code, rep.OK(), tt.wantCode)
+			}
+			for _, w := range tt.wantReport {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("report lacks %q:\n%s", w, out.String())
+				}
+			}
+			for _, w := range tt.wantStderr {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr.String())
+				}
+			}
+			if tt.wantCode == 0 && stderr.Len() > 0 {
+				t.Errorf("stderr = %q, want nothing", stderr.String())
+			}
+		})
+	}
+}
+
+func TestClockSyncLines(t *testing.T) {
+	ref := sim.Reading{Node: "n3", Stats: clock.Stats{IsReference: true, Term: 4}}
+	crash := phaseResult{phase: phase{Fault: faultCrash, Node: "n2"}, At: 11700 * time.Millisecond, RefCrash: true, RefTerm: 2}
+	resynced := crash
+	resynced.Resynced, resynced.Resync, resynced.NewRef, resynced.NewTerm = true, 1520*time.Millisecond, "n3", 4
+	rep := &report{FinalConverged: true, Clock: clockReport{
+		References: []sim.Reading{{Node: "n2", Stats: clock.Stats{Term: 2}}, ref},
+		First:      clockSync{Ref: ref, OK: true, Synced: 5, Alive: 5, Took: 2130 * time.Millisecond},
+		Crashes:    []phaseResult{resynced, crash},
+		Final:      clockSync{Ref: ref, Synced: 3, Alive: 5, Took: 10 * time.Second},
+		NowOutside: nowOutside{Readings: 93, Max: 9280 * time.Millisecond, Nodes: []string{"n4", "n2"}},
+	}}
+	var out bytes.Buffer
+	rep.print(&out)
+	for _, w := range []string{
+		`clock              reference group "gossipsync.clock": 2 references: n2 term 2, n3 term 4` + "\n",
+		"Now off interval   93 readings on n4 n2, up to 9.28s outside (Now stands still after cluster time moved back)\n",
+		"first sync         all 5 on reference n3 term 4, 2.13s after the start\n",
+		"reference crash    n2 term 2 at 11.7s: all on n3 term 4 in 1.52s\n",
+		"reference crash    n2 term 2 at 11.7s: NOT all re-synced before the phase ended\n",
+		"final sync         NOT all synced within 10s of the final heal: 3 of 5 on reference n3 term 4\n",
+	} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("report lacks %q:\n%s", w, out.String())
+		}
+	}
+	if got, want := syncLine(clockSync{Alive: 4}, "the start"), "NOT all synced within 0s of the start: 0 of 4 on no reference"; got != want {
+		t.Errorf("syncLine(nothing) = %q, want %q", got, want)
+	}
+	if got, want := phaseLine(resynced, resynced.what(), 0), "[  11.7s] crash n2 (reference)  NOT converged after 0s, clocks on n3 in 1.52s"; got != want {
+		t.Errorf("phaseLine = %q, want %q", got, want)
+	}
+}
+
+func TestNowOutside(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	iv := clock.Interval{Earliest: t0, Latest: t0.Add(2 * time.Millisecond)}
+	var n nowOutside
+	for _, r := range []sim.Reading{
+		{Node: "n1", Now: t0.Add(time.Millisecond), Interval: iv},                     // inside
+		{Node: "n1", Now: t0.Add(2 * time.Millisecond), Interval: iv},                 // on the edge
+		{Node: "n1", Now: t0.Add(3 * time.Millisecond), Interval: iv},                 // within nowSlack
+		{Node: "n2", Now: t0.Add(9 * time.Second), Interval: iv, Err: errors.New("")}, // unsynced
+		{Node: "n3", Now: t0.Add(5 * time.Second), Interval: iv},                      // ahead
+		{Node: "n1", Now: t0.Add(-time.Second), Interval: iv},                         // behind
+		{Node: "n3", Now: t0.Add(7 * time.Second), Interval: iv},
+	} {
+		n.add(r)
+	}
+	want := nowOutside{Readings: 3, Max: 7*time.Second - 2*time.Millisecond, Nodes: []string{"n3", "n1"}}
+	if !reflect.DeepEqual(n, want) {
+		t.Errorf("nowOutside = %+v, want %+v", n, want)
+	}
+}
+
+func TestDrawPhysClocks(t *testing.T) {
+	names := nodeNames(50)
+	for seed := range int64(20) {
+		a := drawPhysClocks(seed, names, 5*time.Second, 200)
+		if b := drawPhysClocks(seed, names, 5*time.Second, 200); !reflect.DeepEqual(a, b) {
+			t.Fatalf("seed %d: two draws differ:\n%v\n%v", seed, a, b)
+		}
+		var fast, slow, ahead, behind int
+		for _, p := range a {
+			if p.Skew.Abs() > 5*time.Second || p.Skew%(10*time.Millisecond) != 0 || p.PPM < -200 || p.PPM > 200 || p.PPM != float64(int(p.PPM)) {
+				t.Fatalf("seed %d: %+v outside ±5s in 10ms steps, ±200 whole ppm", seed, p)
+			}
+			ahead, behind = ahead+boolInt(p.Skew > time.Second), behind+boolInt(p.Skew < -time.Second)
+			fast, slow = fast+boolInt(p.PPM > 50), slow+boolInt(p.PPM < -50)
+		}
+		if ahead == 0 || behind == 0 || fast == 0 || slow == 0 {
+			t.Errorf("seed %d: %d ahead, %d behind, %d fast, %d slow; want each of them", seed, ahead, behind, fast, slow)
+		}
+	}
+	for _, p := range drawPhysClocks(1, names, 0, 0) {
+		if p.Skew != 0 || p.PPM != 0 {
+			t.Errorf("-skew 0 -drift 0 gave %+v", p)
+		}
+	}
+	lines := []struct {
+		skew time.Duration
+		ppm  float64
+		want string
+	}{
+		{5 * time.Second, 200, "physical clocks (skew ±5s, drift ±200ppm): n1 +3.21s -57ppm, n2 -870ms +0ppm"},
+		{0, 200, "physical clocks (no skew, drift ±200ppm): n1 -57ppm, n2 +0ppm"},
+		{5 * time.Second, 0, "physical clocks (skew ±5s, no drift): n1 +3.21s, n2 -870ms"},
+		{0, 0, "physical clocks: no skew, no drift"},
+	}
+	phys := []physClock{{"n1", 3210 * time.Millisecond, -57}, {"n2", -870 * time.Millisecond, 0}}
+	for _, l := range lines {
+		if got := physLine(l.skew, l.ppm, phys); got != l.want {
+			t.Errorf("physLine(%v, %v) = %q, want %q", l.skew, l.ppm, got, l.want)
+		}
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
