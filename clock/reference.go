@@ -31,18 +31,27 @@ func (c *Clock) serveSample(_ context.Context, _ string, _ sampleReq) (sampleRes
 	return r, nil
 }
 
-// campaign competes to be the reference. A node that has never been in
-// sync waits until it is, so that it does not impose its own physical
-// clock on a running cluster; only when no reference is heard of for
-// two lease periods (a new cluster) does it campaign unsynced.
+// campaign competes to be the reference. A node that is not in sync
+// takes no part while another reference is known, so that it never
+// imposes its own physical clock on a running cluster (not even by
+// outranking the reference); only when no reference is heard of for two
+// lease periods (a new cluster) does it campaign unsynced.
 func (c *Clock) campaign() {
-	if !c.waitToCampaign() {
-		return
-	}
 	for c.ctx.Err() == nil {
-		el, err := c.el.Elect(c.ctx, c.node.Name())
+		if !c.waitToCampaign() {
+			return
+		}
+		ctx, cancel := context.WithCancel(c.ctx)
+		watching := make(chan struct{})
+		go func() {
+			defer close(watching)
+			c.withdrawWhenUnsynced(ctx, cancel)
+		}()
+		el, err := c.el.Elect(ctx, c.node.Name())
+		cancel()
+		<-watching
 		if err != nil {
-			return // closed
+			continue // withdrawn, or closed (the loop ends)
 		}
 		c.becomeReference(el.Term())
 		select {
@@ -50,6 +59,28 @@ func (c *Clock) campaign() {
 		case <-c.ctx.Done():
 		}
 		c.leaveReference()
+	}
+}
+
+// withdrawWhenUnsynced cancels a campaign once another reference is known
+// while this node has no bound on its time.
+func (c *Clock) withdrawWhenUnsynced(ctx context.Context, cancel context.CancelFunc) {
+	tick := time.NewTicker(c.opt.interval)
+	defer tick.Stop()
+	for {
+		c.mu.Lock()
+		_, synced := c.mu.filter.Bound(c.localLocked())
+		other := c.mu.ref.Node != "" && c.mu.ref.Node != c.node.Name()
+		c.mu.Unlock()
+		if !synced && other {
+			cancel()
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package clock_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -69,7 +70,7 @@ func report(t *testing.T, k sim.ClockCheck) {
 	t.Logf("judged %d readings (%d unsynced, %d stale): |error| p50 %v p99 %v, uncertainty p50 %v p99 %v, C3 max %v",
 		k.Judged, k.Unsynced, k.Stale, sim.Percentile(k.Errors, 50), sim.Percentile(k.Errors, 99),
 		sim.Percentile(k.Uncertainty, 50), sim.Percentile(k.Uncertainty, 99), k.C3Max)
-	for _, m := range append(append(k.C1Misses, k.C2Backwards...), k.C3Misses...) {
+	for _, m := range slices.Concat(k.C1Misses, k.C2Backwards, k.C3Misses, k.NowOff) {
 		t.Error(m)
 	}
 	if k.Judged == 0 {
@@ -149,5 +150,35 @@ func TestSimPhysicalClockSteps(t *testing.T) {
 		if k.Unsynced != before.Unsynced {
 			t.Errorf("%d readings unsynced after the steps, want none", k.Unsynced-before.Unsynced)
 		}
+	})
+}
+
+// A node that campaigned unsynced while cut off (its grace ran out) must
+// not take over a running cluster's time when it comes back, even though
+// it outranks the reference: cluster time never jumps.
+func TestSimUnsyncedNodeDoesNotImposeItsTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := sim.Start(ctx, sim.Options{Nodes: 5, Seed: 5, Profile: cluster.Local})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, name := range c.Names() {
+			c.SetSkew(name, time.Duration(i-2)*3*time.Second) // n5 runs 6 s ahead
+		}
+		c.Partition([]string{"n5"}, []string{"n1", "n2", "n3", "n4"})
+		w, err := sim.StartClocks(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			w.Close()
+			c.Close()
+			time.Sleep(10 * time.Second)
+		}()
+		observe(w, 10*time.Second) // n1-n4 sync on n4; n5 campaigns alone
+		c.Heal()
+		report(t, observe(w, 20*time.Second))
 	})
 }

@@ -17,7 +17,7 @@ import (
 // frees the grants it got and retries after a random pause.
 func (e *Elector) campaign(ctx context.Context, c candidate) (uint64, time.Time, error) {
 	var deferTo candidate
-	var deferSince time.Time
+	var deferSince, lastPreempt time.Time
 	noQuorum := false
 	fail := func(err error) (uint64, time.Time, error) {
 		if noQuorum && ctx.Err() != nil {
@@ -31,10 +31,13 @@ func (e *Elector) campaign(ctx context.Context, c candidate) (uint64, time.Time,
 		}
 		held, promised, changed := e.v.localState(e.group)
 		if held != nil && held.Cand != c {
-			if compareRank(c, held.Cand) > 0 {
+			if compareRank(c, held.Cand) > 0 && time.Since(lastPreempt) >= e.ttl/4 {
 				// Bully order: a claim the voters refuse still
 				// tells them a higher candidate is waiting, and
 				// the leader steps down at its next heartbeat.
+				// One such claim per heartbeat period is enough;
+				// more would only churn terms.
+				lastPreempt = time.Now()
 				e.claim(ctx, c, max(promised, held.Term)+1)
 			}
 			if err := e.wait(ctx, changed, min(held.Remaining, e.ttl/2)); err != nil {

@@ -14,8 +14,9 @@ import (
 // that node's simulated physical clock, and restarts it with the node.
 // Safe for concurrent use.
 type ClockWorkload struct {
-	c    *Cluster
-	opts []clock.Option
+	c       *Cluster
+	opts    []clock.Option
+	closing sync.WaitGroup // Clocks of crashed nodes still closing
 
 	mu     sync.Mutex // protects the fields below
 	clocks map[string]*clock.Clock
@@ -54,13 +55,15 @@ func (w *ClockWorkload) start(n *cluster.Node) error {
 	return nil
 }
 
+// stop ends a crashed node's Clock. Closing it tries to reach the (now
+// unreachable) voters, so it goes on in the background.
 func (w *ClockWorkload) stop(name string) {
 	w.mu.Lock()
 	clk := w.clocks[name]
 	delete(w.clocks, name)
 	w.mu.Unlock()
 	if clk != nil {
-		clk.Close()
+		w.closing.Go(func() { clk.Close() })
 	}
 }
 
@@ -129,4 +132,5 @@ func (w *ClockWorkload) Close() {
 	for _, clk := range clocks {
 		clk.Close()
 	}
+	w.closing.Wait()
 }

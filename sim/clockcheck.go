@@ -28,21 +28,32 @@ type ClockCheck struct {
 	C2Backwards  []string      // Now went backwards on a node
 	C3Misses     []string      // two readings further apart than their uncertainties
 	C3Max        time.Duration // largest disagreement between two synced nodes
-	Errors       []time.Duration
-	Uncertainty  []time.Duration
-	last         map[string]time.Time
+	// NowOff lists readings whose Now lay more than NowSlack outside their
+	// own Interval: Now stood still after cluster time moved back, which
+	// within the uncertainty is normal and beyond it means a jump.
+	NowOff      []string
+	Errors      []time.Duration
+	Uncertainty []time.Duration
+	last        map[string]time.Time
 }
 
 // NewClockCheck returns an empty checker; feed it with Add.
 func NewClockCheck() *ClockCheck { return &ClockCheck{last: map[string]time.Time{}} }
 
-// OK reports whether C1-C3 held.
-func (k ClockCheck) OK() bool { return len(k.C1Misses)+len(k.C2Backwards)+len(k.C3Misses) == 0 }
+// NowSlack is how far Now may lie outside its Interval before NowOff
+// counts it.
+const NowSlack = time.Millisecond
+
+// OK reports whether C1-C3 held and Now never strayed from its Interval.
+func (k ClockCheck) OK() bool {
+	return len(k.C1Misses)+len(k.C2Backwards)+len(k.C3Misses)+len(k.NowOff) == 0
+}
 
 // Clone returns a copy that later Adds do not change.
 func (k *ClockCheck) Clone() ClockCheck {
 	c := *k
 	c.C1Misses, c.C2Backwards, c.C3Misses = slices.Clone(k.C1Misses), slices.Clone(k.C2Backwards), slices.Clone(k.C3Misses)
+	c.NowOff = slices.Clone(k.NowOff)
 	c.Errors, c.Uncertainty = slices.Clone(k.Errors), slices.Clone(k.Uncertainty)
 	c.last = nil
 	return c
@@ -70,6 +81,9 @@ func (k *ClockCheck) Add(rs []Reading) {
 			k.C2Backwards = append(k.C2Backwards, fmt.Sprintf("%s: Now went back %v", r.Node, last.Sub(r.Now)))
 		}
 		k.last[r.Node] = r.Now
+		if off := outside(r.Now, r.Interval); off > NowSlack {
+			k.NowOff = append(k.NowOff, fmt.Sprintf("%s: Now lies %v outside its interval", r.Node, off))
+		}
 		synced = append(synced, r)
 		if ref == nil || r.Stats.IsReference {
 			continue
@@ -94,6 +108,17 @@ func (k *ClockCheck) judge(r, ref Reading) {
 	if hi.Before(r.Interval.Earliest) || lo.After(r.Interval.Latest) {
 		k.C1Misses = append(k.C1Misses, fmt.Sprintf("%s: interval ±%v misses the reference's time by %v", r.Node, r.Interval.Uncertainty(), missBy(r.Interval, lo, hi)))
 	}
+}
+
+// outside returns how far t lies outside iv (0 if within).
+func outside(t time.Time, iv clock.Interval) time.Duration {
+	switch {
+	case t.Before(iv.Earliest):
+		return iv.Earliest.Sub(t)
+	case t.After(iv.Latest):
+		return t.Sub(iv.Latest)
+	}
+	return 0
 }
 
 // center is the middle of the instants a reading may have been taken at.
