@@ -31,6 +31,9 @@ type Clock struct {
 	el   *election.Elector
 	hlc  *hlc.Clock
 
+	synced     chan struct{} // closed at the first bound
+	syncedOnce sync.Once
+
 	ctx    context.Context // canceled by Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -71,11 +74,13 @@ func New(n *cluster.Node, opts ...Option) (*Clock, error) {
 			return nil, err
 		}
 	}
-	el, err := election.New(n, election.Group(ReferenceGroup))
+	// NoPreempt: a reference is kept while it lives; each change of
+	// reference widens every bound and leaves a gap without one.
+	el, err := election.New(n, election.Group(ReferenceGroup), election.NoPreempt())
 	if err != nil {
 		return nil, fmt.Errorf("clock: %w", err)
 	}
-	c := &Clock{node: n, opt: o, el: el}
+	c := &Clock{node: n, opt: o, el: el, synced: make(chan struct{})}
 	c.mu.filter = timesync.NewFilter(o.window, o.maxDrift)
 	c.hlc = hlc.NewClock(c.physicalNanos, hlcMaxForward)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -90,8 +95,9 @@ func New(n *cluster.Node, opts ...Option) (*Clock, error) {
 
 // Now returns the cluster time: the middle of Interval, held back so that
 // it never goes backwards on this node (after a correction it stands
-// still until true time catches up, rather than stepping back). It fails
-// with ErrUnsynced when Interval would.
+// still until true time catches up, rather than stepping back; so just
+// after a correction it may lie outside Interval by up to the earlier
+// uncertainty). It fails with ErrUnsynced when Interval would.
 func (c *Clock) Now() (time.Time, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -192,16 +198,25 @@ func (c *Clock) readLocal() (time.Time, int) {
 }
 
 // physicalNanos is the hybrid logical clock's physical time: cluster time
-// when it is known, else this node's physical clock.
+// when it is known, else 0, so that an unsynced node's timestamps only
+// count logically and never drag other nodes' timestamps towards its own
+// (possibly far off) physical clock.
 func (c *Clock) physicalNanos() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	local := c.localLocked()
-	if iv, err := c.intervalLocked(local); err == nil {
+	if iv, err := c.intervalLocked(c.localLocked()); err == nil {
 		return iv.Earliest.Add(iv.Latest.Sub(iv.Earliest) / 2).UnixNano()
 	}
-	return local.UnixNano()
+	return 0
 }
+
+// Synced returns a channel that closes once this node has a bound on
+// cluster time for the first time (its first good sample, or becoming
+// the reference). Readings may still fail later, if the bound grows past
+// MaxUncertainty.
+func (c *Clock) Synced() <-chan struct{} { return c.synced }
+
+func (c *Clock) markSynced() { c.syncedOnce.Do(func() { close(c.synced) }) }
 
 // Close stops sampling, gives up the reference role, removes the Stamper
 // and waits for the Clock's goroutines. Idempotent.

@@ -76,10 +76,14 @@ func TestUnsyncedThenSyncedThenClosed(t *testing.T) {
 		if _, err := clks[0].Now(); !errors.Is(err, clock.ErrUnsynced) {
 			t.Fatalf("Now before any sample = %v, want ErrUnsynced", err)
 		}
-		time.Sleep(5 * time.Second)
 		for i, clk := range clks {
+			select {
+			case <-clk.Synced():
+			case <-time.After(10 * time.Second):
+				t.Fatalf("clock %d not synced after 10s", i)
+			}
 			if _, err := clk.Now(); err != nil {
-				t.Fatalf("clock %d after 5s: %v", i, err)
+				t.Fatalf("clock %d after Synced: %v", i, err)
 			}
 			s := clk.Stats()
 			if s.Reference != "n3" {

@@ -40,18 +40,25 @@
 //     stands still until cluster time catches up.
 //   - C3: after sync, two nodes' readings differ by at most the sum of
 //     their uncertainties (it follows from C1).
-//   - Readings fail with ErrUnsynced before the first good sample, and
+//   - Readings fail with ErrUnsynced before the first good sample (Synced
+//     closes then), and
 //     when the uncertainty passes MaxUncertainty (default 100 ms): a node
 //     cut off from the reference keeps serving time while its drift
 //     allowance stays below the bound (50 s at the defaults), then fails.
 //   - Timestamp is a hybrid logical clock: strictly increasing on a node,
 //     carried on every RPC frame, so an event that caused another has a
-//     smaller timestamp. Its wall part follows cluster time.
+//     smaller timestamp. Its wall part follows cluster time; an unsynced
+//     node counts only logically, so a node with a wrong physical clock
+//     cannot drag the cluster's timestamps ahead.
+//   - The reference is kept while it lives (a higher-ranked node does not
+//     depose it). The first node of a new cluster becomes the reference
+//     only after hearing of none for two lease periods (2 s on Local,
+//     10 s on LAN), and reads ErrUnsynced until then.
 //
 // # Hazards
 //
-//   - A node that was never in sync does not campaign while a reference
-//     is known; if a cluster loses every synced node, the next reference
+//   - A node that is not in sync does not campaign while a reference is
+//     known; if a cluster loses every synced node, the next reference
 //     starts a new timeline from its physical clock, and the others start
 //     over (their Now stands still if the new time is behind).
 //   - Make at most one Clock per node: it installs the node's Stamper.

@@ -114,6 +114,7 @@ func (c *Clock) becomeReference(term uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.mu.isRef, c.mu.refTerm = true, term
+	c.markSynced()
 	if b, ok := c.mu.filter.Bound(c.localLocked()); ok {
 		c.mu.refOffset, c.mu.refInherited = b.Offset, b.Uncertainty
 	} else {
@@ -199,6 +200,7 @@ func (c *Clock) sample(ref string) bool {
 		return true
 	}
 	c.mu.samples++
+	c.markSynced()
 	return true
 }
 

@@ -31,7 +31,7 @@ func (e *Elector) campaign(ctx context.Context, c candidate) (uint64, time.Time,
 		}
 		held, promised, changed := e.v.localState(e.group)
 		if held != nil && held.Cand != c {
-			if compareRank(c, held.Cand) > 0 && time.Since(lastPreempt) >= e.ttl/4 {
+			if !e.noPreempt && compareRank(c, held.Cand) > 0 && time.Since(lastPreempt) >= e.ttl/4 {
 				// Bully order: a claim the voters refuse still
 				// tells them a higher candidate is waiting, and
 				// the leader steps down at its next heartbeat.

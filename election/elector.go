@@ -29,6 +29,8 @@ type Elector struct {
 	group string
 	prio  int
 	ttl   time.Duration
+	// noPreempt: do not depose a live leader of lower rank.
+	noPreempt bool
 
 	ctx    context.Context // canceled by Close
 	cancel context.CancelFunc
@@ -51,7 +53,7 @@ func New(n *cluster.Node, opts ...Option) (*Elector, error) {
 			return nil, err
 		}
 	}
-	e := &Elector{node: n, v: acquireVoter(n, o.ttl), group: o.group, prio: o.priority, ttl: o.ttl, leading: map[*Elected]struct{}{}}
+	e := &Elector{node: n, v: acquireVoter(n, o.ttl), group: o.group, prio: o.priority, ttl: o.ttl, noPreempt: o.noPreempt, leading: map[*Elected]struct{}{}}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	return e, nil
 }

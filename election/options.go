@@ -34,9 +34,10 @@ const DefaultGroup = "default"
 type Option func(*options) error
 
 type options struct {
-	group    string
-	priority int
-	ttl      time.Duration
+	group     string
+	priority  int
+	ttl       time.Duration
+	noPreempt bool
 }
 
 // Group names the election group; default "default". Groups are
@@ -57,6 +58,17 @@ func Group(name string) Option {
 func Priority(p int) Option {
 	return func(o *options) error {
 		o.priority = p
+		return nil
+	}
+}
+
+// NoPreempt makes this Elector's candidates leave a live leader alone
+// even when they rank above it: they wait for its lease to end. Bully
+// order then decides only who takes over. Use it where changing leader
+// has a cost (the clock's time reference uses it).
+func NoPreempt() Option {
+	return func(o *options) error {
+		o.noPreempt = true
 		return nil
 	}
 }

@@ -2,6 +2,7 @@ package election_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -307,6 +308,30 @@ func TestSimRestartedNodeSeesLeader(t *testing.T) {
 		}
 		if leader.Term != l.Term {
 			t.Errorf("restarted node sees term %d, want %d", leader.Term, l.Term)
+		}
+	})
+}
+
+// With NoPreempt, a higher candidate that arrives later waits for the
+// lease to end instead of deposing the leader.
+func TestSimNoPreempt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := startSim(t, 3)
+		els := electors(t, c, election.NoPreempt())
+		ctx := context.Background()
+		low, err := els[0].Elect(ctx, "low")
+		if err != nil {
+			t.Fatal(err)
+		}
+		short, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if _, err := els[2].Elect(short, "high"); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("higher candidate with NoPreempt: Elect = %v, want to keep waiting", err)
+		}
+		select {
+		case <-low.Revoked():
+			t.Fatal("the leader was deposed despite NoPreempt")
+		default:
 		}
 	})
 }
