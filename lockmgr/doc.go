@@ -1,0 +1,113 @@
+// Package lockmgr gives a gossipsync cluster leased locks with fencing
+// tokens.
+//
+//	m, err := lockmgr.New(node)
+//	if err != nil { ... }
+//	defer m.Close()
+//	l, err := m.Acquire(ctx, "invoice-42", lockmgr.TTL(10*time.Second))
+//	if err != nil { ... }
+//	defer l.Release(context.Background())
+//	select {
+//	case <-l.Done():
+//		return // the lease is gone: stop at once
+//	default:
+//	}
+//	store.Write(data, l.Token()) // the resource refuses older tokens
+//
+// # How it works
+//
+// Safety comes from acceptors, as in package election, not from who owns
+// an id. Every node with a Manager runs one acceptor, serving all ids.
+// Per id an acceptor keeps the highest token it granted (its promise)
+// and at most one grant: holder (node, Manager instance, handle), token,
+// and an expiry of receive time + TTL + TTL/4. It grants a claim only for
+// a token above its promise, only while it holds no live grant for
+// another holder, and not during its quiet period: a new acceptor grants
+// nothing for LockDelay, because it may be a restarted node that forgot a
+// live grant. A renewal extends the holder's grant, or joins one that the
+// acceptor missed when it holds no live grant, the token is not below its
+// promise and it is not quiet. A release frees a matching grant.
+//
+// A grant needs acknowledgements from a majority of the quorum basis
+// (cluster.Node.QuorumSize), asked of every alive member at once.
+//
+// The coordinator of an id is its owner on a consistent-hash ring (64
+// virtual nodes per member) of the alive members. Acquire sends a
+// blocking request to the owner by the caller's view, and to the next
+// ring successor if the owner is unreachable or has no Manager; the
+// caller's deadline travels with it. The coordinator keeps a FIFO queue
+// per id and serves only its head: it claims the next token (its last
+// one + 1, or above the highest promise it was refused for), frees any
+// partial grants of a failed claim, and while an acceptor reports a live
+// grant of another holder it waits min(remaining, TTL/4) or until the
+// holder's Release wakes it. A coordinator that is not the owner by its
+// own view serves anyway: ownership gives fairness (one queue), not
+// safety.
+//
+// The holder renews every TTL/3 with every member. The lease runs TTL
+// from the send time of the last round a majority renewed (for the
+// grant: the caller's send time plus the time the coordinator kept the
+// request before claiming, both of which precede every acceptor's
+// receipt). Done closes at the lease's end, or at once if a renewal
+// falls short of a majority while an acceptor has promised a newer
+// token.
+//
+// # Guarantees (quorum mode)
+//
+//   - L1: no two grants of an id carry the same token. Two grants'
+//     majorities share an acceptor, and an acceptor grants each token
+//     once (above its promise), so the second claim of a token is
+//     refused there.
+//   - L2: tokens strictly increase in real-time order of grant. If grant
+//     A completed before the claim of B was sent, the acceptor shared by
+//     their majorities had promised A's token when it granted B's, so
+//     B's is greater. Clocks play no part.
+//   - L3: no two holds overlap in real time, as long as clock rates are
+//     within about 10 % and no holder pauses longer than its TTL while
+//     holding. Every acceptor of the last renewing majority holds the
+//     grant for 1.25 TTL from its receipt, and the holder's lease ends
+//     TTL after it sent the renewal; a new grant needs one of those
+//     acceptors.
+//   - L4: a free id is granted within one claim round; an id whose holder
+//     crashed, within 1.25 TTL of its last renewal plus TTL/4; a node
+//     that restarts backs no grant for LockDelay.
+//   - A node that sees fewer alive members than QuorumSize refuses at
+//     once with ErrNoQuorum, as caller and as coordinator; a holder there
+//     loses its lease within TTL.
+//
+// # Using the token
+//
+// A lease can end while its holder is paused (GC, a stopped VM) and does
+// not notice in time. Pass the token with every write; the resource
+// keeps the highest token per id and refuses lower ones (Fence does this
+// in memory; in SQL: WHERE token <= $token). Equal tokens come from the
+// same holder and are allowed.
+//
+// # Hazards
+//
+//   - Quorum(false) is unsafe: grants need only a majority of the id's
+//     Replicas ring successors among the members a node sees, so both
+//     sides of a partition grant the same id, possibly with the same
+//     token. L1-L3 do not hold; use it only where availability matters
+//     more than exclusion (the simulation uses it to show violations).
+//   - Acceptor state lives in memory and is kept forever: one small
+//     record per distinct id ever locked, on every node. If a majority
+//     of nodes restart at once they forget the highest tokens and a
+//     later grant may reuse a token number (never overlapping in time,
+//     thanks to the quiet period).
+//   - TTL+TTL/4 must not exceed LockDelay (checked by Acquire), so a
+//     restarted acceptor's quiet period outlasts every grant it forgot.
+//     Every Manager of a cluster should use the same LockDelay.
+//   - Only nodes with a Manager accept grants; QuorumSize counts every
+//     member, so most members need a Manager.
+//   - A node that has not joined anyone has a quorum basis of one and
+//     grants itself every lock; set cluster.Config.ExpectedSize where
+//     that matters.
+//   - An Acquire that gives up (ctx, Wait) tells its coordinator, which
+//     drops the waiter, and frees any grant it may have got; a
+//     coordinator also drops waiters whose node left the membership. A
+//     grant that slips through (a message lost) blocks the id until it
+//     expires (1.25 TTL), never longer.
+//   - A waiting coordinator spends one claim round per TTL/4 on a held
+//     id; its failed claims never win and are released at once.
+package lockmgr
