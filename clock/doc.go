@@ -48,8 +48,10 @@
 //   - Timestamp is a hybrid logical clock: strictly increasing on a node,
 //     carried on every RPC frame, so an event that caused another has a
 //     smaller timestamp. Its wall part follows cluster time; an unsynced
-//     node counts only logically, so a node with a wrong physical clock
-//     cannot drag the cluster's timestamps ahead.
+//     node counts only logically (and takes any stamp it receives, having
+//     no time to judge it by), so a node with a wrong physical clock
+//     cannot drag the cluster's timestamps ahead. A synced node ignores a
+//     stamp more than a minute ahead of its cluster time.
 //   - The reference is kept while it lives (a higher-ranked node does not
 //     depose it). The first node of a new cluster becomes the reference
 //     only after hearing of none for two lease periods (2 s on Local,

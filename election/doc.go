@@ -74,6 +74,9 @@
 //     seeds, both lead until they meet. Set cluster.Config.ExpectedSize on
 //     every node where that matters: then a majority of the expected
 //     cluster is needed from the start.
+//   - When a cluster of one grows to two, the majority is both nodes and
+//     the newcomer's voter backs no lease for its quiet period, so the
+//     first leader loses its lease and the election runs again.
 //   - Only nodes that have an Elector vote. A cluster whose quorum basis
 //     counts nodes without one needs a majority among those that do.
 //   - Voter state lives in memory. A restarted node backs no lease for

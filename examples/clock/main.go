@@ -102,7 +102,16 @@ func runNode(ctx context.Context, f nodeFlags) error {
 	defer clk.Close()
 	cluster.HandleFunc(node, methodPing, func(_ context.Context, from string, _ struct{}) (struct{}, error) {
 		// The request's frame carried the caller's HLC timestamp, and
-		// the clock took it in before this handler ran.
+		// the clock took it in before this handler ran, if it reads:
+		// until then its HLC counts only logically, from wall time 0,
+		// and drops every stamp more than a minute ahead of that, so
+		// the timestamp below would be smaller than the caller's. So
+		// refuse until the clock reads; the caller retries. (A ping
+		// that arrived in the microseconds just before the first
+		// sample would still have lost its stamp.)
+		if _, err := clk.Now(); err != nil {
+			return struct{}{}, err
+		}
 		fmt.Printf("ping from %s: received at hlc %s\n", from, formatHLC(clk.Timestamp()))
 		return struct{}{}, nil
 	})
@@ -155,25 +164,16 @@ func (p physical) at(t time.Time) time.Time {
 	return t.Round(0).Add(p.skew + drift)
 }
 
-// waitSynced waits until the clock reads, printing why it does not at
-// first. The Clock has no channel to wait on, so it asks every 20 ms, a
-// fifth of the sampling interval on cluster.Local.
+// waitSynced waits until the clock has its first bound on cluster time
+// (clk.Synced closes), printing first why it does not read yet.
 func waitSynced(ctx context.Context, clk *clock.Clock, start time.Time) error {
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for first := true; ; first = false {
-		_, err := clk.Now()
-		if err == nil {
-			break
-		}
+	if _, err := clk.Now(); err != nil {
 		if !errors.Is(err, clock.ErrUnsynced) {
 			return err
 		}
-		if first {
-			fmt.Printf("waiting: %v\n", err)
-		}
+		fmt.Printf("waiting: %v\n", err)
 		select {
-		case <-tick.C:
+		case <-clk.Synced():
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -190,9 +190,9 @@ func waitSynced(ctx context.Context, clk *clock.Clock, start time.Time) error {
 }
 
 // ping calls node to once, retrying every second until it answers (it
-// may not have joined yet) or ctx ends, and prints the HLC timestamp it
-// took before sending. The callee's timestamp on receipt is greater:
-// every RPC frame carries the sender's timestamp.
+// may not have joined or synced yet) or ctx ends, and prints the HLC
+// timestamp it took before sending. The callee's timestamp on receipt is
+// greater: every RPC frame carries the sender's timestamp.
 func ping(ctx context.Context, node *cluster.Node, clk *clock.Clock, to string) {
 	for first := true; ; first = false {
 		sent := clk.Timestamp()

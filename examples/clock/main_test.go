@@ -20,8 +20,10 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // TestLauncher builds the example and runs it as a user would, with no
 // flags. Every node must print synced readings; readings taken at the
 // same instant must agree within the sum of their uncertainties; each
-// physical clock must be off by its skew; and the ping must arrive with
-// a greater HLC timestamp than it left with.
+// physical clock must be off by its skew; the reference must not change
+// (all three join before the first one is elected, and a live reference
+// is kept); every HLC timestamp must stay close to cluster time; and the
+// ping must arrive with a greater HLC timestamp than it left with.
 func TestLauncher(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the example and runs three processes")
@@ -38,6 +40,8 @@ func TestLauncher(t *testing.T) {
 	}
 	readings, pings := parseOutput(t, string(out))
 	checkReadings(t, readings)
+	checkReference(t, readings)
+	checkHLC(t, readings)
 	checkPing(t, pings)
 	if t.Failed() {
 		t.Logf("output:\n%s", out)
@@ -95,6 +99,38 @@ func agree(t *testing.T, a, b parsed) float64 {
 			apart.Seconds()*1e3, diff, bound, a.line, b.line)
 	}
 	return float64(diff) / float64(bound)
+}
+
+// checkReference checks that every reading names the same reference:
+// the nodes join before the first reference is elected, and the clock's
+// election keeps a live reference, however the others rank.
+func checkReference(t *testing.T, rs []parsed) {
+	t.Helper()
+	refs := map[string]int{}
+	for _, r := range rs {
+		refs[r.ref]++
+	}
+	if len(refs) != 1 || refs["-"] > 0 {
+		t.Errorf("readings by reference: %v, want one reference throughout", refs)
+	}
+}
+
+// maxHLCLead bounds how far a reading's HLC wall time may lie from its
+// cluster time. A node's HLC follows its own cluster time and the stamps
+// of the others, whose cluster time differs by at most the sum of the
+// uncertainties (a few hundred microseconds here); an unsynced node
+// counts only logically, so b's clock, 3 s fast, cannot drag it ahead.
+const maxHLCLead = 10 * time.Millisecond
+
+// checkHLC checks that every reading's HLC wall time is within
+// maxHLCLead of its cluster time.
+func checkHLC(t *testing.T, rs []parsed) {
+	t.Helper()
+	for _, r := range rs {
+		if d := wrap(r.hlc.wall - r.cluster); d.Abs() > maxHLCLead {
+			t.Errorf("%s: hlc wall time %v from cluster time, want within %v", r.line, d, maxHLCLead)
+		}
+	}
 }
 
 // checkPing checks that c received b's ping with a greater HLC timestamp

@@ -24,7 +24,8 @@ type Clock struct {
 // NewClock returns a Clock that reads physical time from physical, in
 // nanoseconds since the Unix epoch (nil means UnixNano, the system clock).
 // Update rejects remote timestamps more than maxForward ahead of physical
-// time; maxForward <= 0 disables that check.
+// time; maxForward <= 0 disables that check, and so does a physical time
+// of 0 or less (no physical time known: nothing to judge the remote by).
 func NewClock(physical func() int64, maxForward time.Duration) *Clock {
 	if physical == nil {
 		physical = UnixNano
@@ -53,7 +54,7 @@ func (c *Clock) Update(remote Timestamp) (Timestamp, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	pt := c.physical()
-	if c.maxForward > 0 && remote.Wall > satAdd(pt, c.maxForward) {
+	if c.maxForward > 0 && pt > 0 && remote.Wall > satAdd(pt, c.maxForward) {
 		ahead := remote.Wall - pt
 		if ahead < 0 { // the difference overflowed
 			ahead = math.MaxInt64

@@ -106,6 +106,9 @@ func TestClockHistory(t *testing.T) {
 			now(1000, 1000, 0),
 			update(1000, ts(1<<60, 3), 1<<60, 4),
 		}},
+		{"no physical time: nothing to judge by", time.Second, []step{
+			update(0, ts(1<<60, 3), 1<<60, 4),
+		}},
 		{"check disabled by negative maxForward", -time.Second, []step{
 			update(0, ts(1<<60, 3), 1<<60, 4),
 		}},
