@@ -27,10 +27,11 @@ type conn struct {
 	wmu    sync.Mutex // serializes sealing and writing frames
 	sealer *sealer    // nil in an open cluster
 
-	mu      sync.Mutex // protects pending and err
+	mu      sync.Mutex // protects pending, serving and err
 	pending map[uint64]chan *wire.Frame
-	err     error         // why the conn closed; set once
-	done    chan struct{} // closed when the conn closes
+	serving map[uint64]context.CancelFunc // the peer's requests being handled here, by their id
+	err     error                         // why the conn closed; set once
+	done    chan struct{}                 // closed when the conn closes
 }
 
 func (c *conn) isClosed() bool {
@@ -51,6 +52,9 @@ func (c *conn) close(reason error) {
 	}
 	c.err = reason
 	close(c.done)
+	for _, cancel := range c.serving { // the caller can no longer hear
+		cancel()
+	}
 	c.mu.Unlock()
 	c.nc.Close()
 }
@@ -83,8 +87,17 @@ func (c *conn) call(ctx context.Context, f *wire.Frame) (*wire.Frame, error) {
 	case <-c.done:
 		return nil, fmt.Errorf("%w to %s: %v", ErrConnLost, c.peer, c.err)
 	case <-ctx.Done():
+		c.cancelRemote(f.ID)
 		return nil, ctx.Err()
 	}
+}
+
+// cancelRemote tells the peer that request id was abandoned, so its
+// handler's ctx is canceled; best effort.
+func (c *conn) cancelRemote(id uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	c.write(ctx, &wire.Frame{Kind: wire.KindCancel, ID: id})
 }
 
 // write seals and writes one frame; a failed write closes the conn.
@@ -136,6 +149,12 @@ func (c *conn) readLoop() {
 				defer func() { <-sem; handlers.Done() }()
 				c.handle(f)
 			}()
+		case wire.KindCancel:
+			c.mu.Lock()
+			if cancel := c.serving[f.ID]; cancel != nil {
+				cancel()
+			}
+			c.mu.Unlock()
 		case wire.KindResponse, wire.KindError:
 			c.mu.Lock()
 			ch := c.pending[f.ID]
@@ -188,11 +207,23 @@ func (c *conn) closeAfterRead(err error) {
 
 // handle serves one request and writes its reply.
 func (c *conn) handle(f *wire.Frame) {
-	ctx, cancel := c.node.baseCtx, context.CancelFunc(func() {})
+	ctx, cancel := context.WithCancel(c.node.baseCtx)
 	if f.Timeout > 0 {
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(f.Timeout))
+		ctx, cancel = context.WithTimeout(c.node.baseCtx, time.Duration(f.Timeout))
 	}
 	defer cancel()
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.serving[f.ID] = cancel
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.serving, f.ID)
+		c.mu.Unlock()
+	}()
 	reply := c.node.serve(ctx, &Request{From: c.peer, Method: f.Method, body: f.Body})
 	reply.ID = f.ID
 	err := c.write(context.Background(), reply)

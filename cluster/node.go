@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strings"
@@ -19,7 +20,7 @@ import (
 type Member struct {
 	Name string            // unique node name
 	Addr string            // advertised gossip address, "ip:port"
-	Tags map[string]string // user tags (the library's own are not shown)
+	Tags map[string]string // gossiped tags; keys starting with "_" belong to gossipsync's packages
 }
 
 // EventType says what happened to a member.
@@ -70,7 +71,8 @@ type Node struct {
 	closed  atomic.Bool
 	wg      sync.WaitGroup // every goroutine the node started
 
-	mu     sync.Mutex // protects the fields below
+	mu     sync.Mutex        // protects the fields below
+	tags   map[string]string // what this node gossips, tagRPC included
 	subs   map[*subscription]struct{}
 	quorum map[string]struct{} // the quorum basis: members seen, less those that left
 }
@@ -130,9 +132,39 @@ func New(cfg Config) (*Node, error) {
 		n.tr.Shutdown()
 		return nil, fmt.Errorf("cluster: start gossip: %w", err)
 	}
+	n.tags = sc.Tags
 	n.wg.Add(1)
 	go n.eventLoop(events)
 	return n, nil
+}
+
+// SetTags changes the tags this node gossips: each key is set to its
+// value, and an empty value removes the key. Keys starting with "_" are
+// for gossipsync's own packages (taskpool advertises its commands so);
+// "_rpc" cannot be changed. Tags must fit in 512 bytes in all. The others
+// see the change by gossip, as an EventUpdate.
+func (n *Node) SetTags(tags map[string]string) error {
+	if n.closed.Load() {
+		return ErrClosed
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	next := maps.Clone(n.tags)
+	for k, v := range tags {
+		switch {
+		case k == "" || k == tagRPC:
+			return fmt.Errorf("cluster: SetTags: key %q cannot be set", k)
+		case v == "":
+			delete(next, k)
+		default:
+			next[k] = v
+		}
+	}
+	if err := n.serf.SetTags(next); err != nil {
+		return fmt.Errorf("cluster: SetTags: %w", err)
+	}
+	n.tags = next
+	return nil
 }
 
 // Name returns the node's name.
@@ -264,7 +296,7 @@ func (n *Node) Members() []Member {
 func toMember(m serf.Member) Member {
 	tags := make(map[string]string, len(m.Tags))
 	for k, v := range m.Tags {
-		if !strings.HasPrefix(k, reservedTagPrefix) {
+		if k != tagRPC {
 			tags[k] = v
 		}
 	}

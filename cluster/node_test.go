@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -221,5 +222,29 @@ func BenchmarkConverge5(b *testing.B) {
 			n.Close()
 		}
 		b.StartTimer()
+	}
+}
+
+func TestSetTags(t *testing.T) {
+	nodes := newTestCluster(t, 2, nil)
+	if err := nodes[0].SetTags(map[string]string{"role": "db", "_tp": "resize,send"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "n1 sees n0's tags", func() bool {
+		m := nodes[1].Members()[0]
+		return m.Tags["role"] == "db" && m.Tags["_tp"] == "resize,send"
+	})
+	if err := nodes[0].SetTags(map[string]string{"role": ""}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "n1 sees the tag removed", func() bool {
+		_, ok := nodes[1].Members()[0].Tags["role"]
+		return !ok
+	})
+	if err := nodes[0].SetTags(map[string]string{"_rpc": "x"}); err == nil {
+		t.Error("SetTags may change _rpc")
+	}
+	if err := nodes[0].SetTags(map[string]string{"big": strings.Repeat("x", 600)}); err == nil {
+		t.Error("SetTags accepted 600 bytes of tags")
 	}
 }

@@ -35,7 +35,8 @@ const maxInflight = 256
 // request; ctx is done when the caller's deadline passes or the node
 // closes. A returned error reaches the caller as a *RemoteError that
 // unwraps to the sentinel registered with RegisterError, if any. The
-// returned value is encoded with msgpack.
+// returned value is encoded with msgpack. ctx is also canceled when the
+// caller gives up (its ctx is canceled) or its connection breaks.
 type Handler func(ctx context.Context, req *Request) (any, error)
 
 // Request is one incoming call.
@@ -275,7 +276,7 @@ func handshakeDeadline(ctx context.Context) time.Time {
 
 // startConn registers c under its peer's name and starts its reader.
 func (n *Node) startConn(nc net.Conn, peer string, s *sealer) (*conn, error) {
-	c := &conn{node: n, peer: peer, nc: nc, sealer: s, pending: map[uint64]chan *wire.Frame{}, done: make(chan struct{})}
+	c := &conn{node: n, peer: peer, nc: nc, sealer: s, pending: map[uint64]chan *wire.Frame{}, serving: map[uint64]context.CancelFunc{}, done: make(chan struct{})}
 	n.rpc.mu.Lock()
 	n.rpc.live[c] = struct{}{}
 	if old := n.rpc.conns[peer]; old == nil || old.isClosed() {

@@ -354,3 +354,29 @@ func TestStamperRidesEveryFrame(t *testing.T) {
 	}
 	a.SetStamper(nil)
 }
+
+// Canceling a call (not a deadline) cancels the handler's ctx on the
+// remote node too.
+func TestCancelReachesHandler(t *testing.T) {
+	a, b := rpcPair(t, testKey)
+	started, canceled := make(chan struct{}), make(chan struct{})
+	b.Handle("wait", func(ctx context.Context, _ *Request) (any, error) {
+		close(started)
+		<-ctx.Done()
+		close(canceled)
+		return nil, ctx.Err()
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- a.Call(ctx, b.Name(), "wait", nil, nil) }()
+	<-started
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("canceled Call = %v, want context.Canceled", err)
+	}
+	select {
+	case <-canceled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the remote handler's ctx was not canceled within 10s")
+	}
+}

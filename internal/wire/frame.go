@@ -57,11 +57,12 @@ const (
 	KindHelloAck Kind = 5 // handshake, listener to dialer: Body is a Hello
 	KindAuth     Kind = 6 // handshake, dialer proves the key: Body is the MAC
 	KindAuthOK   Kind = 7 // handshake, listener proves the key: Body is the MAC
-	maxKind           = KindAuthOK
+	KindCancel   Kind = 8 // the caller gave up on request ID: cancel its handler
+	maxKind           = KindCancel
 )
 
 func (k Kind) String() string {
-	names := [...]string{"invalid", "request", "response", "error", "hello", "hello-ack", "auth", "auth-ok"}
+	names := [...]string{"invalid", "request", "response", "error", "hello", "hello-ack", "auth", "auth-ok", "cancel"}
 	if int(k) < len(names) {
 		return names[k]
 	}
