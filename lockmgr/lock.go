@@ -84,6 +84,12 @@ func (l *Lock) keep() {
 	expired := true
 	defer func() { l.end(expired) }()
 	interval := l.ttl / 3
+	// The grant itself was a majority's acknowledgement: the first
+	// renewal is due a third of a TTL later, not at once.
+	if !l.pause(time.Now().Add(interval)) {
+		expired = false
+		return
+	}
 	for {
 		l.mu.Lock()
 		leaseEnd := l.leaseEnd
@@ -108,19 +114,31 @@ func (l *Lock) keep() {
 		if leaseEnd.Before(next) {
 			next = leaseEnd // close Done on time if renewals keep failing
 		}
-		t := time.NewTimer(time.Until(next))
-		select {
-		case <-t.C:
-		case <-l.stop:
-			t.Stop()
-			expired = false
-			return
-		case <-m.ctx.Done():
-			t.Stop()
+		if !l.pause(next) {
 			expired = false
 			return
 		}
 	}
+}
+
+// pause waits until t, or the lock is released or its Manager closes
+// (then it returns false).
+func (l *Lock) pause(t time.Time) bool {
+	l.mu.Lock()
+	leaseEnd := l.leaseEnd
+	l.mu.Unlock()
+	if leaseEnd.Before(t) {
+		t = leaseEnd
+	}
+	timer := time.NewTimer(time.Until(t))
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-l.stop:
+	case <-l.m.ctx.Done():
+	}
+	return false
 }
 
 // renewRound sends one renewal to the id's acceptors. ok: a majority
