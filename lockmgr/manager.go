@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -212,7 +213,7 @@ func (m *Manager) Close() error {
 		return nil
 	}
 	m.closed = true
-	locks := m.locks
+	locks := maps.Clone(m.locks) // Lock.end deletes from m.locks
 	m.mu.Unlock()
 	for _, l := range locks {
 		l.stopRenewing()

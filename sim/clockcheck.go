@@ -28,17 +28,21 @@ type ClockCheck struct {
 	C2Backwards  []string      // Now went backwards on a node
 	C3Misses     []string      // two readings further apart than their uncertainties
 	C3Max        time.Duration // largest disagreement between two synced nodes
-	// NowOff lists readings whose Now lay more than NowSlack outside their
-	// own Interval: Now stood still after cluster time moved back, which
-	// within the uncertainty is normal and beyond it means a jump.
+	// NowOff lists readings whose Now lay outside their own Interval by
+	// more than NowSlack plus the node's previous uncertainty: Now stands
+	// still after a correction, which within that is normal and beyond it
+	// means cluster time jumped.
 	NowOff      []string
 	Errors      []time.Duration
 	Uncertainty []time.Duration
 	last        map[string]time.Time
+	lastU       map[string]time.Duration // each node's previous uncertainty
 }
 
 // NewClockCheck returns an empty checker; feed it with Add.
-func NewClockCheck() *ClockCheck { return &ClockCheck{last: map[string]time.Time{}} }
+func NewClockCheck() *ClockCheck {
+	return &ClockCheck{last: map[string]time.Time{}, lastU: map[string]time.Duration{}}
+}
 
 // NowSlack is how far Now may lie outside its Interval before NowOff
 // counts it.
@@ -55,7 +59,7 @@ func (k *ClockCheck) Clone() ClockCheck {
 	c.C1Misses, c.C2Backwards, c.C3Misses = slices.Clone(k.C1Misses), slices.Clone(k.C2Backwards), slices.Clone(k.C3Misses)
 	c.NowOff = slices.Clone(k.NowOff)
 	c.Errors, c.Uncertainty = slices.Clone(k.Errors), slices.Clone(k.Uncertainty)
-	c.last = nil
+	c.last, c.lastU = nil, nil
 	return c
 }
 
@@ -81,9 +85,12 @@ func (k *ClockCheck) Add(rs []Reading) {
 			k.C2Backwards = append(k.C2Backwards, fmt.Sprintf("%s: Now went back %v", r.Node, last.Sub(r.Now)))
 		}
 		k.last[r.Node] = r.Now
-		if off := outside(r.Now, r.Interval); off > NowSlack {
+		// Now holds still after a correction, so it may lie outside the
+		// new interval by up to the previous uncertainty.
+		if off := outside(r.Now, r.Interval); off > NowSlack+k.lastU[r.Node] {
 			k.NowOff = append(k.NowOff, fmt.Sprintf("%s: Now lies %v outside its interval", r.Node, off))
 		}
+		k.lastU[r.Node] = r.Interval.Uncertainty()
 		synced = append(synced, r)
 		if ref == nil || r.Stats.IsReference {
 			continue

@@ -41,15 +41,20 @@ type Cluster struct {
 	ips    map[string]string        // every node's ip by name
 	clocks map[string]*physClock    // every node's physical clock by name
 	groups [][]string               // the current partition, by name; nil = none
+	paused map[string]int           // nodes paused now, with nesting
 	hooks  []Hooks
 }
 
-// Hooks let a workload follow node crashes and (re)starts. Both run
-// synchronously: OnCrash after the node's traffic stopped and before it
-// is closed, OnStart after a restarted node joined.
+// Hooks let a workload follow node crashes, (re)starts and pauses. They
+// run synchronously: OnCrash after the node's traffic stopped and before
+// it is closed, OnStart after a restarted or added node joined, OnPause
+// after the node froze (from Pause), OnResume after it thawed (from a
+// time.AfterFunc callback). Any may be nil.
 type Hooks struct {
-	OnCrash func(name string)
-	OnStart func(n *cluster.Node)
+	OnCrash  func(name string)
+	OnStart  func(n *cluster.Node)
+	OnPause  func(name string)
+	OnResume func(name string)
 }
 
 // AddHooks registers h for later crashes and restarts.
@@ -71,7 +76,7 @@ func Start(ctx context.Context, opt Options) (*Cluster, error) {
 	if opt.Nodes < 1 || opt.Nodes > 25000 {
 		return nil, fmt.Errorf("sim: Options.Nodes is %d; want 1 to 25000", opt.Nodes)
 	}
-	c := &Cluster{opt: opt, net: NewNet(opt.Seed), nodes: map[string]*cluster.Node{}, ips: map[string]string{}, clocks: map[string]*physClock{}}
+	c := &Cluster{opt: opt, net: NewNet(opt.Seed), nodes: map[string]*cluster.Node{}, ips: map[string]string{}, clocks: map[string]*physClock{}, paused: map[string]int{}}
 	for i := 1; i <= opt.Nodes; i++ {
 		name := fmt.Sprintf("n%d", i)
 		c.ips[name] = fmt.Sprintf("127.0.%d.%d", 10+i/250, 1+i%250)
@@ -96,7 +101,9 @@ func Start(ctx context.Context, opt Options) (*Cluster, error) {
 }
 
 func (c *Cluster) startNode(name string) (*cluster.Node, error) {
+	c.mu.Lock()
 	ip := c.ips[name]
+	c.mu.Unlock()
 	n, err := cluster.New(cluster.Config{
 		Name:      name,
 		BindAddr:  ip + ":7946",
@@ -202,13 +209,19 @@ func (c *Cluster) Crash(name string) {
 // joins it through the other alive nodes.
 func (c *Cluster) Restart(ctx context.Context, name string) (*cluster.Node, error) {
 	c.mu.Lock()
-	_, known := c.ips[name]
+	ip, known := c.ips[name]
 	alive := c.nodes[name] != nil
 	c.mu.Unlock()
 	if !known || alive {
 		return nil, fmt.Errorf("sim: restart %s: not a crashed node of this cluster", name)
 	}
-	c.net.SetDown(c.ips[name], false)
+	c.net.SetDown(ip, false)
+	return c.startJoin(ctx, name)
+}
+
+// startJoin starts node name, joins it through the other alive nodes and
+// runs the start hooks.
+func (c *Cluster) startJoin(ctx context.Context, name string) (*cluster.Node, error) {
 	n, err := c.startNode(name)
 	if err != nil {
 		return nil, err
@@ -230,6 +243,82 @@ func (c *Cluster) Restart(ctx context.Context, name string) (*cluster.Node, erro
 		}
 	}
 	return n, nil
+}
+
+// Pause freezes node name's process for d, as a long GC pause or a
+// stopped VM would: it neither sends nor receives anything, and then
+// goes on where it was. It returns at once; the thaw happens after d on
+// a time.AfterFunc callback (virtual time in a synctest bubble).
+//
+// It is made on the network: the node's links are cut for d (see
+// Net.SetPaused; open streams are reset, as a peer's keepalive would
+// after a long stall), while its goroutines and timers keep running, so
+// the node sees its calls time out rather than stand still. The freeze
+// is independent of Partition and Heal: a Heal during the pause does not
+// thaw the node, and the partition in force when it thaws applies.
+// Pausing an unknown or crashed node does nothing.
+func (c *Cluster) Pause(name string, d time.Duration) {
+	c.mu.Lock()
+	alive := c.nodes[name] != nil
+	ip := c.ips[name]
+	c.mu.Unlock()
+	if !alive {
+		return
+	}
+	c.mu.Lock()
+	c.paused[name]++
+	c.mu.Unlock()
+	c.net.SetPaused(ip, true)
+	for _, h := range c.hookList() {
+		if h.OnPause != nil {
+			h.OnPause(name)
+		}
+	}
+	time.AfterFunc(d, func() {
+		c.mu.Lock()
+		if c.paused[name]--; c.paused[name] <= 0 {
+			delete(c.paused, name)
+		}
+		c.mu.Unlock()
+		c.net.SetPaused(ip, false)
+		for _, h := range c.hookList() {
+			if h.OnResume != nil {
+				h.OnResume(name)
+			}
+		}
+	})
+}
+
+// Leave makes node name leave the cluster gracefully (the others see a
+// leave and lower their quorum basis), then closes it. Crash hooks run,
+// between the leave and the close. Restart starts it again.
+func (c *Cluster) Leave(ctx context.Context, name string) error {
+	n := c.Node(name)
+	if n == nil {
+		return fmt.Errorf("sim: leave %s: not an alive node of this cluster", name)
+	}
+	err := n.Leave(ctx)
+	c.mu.Lock()
+	delete(c.nodes, name)
+	c.mu.Unlock()
+	for _, h := range c.hookList() {
+		if h.OnCrash != nil {
+			h.OnCrash(name)
+		}
+	}
+	return errors.Join(err, n.Close())
+}
+
+// Add starts a new node, named after the last one ("n6" after "n5"),
+// joins it through the alive nodes and runs the start hooks.
+func (c *Cluster) Add(ctx context.Context) (*cluster.Node, error) {
+	c.mu.Lock()
+	i := len(c.ips) + 1
+	name := fmt.Sprintf("n%d", i)
+	c.ips[name] = fmt.Sprintf("127.0.%d.%d", 10+i/250, 1+i%250)
+	c.clocks[name] = newPhysClock()
+	c.mu.Unlock()
+	return c.startJoin(ctx, name)
 }
 
 // SetLoss sets the packet loss probability of every link, 0..1.
@@ -273,7 +362,7 @@ func (c *Cluster) SetDrift(name string, ppm float64) {
 }
 
 // Expected returns the members node name should see: the alive nodes it
-// can reach under the current partition, in name order.
+// can reach under the current partition and pauses, in name order.
 func (c *Cluster) Expected(name string) []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -287,10 +376,14 @@ func (c *Cluster) Expected(name string) []string {
 	return out
 }
 
-// sameSideLocked reports whether two nodes are not cut apart. A node in no
+// sameSideLocked reports whether two nodes are not cut apart: neither
+// is paused and a partition does not separate them. A node in no
 // group (a bridge) is on every side; with bridges, gossip may still carry
 // news across the cut, so views are only approximately Expected.
 func (c *Cluster) sameSideLocked(a, b string) bool {
+	if a != b && (c.paused[a] > 0 || c.paused[b] > 0) {
+		return false
+	}
 	ga, gb := groupOf(c.groups, a), groupOf(c.groups, b)
 	return ga < 0 || gb < 0 || ga == gb
 }

@@ -69,6 +69,7 @@ type Net struct {
 		group     map[string]int         // partition group of each ip
 		blocked   map[link]bool          // one-way cuts
 		down      map[string]bool        // crashed hosts
+		paused    map[string]int         // frozen hosts: count of pauses in force
 		packets   map[string]*packetConn // open packet conns by "ip:port"
 		listeners map[string]*listener   // open listeners by "ip:port"
 		streams   map[*streamPair]struct{}
@@ -86,6 +87,7 @@ func NewNet(seed int64) *Net {
 	n.mu.group = make(map[string]int)
 	n.mu.blocked = make(map[link]bool)
 	n.mu.down = make(map[string]bool)
+	n.mu.paused = make(map[string]int)
 	n.mu.packets = make(map[string]*packetConn)
 	n.mu.listeners = make(map[string]*listener)
 	n.mu.streams = make(map[*streamPair]struct{})
@@ -200,6 +202,29 @@ func (n *Net) SetDown(ip string, down bool) {
 	resetAll(cut)
 }
 
+// SetPaused freezes (paused true) or thaws (paused false) the host with
+// the given ip, as for a stopped process: while frozen, nothing it sends
+// arrives and nothing reaches it, its open streams are reset and dials
+// to or from it time out, but its listeners and packet conns stay open.
+// Pauses nest: a host thaws when every SetPaused(ip, true) was matched
+// by a SetPaused(ip, false). The freeze is separate from Partition,
+// Block and Heal: a Heal does not thaw a paused host.
+func (n *Net) SetPaused(ip string, paused bool) {
+	ip = canonIP(ip)
+	n.mu.Lock()
+	if !paused {
+		if n.mu.paused[ip]--; n.mu.paused[ip] <= 0 {
+			delete(n.mu.paused, ip)
+		}
+		n.mu.Unlock()
+		return
+	}
+	n.mu.paused[ip]++
+	cut := n.cutStreamsLocked()
+	n.mu.Unlock()
+	resetAll(cut)
+}
+
 // Stats returns the counters so far.
 func (n *Net) Stats() NetStats {
 	n.mu.Lock()
@@ -209,7 +234,7 @@ func (n *Net) Stats() NetStats {
 
 // reachableLocked reports whether a packet from ip from can reach ip to.
 func (n *Net) reachableLocked(from, to string) bool {
-	if n.mu.down[from] || n.mu.down[to] || n.mu.blocked[link{from, to}] {
+	if n.mu.down[from] || n.mu.down[to] || n.mu.paused[from] > 0 || n.mu.paused[to] > 0 || n.mu.blocked[link{from, to}] {
 		return false
 	}
 	gf, okf := n.mu.group[from]

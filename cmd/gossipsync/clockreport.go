@@ -38,7 +38,7 @@ func (k *clockReport) checked() []clockProperty {
 		{"C2", "Now monotonic", "Now never goes backwards on a node", k.Check.C2Backwards, ""},
 		{"C3", "nodes agree", "two synced readings differ by at most the sum of their uncertainties",
 			k.Check.C3Misses, ", max disagreement " + fmtFine(k.Check.C3Max)},
-		{"C2'", "Now in bound", "Now stays within 1ms of its own Interval (cluster time never jumps)", k.Check.NowOff, ""},
+		{"C2'", "Now in bound", "Now stays within its own Interval, give or take its previous uncertainty (cluster time never jumps)", k.Check.NowOff, ""},
 	}
 }
 

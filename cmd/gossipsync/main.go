@@ -1,14 +1,15 @@
 // Command gossipsync is the command line of gossipsync.
 //
-//	gossipsync sim [-nodes 5] [-duration 30s] [-seed 1] [-faults partition,crash,loss] [-skew 5s] [-drift 200] [-v]
+//	gossipsync sim [-nodes 5] [-duration 30s] [-seed 1] [-faults partition,crash,loss,pause] [-skew 5s] [-drift 200] [-unsafe] [-v]
 //
 // runs a seeded chaos simulation of a cluster on an in-memory network, with
 // every node campaigning in one election group and keeping cluster time on
-// a skewed, drifting physical clock, and prints how fast membership
+// a skewed, drifting physical clock, and clients on every node contending
+// for locks, and prints how fast membership
 // converges after each fault, how fast a new leader takes over after the
 // leader crashes, how fast the clocks follow a new reference after the
-// clock reference crashes, and whether the election and the clock kept
-// their guarantees.
+// clock reference crashes, and whether the election, the clock and the
+// locks kept their guarantees.
 package main
 
 import (

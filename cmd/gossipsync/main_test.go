@@ -137,6 +137,14 @@ func TestSimShortRun(t *testing.T) {
 		`\nNow off interval +`,
 		`\nfirst sync +all 3 on reference n\d term \d+, `,
 		`\nfinal sync +`,
+		`\nlocks +3 ids, 2 clients per node, TTL 1s, quorum mode: [1-9]\d* grants, `,
+		`\nacquire latency +p50 [^\n]*, p99 `,
+		`\nL1 unique tokens +held\n`,
+		`\nL2 tokens increase +held\n`,
+		`\nL3 holds disjoint +held\n`,
+		`\nL4 grant after heal +median [^\n]*heals followed by a grant\)`,
+		`\nfence +late writes of paused holders: \d+ rejected, 0 ACCEPTED`,
+		`\nporcupine +linearizable`,
 	} {
 		if !regexp.MustCompile(re).MatchString(out) {
 			t.Errorf("clock section lacks a line matching %q", re)

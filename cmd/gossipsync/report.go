@@ -25,6 +25,7 @@ type phaseResult struct {
 	CrashedAt   time.Time
 	LeaderCrash bool          // the node held the leader's lease when it crashed
 	NoTarget    bool          // the schedule aimed at the leader or reference, but there was none
+	Holder      bool          // pause: the node held a lock when it was paused
 	FailedOver  bool          // after LeaderCrash, a new lease started before the phase ended
 	Failover    time.Duration // from the crash to the new lease
 	NewLeader   string        // the node that holds it
@@ -52,13 +53,19 @@ func (r phaseResult) what() string {
 		s += " (no reference)"
 	case r.NoTarget:
 		s += " (no leader)"
+	case r.Holder:
+		s += " (lock holder)"
 	}
 	return s
 }
 
 // widest returns the longest description p may get once made.
 func widest(p phase) int {
-	if p.Fault != faultCrash {
+	switch p.Fault {
+	case faultPause:
+		return len(phaseResult{phase: p, Holder: true}.what())
+	case faultCrash:
+	default:
 		return len(phaseResult{phase: p}.what())
 	}
 	return len(phaseResult{phase: p, LeaderCrash: true, RefCrash: true}.what())
@@ -75,6 +82,7 @@ type report struct {
 	FinalTook       time.Duration
 	Election        electionReport
 	Clock           clockReport
+	Locks           lockReport
 	Net             sim.NetStats
 	Wall            time.Duration
 }
@@ -90,7 +98,8 @@ func (r *report) problems() []string {
 		out = append(out, fmt.Sprintf("the cluster did not re-converge within %v after the final heal", finalWait))
 	}
 	out = append(out, r.Election.problems()...)
-	return append(out, r.Clock.problems()...)
+	out = append(out, r.Clock.problems()...)
+	return append(out, r.Locks.problems()...)
 }
 
 // leaderCrashes returns when the crashes of the leader happened.
@@ -155,6 +164,8 @@ func (r *report) print(w io.Writer) {
 	r.Election.print(tw)
 	fmt.Fprintln(tw)
 	r.Clock.print(tw)
+	fmt.Fprintln(tw)
+	r.Locks.print(tw)
 	fmt.Fprintln(tw)
 	fmt.Fprintf(tw, "wall time\t%s\n", fmtDur(r.Wall))
 	tw.Flush()

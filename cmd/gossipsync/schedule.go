@@ -17,21 +17,23 @@ import (
 // fault is what a phase of the schedule does to the simulated network.
 type fault string
 
-// The faults. -faults chooses among partition, crash and loss; heal and
-// restart are the recoveries that follow a partition and a crash.
+// The faults. -faults chooses among partition, crash, loss and pause;
+// heal and restart are the recoveries that follow a partition and a
+// crash.
 const (
 	faultPartition fault = "partition" // split the nodes into a majority and a minority
 	faultHeal      fault = "heal"      // end the partition
 	faultCrash     fault = "crash"     // stop an alive node (often the leader or the clock reference) without leaving
 	faultRestart   fault = "restart"   // start a crashed node again
 	faultLoss      fault = "loss"      // lose and delay packets for the phase
+	faultPause     fault = "pause"     // freeze a node (often a lock holder) for minPause to maxPause
 )
 
 // userFaults are the faults -faults accepts, in the order reports list them.
-var userFaults = []fault{faultPartition, faultCrash, faultLoss}
+var userFaults = []fault{faultPartition, faultCrash, faultLoss, faultPause}
 
 // allFaults are every kind of phase, in the order reports list them.
-var allFaults = []fault{faultPartition, faultHeal, faultCrash, faultRestart, faultLoss}
+var allFaults = []fault{faultPartition, faultHeal, faultCrash, faultRestart, faultLoss, faultPause}
 
 // Schedule parameters.
 const (
@@ -41,6 +43,8 @@ const (
 	maxLoss      = 0.30
 	lossMinDelay = 1 * time.Millisecond
 	lossMaxDelay = 10 * time.Millisecond
+	minPause     = 1500 * time.Millisecond // longer than the lock TTL
+	maxPause     = 3 * time.Second         // shorter than minPhase
 )
 
 // Streams of the generator seeded by -seed, one per use, so that a new
@@ -67,7 +71,8 @@ type phase struct {
 	Start, Length time.Duration // from the start of the schedule
 	Majority      []string      // partition: the larger side
 	Minority      []string      // partition: the smaller side
-	Node          string        // crash, restart: the node
+	Node          string        // crash, restart, pause: the node
+	Pause         time.Duration // pause: how long the node is frozen
 	Target        target        // crash: whom to crash instead of Node, if there is one
 	Loss          float64       // loss: packet loss probability
 }
@@ -78,6 +83,8 @@ func (p phase) String() string {
 		return fmt.Sprintf("partition {%s} | {%s}", strings.Join(p.Majority, " "), strings.Join(p.Minority, " "))
 	case faultCrash, faultRestart:
 		return fmt.Sprintf("%s %s", p.Fault, p.Node)
+	case faultPause:
+		return fmt.Sprintf("pause %s for %s", p.Node, fmtDur(p.Pause))
 	case faultLoss:
 		return fmt.Sprintf("loss %.0f%%, delay %d-%dms", p.Loss*100, lossMinDelay.Milliseconds(), lossMaxDelay.Milliseconds())
 	}
@@ -102,6 +109,9 @@ func buildSchedule(seed int64, duration time.Duration, names []string, faults []
 	for _, length := range phaseLengths(rng, duration) {
 		p := st.next(rng)
 		p.Start, p.Length = at, length
+		if p.Fault == faultPause {
+			p.Pause = min(p.Pause, length-minPause) // leave time to converge after the thaw
+		}
 		out = append(out, p)
 		at += length
 	}
@@ -201,6 +211,11 @@ func (s *scheduleState) next(rng *rand.Rand) phase {
 		node := alive[rng.IntN(len(alive))]
 		s.crashed = append(s.crashed, node)
 		return phase{Fault: f, Node: node}
+	case faultPause:
+		alive := s.alive()
+		node := alive[rng.IntN(len(alive))]
+		d := minPause + time.Duration(rng.Int64N(int64(maxPause-minPause)+1))
+		return phase{Fault: f, Node: node, Pause: d.Truncate(100 * time.Millisecond)}
 	case faultRestart:
 		i := rng.IntN(len(s.crashed))
 		node := s.crashed[i]
@@ -278,6 +293,8 @@ func (p phase) apply(ctx context.Context, c *sim.Cluster) (*cluster.Node, error)
 	case faultLoss:
 		c.SetLoss(p.Loss)
 		c.SetDelay(lossMinDelay, lossMaxDelay)
+	case faultPause:
+		c.Pause(p.Node, p.Pause)
 	}
 	return nil, nil
 }
@@ -294,7 +311,7 @@ func parseFaults(s string) ([]fault, error) {
 	for _, word := range strings.Split(s, ",") {
 		f := fault(strings.TrimSpace(word))
 		if !slices.Contains(userFaults, f) {
-			return nil, fmt.Errorf("unknown fault %q in -faults (want some of partition, crash, loss)", f)
+			return nil, fmt.Errorf("unknown fault %q in -faults (want some of partition, crash, loss, pause)", f)
 		}
 		if !slices.Contains(out, f) {
 			out = append(out, f)

@@ -33,6 +33,7 @@ func TestBuildScheduleFollowsTheRules(t *testing.T) {
 		{"crash", []fault{faultCrash}, []fault{faultCrash, faultRestart}},
 		{"loss", []fault{faultLoss}, []fault{faultLoss}},
 		{"partition,crash", []fault{faultPartition, faultCrash}, []fault{faultPartition, faultHeal, faultCrash, faultRestart}},
+		{"pause", []fault{faultPause}, []fault{faultPause}},
 		{"all", userFaults, allFaults},
 	}
 	for _, tt := range tests {
@@ -91,6 +92,13 @@ func checkSchedule(s []phase, d time.Duration, names []string, allowed []fault) 
 				return fmt.Errorf("phase %d: restarts %s, which is not crashed", i, p.Node)
 			}
 			crashed = slices.DeleteFunc(crashed, func(n string) bool { return n == p.Node })
+		case faultPause:
+			if slices.Contains(crashed, p.Node) || !slices.Contains(names, p.Node) {
+				return fmt.Errorf("phase %d: pauses %s, which is not an alive node", i, p.Node)
+			}
+			if p.Pause < minPause || p.Pause > maxPause || p.Pause > p.Length-minPause {
+				return fmt.Errorf("phase %d: pause of %v; want %v to %v, and %v left of the phase", i, p.Pause, minPause, maxPause, minPause)
+			}
 		case faultLoss:
 			if p.Loss < minLoss || p.Loss > maxLoss {
 				return fmt.Errorf("phase %d: loss %v is outside [%v, %v]", i, p.Loss, minLoss, maxLoss)
@@ -119,7 +127,8 @@ func TestParseFaults(t *testing.T) {
 		want    []fault
 		wantErr string
 	}{
-		{"partition,crash,loss", userFaults, ""},
+		{"partition,crash,loss,pause", userFaults, ""},
+		{"pause", []fault{faultPause}, ""},
 		{"loss", []fault{faultLoss}, ""},
 		{" crash , partition,crash", []fault{faultCrash, faultPartition}, ""},
 		{"heal", nil, `unknown fault "heal"`},

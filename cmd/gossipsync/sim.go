@@ -31,18 +31,22 @@ type simConfig struct {
 	Faults   []fault
 	Skew     time.Duration // each node's physical clock is off by up to ±Skew
 	Drift    float64       // and runs fast or slow by up to ±Drift ppm
+	Unsafe   bool          // the lock workload runs without quorum
 	Logger   *slog.Logger  // the nodes' logs; nil = none
 }
 
-const simUsage = `usage: gossipsync sim [-nodes 5] [-duration 30s] [-seed 1] [-faults partition,crash,loss] [-skew 5s] [-drift 200] [-v]
+const simUsage = `usage: gossipsync sim [-nodes 5] [-duration 30s] [-seed 1] [-faults partition,crash,loss,pause] [-skew 5s] [-drift 200] [-unsafe] [-v]
 
 Starts a cluster on a simulated in-memory network (no sockets) and gives
 each node's physical clock a seeded skew and drift, uniform within ±-skew
 and ±-drift ppm. Every node campaigns in one election group and runs a
 clock synchronized to the clock reference; the clocks are read every
-100ms. Then it makes a seeded schedule of faults
-for -duration (the crashes aim in turn at the election leader, the clock
-reference and a random node), measures after each fault how long until
+100ms. On every node 2 clients contend on 3 locks (TTL 1s), write
+through one fencing Fence, hold for a random time and release. Then it
+makes a seeded schedule of faults for -duration (the crashes aim in turn
+at the election leader, the clock reference and a random node; a pause
+freezes a lock holder, if there is one, for 1.5-3s, after which it
+writes once more with its old token), measures after each fault how long until
 every node sees the members it should, after a leader crash until a new
 leader holds the lease, and after a crash of the clock reference until
 every clock reads on a new reference; then heals everything and prints
@@ -50,7 +54,15 @@ a report. Exit status 1 if the cluster does not re-converge, the
 election broke E1 (one leader per term), E2 (terms increase) or E3
 (leases never overlap), or the clock broke C1 (intervals contain the
 reference's time), C2 (Now never goes back) or C3 (nodes agree within
-their uncertainties).
+their uncertainties), or the locks broke L1 (unique tokens), L2 (tokens
+increase in grant order) or L3 (holds never overlap), porcupine found the
+lock history not linearizable, or the Fence accepted a paused holder's
+late write after a newer grant.
+
+-unsafe runs the locks with lockmgr.Quorum(false), which keeps them
+available on both sides of a partition and so breaks L1-L3: the report
+shows the violations, and the exit status is 1 whenever it finds some,
+in this mode too.
 
 flags:
 `
@@ -98,9 +110,10 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 	fs.IntVar(&cfg.Nodes, "nodes", 5, fmt.Sprintf("number of nodes, 3 to %d", maxSimSize))
 	fs.DurationVar(&cfg.Duration, "duration", 30*time.Second, "how long to make faults, at least "+minPhase.String())
 	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the fault schedule, the network and the secret key")
-	faults := fs.String("faults", "partition,crash,loss", "comma-separated faults to make: partition, crash, loss")
+	faults := fs.String("faults", "partition,crash,loss,pause", "comma-separated faults to make: partition, crash, loss, pause")
 	fs.DurationVar(&cfg.Skew, "skew", 5*time.Second, "physical clocks are off by up to ± this (0 = none)")
 	fs.Float64Var(&cfg.Drift, "drift", 200, fmt.Sprintf("physical clocks run fast or slow by up to ± this many ppm, whole ppm, at most %d (0 = none)", maxDriftFlag))
+	fs.BoolVar(&cfg.Unsafe, "unsafe", false, "run the lock workload without quorum (lockmgr.Quorum(false)): expect L1-L3 violations and exit status 1")
 	verbose := fs.Bool("v", false, "print the nodes' debug logs to stderr")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err // flag printed the problem and the usage
@@ -153,7 +166,7 @@ func simulate(ctx context.Context, w io.Writer, cfg simConfig) (*report, error) 
 		return nil, err
 	}
 	out.printf("cluster of %d formed in %s\n", cfg.Nodes, fmtDur(time.Since(began)))
-	r, err := startWorkloads(ctx, c, out, phys)
+	r, err := startWorkloads(ctx, c, out, phys, cfg)
 	if err != nil {
 		c.Close()
 		return nil, err
@@ -171,6 +184,9 @@ func simulate(ctx context.Context, w io.Writer, cfg simConfig) (*report, error) 
 	finalLeader, finalSync := r.settle(final)
 	rep.Clock = r.stopClocks(rep.Phases, finalSync)
 	r.elect.Close() // ends the open lease
+	r.waitGrantAfter(final, r.healed, finalLockWait)
+	r.locks.Close() // ends the open holds
+	rep.Locks = newLockReport(r.locks.History(), cfg.Unsafe)
 	rep.Net = c.Net().Stats()
 	c.Close()
 	r.watch.wait()
@@ -183,7 +199,7 @@ func simulate(ctx context.Context, w io.Writer, cfg simConfig) (*report, error) 
 
 // startWorkloads sets the physical clocks, starts the election and clock
 // workloads and waits for the first leader and for the clocks to sync.
-func startWorkloads(ctx context.Context, c *sim.Cluster, out *syncWriter, phys []physClock) (*runner, error) {
+func startWorkloads(ctx context.Context, c *sim.Cluster, out *syncWriter, phys []physClock, cfg simConfig) (*runner, error) {
 	setPhysClocks(c, phys)
 	t0 := time.Now()
 	elect, err := sim.StartElection(c, electionGroup)
@@ -195,7 +211,14 @@ func startWorkloads(ctx context.Context, c *sim.Cluster, out *syncWriter, phys [
 		elect.Close()
 		return nil, err
 	}
-	r := &runner{c: c, elect: elect, clocks: clocks, out: out}
+	locks, err := startLocks(c, cfg)
+	if err != nil {
+		elect.Close()
+		clocks.Close()
+		return nil, err
+	}
+	r := &runner{c: c, elect: elect, clocks: clocks, locks: locks, out: out,
+		pauseRNG: rand.New(rand.NewPCG(uint64(cfg.Seed), pauseStream))}
 	r.observer = startObserver(clocks, observeEvery)
 	var first clockSync
 	var syncing sync.WaitGroup
@@ -234,6 +257,9 @@ type runner struct {
 	c         *sim.Cluster
 	elect     *sim.ElectionWorkload
 	clocks    *sim.ClockWorkload
+	locks     *sim.LockWorkload
+	pauseRNG  *rand.Rand // chooses among the lock holders to pause
+	healed    time.Time  // the final heal
 	observer  *observer
 	out       *syncWriter
 	watch     *watcher
@@ -278,11 +304,19 @@ func (r *runner) runPhase(parent context.Context, rest []phase) phaseResult {
 	p := rest[0]
 	ctx, cancel := context.WithDeadline(parent, r.start.Add(p.Start+p.Length))
 	defer cancel()
-	var noTarget bool
-	if p.Fault == faultCrash {
+	var noTarget, holder bool
+	switch p.Fault {
+	case faultCrash:
 		p, noTarget = r.aim(ctx, rest)
+	case faultPause:
+		p, holder = r.aimPause(p)
 	}
-	res := phaseResult{phase: p, At: time.Since(r.start), NoTarget: noTarget}
+	res := phaseResult{phase: p, At: time.Since(r.start), NoTarget: noTarget, Holder: holder}
+	if p.Fault == faultPause {
+		r.runPause(ctx, p, &res)
+		res.Interrupted = !res.Converged && parent.Err() != nil
+		return res
+	}
 	if p.Fault == faultHeal || p.Fault == faultRestart {
 		r.watch.recovering()
 	}
@@ -304,6 +338,9 @@ func (r *runner) runPhase(parent context.Context, rest []phase) phaseResult {
 			r.watch.watch(n)
 		}
 		res.Err = err
+	}
+	if p.Fault == faultHeal {
+		r.locks.Healed(t0)
 	}
 	r.measure(ctx, t0, crashed, &res)
 	crashing.Wait()
@@ -380,6 +417,8 @@ func (r *runner) recover(ctx context.Context) (bool, time.Duration) {
 	defer cancel()
 	r.watch.recovering()
 	r.c.Heal()
+	r.healed = time.Now()
+	r.locks.Healed(r.healed)
 	clearLoss(r.c)
 	what := "heal, loss off"
 	for _, name := range r.c.Names() {
