@@ -13,8 +13,12 @@ import (
 	"github.com/gossipsync/gossipsync/internal/timesync"
 )
 
-// methodSample is the reference's side of the Cristian exchange.
-const methodSample = "clock.sample"
+// RPC methods: the reference's side of the Cristian exchange, and any
+// node's current cluster time for a new reference that has none.
+const (
+	methodSample = "clock.sample"
+	methodPeek   = "clock.peek"
+)
 
 // hlcMaxForward bounds how far ahead of this node's time a peer's hybrid
 // logical clock may be before its stamp is ignored, so one broken clock
@@ -85,6 +89,7 @@ func New(n *cluster.Node, opts ...Option) (*Clock, error) {
 	c.hlc = hlc.NewClock(c.physicalNanos, hlcMaxForward)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	cluster.HandleFunc(n, methodSample, c.serveSample)
+	cluster.HandleFunc(n, methodPeek, c.servePeek)
 	n.SetStamper(stamper{c})
 	c.wg.Add(3)
 	go func() { defer c.wg.Done(); c.campaign() }()
@@ -230,6 +235,7 @@ func (c *Clock) Close() error {
 	c.mu.Unlock()
 	c.node.SetStamper(nil)
 	c.node.Handle(methodSample, nil)
+	c.node.Handle(methodPeek, nil)
 	c.cancel()
 	err := c.el.Close()
 	c.wg.Wait()

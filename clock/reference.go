@@ -53,7 +53,7 @@ func (c *Clock) campaign() {
 		if err != nil {
 			continue // withdrawn, or closed (the loop ends)
 		}
-		c.becomeReference(el.Term())
+		c.becomeReference(el.Term(), c.peekTimeline())
 		select {
 		case <-el.Revoked():
 		case <-c.ctx.Done():
@@ -110,16 +110,79 @@ func (c *Clock) waitToCampaign() bool {
 
 // becomeReference starts serving this node's estimate of cluster time as
 // the reference's time, so that cluster time does not jump at failover.
-func (c *Clock) becomeReference(term uint64) {
+// A node without an estimate continues the timeline some other node
+// still has (peeked), and starts a new one only if nobody has one.
+func (c *Clock) becomeReference(term uint64, peeked *timesync.Sample) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.mu.isRef, c.mu.refTerm = true, term
 	c.markSynced()
-	if b, ok := c.mu.filter.Bound(c.localLocked()); ok {
+	local := c.localLocked()
+	if b, ok := c.mu.filter.Bound(local); ok {
 		c.mu.refOffset, c.mu.refInherited = b.Offset, b.Uncertainty
-	} else {
-		c.mu.refOffset, c.mu.refInherited = 0, -1 // a new timeline: our physical clock
+		return
 	}
+	if peeked != nil {
+		b := peeked.BoundAt(local, c.opt.maxDrift)
+		c.mu.refOffset, c.mu.refInherited = b.Offset, b.Uncertainty
+		return
+	}
+	c.mu.refOffset, c.mu.refInherited = 0, -1 // a new timeline: our physical clock
+}
+
+// peekReq asks a member for its cluster time, if it has one.
+type peekReq struct{}
+
+// peekResp is a member's cluster time: T2 and T3 as in a sample, widened
+// by U, its own uncertainty.
+type peekResp struct {
+	T2, T3 time.Time
+	U      time.Duration
+}
+
+func (c *Clock) servePeek(_ context.Context, _ string, _ peekReq) (peekResp, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	iv, err := c.intervalLocked(c.localLocked())
+	if err != nil {
+		return peekResp{}, err
+	}
+	t := iv.Earliest.Add(iv.Latest.Sub(iv.Earliest) / 2)
+	return peekResp{T2: t, T3: t, U: iv.Uncertainty()}, nil
+}
+
+// peekTimeline asks every member for its cluster time when this node has
+// no estimate of its own, and returns the tightest answer as a sample
+// (its uncertainty folded into the round trip), or nil.
+func (c *Clock) peekTimeline() *timesync.Sample {
+	c.mu.Lock()
+	_, synced := c.mu.filter.Bound(c.localLocked())
+	c.mu.Unlock()
+	if synced {
+		return nil
+	}
+	var best *timesync.Sample
+	for _, m := range c.node.Members() {
+		if m.Name == c.node.Name() {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(c.ctx, c.opt.interval)
+		var r peekResp
+		t1, steps := c.readLocal()
+		err := c.node.Call(ctx, m.Name, methodPeek, peekReq{}, &r)
+		t4, steps4 := c.readLocal()
+		cancel()
+		if err != nil || steps != steps4 {
+			continue
+		}
+		// Fold the peer's uncertainty into the exchange: stretching T1
+		// and T4 by U each widens the bound by U.
+		s := timesync.Sample{T1: t1.Add(-r.U), T2: r.T2, T3: r.T3, T4: t4.Add(r.U)}
+		if s.Validate() == nil && (best == nil || s.RTT() < best.RTT()) {
+			best = &s
+		}
+	}
+	return best
 }
 
 // leaveReference turns the reference back into a follower that keeps the
