@@ -18,49 +18,30 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"os/signal"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/gossipsync/gossipsync/clock"
 	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/examples/internal/demo"
 )
 
-// nodeFlags is how a node was asked to run.
-type nodeFlags struct {
-	name, bind, join, key string
-	skew                  time.Duration // of the physical clock
-	drift                 float64       // of the physical clock, in ppm
-	ping                  string        // the node to send one ping, if any
+// clockFlags are the flags of this example, beyond those of every node.
+type clockFlags struct {
+	skew  time.Duration // of the physical clock
+	drift float64       // of the physical clock, in ppm
+	ping  string        // the node to send one ping, if any
 }
 
 func main() {
-	if len(os.Args) == 1 {
-		os.Exit(launch())
-	}
-	var f nodeFlags
-	flag.StringVar(&f.name, "name", "", "node name, unique in the cluster (default: host name and a random suffix)")
-	flag.StringVar(&f.bind, "bind", "127.0.0.1:7946", "ip:port to listen on, UDP and TCP")
-	flag.StringVar(&f.join, "join", "", "comma-separated addresses of members to join (default: start a new cluster)")
-	flag.StringVar(&f.key, "key", "", "the cluster's secret key in hex, 16, 24 or 32 bytes (default: an open cluster)")
-	flag.DurationVar(&f.skew, "skew", 0, "how far this node's physical clock is off, e.g. 3s or -2s")
-	flag.Float64Var(&f.drift, "drift", 0, "how fast this node's physical clock runs, in ppm (+300: 300 µs fast per second)")
-	flag.StringVar(&f.ping, "ping", "", "a node to call once after sync, to show causal timestamps")
-	flag.Parse()
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := runNode(ctx, f); err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
-		os.Exit(1)
-	}
+	var c clockFlags
+	flag.DurationVar(&c.skew, "skew", 0, "how far this node's physical clock is off, e.g. 3s or -2s")
+	flag.Float64Var(&c.drift, "drift", 0, "how fast this node's physical clock runs, in ppm (+300: 300 µs fast per second)")
+	flag.StringVar(&c.ping, "ping", "", "a node to call once after sync, to show causal timestamps")
+	demo.Main(launch, func(ctx context.Context, f demo.Flags) error { return runNode(ctx, f, c) })
 }
 
 // methodPing is the demo's RPC method: the callee prints the HLC
@@ -69,20 +50,13 @@ const methodPing = "demo.ping"
 
 // runNode runs one node until ctx ends: it starts a Clock on a wrong
 // physical clock, joins, waits until the Clock is synchronized, pings
-// f.ping, and prints a reading every 500 ms for about 4 s. Then it
+// c.ping, and prints a reading every 500 ms for about 4 s. Then it
 // closes the Clock, leaves the cluster and closes.
-func runNode(ctx context.Context, f nodeFlags) error {
-	key, err := hex.DecodeString(f.key)
-	if err != nil {
-		return fmt.Errorf("-key: %w", err)
-	}
-	if len(key) == 0 {
-		key = nil // an open cluster
-	}
+func runNode(ctx context.Context, f demo.Flags, c clockFlags) error {
 	node, err := cluster.New(cluster.Config{
-		Name:      f.name,
-		BindAddr:  f.bind,
-		SecretKey: key,
+		Name:      f.Name,
+		BindAddr:  f.Bind,
+		SecretKey: f.Key,
 		// Local: all nodes are on this machine, so the clocks sample the
 		// reference every 100 ms, and the reference's election lease is
 		// 1 s: a new cluster's first node waits two leases (2 s) for a
@@ -94,7 +68,7 @@ func runNode(ctx context.Context, f nodeFlags) error {
 		return err
 	}
 	defer node.Close()
-	phys := physical{start: time.Now(), skew: f.skew, ppm: f.drift}
+	phys := physical{start: time.Now(), skew: c.skew, ppm: c.drift}
 	clk, err := clock.New(node, clock.WithSource(func() time.Time { return phys.at(time.Now()) }))
 	if err != nil {
 		return err
@@ -116,14 +90,11 @@ func runNode(ctx context.Context, f nodeFlags) error {
 		return struct{}{}, nil
 	})
 	fmt.Printf("%s listening on %s\n", node.Name(), node.Addr())
-	fmt.Printf("physical clock off by %s, drifting %+g ppm\n", signed(f.skew), f.drift)
-	if f.join != "" {
-		if err := joinSeeds(ctx, node, strings.Split(f.join, ",")); err != nil {
-			return err
-		}
-		fmt.Printf("joined via %s\n", f.join)
+	fmt.Printf("physical clock off by %s, drifting %+g ppm\n", signed(c.skew), c.drift)
+	if err := demo.Join(ctx, node, f.Join); err != nil {
+		return err
 	}
-	if err := show(ctx, node, clk, phys, f.ping); err != nil {
+	if err := show(ctx, node, clk, phys, c.ping); err != nil {
 		return err
 	}
 	return shutdown(node, clk)
@@ -216,37 +187,12 @@ func ping(ctx context.Context, node *cluster.Node, clk *clock.Clock, to string) 
 
 // shutdown closes the clock, so that another node can take over as the
 // reference; then it leaves the cluster, so the others see a leave, not
-// a failure, and closes. It runs on its own bounded context, since the
-// node's has ended.
+// a failure, and closes.
 func shutdown(node *cluster.Node, clk *clock.Clock) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
 	if err := clk.Close(); err != nil {
 		return err
 	}
-	fmt.Println("leaving")
-	if err := node.Leave(ctx); err != nil {
-		return err
-	}
-	fmt.Println("left")
-	return node.Close()
-}
-
-// joinSeeds joins the cluster, retrying every second while no seed
-// answers, so that the nodes can be started in any order.
-func joinSeeds(ctx context.Context, node *cluster.Node, seeds []string) error {
-	for {
-		_, err := node.Join(ctx, seeds...)
-		if err == nil || errors.Is(err, cluster.ErrAuth) || errors.Is(err, cluster.ErrDuplicateName) {
-			return err // a wrong key or a name in use will not get better
-		}
-		fmt.Printf("join: %v; retrying in 1s\n", err)
-		select {
-		case <-time.After(time.Second):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return demo.Leave(node)
 }
 
 // How often a node prints a reading once it is synced, and how many.

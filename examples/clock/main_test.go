@@ -1,17 +1,15 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gossipsync/gossipsync/examples/internal/demo"
 	"go.uber.org/goleak"
 )
 
@@ -25,20 +23,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // is kept); every HLC timestamp must stay close to cluster time; and the
 // ping must arrive with a greater HLC timestamp than it left with.
 func TestLauncher(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the example and runs three processes")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	bin := filepath.Join(t.TempDir(), "clock")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	out, err := exec.CommandContext(ctx, bin).CombinedOutput()
-	if err != nil {
-		t.Fatalf("the launcher failed: %v\n%s", err, out)
-	}
-	readings, pings := parseOutput(t, string(out))
+	out := demo.RunLauncher(t)
+	readings, pings := parseOutput(t, out)
 	checkReadings(t, readings)
 	checkReference(t, readings)
 	checkHLC(t, readings)

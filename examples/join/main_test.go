@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/gossipsync/gossipsync/examples/internal/demo"
 	"go.uber.org/goleak"
 )
 
@@ -17,20 +14,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // TestLauncher builds the example and runs it as a user would, with no
 // flags: three processes join, each lists all three, and all exit cleanly.
 func TestLauncher(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the example and runs three processes")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	bin := filepath.Join(t.TempDir(), "join")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	out, err := exec.CommandContext(ctx, bin).CombinedOutput()
-	if err != nil {
-		t.Fatalf("the launcher failed: %v\n%s", err, out)
-	}
-	lines := strings.Split(string(out), "\n")
+	out := demo.RunLauncher(t)
+	lines := strings.Split(out, "\n")
 	for _, node := range []string{"a", "b", "c"} {
 		for _, want := range []string{"members: a b c", "left"} {
 			if !slices.ContainsFunc(lines, func(l string) bool {

@@ -17,53 +17,24 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
-	"errors"
-	"flag"
 	"fmt"
-	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/election"
+	"github.com/gossipsync/gossipsync/examples/internal/demo"
 )
 
-func main() {
-	if len(os.Args) == 1 {
-		os.Exit(launch())
-	}
-	name := flag.String("name", "", "node name, unique in the cluster (default: host name and a random suffix)")
-	bind := flag.String("bind", "127.0.0.1:7946", "ip:port to listen on, UDP and TCP")
-	join := flag.String("join", "", "comma-separated addresses of members to join (default: start a new cluster)")
-	key := flag.String("key", "", "the cluster's secret key in hex, 16, 24 or 32 bytes (default: an open cluster)")
-	flag.Parse()
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := runNode(ctx, *name, *bind, *join, *key); err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
-		os.Exit(1)
-	}
-}
+func main() { demo.Main(launch, runNode) }
 
 // runNode runs one node until ctx ends: it campaigns for the group's
 // leadership, does the leader work while it leads and prints the leader
 // it follows otherwise. Then it resigns, leaves the cluster and closes.
-func runNode(ctx context.Context, name, bind, join, keyHex string) error {
-	key, err := hex.DecodeString(keyHex)
-	if err != nil {
-		return fmt.Errorf("-key: %w", err)
-	}
-	if len(key) == 0 {
-		key = nil // an open cluster
-	}
+func runNode(ctx context.Context, f demo.Flags) error {
 	node, err := cluster.New(cluster.Config{
-		Name:      name,
-		BindAddr:  bind,
-		SecretKey: key,
+		Name:      f.Name,
+		BindAddr:  f.Bind,
+		SecretKey: f.Key,
 		// Local: all nodes are on this machine, so a crash is detected
 		// in about a second and the election's lease defaults to 1 s,
 		// which keeps the failover short enough to watch. Across
@@ -75,11 +46,8 @@ func runNode(ctx context.Context, name, bind, join, keyHex string) error {
 	}
 	defer node.Close()
 	fmt.Printf("%s listening on %s\n", node.Name(), node.Addr())
-	if join != "" {
-		if err := joinSeeds(ctx, node, strings.Split(join, ",")); err != nil {
-			return err
-		}
-		fmt.Printf("joined via %s\n", join)
+	if err := demo.Join(ctx, node, f.Join); err != nil {
+		return err
 	}
 
 	e, err := election.New(node, election.Group("demo"))
@@ -167,13 +135,14 @@ func follow(ctx context.Context, e *election.Elector, self string) <-chan struct
 }
 
 // shutdown resigns the lease el (if not nil), so that another node can
-// take over at once instead of after the lease; then it leaves the
-// cluster, so the others see a leave, not a failure, and closes. It runs
-// on its own bounded context, since the node's has ended.
+// take over at once instead of after the lease; then it closes the
+// Elector, leaves the cluster, so the others see a leave, not a failure,
+// and closes. It resigns on its own bounded context, since the node's has
+// ended.
 func shutdown(node *cluster.Node, e *election.Elector, el *election.Elected) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
 	if el != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
 		if err := el.Resign(ctx); err != nil {
 			return fmt.Errorf("resign: %w", err)
 		}
@@ -182,27 +151,5 @@ func shutdown(node *cluster.Node, e *election.Elector, el *election.Elected) err
 	if err := e.Close(); err != nil {
 		return err
 	}
-	fmt.Println("leaving")
-	if err := node.Leave(ctx); err != nil {
-		return err
-	}
-	fmt.Println("left")
-	return node.Close()
-}
-
-// joinSeeds joins the cluster, retrying every second while no seed
-// answers, so that the nodes can be started in any order.
-func joinSeeds(ctx context.Context, node *cluster.Node, seeds []string) error {
-	for {
-		_, err := node.Join(ctx, seeds...)
-		if err == nil || errors.Is(err, cluster.ErrAuth) || errors.Is(err, cluster.ErrDuplicateName) {
-			return err // a wrong key or a name in use will not get better
-		}
-		fmt.Printf("join: %v; retrying in 1s\n", err)
-		select {
-		case <-time.After(time.Second):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return demo.Leave(node)
 }

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/gossipsync/gossipsync/examples/internal/demo"
 	"go.uber.org/goleak"
 )
 
@@ -17,20 +14,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // flags: a leader is elected, killed, and another node takes over with a
 // higher term; the launcher exits 0.
 func TestLauncher(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the example and runs three processes")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	bin := filepath.Join(t.TempDir(), "leader")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	out, err := exec.CommandContext(ctx, bin).CombinedOutput()
-	if err != nil {
-		t.Fatalf("the launcher failed: %v\n%s", err, out)
-	}
-	leaders := leaderLines(string(out))
+	out := demo.RunLauncher(t)
+	leaders := leaderLines(out)
 	if len(leaders) < 2 {
 		t.Fatalf("got %d leaders %v, want at least 2:\n%s", len(leaders), leaders, out)
 	}
@@ -43,7 +28,7 @@ func TestLauncher(t *testing.T) {
 	if leaders[0].node == last.node {
 		t.Errorf("leaders %v: want two different nodes", leaders)
 	}
-	if !strings.Contains(string(out), "launcher: "+last.node+" took over") {
+	if !strings.Contains(out, "launcher: "+last.node+" took over") {
 		t.Errorf("the launcher did not report %s taking over:\n%s", last.node, out)
 	}
 }

@@ -18,18 +18,15 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/examples/internal/demo"
 	"github.com/gossipsync/gossipsync/lockmgr"
 )
 
@@ -44,53 +41,31 @@ const (
 )
 
 func main() {
-	if len(os.Args) == 1 {
-		os.Exit(launch())
-	}
-	name := flag.String("name", "", "node name, unique in the cluster (default: host name and a random suffix)")
-	bind := flag.String("bind", "127.0.0.1:7946", "ip:port to listen on, UDP and TCP")
-	join := flag.String("join", "", "comma-separated addresses of members to join (default: start a new cluster)")
-	key := flag.String("key", "", "the cluster's secret key in hex, 16, 24 or 32 bytes (default: an open cluster)")
 	size := flag.Int("size", 0, "expected cluster size: no lock is granted without a majority of it (default: the members seen)")
 	file := flag.String("file", filepath.Join(os.TempDir(), "gossipsync-lock-demo.txt"), "the shared file the holders write to")
-	flag.Parse()
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	cfg := cluster.Config{
-		Name: *name, BindAddr: *bind, ExpectedSize: *size,
-		// Local: all nodes are on this machine, so a crash is detected
-		// in about a second. Across machines use cluster.LAN.
-		Profile: cluster.Local,
-	}
-	if err := runNode(ctx, cfg, *join, *key, *file); err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
-		os.Exit(1)
-	}
+	demo.Main(launch, func(ctx context.Context, f demo.Flags) error { return runNode(ctx, f, *size, *file) })
 }
 
 // runNode runs one node until ctx ends: it takes the lock in turn with
 // the others and writes while it holds it. Then it releases what it
 // holds, leaves the cluster and closes.
-func runNode(ctx context.Context, cfg cluster.Config, join, keyHex, file string) error {
-	key, err := hex.DecodeString(keyHex)
-	if err != nil {
-		return fmt.Errorf("-key: %w", err)
-	}
-	if len(key) > 0 {
-		cfg.SecretKey = key
-	}
-	node, err := cluster.New(cfg)
+func runNode(ctx context.Context, f demo.Flags, size int, file string) error {
+	node, err := cluster.New(cluster.Config{
+		Name:         f.Name,
+		BindAddr:     f.Bind,
+		SecretKey:    f.Key,
+		ExpectedSize: size,
+		// Local: all nodes are on this machine, so a crash is detected
+		// in about a second. Across machines use cluster.LAN.
+		Profile: cluster.Local,
+	})
 	if err != nil {
 		return err
 	}
 	defer node.Close()
 	fmt.Printf("%s listening on %s\n", node.Name(), node.Addr())
-	if join != "" {
-		if err := joinSeeds(ctx, node, strings.Split(join, ",")); err != nil {
-			return err
-		}
-		fmt.Printf("joined via %s\n", join)
+	if err := demo.Join(ctx, node, f.Join); err != nil {
+		return err
 	}
 	locks, err := lockmgr.New(node, lockmgr.LockDelay(lockDelay))
 	if err != nil {
@@ -171,32 +146,8 @@ func release(l *lockmgr.Lock) error {
 // shutdown closes the Manager, leaves the cluster, so the others see a
 // leave, not a failure, and closes the node.
 func shutdown(node *cluster.Node, locks *lockmgr.Manager) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
 	if err := locks.Close(); err != nil {
 		return err
 	}
-	fmt.Println("leaving")
-	if err := node.Leave(ctx); err != nil {
-		return err
-	}
-	fmt.Println("left")
-	return node.Close()
-}
-
-// joinSeeds joins the cluster, retrying every second while no seed
-// answers, so that the nodes can be started in any order.
-func joinSeeds(ctx context.Context, node *cluster.Node, seeds []string) error {
-	for {
-		_, err := node.Join(ctx, seeds...)
-		if err == nil || errors.Is(err, cluster.ErrAuth) || errors.Is(err, cluster.ErrDuplicateName) {
-			return err // a wrong key or a name in use will not get better
-		}
-		fmt.Printf("join: %v; retrying in 1s\n", err)
-		select {
-		case <-time.After(time.Second):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return demo.Leave(node)
 }

@@ -1,15 +1,13 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/gossipsync/gossipsync/examples/internal/demo"
 	"go.uber.org/goleak"
 )
 
@@ -19,30 +17,18 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // flags: the nodes take the lock in turn, a holder is killed, and another
 // node holds it with a higher token; the launcher exits 0.
 func TestLauncher(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the example and runs three processes")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	bin := filepath.Join(t.TempDir(), "lock")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	out, err := exec.CommandContext(ctx, bin).CombinedOutput()
-	if err != nil {
-		t.Fatalf("the launcher failed: %v\n%s", err, out)
-	}
-	grants := grantLines(string(out))
+	out := demo.RunLauncher(t)
+	grants := grantLines(out)
 	for i := 1; i < len(grants); i++ {
 		if grants[i].token <= grants[i-1].token {
 			t.Errorf("grant %d: %v after %v, want a higher token", i, grants[i], grants[i-1])
 		}
 	}
-	killed, _, ok := strings.Cut(afterPrefix(string(out), "launcher: killing "), ",")
+	killed, _, ok := strings.Cut(afterPrefix(out, "launcher: killing "), ",")
 	if !ok {
 		t.Fatalf("the launcher killed nobody:\n%s", out)
 	}
-	if !strings.Contains(string(out), " holds the lock with token ") {
+	if !strings.Contains(out, " holds the lock with token ") {
 		t.Errorf("the launcher did not report a takeover:\n%s", out)
 	}
 	if last := grants[len(grants)-1]; last.node == killed {
