@@ -71,8 +71,13 @@ type Node struct {
 	closed  atomic.Bool
 	wg      sync.WaitGroup // every goroutine the node started
 
-	mu     sync.Mutex        // protects the fields below
+	// tagsMu serializes SetTags and protects tags. It is not mu: serf
+	// delivers the tag update to our own event loop (which takes mu)
+	// while SetTags waits for the broadcast.
+	tagsMu sync.Mutex
 	tags   map[string]string // what this node gossips, tagRPC included
+
+	mu     sync.Mutex // protects the fields below
 	subs   map[*subscription]struct{}
 	quorum map[string]struct{} // the quorum basis: members seen, less those that left
 }
@@ -147,8 +152,8 @@ func (n *Node) SetTags(tags map[string]string) error {
 	if n.closed.Load() {
 		return ErrClosed
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	n.tagsMu.Lock()
+	defer n.tagsMu.Unlock()
 	next := maps.Clone(n.tags)
 	for k, v := range tags {
 		switch {

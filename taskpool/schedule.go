@@ -1,0 +1,191 @@
+package taskpool
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/gossipsync/gossipsync/election"
+)
+
+// tickReq tells a member that a schedule's tick ran.
+type tickReq struct {
+	Schedule string
+	Tick     int64
+	Term     uint64
+}
+
+// lastTickReq asks a member for the highest tick of a schedule it knows
+// ran.
+type lastTickReq struct{ Schedule string }
+
+type lastTickResp struct{ Tick int64 }
+
+func (p *Pool) serveTickDone(_ context.Context, _ string, r tickReq) (struct{}, error) {
+	p.noteTick(r.Schedule, r.Tick)
+	return struct{}{}, nil
+}
+
+func (p *Pool) serveLastTick(_ context.Context, _ string, r lastTickReq) (lastTickResp, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return lastTickResp{Tick: p.mu.ticks[r.Schedule]}, nil
+}
+
+func (p *Pool) noteTick(schedule string, tick int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.mu.ticks[schedule] = max(p.mu.ticks[schedule], tick)
+}
+
+// Schedule runs cmd once per tick of every on the leader of the election
+// group "taskpool.schedule."+name, among the nodes that called Schedule
+// with that name. Tick k is the interval [k×every, (k+1)×every) of Unix
+// time; it runs at its start, or as soon as a leader takes over. See the
+// package doc for what a leader change does. cancel stops campaigning
+// and ticking on this node and waits for a run in progress to end. An
+// invalid name or every, or a closed Pool, gives a cancel that does
+// nothing (the error is logged).
+func (p *Pool) Schedule(name string, every time.Duration, cmd Command) (cancel func()) {
+	if name == "" || every <= 0 {
+		p.log.Error("schedule: invalid", "schedule", name, "every", every)
+		return func() {}
+	}
+	e, err := election.New(p.node, election.Group("taskpool.schedule."+name))
+	if err != nil {
+		p.log.Error("schedule: elector", "schedule", name, "err", err)
+		return func() {}
+	}
+	ctx, stop := context.WithCancel(p.ctx)
+	done := make(chan struct{})
+	if !p.spawn(func() {
+		defer close(done)
+		defer e.Close()
+		p.campaign(ctx, e, name, every, cmd)
+	}) {
+		stop()
+		e.Close()
+		return func() {}
+	}
+	return func() {
+		stop()
+		<-done
+	}
+}
+
+// campaign runs for leadership until ctx ends, and leads when elected.
+func (p *Pool) campaign(ctx context.Context, e *election.Elector, name string, every time.Duration, cmd Command) {
+	for ctx.Err() == nil {
+		el, err := e.Elect(ctx, p.node.Name())
+		if err != nil {
+			if !sleep(ctx, 100*time.Millisecond) {
+				return
+			}
+			continue
+		}
+		p.lead(ctx, el, name, every, cmd)
+		rctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		el.Resign(rctx)
+		cancel()
+	}
+}
+
+// lead runs ticks while el holds the lease.
+func (p *Pool) lead(ctx context.Context, el *election.Elected, name string, every time.Duration, cmd Command) {
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(ctx, cancel)
+	defer stop()
+	go func() { // bounded by lctx
+		select {
+		case <-el.Revoked():
+			cancel()
+		case <-lctx.Done():
+		}
+	}()
+	last, ok := p.lastDone(lctx, name, every)
+	if !ok {
+		return
+	}
+	next := max(last+1, tickOf(time.Now(), every))
+	for {
+		if !sleep(lctx, time.Until(time.Unix(0, 0).Add(time.Duration(next)*every))) {
+			return
+		}
+		p.log.Debug("schedule: tick", "schedule", name, "tick", next, "term", el.Term())
+		if _, err := p.Run(lctx, cmd); err != nil && lctx.Err() == nil {
+			p.log.Warn("schedule: run failed", "schedule", name, "tick", next, "err", err)
+		}
+		if lctx.Err() != nil {
+			// Revoked or canceled during the run: it may or may not
+			// have completed; the next leader may run this tick again.
+			return
+		}
+		p.tellDone(lctx, name, next, el.Term(), every)
+		next = max(next+1, tickOf(time.Now(), every))
+	}
+}
+
+func tickOf(t time.Time, every time.Duration) int64 {
+	return t.UnixNano() / int64(every)
+}
+
+// lastDone asks the members for the highest tick of name known done,
+// until a majority of the quorum basis answered.
+func (p *Pool) lastDone(ctx context.Context, name string, every time.Duration) (int64, bool) {
+	timeout := min(max(every, 100*time.Millisecond), time.Second)
+	for {
+		answers, best := 0, int64(0)
+		for _, r := range fanout[lastTickResp](ctx, p, methodLastTick, lastTickReq{Schedule: name}, timeout) {
+			if r.err == nil {
+				answers++
+				best = max(best, r.resp.Tick)
+			}
+		}
+		if answers >= p.node.QuorumSize() {
+			p.noteTick(name, best)
+			return best, true
+		}
+		if !sleep(ctx, 100*time.Millisecond) {
+			return 0, false
+		}
+	}
+}
+
+// tellDone tells every member that tick ran, waiting for their answers a
+// bounded time; best effort.
+func (p *Pool) tellDone(ctx context.Context, name string, tick int64, term uint64, every time.Duration) {
+	p.noteTick(name, tick)
+	timeout := min(max(every/2, 50*time.Millisecond), time.Second)
+	fanout[struct{}](ctx, p, methodTickDone, tickReq{Schedule: name, Tick: tick, Term: term}, timeout)
+}
+
+type reply[R any] struct {
+	from string
+	resp R
+	err  error
+}
+
+// fanout calls method on every alive member at once and returns their
+// replies within timeout.
+func fanout[R any](ctx context.Context, p *Pool, method string, req any, timeout time.Duration) []reply[R] {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	members := p.node.Members()
+	out := make(chan reply[R], len(members))
+	for _, m := range members {
+		go func() {
+			r := reply[R]{from: m.Name}
+			r.err = p.node.Call(ctx, m.Name, method, req, &r.resp)
+			if r.err != nil {
+				r.err = fmt.Errorf("taskpool: %s on %s: %w", method, m.Name, r.err)
+			}
+			out <- r
+		}()
+	}
+	replies := make([]reply[R], 0, len(members))
+	for range members {
+		replies = append(replies, <-out)
+	}
+	return replies
+}
