@@ -11,25 +11,13 @@ import (
 	"github.com/gossipsync/gossipsync/clock"
 	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/simtest"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func startPlain(t *testing.T, nodes int) *sim.Cluster {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := sim.Start(ctx, sim.Options{Nodes: nodes, Seed: 4, Profile: cluster.Local})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c.Close()
-		time.Sleep(10 * time.Second)
-	})
-	return c
-}
+func startPlain(t *testing.T, nodes int) *sim.Cluster { return simtest.Start(t, nodes, 4) }
 
 func TestOptions(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {

@@ -9,18 +9,14 @@ import (
 
 	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/simtest"
 )
 
 // skewed starts a Local sim cluster whose nodes' physical clocks are off
 // by up to ±10 s and drift by up to ±500 ppm, with a Clock on each.
 func skewed(t *testing.T, nodes int) (*sim.Cluster, *sim.ClockWorkload) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := sim.Start(ctx, sim.Options{Nodes: nodes, Seed: 3, Profile: cluster.Local})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := simtest.Start(t, nodes, 3)
 	for i, name := range c.Names() {
 		sign := 1 - 2*(i%2) // alternate fast and slow
 		c.SetSkew(name, time.Duration(sign*(i+1))*2*time.Second)
@@ -31,11 +27,7 @@ func skewed(t *testing.T, nodes int) (*sim.Cluster, *sim.ClockWorkload) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		w.Close()
-		c.Close()
-		time.Sleep(10 * time.Second)
-	})
+	t.Cleanup(w.Close)
 	return c, w
 }
 

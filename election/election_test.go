@@ -11,6 +11,7 @@ import (
 	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/election"
 	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/simtest"
 	"go.uber.org/goleak"
 )
 
@@ -45,20 +46,7 @@ func TestOptions(t *testing.T) {
 }
 
 // startSim starts a Local sim cluster in the current bubble.
-func startSim(t *testing.T, nodes int) *sim.Cluster {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := sim.Start(ctx, sim.Options{Nodes: nodes, Seed: 2, Profile: cluster.Local})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c.Close()
-		time.Sleep(10 * time.Second)
-	})
-	return c
-}
+func startSim(t *testing.T, nodes int) *sim.Cluster { return simtest.Start(t, nodes, 2) }
 
 // electors makes one Elector per node in group, closed at cleanup.
 func electors(t *testing.T, c *sim.Cluster, opts ...election.Option) []*election.Elector {

@@ -7,21 +7,16 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/election"
 	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/simtest"
 )
 
 // simElection starts a Local cluster and an election workload on it,
 // inside the current synctest bubble, and checks E1-E3 at the end.
 func simElection(t *testing.T, nodes int, opts ...election.Option) (*sim.Cluster, *sim.ElectionWorkload) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := sim.Start(ctx, sim.Options{Nodes: nodes, Seed: 1, Profile: cluster.Local})
-	if err != nil {
-		t.Fatalf("sim.Start: %v", err)
-	}
+	c := simtest.Start(t, nodes, 1)
 	w, err := sim.StartElection(c, "g", opts...)
 	if err != nil {
 		t.Fatalf("StartElection: %v", err)
@@ -37,8 +32,6 @@ func simElection(t *testing.T, nodes int, opts ...election.Option) (*sim.Cluster
 		for _, f := range w.Failures() {
 			t.Error("workload:", f)
 		}
-		c.Close()
-		time.Sleep(10 * time.Second) // let memberlist's in-flight probes end
 	})
 	return c, w
 }

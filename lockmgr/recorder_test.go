@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/internal/hashring"
 	"github.com/gossipsync/gossipsync/lockmgr"
 	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/simtest"
 )
 
 // hold is one recorded grant: from Acquire's return to Done's close or
@@ -118,12 +118,7 @@ type env struct {
 
 func startEnv(t *testing.T, nodes int, opts ...lockmgr.Option) *env {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := sim.Start(ctx, sim.Options{Nodes: nodes, Seed: 1, Profile: cluster.Local})
-	if err != nil {
-		t.Fatalf("sim.Start: %v", err)
-	}
+	c := simtest.Start(t, nodes, 1)
 	e := &env{c: c, m: map[string]*lockmgr.Manager{}, rec: &recorder{}}
 	opts = append([]lockmgr.Option{lockmgr.LockDelay(testDelay)}, opts...)
 	for _, n := range c.Nodes() {
@@ -143,8 +138,6 @@ func startEnv(t *testing.T, nodes int, opts ...lockmgr.Option) *env {
 				t.Error(v)
 			}
 		}
-		c.Close()
-		time.Sleep(10 * time.Second) // let memberlist's in-flight probes end
 	})
 	time.Sleep(testDelay) // the acceptors' quiet period
 	return e
