@@ -80,6 +80,7 @@ type Reading struct {
 	Node     string
 	At, Done time.Time // real (or virtual) time just before and after Interval was read
 	Now      time.Time
+	NowAt    time.Time // real (or virtual) time just after Now was read
 	Interval clock.Interval
 	Stats    clock.Stats
 	Err      error
@@ -111,6 +112,7 @@ func Read(node string, clk *clock.Clock) Reading {
 	r.Stats = clk.Stats()
 	if r.Err == nil {
 		r.Now, r.Err = clk.Now()
+		r.NowAt = time.Now()
 	}
 	return r
 }

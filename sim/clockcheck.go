@@ -87,7 +87,12 @@ func (k *ClockCheck) Add(rs []Reading) {
 		k.last[r.Node] = r.Now
 		// Now holds still after a correction, so it may lie outside the
 		// new interval by up to the previous uncertainty.
-		if off := outside(r.Now, r.Interval); off > NowSlack+k.lastU[r.Node] {
+		// Now was read after Interval: allow for the real time between.
+		iv := r.Interval
+		if !r.NowAt.IsZero() {
+			iv.Latest = iv.Latest.Add(r.NowAt.Sub(r.At))
+		}
+		if off := outside(r.Now, iv); off > NowSlack+k.lastU[r.Node] {
 			k.NowOff = append(k.NowOff, fmt.Sprintf("%s: Now lies %v outside its interval", r.Node, off))
 		}
 		k.lastU[r.Node] = r.Interval.Uncertainty()

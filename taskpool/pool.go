@@ -66,6 +66,8 @@ type Pool struct {
 	size    int
 	timeout time.Duration
 
+	regMu sync.Mutex // serializes Register's tag updates
+
 	sem     chan struct{} // one token per running task
 	load    atomic.Int64  // running + queued
 	running atomic.Int64
@@ -137,18 +139,26 @@ func (p *Pool) Register(name string, h Handler) error {
 	if h == nil {
 		return fmt.Errorf("taskpool: Register(%q): nil handler", name)
 	}
+	// regMu, not mu, is held across SetTags: it waits for gossip, and
+	// workers serving tasks meanwhile need mu.
+	p.regMu.Lock()
+	defer p.regMu.Unlock()
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.mu.closed {
+		p.mu.Unlock()
 		return ErrClosed
 	}
 	_, had := p.mu.handlers[name]
 	p.mu.handlers[name] = h
+	tag := p.tagLocked()
+	p.mu.Unlock()
 	if had {
 		return nil
 	}
-	if err := p.node.SetTags(map[string]string{tagCommands: p.tagLocked()}); err != nil {
+	if err := p.node.SetTags(map[string]string{tagCommands: tag}); err != nil {
+		p.mu.Lock()
 		delete(p.mu.handlers, name)
+		p.mu.Unlock()
 		return fmt.Errorf("taskpool: Register(%q): advertise: %w", name, err)
 	}
 	return nil

@@ -145,6 +145,12 @@ func TestSimShortRun(t *testing.T) {
 		`\nL4 grant after heal +median [^\n]*heals followed by a grant\)`,
 		`\nfence +late writes of paused holders: \d+ rejected, 0 ACCEPTED`,
 		`\nporcupine +linearizable`,
+		`\ntasks +2 submitters per node, deadline 3s, attempt timeout 1s: [1-9]\d* submitted, [1-9]\d* done, `,
+		`\ntask latency +p50 [^\n]*, p99 `,
+		`\nT1 no task lost +held\n`,
+		`\nT2 idempotency +held\n`,
+		`\nT3 deadlines +held\n`,
+		`\nschedule +every 500ms: [1-9]\d* ticks, [1-9]\d* run, \d+ missed, \d+ doubled`,
 	} {
 		if !regexp.MustCompile(re).MatchString(out) {
 			t.Errorf("clock section lacks a line matching %q", re)

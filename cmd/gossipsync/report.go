@@ -83,6 +83,7 @@ type report struct {
 	Election        electionReport
 	Clock           clockReport
 	Locks           lockReport
+	Tasks           taskReport
 	Net             sim.NetStats
 	Wall            time.Duration
 }
@@ -99,7 +100,8 @@ func (r *report) problems() []string {
 	}
 	out = append(out, r.Election.problems()...)
 	out = append(out, r.Clock.problems()...)
-	return append(out, r.Locks.problems()...)
+	out = append(out, r.Locks.problems()...)
+	return append(out, r.Tasks.problems()...)
 }
 
 // leaderCrashes returns when the crashes of the leader happened.
@@ -166,6 +168,8 @@ func (r *report) print(w io.Writer) {
 	r.Clock.print(tw)
 	fmt.Fprintln(tw)
 	r.Locks.print(tw)
+	fmt.Fprintln(tw)
+	r.Tasks.print(tw)
 	fmt.Fprintln(tw)
 	fmt.Fprintf(tw, "wall time\t%s\n", fmtDur(r.Wall))
 	tw.Flush()

@@ -42,7 +42,10 @@ each node's physical clock a seeded skew and drift, uniform within ±-skew
 and ±-drift ppm. Every node campaigns in one election group and runs a
 clock synchronized to the clock reference; the clocks are read every
 100ms. On every node 2 clients contend on 3 locks (TTL 1s), write
-through one fencing Fence, hold for a random time and release. Then it
+through one fencing Fence, hold for a random time and release; 2
+submitters per node Run a short task with a 3s deadline (some with
+idempotency ids shared across nodes), and a leader-only schedule ticks
+every 500ms. Then it
 makes a seeded schedule of faults for -duration (the crashes aim in turn
 at the election leader, the clock reference and a random node; a pause
 freezes a lock holder, if there is one, for 1.5-3s, after which it
@@ -57,7 +60,9 @@ reference's time), C2 (Now never goes back) or C3 (nodes agree within
 their uncertainties), or the locks broke L1 (unique tokens), L2 (tokens
 increase in grant order) or L3 (holds never overlap), porcupine found the
 lock history not linearizable, or the Fence accepted a paused holder's
-late write after a newer grant.
+late write after a newer grant, or the tasks broke T1 (no Run of a
+living submitter lost), T2 (one worker never runs an idempotency id
+twice at once) or T3 (every Run returns by its deadline).
 
 -unsafe runs the locks with lockmgr.Quorum(false), which keeps them
 available on both sides of a partition and so breaks L1-L3: the report
@@ -187,6 +192,8 @@ func simulate(ctx context.Context, w io.Writer, cfg simConfig) (*report, error) 
 	r.waitGrantAfter(final, r.healed, finalLockWait)
 	r.locks.Close() // ends the open holds
 	rep.Locks = newLockReport(r.locks.History(), cfg.Unsafe)
+	r.tasks.Close() // lets the Runs in flight end
+	rep.Tasks = newTaskReport(r.tasks.History())
 	rep.Net = c.Net().Stats()
 	c.Close()
 	r.watch.wait()
@@ -217,7 +224,14 @@ func startWorkloads(ctx context.Context, c *sim.Cluster, out *syncWriter, phys [
 		clocks.Close()
 		return nil, err
 	}
-	r := &runner{c: c, elect: elect, clocks: clocks, locks: locks, out: out,
+	tasks, err := startTasks(c, cfg)
+	if err != nil {
+		elect.Close()
+		clocks.Close()
+		locks.Close()
+		return nil, err
+	}
+	r := &runner{c: c, elect: elect, clocks: clocks, locks: locks, tasks: tasks, out: out,
 		pauseRNG: rand.New(rand.NewPCG(uint64(cfg.Seed), pauseStream))}
 	r.observer = startObserver(clocks, observeEvery)
 	var first clockSync
@@ -258,6 +272,7 @@ type runner struct {
 	elect     *sim.ElectionWorkload
 	clocks    *sim.ClockWorkload
 	locks     *sim.LockWorkload
+	tasks     *sim.TaskWorkload
 	pauseRNG  *rand.Rand // chooses among the lock holders to pause
 	healed    time.Time  // the final heal
 	observer  *observer
