@@ -9,7 +9,7 @@
 //	thumb, err := p.Run(ctx, taskpool.Command{Name: "resize", Payload: img, Retries: 2})
 //
 //	// The local form: Func runs on this node's pool; Name is a label.
-//	err = p.Run(ctx, taskpool.Command{Name: "flush", Func: flush})
+//	_, err = p.Run(ctx, taskpool.Command{Name: "flush", Func: flush})
 //
 // # Workers
 //
@@ -32,7 +32,8 @@
 // reported (for one second). With Command.ID set it picks instead the
 // first worker for the ID on a consistent-hash ring of those workers, so
 // that duplicates meet on one worker, which runs them once: concurrent
-// requests with one ID share a single execution and its result.
+// requests with one ID (for the same command) share a single execution
+// and its result.
 //
 // # Attempts and retries
 //

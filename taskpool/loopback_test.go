@@ -296,3 +296,37 @@ func TestLoopbackSchedule(t *testing.T) {
 		}
 	}
 }
+
+// An idempotency id is scoped to its command: the same id on two
+// commands runs both.
+func TestLoopbackIDScopedToCommand(t *testing.T) {
+	lb := startLoopback(t, 2, taskpool.WithPool(2))
+	slow := func(s string) taskpool.Handler {
+		return func(context.Context, []byte) ([]byte, error) {
+			time.Sleep(200 * time.Millisecond) // both Runs overlap
+			return []byte(s), nil
+		}
+	}
+	lb.register(t, "lower", slow("lower"), 1)
+	lb.register(t, "upper", slow("upper"), 1)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	got := map[string]string{}
+	for _, name := range []string{"lower", "upper"} {
+		wg.Go(func() {
+			res, err := lb.p[0].Run(context.Background(), taskpool.Command{Name: name, ID: "x"})
+			if err != nil {
+				t.Errorf("Run %s: %v", name, err)
+			}
+			mu.Lock()
+			got[name] = string(res)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	for _, name := range []string{"lower", "upper"} {
+		if got[name] != name {
+			t.Errorf("Run(%s, ID x) = %q, want %q", name, got[name], name)
+		}
+	}
+}

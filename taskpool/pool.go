@@ -44,7 +44,7 @@ type Command struct {
 	Payload []byte        // passed to the handler
 	ID      string        // idempotency id: concurrent Runs with one ID execute the body once and share its result
 	Timeout time.Duration // per attempt; 0 = the pool's default (WithTimeout)
-	Retries int           // further attempts after a failure (handler error, timeout)
+	Retries int           // further attempts after a handler error or timeout; re-sends after a lost or busy worker do not count (Stats.Retried counts both)
 	Func    func() error  // when set, runs on this node's pool only; Name is then a label
 }
 

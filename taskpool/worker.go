@@ -47,10 +47,11 @@ func (p *Pool) serveRun(ctx context.Context, from string, req runReq) (runResp, 
 		p.mu.Unlock()
 		return p.reply(p.execute(ctx, req.Name, h, req.Payload)), nil
 	}
-	f, shared := p.mu.flights[req.ID]
+	key := req.Name + "\x00" + req.ID // an id is scoped to its command
+	f, shared := p.mu.flights[key]
 	if !shared {
 		f = &flight{done: make(chan struct{})}
-		p.mu.flights[req.ID] = f
+		p.mu.flights[key] = f
 	}
 	p.mu.Unlock()
 	if shared {
@@ -63,7 +64,7 @@ func (p *Pool) serveRun(ctx context.Context, from string, req runReq) (runResp, 
 	}
 	f.resp = p.execute(ctx, req.Name, h, req.Payload)
 	p.mu.Lock()
-	delete(p.mu.flights, req.ID)
+	delete(p.mu.flights, key)
 	p.mu.Unlock()
 	close(f.done)
 	return p.reply(f.resp), nil
