@@ -2,15 +2,10 @@ package lockmgr
 
 import (
 	"context"
-	"errors"
 	"math/rand/v2"
 	"slices"
 	"time"
-
-	"github.com/gossipsync/gossipsync/cluster"
 )
-
-var errCallerGone = errors.New("lockmgr: caller is no longer a member")
 
 // idQueue is a coordinator's state for one id: its FIFO of waiters, of
 // which only the head is served, and the last token it used.
@@ -97,12 +92,6 @@ func (s *server) cancelWaiter(id string, h holder) {
 	}
 }
 
-// callerAlive reports whether the waiter's node is still a member: a
-// crashed caller's waiter would otherwise win a grant nobody uses.
-func (s *server) callerAlive(h holder) bool {
-	return slices.ContainsFunc(s.node.Members(), func(m cluster.Member) bool { return m.Name == h.Node })
-}
-
 // wake tells the head waiter of id to retry now: the holder released.
 func (s *server) wake(id string) {
 	s.qmu.Lock()
@@ -158,9 +147,6 @@ func (s *server) serve(ctx context.Context, req acquireReq, begin time.Time) (ac
 	for {
 		if req.Quorum && !hasQuorum(s.node) {
 			return acquireResp{}, ErrNoQuorum
-		}
-		if !s.callerAlive(req.Holder) {
-			return acquireResp{}, errCallerGone
 		}
 		token, changed := s.nextToken(req.ID)
 		start := time.Now()

@@ -104,8 +104,9 @@
 //     grants itself every lock; set cluster.Config.ExpectedSize where
 //     that matters.
 //   - An Acquire that gives up (ctx, Wait) tells its coordinator, which
-//     drops the waiter, and frees any grant it may have got; a
-//     coordinator also drops waiters whose node left the membership. A
+//     drops the waiter, and frees any grant it may have got; a waiter
+//     whose node fails or leaves is dropped when the cluster closes its
+//     connection (which cancels the request on the coordinator). A
 //     grant that slips through (a message lost) blocks the id until it
 //     expires (1.25 TTL), never longer.
 //   - A waiting coordinator spends one claim round per TTL/4 on a held
