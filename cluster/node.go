@@ -476,8 +476,10 @@ func (n *Node) Close() error {
 	}
 	err := n.serf.Shutdown()
 	n.tr.Shutdown()
-	n.cancel()
+	// Connections first: handlers canceled by Close must not get their
+	// replies out, or a caller would take a reply from a closed node.
 	n.closeAllConns()
+	n.cancel()
 	n.wg.Wait()
 	n.mu.Lock()
 	for s := range n.subs {
