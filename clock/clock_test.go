@@ -10,6 +10,7 @@ import (
 
 	"github.com/gossipsync/gossipsync/clock"
 	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/cluster/clustertest"
 	"github.com/gossipsync/gossipsync/sim"
 	"github.com/gossipsync/gossipsync/sim/simtest"
 	"go.uber.org/goleak"
@@ -160,20 +161,11 @@ func TestTimestampCausality(t *testing.T) {
 // physical clocks skewed by up to ±2 s, and reports the clock error and
 // uncertainty against the reference over b.N observations.
 func BenchmarkLoopbackSync(b *testing.B) {
-	var nodes []*cluster.Node
+	nodes := clustertest.Start(b, 5, func(i int) cluster.Config {
+		return cluster.Config{Name: fmt.Sprintf("n%d", i)}
+	})
 	var clks []*clock.Clock
-	for i := range 5 {
-		n, err := cluster.New(cluster.Config{Name: fmt.Sprintf("n%d", i), BindAddr: "127.0.0.1:0", Profile: cluster.Local})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer n.Close()
-		if i > 0 {
-			if _, err := n.Join(context.Background(), nodes[0].Addr()); err != nil {
-				b.Fatal(err)
-			}
-		}
-		nodes = append(nodes, n)
+	for i, n := range nodes {
 		skew := time.Duration(i-2) * time.Second
 		clk, err := clock.New(n, clock.WithSource(func() time.Time { return time.Now().Add(skew).Round(0) }))
 		if err != nil {

@@ -2,31 +2,17 @@ package election_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
-	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/cluster/clustertest"
 	"github.com/gossipsync/gossipsync/election"
 )
 
 // BenchmarkResignHandover measures, on real loopback sockets, the time
 // from a leader's Resign to the next candidate leading (3 nodes, Local).
 func BenchmarkResignHandover(b *testing.B) {
-	var nodes []*cluster.Node
-	for i := range 3 {
-		n, err := cluster.New(cluster.Config{Name: fmt.Sprintf("n%d", i), BindAddr: "127.0.0.1:0", Profile: cluster.Local})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer n.Close()
-		if i > 0 {
-			if _, err := n.Join(context.Background(), nodes[0].Addr()); err != nil {
-				b.Fatal(err)
-			}
-		}
-		nodes = append(nodes, n)
-	}
+	nodes := clustertest.Start(b, 3, zeroBased)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	wins := make(chan *election.Elected)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/cluster/clustertest"
 	"github.com/gossipsync/gossipsync/election"
 	"github.com/gossipsync/gossipsync/sim"
 	"github.com/gossipsync/gossipsync/sim/simtest"
@@ -193,29 +194,12 @@ func TestRevokedInMinority(t *testing.T) {
 	})
 }
 
+// zeroBased names loopback node i "n<i>": n0, n1, ...
+func zeroBased(i int) cluster.Config { return cluster.Config{Name: fmt.Sprintf("n%d", i)} }
+
 // Real sockets: five nodes elect one leader; closing it hands over.
 func TestLoopbackFailover(t *testing.T) {
-	var nodes []*cluster.Node
-	for i := range 5 {
-		n, err := cluster.New(cluster.Config{Name: fmt.Sprintf("n%d", i), BindAddr: "127.0.0.1:0", Profile: cluster.Local})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer n.Close()
-		if i > 0 {
-			if _, err := n.Join(context.Background(), nodes[0].Addr()); err != nil {
-				t.Fatal(err)
-			}
-		}
-		nodes = append(nodes, n)
-	}
-	for _, n := range nodes {
-		for deadline := time.Now().Add(10 * time.Second); len(n.Members()) < 5; time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s sees %d members after 10s, want 5", n.Name(), len(n.Members()))
-			}
-		}
-	}
+	nodes := clustertest.Start(t, 5, zeroBased)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	wins := make(chan *election.Elected, 5)

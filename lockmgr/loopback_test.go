@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/cluster/clustertest"
 	"github.com/gossipsync/gossipsync/lockmgr"
 )
 
@@ -30,31 +31,10 @@ type loopback struct {
 // Cleanup closes the Managers, then the nodes.
 func startLoopback(tb testing.TB, n int) *loopback {
 	tb.Helper()
-	lb := &loopback{}
-	tb.Cleanup(lb.close)
-	for i := range n {
-		node, err := cluster.New(cluster.Config{
-			Name: fmt.Sprintf("n%d", i+1), BindAddr: "127.0.0.1:0",
-			Profile: cluster.Local, ExpectedSize: n,
-		})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		lb.nodes = append(lb.nodes, node)
-		if i > 0 {
-			if _, err := node.Join(context.Background(), lb.nodes[0].Addr()); err != nil {
-				tb.Fatalf("%s join: %v", node.Name(), err)
-			}
-		}
-	}
-	waitFor(tb, 10*time.Second, func() error {
-		for _, node := range lb.nodes {
-			if got := len(node.Members()); got != n {
-				return fmt.Errorf("%s sees %d members, want %d", node.Name(), got, n)
-			}
-		}
-		return nil
-	})
+	lb := &loopback{nodes: clustertest.Start(tb, n, func(int) cluster.Config {
+		return cluster.Config{ExpectedSize: n}
+	})}
+	tb.Cleanup(lb.close) // registered after the nodes', so it runs first
 	for _, node := range lb.nodes {
 		m, err := lockmgr.New(node, lockmgr.LockDelay(lbDelay))
 		if err != nil {
@@ -65,29 +45,10 @@ func startLoopback(tb testing.TB, n int) *loopback {
 	return lb
 }
 
+// close closes the Managers; clustertest closes the nodes after.
 func (lb *loopback) close() {
 	for _, m := range lb.m {
 		m.Close()
-	}
-	for _, n := range lb.nodes {
-		n.Close()
-	}
-}
-
-// waitFor polls cond every 10 ms until it returns nil, and fails with its
-// last error after d.
-func waitFor(tb testing.TB, d time.Duration, cond func() error) {
-	tb.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("after %v: %v", d, err)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

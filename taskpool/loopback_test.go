@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/cluster/clustertest"
 	"github.com/gossipsync/gossipsync/taskpool"
 )
 
@@ -21,44 +22,29 @@ type loopback struct {
 	p     []*taskpool.Pool
 }
 
+// startLoopback starts n nodes on free loopback ports, joins them to the
+// first, waits until every node sees all n, then gives each a Pool.
+// Cleanup closes the Pools, then the nodes.
 func startLoopback(tb testing.TB, n int, opts ...taskpool.Option) *loopback {
 	tb.Helper()
-	lb := &loopback{}
-	tb.Cleanup(lb.close)
-	for i := range n {
-		node, err := cluster.New(cluster.Config{Name: fmt.Sprintf("n%d", i+1), BindAddr: "127.0.0.1:0", Profile: cluster.Local, ExpectedSize: n})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		lb.nodes = append(lb.nodes, node)
-		if i > 0 {
-			if _, err := node.Join(context.Background(), lb.nodes[0].Addr()); err != nil {
-				tb.Fatalf("%s join: %v", node.Name(), err)
-			}
-		}
+	lb := &loopback{nodes: clustertest.Start(tb, n, func(int) cluster.Config {
+		return cluster.Config{ExpectedSize: n}
+	})}
+	tb.Cleanup(lb.close) // registered after the nodes', so it runs first
+	for _, node := range lb.nodes {
 		p, err := taskpool.New(node, opts...)
 		if err != nil {
 			tb.Fatal(err)
 		}
 		lb.p = append(lb.p, p)
 	}
-	waitFor(tb, 10*time.Second, func() error {
-		for _, node := range lb.nodes {
-			if got := len(node.Members()); got != n {
-				return fmt.Errorf("%s sees %d members, want %d", node.Name(), got, n)
-			}
-		}
-		return nil
-	})
 	return lb
 }
 
+// close closes the Pools; clustertest closes the nodes after.
 func (lb *loopback) close() {
 	for _, p := range lb.p {
 		p.Close()
-	}
-	for _, n := range lb.nodes {
-		n.Close()
 	}
 }
 
