@@ -259,7 +259,15 @@ func TestLoopbackSchedule(t *testing.T) {
 			return nil
 		}}))
 	}
-	time.Sleep(5 * time.Second)
+	// Run until 12 distinct ticks have run (about 4 s), or fail at 20 s.
+	waitFor(t, 20*time.Second, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(ticks) < 12 {
+			return fmt.Errorf("%d ticks ran, want 12", len(ticks))
+		}
+		return nil
+	})
 	for _, c := range cancels {
 		c()
 	}
