@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -90,13 +92,22 @@ func TestSimShortRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs for about 10 s of real time")
 	}
-	args := []string{"sim", "-nodes", "3", "-duration", "8s", "-seed", "3", "-faults", "partition,crash"}
+	jsonPath := filepath.Join(t.TempDir(), "report.json")
+	args := []string{"sim", "-nodes", "3", "-duration", "8s", "-seed", "3", "-faults", "partition,crash", "-json", jsonPath}
 	var stdout, stderr bytes.Buffer
 	if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit status = %d, want 0\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
 	out := stdout.String()
 	t.Logf("output:\n%s", out)
+	const replay = "replay: go run ./cmd/gossipsync sim -nodes 3 -duration 8s -seed 3 -faults partition,crash -skew 5s -drift 200\n"
+	if n := strings.Count(out, replay); n != 2 {
+		t.Errorf("output has %q %d times, want 2 (header and end)", replay, n)
+	}
+	if !strings.HasSuffix(out, "\nseed 3; the same seed gives the same fault schedule.\n"+replay) {
+		t.Errorf("output does not end with the seed and the replay command")
+	}
+	checkJSONReport(t, jsonPath, replay)
 	want := []string{
 		"gossipsync sim: 3 nodes, duration 8s, seed 3, faults partition,crash",
 		"phase      count converged   median      max",
@@ -174,6 +185,91 @@ func TestSimShortRun(t *testing.T) {
 			break
 		}
 		rest = rest[loc[1]:]
+	}
+}
+
+// checkJSONReport decodes the -json report at path and checks the key
+// verdicts of a passing run.
+func checkJSONReport(t *testing.T, path, replay string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type property struct{ ID, Verdict string }
+	var rep struct {
+		Replay     string
+		OK         bool
+		ExitStatus *int `json:"exit_status"`
+		Problems   []string
+		Config     struct{ Nodes int }
+		Schedule   []struct {
+			Fault     string
+			Converged bool
+			Took      string
+		}
+		Membership struct {
+			FinalConverged bool `json:"final_converged"`
+		}
+		Election struct{ Properties []property }
+		Clock    struct {
+			Properties []property
+			Error      struct{ P50, P99 string }
+		}
+		Locks struct {
+			Properties   []property
+			Grants       int
+			Linearizable bool
+		}
+		Tasks struct{ Properties []property }
+		Wall  string `json:"wall_time"`
+	}
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatalf("-json output does not decode: %v\n%s", err, data)
+	}
+	if rep.Replay+"\n" != strings.TrimPrefix(replay, "replay: ") {
+		t.Errorf("replay = %q, want %q", rep.Replay, replay)
+	}
+	if !rep.OK || rep.ExitStatus == nil || *rep.ExitStatus != 0 || len(rep.Problems) != 0 {
+		t.Errorf("ok %v, exit status %v, problems %q; want true, 0, none", rep.OK, rep.ExitStatus, rep.Problems)
+	}
+	if rep.Config.Nodes != 3 || !rep.Membership.FinalConverged || len(rep.Schedule) == 0 || rep.Locks.Grants == 0 || !rep.Locks.Linearizable {
+		t.Errorf("nodes %d, final converged %v, %d phases, %d grants, linearizable %v; want 3, true, some, some, true",
+			rep.Config.Nodes, rep.Membership.FinalConverged, len(rep.Schedule), rep.Locks.Grants, rep.Locks.Linearizable)
+	}
+	for _, p := range rep.Schedule {
+		if _, err := time.ParseDuration(p.Took); err != nil {
+			t.Errorf("phase %s took %q: %v", p.Fault, p.Took, err)
+		}
+	}
+	if _, err := time.ParseDuration(rep.Wall); err != nil {
+		t.Errorf("wall_time %q: %v", rep.Wall, err)
+	}
+	var got []string
+	for _, ps := range [][]property{rep.Election.Properties, rep.Clock.Properties, rep.Locks.Properties, rep.Tasks.Properties} {
+		for _, p := range ps {
+			got = append(got, p.ID+" "+p.Verdict)
+		}
+	}
+	want := "E1 held,E2 held,E3 held,C1 held,C2 held,C3 held,C2' held,L1 held,L2 held,L3 held,T1 held,T2 held,T3 held"
+	if strings.Join(got, ",") != want {
+		t.Errorf("verdicts %q, want %q", strings.Join(got, ","), want)
+	}
+}
+
+func TestSimBadJSONPath(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "no", "such", "dir", "r.json")
+	var stdout, stderr bytes.Buffer
+	began := time.Now()
+	code := run(context.Background(), []string{"sim", "-json", path}, &stdout, &stderr)
+	if code != 2 {
+		t.Errorf("exit status = %d, want 2", code)
+	}
+	if stdout.Len() > 0 || time.Since(began) > 5*time.Second {
+		t.Errorf("the simulation started (took %v): stdout %q", time.Since(began), stdout.String())
+	}
+	if want := "gossipsync sim: -json: cannot create the report file: open " + path; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr = %q, want it to contain %q", stderr.String(), want)
 	}
 }
 

@@ -173,6 +173,8 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintln(tw)
 	fmt.Fprintf(tw, "wall time\t%s\n", fmtDur(r.Wall))
 	tw.Flush()
+	fmt.Fprintf(w, "\nseed %d; the same seed gives the same fault schedule.\n", r.Config.Seed)
+	fmt.Fprintf(w, "replay: %s\n", replayCommand(r.Config))
 }
 
 // printFaults writes the table of convergence times per kind of phase.

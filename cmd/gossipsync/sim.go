@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -33,41 +34,57 @@ type simConfig struct {
 	Drift    float64       // and runs fast or slow by up to ±Drift ppm
 	Unsafe   bool          // the lock workload runs without quorum
 	Logger   *slog.Logger  // the nodes' logs; nil = none
+	JSON     string        // -json: where to write the report as JSON; "" = nowhere
+	jsonOut  *os.File      // the file JSON names, created by parseSimFlags
 }
 
-const simUsage = `usage: gossipsync sim [-nodes 5] [-duration 30s] [-seed 1] [-faults partition,crash,loss,pause] [-skew 5s] [-drift 200] [-unsafe] [-v]
+const simUsage = `usage: gossipsync sim [flags]
 
-Starts a cluster on a simulated in-memory network (no sockets) and gives
-each node's physical clock a seeded skew and drift, uniform within ±-skew
-and ±-drift ppm. Every node campaigns in one election group and runs a
-clock synchronized to the clock reference; the clocks are read every
-100ms. On every node 2 clients contend on 3 locks (TTL 1s), write
-through one fencing Fence, hold for a random time and release; 2
-submitters per node Run a short task with a 3s deadline (some with
-idempotency ids shared across nodes), and a leader-only schedule ticks
-every 500ms. Then it
-makes a seeded schedule of faults for -duration (the crashes aim in turn
-at the election leader, the clock reference and a random node; a pause
-freezes a lock holder, if there is one, for 1.5-3s, after which it
-writes once more with its old token), measures after each fault how long until
-every node sees the members it should, after a leader crash until a new
-leader holds the lease, and after a crash of the clock reference until
-every clock reads on a new reference; then heals everything and prints
-a report. Exit status 1 if the cluster does not re-converge, the
-election broke E1 (one leader per term), E2 (terms increase) or E3
-(leases never overlap), or the clock broke C1 (intervals contain the
-reference's time), C2 (Now never goes back) or C3 (nodes agree within
-their uncertainties), or the locks broke L1 (unique tokens), L2 (tokens
-increase in grant order) or L3 (holds never overlap), porcupine found the
-lock history not linearizable, or the Fence accepted a paused holder's
-late write after a newer grant, or the tasks broke T1 (no Run of a
-living submitter lost), T2 (one worker never runs an idempotency id
-twice at once) or T3 (every Run returns by its deadline).
+Runs a chaos test of gossipsync on a simulated in-memory network (no
+sockets) and reports whether its guarantees held.
 
--unsafe runs the locks with lockmgr.Quorum(false), which keeps them
-available on both sides of a partition and so breaks L1-L3: the report
-shows the violations, and the exit status is 1 whenever it finds some,
-in this mode too.
+It starts -nodes nodes, each with a physical clock off by a seeded skew
+(up to the -skew flag) and drift (up to -drift ppm). On every node it
+runs four workloads at once: an election campaign in one group, a clock
+synchronized to the cluster's clock reference, lock clients contending
+on 3 locks and writing through a fencing Fence, and task submitters
+plus a leader-only schedule.
+
+For -duration it then makes a schedule of faults: partitions, crashes
+(aimed in turn at the leader, the clock reference and a random node),
+packet loss, and pauses that freeze a lock holder longer than its
+lease. After each fault it measures how long the cluster takes to
+converge, to elect a new leader and to follow a new clock reference.
+At the end it heals everything and prints a report.
+
+The same -seed gives the same fault schedule and physical clocks (the
+timings still vary with the machine); the report prints the seed and
+the command that replays the run.
+
+Properties checked:
+  E1  at most one leader per term
+  E2  terms strictly increase
+  E3  leader leases never overlap in time
+  C1  every clock interval contains the reference's time
+  C2  Now never goes backwards on a node
+  C3  two nodes agree within the sum of their uncertainties
+  L1  no two grants of a lock carry one token
+  L2  tokens strictly increase in grant order
+  L3  no two holds of a lock overlap in time
+      (also: porcupine finds the lock history linearizable, and the
+      Fence rejects a paused holder's late write after a newer grant)
+  T1  no Run of a living submitter is lost
+  T2  one worker never runs an idempotency id twice at once
+  T3  every Run returns by its deadline
+E4 (failover time) and L4 (time to a grant after a heal) are reported
+as figures.
+
+Exit status: 0 if the cluster re-converged and every property held;
+1 if not, or if the simulation could not start; 2 on a bad flag.
+
+-unsafe runs the locks without quorum, so they stay available on both
+sides of a partition and break L1-L3: the report shows the violations
+and the exit status is 1. It proves the checkers can fail.
 
 flags:
 `
@@ -84,9 +101,24 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	rep, err := simulate(ctx, stdout, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "gossipsync sim: %v\n", err)
+		if cfg.jsonOut != nil {
+			cfg.jsonOut.Close()
+			os.Remove(cfg.JSON)
+		}
 		return 1
 	}
-	return exitStatus(rep, stderr)
+	status := exitStatus(rep, stderr)
+	if cfg.jsonOut != nil {
+		err := rep.writeJSON(cfg.jsonOut, status)
+		if cerr := cfg.jsonOut.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "gossipsync sim: writing -json: %v\n", err)
+			return 1
+		}
+	}
+	return status
 }
 
 // exitStatus prints to stderr why the run failed, if it did, and returns
@@ -119,6 +151,7 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 	fs.DurationVar(&cfg.Skew, "skew", 5*time.Second, "physical clocks are off by up to ± this (0 = none)")
 	fs.Float64Var(&cfg.Drift, "drift", 200, fmt.Sprintf("physical clocks run fast or slow by up to ± this many ppm, whole ppm, at most %d (0 = none)", maxDriftFlag))
 	fs.BoolVar(&cfg.Unsafe, "unsafe", false, "run the lock workload without quorum (lockmgr.Quorum(false)): expect L1-L3 violations and exit status 1")
+	fs.StringVar(&cfg.JSON, "json", "", "also write the report as JSON to this `file`")
 	verbose := fs.Bool("v", false, "print the nodes' debug logs to stderr")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err // flag printed the problem and the usage
@@ -127,6 +160,12 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	err := checkSimFlags(fs, &cfg, *faults)
+	if err == nil && cfg.JSON != "" {
+		// Fail now, not after the whole run.
+		if cfg.jsonOut, err = os.Create(cfg.JSON); err != nil {
+			err = fmt.Errorf("-json: cannot create the report file: %v", err)
+		}
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "gossipsync sim: %v\n\n", err)
 		fs.Usage()
@@ -164,6 +203,7 @@ func simulate(ctx context.Context, w io.Writer, cfg simConfig) (*report, error) 
 	began := time.Now()
 	out := &syncWriter{w: w}
 	out.printf("gossipsync sim: %d nodes, duration %v, seed %d, faults %s\n", cfg.Nodes, cfg.Duration, cfg.Seed, faultList(cfg.Faults))
+	out.printf("replay: %s\n", replayCommand(cfg))
 	phys := drawPhysClocks(cfg.Seed, nodeNames(cfg.Nodes), cfg.Skew, cfg.Drift)
 	out.printf("%s\n", physLine(cfg.Skew, cfg.Drift, phys))
 	c, err := startCluster(ctx, cfg)
