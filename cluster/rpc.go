@@ -321,3 +321,37 @@ func (n *Node) newRequestID() uint64 {
 	n.rpc.nextID++
 	return n.rpc.nextID
 }
+
+// Reply is one node's answer in CallAll.
+type Reply[R any] struct {
+	Node string
+	Resp R
+	Err  error
+}
+
+// CallAll calls method on every node named in nodes at once (nil: every
+// alive member, this one included) and returns one Reply per node, after
+// all have answered or timeout has passed (ctx bounds it too). Packages
+// that need a majority of the cluster use it.
+func CallAll[R any](ctx context.Context, n *Node, nodes []string, method string, req any, timeout time.Duration) []Reply[R] {
+	if nodes == nil {
+		for _, m := range n.Members() {
+			nodes = append(nodes, m.Name)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	out := make(chan Reply[R], len(nodes))
+	for _, name := range nodes {
+		go func() {
+			r := Reply[R]{Node: name}
+			r.Err = n.Call(ctx, name, method, req, &r.Resp)
+			out <- r
+		}()
+	}
+	replies := make([]Reply[R], 0, len(nodes))
+	for range nodes {
+		replies = append(replies, <-out)
+	}
+	return replies
+}

@@ -3,6 +3,7 @@ package election
 import (
 	"context"
 	"fmt"
+	"github.com/gossipsync/gossipsync/cluster"
 	"time"
 )
 
@@ -93,16 +94,16 @@ type surveyResult struct {
 
 func (e *Elector) survey(ctx context.Context, c candidate) surveyResult {
 	var s surveyResult
-	for _, r := range fanout[surveyResp](ctx, e.node, methodSurvey, surveyReq{Group: e.group}, e.ttl/4) {
-		if r.err != nil {
+	for _, r := range cluster.CallAll[surveyResp](ctx, e.node, nil, methodSurvey, surveyReq{Group: e.group}, e.ttl/4) {
+		if r.Err != nil {
 			continue
 		}
 		s.answers++
-		s.maxTerm = max(s.maxTerm, r.resp.Promised)
-		if l := r.resp.Lease; l != nil && l.Cand != c {
+		s.maxTerm = max(s.maxTerm, r.Resp.Promised)
+		if l := r.Resp.Lease; l != nil && l.Cand != c {
 			s.blocked = max(s.blocked, l.Remaining)
 		}
-		for _, o := range r.resp.Candidates {
+		for _, o := range r.Resp.Candidates {
 			if compareRank(o, c) > 0 && (s.higher == nil || compareRank(o, *s.higher) > 0) {
 				s.higher = &o
 			}
@@ -116,8 +117,8 @@ func (e *Elector) survey(ctx context.Context, c candidate) surveyResult {
 func (e *Elector) claim(ctx context.Context, c candidate, term uint64) bool {
 	req := claimReq{Group: e.group, Term: term, Cand: c, TTL: e.ttl}
 	granted := 0
-	for _, r := range fanout[claimResp](ctx, e.node, methodClaim, req, e.ttl/4) {
-		if r.err == nil && r.resp.Granted {
+	for _, r := range cluster.CallAll[claimResp](ctx, e.node, nil, methodClaim, req, e.ttl/4) {
+		if r.Err == nil && r.Resp.Granted {
 			granted++
 		}
 	}
@@ -126,6 +127,6 @@ func (e *Elector) claim(ctx context.Context, c candidate, term uint64) bool {
 	}
 	// Free the grants, including any whose replies were late or lost.
 	rel := releaseReq{Group: e.group, Term: term, Cand: c}
-	fanout[struct{}](context.Background(), e.node, methodRelease, rel, e.ttl/4)
+	cluster.CallAll[struct{}](context.Background(), e.node, nil, methodRelease, rel, e.ttl/4)
 	return false
 }

@@ -2,6 +2,7 @@ package election
 
 import (
 	"context"
+	"github.com/gossipsync/gossipsync/cluster"
 	"sync"
 	"time"
 )
@@ -152,12 +153,12 @@ func (el *Elected) renewRound(term uint64, timeout time.Duration) (ok, lost bool
 	e := el.e
 	req := claimReq{Group: e.group, Term: term, Cand: el.cand, TTL: e.ttl}
 	acks := 0
-	for _, r := range fanout[renewResp](e.ctx, e.node, methodRenew, req, timeout) {
+	for _, r := range cluster.CallAll[renewResp](e.ctx, e.node, nil, methodRenew, req, timeout) {
 		switch {
-		case r.err != nil:
-		case r.resp.Preempt || r.resp.Promised > term:
+		case r.Err != nil:
+		case r.Resp.Preempt || r.Resp.Promised > term:
 			lost = true
-		case r.resp.OK:
+		case r.Resp.OK:
 			acks++
 		}
 	}
@@ -177,5 +178,5 @@ func (el *Elected) end() {
 	delete(e.leading, el)
 	e.mu.Unlock()
 	req := releaseReq{Group: e.group, Term: term, Cand: el.cand}
-	fanout[struct{}](context.Background(), e.node, methodRelease, req, e.ttl/2)
+	cluster.CallAll[struct{}](context.Background(), e.node, nil, methodRelease, req, e.ttl/2)
 }

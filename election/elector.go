@@ -185,32 +185,4 @@ func jitter(d time.Duration) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-type reply[R any] struct {
-	from string
-	resp R
-	err  error
-}
-
-// fanout calls method on every alive member (this node included) at once
-// and returns the replies that came within timeout.
-func fanout[R any](ctx context.Context, n *cluster.Node, method string, req any, timeout time.Duration) []reply[R] {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	members := n.Members()
-	out := make(chan reply[R], len(members))
-	for _, m := range members {
-		go func() {
-			var r reply[R]
-			r.from = m.Name
-			r.err = n.Call(ctx, m.Name, method, req, &r.resp)
-			out <- r
-		}()
-	}
-	replies := make([]reply[R], 0, len(members))
-	for range members {
-		replies = append(replies, <-out)
-	}
-	return replies
-}
-
 func (e *Elector) String() string { return fmt.Sprintf("election %s on %s", e.group, e.node.Name()) }

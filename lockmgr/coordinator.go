@@ -2,6 +2,7 @@ package lockmgr
 
 import (
 	"context"
+	"github.com/gossipsync/gossipsync/cluster"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -197,16 +198,16 @@ func (s *server) claimRound(req acquireReq, token uint64) roundResult {
 	targets, need := acceptors(s.node, req.ID, req.Quorum, req.Replicas)
 	creq := claimReq{ID: req.ID, Token: token, Holder: req.Holder, TTL: req.TTL}
 	var r roundResult
-	for _, rep := range fanout[claimResp](s.ctx, s.node, targets, methodClaim, creq, req.TTL/4) {
-		if rep.err != nil {
+	for _, rep := range cluster.CallAll[claimResp](s.ctx, s.node, targets, methodClaim, creq, req.TTL/4) {
+		if rep.Err != nil {
 			continue
 		}
-		if rep.resp.Granted {
+		if rep.Resp.Granted {
 			r.granted++
 		}
-		r.promised = max(r.promised, rep.resp.Promised)
-		r.blocked = max(r.blocked, rep.resp.Blocked)
-		r.quiet = max(r.quiet, rep.resp.Quiet)
+		r.promised = max(r.promised, rep.Resp.Promised)
+		r.blocked = max(r.blocked, rep.Resp.Blocked)
+		r.quiet = max(r.quiet, rep.Resp.Quiet)
 	}
 	if r.won = r.granted >= need; !r.won {
 		s.releaseToken(req, token)
@@ -216,7 +217,7 @@ func (s *server) claimRound(req acquireReq, token uint64) roundResult {
 
 func (s *server) releaseToken(req acquireReq, token uint64) {
 	rel := releaseReq{ID: req.ID, Token: token, Holder: req.Holder}
-	fanout[struct{}](context.Background(), s.node, memberNames(s.node), methodRelease, rel, req.TTL/4)
+	cluster.CallAll[struct{}](context.Background(), s.node, nil, methodRelease, rel, req.TTL/4)
 }
 
 // sleep waits for d, a close of changed, or the end of ctx.

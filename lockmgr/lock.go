@@ -3,6 +3,7 @@ package lockmgr
 import (
 	"context"
 	"fmt"
+	"github.com/gossipsync/gossipsync/cluster"
 	"sync"
 	"time"
 )
@@ -149,12 +150,12 @@ func (l *Lock) renewRound(timeout time.Duration) (ok, lost bool) {
 	targets, need := acceptors(m.node, l.id, m.opt.quorum, m.opt.replicas)
 	req := claimReq{ID: l.id, Token: l.token, Holder: l.h, TTL: l.ttl}
 	acks, newer := 0, false
-	for _, r := range fanout[claimResp](m.ctx, m.node, targets, methodRenew, req, timeout) {
+	for _, r := range cluster.CallAll[claimResp](m.ctx, m.node, targets, methodRenew, req, timeout) {
 		switch {
-		case r.err != nil:
-		case r.resp.Granted:
+		case r.Err != nil:
+		case r.Resp.Granted:
 			acks++
-		case r.resp.Promised > l.token:
+		case r.Resp.Promised > l.token:
 			newer = true
 		}
 	}
@@ -172,7 +173,7 @@ func (l *Lock) end(expired bool) {
 	defer close(l.released)
 	m.forget(l)
 	rel := releaseReq{ID: l.id, Token: l.token, Holder: l.h, Final: true}
-	fanout[struct{}](context.Background(), m.node, memberNames(m.node), methodRelease, rel, l.ttl/4)
+	cluster.CallAll[struct{}](context.Background(), m.node, nil, methodRelease, rel, l.ttl/4)
 	ctx, cancel := context.WithTimeout(context.Background(), l.ttl/4)
 	defer cancel()
 	m.node.Call(ctx, l.coord, methodWake, wakeReq{ID: l.id}, nil)

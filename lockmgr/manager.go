@@ -153,7 +153,7 @@ func (m *Manager) abandon(coord, id string, h holder, ttl time.Duration) {
 		m.node.Call(ctx, coord, methodCancel, cancelReq{ID: id, Holder: h}, nil)
 	}
 	rel := releaseReq{ID: id, Holder: h, Final: true}
-	fanout[struct{}](context.Background(), m.node, memberNames(m.node), methodRelease, rel, ttl/4)
+	cluster.CallAll[struct{}](context.Background(), m.node, nil, methodRelease, rel, ttl/4)
 }
 
 // hold starts the lease of a won grant and its renew loop.

@@ -1,7 +1,6 @@
 package lockmgr
 
 import (
-	"context"
 	"time"
 
 	"github.com/gossipsync/gossipsync/cluster"
@@ -77,33 +76,6 @@ type wakeReq struct {
 type cancelReq struct {
 	ID     string `msgpack:"i"`
 	Holder holder `msgpack:"h"`
-}
-
-type reply[R any] struct {
-	from string
-	resp R
-	err  error
-}
-
-// fanout calls method on every target at once and returns the replies
-// that came within timeout.
-func fanout[R any](ctx context.Context, n *cluster.Node, targets []string, method string, req any, timeout time.Duration) []reply[R] {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	out := make(chan reply[R], len(targets))
-	for _, m := range targets {
-		go func() {
-			var r reply[R]
-			r.from = m
-			r.err = n.Call(ctx, m, method, req, &r.resp)
-			out <- r
-		}()
-	}
-	replies := make([]reply[R], 0, len(targets))
-	for range targets {
-		replies = append(replies, <-out)
-	}
-	return replies
 }
 
 func memberNames(n *cluster.Node) []string {

@@ -2,7 +2,7 @@ package taskpool
 
 import (
 	"context"
-	"fmt"
+	"github.com/gossipsync/gossipsync/cluster"
 	"time"
 
 	"github.com/gossipsync/gossipsync/election"
@@ -136,10 +136,10 @@ func (p *Pool) lastDone(ctx context.Context, name string, every time.Duration) (
 	timeout := min(max(every, 100*time.Millisecond), time.Second)
 	for {
 		answers, best := 0, int64(0)
-		for _, r := range fanout[lastTickResp](ctx, p, methodLastTick, lastTickReq{Schedule: name}, timeout) {
-			if r.err == nil {
+		for _, r := range cluster.CallAll[lastTickResp](ctx, p.node, nil, methodLastTick, lastTickReq{Schedule: name}, timeout) {
+			if r.Err == nil {
 				answers++
-				best = max(best, r.resp.Tick)
+				best = max(best, r.Resp.Tick)
 			}
 		}
 		if answers >= p.node.QuorumSize() {
@@ -157,35 +157,5 @@ func (p *Pool) lastDone(ctx context.Context, name string, every time.Duration) (
 func (p *Pool) tellDone(ctx context.Context, name string, tick int64, term uint64, every time.Duration) {
 	p.noteTick(name, tick)
 	timeout := min(max(every/2, 50*time.Millisecond), time.Second)
-	fanout[struct{}](ctx, p, methodTickDone, tickReq{Schedule: name, Tick: tick, Term: term}, timeout)
-}
-
-type reply[R any] struct {
-	from string
-	resp R
-	err  error
-}
-
-// fanout calls method on every alive member at once and returns their
-// replies within timeout.
-func fanout[R any](ctx context.Context, p *Pool, method string, req any, timeout time.Duration) []reply[R] {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	members := p.node.Members()
-	out := make(chan reply[R], len(members))
-	for _, m := range members {
-		go func() {
-			r := reply[R]{from: m.Name}
-			r.err = p.node.Call(ctx, m.Name, method, req, &r.resp)
-			if r.err != nil {
-				r.err = fmt.Errorf("taskpool: %s on %s: %w", method, m.Name, r.err)
-			}
-			out <- r
-		}()
-	}
-	replies := make([]reply[R], 0, len(members))
-	for range members {
-		replies = append(replies, <-out)
-	}
-	return replies
+	cluster.CallAll[struct{}](ctx, p.node, nil, methodTickDone, tickReq{Schedule: name, Tick: tick, Term: term}, timeout)
 }

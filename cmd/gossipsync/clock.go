@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -111,45 +110,13 @@ func fmtSigned(d time.Duration) string {
 }
 
 // observer reads every clock of a workload every observeEvery, which
-// feeds the workload's checker, and notes each reference it sees and
-// each Now that lies outside its node's Interval.
+// feeds the workload's checker, and notes each reference it sees.
 type observer struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu      sync.Mutex // protects the fields below
-	refs    []sim.Reading
-	outside nowOutside
-}
-
-// nowOutside counts the readings whose Now lay more than nowSlack
-// outside their Interval: Now stands still after cluster time moved back
-// on a node (C2), so for a while it may lie ahead of the node's own
-// bound.
-type nowOutside struct {
-	Readings int
-	Max      time.Duration // the farthest outside
-	Nodes    []string      // in the order first seen
-}
-
-// nowSlack is how far outside its Interval a Now may lie unremarked: a
-// reading takes Interval, then Now, so the reference's Now (its interval
-// has no width) lies past it by the microseconds between the two calls.
-const nowSlack = time.Millisecond
-
-func (n *nowOutside) add(r sim.Reading) {
-	if r.Err != nil {
-		return
-	}
-	d := max(r.Now.Sub(r.Interval.Latest), r.Interval.Earliest.Sub(r.Now))
-	if d <= nowSlack {
-		return
-	}
-	n.Readings++
-	n.Max = max(n.Max, d)
-	if !slices.Contains(n.Nodes, r.Node) {
-		n.Nodes = append(n.Nodes, r.Node)
-	}
+	mu   sync.Mutex // protects refs
+	refs []sim.Reading
 }
 
 // startObserver reads w's clocks now and then every `every` until its
@@ -176,9 +143,6 @@ func startObserver(w *sim.ClockWorkload, every time.Duration) *observer {
 func (o *observer) note(rs []sim.Reading) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for _, r := range rs {
-		o.outside.add(r)
-	}
 	ref := referenceOf(rs)
 	if ref.Node == "" {
 		return
@@ -189,13 +153,13 @@ func (o *observer) note(rs []sim.Reading) {
 }
 
 // stop ends the observation, waits for the last one and returns the
-// references seen, in order, and the readings of Now outside Interval.
-func (o *observer) stop() ([]sim.Reading, nowOutside) {
+// references seen, in order.
+func (o *observer) stop() []sim.Reading {
 	o.cancel()
 	<-o.done
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.refs, o.outside
+	return o.refs
 }
 
 // referenceOf returns the reading of the reference among rs: the node
@@ -319,8 +283,8 @@ func (r *runner) showFirstSync(s clockSync) {
 // stopClocks stops the observer and the clocks and returns the clock
 // section of the report.
 func (r *runner) stopClocks(phases []phaseResult, final clockSync) clockReport {
-	refs, outside := r.observer.stop()
-	rep := clockReport{Check: r.clocks.Check(), References: refs, NowOutside: outside, First: r.first, Final: final}
+	refs := r.observer.stop()
+	rep := clockReport{Check: r.clocks.Check(), References: refs, First: r.first, Final: final}
 	r.clocks.Close()
 	for _, p := range phases {
 		if p.RefCrash {

@@ -18,7 +18,6 @@ const shownViolations = 3
 type clockReport struct {
 	Check      sim.ClockCheck
 	References []sim.Reading // each reference the observer saw, in order
-	NowOutside nowOutside    // readings whose Now lay outside their Interval
 	First      clockSync     // the first sync after the start
 	Crashes    []phaseResult // the crashes of the reference
 	Final      clockSync     // after the final heal
@@ -75,7 +74,6 @@ func (k *clockReport) print(tw io.Writer) {
 	fmt.Fprintf(tw, "uncertainty\tp50 %s, p99 %s\n", fmtFine(sim.Percentile(c.Uncertainty, 50)), fmtFine(sim.Percentile(c.Uncertainty, 99)))
 	fmt.Fprintf(tw, "readings\t%d judged, %d unsynced, %d stale (%d instants observed, %d without a reference)\n",
 		c.Judged, c.Unsynced, c.Stale, c.Observations, c.NoReference)
-	fmt.Fprintf(tw, "Now off interval\t%s\n", k.nowOutsideLine())
 	fmt.Fprintf(tw, "first sync\t%s\n", syncLine(k.First, "the start"))
 	if len(k.Crashes) == 0 {
 		fmt.Fprintf(tw, "reference crash\tnone\n")
@@ -96,16 +94,6 @@ func (k *clockReport) summary() string {
 		each[i] = fmt.Sprintf("%s term %d", r.Node, r.Stats.Term)
 	}
 	return fmt.Sprintf("%d references: %s", len(each), strings.Join(each, ", "))
-}
-
-// nowOutsideLine describes the readings whose Now lay outside Interval.
-func (k *clockReport) nowOutsideLine() string {
-	n := k.NowOutside
-	if n.Readings == 0 {
-		return "none beyond " + nowSlack.String()
-	}
-	return fmt.Sprintf("%d readings on %s, up to %s outside (Now stands still after cluster time moved back)",
-		n.Readings, strings.Join(n.Nodes, " "), fmtFine(n.Max))
 }
 
 // syncLine describes s, measured from event: "all 5 on reference n3

@@ -185,9 +185,6 @@ type jsonClock struct {
 	Stale            int             `json:"readings_stale"`
 	Observations     int             `json:"instants_observed"`
 	NoReference      int             `json:"instants_without_reference"`
-	NowOutside       int             `json:"now_outside_readings"`
-	NowOutsideMax    jsonDur         `json:"now_outside_max"`
-	NowOutsideNodes  []string        `json:"now_outside_nodes,omitempty"`
 	FirstSync        jsonSync        `json:"first_sync"`
 	ReferenceCrashes []jsonPhase     `json:"reference_crashes"`
 	FinalSync        jsonSync        `json:"final_sync"`
@@ -403,9 +400,6 @@ func (k *clockReport) toJSON() jsonClock {
 		Stale:            c.Stale,
 		Observations:     c.Observations,
 		NoReference:      c.NoReference,
-		NowOutside:       k.NowOutside.Readings,
-		NowOutsideMax:    jsonDur(k.NowOutside.Max),
-		NowOutsideNodes:  k.NowOutside.Nodes,
 		FirstSync:        newJSONSync(k.First),
 		ReferenceCrashes: []jsonPhase{},
 		FinalSync:        newJSONSync(k.Final),
