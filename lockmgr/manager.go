@@ -186,6 +186,19 @@ func (m *Manager) start(l *Lock) bool {
 	return true
 }
 
+// Coordinator returns the member that coordinates id as this node sees
+// the cluster now: the owner of id on the hash ring of the members, which
+// queues the waiters of id in FIFO order. It is for diagnostics (which
+// node to watch, or to crash in a test); safety never rests on it, and
+// nodes whose views differ may name different coordinators for a while.
+func (m *Manager) Coordinator(id string) string {
+	names := memberNames(m.node)
+	if len(names) == 0 {
+		return ""
+	}
+	return hashring.New(names, vnodes).Owners(id, 1)[0]
+}
+
 // Release releases the lock this Manager holds on id, like Lock.Release.
 // It returns ErrNotHeld if it holds none.
 func (m *Manager) Release(ctx context.Context, id string) error {

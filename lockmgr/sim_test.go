@@ -3,6 +3,7 @@ package lockmgr_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -278,6 +279,29 @@ func TestSimRestart(t *testing.T) {
 			l, h := e.acquire(t, node, id)
 			time.Sleep(time.Second)
 			e.rec.release(t, h, l)
+		}
+	})
+}
+
+func TestSimCoordinator(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := startEnv(t, 3)
+		seen := map[string]bool{}
+		for i := range 32 {
+			id := fmt.Sprintf("id-%d", i)
+			c := e.m["n1"].Coordinator(id)
+			if !slices.Contains([]string{"n1", "n2", "n3"}, c) {
+				t.Fatalf("Coordinator(%q) = %q, want a member", id, c)
+			}
+			for _, node := range []string{"n2", "n3"} {
+				if got := e.m[node].Coordinator(id); got != c {
+					t.Errorf("%s: Coordinator(%q) = %q; n1 says %q", node, id, got, c)
+				}
+			}
+			seen[c] = true
+		}
+		if len(seen) < 2 {
+			t.Errorf("32 ids are coordinated by %v only; want them spread", seen)
 		}
 	})
 }

@@ -339,6 +339,32 @@ func (w *LockWorkload) Healed(t time.Time) {
 	w.heals = append(w.heals, t)
 }
 
+// Coordinators returns the coordinator of each lock id (see
+// lockmgr.Manager.Coordinator) as the first alive node running a Manager
+// sees it, without repeats, in id order. It is empty when no Manager runs.
+func (w *LockWorkload) Coordinators() []string {
+	var m *lockmgr.Manager
+	for _, n := range w.c.Nodes() {
+		w.mu.Lock()
+		ln := w.running[n.Name()]
+		w.mu.Unlock()
+		if ln != nil {
+			m = ln.m
+			break
+		}
+	}
+	var out []string
+	if m == nil {
+		return out
+	}
+	for _, id := range w.ids {
+		if c := m.Coordinator(id); c != "" && !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // Holders returns the nodes that hold a lock now, in name order.
 func (w *LockWorkload) Holders() []string {
 	w.mu.Lock()
