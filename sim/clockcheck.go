@@ -66,12 +66,7 @@ func (k *ClockCheck) Clone() ClockCheck {
 // Add judges the readings of every node at one instant.
 func (k *ClockCheck) Add(rs []Reading) {
 	k.Observations++
-	var ref *Reading
-	for i := range rs {
-		if rs[i].Err == nil && rs[i].Stats.IsReference {
-			ref = &rs[i]
-		}
-	}
+	ref := referenceIn(rs)
 	if ref == nil {
 		k.NoReference++
 	}
@@ -97,22 +92,19 @@ func (k *ClockCheck) Add(rs []Reading) {
 		}
 		k.lastU[r.Node] = r.Interval.Uncertainty()
 		synced = append(synced, r)
-		if ref == nil || r.Stats.IsReference {
-			continue
-		}
-		if r.Stats.Term != ref.Stats.Term {
+		switch classify(r, ref) {
+		case ClockStale:
 			k.Stale++
-			continue
+		case ClockJudged:
+			k.judge(r, *ref)
 		}
-		k.judge(r, *ref)
 	}
 	k.disagreement(synced)
 }
 
 func (k *ClockCheck) judge(r, ref Reading) {
 	k.Judged++
-	truth := mid(ref.Interval).Add(center(r).Sub(center(ref)))
-	k.Errors = append(k.Errors, absDur(mid(r.Interval).Sub(truth)))
+	k.Errors = append(k.Errors, absDur(ClockError(r, ref)))
 	k.Uncertainty = append(k.Uncertainty, r.Interval.Uncertainty())
 	// The reference's time at r's instant lies in [lo, hi].
 	lo := ref.Interval.Earliest.Add(r.At.Sub(ref.Done))
