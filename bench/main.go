@@ -29,6 +29,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -42,6 +43,7 @@ type config struct {
 	only     string        // run only this row
 	jsonPath string        // write raw figures here
 	list     bool          // name the rows and exit
+	cpuprof  string        // write a CPU profile of the rows here
 }
 
 func main() {
@@ -52,10 +54,12 @@ func main() {
 // exit status: 0, 1 when the run failed, 2 for bad usage.
 func run(args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
+	switch {
+	case errors.Is(err, flag.ErrHelp):
 		return 0
-	}
-	if err != nil {
+	case errors.Is(err, errPrinted):
+		return 2
+	case err != nil:
 		fmt.Fprintf(stderr, "bench: %v\nRun 'go run . -h' for usage.\n", err)
 		return 2
 	}
@@ -69,10 +73,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	context.AfterFunc(ctx, stop) // a second interrupt kills at once
 	env, err := newEnv(stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
 		return 1
+	}
+	if cfg.cpuprof != "" {
+		stopProfile, err := startProfile(cfg.cpuprof)
+		if err != nil {
+			env.close()
+			fmt.Fprintf(stderr, "bench: %v\n", err)
+			return 1
+		}
+		defer stopProfile()
 	}
 	began := time.Now()
 	rep := report{Machine: thisMachine(), Command: commandLine(args)}
@@ -103,12 +117,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	cfg := config{}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.DurationVar(&cfg.slice, "slice", time.Second, "how long each system runs in one round of a throughput row")
-	fs.IntVar(&cfg.rounds, "rounds", 3, "alternating rounds per row (failover rows: operations per system, at least 4)")
+	fs.DurationVar(&cfg.slice, "slice", time.Second, "how long each system runs in one round of a row")
+	fs.IntVar(&cfg.rounds, "rounds", 3, "alternating rounds per row (the failover row: crashes per system, at least 4)")
 	fs.DurationVar(&cfg.warmup, "warmup", 500*time.Millisecond, "unrecorded run of each system before a row's rounds")
 	fs.StringVar(&cfg.only, "only", "", "run only the row `NAME` (see -list)")
 	fs.StringVar(&cfg.jsonPath, "json", "", "also write the raw figures to `FILE` as JSON")
 	fs.BoolVar(&cfg.list, "list", false, "name the rows and what each measures, then exit")
+	fs.StringVar(&cfg.cpuprof, "cpuprofile", "", "write a CPU profile of the whole run (every system: this process hosts all but Redis) to `FILE`")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: go run . [flags]\n\n"+
 			"Measures gossipsync beside etcd (embedded, 1 and 3 members), Redis and asynq\n"+
@@ -117,7 +132,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		fmt.Fprintf(stderr, "\nRows: %s\n", strings.Join(rowNames(), ", "))
 	}
 	if err := fs.Parse(args); err != nil {
-		return cfg, err
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, err
+		}
+		return cfg, errPrinted // the flag package printed it, and the usage
 	}
 	switch {
 	case fs.NArg() > 0:
@@ -133,6 +151,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	return cfg, nil
 }
+
+// errPrinted is a usage error that has already been printed.
+var errPrinted = errors.New("usage error, printed")
 
 // machine describes where the figures were measured.
 type machine struct {
@@ -163,6 +184,22 @@ type report struct {
 	Command string   `json:"command"`
 	Wall    string   `json:"wall_time"`
 	Results []result `json:"results"`
+}
+
+// startProfile starts a CPU profile into path and returns its stop.
+func startProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 func writeJSON(path string, rep report) error {
