@@ -166,10 +166,10 @@ func (e *Elector) check(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// wait blocks until changed closes, d passes, ctx is done or the Elector
-// closes.
+// wait blocks until changed closes, d (at least minWait) passes, ctx is
+// done or the Elector closes.
 func (e *Elector) wait(ctx context.Context, changed <-chan struct{}, d time.Duration) error {
-	t := time.NewTimer(d)
+	t := time.NewTimer(max(d, minWait))
 	defer t.Stop()
 	select {
 	case <-changed:
@@ -179,6 +179,13 @@ func (e *Elector) wait(ctx context.Context, changed <-chan struct{}, d time.Dura
 	}
 	return e.check(ctx)
 }
+
+// minWait is the shortest wait between two rounds of a campaign. A lease
+// seen with a few nanoseconds left must not make the campaign survey again
+// at once: in real time that spins for those nanoseconds, and on a virtual
+// clock (testing/synctest), where time stands still while anything can
+// run, it would spin forever.
+const minWait = time.Millisecond
 
 // jitter returns a random duration in [d/2, d).
 func jitter(d time.Duration) time.Duration {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -83,7 +84,7 @@ func physLine(skew time.Duration, ppm float64, phys []physClock) string {
 	}
 	ranges := []string{"no skew", "no drift"}
 	if skew > 0 {
-		ranges[0] = "skew ±" + skew.String()
+		ranges[0] = "skew ±" + fmtSpan(skew)
 	}
 	if ppm > 0 {
 		ranges[1] = fmt.Sprintf("drift ±%gppm", ppm)
@@ -110,14 +111,23 @@ func fmtSigned(d time.Duration) string {
 }
 
 // observer reads every clock of a workload every observeEvery, which
-// feeds the workload's checker, and notes each reference it sees.
+// feeds the workload's checker, and notes each reference it sees and
+// the readings as the checker judges them, for the -html timeline.
 type observer struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu   sync.Mutex // protects refs
-	refs []sim.Reading
+	mu     sync.Mutex // protects the fields below
+	refs   []sim.Reading
+	judged [][]sim.ClockPoint // the readings of one observation in every keep
+	keep   int                // observations per element of judged; 0 = 1
+	seen   int                // observations
 }
+
+// maxJudged bounds the observations the observer keeps for the timeline:
+// past it, it keeps every other one and from then on one in twice as
+// many. A run of 60 s keeps them all.
+const maxJudged = 4096
 
 // startObserver reads w's clocks now and then every `every` until its
 // stop is called (once).
@@ -143,6 +153,7 @@ func startObserver(w *sim.ClockWorkload, every time.Duration) *observer {
 func (o *observer) note(rs []sim.Reading) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.keepJudged(rs)
 	ref := referenceOf(rs)
 	if ref.Node == "" {
 		return
@@ -160,6 +171,32 @@ func (o *observer) stop() []sim.Reading {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.refs
+}
+
+// keepJudged keeps the readings of an observation, judged, if it is one
+// of those kept; o.mu is held.
+func (o *observer) keepJudged(rs []sim.Reading) {
+	o.seen++
+	if o.seen%max(o.keep, 1) != 0 {
+		return
+	}
+	o.judged = append(o.judged, sim.ClockSeries(rs))
+	if len(o.judged) > maxJudged {
+		half := o.judged[:0]
+		for i := 1; i < len(o.judged); i += 2 {
+			half = append(half, o.judged[i])
+		}
+		clear(o.judged[len(half):]) // let the dropped ones go
+		o.judged = half
+		o.keep = 2 * max(o.keep, 1)
+	}
+}
+
+// series returns the readings kept so far, judged, in order.
+func (o *observer) series() []sim.ClockPoint {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Concat(o.judged...)
 }
 
 // referenceOf returns the reading of the reference among rs: the node

@@ -2,9 +2,8 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"reflect"
-	"strings"
+	"regexp"
 	"testing"
 	"time"
 
@@ -12,92 +11,9 @@ import (
 	"github.com/gossipsync/gossipsync/sim"
 )
 
-func TestClockVerdictAndExitStatus(t *testing.T) {
-	misses := func(n int, format string) []string {
-		var out []string
-		for i := range n {
-			out = append(out, fmt.Sprintf(format, i+1))
-		}
-		return out
-	}
-	clean := sim.ClockCheck{Observations: 300, Judged: 1100, Unsynced: 40, Stale: 6, NoReference: 2, C3Max: 1234 * time.Microsecond}
-	for i := range 100 { // 1..100µs and 20µs..2ms
-		clean.Errors = append(clean.Errors, time.Duration(100-i)*time.Microsecond)
-		clean.Uncertainty = append(clean.Uncertainty, time.Duration(i+1)*20*time.Microsecond)
-	}
-	withC1, withC2, withC3 := clean, clean, clean
-	withC1.C1Misses = misses(5, "n%d: interval ±1ms misses the reference's time by 300µs")
-	withC2.C2Backwards = misses(1, "n%d: Now went back 2ms")
-	withC3.C3Misses = misses(2, "n%d and n9 differ by 9ms, more than ±1ms and ±2ms")
-	tests := []struct {
-		name       string
-		check      sim.ClockCheck
-		wantCode   int
-		wantReport []string
-		wantStderr []string
-	}{
-		{
-			name: "clean", check: clean, wantCode: 0,
-			wantReport: []string{
-				"C1 intervals hold  held\n",
-				"C2 Now monotonic   held\n",
-				"C3 nodes agree     held, max disagreement 1.23ms\n",
-				"|error|            p50 50µs, p99 99µs\n",
-				"uncertainty        p50 1ms, p99 1.98ms\n",
-				"readings           1100 judged, 40 unsynced, 6 stale (300 instants observed, 2 without a reference)\n",
-			},
-		},
-		{
-			name: "C1 missed", check: withC1, wantCode: 1,
-			wantReport: []string{
-				"C1 intervals hold  BROKEN: 5 violations\n",
-				"                     n1: interval ±1ms misses the reference's time by 300µs\n",
-				"                     n3: interval",
-				"                     (and 2 more)\n",
-				"C2 Now monotonic   held\n",
-			},
-			wantStderr: []string{"gossipsync sim: clock property C1 (every Interval contains the reference's time) BROKEN: n1: interval ±1ms misses the reference's time by 300µs (and 4 more)\n"},
-		},
-		{
-			name: "C2 went back", check: withC2, wantCode: 1,
-			wantReport: []string{"C2 Now monotonic   BROKEN: 1 violation\n", "                     n1: Now went back 2ms\n"},
-			wantStderr: []string{"gossipsync sim: clock property C2 (Now never goes backwards on a node) BROKEN: n1: Now went back 2ms\n"},
-		},
-		{
-			name: "C3 missed", check: withC3, wantCode: 1,
-			wantReport: []string{"C3 nodes agree     BROKEN: 2 violations, max disagreement 1.23ms\n"},
-			wantStderr: []string{"gossipsync sim: clock property C3 (two synced readings differ by at most the sum of their uncertainties) BROKEN: n1 and n9"},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rep := &report{FinalConverged: true, Clock: clockReport{Check: tt.check}}
-			var out, stderr bytes.Buffer
-			rep.print(&out)
-			code := exitStatus(rep, &stderr)
-			if code != tt.wantCode || rep.OK() != (tt.wantCode == 0) {
-				t.Errorf("exit status = %d, OK = %v; want %d", code, rep.OK(), tt.wantCode)
-			}
-			for _, w := range tt.wantReport {
-				if !strings.Contains(out.String(), w) {
-					t.Errorf("report lacks %q:\n%s", w, out.String())
-				}
-			}
-			for _, w := range tt.wantStderr {
-				if !strings.Contains(stderr.String(), w) {
-					t.Errorf("stderr lacks %q:\n%s", w, stderr.String())
-				}
-			}
-			if tt.wantCode == 0 && stderr.Len() > 0 {
-				t.Errorf("stderr = %q, want nothing", stderr.String())
-			}
-		})
-	}
-}
-
 func TestClockSyncLines(t *testing.T) {
 	ref := sim.Reading{Node: "n3", Stats: clock.Stats{IsReference: true, Term: 4}}
-	crash := phaseResult{phase: phase{Fault: faultCrash, Node: "n2"}, At: 11700 * time.Millisecond, RefCrash: true, RefTerm: 2}
+	crash := phaseResult{phase: phase{Fault: faultCrash, Node: "n2"}, At: 11700 * time.Millisecond, Reference: true, RefCrash: true, RefTerm: 2}
 	resynced := crash
 	resynced.Resynced, resynced.Resync, resynced.NewRef, resynced.NewTerm = true, 1520*time.Millisecond, "n3", 4
 	rep := &report{FinalConverged: true, Clock: clockReport{
@@ -109,13 +25,13 @@ func TestClockSyncLines(t *testing.T) {
 	var out bytes.Buffer
 	rep.print(&out)
 	for _, w := range []string{
-		`clock              reference group "gossipsync.clock": 2 references: n2 term 2, n3 term 4` + "\n",
-		"first sync         all 5 on reference n3 term 4, 2.13s after the start\n",
-		"reference crash    n2 term 2 at 11.7s: all on n3 term 4 in 1.52s\n",
-		"reference crash    n2 term 2 at 11.7s: NOT all re-synced before the phase ended\n",
-		"final sync         NOT all synced within 10s of the final heal: 3 of 5 on reference n3 term 4\n",
+		`\nclock +reference group "gossipsync.clock": 2 references: n2 term 2, n3 term 4\n`,
+		`\nclock first sync +all 5 on reference n3 term 4, 2.13s after the start\n`,
+		`\nreference crash +n2 term 2 at 11.7s: all on n3 term 4 in 1.52s\n`,
+		`\nreference crash +n2 term 2 at 11.7s: NOT all re-synced before the phase ended\n`,
+		`\nclock final sync +NOT all synced within 10s of the final heal: 3 of 5 on reference n3 term 4\n`,
 	} {
-		if !strings.Contains(out.String(), w) {
+		if !regexp.MustCompile(w).MatchString(out.String()) {
 			t.Errorf("report lacks %q:\n%s", w, out.String())
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gossipsync/gossipsync/clock"
@@ -30,7 +29,8 @@ type jsonReport struct {
 	Config      jsonConfig      `json:"config"`
 	OK          bool            `json:"ok"`
 	ExitStatus  int             `json:"exit_status"`
-	Problems    []string        `json:"problems"` // why the run failed; empty if it passed
+	Problems    []string        `json:"problems"`   // why the run failed; empty if it passed
+	Properties  []property      `json:"properties"` // the verdicts, as the report's table
 	Interrupted bool            `json:"interrupted"`
 	Schedule    []jsonPhase     `json:"schedule"`
 	FaultTable  []jsonFaultRow  `json:"faults"`
@@ -48,7 +48,8 @@ type jsonConfig struct {
 	Nodes    int      `json:"nodes"`
 	Duration jsonDur  `json:"duration"`
 	Seed     int64    `json:"seed"`
-	Faults   []string `json:"faults"`
+	Scenario string   `json:"scenario"`
+	Faults   []string `json:"faults"` // the scenario's
 	Skew     jsonDur  `json:"skew"`
 	DriftPPM float64  `json:"drift_ppm"`
 	Unsafe   bool     `json:"unsafe"`
@@ -150,13 +151,12 @@ type jsonLeader struct {
 }
 
 type jsonElection struct {
-	Group          string         `json:"group"`
-	Leases         int            `json:"leases"`
-	Leaders        []string       `json:"leaders"`
-	Properties     []jsonProperty `json:"properties"` // E1-E3
-	Failover       jsonSpread     `json:"e4_failover"`
-	FinalLeader    *jsonLeader    `json:"final_leader"` // null: none after the final heal
-	WorkloadErrors []string       `json:"workload_errors,omitempty"`
+	Group          string      `json:"group"`
+	Leases         int         `json:"leases"`
+	Leaders        []string    `json:"leaders"`
+	Failover       jsonSpread  `json:"e4_failover"`
+	FinalLeader    *jsonLeader `json:"final_leader"` // null: none after the final heal
+	WorkloadErrors []string    `json:"workload_errors,omitempty"`
 }
 
 type jsonPercentiles struct {
@@ -176,7 +176,6 @@ type jsonSync struct {
 type jsonClock struct {
 	ReferenceGroup   string          `json:"reference_group"`
 	References       []jsonLeader    `json:"references"`
-	Properties       []jsonProperty  `json:"properties"` // C1-C3, C2'
 	MaxDisagreement  jsonDur         `json:"c3_max_disagreement"`
 	Error            jsonPercentiles `json:"error"`
 	Uncertainty      jsonPercentiles `json:"uncertainty"`
@@ -198,7 +197,6 @@ type jsonLocks struct {
 	Grants         int             `json:"grants"`
 	PerSecond      float64         `json:"grants_per_second"`
 	Latency        jsonPercentiles `json:"acquire_latency"`
-	Properties     []jsonProperty  `json:"properties"` // L1-L3
 	AfterHeal      jsonSpread      `json:"l4_grant_after_heal"`
 	PausedOverlaps jsonProperty    `json:"paused_overlaps"`
 	LateRejected   int             `json:"fence_late_rejected"`
@@ -222,7 +220,6 @@ type jsonTasks struct {
 	Open              int             `json:"open"`
 	PerSecond         float64         `json:"done_per_second"`
 	Latency           jsonPercentiles `json:"latency"`
-	Properties        []jsonProperty  `json:"properties"` // T1-T3
 	Executions        int             `json:"executions"`
 	Duplicated        int             `json:"duplicated"`
 	DuplicateRuns     int             `json:"duplicate_runs"`
@@ -251,8 +248,9 @@ func (r *report) toJSON(status int) jsonReport {
 		Command: "gossipsync sim",
 		Replay:  replayCommand(cfg),
 		Config: jsonConfig{Nodes: cfg.Nodes, Duration: jsonDur(cfg.Duration), Seed: cfg.Seed,
-			Faults: strings.Split(faultList(cfg.Faults), ","), Skew: jsonDur(cfg.Skew), DriftPPM: cfg.Drift, Unsafe: cfg.Unsafe},
+			Scenario: cfg.Scenario.Name, Faults: faultNames(cfg.Scenario.Faults), Skew: jsonDur(cfg.Skew), DriftPPM: cfg.Drift, Unsafe: cfg.Unsafe},
 		Problems:    r.problems(),
+		Properties:  r.properties(),
 		ExitStatus:  status,
 		Interrupted: r.Interrupted,
 		Schedule:    []jsonPhase{},
@@ -364,9 +362,6 @@ func (e *electionReport) toJSON() jsonElection {
 			j.Leaders = append(j.Leaders, l.Node)
 		}
 	}
-	for _, p := range e.checked() {
-		j.Properties = append(j.Properties, newJSONProperty(p.id, p.label, p.meaning, len(p.violations), p.violations))
-	}
 	j.Failover = newSpread(failovers(e.LeaderCrashes, e.Leases), len(e.LeaderCrashes))
 	if e.FinalLeader != nil {
 		j.FinalLeader = &jsonLeader{Node: e.FinalLeader.Node, Term: e.FinalLeader.Term}
@@ -407,9 +402,6 @@ func (k *clockReport) toJSON() jsonClock {
 	for _, r := range k.References {
 		j.References = append(j.References, jsonLeader{Node: r.Node, Term: r.Stats.Term})
 	}
-	for _, p := range k.checked() {
-		j.Properties = append(j.Properties, newJSONProperty(p.id, p.label, p.meaning, len(p.violations), p.violations))
-	}
 	for _, p := range k.Crashes {
 		j.ReferenceCrashes = append(j.ReferenceCrashes, newJSONPhase(p))
 	}
@@ -429,9 +421,6 @@ func (l *lockReport) toJSON() jsonLocks {
 		Linearizable: !v.NotLinearizable, Porcupine: v.Porcupine, AcquireErrors: l.Errors, FirstOther: l.FirstOther}
 	if l.Unsafe {
 		j.Mode = "unsafe"
-	}
-	for _, p := range l.checked() {
-		j.Properties = append(j.Properties, fromViolations(p.id, p.label, p.meaning, p.v))
 	}
 	var times []time.Duration
 	for _, h := range v.L4 {
@@ -456,18 +445,24 @@ func (t *taskReport) toJSON() jsonTasks {
 	if j.Failed == nil {
 		j.Failed = map[string]int{}
 	}
-	for _, p := range t.checked() {
-		j.Properties = append(j.Properties, fromViolations(p.id, p.label, p.meaning, p.v))
-	}
 	return j
 }
 
 // replayCommand is the command line that replays the run cfg describes.
 func replayCommand(cfg simConfig) string {
-	s := fmt.Sprintf("go run ./cmd/gossipsync sim -nodes %d -duration %s -seed %d -faults %s -skew %s -drift %s",
-		cfg.Nodes, cfg.Duration, cfg.Seed, faultList(cfg.Faults), cfg.Skew, strconv.FormatFloat(cfg.Drift, 'f', -1, 64))
+	s := fmt.Sprintf("go run ./cmd/gossipsync sim -scenario %s -nodes %d -duration %s -seed %d -skew %s -drift %s",
+		cfg.Scenario.Name, cfg.Nodes, cfg.Duration, cfg.Seed, fmtSpan(cfg.Skew), strconv.FormatFloat(cfg.Drift, 'f', -1, 64))
 	if cfg.Unsafe {
 		s += " -unsafe"
 	}
 	return s
+}
+
+// faultNames returns the names of faults.
+func faultNames(faults []fault) []string {
+	out := make([]string, len(faults))
+	for i, f := range faults {
+		out[i] = string(f)
+	}
+	return out
 }

@@ -31,17 +31,6 @@ func startLocks(c *sim.Cluster, cfg simConfig) (*sim.LockWorkload, error) {
 	return sim.StartLocks(c, sim.LockOptions{IDs: lockIDs, Clients: lockClients, TTL: lockTTL, Wait: lockWait, Seed: cfg.Seed, Unsafe: cfg.Unsafe})
 }
 
-// aimPause returns the pause p aimed at a lock holder, if an alive node
-// holds one now; holder reports whether it did.
-func (r *runner) aimPause(p phase) (phase, bool) {
-	holders := slices.DeleteFunc(r.locks.Holders(), func(n string) bool { return r.c.Node(n) == nil })
-	if len(holders) == 0 {
-		return p, false
-	}
-	p.Node = holders[r.pauseRNG.IntN(len(holders))]
-	return p, true
-}
-
 // runPause makes pause phase p, waits for the thaw and measures, from the
 // thaw, until the cluster has converged again, within ctx.
 func (r *runner) runPause(ctx context.Context, p phase, res *phaseResult) {
@@ -69,49 +58,6 @@ func newLockReport(h sim.LockHistory, unsafe bool) lockReport {
 	return lockReport{Unsafe: unsafe, Verdict: sim.CheckLocks(h), Heals: len(h.Heals), Errors: h.Errors, FirstOther: h.FirstOther}
 }
 
-// lockProperty is one of L1-L3 with its violations.
-type lockProperty struct {
-	id, label, meaning string
-	v                  sim.Violations
-}
-
-func (l *lockReport) checked() []lockProperty {
-	return []lockProperty{
-		{"L1", "unique tokens", "no two grants of an id carry one token", l.Verdict.L1},
-		{"L2", "tokens increase", "tokens strictly increase in grant order", l.Verdict.L2},
-		{"L3", "holds disjoint", "no two holds of an id overlap in time", l.Verdict.L3},
-	}
-}
-
-// problems returns a line for each broken property, a porcupine failure
-// and stale writes the Fence accepted.
-func (l *lockReport) problems() []string {
-	var out []string
-	for _, p := range l.checked() {
-		if p.v.N > 0 {
-			out = append(out, fmt.Sprintf("lock property %s (%s) %s", p.id, p.meaning, lockVerdict(p.v)))
-		}
-	}
-	if l.Verdict.NotLinearizable {
-		out = append(out, "lock history: porcupine: "+l.Verdict.Porcupine)
-	}
-	if n := l.Verdict.Late.Accepted; n > 0 {
-		out = append(out, fmt.Sprintf("lock fencing: the Fence accepted %d late writes of paused holders after a newer grant", n))
-	}
-	return out
-}
-
-// lockVerdict is "held", or "BROKEN: " and the first violation.
-func lockVerdict(v sim.Violations) string {
-	switch {
-	case v.N == 0:
-		return "held"
-	case v.N == 1:
-		return "BROKEN: " + v.First[0]
-	}
-	return fmt.Sprintf("BROKEN: %s (and %d more)", v.First[0], v.N-1)
-}
-
 // print writes the locks section of the report, aligned by tw.
 func (l *lockReport) print(tw io.Writer) {
 	v := l.Verdict
@@ -119,18 +65,10 @@ func (l *lockReport) print(tw io.Writer) {
 	if l.Unsafe {
 		mode = "UNSAFE mode (Quorum(false))"
 	}
-	fmt.Fprintf(tw, "locks\t%d ids, %d clients per node, TTL %s, %s: %d grants, %.1f/s\n", lockIDs, lockClients, fmtDur(lockTTL), mode, v.Grants, v.PerSecond)
-	fmt.Fprintf(tw, "acquire latency\tp50 %s, p99 %s\n", fmtDur(v.P50), fmtDur(v.P99))
-	for _, p := range l.checked() {
-		fmt.Fprintf(tw, "%s %s\t%s\n", p.id, p.label, lockVerdict(p.v))
+	fmt.Fprintf(tw, "locks\t%d ids, %d clients per node, TTL %s, %s: %d grants, %.1f/s, acquire p50 %s, p99 %s\n", lockIDs, lockClients, fmtDur(lockTTL), mode, v.Grants, v.PerSecond, fmtDur(v.P50), fmtDur(v.P99))
+	if v.Stale > 0 {
+		fmt.Fprintf(tw, "fence\t%d writes of fresh holders rejected\n", v.Stale)
 	}
-	if v.Paused.N > 0 {
-		fmt.Fprintf(tw, "paused overlaps\t%d (a paused holder's hold overlaps a later grant; not counted by L3): %s\n", v.Paused.N, v.Paused.First[0])
-	}
-	fmt.Fprintf(tw, "L4 grant after heal\t%s\n", l.afterHeal())
-	fmt.Fprintf(tw, "fence\tlate writes of paused holders: %d rejected, %d ACCEPTED after a newer grant, %d harmless (no newer grant); %d fresh holders' writes rejected\n",
-		v.Late.Rejected, v.Late.Accepted, v.Late.Harmless, v.Stale)
-	fmt.Fprintf(tw, "porcupine\t%s\n", v.Porcupine)
 	if len(l.Errors) > 0 {
 		var parts []string
 		for _, k := range slices.Sorted(maps.Keys(l.Errors)) {
@@ -142,20 +80,6 @@ func (l *lockReport) print(tw io.Writer) {
 		}
 		fmt.Fprintf(tw, "acquire errors\t%s\n", line)
 	}
-}
-
-// afterHeal summarizes, over the heals, the time to the first grant.
-func (l *lockReport) afterHeal() string {
-	if len(l.Verdict.L4) == 0 {
-		return "no heals"
-	}
-	var times []time.Duration
-	for _, h := range l.Verdict.L4 {
-		if h.Granted {
-			times = append(times, h.Took)
-		}
-	}
-	return fmt.Sprintf("median %s, max %s (%d of %d heals followed by a grant)", fmtMedian(times), fmtMax(times), len(times), len(l.Verdict.L4))
 }
 
 // waitGrantAfter waits, up to d or until ctx ends, for a lock grant that

@@ -1,6 +1,6 @@
 // Command gossipsync is the command line of gossipsync.
 //
-//	gossipsync sim [-nodes 5] [-duration 30s] [-seed 1] [-faults partition,crash,loss,pause] [-skew 5s] [-drift 200] [-unsafe] [-json file] [-v]
+//	gossipsync sim [-nodes 5] [-duration 30s] [-seed 1] [-faults partition,crash,loss,pause] [-skew 5s] [-drift 200] [-unsafe] [-json file] [-html file] [-v]
 //
 // runs a seeded chaos simulation of a cluster on an in-memory network, with
 // every node campaigning in one election group and keeping cluster time on

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -21,13 +22,19 @@ type phaseResult struct {
 	Err         error         // a restart that failed
 	Interrupted bool          // the run was stopped during the phase
 
-	// Crash phases and the election.
+	// What the phase's node was when the fault was made.
+	Leader      bool // it held the election lease
+	Reference   bool // it was the clock reference
+	Holder      bool // it held a lock
+	Coordinator bool // it coordinated a lock id
+	NoTarget    bool // the schedule aimed at a role, but no alive node had it
+
+	// Crash and isolation phases and the election.
 	CrashedAt   time.Time
-	LeaderCrash bool          // the node held the leader's lease when it crashed
-	NoTarget    bool          // the schedule aimed at the leader or reference, but there was none
-	Holder      bool          // pause: the node held a lock when it was paused
-	FailedOver  bool          // after LeaderCrash, a new lease started before the phase ended
-	Failover    time.Duration // from the crash to the new lease
+	LeaderCrash bool          // crash: the node held the leader's lease
+	LeaderCut   bool          // isolate: the node held the leader's lease
+	FailedOver  bool          // after LeaderCrash or LeaderCut, a new lease started before the phase ended
+	Failover    time.Duration // from the fault to the new lease
 	NewLeader   string        // the node that holds it
 
 	// Crash phases and the clock.
@@ -39,36 +46,34 @@ type phaseResult struct {
 	NewTerm  uint64        // its term
 }
 
-// what describes the phase as it was made: "crash n5 (leader)".
+// what describes the phase as it was made, with the roles its node had:
+// "crash n5 (leader, reference)".
 func (r phaseResult) what() string {
 	s := r.phase.String()
-	switch {
-	case r.LeaderCrash && r.RefCrash:
-		s += " (leader, reference)"
-	case r.LeaderCrash:
-		s += " (leader)"
-	case r.RefCrash:
-		s += " (reference)"
-	case r.NoTarget && r.Target == targetReference:
-		s += " (no reference)"
-	case r.NoTarget:
-		s += " (no leader)"
-	case r.Holder:
-		s += " (lock holder)"
+	if r.NoTarget {
+		return s + " (no " + r.Target.String() + ")"
+	}
+	var roles []string
+	for _, role := range []struct {
+		has  bool
+		name string
+	}{{r.Leader, "leader"}, {r.Reference, "reference"}, {r.Holder, "lock holder"}, {r.Coordinator, "coordinator"}} {
+		if role.has {
+			roles = append(roles, role.name)
+		}
+	}
+	if len(roles) > 0 {
+		s += " (" + strings.Join(roles, ", ") + ")"
 	}
 	return s
 }
 
 // widest returns the longest description p may get once made.
 func widest(p phase) int {
-	switch p.Fault {
-	case faultPause:
-		return len(phaseResult{phase: p, Holder: true}.what())
-	case faultCrash:
-	default:
+	if p.Node == "" || p.Fault == faultJoin || p.Fault == faultRestart {
 		return len(phaseResult{phase: p}.what())
 	}
-	return len(phaseResult{phase: p, LeaderCrash: true, RefCrash: true}.what())
+	return len(phaseResult{phase: p, Leader: true, Reference: true}.what()) // rarer, longer lists overflow
 }
 
 // report is the outcome of a simulation.
@@ -86,22 +91,29 @@ type report struct {
 	Tasks           taskReport
 	Net             sim.NetStats
 	Wall            time.Duration
+	Timeline        timeline // for -html
 }
 
-// OK reports whether the run passed: the cluster re-converged at the end,
-// the election kept E1-E3 and the clock C1-C3.
+// OK reports whether the run passed: no property broken.
 func (r *report) OK() bool { return len(r.problems()) == 0 }
 
-// problems returns a line for each reason the run failed.
+// problems returns a line for each broken property.
 func (r *report) problems() []string {
 	var out []string
-	if !r.FinalConverged {
-		out = append(out, fmt.Sprintf("the cluster did not re-converge within %v after the final heal", finalWait))
+	for _, p := range r.properties() {
+		if p.Verdict != broken {
+			continue
+		}
+		line := fmt.Sprintf("property %s (%s) BROKEN", p.ID, p.Name)
+		if len(p.First) > 0 {
+			line += ": " + p.First[0]
+		}
+		if p.Violations > 1 {
+			line += fmt.Sprintf(" (and %d more)", p.Violations-1)
+		}
+		out = append(out, line)
 	}
-	out = append(out, r.Election.problems()...)
-	out = append(out, r.Clock.problems()...)
-	out = append(out, r.Locks.problems()...)
-	return append(out, r.Tasks.problems()...)
+	return out
 }
 
 // leaderCrashes returns when the crashes of the leader happened.
@@ -120,6 +132,8 @@ func (r *report) leaderCrashes() []time.Time {
 func phaseLine(r phaseResult, what string, width int) string {
 	line := fmt.Sprintf("[%6.1fs] %-*s  ", r.At.Seconds(), width, what)
 	switch {
+	case r.Fault == faultBridge:
+		line += "views not judged (the bridge relays across the cut)"
 	case r.Converged:
 		line += "converged in " + fmtDur(r.Took)
 	case r.Interrupted:
@@ -157,22 +171,19 @@ func (r *report) print(w io.Writer) {
 	r.printFaults(w)
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "crash detection\t%s\n", r.crashDetection())
-	fmt.Fprintf(tw, "failures detected\t%d\n", r.Detected)
-	fmt.Fprintf(tw, "false suspicions\t%d\n", r.FalseSuspicions)
+	fmt.Fprintf(tw, "membership\tfinal convergence %s; crash detection %s\n", r.finalLine(), r.crashDetection())
+	fmt.Fprintf(tw, "failures\t%d detected, %d false suspicions\n", r.Detected, r.FalseSuspicions)
 	fmt.Fprintf(tw, "network\t%s\n", netLine(r.Net))
-	fmt.Fprintf(tw, "final convergence\t%s\n", r.finalLine())
-	fmt.Fprintln(tw) // ends the column block: each aligns on its own
 	r.Election.print(tw)
-	fmt.Fprintln(tw)
 	r.Clock.print(tw)
-	fmt.Fprintln(tw)
 	r.Locks.print(tw)
-	fmt.Fprintln(tw)
 	r.Tasks.print(tw)
-	fmt.Fprintln(tw)
 	fmt.Fprintf(tw, "wall time\t%s\n", fmtDur(r.Wall))
 	tw.Flush()
+	fmt.Fprintln(w)
+	props := r.properties()
+	printProperties(w, props)
+	fmt.Fprintf(w, "\n%s.\n", verdictCounts(props))
 	fmt.Fprintf(w, "\nseed %d; the same seed gives the same fault schedule.\n", r.Config.Seed)
 	fmt.Fprintf(w, "replay: %s\n", replayCommand(r.Config))
 }

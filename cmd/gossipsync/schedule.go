@@ -14,26 +14,51 @@ import (
 	"github.com/gossipsync/gossipsync/sim"
 )
 
-// fault is what a phase of the schedule does to the simulated network.
+// fault is what a phase of the schedule does to the simulated cluster.
 type fault string
 
-// The faults. -faults chooses among partition, crash, loss and pause;
-// heal and restart are the recoveries that follow a partition and a
-// crash.
+// The faults a scenario draws from, and heal and restart, the recoveries
+// that follow a cut of the network and a crash.
 const (
-	faultPartition fault = "partition" // split the nodes into a majority and a minority
-	faultHeal      fault = "heal"      // end the partition
-	faultCrash     fault = "crash"     // stop an alive node (often the leader or the clock reference) without leaving
+	faultPartition fault = "partition" // split the alive nodes into a majority and a minority
+	faultSplit     fault = "split"     // split them so that no side has a majority
+	faultBridge    fault = "bridge"    // cut two sides apart but for one node that reaches both
+	faultIsolate   fault = "isolate"   // cut one node (the election leader) off from all others
+	faultHeal      fault = "heal"      // end the cut
+	faultCrash     fault = "crash"     // stop an alive node without leaving (aimed at a leader, reference, lock holder or coordinator)
 	faultRestart   fault = "restart"   // start a crashed node again
+	faultPause     fault = "pause"     // freeze a node (a lock holder or the leader) for minPause to maxPause
+	faultJump      fault = "jump"      // step a node's physical clock (often the clock reference's)
 	faultLoss      fault = "loss"      // lose and delay packets for the phase
-	faultPause     fault = "pause"     // freeze a node (often a lock holder) for minPause to maxPause
+	faultLeave     fault = "leave"     // an alive node leaves gracefully
+	faultJoin      fault = "join"      // a new node joins
 )
 
-// userFaults are the faults -faults accepts, in the order reports list them.
-var userFaults = []fault{faultPartition, faultCrash, faultLoss, faultPause}
-
 // allFaults are every kind of phase, in the order reports list them.
-var allFaults = []fault{faultPartition, faultHeal, faultCrash, faultRestart, faultLoss, faultPause}
+var allFaults = []fault{faultPartition, faultSplit, faultBridge, faultIsolate, faultHeal, faultCrash, faultRestart,
+	faultPause, faultJump, faultLoss, faultLeave, faultJoin}
+
+// cuts reports whether f partitions the network; a heal follows it.
+func (f fault) cuts() bool {
+	switch f {
+	case faultPartition, faultSplit, faultBridge, faultIsolate:
+		return true
+	}
+	return false
+}
+
+// family is the group of f that the schedule of a grouped scenario (all)
+// shows once before it repeats any: every cut is a partition, leave and
+// join are churn.
+func (f fault) family() fault {
+	switch {
+	case f.cuts():
+		return faultPartition
+	case f == faultJoin:
+		return faultLeave
+	}
+	return f
+}
 
 // Schedule parameters.
 const (
@@ -43,8 +68,11 @@ const (
 	maxLoss      = 0.30
 	lossMinDelay = 1 * time.Millisecond
 	lossMaxDelay = 10 * time.Millisecond
-	minPause     = 1500 * time.Millisecond // longer than the lock TTL
+	minPause     = 1500 * time.Millisecond // longer than the lock TTL and the election lease
 	maxPause     = 3 * time.Second         // shorter than minPhase
+	minJump      = 500 * time.Millisecond  // a step of a physical clock, either way
+	maxJump      = 5 * time.Second
+	minNodes     = 3 // a leave never takes the cluster below this
 )
 
 // Streams of the generator seeded by -seed, one per use, so that a new
@@ -56,54 +84,77 @@ const (
 	clockStream    = 0x000000636c6f636b // "clock"
 )
 
-// target is whom a crash aims at.
+// target is whom a phase aims at, resolved when the phase is made.
 type target int
 
 const (
-	targetNode      target = iota // the node the schedule drew
-	targetLeader                  // the election leader when the crash is made
-	targetReference               // the clock reference when the crash is made
+	targetNode        target = iota // the node the schedule drew
+	targetLeader                    // the election leader
+	targetReference                 // the clock reference
+	targetHolder                    // a lock holder
+	targetCoordinator               // the coordinator of a lock id
 )
+
+func (t target) String() string {
+	return [...]string{"node", "leader", "reference", "lock holder", "coordinator"}[t]
+}
 
 // phase is one step of the schedule: a fault made at Start, held for Length.
 type phase struct {
 	Fault         fault
 	Start, Length time.Duration // from the start of the schedule
-	Majority      []string      // partition: the larger side
-	Minority      []string      // partition: the smaller side
-	Node          string        // crash, restart, pause: the node
+	Majority      []string      // partition, bridge, isolate: the larger side
+	Minority      []string      // partition, bridge, isolate: the smaller side
+	Sides         [][]string    // split: every side, none a majority
+	Node          string        // crash, restart, pause, jump, leave, join, isolate: the node; bridge: the bridge
 	Pause         time.Duration // pause: how long the node is frozen
-	Target        target        // crash: whom to crash instead of Node, if there is one
+	Jump          time.Duration // jump: the step of the node's physical clock
+	Target        target        // whom to aim at instead of Node, if there is one
 	Loss          float64       // loss: packet loss probability
 }
 
 func (p phase) String() string {
 	switch p.Fault {
 	case faultPartition:
-		return fmt.Sprintf("partition {%s} | {%s}", strings.Join(p.Majority, " "), strings.Join(p.Minority, " "))
-	case faultCrash, faultRestart:
+		return fmt.Sprintf("partition %s | %s", nameSet(p.Majority), nameSet(p.Minority))
+	case faultSplit:
+		sides := make([]string, len(p.Sides))
+		for i, s := range p.Sides {
+			sides[i] = nameSet(s)
+		}
+		return "split " + strings.Join(sides, " | ")
+	case faultBridge:
+		return fmt.Sprintf("bridge %s | %s, %s reaches both", nameSet(p.Majority), nameSet(p.Minority), p.Node)
+	case faultCrash, faultRestart, faultIsolate, faultLeave, faultJoin:
 		return fmt.Sprintf("%s %s", p.Fault, p.Node)
 	case faultPause:
 		return fmt.Sprintf("pause %s for %s", p.Node, fmtDur(p.Pause))
+	case faultJump:
+		return fmt.Sprintf("jump %s's clock %s", p.Node, fmtSigned(p.Jump))
 	case faultLoss:
 		return fmt.Sprintf("loss %.0f%%, delay %d-%dms", p.Loss*100, lossMinDelay.Milliseconds(), lossMaxDelay.Milliseconds())
 	}
 	return string(p.Fault)
 }
 
-// buildSchedule returns the phases that fill duration (at least minPhase),
-// drawn from seed: the same arguments always give the same schedule. A
-// partition (of the alive nodes, when there are at least 3) is always
-// followed by a heal, and a crash by a later restart unless the schedule
-// ends first; fewer than half the nodes (but at least one) are down at
-// once. Each fault is made once before any is made again, so a schedule
-// of 30 s shows them all. The crashes aim in turn at the election leader,
-// the clock reference and the node drawn, the first at the leader or the
-// reference as the seed says (see aimCrashes); the runner resolves the
-// leader or reference when it makes the crash (see swapNodes).
-func buildSchedule(seed int64, duration time.Duration, names []string, faults []fault) []phase {
+// nameSet formats names as a set: {n1 n2}.
+func nameSet(names []string) string { return "{" + strings.Join(names, " ") + "}" }
+
+// buildSchedule returns the phases of scenario sc that fill duration (at
+// least minPhase), drawn from seed: the same arguments always give the
+// same schedule. names are the nodes at the start. A cut of the network
+// (of the alive nodes, when there are at least 3) is always followed by
+// a heal, and a crash by a later restart unless the schedule ends first;
+// fewer than half of the quorum basis (the alive and the crashed nodes;
+// those that left do not count) are down at once. Leaves and joins keep
+// the alive nodes within one of the starting size, and never below
+// minNodes. Each fault of the scenario (each family, for a grouped
+// scenario) is made once before any is made again, so a short schedule
+// shows them all. Phases aimed at a role (see aimPhases) are resolved by
+// the runner when it makes them (see swapNodes).
+func buildSchedule(seed int64, duration time.Duration, names []string, sc scenario) []phase {
 	rng := rand.New(rand.NewPCG(uint64(seed), scheduleStream))
-	st := &scheduleState{names: names, faults: faults, maxCrashed: max(1, (len(names)-1)/2)}
+	st := &scheduleState{names: slices.Clone(names), size: len(names), sc: sc}
 	var out []phase
 	var at time.Duration
 	for _, length := range phaseLengths(rng, duration) {
@@ -115,33 +166,42 @@ func buildSchedule(seed int64, duration time.Duration, names []string, faults []
 		out = append(out, p)
 		at += length
 	}
-	aimCrashes(rand.New(rand.NewPCG(uint64(seed), aimStream)), out)
+	aimPhases(rand.New(rand.NewPCG(uint64(seed), aimStream)), out)
 	return out
 }
 
-// aimCrashes sets the Target of each crash: in turn the leader, the
-// reference and the node drawn, starting with the leader or the reference
-// by a coin flip from rng. So the first crash is always aimed, by the
-// second both kinds are, and two crashes in three are aimed.
-func aimCrashes(rng *rand.Rand, phases []phase) {
-	turn := []target{targetLeader, targetReference, targetNode}
+// aimPhases sets the Target of the phases that aim at a role. Crashes aim
+// in turn at the leader, the clock reference, a lock holder, the
+// coordinator of a lock id and the node drawn, starting with the leader
+// or the reference by a coin flip from rng; pauses in turn at a lock
+// holder and the leader; jumps in turn at the clock reference and the
+// node drawn; an isolation always at the leader.
+func aimPhases(rng *rand.Rand, phases []phase) {
+	crashes := []target{targetLeader, targetReference, targetHolder, targetCoordinator, targetNode}
 	if rng.IntN(2) == 0 {
-		turn[0], turn[1] = turn[1], turn[0]
+		crashes[0], crashes[1] = crashes[1], crashes[0]
 	}
-	crashes := 0
+	turns := map[fault][]target{
+		faultCrash:   crashes,
+		faultPause:   {targetHolder, targetLeader},
+		faultJump:    {targetReference, targetNode},
+		faultIsolate: {targetLeader},
+	}
+	made := map[fault]int{}
 	for i := range phases {
-		if phases[i].Fault == faultCrash {
-			phases[i].Target = turn[crashes%len(turn)]
-			crashes++
+		if turn, ok := turns[phases[i].Fault]; ok {
+			f := phases[i].Fault
+			phases[i].Target = turn[made[f]%len(turn)]
+			made[f]++
 		}
 	}
 }
 
 // swapNodes exchanges the names a and b in phases. The schedule treats
-// alive nodes alike, so when a and b are both alive and no partition is
-// in force before phases[0], the renamed phases keep every rule of the
+// alive nodes alike, so when a and b are both alive and no cut is in
+// force before phases[0], the renamed phases keep every rule of the
 // schedule: this is how a crash planned for a hits the leader (or the
-// clock reference) b instead.
+// clock reference, ...) b instead.
 func swapNodes(phases []phase, a, b string) {
 	swap := func(n string) string {
 		switch n {
@@ -153,6 +213,9 @@ func swapNodes(phases []phase, a, b string) {
 		return n
 	}
 	rename := func(names []string) []string {
+		if names == nil {
+			return nil
+		}
 		out := make([]string, len(names))
 		for i, n := range names {
 			out[i] = swap(n)
@@ -163,8 +226,9 @@ func swapNodes(phases []phase, a, b string) {
 	for i := range phases {
 		p := &phases[i]
 		p.Node = swap(p.Node)
-		if p.Fault == faultPartition {
-			p.Majority, p.Minority = rename(p.Majority), rename(p.Minority)
+		p.Majority, p.Minority = rename(p.Majority), rename(p.Minority)
+		for j := range p.Sides {
+			p.Sides[j] = rename(p.Sides[j])
 		}
 	}
 }
@@ -185,41 +249,64 @@ func phaseLengths(rng *rand.Rand, total time.Duration) []time.Duration {
 
 // scheduleState is what the schedule has done so far.
 type scheduleState struct {
-	names       []string
-	faults      []fault
-	maxCrashed  int
-	partitioned bool
-	crashed     []string
-	used        []fault // every fault made so far
+	names   []string // every node so far, joined ones too
+	size    int      // the number of nodes at the start
+	sc      scenario
+	cut     bool     // a cut is in force
+	crashed []string // down now
+	left    []string // left for good
+	used    []fault  // every fault made so far
 }
 
 // next draws the next phase and updates the state.
 func (s *scheduleState) next(rng *rand.Rand) phase {
-	if s.partitioned {
-		s.partitioned = false
+	if s.cut {
+		s.cut = false
 		return phase{Fault: faultHeal}
 	}
 	choices := s.choices()
 	f := choices[rng.IntN(len(choices))]
 	s.used = append(s.used, f)
+	s.cut = f.cuts()
+	alive := s.alive()
 	switch f {
 	case faultPartition:
-		s.partitioned = true
 		return s.partition(rng)
+	case faultSplit:
+		return s.split(rng)
+	case faultBridge:
+		return s.bridge(rng)
+	case faultIsolate:
+		node := alive[rng.IntN(len(alive))]
+		rest := slices.DeleteFunc(slices.Clone(alive), func(n string) bool { return n == node })
+		return phase{Fault: f, Node: node, Majority: rest, Minority: []string{node}}
 	case faultCrash:
-		alive := s.alive()
 		node := alive[rng.IntN(len(alive))]
 		s.crashed = append(s.crashed, node)
 		return phase{Fault: f, Node: node}
 	case faultPause:
-		alive := s.alive()
 		node := alive[rng.IntN(len(alive))]
 		d := minPause + time.Duration(rng.Int64N(int64(maxPause-minPause)+1))
 		return phase{Fault: f, Node: node, Pause: d.Truncate(100 * time.Millisecond)}
+	case faultJump:
+		node := alive[rng.IntN(len(alive))]
+		d := (minJump + time.Duration(rng.Int64N(int64(maxJump-minJump)+1))).Truncate(100 * time.Millisecond)
+		if rng.IntN(2) == 0 {
+			d = -d
+		}
+		return phase{Fault: f, Node: node, Jump: d}
 	case faultRestart:
 		i := rng.IntN(len(s.crashed))
 		node := s.crashed[i]
 		s.crashed = slices.Delete(s.crashed, i, i+1)
+		return phase{Fault: f, Node: node}
+	case faultLeave:
+		node := alive[rng.IntN(len(alive))]
+		s.left = append(s.left, node)
+		return phase{Fault: f, Node: node}
+	case faultJoin:
+		node := fmt.Sprintf("n%d", len(s.names)+1) // as sim.Cluster.Add names it
+		s.names = append(s.names, node)
 		return phase{Fault: f, Node: node}
 	default:
 		loss := minLoss + rng.Float64()*(maxLoss-minLoss)
@@ -227,16 +314,41 @@ func (s *scheduleState) next(rng *rand.Rand) phase {
 	}
 }
 
+// maxDown is how many of basis nodes may be down at once: fewer than
+// half, but at least one.
+func maxDown(basis int) int { return max(1, (basis-1)/2) }
+
+// available reports whether f may be made now.
+func (s *scheduleState) available(f fault) bool {
+	alive := len(s.alive())
+	basis := alive + len(s.crashed)
+	switch f {
+	case faultCrash:
+		return len(s.crashed) < maxDown(basis)
+	case faultPartition, faultSplit, faultBridge, faultIsolate:
+		return alive >= 3
+	case faultLeave:
+		return alive > minNodes && alive >= s.size && len(s.crashed) <= maxDown(basis-1)
+	case faultJoin:
+		return alive <= s.size
+	}
+	return true
+}
+
 // choices lists the faults the next phase may make. Faults not made yet
-// come first, so that a schedule of a few phases shows each of them; if
-// the only ones left need a crashed node back, the next phase restarts it.
+// (families, for a grouped scenario) come first, so that a schedule of a
+// few phases shows each of them; if the only ones left need a crashed
+// node back, the next phase restarts it.
 func (s *scheduleState) choices() []fault {
+	key := func(f fault) fault { return f }
+	if s.sc.Grouped {
+		key = fault.family
+	}
 	var fresh, old []fault
 	blocked := false
-	for _, f := range s.faults {
-		available := (f != faultCrash || len(s.crashed) < s.maxCrashed) &&
-			(f != faultPartition || len(s.alive()) >= 3)
-		unused := !slices.Contains(s.used, f)
+	for _, f := range s.sc.Faults {
+		available := s.available(f)
+		unused := !slices.ContainsFunc(s.used, func(u fault) bool { return key(u) == key(f) })
 		switch {
 		case available && unused:
 			fresh = append(fresh, f)
@@ -253,25 +365,59 @@ func (s *scheduleState) choices() []fault {
 	if len(s.crashed) > 0 {
 		out = append(out, faultRestart)
 	}
+	if len(out) == 0 { // only churn, and it cannot go either way: wait
+		out = append(out, faultLoss)
+	}
 	return out
 }
 
-// alive returns the nodes that are not crashed, in order.
+// alive returns the nodes that are neither crashed nor left, in order.
 func (s *scheduleState) alive() []string {
-	return slices.DeleteFunc(slices.Clone(s.names), func(n string) bool { return slices.Contains(s.crashed, n) })
+	return slices.DeleteFunc(slices.Clone(s.names), func(n string) bool {
+		return slices.Contains(s.crashed, n) || slices.Contains(s.left, n)
+	})
+}
+
+// shuffled returns the alive nodes in a random order.
+func (s *scheduleState) shuffled(rng *rand.Rand) []string {
+	out := s.alive()
+	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
 }
 
 // partition draws a random split of the n alive nodes (at least 3) into a
 // majority and a minority of 1 to (n-1)/2 nodes. Crashed nodes are on no
 // side; the schedule heals before it restarts them.
 func (s *scheduleState) partition(rng *rand.Rand) phase {
-	shuffled := s.alive()
-	rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-	k := 1 + rng.IntN((len(shuffled)-1)/2)
-	minority, majority := shuffled[:k], shuffled[k:]
-	slices.SortFunc(minority, compareNames)
-	slices.SortFunc(majority, compareNames)
-	return phase{Fault: faultPartition, Majority: majority, Minority: minority}
+	all := s.shuffled(rng)
+	k := 1 + rng.IntN((len(all)-1)/2)
+	return phase{Fault: faultPartition, Majority: sorted(all[k:]), Minority: sorted(all[:k])}
+}
+
+// split draws a split of the alive nodes into sides of which none holds a
+// majority: two halves, and a lone node besides when their number is odd.
+func (s *scheduleState) split(rng *rand.Rand) phase {
+	all := s.shuffled(rng)
+	h := len(all) / 2
+	sides := [][]string{sorted(all[:h]), sorted(all[h : 2*h])}
+	if len(all)%2 == 1 {
+		sides = append(sides, all[2*h:])
+	}
+	return phase{Fault: faultSplit, Sides: sides}
+}
+
+// bridge draws a bridge node and a split of the other alive nodes into a
+// larger and a smaller side; the bridge reaches both sides.
+func (s *scheduleState) bridge(rng *rand.Rand) phase {
+	all := s.shuffled(rng)
+	node, rest := all[0], all[1:]
+	k := 1 + rng.IntN(len(rest)/2)
+	return phase{Fault: faultBridge, Node: node, Majority: sorted(rest[k:]), Minority: sorted(rest[:k])}
+}
+
+// sorted returns names sorted by compareNames, in a new slice.
+func sorted(names []string) []string {
+	return slices.SortedFunc(slices.Values(names), compareNames)
 }
 
 // compareNames orders "n2" before "n10".
@@ -279,11 +425,15 @@ func compareNames(a, b string) int {
 	return cmp.Or(cmp.Compare(len(a), len(b)), strings.Compare(a, b))
 }
 
-// apply makes p's fault happen on c. It returns the node a restart started.
+// apply makes p's fault happen on c, for the faults that need nothing of
+// the runner (see runner.runPhase for the others). It returns the node a
+// restart or join started.
 func (p phase) apply(ctx context.Context, c *sim.Cluster) (*cluster.Node, error) {
 	switch p.Fault {
-	case faultPartition:
+	case faultPartition, faultBridge, faultIsolate:
 		c.Partition(p.Majority, p.Minority)
+	case faultSplit:
+		c.Partition(p.Sides...)
 	case faultHeal:
 		c.Heal()
 	case faultCrash:
@@ -295,6 +445,14 @@ func (p phase) apply(ctx context.Context, c *sim.Cluster) (*cluster.Node, error)
 		c.SetDelay(lossMinDelay, lossMaxDelay)
 	case faultPause:
 		c.Pause(p.Node, p.Pause)
+	case faultLeave:
+		return nil, c.Leave(ctx, p.Node)
+	case faultJoin:
+		n, err := c.Add(ctx)
+		if err == nil && n.Name() != p.Node {
+			err = fmt.Errorf("join: the new node is %s, the schedule expected %s", n.Name(), p.Node)
+		}
+		return n, err
 	}
 	return nil, nil
 }
@@ -303,28 +461,4 @@ func (p phase) apply(ctx context.Context, c *sim.Cluster) (*cluster.Node, error)
 func clearLoss(c *sim.Cluster) {
 	c.SetLoss(0)
 	c.SetDelay(0, 0)
-}
-
-// parseFaults parses the -faults list, such as "partition,loss".
-func parseFaults(s string) ([]fault, error) {
-	var out []fault
-	for _, word := range strings.Split(s, ",") {
-		f := fault(strings.TrimSpace(word))
-		if !slices.Contains(userFaults, f) {
-			return nil, fmt.Errorf("unknown fault %q in -faults (want some of partition, crash, loss, pause)", f)
-		}
-		if !slices.Contains(out, f) {
-			out = append(out, f)
-		}
-	}
-	return out, nil
-}
-
-// faultList formats faults as -faults takes them.
-func faultList(faults []fault) string {
-	words := make([]string, len(faults))
-	for i, f := range faults {
-		words[i] = string(f)
-	}
-	return strings.Join(words, ",")
 }

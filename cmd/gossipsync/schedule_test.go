@@ -2,51 +2,58 @@ package main
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 )
 
 func TestBuildScheduleIsDeterministic(t *testing.T) {
 	names := nodeNames(5)
-	for seed := range int64(20) {
-		a := buildSchedule(seed, time.Minute, names, userFaults)
-		b := buildSchedule(seed, time.Minute, names, userFaults)
-		if !reflect.DeepEqual(a, b) {
-			t.Fatalf("seed %d: two schedules differ:\n%v\n%v", seed, a, b)
+	for _, sc := range scenarios {
+		for seed := range int64(20) {
+			a := buildSchedule(seed, time.Minute, names, sc)
+			b := buildSchedule(seed, time.Minute, names, sc)
+			if !reflect.DeepEqual(a, b) {
+				t.Fatalf("%s, seed %d: two schedules differ:\n%v\n%v", sc.Name, seed, a, b)
+			}
 		}
-	}
-	if reflect.DeepEqual(buildSchedule(1, time.Minute, names, userFaults), buildSchedule(2, time.Minute, names, userFaults)) {
-		t.Error("seeds 1 and 2 gave the same schedule")
+		if reflect.DeepEqual(buildSchedule(1, time.Minute, names, sc), buildSchedule(2, time.Minute, names, sc)) {
+			t.Errorf("%s: seeds 1 and 2 gave the same schedule", sc.Name)
+		}
 	}
 }
 
-func TestBuildScheduleFollowsTheRules(t *testing.T) {
-	tests := []struct {
-		name   string
-		faults []fault
-		want   []fault // the kinds of phase allowed
-	}{
-		{"partition", []fault{faultPartition}, []fault{faultPartition, faultHeal}},
-		{"crash", []fault{faultCrash}, []fault{faultCrash, faultRestart}},
-		{"loss", []fault{faultLoss}, []fault{faultLoss}},
-		{"partition,crash", []fault{faultPartition, faultCrash}, []fault{faultPartition, faultHeal, faultCrash, faultRestart}},
-		{"pause", []fault{faultPause}, []fault{faultPause}},
-		{"all", userFaults, allFaults},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			for _, nodes := range []int{3, 4, 5, 9} {
+// TestSchedulesFollowTheRules builds the schedules of every scenario for
+// many sizes, lengths and seeds, aims the phases that aim at a role at
+// random alive nodes as the runner does, and checks the rules.
+func TestSchedulesFollowTheRules(t *testing.T) {
+	for _, sc := range scenarios {
+		t.Run(sc.Name, func(t *testing.T) {
+			allowed := slices.Clone(sc.Faults)
+			if slices.ContainsFunc(sc.Faults, fault.cuts) {
+				allowed = append(allowed, faultHeal)
+			}
+			if slices.Contains(sc.Faults, faultCrash) {
+				allowed = append(allowed, faultRestart)
+			}
+			if slices.Equal(sc.Faults, []fault{faultLeave, faultJoin}) {
+				allowed = append(allowed, faultLoss) // when churn can go neither way
+			}
+			for _, nodes := range []int{3, 4, 5, 9, 20} {
 				for _, d := range []time.Duration{3 * time.Second, 8 * time.Second, 30 * time.Second, 5 * time.Minute} {
 					for seed := range int64(30) {
-						s := buildSchedule(seed, d, nodeNames(nodes), tt.faults)
-						if err := checkSchedule(s, d, nodeNames(nodes), tt.want); err != nil {
+						s := buildSchedule(seed, d, nodeNames(nodes), sc)
+						aimAtRandom(s, nodeNames(nodes), seed)
+						if err := checkSchedule(s, d, nodeNames(nodes), allowed); err != nil {
 							t.Fatalf("%d nodes, %v, seed %d: %v\nschedule: %v", nodes, d, seed, err, s)
 						}
-						if f, ok := missingFault(s, tt.faults); ok && d >= 30*time.Second {
+						if f, ok := missingFault(s, sc); ok && d >= 5*time.Minute {
 							t.Fatalf("%d nodes, %v, seed %d: no %v phase in %v", nodes, d, seed, f, s)
+						}
+						if err := checkAims(s); err != nil {
+							t.Fatalf("%d nodes, %v, seed %d: %v", nodes, d, seed, err)
 						}
 					}
 				}
@@ -55,12 +62,34 @@ func TestBuildScheduleFollowsTheRules(t *testing.T) {
 	}
 }
 
+// aimAtRandom plays the runner: each phase with a Target hits a random
+// alive node instead of the one drawn.
+func aimAtRandom(s []phase, names []string, seed int64) {
+	rng := rand.New(rand.NewPCG(uint64(seed), 1))
+	alive := slices.Clone(names)
+	for i := range s {
+		p := &s[i]
+		if p.Target != targetNode {
+			swapNodes(s[i:], p.Node, alive[rng.IntN(len(alive))])
+		}
+		switch p.Fault {
+		case faultCrash, faultLeave:
+			alive = slices.DeleteFunc(alive, func(n string) bool { return n == p.Node })
+		case faultRestart, faultJoin:
+			alive = append(alive, p.Node)
+		}
+	}
+}
+
 // checkSchedule returns the first rule that s breaks.
 func checkSchedule(s []phase, d time.Duration, names []string, allowed []fault) error {
 	var at time.Duration
-	var crashed []string
-	partitioned := false
+	var crashed, left []string
+	names = slices.Clone(names)
+	cut := false
 	for i, p := range s {
+		alive := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return slices.Contains(crashed, n) || slices.Contains(left, n) })
+		isAlive := slices.Contains(alive, p.Node)
 		if !slices.Contains(allowed, p.Fault) {
 			return fmt.Errorf("phase %d: %v is not among %v", i, p.Fault, allowed)
 		}
@@ -68,24 +97,44 @@ func checkSchedule(s []phase, d time.Duration, names []string, allowed []fault) 
 			return fmt.Errorf("phase %d: starts at %v for %v; want start %v, length >= %v", i, p.Start, p.Length, at, minPhase)
 		}
 		at += p.Length
-		if partitioned != (p.Fault == faultHeal) {
-			return fmt.Errorf("phase %d: %v; a heal must follow each partition, and only a partition", i, p.Fault)
+		if cut != (p.Fault == faultHeal) {
+			return fmt.Errorf("phase %d: %v; a heal must follow each cut, and only a cut", i, p.Fault)
 		}
-		partitioned = p.Fault == faultPartition
+		cut = p.Fault.cuts()
+		if cut && len(alive) < 3 {
+			return fmt.Errorf("phase %d: %v of %d alive nodes", i, p, len(alive))
+		}
 		switch p.Fault {
-		case faultPartition:
-			alive := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return slices.Contains(crashed, n) })
-			both := slices.SortedFunc(slices.Values(append(slices.Clone(p.Majority), p.Minority...)), compareNames)
-			if len(p.Minority) == 0 || len(p.Majority) <= len(p.Minority) || !slices.Equal(both, alive) {
-				return fmt.Errorf("phase %d: %v is not a majority/minority split of the alive %v", i, p, alive)
+		case faultPartition, faultIsolate:
+			if err := checkSides(alive, "", p.Majority, p.Minority); err != nil {
+				return fmt.Errorf("phase %d: %v", i, err)
+			}
+			if len(p.Majority) <= len(p.Minority) {
+				return fmt.Errorf("phase %d: %v is not a majority/minority split", i, p)
+			}
+			if p.Fault == faultIsolate && !slices.Equal(p.Minority, []string{p.Node}) {
+				return fmt.Errorf("phase %d: %v does not isolate %s", i, p, p.Node)
+			}
+		case faultSplit:
+			if err := checkSides(alive, "", p.Sides...); err != nil {
+				return fmt.Errorf("phase %d: %v", i, err)
+			}
+			for _, side := range p.Sides {
+				if 2*len(side) > len(alive) {
+					return fmt.Errorf("phase %d: %v has a side with a majority of the alive nodes", i, p)
+				}
+			}
+		case faultBridge:
+			if err := checkSides(alive, p.Node, p.Majority, p.Minority); err != nil || len(p.Minority) == 0 || len(p.Majority) < len(p.Minority) {
+				return fmt.Errorf("phase %d: %v is not two sides and a bridge (%v)", i, p, err)
 			}
 		case faultCrash:
-			if slices.Contains(crashed, p.Node) || !slices.Contains(names, p.Node) {
+			if !isAlive {
 				return fmt.Errorf("phase %d: crashes %s, which is not an alive node", i, p.Node)
 			}
 			crashed = append(crashed, p.Node)
-			if len(crashed) > max(1, (len(names)-1)/2) {
-				return fmt.Errorf("phase %d: %d nodes down at once", i, len(crashed))
+			if basis := len(alive) + len(crashed) - 1; len(crashed) > maxDown(basis) {
+				return fmt.Errorf("phase %d: %d of %d nodes down at once", i, len(crashed), basis)
 			}
 		case faultRestart:
 			if !slices.Contains(crashed, p.Node) {
@@ -93,16 +142,30 @@ func checkSchedule(s []phase, d time.Duration, names []string, allowed []fault) 
 			}
 			crashed = slices.DeleteFunc(crashed, func(n string) bool { return n == p.Node })
 		case faultPause:
-			if slices.Contains(crashed, p.Node) || !slices.Contains(names, p.Node) {
+			if !isAlive {
 				return fmt.Errorf("phase %d: pauses %s, which is not an alive node", i, p.Node)
 			}
 			if p.Pause < minPause || p.Pause > maxPause || p.Pause > p.Length-minPause {
 				return fmt.Errorf("phase %d: pause of %v; want %v to %v, and %v left of the phase", i, p.Pause, minPause, maxPause, minPause)
 			}
+		case faultJump:
+			if j := max(p.Jump, -p.Jump); !isAlive || j < minJump || j > maxJump {
+				return fmt.Errorf("phase %d: %v; want an alive node and a step of %v to %v", i, p, minJump, maxJump)
+			}
 		case faultLoss:
 			if p.Loss < minLoss || p.Loss > maxLoss {
 				return fmt.Errorf("phase %d: loss %v is outside [%v, %v]", i, p.Loss, minLoss, maxLoss)
 			}
+		case faultLeave:
+			if !isAlive || len(alive) <= minNodes || len(crashed) > maxDown(len(alive)+len(crashed)-1) {
+				return fmt.Errorf("phase %d: %s leaves of %v alive and %v crashed", i, p.Node, alive, crashed)
+			}
+			left = append(left, p.Node)
+		case faultJoin:
+			if want := fmt.Sprintf("n%d", len(names)+1); p.Node != want {
+				return fmt.Errorf("phase %d: joins %s, want %s", i, p.Node, want)
+			}
+			names = append(names, p.Node)
 		}
 	}
 	if at != d {
@@ -111,42 +174,71 @@ func checkSchedule(s []phase, d time.Duration, names []string, allowed []fault) 
 	return nil
 }
 
-// missingFault returns a fault of faults that s never makes.
-func missingFault(s []phase, faults []fault) (fault, bool) {
-	for _, f := range faults {
-		if !slices.ContainsFunc(s, func(p phase) bool { return p.Fault == f }) {
+// checkSides reports whether the sides and the bridge (if not "") hold
+// every alive node once, each side sorted.
+func checkSides(alive []string, bridge string, sides ...[]string) error {
+	var all []string
+	if bridge != "" {
+		all = append(all, bridge)
+	}
+	for _, side := range sides {
+		if len(side) == 0 || !slices.IsSortedFunc(side, compareNames) {
+			return fmt.Errorf("side %v is empty or not sorted", side)
+		}
+		all = append(all, side...)
+	}
+	if !slices.Equal(sorted(all), alive) {
+		return fmt.Errorf("sides %v and bridge %q do not hold each of the alive %v once", sides, bridge, alive)
+	}
+	return nil
+}
+
+// missingFault returns a fault of sc (a family, if it is grouped) that s
+// never makes.
+func missingFault(s []phase, sc scenario) (fault, bool) {
+	key := func(f fault) fault { return f }
+	if sc.Grouped {
+		key = fault.family
+	}
+	for _, f := range sc.Faults {
+		if !slices.ContainsFunc(s, func(p phase) bool { return key(p.Fault) == key(f) }) {
 			return f, true
 		}
 	}
 	return "", false
 }
 
-func TestParseFaults(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    []fault
-		wantErr string
-	}{
-		{"partition,crash,loss,pause", userFaults, ""},
-		{"pause", []fault{faultPause}, ""},
-		{"loss", []fault{faultLoss}, ""},
-		{" crash , partition,crash", []fault{faultCrash, faultPartition}, ""},
-		{"heal", nil, `unknown fault "heal"`},
-		{"partition,,loss", nil, `unknown fault ""`},
-		{"", nil, `unknown fault ""`},
-	}
-	for _, tt := range tests {
-		got, err := parseFaults(tt.in)
-		if tt.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("parseFaults(%q) error = %v, want one containing %q", tt.in, err, tt.wantErr)
-			}
+// checkAims checks the rotation of the targets: crashes at the leader and
+// the reference in either order, then a lock holder, a coordinator and
+// the node drawn; pauses at a lock holder and the leader; jumps at the
+// reference and the node drawn; isolations at the leader.
+func checkAims(s []phase) error {
+	var crashes []target
+	turns := map[fault][]target{faultPause: {targetHolder, targetLeader}, faultJump: {targetReference, targetNode}, faultIsolate: {targetLeader}}
+	made := map[fault]int{}
+	for _, p := range s {
+		if p.Fault == faultCrash {
+			crashes = append(crashes, p.Target)
 			continue
 		}
-		if err != nil || !slices.Equal(got, tt.want) {
-			t.Errorf("parseFaults(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		turn, ok := turns[p.Fault]
+		if !ok {
+			turn = []target{targetNode}
+		}
+		if want := turn[made[p.Fault]%len(turn)]; p.Target != want {
+			return fmt.Errorf("%v aims at the %v, want the %v", p, p.Target, want)
+		}
+		made[p.Fault]++
+	}
+	if len(crashes) >= 2 && (crashes[0] == crashes[1] || !slices.Contains([]target{targetLeader, targetReference}, crashes[0]) || !slices.Contains([]target{targetLeader, targetReference}, crashes[1])) {
+		return fmt.Errorf("the first two crashes aim at %v; want the leader and the reference", crashes[:2])
+	}
+	for i, a := range crashes {
+		if want := []target{crashes[0], crashes[1%len(crashes)], targetHolder, targetCoordinator, targetNode}[i%5]; i >= 2 && a != want {
+			return fmt.Errorf("crash %d aims at the %v, want the %v (aims %v)", i, a, want, crashes)
 		}
 	}
+	return nil
 }
 
 func TestMedian(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,13 +30,15 @@ type simConfig struct {
 	Nodes    int
 	Duration time.Duration
 	Seed     int64
-	Faults   []fault
+	Scenario scenario      // its faults and, unless -skew or -drift are given, its clocks
 	Skew     time.Duration // each node's physical clock is off by up to ±Skew
 	Drift    float64       // and runs fast or slow by up to ±Drift ppm
 	Unsafe   bool          // the lock workload runs without quorum
 	Logger   *slog.Logger  // the nodes' logs; nil = none
 	JSON     string        // -json: where to write the report as JSON; "" = nowhere
 	jsonOut  *os.File      // the file JSON names, created by parseSimFlags
+	HTML     string        // -html: where to write the timeline page; "" = nowhere
+	htmlOut  *os.File      // the file HTML names, created by parseSimFlags
 }
 
 const simUsage = `usage: gossipsync sim [flags]
@@ -50,16 +53,18 @@ synchronized to the cluster's clock reference, lock clients contending
 on 3 locks and writing through a fencing Fence, and task submitters
 plus a leader-only schedule.
 
-For -duration it then makes a schedule of faults: partitions, crashes
-(aimed in turn at the leader, the clock reference and a random node),
-packet loss, and pauses that freeze a lock holder longer than its
-lease. After each fault it measures how long the cluster takes to
-converge, to elect a new leader and to follow a new clock reference.
-At the end it heals everything and prints a report.
+For -duration it then makes the faults of a scenario, one per phase of
+3-5 s: cuts of the network, crashes, pauses, clock jumps, packet loss,
+nodes leaving and joining (-list describes the scenarios; the default,
+all, draws from every fault). After each fault it measures how long the
+cluster takes to converge, to elect a new leader and to follow a new
+clock reference. At the end it heals everything and prints one table:
+each property with its verdict (held, BROKEN, or not exercised when the
+run gave it nothing to judge) and the figures behind it.
 
-The same -seed gives the same fault schedule and physical clocks (the
-timings still vary with the machine); the report prints the seed and
-the command that replays the run.
+The same -seed gives the same fault schedule, physical clocks and
+workload choices (the timings still vary with the machine); the report
+prints the seed and the command that replays the run.
 
 Properties checked:
   E1  at most one leader per term
@@ -76,8 +81,9 @@ Properties checked:
   T1  no Run of a living submitter is lost
   T2  one worker never runs an idempotency id twice at once
   T3  every Run returns by its deadline
-E4 (failover time) and L4 (time to a grant after a heal) are reported
-as figures.
+  E4  after the leader crashes, a new leader within detection + lease
+      + one election round
+  L4  after a heal, a lock is granted within detection + lock delay
 
 Exit status: 0 if the cluster re-converged and every property held;
 1 if not, or if the simulation could not start; 2 on a bad flag.
@@ -86,12 +92,23 @@ Exit status: 0 if the cluster re-converged and every property held;
 sides of a partition and break L1-L3: the report shows the violations
 and the exit status is 1. It proves the checkers can fail.
 
+-html writes one self-contained page with the run on a time axis: the
+faults as bands, the election leases, the lock holds, each node's clock
+error with its uncertainty, and each node's tasks in flight.
+
 flags:
 `
+
+// errList is what parseSimFlags returns for -list.
+var errList = errors.New("sim: -list")
 
 // runSim is the sim command.
 func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseSimFlags(args, stderr)
+	if errors.Is(err, errList) {
+		listScenarios(stdout)
+		return 0
+	}
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
@@ -105,6 +122,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			cfg.jsonOut.Close()
 			os.Remove(cfg.JSON)
 		}
+		discardHTML(cfg)
 		return 1
 	}
 	status := exitStatus(rep, stderr)
@@ -118,7 +136,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	return status
+	return saveHTML(cfg, rep, status, stderr)
 }
 
 // exitStatus prints to stderr why the run failed, if it did, and returns
@@ -147,24 +165,32 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 	fs.IntVar(&cfg.Nodes, "nodes", 5, fmt.Sprintf("number of nodes, 3 to %d", maxSimSize))
 	fs.DurationVar(&cfg.Duration, "duration", 30*time.Second, "how long to make faults, at least "+minPhase.String())
 	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the fault schedule, the network and the secret key")
-	faults := fs.String("faults", "partition,crash,loss,pause", "comma-separated faults to make: partition, crash, loss, pause")
-	fs.DurationVar(&cfg.Skew, "skew", 5*time.Second, "physical clocks are off by up to ± this (0 = none)")
-	fs.Float64Var(&cfg.Drift, "drift", 200, fmt.Sprintf("physical clocks run fast or slow by up to ± this many ppm, whole ppm, at most %d (0 = none)", maxDriftFlag))
+	name := fs.String("scenario", defaultScenario, "the `name` of the scenario to run: "+strings.Join(scenarioNames(), ", "))
+	list := fs.Bool("list", false, "describe the scenarios and exit")
+	fs.DurationVar(&cfg.Skew, "skew", defaultSkew, "physical clocks are off by up to ± this (0 = none; default: the scenario's, 1h for skew)")
+	fs.Float64Var(&cfg.Drift, "drift", defaultDrift, fmt.Sprintf("physical clocks run fast or slow by up to ± this many ppm, whole ppm, at most %d (0 = none; default: the scenario's, %d for skew)", maxDriftFlag, largeDrift))
 	fs.BoolVar(&cfg.Unsafe, "unsafe", false, "run the lock workload without quorum (lockmgr.Quorum(false)): expect L1-L3 violations and exit status 1")
 	fs.StringVar(&cfg.JSON, "json", "", "also write the report as JSON to this `file`")
+	fs.StringVar(&cfg.HTML, "html", "", "also write a timeline of the run as an HTML page to this `file`")
 	verbose := fs.Bool("v", false, "print the nodes' debug logs to stderr")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err // flag printed the problem and the usage
 	}
+	if *list {
+		return cfg, errList
+	}
 	if *verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	err := checkSimFlags(fs, &cfg, *faults)
+	err := checkSimFlags(fs, &cfg, *name)
 	if err == nil && cfg.JSON != "" {
 		// Fail now, not after the whole run.
 		if cfg.jsonOut, err = os.Create(cfg.JSON); err != nil {
 			err = fmt.Errorf("-json: cannot create the report file: %v", err)
 		}
+	}
+	if err == nil {
+		err = openHTML(&cfg)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "gossipsync sim: %v\n\n", err)
@@ -173,10 +199,23 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 	return cfg, err
 }
 
-// checkSimFlags validates what flag could not.
-func checkSimFlags(fs *flag.FlagSet, cfg *simConfig, faults string) error {
+// checkSimFlags validates what flag could not, and sets the scenario
+// named name and, unless given, its clocks.
+func checkSimFlags(fs *flag.FlagSet, cfg *simConfig, name string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	var err error
+	if cfg.Scenario, err = lookupScenario(name); err != nil {
+		return err
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if !given["skew"] {
+		cfg.Skew = cfg.Scenario.Skew
+	}
+	if !given["drift"] {
+		cfg.Drift = cfg.Scenario.Drift
 	}
 	if cfg.Nodes < 3 || cfg.Nodes > maxSimSize {
 		return fmt.Errorf("-nodes is %d; want 3 to %d (a partition needs a majority and a minority)", cfg.Nodes, maxSimSize)
@@ -190,9 +229,7 @@ func checkSimFlags(fs *flag.FlagSet, cfg *simConfig, faults string) error {
 	if !(cfg.Drift >= 0 && cfg.Drift <= maxDriftFlag) { // also catches NaN
 		return fmt.Errorf("-drift is %v ppm; want 0 to %d (the clocks assume each physical clock within ±%d ppm)", cfg.Drift, maxDriftFlag, maxDriftFlag)
 	}
-	var err error
-	cfg.Faults, err = parseFaults(faults)
-	return err
+	return nil
 }
 
 // simulate runs the simulation cfg describes, printing progress and then
@@ -202,7 +239,7 @@ func checkSimFlags(fs *flag.FlagSet, cfg *simConfig, faults string) error {
 func simulate(ctx context.Context, w io.Writer, cfg simConfig) (*report, error) {
 	began := time.Now()
 	out := &syncWriter{w: w}
-	out.printf("gossipsync sim: %d nodes, duration %v, seed %d, faults %s\n", cfg.Nodes, cfg.Duration, cfg.Seed, faultList(cfg.Faults))
+	out.printf("gossipsync sim: scenario %s, %d nodes, duration %v, seed %d\n", cfg.Scenario.Name, cfg.Nodes, cfg.Duration, cfg.Seed)
 	out.printf("replay: %s\n", replayCommand(cfg))
 	phys := drawPhysClocks(cfg.Seed, nodeNames(cfg.Nodes), cfg.Skew, cfg.Drift)
 	out.printf("%s\n", physLine(cfg.Skew, cfg.Drift, phys))
@@ -222,7 +259,7 @@ func simulate(ctx context.Context, w io.Writer, cfg simConfig) (*report, error) 
 		r.watch.watch(n)
 	}
 	rep := &report{Config: cfg}
-	rep.Phases = r.runSchedule(ctx, buildSchedule(cfg.Seed, cfg.Duration, c.Names(), cfg.Faults))
+	rep.Phases = r.runSchedule(ctx, buildSchedule(cfg.Seed, cfg.Duration, c.Names(), cfg.Scenario))
 	rep.Interrupted = ctx.Err() != nil
 	final := context.WithoutCancel(ctx)
 	rep.FinalConverged, rep.FinalTook = r.recover(final)
@@ -239,6 +276,7 @@ func simulate(ctx context.Context, w io.Writer, cfg simConfig) (*report, error) 
 	r.watch.wait()
 	rep.Detected, rep.FalseSuspicions = r.watch.counts()
 	rep.Election = newElectionReport(r.elect.Leases(), rep.leaderCrashes(), finalLeader, r.elect.Failures(), time.Now())
+	rep.Timeline = r.timeline(rep.Election.Leases)
 	rep.Wall = time.Since(began)
 	rep.print(w)
 	return rep, nil
@@ -272,7 +310,10 @@ func startWorkloads(ctx context.Context, c *sim.Cluster, out *syncWriter, phys [
 		return nil, err
 	}
 	r := &runner{c: c, elect: elect, clocks: clocks, locks: locks, tasks: tasks, out: out,
-		pauseRNG: rand.New(rand.NewPCG(uint64(cfg.Seed), pauseStream))}
+		aimRNG: rand.New(rand.NewPCG(uint64(cfg.Seed), pauseStream)), skews: map[string]time.Duration{}}
+	for _, p := range phys {
+		r.skews[p.Node] = p.Skew
+	}
 	r.observer = startObserver(clocks, observeEvery)
 	var first clockSync
 	var syncing sync.WaitGroup
@@ -313,8 +354,10 @@ type runner struct {
 	clocks    *sim.ClockWorkload
 	locks     *sim.LockWorkload
 	tasks     *sim.TaskWorkload
-	pauseRNG  *rand.Rand // chooses among the lock holders to pause
-	healed    time.Time  // the final heal
+	aimRNG    *rand.Rand               // chooses among the lock holders and coordinators to aim at
+	skews     map[string]time.Duration // each node's physical clock skew now
+	left      []string                 // the nodes that left
+	healed    time.Time                // the final heal
 	observer  *observer
 	out       *syncWriter
 	watch     *watcher
@@ -353,41 +396,44 @@ func (r *runner) runSchedule(ctx context.Context, phases []phase) []phaseResult 
 
 // runPhase makes the fault of rest[0], the phase due now, and waits, until
 // the end of the phase at the most, for the cluster to converge, after a
-// crash of the leader for a new leader and after a crash of the clock
-// reference for the clocks to follow a new one.
+// crash or isolation of the leader for a new leader and after a crash of
+// the clock reference for the clocks to follow a new one.
 func (r *runner) runPhase(parent context.Context, rest []phase) phaseResult {
-	p := rest[0]
-	ctx, cancel := context.WithDeadline(parent, r.start.Add(p.Start+p.Length))
+	ctx, cancel := context.WithDeadline(parent, r.start.Add(rest[0].Start+rest[0].Length))
 	defer cancel()
-	var noTarget, holder bool
-	switch p.Fault {
-	case faultCrash:
-		p, noTarget = r.aim(ctx, rest)
-	case faultPause:
-		p, holder = r.aimPause(p)
+	p, noTarget := r.aim(ctx, rest)
+	res := phaseResult{phase: p, At: time.Since(r.start), NoTarget: noTarget}
+	t0 := time.Now()
+	if p.Node != "" && p.Fault != faultJoin && p.Fault != faultRestart {
+		r.roles(&res, t0)
 	}
-	res := phaseResult{phase: p, At: time.Since(r.start), NoTarget: noTarget, Holder: holder}
-	if p.Fault == faultPause {
+	switch p.Fault {
+	case faultPause:
 		r.runPause(ctx, p, &res)
 		res.Interrupted = !res.Converged && parent.Err() != nil
 		return res
-	}
-	if p.Fault == faultHeal || p.Fault == faultRestart {
+	case faultHeal, faultRestart, faultJoin:
 		r.watch.recovering()
+	case faultIsolate:
+		res.LeaderCut = res.Leader
+	case faultLeave:
+		r.left = append(r.left, p.Node)
 	}
-	t0 := time.Now()
 	crashed := ""
 	var crashing sync.WaitGroup
-	if p.Fault == faultCrash {
+	switch p.Fault {
+	case faultCrash:
 		crashed = p.Node
 		res.CrashedAt = t0
-		res.LeaderCrash = heldAt(r.elect.Leases(), p.Node, t0)
-		res.RefCrash, res.RefTerm = r.isReference(p.Node)
+		res.LeaderCrash, res.RefCrash = res.Leader, res.Reference
 		// Crash takes the node off the network at once but returns only
 		// after the crash hooks, and a leader's Elector spends half a
 		// lease failing to tell the voters it stops. Measure meanwhile.
 		crashing.Go(func() { r.c.Crash(p.Node) })
-	} else {
+	case faultJump:
+		r.skews[p.Node] += p.Jump
+		r.c.SetSkew(p.Node, r.skews[p.Node])
+	default:
 		n, err := p.apply(ctx, r.c)
 		if n != nil {
 			r.watch.watch(n)
@@ -397,13 +443,25 @@ func (r *runner) runPhase(parent context.Context, rest []phase) phaseResult {
 	if p.Fault == faultHeal {
 		r.locks.Healed(t0)
 	}
-	r.measure(ctx, t0, crashed, &res)
+	if p.Fault != faultBridge { // a bridge relays: the views are not expected to split
+		r.measure(ctx, t0, crashed, &res)
+	}
 	crashing.Wait()
-	if p.Fault == faultHeal || p.Fault == faultRestart {
+	if p.Fault == faultHeal || p.Fault == faultRestart || p.Fault == faultJoin {
 		r.watch.settled()
 	}
 	res.Interrupted = !res.Converged && parent.Err() != nil
 	return res
+}
+
+// roles notes in res what the phase's node was at t: the leader, the
+// clock reference, a lock holder, the coordinator of a lock id.
+func (r *runner) roles(res *phaseResult, t time.Time) {
+	node := res.Node
+	res.Leader = heldAt(r.elect.Leases(), node, t)
+	res.Reference, res.RefTerm = r.isReference(node)
+	res.Holder = slices.Contains(r.locks.Holders(), node)
+	res.Coordinator = slices.Contains(r.locks.Coordinators(), node)
 }
 
 // measure polls every pollEvery until the cluster has converged and, after
@@ -423,7 +481,7 @@ func (r *runner) measure(ctx context.Context, t0 time.Time, crashed string, res 
 		if begun && !res.Converged && r.c.Converged() {
 			res.Converged, res.Took = true, now.Sub(t0)
 		}
-		if res.LeaderCrash && !res.FailedOver {
+		if (res.LeaderCrash || res.LeaderCut) && !res.FailedOver {
 			if l, ok := firstLeaseAfter(r.elect.Leases(), t0); ok {
 				res.FailedOver, res.Failover, res.NewLeader = true, l.Start.Sub(t0), l.Node
 			}
@@ -433,7 +491,7 @@ func (r *runner) measure(ctx context.Context, t0 time.Time, crashed string, res 
 				res.Resynced, res.Resync, res.NewRef, res.NewTerm = true, now.Sub(t0), s.Ref.Node, s.Ref.Stats.Term
 			}
 		}
-		if res.Converged && (crashed == "" || res.Detected) && (!res.LeaderCrash || res.FailedOver) && (!res.RefCrash || res.Resynced) {
+		if res.Converged && (crashed == "" || res.Detected) && (!(res.LeaderCrash || res.LeaderCut) || res.FailedOver) && (!res.RefCrash || res.Resynced) {
 			return
 		}
 		select {
@@ -477,7 +535,7 @@ func (r *runner) recover(ctx context.Context) (bool, time.Duration) {
 	clearLoss(r.c)
 	what := "heal, loss off"
 	for _, name := range r.c.Names() {
-		if r.c.Node(name) != nil {
+		if r.c.Node(name) != nil || slices.Contains(r.left, name) {
 			continue
 		}
 		what += ", restart " + name

@@ -38,25 +38,6 @@ func newTaskReport(h sim.TaskHistory) taskReport {
 	return taskReport{Verdict: sim.CheckTasks(h), Failures: h.Failures}
 }
 
-func (t *taskReport) checked() []lockProperty {
-	return []lockProperty{
-		{"T1", "no task lost", "no Run of a living submitter is left without a result or an error", t.Verdict.T1},
-		{"T2", "idempotency", "one worker never runs an idempotency id twice at once", t.Verdict.T2},
-		{"T3", "deadlines", fmt.Sprintf("every Run returns by its deadline (+%s slack)", fmtDur(sim.DeadlineSlack)), t.Verdict.T3},
-	}
-}
-
-// problems returns a line for each broken property.
-func (t *taskReport) problems() []string {
-	var out []string
-	for _, p := range t.checked() {
-		if p.v.N > 0 {
-			out = append(out, fmt.Sprintf("task property %s (%s) %s", p.id, p.meaning, lockVerdict(p.v)))
-		}
-	}
-	return out
-}
-
 // print writes the tasks section of the report, aligned by tw.
 func (t *taskReport) print(tw io.Writer) {
 	v := t.Verdict
@@ -73,18 +54,15 @@ func (t *taskReport) print(tw io.Writer) {
 	line += fmt.Sprintf(", %d with the submitter crashed, %.1f done/s", v.Died, v.PerSecond)
 	fmt.Fprintf(tw, "tasks\t%d submitters per node, deadline %s, attempt timeout %s: %s\n", taskSubmitters, fmtDur(taskDeadline), fmtDur(taskTimeout), line)
 	fmt.Fprintf(tw, "task latency\tp50 %s, p99 %s\n", fmtDur(v.P50), fmtDur(v.P99))
-	for _, p := range t.checked() {
-		fmt.Fprintf(tw, "%s %s\t%s\n", p.id, p.label, lockVerdict(p.v))
-	}
 	fmt.Fprintf(tw, "executions\t%d; %d tasks without id ran more than once (%d extra runs, at-least-once); %d runs of %d idempotency ids\n",
 		v.Executions, v.Duplicated, v.DuplicateRuns, v.IdemRuns, v.IdemIDs)
 	if v.T2Cross.N > 0 {
-		fmt.Fprintf(tw, "T2 across workers\t%d overlaps of one id on different workers (documented hazard during membership changes): %s\n", v.T2Cross.N, v.T2Cross.First[0])
+		fmt.Fprintf(tw, "across workers\t%d overlaps of one id on different workers (documented hazard during membership changes): %s\n", v.T2Cross.N, v.T2Cross.First[0])
 	}
 	if v.Unmatched.N > 0 {
 		fmt.Fprintf(tw, "unmatched results\t%d: %s\n", v.Unmatched.N, v.Unmatched.First[0])
 	}
-	fmt.Fprintf(tw, "schedule\tevery %s: %d ticks, %d run, %d missed, %d doubled%s\n", fmtDur(taskTick), v.Ticks, v.TicksRun, v.TicksMissed, v.TicksDoubled, doubledList(v.Doubled))
+	fmt.Fprintf(tw, "task schedule\tevery %s: %d ticks, %d run, %d missed, %d doubled%s\n", fmtDur(taskTick), v.Ticks, v.TicksRun, v.TicksMissed, v.TicksDoubled, doubledList(v.Doubled))
 	if len(t.Failures) > 0 {
 		fmt.Fprintf(tw, "task workload errors\t%d; first: %s\n", len(t.Failures), t.Failures[0])
 	}
