@@ -38,7 +38,8 @@ func timeRow() row {
 type reading struct {
 	iv     clock.Interval
 	st     clock.Stats
-	center time.Time // midway between the instants before and after the read
+	center time.Time     // midway between the instants before and after the read
+	half   time.Duration // half the read's duration: how far off center it may have been taken
 	ok     bool
 }
 
@@ -100,7 +101,9 @@ func measureTime(ctx context.Context, _ *env, cfg config, log io.Writer) []resul
 			errs = append(errs, abs(mid(r.iv).Sub(truth)))
 			unc = append(unc, r.iv.Uncertainty())
 			half = append(half, r.st.RTT/2)
-			if !r.iv.Contains(truth) {
+			// Allow for not knowing when within its read each reading was taken.
+			slack := r.half + rs[ref].half
+			if truth.Before(r.iv.Earliest.Add(-slack)) || truth.After(r.iv.Latest.Add(slack)) {
 				outside++
 			}
 		}
@@ -148,7 +151,7 @@ func readAll(clks []*clock.Clock) []reading {
 		t0 := time.Now()
 		iv, err := c.Interval()
 		t1 := time.Now()
-		rs[i] = reading{iv: iv, st: c.Stats(), center: t0.Add(t1.Sub(t0) / 2), ok: err == nil}
+		rs[i] = reading{iv: iv, st: c.Stats(), center: t0.Add(t1.Sub(t0) / 2), half: t1.Sub(t0) / 2, ok: err == nil}
 	}
 	return rs
 }
