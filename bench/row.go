@@ -28,8 +28,8 @@ type row struct {
 	// every other round).
 	systems []system
 	// custom, if set, replaces the alternating measurement: the row
-	// measures itself and returns its lines (the time row, which has no
-	// peer).
+	// measures itself and returns its lines, whose Name and Row
+	// measureRow fills in (the time row, which has no peer).
 	custom func(ctx context.Context, e *env, cfg config, log io.Writer) []result
 }
 
@@ -115,6 +115,7 @@ func closedLoop(ops []op, timeout time.Duration) func(context.Context, time.Time
 
 // result is one line of the table, as -json writes it.
 type result struct {
+	Name       string  `json:"name"` // the row's name for -only
 	Row        string  `json:"row"`
 	System     string  `json:"system"`
 	Gossipsync bool    `json:"gossipsync"`
@@ -144,7 +145,11 @@ func (r result) p99() time.Duration { return time.Duration(r.P99us * 1e3) }
 func measureRow(ctx context.Context, e *env, r row, cfg config, log io.Writer) []result {
 	fmt.Fprintf(log, "== %s\n", r.title)
 	if r.custom != nil {
-		return r.custom(ctx, e, cfg, log)
+		out := r.custom(ctx, e, cfg, log)
+		for i := range out {
+			out[i].Name, out[i].Row = r.name, r.title
+		}
+		return out
 	}
 	type line struct {
 		w   workload
@@ -154,7 +159,7 @@ func measureRow(ctx context.Context, e *env, r row, cfg config, log io.Writer) [
 	}
 	var lines, live []*line
 	for _, s := range r.systems {
-		l := &line{rec: &recorder{}, res: result{Row: r.title, System: s.name, Gossipsync: s.role != peer, role: s.role}}
+		l := &line{rec: &recorder{}, res: result{Name: r.name, Row: r.title, System: s.name, Gossipsync: s.role != peer, role: s.role}}
 		lines = append(lines, l)
 		fmt.Fprintf(log, "   start %s\n", s.name)
 		w, err := s.start(ctx, e)
@@ -268,7 +273,7 @@ func summary(r result) string {
 	if r.Skipped != "" {
 		return r.Skipped
 	}
-	s := fmt.Sprintf("n=%d ops/s=%.0f p50=%v p99=%v", r.N, r.OpsPerSec, fmtDur(r.p50()), fmtDur(r.p99()))
+	s := fmt.Sprintf("n=%d ops/s=%s p50=%v p99=%v", r.N, opsCell(r), fmtDur(r.p50()), fmtDur(r.p99()))
 	if r.Errors > 0 {
 		s += fmt.Sprintf(" errors=%d (first: %s)", r.Errors, r.FirstError)
 	}

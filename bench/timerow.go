@@ -47,10 +47,10 @@ type reading struct {
 // synced, reads them for the row's time and measures loopback's RTT.
 func measureTime(ctx context.Context, _ *env, cfg config, log io.Writer) []result {
 	lines := []result{
-		{Row: timeRow().title, System: "gossipsync, absolute error", Gossipsync: true},
-		{Row: timeRow().title, System: "gossipsync, uncertainty (±)", Gossipsync: true},
-		{Row: timeRow().title, System: "gossipsync, its best sample's RTT/2", Gossipsync: true},
-		{Row: timeRow().title, System: "floor: loopback TCP RTT/2"},
+		{System: "gossipsync, absolute error", Gossipsync: true},
+		{System: "gossipsync, uncertainty (±)", Gossipsync: true},
+		{System: "gossipsync, its best sample's RTT/2", Gossipsync: true},
+		{System: "floor: loopback TCP RTT/2"},
 	}
 	fail := func(err error) []result {
 		lines[0].Skipped = "failed: " + err.Error()
