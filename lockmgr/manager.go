@@ -23,8 +23,9 @@ type Manager struct {
 	node    *cluster.Node
 	srv     *server
 	opt     options
-	id      string        // this instance, part of every holder
-	handles atomic.Uint64 // last handle
+	id      string          // this instance, part of every holder
+	handles atomic.Uint64   // last handle
+	ring    *hashring.Cache // the coordinators' ring of the last view
 
 	ctx    context.Context // canceled by Close
 	cancel context.CancelFunc
@@ -47,7 +48,7 @@ func New(n *cluster.Node, opts ...Option) (*Manager, error) {
 			return nil, err
 		}
 	}
-	m := &Manager{node: n, opt: o, locks: map[string]*Lock{}, id: strconv.FormatUint(rand.Uint64(), 36)}
+	m := &Manager{node: n, opt: o, locks: map[string]*Lock{}, id: strconv.FormatUint(rand.Uint64(), 36), ring: hashring.NewCache(vnodes)}
 	m.srv = acquireServer(n, o.lockDelay)
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	return m, nil
@@ -92,7 +93,7 @@ func (m *Manager) acquire(ctx context.Context, id string, try bool, opts []Acqui
 	names := memberNames(m.node)
 	var last error
 	var coord string
-	for _, owner := range hashring.New(names, vnodes).Owners(id, len(names)) {
+	for _, owner := range m.ring.Ring(names).Owners(id, len(names)) {
 		coord = owner
 		sent := time.Now()
 		var resp acquireResp
@@ -196,7 +197,7 @@ func (m *Manager) Coordinator(id string) string {
 	if len(names) == 0 {
 		return ""
 	}
-	return hashring.New(names, vnodes).Owners(id, 1)[0]
+	return m.ring.Ring(names).Owners(id, 1)[0]
 }
 
 // Release releases the lock this Manager holds on id, like Lock.Release.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/internal/hashring"
 )
 
 // tagCommands is the member tag that lists a node's commands, sorted and
@@ -62,6 +63,7 @@ type Stats struct {
 // node's registered commands. Safe for concurrent use.
 type Pool struct {
 	node    *cluster.Node
+	ring    *hashring.Cache // the idempotency ids' ring of the last view of workers
 	log     *slog.Logger
 	size    int
 	timeout time.Duration
@@ -115,7 +117,7 @@ func New(n *cluster.Node, opts ...Option) (*Pool, error) {
 			return nil, err
 		}
 	}
-	p := &Pool{node: n, log: slog.Default().With("node", n.Name(), "pkg", "taskpool"), size: o.size, timeout: o.timeout, sem: make(chan struct{}, o.size)}
+	p := &Pool{node: n, ring: hashring.NewCache(32), log: slog.Default().With("node", n.Name(), "pkg", "taskpool"), size: o.size, timeout: o.timeout, sem: make(chan struct{}, o.size)}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.hard, p.hardStop = context.WithCancel(context.Background())
 	p.mu.handlers = map[string]Handler{}

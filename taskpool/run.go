@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gossipsync/gossipsync/cluster"
-	"github.com/gossipsync/gossipsync/internal/hashring"
 )
 
 // Backoff between attempts: 10 ms doubling up to 1 s, jittered.
@@ -202,7 +201,7 @@ func (p *Pool) pick(cmd Command, tried []string) (string, error) {
 		return "", fmt.Errorf("taskpool: %s: %w", cmd.Name, ErrNoWorker)
 	}
 	if cmd.ID != "" {
-		owners := hashring.New(all, 32).Owners(cmd.ID, len(all))
+		owners := p.ring.Ring(all).Owners(cmd.ID, len(all))
 		for _, w := range owners {
 			if !contains(tried, w) {
 				return w, nil

@@ -2,25 +2,28 @@
 // member is placed at several points, and a key belongs to the members
 // that follow its hash clockwise. Adding or removing one member moves only
 // the keys next to its points. It imports nothing from the rest of
-// gossipsync and is not safe for concurrent use: build a new Ring per
-// membership view.
+// gossipsync. A Ring does not change once built, so it may be shared; a
+// Cache keeps the ring of the last membership view for callers that need
+// one per operation.
 package hashring
 
 import (
 	"hash/fnv"
 	"slices"
 	"strconv"
+	"sync"
 )
 
 // Ring places members on a circle of 64-bit hashes.
 type Ring struct {
-	points  []point // sorted by hash
+	points  []point  // sorted by hash
+	names   []string // the members, sorted; point.member indexes it
 	members int
 }
 
 type point struct {
 	hash   uint64
-	member string
+	member int32
 }
 
 // New builds a ring of the given members, each at vnodes points (at
@@ -30,10 +33,10 @@ func New(members []string, vnodes int) *Ring {
 	ms := slices.Clone(members)
 	slices.Sort(ms)
 	ms = slices.Compact(ms)
-	r := &Ring{members: len(ms), points: make([]point, 0, len(ms)*vnodes)}
-	for _, m := range ms {
+	r := &Ring{members: len(ms), names: ms, points: make([]point, 0, len(ms)*vnodes)}
+	for j, m := range ms {
 		for i := range vnodes {
-			r.points = append(r.points, point{hash: hash(m + "#" + strconv.Itoa(i)), member: m})
+			r.points = append(r.points, point{hash: hash(m + "#" + strconv.Itoa(i)), member: int32(j)})
 		}
 	}
 	slices.SortFunc(r.points, func(a, b point) int {
@@ -43,9 +46,35 @@ func New(members []string, vnodes int) *Ring {
 			}
 			return 1
 		}
-		return compareStrings(a.member, b.member)
+		return compareStrings(ms[a.member], ms[b.member])
 	})
 	return r
+}
+
+// Cache keeps the ring of the last members it was asked for, so that a
+// caller that needs a ring per operation builds one only when the
+// membership changes. Safe for concurrent use.
+type Cache struct {
+	vnodes int
+
+	mu      sync.Mutex
+	members []string
+	ring    *Ring
+}
+
+// NewCache returns a Cache of rings with vnodes points per member.
+func NewCache(vnodes int) *Cache { return &Cache{vnodes: vnodes} }
+
+// Ring returns the ring of members, built anew only if members differ
+// from the last call's.
+func (c *Cache) Ring(members []string) *Ring {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ring == nil || !slices.Equal(members, c.members) {
+		c.members = slices.Clone(members)
+		c.ring = New(members, c.vnodes)
+	}
+	return c.ring
 }
 
 func compareStrings(a, b string) int {
@@ -89,10 +118,12 @@ func (r *Ring) Owners(key string, n int) []string {
 		return 0
 	})
 	out := make([]string, 0, n)
+	seen := make([]bool, r.members)
 	for j := 0; len(out) < n; j++ {
 		m := r.points[(i+j)%len(r.points)].member
-		if !slices.Contains(out, m) {
-			out = append(out, m)
+		if !seen[m] {
+			seen[m] = true
+			out = append(out, r.names[m])
 		}
 	}
 	return out

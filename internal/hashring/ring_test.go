@@ -59,3 +59,21 @@ func TestBalanceAndStability(t *testing.T) {
 		}
 	}
 }
+
+func TestCache(t *testing.T) {
+	c := NewCache(16)
+	a := c.Ring([]string{"a", "b", "c"})
+	if c.Ring([]string{"a", "b", "c"}) != a {
+		t.Error("the same members built a new ring")
+	}
+	b := c.Ring([]string{"a", "b"})
+	if b == a || b.Len() != 2 {
+		t.Errorf("other members: the same ring, or %d members", b.Len())
+	}
+	for i := range 100 {
+		key := fmt.Sprintf("k%d", i)
+		if got, want := b.Owners(key, 2), New([]string{"a", "b"}, 16).Owners(key, 2); !slices.Equal(got, want) {
+			t.Fatalf("Owners(%q) = %v from the cache, %v from New", key, got, want)
+		}
+	}
+}
