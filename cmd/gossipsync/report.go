@@ -91,7 +91,8 @@ type report struct {
 	Tasks           taskReport
 	Net             sim.NetStats
 	Wall            time.Duration
-	Timeline        timeline // for -html
+	Stalls          stallStats // how late the machine ran the simulation's timers
+	Timeline        timeline   // for -html
 }
 
 // OK reports whether the run passed: no property broken.
@@ -179,11 +180,15 @@ func (r *report) print(w io.Writer) {
 	r.Locks.print(tw)
 	r.Tasks.print(tw)
 	fmt.Fprintf(tw, "wall time\t%s\n", fmtDur(r.Wall))
+	fmt.Fprintf(tw, "machine\t%s\n", r.Stalls.line())
 	tw.Flush()
 	fmt.Fprintln(w)
 	props := r.properties()
 	printProperties(w, props)
 	fmt.Fprintf(w, "\n%s.\n", verdictCounts(props))
+	if warn := r.Stalls.warning(); warn != "" {
+		fmt.Fprintf(w, "\n%s\n", warn)
+	}
 	fmt.Fprintf(w, "\nseed %d; the same seed gives the same fault schedule.\n", r.Config.Seed)
 	fmt.Fprintf(w, "replay: %s\n", replayCommand(r.Config))
 }

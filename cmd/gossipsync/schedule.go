@@ -137,8 +137,15 @@ func (p phase) String() string {
 	return string(p.Fault)
 }
 
-// nameSet formats names as a set: {n1 n2}.
-func nameSet(names []string) string { return "{" + strings.Join(names, " ") + "}" }
+// nameSet formats names as a set: {n1 n2}, or for more than maxShown
+// names, {n1 n2 n3 ... n9 (9 nodes)}.
+func nameSet(names []string) string {
+	const maxShown = 8
+	if len(names) > maxShown {
+		return fmt.Sprintf("{%s ... %s (%d nodes)}", strings.Join(names[:3], " "), names[len(names)-1], len(names))
+	}
+	return "{" + strings.Join(names, " ") + "}"
+}
 
 // buildSchedule returns the phases of scenario sc that fill duration (at
 // least minPhase), drawn from seed: the same arguments always give the

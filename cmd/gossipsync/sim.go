@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -27,18 +28,19 @@ const (
 
 // simConfig is what the sim flags ask for.
 type simConfig struct {
-	Nodes    int
-	Duration time.Duration
-	Seed     int64
-	Scenario scenario      // its faults and, unless -skew or -drift are given, its clocks
-	Skew     time.Duration // each node's physical clock is off by up to ±Skew
-	Drift    float64       // and runs fast or slow by up to ±Drift ppm
-	Unsafe   bool          // the lock workload runs without quorum
-	Logger   *slog.Logger  // the nodes' logs; nil = none
-	JSON     string        // -json: where to write the report as JSON; "" = nowhere
-	jsonOut  *os.File      // the file JSON names, created by parseSimFlags
-	HTML     string        // -html: where to write the timeline page; "" = nowhere
-	htmlOut  *os.File      // the file HTML names, created by parseSimFlags
+	Nodes      int
+	Duration   time.Duration
+	Seed       int64
+	Scenario   scenario      // its faults and, unless -skew or -drift are given, its clocks
+	Skew       time.Duration // each node's physical clock is off by up to ±Skew
+	Drift      float64       // and runs fast or slow by up to ±Drift ppm
+	Unsafe     bool          // the lock workload runs without quorum
+	CPUProfile string        // -cpuprofile: where to write a CPU profile; "" = nowhere
+	Logger     *slog.Logger  // the nodes' logs; nil = none
+	JSON       string        // -json: where to write the report as JSON; "" = nowhere
+	jsonOut    *os.File      // the file JSON names, created by parseSimFlags
+	HTML       string        // -html: where to write the timeline page; "" = nowhere
+	htmlOut    *os.File      // the file HTML names, created by parseSimFlags
 }
 
 const simUsage = `usage: gossipsync sim [flags]
@@ -115,6 +117,14 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return 2
 	}
+	if cfg.CPUProfile != "" {
+		stop, err := startCPUProfile(cfg.CPUProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "gossipsync sim: -cpuprofile: %v\n", err)
+			return 2
+		}
+		defer stop()
+	}
 	rep, err := simulate(ctx, stdout, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "gossipsync sim: %v\n", err)
@@ -173,6 +183,7 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 	fs.StringVar(&cfg.JSON, "json", "", "also write the report as JSON to this `file`")
 	fs.StringVar(&cfg.HTML, "html", "", "also write a timeline of the run as an HTML page to this `file`")
 	verbose := fs.Bool("v", false, "print the nodes' debug logs to stderr")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this `file` (for go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err // flag printed the problem and the usage
 	}
@@ -238,6 +249,8 @@ func checkSimFlags(fs *flag.FlagSet, cfg *simConfig, name string) error {
 // heal and the report still happen.
 func simulate(ctx context.Context, w io.Writer, cfg simConfig) (*report, error) {
 	began := time.Now()
+	stalls := startStallMeter()
+	defer stalls.stop() // when the run cannot start
 	out := &syncWriter{w: w}
 	out.printf("gossipsync sim: scenario %s, %d nodes, duration %v, seed %d\n", cfg.Scenario.Name, cfg.Nodes, cfg.Duration, cfg.Seed)
 	out.printf("replay: %s\n", replayCommand(cfg))
@@ -278,6 +291,7 @@ func simulate(ctx context.Context, w io.Writer, cfg simConfig) (*report, error) 
 	rep.Election = newElectionReport(r.elect.Leases(), rep.leaderCrashes(), finalLeader, r.elect.Failures(), time.Now())
 	rep.Timeline = r.timeline(rep.Election.Leases)
 	rep.Wall = time.Since(began)
+	rep.Stalls = stalls.stop()
 	rep.print(w)
 	return rep, nil
 }
@@ -470,7 +484,10 @@ func (r *runner) roles(res *phaseResult, t time.Time) {
 // clock reference, every alive clock reads on a new reference; or until
 // ctx ends.
 func (r *runner) measure(ctx context.Context, t0 time.Time, crashed string, res *phaseResult) {
-	tick := time.NewTicker(pollEvery)
+	// A convergence check reads every node's view: O(nodes²). Poll a
+	// large cluster less often, so that the measuring does not load the
+	// machine it measures.
+	tick := time.NewTicker(max(pollEvery, time.Duration(len(r.c.Names()))*time.Millisecond/2))
 	defer tick.Stop()
 	for {
 		now := time.Now()
@@ -582,4 +599,20 @@ func sleepUntil(ctx context.Context, t time.Time) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// startCPUProfile starts a CPU profile into path; stop ends it.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
