@@ -42,6 +42,7 @@ type jsonReport struct {
 	Tasks       jsonTasks       `json:"tasks"`
 	PhysClocks  []jsonPhysClock `json:"physical_clocks"`
 	Wall        jsonDur         `json:"wall_time"`
+	Machine     jsonMachine     `json:"machine"`
 }
 
 type jsonConfig struct {
@@ -255,6 +256,8 @@ func (r *report) toJSON(status int) jsonReport {
 		Interrupted: r.Interrupted,
 		Schedule:    []jsonPhase{},
 		Wall:        jsonDur(r.Wall),
+		Machine: jsonMachine{TimerLateP50: jsonDur(r.Stalls.P50), TimerLateP99: jsonDur(r.Stalls.P99), TimerLateMax: jsonDur(r.Stalls.Max),
+			Overloaded: r.Stalls.warning() != "", Warning: r.Stalls.warning()},
 	}
 	if j.Problems == nil {
 		j.Problems = []string{}
@@ -465,4 +468,13 @@ func faultNames(faults []fault) []string {
 		out[i] = string(f)
 	}
 	return out
+}
+
+// jsonMachine is how late the machine ran the simulation's timers.
+type jsonMachine struct {
+	TimerLateP50 jsonDur `json:"timer_late_p50"`
+	TimerLateP99 jsonDur `json:"timer_late_p99"`
+	TimerLateMax jsonDur `json:"timer_late_max"`
+	Overloaded   bool    `json:"overloaded"` // late past the leases' margin: timing verdicts may reflect the machine
+	Warning      string  `json:"warning,omitempty"`
 }

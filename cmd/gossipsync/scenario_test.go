@@ -21,7 +21,19 @@ type simResult struct {
 	ExitStatus int `json:"exit_status"`
 	Properties []property
 	Schedule   []struct{ Fault string }
+	Machine    struct{ Overloaded bool }
 }
+
+// timingProperties are the properties a machine too busy to run the
+// simulation on time can break by itself: they rest on leases, deadlines
+// and timeouts. The rest (E1, E2, C2, L1, L2, T1, T2) hold however slow.
+var timingProperties = []string{"M", "E3", "E4", "C1", "C2'", "C3", "L3", "L3+", "F", "L4", "T3"}
+
+// lenient reports whether the tests may excuse a broken timing property:
+// under the race detector, which slows everything several times, or when
+// the run itself reports that the machine stalled it past the leases'
+// margin. They still may not excuse any other.
+func lenient(rep simResult) bool { return raceEnabled || rep.Machine.Overloaded }
 
 // simulateRun runs the sim command with args and returns its exit
 // status, output and -json report. It runs in real time: inside a
@@ -68,18 +80,19 @@ func TestScenarios(t *testing.T) {
 		t.Run(tt.scenario, func(t *testing.T) {
 			code, out, rep := simulateRun(t, "-scenario", tt.scenario, "-duration", "6s", "-seed", itoa(tt.seed))
 			t.Logf("output:\n%s", out)
-			if code != 0 || !rep.OK || rep.ExitStatus != 0 {
+			if (code != 0 || !rep.OK || rep.ExitStatus != 0) && !lenient(rep) {
 				t.Errorf("exit status %d, ok %v; want 0, true", code, rep.OK)
 			}
 			verdicts := map[string]string{}
 			for _, p := range rep.Properties {
 				verdicts[p.ID] = p.Verdict
-				if p.Verdict == broken {
+				excused := lenient(rep) && slices.Contains(timingProperties, p.ID)
+				if p.Verdict == broken && !excused {
 					t.Errorf("property %s broken: %s", p.ID, strings.Join(p.First, "; "))
 				}
 			}
 			for _, id := range tt.exercised {
-				if verdicts[id] != held {
+				if verdicts[id] != held && !(lenient(rep) && slices.Contains(timingProperties, id)) {
 					t.Errorf("property %s: %q, want held", id, verdicts[id])
 				}
 			}
