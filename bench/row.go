@@ -76,6 +76,8 @@ type workload struct {
 	run func(ctx context.Context, until time.Time, rec *recorder) error
 	// stop releases what start made for the row; may be nil.
 	stop func()
+	// note, if set, says something the table should show beside n.
+	note func() string
 }
 
 // An op is one operation of a closed loop; seq numbers the operations of
@@ -213,9 +215,14 @@ func measureRow(ctx context.Context, e *env, r row, cfg config, log io.Writer) [
 			if l.rec.firstErr != nil {
 				res.FirstError = l.rec.firstErr.Error()
 			}
-			if l.err != nil {
-				res.Note = "stopped: " + l.err.Error()
+			var notes []string
+			if l.w.note != nil && l.w.note() != "" {
+				notes = append(notes, l.w.note())
 			}
+			if l.err != nil {
+				notes = append(notes, "stopped: "+l.err.Error())
+			}
+			res.Note = strings.Join(notes, "; ")
 			if r.metric == throughput && l.rec.elapsed > 0 {
 				res.OpsPerSec = float64(res.N) / l.rec.elapsed.Seconds()
 			}
