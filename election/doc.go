@@ -44,10 +44,15 @@
 //     TTL + TTL/4 from when it received the claim or heartbeat; the leader
 //     counts TTL from before it sent it, and Revoked closes no later than
 //     that. So every voter of the last majority refuses a new claim until
-//     after the old leader stopped.
+//     after the old leader stopped. A leader that loses its lease without
+//     asking (preempted by a higher candidate, or a voter promised a
+//     higher term) closes Revoked and frees the voters' grants a quarter
+//     TTL later, so that its goroutines have that long to notice before
+//     the next leader starts; after Resign it frees them at once.
 //   - E4: after the leader crashes, a new leader is elected within the
 //     voters' hold (1.25 TTL) plus one survey and one claim round. After
-//     Resign, within about one round trip plus an election round.
+//     Resign, within about one round trip plus an election round; after
+//     a preemption, a quarter TTL more.
 //   - On the minority side of a partition nobody is elected: a leader
 //     there loses its lease within TTL, and candidates keep waiting.
 //

@@ -112,7 +112,8 @@ func (el *Elected) campaign(ctx context.Context) error {
 // every node.
 func (el *Elected) keep() {
 	e := el.e
-	defer el.end()
+	resigned := false
+	defer func() { el.end(resigned) }()
 	interval := e.ttl / 4
 	for {
 		el.mu.Lock()
@@ -138,6 +139,7 @@ func (el *Elected) keep() {
 		case <-t.C:
 		case <-stop:
 			t.Stop()
+			resigned = true
 			return
 		case <-e.ctx.Done():
 			t.Stop()
@@ -166,7 +168,14 @@ func (el *Elected) renewRound(term uint64, timeout time.Duration) (ok, lost bool
 }
 
 // end closes Revoked, frees the voters' grants and forgets the lease.
-func (el *Elected) end() {
+//
+// When the leader did not ask to stop (it was preempted, saw a higher
+// term or could not renew), its goroutines learn of the end only when they
+// next look at Revoked, a moment later. So it frees the grants only after
+// a quarter lease, the margin by which voters outlast a lease everywhere
+// else; otherwise the next leader could start while this one still acts.
+// After Resign or Close the caller has stopped already: no wait.
+func (el *Elected) end(resigned bool) {
 	e := el.e
 	el.mu.Lock()
 	close(el.revoked)
@@ -177,6 +186,14 @@ func (el *Elected) end() {
 	e.mu.Lock()
 	delete(e.leading, el)
 	e.mu.Unlock()
+	if !resigned {
+		t := time.NewTimer(e.ttl / 4)
+		select {
+		case <-t.C:
+		case <-e.ctx.Done():
+		}
+		t.Stop()
+	}
 	req := releaseReq{Group: e.group, Term: term, Cand: el.cand}
 	cluster.CallAll[struct{}](context.Background(), e.node, nil, methodRelease, req, e.ttl/2)
 }

@@ -7,6 +7,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/election"
 	"github.com/gossipsync/gossipsync/sim"
 	"github.com/gossipsync/gossipsync/sim/simtest"
@@ -262,16 +263,29 @@ func TestSimLateHigherCandidatePreempts(t *testing.T) {
 			t.Fatal(err)
 		}
 		start := time.Now()
+		var revokedAt time.Time
+		go func() {
+			<-low.Revoked()
+			revokedAt = time.Now()
+		}()
 		high, err := els[2].Elect(ctx, "high")
 		if err != nil {
 			t.Fatal(err)
 		}
+		won := time.Now()
 		select {
 		case <-low.Revoked():
 		default:
 			t.Fatal("the lower leader still holds its lease after the higher one won")
 		}
-		t.Logf("preempted in %v (virtual)", time.Since(start))
+		synctest.Wait() // the watcher has recorded the revocation
+		t.Logf("preempted in %v (virtual); the new lease started %v after the old one was revoked", time.Since(start), won.Sub(revokedAt))
+		// The preempted leader learns of its end through Revoked, a moment
+		// after the library closes it; the voters keep its grant a
+		// quarter lease longer, so no new lease starts meanwhile.
+		if gap := won.Sub(revokedAt); gap < election.DefaultLeaseTTL(cluster.Local)/4 {
+			t.Errorf("the new lease started %v after the old one was revoked; want at least a quarter lease", gap)
+		}
 		if high.Term() <= low.Term() {
 			t.Errorf("term %d not above %d", high.Term(), low.Term())
 		}
