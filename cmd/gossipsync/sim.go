@@ -69,6 +69,7 @@ workload choices (the timings still vary with the machine); the report
 prints the seed and the command that replays the run.
 
 Properties checked:
+  M   every node's view re-converges after the final heal
   E1  at most one leader per term
   E2  terms strictly increase
   E3  leader leases never overlap in time
@@ -121,6 +122,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		stop, err := startCPUProfile(cfg.CPUProfile)
 		if err != nil {
 			fmt.Fprintf(stderr, "gossipsync sim: -cpuprofile: %v\n", err)
+			discardOutputs(cfg)
 			return 2
 		}
 		defer stop()
@@ -128,11 +130,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	rep, err := simulate(ctx, stdout, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "gossipsync sim: %v\n", err)
-		if cfg.jsonOut != nil {
-			cfg.jsonOut.Close()
-			os.Remove(cfg.JSON)
-		}
-		discardHTML(cfg)
+		discardOutputs(cfg)
 		return 1
 	}
 	status := exitStatus(rep, stderr)
@@ -147,6 +145,16 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return saveHTML(cfg, rep, status, stderr)
+}
+
+// discardOutputs removes the -json and -html files created for a run
+// that did not happen.
+func discardOutputs(cfg simConfig) {
+	if cfg.jsonOut != nil {
+		cfg.jsonOut.Close()
+		os.Remove(cfg.JSON)
+	}
+	discardHTML(cfg)
 }
 
 // exitStatus prints to stderr why the run failed, if it did, and returns
