@@ -30,8 +30,11 @@
 // member each quarter TTL; a majority of renewals extends the lease to TTL
 // from the moment the heartbeat was sent. A candidate higher in bully order
 // than the leader sends a claim anyway: the voters refuse it but tell the
-// leader at its next heartbeat, and the leader steps down, so the highest
-// live candidate ends up leading.
+// leader at its next heartbeat, and once a majority of them have, the
+// leader steps down, so the highest live candidate ends up leading. A
+// higher candidate that only a minority hears (across a partition, or
+// through a node that bridges two sides) could not win, and the leader
+// keeps its lease.
 //
 // # Guarantees
 //

@@ -149,22 +149,29 @@ func (el *Elected) keep() {
 }
 
 // renewRound sends one heartbeat to every member. ok: a majority renewed.
-// lost: a voter has promised a higher term, or a higher-ranked candidate
-// is waiting, so this leader must step down.
+// lost: a voter has promised a higher term, or a majority of voters have
+// seen a higher-ranked candidate waiting, so this leader must step down.
+// A higher candidate that only a minority hears (across a partition, or
+// through a bridge node) could not win: yielding to it would only make
+// leadership flap.
 func (el *Elected) renewRound(term uint64, timeout time.Duration) (ok, lost bool) {
 	e := el.e
 	req := claimReq{Group: e.group, Term: term, Cand: el.cand, TTL: e.ttl}
-	acks := 0
+	acks, preempts := 0, 0
 	for _, r := range cluster.CallAll[renewResp](e.ctx, e.node, nil, methodRenew, req, timeout) {
 		switch {
 		case r.Err != nil:
-		case r.Resp.Preempt || r.Resp.Promised > term:
+		case r.Resp.Promised > term:
 			lost = true
 		case r.Resp.OK:
 			acks++
+			if r.Resp.Preempt {
+				preempts++
+			}
 		}
 	}
-	return acks >= e.node.QuorumSize(), lost
+	quorum := e.node.QuorumSize()
+	return acks >= quorum, lost || preempts >= quorum
 }
 
 // end closes Revoked, frees the voters' grants and forgets the lease.

@@ -342,3 +342,36 @@ func TestSimNoPreempt(t *testing.T) {
 		}
 	})
 }
+
+// A higher candidate that only a minority of voters hear (here through a
+// bridge node) cannot win, so the leader must not yield to it: that would
+// make leadership flap for as long as the cut lasts.
+func TestSimHigherCandidateAcrossBridgeDoesNotPreempt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := startSim(t, 5)
+		els := electors(t, c)
+		low, err := els[0].Elect(context.Background(), "low")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// n4 reaches both sides; n5 reaches only n4.
+		c.Partition([]string{"n1", "n2", "n3"}, []string{"n5"})
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		highErr := make(chan error, 1)
+		go func() {
+			_, err := els[4].Elect(ctx, "high")
+			highErr <- err
+		}()
+		select {
+		case <-low.Revoked():
+			t.Fatalf("the leader was revoked; the higher candidate reaches only a minority")
+		case err := <-highErr:
+			t.Fatalf("the higher candidate won without a majority (err %v)", err)
+		case <-ctx.Done():
+		}
+		if err := <-highErr; !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, election.ErrNoQuorum) {
+			t.Errorf("the higher candidate's Elect = %v, want it to time out", err)
+		}
+	})
+}
