@@ -11,11 +11,12 @@ import (
 // it returns the term and when its lease started), ctx is done, or the
 // Elector closes.
 //
-// Each round: wait while this node's voter holds someone else's grant;
-// survey every member; with answers from a majority and no live lease
-// anywhere, defer to a higher-ranked live candidate for a while, else
-// claim the next term. A claim granted by a majority wins; a lost claim
-// frees the grants it got and retries after a random pause.
+// Each round: wait while this node's voter holds someone else's grant, or
+// a confirmed grant of this candidate's earlier lease; survey every
+// member; with answers from a majority and no live lease anywhere, defer
+// to a higher-ranked live candidate for a while, else claim the next
+// term. A claim granted by a majority wins; a lost claim frees the grants
+// it got and retries after a random pause.
 func (e *Elector) campaign(ctx context.Context, c candidate) (uint64, time.Time, error) {
 	var deferTo candidate
 	var deferSince, lastPreempt time.Time
@@ -31,6 +32,18 @@ func (e *Elector) campaign(ctx context.Context, c candidate) (uint64, time.Time,
 			return fail(err)
 		}
 		held, promised, changed := e.v.localState(e.group)
+		if held != nil && held.Cand == c && held.Confirmed {
+			// An earlier lease of this candidate: it still leads
+			// through another Elected, or it lost the lease and
+			// frees the grants a quarter TTL after Revoked closed.
+			// The voters would grant this candidate again at once,
+			// and a leader that just lost would lose again at its
+			// first heartbeat, term after term without a pause.
+			if err := e.wait(ctx, changed, held.Remaining); err != nil {
+				return fail(err)
+			}
+			continue
+		}
 		if held != nil && held.Cand != c {
 			if !e.noPreempt && compareRank(c, held.Cand) > 0 && time.Since(lastPreempt) >= e.ttl/4 {
 				// Bully order: a claim the voters refuse still
@@ -88,7 +101,7 @@ func (e *Elector) campaign(ctx context.Context, c candidate) (uint64, time.Time,
 type surveyResult struct {
 	answers int           // voters that answered
 	maxTerm uint64        // highest term promised among them
-	blocked time.Duration // > 0: some voter holds a live grant for another candidate this long
+	blocked time.Duration // > 0: some voter holds a live grant for another candidate (or a confirmed one for c) this long
 	higher  *candidate    // the highest-ranked campaigning candidate above c, if any
 }
 
@@ -100,7 +113,10 @@ func (e *Elector) survey(ctx context.Context, c candidate) surveyResult {
 		}
 		s.answers++
 		s.maxTerm = max(s.maxTerm, r.Resp.Promised)
-		if l := r.Resp.Lease; l != nil && l.Cand != c {
+		// A confirmed lease of c itself blocks too: it is an earlier
+		// lease of this candidate that has not ended everywhere (see
+		// campaign). An unconfirmed one is left over from a lost claim.
+		if l := r.Resp.Lease; l != nil && (l.Cand != c || l.Confirmed) {
 			s.blocked = max(s.blocked, l.Remaining)
 		}
 		for _, o := range r.Resp.Candidates {
@@ -115,7 +131,7 @@ func (e *Elector) survey(ctx context.Context, c candidate) surveyResult {
 // claim asks every member to grant term to c. It wins with a majority of
 // the quorum basis; otherwise it frees the grants it got.
 func (e *Elector) claim(ctx context.Context, c candidate, term uint64) bool {
-	req := claimReq{Group: e.group, Term: term, Cand: c, TTL: e.ttl}
+	req := claimReq{Group: e.group, Term: term, Cand: c, TTL: e.ttl, NoPreempt: e.noPreempt}
 	granted := 0
 	for _, r := range cluster.CallAll[claimResp](ctx, e.node, nil, methodClaim, req, e.ttl/4) {
 		if r.Err == nil && r.Resp.Granted {

@@ -34,7 +34,17 @@
 // leader steps down, so the highest live candidate ends up leading. A
 // higher candidate that only a minority hears (across a partition, or
 // through a node that bridges two sides) could not win, and the leader
-// keeps its lease.
+// keeps its lease. Such a request applies to the lease it was made
+// against: a voter forgets it when it grants a new lease, and a candidate
+// still waiting asks again. A NoPreempt candidate's refused claim asks
+// nothing.
+//
+// A leader that lost its lease and campaigns again (Reelect, or Elect
+// with the same candidate) waits until the voters have freed its old
+// grant, a quarter TTL after Revoked closed, before it surveys and claims:
+// its voters would otherwise grant it again at once, and whatever ended
+// the lease would end the new one at its first heartbeat, term after term
+// with no pause in between.
 //
 // # Guarantees
 //

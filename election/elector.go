@@ -63,7 +63,9 @@ func New(n *cluster.Node, opts ...Option) (*Elector, error) {
 // candidates the highest in bully order (Priority, then node name, then
 // id) leads; a lower candidate waits while a higher one campaigns. A
 // candidate leads only once a majority of the quorum basis granted its
-// term, so on the minority side of a partition Elect keeps waiting.
+// term, so on the minority side of a partition Elect keeps waiting. While
+// the voters still hold an earlier lease of the same candidate (it leads,
+// or it lost the lease a moment ago), Elect waits for that lease to end.
 func (e *Elector) Elect(ctx context.Context, id string) (*Elected, error) {
 	if id == "" {
 		return nil, errors.New("election: Elect: empty candidate id")

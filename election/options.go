@@ -64,8 +64,9 @@ func Priority(p int) Option {
 
 // NoPreempt makes this Elector's candidates leave a live leader alone
 // even when they rank above it: they wait for its lease to end. Bully
-// order then decides only who takes over. Use it where changing leader
-// has a cost (the clock's time reference uses it).
+// order then decides only who takes over; not even a claim that races
+// with the winner's (both found no lease) deposes it. Use it where
+// changing leader has a cost (the clock's time reference uses it).
 func NoPreempt() Option {
 	return func(o *options) error {
 		o.noPreempt = true

@@ -375,3 +375,61 @@ func TestSimHigherCandidateAcrossBridgeDoesNotPreempt(t *testing.T) {
 		}
 	})
 }
+
+// A leader deposed by a higher candidate that then gave up campaigns again
+// each time its lease ends, as the clock's reference does. It must not win
+// its own voters back while they still hold its old grant (a quarter lease
+// after Revoked), and the preemption, made against the old lease, must not
+// depose the new one: otherwise it wins and loses term after term with no
+// pause in between, and on a virtual clock this test never ends.
+func TestSimDeposedLeaderCampaignsAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := startSim(t, 3)
+		els := electors(t, c)
+		ctx, stop := context.WithCancel(context.Background())
+		defer stop()
+		low, err := els[0].Elect(ctx, "low")
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := low.Term()
+		type win struct {
+			after time.Duration // since the previous lease was revoked
+			term  uint64
+		}
+		var wins []win
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-low.Revoked():
+				case <-ctx.Done():
+					return
+				}
+				revoked := time.Now()
+				if low.Reelect(ctx) != nil {
+					return
+				}
+				wins = append(wins, win{time.Since(revoked), low.Term()})
+			}
+		}()
+		short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		defer cancel()
+		if _, err := els[2].Elect(short, "high"); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("higher candidate: Elect = %v, want it to give up", err)
+		}
+		time.Sleep(5 * time.Second)
+		stop()
+		<-done
+		if len(wins) != 1 {
+			t.Fatalf("after it was deposed the candidate won %d leases (%+v); want one that lasts, nobody else campaigns", len(wins), wins[:min(len(wins), 5)])
+		}
+		if quarter := election.DefaultLeaseTTL(cluster.Local) / 4; wins[0].after < quarter {
+			t.Errorf("won again %v after it was deposed; want no sooner than its old grant is freed, a quarter lease", wins[0].after)
+		}
+		if wins[0].term > first+2 {
+			t.Errorf("won again with term %d, %d terms after its first; want one claim", wins[0].term, wins[0].term-first)
+		}
+	})
+}

@@ -36,7 +36,8 @@ type groupState struct {
 	expiry    time.Time
 	confirmed bool // the holder renewed: it won a majority
 	// A higher-ranked candidate than the holder claimed recently; the
-	// holder is told in its next heartbeat and steps down.
+	// holder is told in its next heartbeat and steps down. Cleared when
+	// a new lease (holder or term) is granted.
 	preemptBy    candidate
 	preemptUntil time.Time
 	// A leader heard while this voter was quiet: not backed, but shown
@@ -136,7 +137,7 @@ func (v *voter) claim(r claimReq, now time.Time) claimResp {
 	defer v.mu.Unlock()
 	g := v.groupLocked(r.Group)
 	if g.liveLocked(now) && *g.holder != r.Cand {
-		if compareRank(r.Cand, *g.holder) > 0 {
+		if !r.NoPreempt && compareRank(r.Cand, *g.holder) > 0 {
 			g.preemptBy, g.preemptUntil = r.Cand, now.Add(holdFor(r.TTL))
 		}
 		return claimResp{Promised: g.promised, Lease: g.leaseLocked(now)}
@@ -171,7 +172,14 @@ func (v *voter) renew(r claimReq, now time.Time) renewResp {
 }
 
 func (g *groupState) grantLocked(r claimReq, now time.Time, confirmed bool) {
-	changed := g.holder == nil || *g.holder != r.Cand || g.term != r.Term || g.confirmed != confirmed
+	newLease := g.holder == nil || *g.holder != r.Cand || g.term != r.Term
+	changed := newLease || g.confirmed != confirmed
+	if newLease {
+		// A preemption asked the previous lease to end. A higher
+		// candidate still waiting asks the new holder again within
+		// a quarter TTL; a stale request must not depose it.
+		g.preemptBy, g.preemptUntil = candidate{}, time.Time{}
+	}
 	c := r.Cand
 	g.promised, g.holder, g.term = r.Term, &c, r.Term
 	g.expiry = now.Add(holdFor(r.TTL))

@@ -55,6 +55,19 @@ func TestVoterHistory(t *testing.T) {
 			{0, "claim", b, 2, false, "held by a"},
 			{100 * time.Millisecond, "renew", a, 1, true, "preempt"},
 		}},
+		{"a preemption ends with the lease it was made against", 0, []step{
+			{0, "claim", a, 1, true, ""},
+			{0, "claim", b, 2, false, "held by a"},
+			{100 * time.Millisecond, "renew", a, 1, true, "preempt"},
+			{400 * time.Millisecond, "release", a, 1, false, ""},
+			{400 * time.Millisecond, "claim", a, 2, true, "a new lease"},
+			{500 * time.Millisecond, "renew", a, 2, true, "b has not asked again"},
+		}},
+		{"a NoPreempt claim asks nothing", 0, []step{
+			{0, "claim", a, 1, true, ""},
+			{0, "claim-nopreempt", b, 2, false, "held by a"},
+			{100 * time.Millisecond, "renew", a, 1, true, ""},
+		}},
 		{"quiet after start", 2 * time.Second, []step{
 			{0, "claim", a, 1, false, "quiet"},
 			{0, "renew", a, 1, false, "quiet: no joining either"},
@@ -71,6 +84,9 @@ func TestVoterHistory(t *testing.T) {
 				var got, preempt bool
 				switch s.op {
 				case "claim":
+					got = v.claim(req, now).Granted
+				case "claim-nopreempt":
+					req.NoPreempt = true
 					got = v.claim(req, now).Granted
 				case "renew":
 					r := v.renew(req, now)

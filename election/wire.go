@@ -52,6 +52,9 @@ type claimReq struct {
 	Term  uint64        `msgpack:"t"`
 	Cand  candidate     `msgpack:"c"`
 	TTL   time.Duration `msgpack:"d"`
+	// NoPreempt: a refused claim does not ask the holder to step down
+	// (the candidate's Elector has NoPreempt). Claims only.
+	NoPreempt bool `msgpack:"np,omitempty"`
 }
 
 type claimResp struct {
