@@ -53,9 +53,11 @@
 //     cannot drag the cluster's timestamps ahead. A synced node ignores a
 //     stamp more than a minute ahead of its cluster time.
 //   - The reference is kept while it lives (a higher-ranked node does not
-//     depose it). The first node of a new cluster becomes the reference
-//     only after hearing of none for two lease periods (2 s on Local,
-//     10 s on LAN), and reads ErrUnsynced until then.
+//     depose it). A node that lost the reference, or withdrew from the
+//     campaign, waits half to one SyncInterval before campaigning again.
+//     The first node of a new cluster becomes the reference only after
+//     hearing of none for two lease periods (2 s on Local, 10 s on LAN),
+//     and reads ErrUnsynced until then.
 //
 // # Hazards
 //

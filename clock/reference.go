@@ -2,6 +2,7 @@ package clock
 
 import (
 	"context"
+	"math/rand/v2"
 	"time"
 
 	"github.com/gossipsync/gossipsync/election"
@@ -35,9 +36,14 @@ func (c *Clock) serveSample(_ context.Context, _ string, _ sampleReq) (sampleRes
 // takes no part while another reference is known, so that it never
 // imposes its own physical clock on a running cluster (not even by
 // outranking the reference); only when no reference is heard of for two
-// lease periods (a new cluster) does it campaign unsynced.
+// lease periods (a new cluster) does it campaign unsynced. After a
+// withdrawn campaign or a lost reference it pauses for a random half to
+// whole SyncInterval before it campaigns again.
 func (c *Clock) campaign() {
-	for c.ctx.Err() == nil {
+	for first := true; c.ctx.Err() == nil; first = false {
+		if !first && !c.pause(c.opt.interval/2+rand.N(c.opt.interval/2+1)) {
+			return
+		}
 		if !c.waitToCampaign() {
 			return
 		}
@@ -81,6 +87,18 @@ func (c *Clock) withdrawWhenUnsynced(ctx context.Context, cancel context.CancelF
 		case <-ctx.Done():
 			return
 		}
+	}
+}
+
+// pause waits for d; false if the Clock closed meanwhile.
+func (c *Clock) pause(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-c.ctx.Done():
+		return false
 	}
 }
 
