@@ -26,11 +26,16 @@ type holder struct {
 }
 
 // claimReq asks an acceptor to grant (claim) or extend (renew) a lease.
+// A claim may carry Free: the final release of the previous holder, which
+// the coordinator received from that holder and relays; the acceptor
+// applies it before the claim, under the same lock, so a handover takes
+// one round even when the holder's own release has not arrived yet.
 type claimReq struct {
 	ID     string        `msgpack:"i"`
 	Token  uint64        `msgpack:"t"`
 	Holder holder        `msgpack:"h"`
 	TTL    time.Duration `msgpack:"d"`
+	Free   *releaseReq   `msgpack:"f,omitempty"`
 }
 
 type claimResp struct {
@@ -68,8 +73,12 @@ type acquireResp struct {
 	Waited time.Duration `msgpack:"w"`
 }
 
+// wakeReq tells the coordinator of ID that a holder released it: the
+// holder's final release, sent when the release did not reach the
+// coordinator's own acceptor.
 type wakeReq struct {
-	ID string `msgpack:"i"`
+	ID      string     `msgpack:"i"`
+	Release releaseReq `msgpack:"r"`
 }
 
 // cancelReq tells a coordinator that the caller of an acquire gave up.
