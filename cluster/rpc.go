@@ -341,8 +341,16 @@ func CallAll[R any](ctx context.Context, n *Node, nodes []string, method string,
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	// The other nodes are called on goroutines of their own; this node's
+	// handler runs here once they are on their way, which saves a
+	// goroutine per call.
 	out := make(chan Reply[R], len(nodes))
+	self := false
 	for _, name := range nodes {
+		if name == n.name && !self {
+			self = true
+			continue
+		}
 		go func() {
 			r := Reply[R]{Node: name}
 			r.Err = n.Call(ctx, name, method, req, &r.Resp)
@@ -350,7 +358,12 @@ func CallAll[R any](ctx context.Context, n *Node, nodes []string, method string,
 		}()
 	}
 	replies := make([]Reply[R], 0, len(nodes))
-	for range nodes {
+	if self {
+		r := Reply[R]{Node: n.name}
+		r.Err = n.Call(ctx, n.name, method, req, &r.Resp)
+		replies = append(replies, r)
+	}
+	for len(replies) < len(nodes) {
 		replies = append(replies, <-out)
 	}
 	return replies
