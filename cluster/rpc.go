@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -26,6 +27,10 @@ const maxHandshakeFrame = 4 << 10
 
 // writeTimeout bounds one frame write when ctx has no earlier deadline.
 const writeTimeout = 10 * time.Second
+
+// readBuffer is the size of a connection's read buffer: frames that
+// arrive together are read in one syscall.
+const readBuffer = 16 << 10
 
 // maxInflight bounds the requests one connection serves at once; past it
 // the connection stops reading until a handler returns.
@@ -276,7 +281,7 @@ func handshakeDeadline(ctx context.Context) time.Time {
 
 // startConn registers c under its peer's name and starts its reader.
 func (n *Node) startConn(nc net.Conn, peer string, s *sealer) (*conn, error) {
-	c := &conn{node: n, peer: peer, nc: nc, sealer: s, pending: map[uint64]chan *wire.Frame{}, serving: map[uint64]context.CancelFunc{}, done: make(chan struct{})}
+	c := &conn{node: n, peer: peer, nc: nc, rd: bufio.NewReaderSize(nc, readBuffer), sealer: s, pending: map[uint64]chan *wire.Frame{}, serving: map[uint64]context.CancelFunc{}, done: make(chan struct{})}
 	n.rpc.mu.Lock()
 	n.rpc.live[c] = struct{}{}
 	if old := n.rpc.conns[peer]; old == nil || old.isClosed() {
