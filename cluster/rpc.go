@@ -339,13 +339,30 @@ type Reply[R any] struct {
 // all have answered or timeout has passed (ctx bounds it too). Packages
 // that need a majority of the cluster use it.
 func CallAll[R any](ctx context.Context, n *Node, nodes []string, method string, req any, timeout time.Duration) []Reply[R] {
+	return CallUntil[R](ctx, n, nodes, method, req, timeout, nil)
+}
+
+// CallUntil is CallAll that returns as soon as enough, called with the
+// replies so far after each one, reports true (a nil enough never does).
+// The calls still outstanding then run on until they end or timeout
+// passes, and their replies are dropped.
+func CallUntil[R any](ctx context.Context, n *Node, nodes []string, method string, req any, timeout time.Duration, enough func([]Reply[R]) bool) []Reply[R] {
 	if nodes == nil {
-		for _, m := range n.Members() {
-			nodes = append(nodes, m.Name)
-		}
+		nodes = n.MemberNames()
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	// The last call to end cancels ctx, which may be after CallUntil
+	// returned.
+	var left atomic.Int32
+	left.Store(int32(len(nodes)))
+	end := func() {
+		if left.Add(-1) == 0 {
+			cancel()
+		}
+	}
+	if len(nodes) == 0 {
+		cancel()
+	}
 	// The other nodes are called on goroutines of their own; this node's
 	// handler runs here once they are on their way, which saves a
 	// goroutine per call.
@@ -360,16 +377,20 @@ func CallAll[R any](ctx context.Context, n *Node, nodes []string, method string,
 			r := Reply[R]{Node: name}
 			r.Err = n.Call(ctx, name, method, req, &r.Resp)
 			out <- r
+			end()
 		}()
 	}
 	replies := make([]Reply[R], 0, len(nodes))
 	if self {
 		r := Reply[R]{Node: n.name}
 		r.Err = n.Call(ctx, n.name, method, req, &r.Resp)
+		end()
 		replies = append(replies, r)
 	}
-	for len(replies) < len(nodes) {
+	for {
+		if len(replies) == len(nodes) || enough != nil && len(replies) > 0 && enough(replies) {
+			return replies
+		}
 		replies = append(replies, <-out)
 	}
-	return replies
 }
