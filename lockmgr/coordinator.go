@@ -261,8 +261,18 @@ type roundResult struct {
 func (s *server) claimRound(req acquireReq, token uint64, free *releaseReq) roundResult {
 	targets, need := acceptors(s.node, req.ID, req.Quorum, req.Replicas)
 	creq := claimReq{ID: req.ID, Token: token, Holder: req.Holder, TTL: req.TTL, Free: free}
+	// A majority of grants wins: the slower acceptors are not waited for.
+	won := func(reps []cluster.Reply[claimResp]) bool {
+		n := 0
+		for _, rep := range reps {
+			if rep.Err == nil && rep.Resp.Granted {
+				n++
+			}
+		}
+		return n >= need
+	}
 	var r roundResult
-	for _, rep := range cluster.CallAll[claimResp](s.ctx, s.node, targets, methodClaim, creq, req.TTL/4) {
+	for _, rep := range cluster.CallUntil(s.ctx, s.node, targets, methodClaim, creq, req.TTL/4, won) {
 		if rep.Err != nil {
 			continue
 		}

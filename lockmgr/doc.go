@@ -33,7 +33,8 @@
 // The rules above then judge the claim unchanged.
 //
 // A grant needs acknowledgements from a majority of the quorum basis
-// (cluster.Node.QuorumSize), asked of every alive member at once.
+// (cluster.Node.QuorumSize), asked of every alive member at once; a claim
+// round ends as soon as a majority granted.
 //
 // The coordinator of an id is its owner on a consistent-hash ring (64
 // virtual nodes per member) of the alive members. Acquire sends a

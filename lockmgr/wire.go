@@ -87,14 +87,7 @@ type cancelReq struct {
 	Holder holder `msgpack:"h"`
 }
 
-func memberNames(n *cluster.Node) []string {
-	ms := n.Members()
-	names := make([]string, len(ms))
-	for i, m := range ms {
-		names[i] = m.Name
-	}
-	return names
-}
+func memberNames(n *cluster.Node) []string { return n.MemberNames() }
 
 // acceptors returns the acceptors of id as n sees the cluster, and how
 // many grants make a majority. Quorum mode: every alive member, and a
@@ -110,4 +103,4 @@ func acceptors(n *cluster.Node, id string, quorum bool, replicas int) ([]string,
 }
 
 // hasQuorum reports whether n sees a majority of its quorum basis.
-func hasQuorum(n *cluster.Node) bool { return len(n.Members()) >= n.QuorumSize() }
+func hasQuorum(n *cluster.Node) bool { return len(n.MemberNames()) >= n.QuorumSize() }
