@@ -77,6 +77,9 @@ func (s *server) register() {
 	})
 	cluster.HandleFunc(n, methodAcquire, s.acquire)
 	cluster.HandleFunc(n, methodWake, func(_ context.Context, _ string, r wakeReq) (struct{}, error) {
+		if r.Release.ID == "" { // a bare wake, from an older node
+			r.Release = releaseReq{ID: r.ID}
+		}
 		s.wake(r.Release)
 		return struct{}{}, nil
 	})

@@ -106,9 +106,10 @@ func (s *server) cancelWaiter(id string, h holder) {
 	}
 }
 
-// wake tells the head waiter of r.ID to claim now: the holder released
-// (r is its final release). The release is kept to be relayed with the
-// next claim. Ids never queued here are ignored.
+// wake tells the head waiter of r.ID to claim now: the holder released.
+// r is its final release, kept to be relayed with the next claim, or (not
+// Final) a bare wake that names no release. Ids never queued here are
+// ignored.
 func (s *server) wake(r releaseReq) {
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
@@ -116,10 +117,10 @@ func (s *server) wake(r releaseReq) {
 	if q == nil {
 		return
 	}
-	if h := q.held; h != nil && h.holder == r.Holder && (r.Token == 0 || r.Token == h.token) {
+	if h := q.held; h != nil && (!r.Final || h.holder == r.Holder && (r.Token == 0 || r.Token == h.token)) {
 		q.held = nil
 	}
-	if q.freed == nil || r.Token == 0 || r.Token >= q.freed.Token {
+	if r.Final && (q.freed == nil || r.Token == 0 || r.Token >= q.freed.Token) {
 		q.freed = &r
 	}
 	q.notifyLocked()
