@@ -1,7 +1,9 @@
 package cluster
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -24,8 +26,16 @@ type conn struct {
 	peer string
 	nc   net.Conn
 
-	wmu    sync.Mutex // serializes sealing and writing frames
-	sealer *sealer    // nil in an open cluster
+	rd *bufio.Reader // nc's reads, for readLoop only
+
+	// Frames are sealed and queued under wmu, in stream order; whichever
+	// writer finds no flush in progress writes everything queued, in as
+	// few writes as it takes, so frames sent at once share a syscall.
+	wmu      sync.Mutex // protects sealer, wbuf, spare and flushing
+	sealer   *sealer    // nil in an open cluster
+	wbuf     []byte     // length-prefixed sealed frames not yet written
+	spare    []byte     // the last written buffer, reused for wbuf
+	flushing bool       // a writer is writing wbuf out
 
 	mu      sync.Mutex // protects pending, serving and err
 	pending map[uint64]chan *wire.Frame
@@ -100,7 +110,10 @@ func (c *conn) cancelRemote(id uint64) {
 	c.write(ctx, &wire.Frame{Kind: wire.KindCancel, ID: id})
 }
 
-// write seals and writes one frame; a failed write closes the conn.
+// write seals one frame and queues it; if no other writer is flushing,
+// it writes the queue out itself. It returns once the frame is written
+// or handed to the writer in progress (a failure there closes the conn,
+// which every call waiting on it sees). A failed write closes the conn.
 func (c *conn) write(ctx context.Context, f *wire.Frame) error {
 	if s := c.node.stamper(); s != nil {
 		f.Stamp = s.Stamp()
@@ -112,18 +125,53 @@ func (c *conn) write(ctx context.Context, f *wire.Frame) error {
 	if size := len(body) + c.sealer.overhead(); size > c.node.cfg.MaxFrame {
 		return fmt.Errorf("%w: %d bytes, limit %d", errFrameTooLarge, size, c.node.cfg.MaxFrame)
 	}
-	dl := time.Now().Add(writeTimeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
-		dl = d
-	}
 	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.nc.SetWriteDeadline(dl)
-	if err := wire.WriteFrame(c.nc, c.sealer.seal(body)); err != nil {
-		c.close(err)
-		return err
+	if c.isClosed() {
+		c.wmu.Unlock()
+		return c.closedErr()
 	}
+	// Sealing and queueing under one lock keeps the frames in the order
+	// of their sequence numbers.
+	c.wbuf = c.sealer.appendSealed(binary.BigEndian.AppendUint32(c.wbuf, uint32(len(body)+c.sealer.overhead())), body)
+	if c.flushing {
+		c.wmu.Unlock()
+		return nil
+	}
+	c.flushing = true
+	for len(c.wbuf) > 0 {
+		buf := c.wbuf
+		c.wbuf = c.spare[:0]
+		c.wmu.Unlock()
+		dl := time.Now().Add(writeTimeout)
+		if d, ok := ctx.Deadline(); ok && d.Before(dl) {
+			dl = d
+		}
+		c.nc.SetWriteDeadline(dl)
+		_, err := c.nc.Write(buf)
+		c.wmu.Lock()
+		if cap(buf) <= maxSpare {
+			c.spare = buf[:0]
+		}
+		if err != nil {
+			c.flushing = false
+			c.wmu.Unlock()
+			c.close(err)
+			return err
+		}
+	}
+	c.flushing = false
+	c.wmu.Unlock()
 	return nil
+}
+
+// maxSpare bounds the write buffer a conn keeps between flushes.
+const maxSpare = 64 << 10
+
+// closedErr is why the conn closed.
+func (c *conn) closedErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
 }
 
 // readLoop reads frames until the conn breaks: replies go to their
@@ -170,7 +218,7 @@ func (c *conn) readLoop() {
 }
 
 func (c *conn) readFrame() (*wire.Frame, error) {
-	body, err := wire.ReadFrame(c.nc, c.node.cfg.MaxFrame)
+	body, err := wire.ReadFrame(c.rd, c.node.cfg.MaxFrame)
 	if err != nil {
 		if errors.Is(err, wire.ErrTooLarge) {
 			err = fmt.Errorf("%w: %v", ErrBadFrame, err)

@@ -306,6 +306,20 @@ func (n *Node) Members() []Member {
 	return out
 }
 
+// MemberNames returns the names of the alive members, this node
+// included, sorted: Members without addresses and tags, for callers that
+// only need to know who is alive, or how many.
+func (n *Node) MemberNames() []string {
+	var out []string
+	for _, m := range n.serf.Members() {
+		if m.Status == serf.StatusAlive {
+			out = append(out, m.Name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 func toMember(m serf.Member) Member {
 	tags := make(map[string]string, len(m.Tags))
 	for k, v := range m.Tags {

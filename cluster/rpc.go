@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -26,6 +27,10 @@ const maxHandshakeFrame = 4 << 10
 
 // writeTimeout bounds one frame write when ctx has no earlier deadline.
 const writeTimeout = 10 * time.Second
+
+// readBuffer is the size of a connection's read buffer: frames that
+// arrive together are read in one syscall.
+const readBuffer = 16 << 10
 
 // maxInflight bounds the requests one connection serves at once; past it
 // the connection stops reading until a handler returns.
@@ -276,7 +281,7 @@ func handshakeDeadline(ctx context.Context) time.Time {
 
 // startConn registers c under its peer's name and starts its reader.
 func (n *Node) startConn(nc net.Conn, peer string, s *sealer) (*conn, error) {
-	c := &conn{node: n, peer: peer, nc: nc, sealer: s, pending: map[uint64]chan *wire.Frame{}, serving: map[uint64]context.CancelFunc{}, done: make(chan struct{})}
+	c := &conn{node: n, peer: peer, nc: nc, rd: bufio.NewReaderSize(nc, readBuffer), sealer: s, pending: map[uint64]chan *wire.Frame{}, serving: map[uint64]context.CancelFunc{}, done: make(chan struct{})}
 	n.rpc.mu.Lock()
 	n.rpc.live[c] = struct{}{}
 	if old := n.rpc.conns[peer]; old == nil || old.isClosed() {
@@ -334,24 +339,58 @@ type Reply[R any] struct {
 // all have answered or timeout has passed (ctx bounds it too). Packages
 // that need a majority of the cluster use it.
 func CallAll[R any](ctx context.Context, n *Node, nodes []string, method string, req any, timeout time.Duration) []Reply[R] {
+	return CallUntil[R](ctx, n, nodes, method, req, timeout, nil)
+}
+
+// CallUntil is CallAll that returns as soon as enough, called with the
+// replies so far after each one, reports true (a nil enough never does).
+// The calls still outstanding then run on until they end or timeout
+// passes, and their replies are dropped.
+func CallUntil[R any](ctx context.Context, n *Node, nodes []string, method string, req any, timeout time.Duration, enough func([]Reply[R]) bool) []Reply[R] {
 	if nodes == nil {
-		for _, m := range n.Members() {
-			nodes = append(nodes, m.Name)
-		}
+		nodes = n.MemberNames()
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	// The last call to end cancels ctx, which may be after CallUntil
+	// returned.
+	var left atomic.Int32
+	left.Store(int32(len(nodes)))
+	end := func() {
+		if left.Add(-1) == 0 {
+			cancel()
+		}
+	}
+	if len(nodes) == 0 {
+		cancel()
+	}
+	// The other nodes are called on goroutines of their own; this node's
+	// handler runs here once they are on their way, which saves a
+	// goroutine per call.
 	out := make(chan Reply[R], len(nodes))
+	self := false
 	for _, name := range nodes {
+		if name == n.name && !self {
+			self = true
+			continue
+		}
 		go func() {
 			r := Reply[R]{Node: name}
 			r.Err = n.Call(ctx, name, method, req, &r.Resp)
 			out <- r
+			end()
 		}()
 	}
 	replies := make([]Reply[R], 0, len(nodes))
-	for range nodes {
+	if self {
+		r := Reply[R]{Node: n.name}
+		r.Err = n.Call(ctx, n.name, method, req, &r.Resp)
+		end()
+		replies = append(replies, r)
+	}
+	for {
+		if len(replies) == len(nodes) || enough != nil && len(replies) > 0 && enough(replies) {
+			return replies
+		}
 		replies = append(replies, <-out)
 	}
-	return replies
 }

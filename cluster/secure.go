@@ -72,11 +72,15 @@ func seqNonce(seq uint64) []byte {
 	return n
 }
 
-func (s *sealer) seal(body []byte) []byte {
+// appendSealed appends body, sealed under the next send sequence number,
+// to dst.
+func (s *sealer) appendSealed(dst, body []byte) []byte {
 	if s == nil {
-		return body
+		return append(dst, body...)
 	}
-	out := s.send.Seal(nil, seqNonce(s.sendSeq), body, nil)
+	var nonce [12]byte
+	binary.BigEndian.PutUint64(nonce[4:], s.sendSeq)
+	out := s.send.Seal(dst, nonce[:], body, nil)
 	s.sendSeq++
 	return out
 }

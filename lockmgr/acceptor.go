@@ -70,11 +70,17 @@ func (s *server) register() {
 	})
 	cluster.HandleFunc(n, methodRelease, func(_ context.Context, _ string, r releaseReq) (struct{}, error) {
 		s.release(r)
+		if r.Final { // the holder is done: serve the next waiter, if queued here
+			s.wake(r)
+		}
 		return struct{}{}, nil
 	})
 	cluster.HandleFunc(n, methodAcquire, s.acquire)
 	cluster.HandleFunc(n, methodWake, func(_ context.Context, _ string, r wakeReq) (struct{}, error) {
-		s.wake(r.ID)
+		if r.Release.ID == "" { // a bare wake, from an older node
+			r.Release = releaseReq{ID: r.ID}
+		}
+		s.wake(r.Release)
 		return struct{}{}, nil
 	})
 	cluster.HandleFunc(n, methodCancel, func(_ context.Context, _ string, r cancelReq) (struct{}, error) {
@@ -112,11 +118,16 @@ func (a *accState) liveLocked(now time.Time) bool {
 }
 
 // claim grants a new lease: only for a token above every promise, while
-// no other holder's grant is live, and not while quiet.
+// no other holder's grant is live, and not while quiet. It first applies
+// the relayed release r.Free, as if the previous holder's own release had
+// arrived just before.
 func (s *server) claim(r claimReq, now time.Time) claimResp {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a := s.stateLocked(r.ID)
+	if f := r.Free; f != nil && f.Final && f.ID == r.ID && f.Holder != r.Holder {
+		a.releaseLocked(*f)
+	}
 	live := a.liveLocked(now)
 	if live && *a.holder != r.Holder {
 		return claimResp{Promised: a.promised, Blocked: a.expiry.Sub(now)}
@@ -160,7 +171,12 @@ func (a *accState) grantLocked(r claimReq, now time.Time) {
 func (s *server) release(r releaseReq) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := s.stateLocked(r.ID)
+	s.stateLocked(r.ID).releaseLocked(r)
+}
+
+// releaseLocked frees the grant of r.Holder if it matches, and with
+// Final records that the token is done for good.
+func (a *accState) releaseLocked(r releaseReq) {
 	if a.holder != nil && *a.holder == r.Holder && (r.Token == 0 || r.Token == a.token) {
 		if r.Final {
 			a.released = max(a.released, a.token)

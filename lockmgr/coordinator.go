@@ -14,6 +14,19 @@ type idQueue struct {
 	waiters []*waiter
 	last    uint64
 	changed chan struct{} // closed and replaced on a change or a wake
+	// held: the grant this coordinator made last, until its holder's
+	// release arrives or it may have expired. The head does not claim
+	// against it (the claim would fail) but waits for the release.
+	held *heldGrant
+	// freed: the last final release a holder sent here, relayed with the
+	// next claim so that every acceptor frees the grant first.
+	freed *releaseReq
+}
+
+type heldGrant struct {
+	holder holder
+	token  uint64
+	until  time.Time // the grant may be live at an acceptor until then
 }
 
 type waiter struct {
@@ -93,13 +106,47 @@ func (s *server) cancelWaiter(id string, h holder) {
 	}
 }
 
-// wake tells the head waiter of id to retry now: the holder released.
-func (s *server) wake(id string) {
+// wake tells the head waiter of r.ID to claim now: the holder released.
+// r is its final release, kept to be relayed with the next claim, or (not
+// Final) a bare wake that names no release. Ids never queued here are
+// ignored.
+func (s *server) wake(r releaseReq) {
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
-	if q := s.queues[id]; q != nil {
-		q.notifyLocked()
+	q := s.queues[r.ID]
+	if q == nil {
+		return
 	}
+	if h := q.held; h != nil && (!r.Final || h.holder == r.Holder && (r.Token == 0 || r.Token == h.token)) {
+		q.held = nil
+	}
+	if r.Final && (q.freed == nil || r.Token == 0 || r.Token >= q.freed.Token) {
+		q.freed = &r
+	}
+	q.notifyLocked()
+}
+
+// heldLeft returns how long the grant this coordinator made last may
+// still be held (0: released, expired or none), and the channel that
+// closes on the next change or wake.
+func (s *server) heldLeft(id string, now time.Time) (time.Duration, <-chan struct{}) {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	q := s.queueLocked(id)
+	if q.held == nil || !now.Before(q.held.until) {
+		return 0, q.changed
+	}
+	return q.held.until.Sub(now), q.changed
+}
+
+// won records a grant this coordinator made; the release it relayed has
+// been applied by a majority and is dropped.
+func (s *server) won(req acquireReq, token uint64, now time.Time) {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	q := s.queueLocked(req.ID)
+	q.held = &heldGrant{holder: req.Holder, token: token, until: now.Add(holdFor(req.TTL))}
+	q.freed = nil
 }
 
 func (s *server) waitHead(ctx context.Context, id string, w *waiter) error {
@@ -119,14 +166,14 @@ func (s *server) waitHead(ctx context.Context, id string, w *waiter) error {
 	}
 }
 
-// nextToken returns the token for the next claim and the channel that
-// closes on the next wake.
-func (s *server) nextToken(id string) (uint64, <-chan struct{}) {
+// nextToken returns the token for the next claim, the release to relay
+// with it, and the channel that closes on the next wake.
+func (s *server) nextToken(id string) (uint64, *releaseReq, <-chan struct{}) {
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
 	q := s.queueLocked(id)
 	q.last++
-	return q.last, q.changed
+	return q.last, q.freed, q.changed
 }
 
 // observe folds a round's result into the token cache. A token that no
@@ -145,19 +192,36 @@ func (s *server) observe(id string, token uint64, r roundResult) {
 // serve runs claim rounds for the head waiter.
 func (s *server) serve(ctx context.Context, req acquireReq, begin time.Time) (acquireResp, error) {
 	lows := 0
+	var heldSince time.Time // when the head began to wait for a held grant
 	for {
 		if req.Quorum && !hasQuorum(s.node) {
 			return acquireResp{}, ErrNoQuorum
 		}
-		token, changed := s.nextToken(req.ID)
+		// The last grant made here is held: wait for its release (a
+		// claim now would fail), but at most TTL/4 in all, after which
+		// the acceptors' answers rule as usual.
+		now := time.Now()
+		if left, changed := s.heldLeft(req.ID, now); left > 0 && !req.Try {
+			if heldSince.IsZero() {
+				heldSince = now
+			}
+			if wait := min(left, heldSince.Add(req.TTL/4).Sub(now)); wait > 0 {
+				if err := sleep(ctx, changed, wait); err != nil {
+					return acquireResp{}, err
+				}
+				continue
+			}
+		}
+		token, free, changed := s.nextToken(req.ID)
 		start := time.Now()
-		r := s.claimRound(req, token)
+		r := s.claimRound(req, token, free)
 		s.observe(req.ID, token, r)
 		if r.won {
 			if ctx.Err() != nil { // the caller gave up: free it at once
 				s.releaseToken(req, token)
 				return acquireResp{}, ctx.Err()
 			}
+			s.won(req, token, start)
 			return acquireResp{Token: token, Waited: start.Sub(begin)}, nil
 		}
 		var wait time.Duration
@@ -192,13 +256,24 @@ type roundResult struct {
 	quiet    time.Duration // longest quiet period seen
 }
 
-// claimRound asks the id's acceptors to grant token. With fewer grants
-// than a majority it frees those it got, so partial grants block nobody.
-func (s *server) claimRound(req acquireReq, token uint64) roundResult {
+// claimRound asks the id's acceptors to grant token, relaying free (the
+// previous holder's final release, if any). With fewer grants than a
+// majority it frees those it got, so partial grants block nobody.
+func (s *server) claimRound(req acquireReq, token uint64, free *releaseReq) roundResult {
 	targets, need := acceptors(s.node, req.ID, req.Quorum, req.Replicas)
-	creq := claimReq{ID: req.ID, Token: token, Holder: req.Holder, TTL: req.TTL}
+	creq := claimReq{ID: req.ID, Token: token, Holder: req.Holder, TTL: req.TTL, Free: free}
+	// A majority of grants wins: the slower acceptors are not waited for.
+	won := func(reps []cluster.Reply[claimResp]) bool {
+		n := 0
+		for _, rep := range reps {
+			if rep.Err == nil && rep.Resp.Granted {
+				n++
+			}
+		}
+		return n >= need
+	}
 	var r roundResult
-	for _, rep := range cluster.CallAll[claimResp](s.ctx, s.node, targets, methodClaim, creq, req.TTL/4) {
+	for _, rep := range cluster.CallUntil(s.ctx, s.node, targets, methodClaim, creq, req.TTL/4, won) {
 		if rep.Err != nil {
 			continue
 		}

@@ -26,10 +26,15 @@
 // nothing for LockDelay, because it may be a restarted node that forgot a
 // live grant. A renewal extends the holder's grant, or joins one that the
 // acceptor missed when it holds no live grant, the token is not below its
-// promise and it is not quiet. A release frees a matching grant.
+// promise and it is not quiet. A release frees a matching grant. A claim
+// may carry the previous holder's final release, relayed by the
+// coordinator (below); the acceptor applies it first, under the same
+// lock, exactly as if that holder's own release had arrived just before.
+// The rules above then judge the claim unchanged.
 //
 // A grant needs acknowledgements from a majority of the quorum basis
-// (cluster.Node.QuorumSize), asked of every alive member at once.
+// (cluster.Node.QuorumSize), asked of every alive member at once; a claim
+// round ends as soon as a majority granted.
 //
 // The coordinator of an id is its owner on a consistent-hash ring (64
 // virtual nodes per member) of the alive members. Acquire sends a
@@ -43,6 +48,18 @@
 // holder's Release wakes it. A coordinator that is not the owner by its
 // own view serves anyway: ownership gives fairness (one queue), not
 // safety.
+//
+// A handover takes one claim round. The holder's final release goes to
+// every member, the coordinator among them; the coordinator's node wakes
+// the head waiter on receipt and keeps the release, and the head's claim
+// carries it to every acceptor (the holder sends the coordinator a
+// separate wake only when its release did not reach it). While the last
+// grant the coordinator made is neither released nor past its
+// coordinator-side expiry (its win + TTL + TTL/4), the head does not
+// claim, since the claim could only fail; it waits for the release, at
+// most TTL/4, and then claims as usual. All of this is fairness and
+// speed: a relayed release is the holder's own word, sent after it
+// stopped using the lock, and acceptors grant by the rules above alone.
 //
 // The holder renews every TTL/3 with every member. The lease runs TTL
 // from the send time of the last round a majority renewed (for the

@@ -173,8 +173,12 @@ func (l *Lock) end(expired bool) {
 	defer close(l.released)
 	m.forget(l)
 	rel := releaseReq{ID: l.id, Token: l.token, Holder: l.h, Final: true}
-	cluster.CallAll[struct{}](context.Background(), m.node, nil, methodRelease, rel, l.ttl/4)
+	for _, r := range cluster.CallAll[struct{}](context.Background(), m.node, nil, methodRelease, rel, l.ttl/4) {
+		if r.Node == l.coord && r.Err == nil {
+			return // the coordinator's acceptor got it, and woke the next waiter
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), l.ttl/4)
 	defer cancel()
-	m.node.Call(ctx, l.coord, methodWake, wakeReq{ID: l.id}, nil)
+	m.node.Call(ctx, l.coord, methodWake, wakeReq{ID: l.id, Release: rel}, nil)
 }

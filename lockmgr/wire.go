@@ -26,11 +26,16 @@ type holder struct {
 }
 
 // claimReq asks an acceptor to grant (claim) or extend (renew) a lease.
+// A claim may carry Free: the final release of the previous holder, which
+// the coordinator received from that holder and relays; the acceptor
+// applies it before the claim, under the same lock, so a handover takes
+// one round even when the holder's own release has not arrived yet.
 type claimReq struct {
 	ID     string        `msgpack:"i"`
 	Token  uint64        `msgpack:"t"`
 	Holder holder        `msgpack:"h"`
 	TTL    time.Duration `msgpack:"d"`
+	Free   *releaseReq   `msgpack:"f,omitempty"`
 }
 
 type claimResp struct {
@@ -68,8 +73,12 @@ type acquireResp struct {
 	Waited time.Duration `msgpack:"w"`
 }
 
+// wakeReq tells the coordinator of ID that a holder released it: the
+// holder's final release, sent when the release did not reach the
+// coordinator's own acceptor.
 type wakeReq struct {
-	ID string `msgpack:"i"`
+	ID      string     `msgpack:"i"`
+	Release releaseReq `msgpack:"r"`
 }
 
 // cancelReq tells a coordinator that the caller of an acquire gave up.
@@ -78,14 +87,7 @@ type cancelReq struct {
 	Holder holder `msgpack:"h"`
 }
 
-func memberNames(n *cluster.Node) []string {
-	ms := n.Members()
-	names := make([]string, len(ms))
-	for i, m := range ms {
-		names[i] = m.Name
-	}
-	return names
-}
+func memberNames(n *cluster.Node) []string { return n.MemberNames() }
 
 // acceptors returns the acceptors of id as n sees the cluster, and how
 // many grants make a majority. Quorum mode: every alive member, and a
@@ -101,4 +103,4 @@ func acceptors(n *cluster.Node, id string, quorum bool, replicas int) ([]string,
 }
 
 // hasQuorum reports whether n sees a majority of its quorum basis.
-func hasQuorum(n *cluster.Node) bool { return len(n.Members()) >= n.QuorumSize() }
+func hasQuorum(n *cluster.Node) bool { return len(n.MemberNames()) >= n.QuorumSize() }

@@ -160,6 +160,16 @@ func ReadFrame(r io.Reader, max int) ([]byte, error) {
 	if max < 0 || uint64(n) > uint64(max) {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, n, max)
 	}
+	if n <= readChunk { // small enough to allocate before it arrives
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		return buf, nil
+	}
 	// Grow the buffer as bytes arrive rather than trusting the declared
 	// length: a peer that announces 4 MiB and sends nothing costs little.
 	var buf bytes.Buffer
