@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/internal/pernode"
 )
 
 // A voter is the acceptor side of every group on one node: it grants
@@ -19,7 +20,6 @@ import (
 // restart means.
 type voter struct {
 	node *cluster.Node
-	refs int // guarded by voters.mu
 	// quietUntil: a new voter grants no claim before this time. It may be
 	// a restarted node that forgot the grants it held; waiting out one
 	// hold period means every lease it might have backed has ended.
@@ -49,20 +49,14 @@ type groupState struct {
 	changed     chan struct{}          // closed and replaced on every change
 }
 
-var voters = struct {
-	mu sync.Mutex // protects m and every voter's refs
-	m  map[*cluster.Node]*voter
-}{m: map[*cluster.Node]*voter{}}
+// voters holds each node's voter.
+var voters pernode.Registry[*cluster.Node, *voter]
 
 // acquireVoter returns the node's voter, registering its handlers on
 // first use.
 func acquireVoter(n *cluster.Node, ttl time.Duration) *voter {
-	voters.mu.Lock()
-	defer voters.mu.Unlock()
-	v := voters.m[n]
-	if v == nil {
-		v = &voter{node: n, groups: map[string]*groupState{}, quietUntil: time.Now().Add(holdFor(ttl))}
-		voters.m[n] = v
+	return voters.Acquire(n, func() *voter {
+		v := &voter{node: n, groups: map[string]*groupState{}, quietUntil: time.Now().Add(holdFor(ttl))}
 		cluster.HandleFunc(n, methodSurvey, func(_ context.Context, _ string, r surveyReq) (surveyResp, error) {
 			return v.survey(r.Group), nil
 		})
@@ -76,22 +70,17 @@ func acquireVoter(n *cluster.Node, ttl time.Duration) *voter {
 			v.release(r)
 			return struct{}{}, nil
 		})
-	}
-	v.refs++
-	return v
+		return v
+	})
 }
 
 // releaseVoter drops a reference; the last one unregisters the handlers.
 func releaseVoter(v *voter) {
-	voters.mu.Lock()
-	defer voters.mu.Unlock()
-	if v.refs--; v.refs > 0 {
-		return
-	}
-	delete(voters.m, v.node)
-	for _, m := range []string{methodSurvey, methodClaim, methodRenew, methodRelease} {
-		v.node.Handle(m, nil)
-	}
+	voters.Release(v.node, func(v *voter) {
+		for _, m := range []string{methodSurvey, methodClaim, methodRenew, methodRelease} {
+			v.node.Handle(m, nil)
+		}
+	})
 }
 
 // groupLocked returns the state of a group, creating it.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/internal/pernode"
 )
 
 // A server is the per-node side of every Manager on a node: the acceptor
@@ -13,7 +14,6 @@ import (
 // serve. One server lives while its node has at least one Manager.
 type server struct {
 	node *cluster.Node
-	refs int // guarded by servers.mu
 	// quietUntil: a new acceptor grants nothing before this time: it may
 	// be a restarted node that forgot a live grant.
 	quietUntil time.Time
@@ -39,25 +39,18 @@ type accState struct {
 	released uint64
 }
 
-var servers = struct {
-	mu sync.Mutex // protects m and every server's refs
-	m  map[*cluster.Node]*server
-}{m: map[*cluster.Node]*server{}}
+// servers holds each node's server.
+var servers pernode.Registry[*cluster.Node, *server]
 
 // acquireServer returns the node's server, registering its handlers on
 // first use.
 func acquireServer(n *cluster.Node, lockDelay time.Duration) *server {
-	servers.mu.Lock()
-	defer servers.mu.Unlock()
-	s := servers.m[n]
-	if s == nil {
-		s = &server{node: n, quietUntil: time.Now().Add(lockDelay), ids: map[string]*accState{}, queues: map[string]*idQueue{}}
+	return servers.Acquire(n, func() *server {
+		s := &server{node: n, quietUntil: time.Now().Add(lockDelay), ids: map[string]*accState{}, queues: map[string]*idQueue{}}
 		s.ctx, s.cancel = context.WithCancel(context.Background())
-		servers.m[n] = s
 		s.register()
-	}
-	s.refs++
-	return s
+		return s
+	})
 }
 
 func (s *server) register() {
@@ -92,16 +85,12 @@ func (s *server) register() {
 // releaseServer drops a reference; the last one unregisters the handlers
 // and ends the coordinator's waiters.
 func releaseServer(s *server) {
-	servers.mu.Lock()
-	defer servers.mu.Unlock()
-	if s.refs--; s.refs > 0 {
-		return
-	}
-	delete(servers.m, s.node)
-	for _, m := range []string{methodClaim, methodRenew, methodRelease, methodAcquire, methodWake, methodCancel} {
-		s.node.Handle(m, nil)
-	}
-	s.cancel()
+	servers.Release(s.node, func(s *server) {
+		for _, m := range []string{methodClaim, methodRenew, methodRelease, methodAcquire, methodWake, methodCancel} {
+			s.node.Handle(m, nil)
+		}
+		s.cancel()
+	})
 }
 
 func (s *server) stateLocked(id string) *accState {

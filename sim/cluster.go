@@ -142,6 +142,26 @@ func compareNames(a, b string) int {
 	return cmp.Or(cmp.Compare(len(a), len(b)), strings.Compare(a, b))
 }
 
+// startWorkload runs start on every alive node of c, and then, through
+// h's OnStart, on every node that starts later (a restart or a join),
+// together with h's other hooks. If a first start fails it calls stop and
+// returns the error; the error of a later start goes to onErr.
+func startWorkload(c *Cluster, start func(*cluster.Node) error, stop func(), onErr func(error), h Hooks) error {
+	for _, n := range c.Nodes() {
+		if err := start(n); err != nil {
+			stop()
+			return err
+		}
+	}
+	h.OnStart = func(n *cluster.Node) {
+		if err := start(n); err != nil {
+			onErr(err)
+		}
+	}
+	c.AddHooks(h)
+	return nil
+}
+
 // Nodes returns the alive nodes, in name order.
 func (c *Cluster) Nodes() []*cluster.Node {
 	c.mu.Lock()

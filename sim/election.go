@@ -46,17 +46,9 @@ type campaigner struct {
 // opts passed to election.New (Group is added).
 func StartElection(c *Cluster, group string, opts ...election.Option) (*ElectionWorkload, error) {
 	w := &ElectionWorkload{c: c, group: group, opts: append(slices.Clone(opts), election.Group(group)), running: map[string]*campaigner{}}
-	for _, n := range c.Nodes() {
-		if err := w.start(n); err != nil {
-			w.Close()
-			return nil, err
-		}
+	if err := startWorkload(c, w.start, w.Close, w.fail, Hooks{OnCrash: w.crashed}); err != nil {
+		return nil, err
 	}
-	c.AddHooks(Hooks{OnCrash: w.crashed, OnStart: func(n *cluster.Node) {
-		if err := w.start(n); err != nil {
-			w.fail(err)
-		}
-	}})
 	return w, nil
 }
 

@@ -140,17 +140,10 @@ func StartLocks(c *Cluster, opts LockOptions) (*LockWorkload, error) {
 	for i := range opts.IDs {
 		w.ids = append(w.ids, fmt.Sprintf("lock-%d", i))
 	}
-	for _, n := range c.Nodes() {
-		if err := w.start(n); err != nil {
-			w.Close()
-			return nil, err
-		}
+	onErr := func(err error) { w.countErr("other", err) }
+	if err := startWorkload(c, w.start, w.Close, onErr, Hooks{OnCrash: w.crashed, OnPause: w.Paused, OnResume: w.Resumed}); err != nil {
+		return nil, err
 	}
-	c.AddHooks(Hooks{OnCrash: w.crashed, OnStart: func(n *cluster.Node) {
-		if err := w.start(n); err != nil {
-			w.countErr("other", err)
-		}
-	}, OnPause: w.Paused, OnResume: w.Resumed})
 	return w, nil
 }
 

@@ -156,17 +156,9 @@ func StartTasks(c *Cluster, opts TaskOptions) (*TaskWorkload, error) {
 	opts.defaults()
 	w := &TaskWorkload{c: c, opt: opts, begin: time.Now(), open: map[int]bool{},
 		running: map[string]*taskNode{}, starts: map[string]int{}}
-	for _, n := range c.Nodes() {
-		if err := w.start(n); err != nil {
-			w.Close()
-			return nil, err
-		}
+	if err := startWorkload(c, w.start, w.Close, w.fail, Hooks{OnCrash: w.crashed}); err != nil {
+		return nil, err
 	}
-	c.AddHooks(Hooks{OnCrash: w.crashed, OnStart: func(n *cluster.Node) {
-		if err := w.start(n); err != nil {
-			w.fail(err)
-		}
-	}})
 	return w, nil
 }
 

@@ -269,32 +269,11 @@ func (r *report) toJSON(status int) jsonReport {
 	for _, p := range r.Phases {
 		j.Schedule = append(j.Schedule, newJSONPhase(p))
 	}
-	for _, f := range allFaults {
-		var n int
-		var times []time.Duration
-		for _, p := range r.Phases {
-			if p.Fault == f {
-				n++
-				if p.Converged {
-					times = append(times, p.Took)
-				}
-			}
-		}
-		if n > 0 {
-			s := newSpread(times, n)
-			j.FaultTable = append(j.FaultTable, jsonFaultRow{Fault: string(f), Count: n, Converged: len(times), Median: s.Median, Max: s.Max})
-		}
+	for _, f := range r.faultRows() {
+		s := newSpread(f.took, f.count)
+		j.FaultTable = append(j.FaultTable, jsonFaultRow{Fault: string(f.fault), Count: f.count, Converged: len(f.took), Median: s.Median, Max: s.Max})
 	}
-	var detect []time.Duration
-	crashes := 0
-	for _, p := range r.Phases {
-		if p.Fault == faultCrash {
-			crashes++
-			if p.Detected {
-				detect = append(detect, p.DetectTook)
-			}
-		}
-	}
+	detect, crashes := r.detections()
 	j.Membership = jsonMembership{CrashDetection: newSpread(detect, crashes), Detected: r.Detected,
 		FalseSuspicions: r.FalseSuspicions, FinalConverged: r.FinalConverged, FinalTook: jsonDur(r.FinalTook)}
 	s := r.Net

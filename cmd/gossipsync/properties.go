@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -241,10 +240,14 @@ func printProperties(w io.Writer, props []property) {
 
 // verdictCounts sums up the table: "13 held, 1 BROKEN, 2 not exercised".
 func verdictCounts(props []property) string {
+	count := map[string]int{}
+	for _, p := range props {
+		count[p.Verdict]++
+	}
 	var parts []string
 	for _, v := range []string{held, broken, notExercised} {
-		if n := len(slices.DeleteFunc(slices.Clone(props), func(p property) bool { return p.Verdict != v })); n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, v))
+		if count[v] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", count[v], v))
 		}
 	}
 	return strings.Join(parts, ", ")

@@ -197,26 +197,42 @@ func (r *report) print(w io.Writer) {
 func (r *report) printFaults(w io.Writer) {
 	const row = "%-10s %5s %9s %8s %8s\n"
 	fmt.Fprintf(w, row, "phase", "count", "converged", "median", "max")
-	for _, f := range allFaults {
-		var n int
-		var times []time.Duration
-		for _, p := range r.Phases {
-			if p.Fault == f {
-				n++
-				if p.Converged {
-					times = append(times, p.Took)
-				}
-			}
-		}
-		if n > 0 {
-			fmt.Fprintf(w, row, f, fmt.Sprint(n), fmt.Sprintf("%d/%d", len(times), n), fmtMedian(times), fmtMax(times))
-		}
+	for _, f := range r.faultRows() {
+		fmt.Fprintf(w, row, f.fault, fmt.Sprint(f.count), fmt.Sprintf("%d/%d", len(f.took), f.count), fmtMedian(f.took), fmtMax(f.took))
 	}
 }
 
-func (r *report) crashDetection() string {
-	var times []time.Duration
-	crashes := 0
+// faultRow is how often one kind of phase was made and how long the
+// phases that converged took.
+type faultRow struct {
+	fault fault
+	count int
+	took  []time.Duration
+}
+
+// faultRows returns a row per kind of phase made, in allFaults order.
+func (r *report) faultRows() []faultRow {
+	var out []faultRow
+	for _, f := range allFaults {
+		row := faultRow{fault: f}
+		for _, p := range r.Phases {
+			if p.Fault == f {
+				row.count++
+				if p.Converged {
+					row.took = append(row.took, p.Took)
+				}
+			}
+		}
+		if row.count > 0 {
+			out = append(out, row)
+		}
+	}
+	return out
+}
+
+// detections returns how long each crash took to be seen by all (for
+// those that were) and how many crashes there were.
+func (r *report) detections() (times []time.Duration, crashes int) {
 	for _, p := range r.Phases {
 		if p.Fault == faultCrash {
 			crashes++
@@ -225,6 +241,11 @@ func (r *report) crashDetection() string {
 			}
 		}
 	}
+	return times, crashes
+}
+
+func (r *report) crashDetection() string {
+	times, crashes := r.detections()
 	if crashes == 0 {
 		return "no crashes"
 	}
