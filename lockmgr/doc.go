@@ -7,10 +7,8 @@
 //	l, err := m.Acquire(ctx, "invoice-42", lockmgr.TTL(10*time.Second))
 //	if err != nil { ... }
 //	defer l.Release(context.Background())
-//	select {
-//	case <-l.Done():
+//	if !l.Valid() {
 //		return // the lease is gone: stop at once
-//	default:
 //	}
 //	store.Write(data, l.Token()) // the resource refuses older tokens
 //
@@ -99,6 +97,49 @@
 // keeps the highest token per id and refuses lower ones (Fence does this
 // in memory; in SQL: WHERE token <= $token). Equal tokens come from the
 // same holder and are allowed.
+//
+// # A frozen holder
+//
+// A process can be frozen at any instant, for longer than the TTL: a long
+// GC pause, SIGSTOP, a stopped or migrated VM, a laptop lid. When it
+// resumes, its own goroutines may run before the timer that closes Done,
+// so Done can still be open for a moment after the lease ended and
+// another node was granted the id. Two habits make a holder safe:
+//
+//   - Right before each side effect the lock guards, ask l.Valid(). It
+//     compares this node's monotonic clock with the lease's end (which
+//     Deadline returns), so it is right even just after a freeze; when it
+//     finds the lease over it closes Done and returns false. Watch Done to
+//     stop promptly, but decide with Valid.
+//   - Fence the side effect with l.Token(). A freeze between the check
+//     and the write cannot be seen by any check; only the resource,
+//     refusing tokens lower than the last it accepted, catches it.
+//
+// A holder that writes a batch under the lock:
+//
+//	for _, item := range batch {
+//		if !l.Valid() {
+//			return errLockLost // stop: nothing more without the lock
+//		}
+//		if err := db.Exec(ctx, "UPDATE t SET v = $1, token = $2 WHERE id = $3 AND token <= $2",
+//			item.V, l.Token(), item.ID); err != nil {
+//			return err
+//		}
+//	}
+//
+// Acquire itself never returns a lock whose lease is already over: if
+// the process froze between the grant and Acquire's return, Acquire frees
+// that grant and queues again. A lock returned late in its lease is
+// renewed at once.
+//
+// # Deadlines
+//
+// Every blocking call returns by its ctx's deadline (and Acquire by its
+// Wait): the clean-up after giving up (telling the coordinator to drop
+// the waiter, freeing a grant that may have been made as the caller gave
+// up) runs in the background, bounded by TTL/2, and Close waits for it.
+// Release returns ctx.Err() when ctx ends first and finishes the release
+// in the background.
 //
 // # Hazards
 //

@@ -52,7 +52,9 @@ func Example() {
 		log.Fatal(err)
 	}
 	fmt.Println("n1 holds", l1.ID(), "with token", l1.Token())
-	fmt.Println("n1 writes:", store.Check(id, l1.Token()))
+	if l1.Valid() { // right before the side effect
+		fmt.Println("n1 writes:", store.Check(id, l1.Token()))
+	}
 	if err := l1.Release(ctx); err != nil {
 		log.Fatal(err)
 	}

@@ -19,11 +19,14 @@ type Lock struct {
 	ttl       time.Duration
 	grantedAt time.Time
 
-	mu       sync.Mutex // protects leaseEnd and expired
-	leaseEnd time.Time  // on this node's clock
-	expired  bool       // Done closed without a Release
+	start time.Time // when the lease of the grant began, on this node's clock
 
-	done     chan struct{} // closed when the lease ends
+	mu       sync.Mutex // protects leaseEnd, ended and expired
+	leaseEnd time.Time  // on this node's clock (its monotonic reading)
+	ended    bool       // done is closed: the lock is gone for good
+	expired  bool       // it ended by running out, not by a Release
+
+	done     chan struct{} // closed when the lease ends (endLocked)
 	stop     chan struct{} // closed by Release
 	stopOnce sync.Once
 	released chan struct{} // closed once the acceptors were told
@@ -45,7 +48,58 @@ func (l *Lock) GrantedAt() time.Time { return l.grantedAt }
 // used: it was released, or its lease could not be renewed by a majority
 // before it ran out (then it closes before any acceptor frees the id),
 // or an acceptor reported a newer grant.
+//
+// Done is a notification and can come late: a process that was frozen
+// (a long GC pause, SIGSTOP, a stopped VM) may run its own code before
+// the timer that closes Done. Right before a side effect, ask Valid,
+// which reads the clock itself; and fence the side effect with Token.
 func (l *Lock) Done() <-chan struct{} { return l.done }
+
+// Valid reports whether the lock is still held: it was not released,
+// Done has not closed, and the lease has not run out by this node's
+// monotonic clock. Unlike a look at Done it is right even just after the
+// process was frozen past the lease's end: then it closes Done itself
+// and returns false, and the lock stays gone (a renewal that was under
+// way cannot bring it back). Call it right before each side effect that
+// the lock guards; between the check and the effect the process can
+// still be frozen, which only the token (Fence) can catch.
+func (l *Lock) Valid() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ended {
+		return false
+	}
+	select {
+	case <-l.stop: // released: the renew loop ends it in a moment
+		return false
+	default:
+	}
+	if time.Now().Before(l.leaseEnd) {
+		return true
+	}
+	l.endLocked(true)
+	return false
+}
+
+// Deadline returns when the lease ends as this node knows it now: TTL
+// after the send time of the last renewal a majority acknowledged, on
+// this node's monotonic clock. Each renewal moves it later. It bounds
+// work done under the lock (context.WithDeadline); whether the lock is
+// still held is Valid's to say (a released lock keeps its Deadline).
+func (l *Lock) Deadline() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.leaseEnd
+}
+
+// endLocked closes Done, once.
+func (l *Lock) endLocked(expired bool) {
+	if l.ended {
+		return
+	}
+	l.ended, l.expired = true, expired
+	close(l.done)
+}
 
 // Release stops renewing the lease, frees the id at the acceptors and
 // wakes the next waiter. It returns ErrNotHeld ("lease expired") if Done
@@ -79,25 +133,30 @@ func (l *Lock) Release(ctx context.Context) error {
 func (l *Lock) stopRenewing() { l.stopOnce.Do(func() { close(l.stop) }) }
 
 // keep renews the lease every third of the TTL until it cannot, then
-// ends it. The first renewal runs at once.
+// ends it. The lease ends when Valid found it over, too: a renewal that
+// was on its way then does not revive it.
 func (l *Lock) keep() {
 	m := l.m
 	expired := true
 	defer func() { l.end(expired) }()
 	interval := l.ttl / 3
 	// The grant itself was a majority's acknowledgement: the first
-	// renewal is due a third of a TTL later, not at once.
-	if !l.pause(time.Now().Add(interval)) {
+	// renewal is due a third of a TTL after the lease began (at once,
+	// if Acquire returned late).
+	if !l.pause(l.start.Add(interval)) {
 		expired = false
 		return
 	}
 	for {
 		l.mu.Lock()
-		leaseEnd := l.leaseEnd
+		leaseEnd, ended := l.leaseEnd, l.ended
 		l.mu.Unlock()
 		start := time.Now()
-		if !start.Before(leaseEnd) {
+		if ended || !start.Before(leaseEnd) {
 			return
+		}
+		if m.hooks.beforeRenew != nil {
+			m.hooks.beforeRenew()
 		}
 		ok, lost := l.renewRound(min(interval, leaseEnd.Sub(start)))
 		if lost {
@@ -106,6 +165,10 @@ func (l *Lock) keep() {
 		if ok {
 			leaseEnd = start.Add(l.ttl)
 			l.mu.Lock()
+			if l.ended {
+				l.mu.Unlock()
+				return
+			}
 			l.leaseEnd = leaseEnd
 			l.mu.Unlock()
 		} else if m.opt.quorum && !hasQuorum(m.node) {
@@ -167,9 +230,8 @@ func (l *Lock) renewRound(timeout time.Duration) (ok, lost bool) {
 func (l *Lock) end(expired bool) {
 	m := l.m
 	l.mu.Lock()
-	l.expired = expired
+	l.endLocked(expired)
 	l.mu.Unlock()
-	close(l.done)
 	defer close(l.released)
 	m.forget(l)
 	rel := releaseReq{ID: l.id, Token: l.token, Holder: l.h, Final: true}

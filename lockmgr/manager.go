@@ -27,13 +27,22 @@ type Manager struct {
 	handles atomic.Uint64   // last handle
 	ring    *hashring.Cache // the coordinators' ring of the last view
 
+	hooks testHooks // set by tests only
+
 	ctx    context.Context // canceled by Close
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // the locks' renew loops
+	wg     sync.WaitGroup // the locks' renew loops, clean-ups of acquisitions
 
 	mu     sync.Mutex // protects closed and locks
 	closed bool
 	locks  map[string]*Lock
+}
+
+// testHooks stand in, in tests, for a process frozen at a given point;
+// nil in production.
+type testHooks struct {
+	afterGrant  func() // Acquire got its grant and has not yet returned
+	beforeRenew func() // a renew loop is about to send a renewal
 }
 
 // New makes a Manager on n. The node starts accepting grants for every
@@ -60,6 +69,12 @@ func New(n *cluster.Node, opts ...Option) (*Manager, error) {
 // id's coordinator) sees no majority, and ErrClosed after Close. Waiters
 // are served first come, first served by the id's coordinator. A second
 // Acquire of a held id from the same Manager waits like any other.
+//
+// Acquire returns by ctx's deadline (or Wait's); the clean-up of a
+// given-up acquisition goes on in the background until done (at most
+// TTL/2) or Close. It returns only a lock whose lease is still valid:
+// when the process froze between the grant and the return past the
+// lease's end, it frees that grant and queues again (at the back).
 func (m *Manager) Acquire(ctx context.Context, id string, opts ...AcquireOption) (*Lock, error) {
 	return m.acquire(ctx, id, false, opts)
 }
@@ -88,25 +103,51 @@ func (m *Manager) acquire(ctx context.Context, id string, try bool, opts []Acqui
 		cctx, cancel = context.WithTimeout(cctx, o.wait)
 		defer cancel()
 	}
-	h := holder{Node: m.node.Name(), Mgr: m.id, Handle: m.handles.Add(1)}
-	req := acquireReq{ID: id, Holder: h, TTL: o.ttl, Try: try, Quorum: m.opt.quorum, Replicas: m.opt.replicas}
+	for {
+		h := holder{Node: m.node.Name(), Mgr: m.id, Handle: m.handles.Add(1)}
+		req := acquireReq{ID: id, Holder: h, TTL: o.ttl, Try: try, Quorum: m.opt.quorum, Replicas: m.opt.replicas}
+		coord, token, start, err := m.ask(cctx, req)
+		if err != nil {
+			// Return now, at the caller's deadline; the clean-up
+			// (up to two calls of TTL/4) goes on in the background.
+			m.cleanup(func() { m.abandon(coord, id, h, 0, o.ttl) })
+			return nil, m.acquireErr(ctx, cctx, id, err)
+		}
+		if m.hooks.afterGrant != nil {
+			m.hooks.afterGrant()
+		}
+		if time.Now().Before(start.Add(o.ttl)) {
+			return m.hold(id, h, coord, token, o.ttl, start)
+		}
+		// The lease ran out before Acquire could return it: this
+		// process was frozen (GC, SIGSTOP, a stopped VM) after the
+		// grant. Never hand out a dead lock: free the grant, so the
+		// next waiter is served, and queue again.
+		m.cleanup(func() { m.abandon("", id, h, token, o.ttl) })
+	}
+}
+
+// ask sends the acquisition to the id's coordinator, or to the next ring
+// successor while the owner is unreachable or has no Manager. It returns
+// the coordinator last asked and, on success, the token and the start
+// of the lease: the send time plus the time the coordinator kept the
+// request before its winning claim.
+func (m *Manager) ask(ctx context.Context, req acquireReq) (coord string, token uint64, start time.Time, err error) {
 	names := memberNames(m.node)
-	var last error
-	var coord string
-	for _, owner := range m.ring.Ring(names).Owners(id, len(names)) {
+	err = fmt.Errorf("%w: no member to ask", ErrNoQuorum)
+	for _, owner := range m.ring.Ring(names).Owners(req.ID, len(names)) {
 		coord = owner
 		sent := time.Now()
 		var resp acquireResp
-		last = m.node.Call(cctx, owner, methodAcquire, req, &resp)
-		if last == nil {
-			return m.hold(id, h, owner, resp.Token, o.ttl, sent.Add(resp.Waited))
+		err = m.node.Call(ctx, owner, methodAcquire, req, &resp)
+		if err == nil {
+			return coord, resp.Token, sent.Add(resp.Waited), nil
 		}
-		if cctx.Err() != nil || !retryable(last) {
+		if ctx.Err() != nil || !retryable(err) {
 			break
 		}
 	}
-	m.abandon(coord, id, h, o.ttl)
-	return nil, m.acquireErr(ctx, cctx, id, last)
+	return coord, 0, time.Time{}, err
 }
 
 func (m *Manager) acqOptions(id string, opts []AcquireOption) (acqOptions, error) {
@@ -144,28 +185,48 @@ func (m *Manager) acquireErr(ctx, cctx context.Context, id string, err error) er
 	return fmt.Errorf("lockmgr: acquire %q: %w", id, err)
 }
 
-// abandon ends a failed acquisition's waiter at its coordinator and
-// frees any grant it may have left behind (a reply lost or late), so it
-// does not block others for a whole hold.
-func (m *Manager) abandon(coord, id string, h holder, ttl time.Duration) {
+// abandon ends a failed acquisition's waiter at its coordinator (if
+// coord is not "") and frees any grant it may have left behind (a reply
+// lost or late, or a lease that ran out before Acquire returned; token 0
+// frees whatever h holds), so it does not block others for a whole
+// hold. It takes at most TTL/2.
+func (m *Manager) abandon(coord, id string, h holder, token uint64, ttl time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), ttl/4)
 	defer cancel()
 	if coord != "" {
 		m.node.Call(ctx, coord, methodCancel, cancelReq{ID: id, Holder: h}, nil)
 	}
-	rel := releaseReq{ID: id, Holder: h, Final: true}
+	rel := releaseReq{ID: id, Token: token, Holder: h, Final: true}
 	cluster.CallAll[struct{}](context.Background(), m.node, nil, methodRelease, rel, ttl/4)
+}
+
+// cleanup runs f on a goroutine that Close waits for; on a closed
+// Manager, whose goroutines Close may already have waited for, it runs f
+// before returning. f must end on its own within a bounded time.
+func (m *Manager) cleanup(f func()) {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		f()
+		return
+	}
+	m.wg.Add(1)
+	m.mu.Unlock()
+	go func() {
+		defer m.wg.Done()
+		f()
+	}()
 }
 
 // hold starts the lease of a won grant and its renew loop.
 func (m *Manager) hold(id string, h holder, coord string, token uint64, ttl time.Duration, start time.Time) (*Lock, error) {
-	l := &Lock{m: m, id: id, h: h, coord: coord, token: token, ttl: ttl, leaseEnd: start.Add(ttl),
+	l := &Lock{m: m, id: id, h: h, coord: coord, token: token, ttl: ttl, start: start, leaseEnd: start.Add(ttl),
 		done: make(chan struct{}), stop: make(chan struct{}), released: make(chan struct{})}
 	if m.opt.clock != nil {
 		l.grantedAt, _ = m.opt.clock.Now()
 	}
 	if !m.start(l) {
-		m.abandon("", id, h, ttl)
+		m.abandon("", id, h, token, ttl)
 		return nil, ErrClosed
 	}
 	return l, nil

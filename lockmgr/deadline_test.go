@@ -1,0 +1,72 @@
+package lockmgr_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gossipsync/gossipsync/lockmgr"
+)
+
+// Acquire returns by its caller's deadline, also when the clean-up after
+// giving up (telling the coordinator, freeing a grant it may have left)
+// meets a slow or cut network: that clean-up goes on in the background.
+// In virtual time a late return shows exactly; on main it came back one
+// or two slow calls (up to TTL/4 each) after the deadline.
+func TestSimAcquireReturnsByDeadline(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		wait bool // the deadline is the Wait option's, not ctx's
+		cut  bool // cut the caller off just before its deadline
+	}{
+		{name: "loss"},
+		{name: "loss/wait", wait: true},
+		{name: "cut", cut: true},
+		{name: "cut/wait", wait: true, cut: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e := startEnv(t, 5)
+				id := idOwnedBy(t, e, "n3")
+				held, hh := e.acquire(t, "n1", id)
+				e.c.SetLoss(0.2)
+				e.c.SetDelay(2*time.Millisecond, 8*time.Millisecond)
+				const limit = 3 * testTTL / 4
+				deadline := time.Now().Add(limit)
+				ctx, cancel := context.WithDeadline(context.Background(), deadline)
+				defer cancel()
+				opts := []lockmgr.AcquireOption{lockmgr.TTL(testTTL)}
+				if tc.wait {
+					ctx = context.Background()
+					opts = append(opts, lockmgr.Wait(limit))
+				}
+				if tc.cut {
+					time.AfterFunc(limit-5*time.Millisecond, func() {
+						e.c.Partition([]string{"n5"}, []string{"n1", "n2", "n3", "n4"})
+					})
+				}
+				_, err := e.m["n5"].Acquire(ctx, id, opts...)
+				if late := time.Since(deadline); late > time.Millisecond {
+					t.Errorf("Acquire returned %v after its deadline", late)
+				}
+				want := context.DeadlineExceeded
+				if tc.wait {
+					want = lockmgr.ErrTimeout
+				}
+				if !errors.Is(err, want) {
+					t.Errorf("Acquire = %v, want %v", err, want)
+				}
+				e.c.Heal()
+				e.c.SetLoss(0)
+				e.c.SetDelay(0, 0)
+				e.rec.release(t, hh, held)
+				// The abandoned waiter was dropped: the id is free
+				// for the next one, at once.
+				l, h := e.acquire(t, "n2", id)
+				e.rec.release(t, h, l)
+			})
+		})
+	}
+}

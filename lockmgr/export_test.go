@@ -1,0 +1,13 @@
+package lockmgr
+
+// Seams for the tests of package lockmgr_test: each stands in for a
+// process frozen at one point, which a test in virtual time does by
+// sleeping in the hook.
+
+// SetAfterGrant makes Acquire call f after its grant arrived and before
+// it returns.
+func SetAfterGrant(m *Manager, f func()) { m.hooks.afterGrant = f }
+
+// SetBeforeRenew makes every renew loop of m call f before it sends a
+// renewal.
+func SetBeforeRenew(m *Manager, f func()) { m.hooks.beforeRenew = f }
