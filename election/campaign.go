@@ -22,7 +22,7 @@ func (e *Elector) campaign(ctx context.Context, c candidate) (uint64, time.Time,
 	var deferSince, lastPreempt time.Time
 	noQuorum := false
 	fail := func(err error) (uint64, time.Time, error) {
-		if noQuorum && ctx.Err() != nil {
+		if noQuorum && err != ErrClosed {
 			err = fmt.Errorf("%w (%w)", ErrNoQuorum, err)
 		}
 		return 0, time.Time{}, err
@@ -129,7 +129,8 @@ func (e *Elector) survey(ctx context.Context, c candidate) surveyResult {
 }
 
 // claim asks every member to grant term to c. It wins with a majority of
-// the quorum basis; otherwise it frees the grants it got.
+// the quorum basis; otherwise it frees the grants it got, in the
+// background, so that it returns by ctx's deadline.
 func (e *Elector) claim(ctx context.Context, c candidate, term uint64) bool {
 	req := claimReq{Group: e.group, Term: term, Cand: c, TTL: e.ttl, NoPreempt: e.noPreempt}
 	granted := 0
@@ -142,7 +143,6 @@ func (e *Elector) claim(ctx context.Context, c candidate, term uint64) bool {
 		return true
 	}
 	// Free the grants, including any whose replies were late or lost.
-	rel := releaseReq{Group: e.group, Term: term, Cand: c}
-	cluster.CallAll[struct{}](context.Background(), e.node, nil, methodRelease, rel, e.ttl/4)
+	e.goCleanup(func() { e.release(c, term, e.ttl/4) })
 	return false
 }

@@ -2,23 +2,62 @@ package election
 
 import (
 	"context"
-	"github.com/gossipsync/gossipsync/cluster"
 	"sync"
 	"time"
 )
 
-// Elected is a won election: this candidate leads the group until
-// Revoked closes. Safe for concurrent use.
+// Elected is a won election: this candidate leads the group while Valid
+// reports true. Safe for concurrent use.
 type Elected struct {
 	e    *Elector
 	cand candidate
 
-	mu       sync.Mutex // protects the fields below
+	mu  sync.Mutex // protects cur and the mutable fields of every tenure
+	cur *tenure    // the current (or last) lease
+}
+
+// tenure is one lease of an Elected, from the claim it won to its end.
+// Its channels are made once; the other fields are guarded by Elected.mu.
+// A new campaign (Reelect) makes a new tenure, so the goroutine that kept
+// an old lease never touches the new one.
+type tenure struct {
 	term     uint64
-	leaseEnd time.Time     // the lease, measured on this node's clock
-	revoked  chan struct{} // closed when the lease ends
+	end      time.Time     // leaseEnd: send time of the last round a majority acknowledged + TTL, on this node's monotonic clock
+	revoked  chan struct{} // closed by revokeLocked, once, when the lease ends
 	released chan struct{} // closed after revoked, once the voters were told
-	stop     chan struct{} // closed to end the renew loop early
+	// ctx ends the renew loop and its round in flight: canceled by
+	// giveUpLocked (Resign, Close), by the Elector's Close, and by end.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	over, resigned bool // revoked; given up by Resign or Close
+	// superseded: a new campaign of this candidate began, so ending this
+	// lease must not clear the candidate's campaigning mark.
+	superseded bool
+}
+
+func newTenure(parent context.Context, term uint64, end time.Time) *tenure {
+	t := &tenure{term: term, end: end, revoked: make(chan struct{}), released: make(chan struct{})}
+	t.ctx, t.cancel = context.WithCancel(parent)
+	return t
+}
+
+// revokeLocked closes revoked; later calls do nothing.
+func (t *tenure) revokeLocked() {
+	if !t.over {
+		t.over = true
+		close(t.revoked)
+	}
+}
+
+// validLocked reports whether the lease is held at now; once it is not,
+// it revokes it for good.
+func (t *tenure) validLocked(now time.Time) bool {
+	if !t.over && now.Before(t.end) {
+		return true
+	}
+	t.revokeLocked()
+	return false
 }
 
 // ID returns the candidate id.
@@ -28,36 +67,49 @@ func (el *Elected) ID() string { return el.cand.ID }
 func (el *Elected) Term() uint64 {
 	el.mu.Lock()
 	defer el.mu.Unlock()
-	return el.term
+	return el.cur.term
+}
+
+// Valid reports whether this candidate still holds its lease, right now:
+// Revoked has not closed and this node's monotonic clock has not reached
+// the lease's end (TTL after the send time of the last heartbeat round a
+// majority acknowledged). It does not wait for anything: it is right even
+// when the process was frozen (GC, SIGSTOP, VM migration) and the renew
+// loop has not run since. When it finds the lease over it closes Revoked
+// before returning false, and the lease stays over: a heartbeat round in
+// flight does not revive it. Call it right before each leader-only side
+// effect, and fence the effect with Term (see the package doc).
+func (el *Elected) Valid() bool {
+	el.mu.Lock()
+	defer el.mu.Unlock()
+	return el.cur.validLocked(time.Now())
 }
 
 // Revoked returns a channel that closes as soon as this candidate may no
 // longer act as leader: its lease could not be renewed by a majority
 // before it ran out (it is partitioned into a minority, or too many nodes
 // are down), a higher-ranked candidate asked to take over, it resigned, or
-// the Elector closed. It closes no later than the lease's end, before any
-// other candidate can be granted the group. After Reelect it returns the
-// new lease's channel.
+// the Elector closed. It closes at the lease's end at the latest, before
+// any other candidate can be granted the group, while the process runs;
+// after a freeze it can close late (Valid cannot). Use it to stop leader
+// work, and Valid to check before each side effect. After Reelect it
+// returns the new lease's channel.
 func (el *Elected) Revoked() <-chan struct{} {
 	el.mu.Lock()
 	defer el.mu.Unlock()
-	return el.revoked
+	return el.cur.revoked
 }
 
-// Resign gives up the lease at once: Revoked closes and the voters free
-// the lease, so the next candidate can lead within about one round trip
-// and an election round instead of waiting for the lease to run out.
-// Resigning a lease that already ended does nothing. If ctx ends first,
-// Resign returns ctx.Err() and the release goes on in the background.
+// Resign gives up the lease at once: Revoked closes before Resign
+// returns, and the voters free the lease, so the next candidate can lead
+// within about one round trip and an election round instead of waiting
+// for the lease to run out. Resign waits until the voters were told, or
+// ctx is done (then it returns ctx.Err() by ctx's deadline and the release
+// goes on in the background, bounded, until the Elector's Close).
+// Resigning a lease that already ended gives it up nonetheless and waits
+// the same way.
 func (el *Elected) Resign(ctx context.Context) error {
-	el.mu.Lock()
-	stop, released := el.stop, el.released
-	select {
-	case <-stop:
-	default:
-		close(stop)
-	}
-	el.mu.Unlock()
+	released := el.giveUp()
 	select {
 	case <-released:
 		return nil
@@ -66,141 +118,102 @@ func (el *Elected) Resign(ctx context.Context) error {
 	}
 }
 
+// giveUp revokes the current lease and stops its renew loop without
+// waiting; it returns the channel that closes once the voters were told.
+func (el *Elected) giveUp() <-chan struct{} {
+	el.mu.Lock()
+	defer el.mu.Unlock()
+	el.cur.giveUpLocked()
+	return el.cur.released
+}
+
+// giveUpLocked revokes the lease and stops its renew loop.
+func (t *tenure) giveUpLocked() {
+	t.revokeLocked()
+	t.resigned = true
+	t.cancel()
+}
+
 // Reelect campaigns again as the same candidate after the lease ended,
-// and blocks like Elect until it leads; Term and Revoked then describe the
-// new lease. If the lease is still held it returns nil at once.
+// and blocks like Elect until it leads; Term, Valid and Revoked then
+// describe the new lease. If the lease is still valid it returns nil at
+// once. Like Elect it returns by ctx's deadline. Do not call it
+// concurrently with itself on one Elected.
 func (el *Elected) Reelect(ctx context.Context) error {
-	select {
-	case <-el.Revoked():
-		return el.campaign(ctx)
-	default:
+	if el.Valid() {
 		return nil
+	}
+	return el.campaign(ctx)
+}
+
+// campaign runs the candidate loop until it wins a lease that is still
+// valid when it is installed, ctx is done or the Elector closes.
+func (el *Elected) campaign(ctx context.Context) error {
+	e := el.e
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(e.ctx, cancel)() // Close ends the rounds in flight too
+	el.setCampaigning(true)
+	for {
+		term, start, err := e.campaign(ctx, el.cand)
+		if err != nil {
+			el.setCampaigning(false)
+			return err
+		}
+		e.hook(hookWon)
+		ok, err := el.install(term, start)
+		if ok || err != nil {
+			return err
+		}
+		// The process froze between winning the claim and here, and
+		// the lease ran out before anyone could use it. Nobody acted on
+		// this term: free its grants and try again.
+		e.goCleanup(func() { e.release(el.cand, term, e.ttl/4) })
 	}
 }
 
-// campaign runs the candidate loop until it wins a lease.
-func (el *Elected) campaign(ctx context.Context) error {
-	e := el.e
-	e.v.setCampaigning(e.group, el.cand, true)
-	term, start, err := e.campaign(ctx, el.cand)
-	if err != nil {
-		e.v.setCampaigning(e.group, el.cand, false)
-		return err
-	}
+// setCampaigning marks the candidate as campaigning (or not) in this
+// node's voter. A new campaign supersedes the last lease, whose end then
+// leaves the mark alone.
+func (el *Elected) setCampaigning(on bool) {
 	el.mu.Lock()
-	el.term, el.leaseEnd = term, start.Add(e.ttl)
-	el.revoked, el.released, el.stop = make(chan struct{}), make(chan struct{}), make(chan struct{})
-	el.mu.Unlock()
+	defer el.mu.Unlock()
+	if on && el.cur != nil {
+		el.cur.superseded = true
+	}
+	el.e.v.setCampaigning(el.e.group, el.cand, on)
+}
+
+// install makes the won term the current lease and starts renewing it,
+// unless the lease has run out already (false, nil) or the Elector has
+// closed (ErrClosed).
+func (el *Elected) install(term uint64, start time.Time) (bool, error) {
+	e := el.e
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
-		close(el.revoked)
-		close(el.released)
-		return ErrClosed
+		t := newTenure(e.ctx, term, start.Add(e.ttl))
+		t.giveUpLocked()
+		close(t.released)
+		el.mu.Lock()
+		el.cur = t
+		el.mu.Unlock()
+		el.setCampaigning(false)
+		return false, ErrClosed
 	}
-	e.leading[el] = struct{}{}
+	end := start.Add(e.ttl)
+	if !time.Now().Before(end) {
+		return false, nil
+	}
+	t := newTenure(e.ctx, term, end)
+	el.mu.Lock()
+	el.cur = t
+	el.mu.Unlock()
+	e.leading[t] = el
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		el.keep()
+		el.keep(t)
 	}()
-	return nil
-}
-
-// keep renews the lease every quarter TTL until it cannot, then closes
-// Revoked. The first renewal runs at once and confirms the new leader to
-// every node.
-func (el *Elected) keep() {
-	e := el.e
-	resigned := false
-	defer func() { el.end(resigned) }()
-	interval := e.ttl / 4
-	for {
-		el.mu.Lock()
-		term, leaseEnd, stop := el.term, el.leaseEnd, el.stop
-		el.mu.Unlock()
-		start := time.Now()
-		if !start.Before(leaseEnd) {
-			return
-		}
-		ok, lost := el.renewRound(term, min(interval, leaseEnd.Sub(start)))
-		if lost {
-			return
-		}
-		if ok {
-			el.mu.Lock()
-			el.leaseEnd = start.Add(e.ttl)
-			el.mu.Unlock()
-		} else if len(e.node.Members()) < e.node.QuorumSize() {
-			return // this node sees a minority: it cannot renew
-		}
-		t := time.NewTimer(time.Until(start.Add(interval)))
-		select {
-		case <-t.C:
-		case <-stop:
-			t.Stop()
-			resigned = true
-			return
-		case <-e.ctx.Done():
-			t.Stop()
-			return
-		}
-	}
-}
-
-// renewRound sends one heartbeat to every member. ok: a majority renewed.
-// lost: a voter has promised a higher term, or a majority of voters have
-// seen a higher-ranked candidate waiting, so this leader must step down.
-// A higher candidate that only a minority hears (across a partition, or
-// through a bridge node) could not win: yielding to it would only make
-// leadership flap.
-func (el *Elected) renewRound(term uint64, timeout time.Duration) (ok, lost bool) {
-	e := el.e
-	req := claimReq{Group: e.group, Term: term, Cand: el.cand, TTL: e.ttl}
-	acks, preempts := 0, 0
-	for _, r := range cluster.CallAll[renewResp](e.ctx, e.node, nil, methodRenew, req, timeout) {
-		switch {
-		case r.Err != nil:
-		case r.Resp.Promised > term:
-			lost = true
-		case r.Resp.OK:
-			acks++
-			if r.Resp.Preempt {
-				preempts++
-			}
-		}
-	}
-	quorum := e.node.QuorumSize()
-	return acks >= quorum, lost || preempts >= quorum
-}
-
-// end closes Revoked, frees the voters' grants and forgets the lease.
-//
-// When the leader did not ask to stop (it was preempted, saw a higher
-// term or could not renew), its goroutines learn of the end only when they
-// next look at Revoked, a moment later. So it frees the grants only after
-// a quarter lease, the margin by which voters outlast a lease everywhere
-// else; otherwise the next leader could start while this one still acts.
-// After Resign or Close the caller has stopped already: no wait.
-func (el *Elected) end(resigned bool) {
-	e := el.e
-	el.mu.Lock()
-	close(el.revoked)
-	term, released := el.term, el.released
-	el.mu.Unlock()
-	defer close(released)
-	e.v.setCampaigning(e.group, el.cand, false)
-	e.mu.Lock()
-	delete(e.leading, el)
-	e.mu.Unlock()
-	if !resigned {
-		t := time.NewTimer(e.ttl / 4)
-		select {
-		case <-t.C:
-		case <-e.ctx.Done():
-		}
-		t.Stop()
-	}
-	req := releaseReq{Group: e.group, Term: term, Cand: el.cand}
-	cluster.CallAll[struct{}](context.Background(), e.node, nil, methodRelease, req, e.ttl/2)
+	return true, nil
 }

@@ -34,11 +34,49 @@ type Elector struct {
 
 	ctx    context.Context // canceled by Close
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // campaigns' leases and Follow goroutines
+	// wg counts the goroutines Close waits for: leases' renew loops,
+	// Follow, and clean-up left running by calls that returned (see
+	// goCleanup).
+	wg sync.WaitGroup
 
 	mu      sync.Mutex // protects closed and leading
 	closed  bool
-	leading map[*Elected]struct{}
+	leading map[*tenure]*Elected // the leases being renewed
+
+	// testHook, set only by tests, is called at the points named by the
+	// hook constants; a hook that sleeps stands in for a process frozen
+	// there. Nil in production.
+	testHook func(point string)
+}
+
+// Points at which testHook is called.
+const (
+	hookWon     = "won"     // a claim won, before the lease is installed and Elect returns
+	hookRenewed = "renewed" // a heartbeat round won, before the lease is extended
+)
+
+func (e *Elector) hook(point string) {
+	if e.testHook != nil {
+		e.testHook(point)
+	}
+}
+
+// goCleanup runs f, which must end within a bounded time, on a goroutine
+// that Close waits for, so that a call can return by its ctx's deadline
+// and leave clean-up (freeing grants) running. On a closed Elector it
+// drops f: the voters free what f would have within their hold
+// (1.25 TTL).
+func (e *Elector) goCleanup(f func()) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		f()
+	}()
 }
 
 // New makes an Elector for a group on n. It starts voting in every group
@@ -53,19 +91,27 @@ func New(n *cluster.Node, opts ...Option) (*Elector, error) {
 			return nil, err
 		}
 	}
-	e := &Elector{node: n, v: acquireVoter(n, o.ttl), group: o.group, prio: o.priority, ttl: o.ttl, noPreempt: o.noPreempt, leading: map[*Elected]struct{}{}}
+	e := &Elector{node: n, v: acquireVoter(n, o.ttl), group: o.group, prio: o.priority, ttl: o.ttl, noPreempt: o.noPreempt, leading: map[*tenure]*Elected{}}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	return e, nil
 }
 
 // Elect campaigns as candidate id and blocks until it leads the group,
-// ctx is done (ctx.Err()) or the Elector closes (ErrClosed). Among live
+// ctx is done (ctx.Err(), wrapped with ErrNoQuorum if this node could not
+// reach a majority) or the Elector closes (ErrClosed). Among live
 // candidates the highest in bully order (Priority, then node name, then
 // id) leads; a lower candidate waits while a higher one campaigns. A
 // candidate leads only once a majority of the quorum basis granted its
 // term, so on the minority side of a partition Elect keeps waiting. While
 // the voters still hold an earlier lease of the same candidate (it leads,
 // or it lost the lease a moment ago), Elect waits for that lease to end.
+//
+// Elect returns only a lease that is valid when it returns. If the
+// process froze between winning a claim and returning, so that the
+// lease ran out unused, it frees that term's grants in the background and
+// campaigns again, while ctx allows. It returns by ctx's deadline: the
+// clean-up of a round cut short (freeing the grants of a lost claim) goes
+// on in the background, bounded, and Close waits for it.
 func (e *Elector) Elect(ctx context.Context, id string) (*Elected, error) {
 	if id == "" {
 		return nil, errors.New("election: Elect: empty candidate id")
@@ -137,8 +183,10 @@ func (e *Elector) follow(ctx context.Context, out chan Leader) {
 }
 
 // Close resigns every lease this Elector holds, stops its campaigns (Elect
-// returns ErrClosed) and Follow channels, and waits for its goroutines.
-// The node keeps voting while it has another Elector. Idempotent.
+// returns ErrClosed) and Follow channels, and waits for its goroutines,
+// including the clean-up that calls left running when they returned at
+// their deadline (each bounded by half a lease). The node keeps voting
+// while it has another Elector. Idempotent.
 func (e *Elector) Close() error {
 	e.mu.Lock()
 	if e.closed {
@@ -149,10 +197,10 @@ func (e *Elector) Close() error {
 	leading := e.leading
 	e.leading = nil
 	e.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), e.ttl)
-	defer cancel()
-	for el := range leading {
-		el.Resign(ctx)
+	for t, el := range leading {
+		el.mu.Lock()
+		t.giveUpLocked()
+		el.mu.Unlock()
 	}
 	e.cancel()
 	e.wg.Wait()

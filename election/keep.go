@@ -1,0 +1,144 @@
+package election
+
+import (
+	"context"
+	"time"
+
+	"github.com/gossipsync/gossipsync/cluster"
+)
+
+// keep renews the lease t every quarter TTL until it cannot, then ends
+// it. The first renewal runs at once and confirms the new leader to every
+// node. Between rounds it wakes at the lease's end at the latest, so that
+// Revoked closes by then even when the rounds fail.
+func (el *Elected) keep(t *tenure) {
+	e := el.e
+	defer el.end(t)
+	interval := e.ttl / 4
+	for {
+		start := time.Now()
+		el.mu.Lock()
+		live, leaseEnd := t.validLocked(start), t.end
+		el.mu.Unlock()
+		if !live {
+			return
+		}
+		ok, lost := el.renewRound(t, min(interval, leaseEnd.Sub(start)))
+		if lost {
+			return
+		}
+		if ok {
+			e.hook(hookRenewed)
+			if !el.extend(t, start) {
+				return
+			}
+		} else if len(e.node.Members()) < e.node.QuorumSize() {
+			return // this node sees a minority: it cannot renew
+		}
+		if !el.sleep(t, start.Add(interval)) {
+			return
+		}
+	}
+}
+
+// extend moves the end of lease t to TTL after start, the send time of a
+// round a majority acknowledged, unless the lease ran out meanwhile: a
+// lease that was over, even for a moment, stays over (Valid may have
+// reported it, and its holder stopped).
+func (el *Elected) extend(t *tenure, start time.Time) bool {
+	el.mu.Lock()
+	defer el.mu.Unlock()
+	if !t.validLocked(time.Now()) {
+		return false
+	}
+	t.end = start.Add(el.e.ttl)
+	return true
+}
+
+// sleep waits until next or the end of lease t, whichever is first. It
+// reports false if the lease was revoked or given up, or the Elector
+// closed, meanwhile.
+func (el *Elected) sleep(t *tenure, next time.Time) bool {
+	el.mu.Lock()
+	if t.end.Before(next) {
+		next = t.end
+	}
+	el.mu.Unlock()
+	timer := time.NewTimer(time.Until(next))
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-t.revoked:
+	case <-t.ctx.Done():
+	}
+	return false
+}
+
+// renewRound sends one heartbeat to every member. ok: a majority renewed.
+// lost: a voter has promised a higher term, or a majority of voters have
+// seen a higher-ranked candidate waiting, so this leader must step down.
+// A higher candidate that only a minority hears (across a partition, or
+// through a bridge node) could not win: yielding to it would only make
+// leadership flap.
+func (el *Elected) renewRound(t *tenure, timeout time.Duration) (ok, lost bool) {
+	e, term := el.e, t.term
+	req := claimReq{Group: e.group, Term: term, Cand: el.cand, TTL: e.ttl}
+	acks, preempts := 0, 0
+	for _, r := range cluster.CallAll[renewResp](t.ctx, e.node, nil, methodRenew, req, timeout) {
+		switch {
+		case r.Err != nil:
+		case r.Resp.Promised > term:
+			lost = true
+		case r.Resp.OK:
+			acks++
+			if r.Resp.Preempt {
+				preempts++
+			}
+		}
+	}
+	quorum := e.node.QuorumSize()
+	return acks >= quorum, lost || preempts >= quorum
+}
+
+// end closes Revoked (if Valid or Resign did not already), frees the
+// voters' grants and forgets the lease.
+//
+// When the leader did not ask to stop (it was preempted, saw a higher
+// term or could not renew), its goroutines learn of the end only when they
+// next look at Revoked or Valid, a moment later. So it frees the grants
+// only after a quarter lease, the margin by which voters outlast a lease
+// everywhere else; otherwise the next leader could start while this one
+// still acts. After Resign or Close the caller has stopped already: no
+// wait.
+func (el *Elected) end(t *tenure) {
+	e := el.e
+	el.mu.Lock()
+	t.revokeLocked()
+	resigned := t.resigned
+	if !t.superseded {
+		e.v.setCampaigning(e.group, el.cand, false)
+	}
+	el.mu.Unlock()
+	t.cancel()
+	defer close(t.released)
+	e.mu.Lock()
+	delete(e.leading, t)
+	e.mu.Unlock()
+	if !resigned {
+		timer := time.NewTimer(e.ttl / 4)
+		select {
+		case <-timer.C:
+		case <-e.ctx.Done():
+		}
+		timer.Stop()
+	}
+	e.release(el.cand, t.term, e.ttl/2)
+}
+
+// release tells every member to free c's grant of term, waiting at most
+// timeout, whatever becomes of the caller's context: it is clean-up.
+func (e *Elector) release(c candidate, term uint64, timeout time.Duration) {
+	req := releaseReq{Group: e.group, Term: term, Cand: c}
+	cluster.CallAll[struct{}](context.Background(), e.node, nil, methodRelease, req, timeout)
+}
