@@ -67,9 +67,25 @@
 //   - T2: with Command.ID set, one worker never runs two executions of an
 //     ID at a time. Duplicates that arrive while it runs wait for, and
 //     get, its result; one that arrives after it ended runs again.
-//   - T3: Run returns by its ctx's deadline: every attempt and every
-//     backoff is bounded by ctx, and an attempt in flight is canceled on
-//     the worker when ctx ends.
+//   - T3: Run returns by its ctx's deadline, without waiting for any
+//     clean-up (see Deadlines): every attempt and every backoff is
+//     bounded by ctx, and an attempt in flight is canceled on the worker
+//     when ctx ends.
+//
+// # Deadlines
+//
+// Every call that blocks (Run, Wait) returns by its ctx's deadline, or
+// as soon as ctx is canceled, with ctx's error (Run's error wraps both
+// it and the last attempt's); it never waits for clean-up. A Run whose ctx
+// is already done sends nothing. What an abandoned attempt leaves
+// behind goes on in the background, on goroutines that Close waits for:
+// the cancellation the cluster writes to a remote worker (at most a
+// second; up to the cluster's 5 s handshake timeout if ctx was canceled,
+// without a deadline, while the connection was being set up), and a
+// handler or Func running on this node until it returns (a handler's
+// ctx is canceled at once; a Func cannot be). Submit and Stats never wait for the network; Register
+// waits for its tag to go out, at most serf's broadcast timeout (2 s on
+// the Local profile, 5 s otherwise).
 //
 // # Submit and Wait
 //
@@ -109,13 +125,18 @@
 //     call Schedule (or run another Elector) on a majority of the nodes.
 //   - Func tasks cannot be canceled: when their attempt times out or ctx
 //     ends, Run returns but the Func keeps its slot until it returns.
+//     So does a handler that ignores its ctx, and Close waits for both.
 //   - Load views are this node's: submitters on different nodes can pick
 //     one worker at once; the worker's queue and ErrBusy absorb that.
 //
 // Close stops taking work (ErrClosed), cancels Submit's tasks and
 // schedules, waits for running handlers up to the attempt timeout (their
 // submitters retry elsewhere if canceled), withdraws the tag and RPC
-// methods and waits for its goroutines.
+// methods and waits for its goroutines. It returns within: the grace
+// (WithTimeout) plus the time handlers and Funcs take to return once
+// canceled, plus the broadcast timeout (see Deadlines) for the tag
+// withdrawal, plus, with schedules, 1 s to resign and the election's own
+// Close.
 //
 // Pool is safe for concurrent use.
 package taskpool

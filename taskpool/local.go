@@ -16,8 +16,8 @@ func (p *Pool) runLocal(ctx context.Context, cmd Command) error {
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			p.retried.Add(1)
-			if !sleep(ctx, backoff(attempt)) {
-				return fmt.Errorf("taskpool: %s: %w (last attempt: %w)", cmd.Name, context.Cause(ctx), last)
+			if !sleep(ctx, backoff(attempt)) || ctx.Err() != nil {
+				return ended(ctx, cmd.Name, last)
 			}
 		}
 		last = p.localAttempt(ctx, cmd, timeout)
@@ -25,7 +25,7 @@ func (p *Pool) runLocal(ctx context.Context, cmd Command) error {
 			return nil
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("taskpool: %s: %w (last attempt: %w)", cmd.Name, context.Cause(ctx), last)
+			return ended(ctx, cmd.Name, last)
 		}
 		if attempt >= cmd.Retries {
 			return fmt.Errorf("taskpool: %s: %d attempts failed, last: %w", cmd.Name, attempt+1, last)
@@ -79,10 +79,11 @@ type result struct {
 }
 
 // Submit starts cmd in the background and returns its task id; Wait(ctx,
-// id) gives the result. ctx bounds only the submission: the task runs
-// under the Pool's own context, which Close cancels, and cmd.Timeout and
-// cmd.Retries bound it. A result nobody waits for is dropped 10 minutes
-// after the task ends.
+// id) gives the result. It does not wait for the network: it returns at
+// once, with ctx's error if ctx is already done. ctx bounds only the
+// submission: the task runs under the Pool's own context, which Close
+// cancels, and cmd.Timeout and cmd.Retries bound it. A result nobody
+// waits for is dropped 10 minutes after the task ends.
 func (p *Pool) Submit(ctx context.Context, cmd Command) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
@@ -114,8 +115,9 @@ func (p *Pool) Submit(ctx context.Context, cmd Command) (string, error) {
 
 // Wait blocks until the task id that Submit returned ends and returns its
 // result, once: the id is then forgotten. It returns ErrUnknownTask for
-// an id it does not hold, and ctx's error if ctx ends first (the id can
-// then be waited for again).
+// an id it does not hold, and ctx's error by ctx's deadline if the task
+// has not ended by then: the task goes on in the background, until it
+// ends or Close cancels it, and the id can be waited for again.
 func (p *Pool) Wait(ctx context.Context, id string) ([]byte, error) {
 	p.mu.Lock()
 	r := p.mu.results[id]

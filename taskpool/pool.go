@@ -204,7 +204,12 @@ func (p *Pool) Stats() Stats {
 // schedules and Runs in progress, waits for running handlers up to the
 // attempt timeout (then cancels their ctx and waits for them to return),
 // withdraws the commands from the node's tags and its RPC methods, and
-// waits for every goroutine it started. Idempotent.
+// waits for every goroutine it started, the clean-up of attempts that
+// Runs gave up on included. It returns within the grace (WithTimeout)
+// plus the time handlers and Funcs take to return once canceled, plus
+// serf's broadcast timeout for the tag update (2 s on Local, 5 s
+// otherwise), plus, with schedules, 1 s to resign and the election's
+// Close. Idempotent.
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	if p.mu.closed {

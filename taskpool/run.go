@@ -28,12 +28,19 @@ const loadFresh = time.Second
 // cmd.Func set, it runs Func on this node's pool and returns (nil, err).
 // Otherwise it sends the task to a worker that registered cmd.Name (see
 // the package doc for placement, retries and idempotency). ctx bounds the
-// whole Run, retries included: when it ends, the attempt in flight is
-// canceled on its worker too, and Run returns ctx's error wrapping the
-// last attempt's.
+// whole Run, retries included: Run returns by ctx's deadline (or as soon
+// as ctx is canceled) with ctx's error wrapping the last attempt's, and a
+// ctx already done sends nothing. What the attempt in flight leaves
+// behind goes on in the background until it ends, and Close waits for
+// it: the cancellation sent to a remote worker, and a handler or Func
+// running on this node until it returns (see Deadlines in the package
+// doc for the bounds).
 func (p *Pool) Run(ctx context.Context, cmd Command) ([]byte, error) {
 	if p.ctx.Err() != nil {
 		return nil, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("taskpool: %s: %w", cmd.Name, context.Cause(ctx))
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -48,6 +55,15 @@ func (p *Pool) Run(ctx context.Context, cmd Command) ([]byte, error) {
 	return p.runRemote(ctx, cmd)
 }
 
+// ended is Run's error once ctx ended: ctx's cause, wrapping the last
+// attempt's error if there was one.
+func ended(ctx context.Context, name string, last error) error {
+	if last == nil {
+		return fmt.Errorf("taskpool: %s: %w", name, context.Cause(ctx))
+	}
+	return fmt.Errorf("taskpool: %s: %w (last attempt: %w)", name, context.Cause(ctx), last)
+}
+
 // outcome classifies a failed attempt.
 type outcome int
 
@@ -60,6 +76,8 @@ const (
 
 func classify(err error) outcome {
 	switch {
+	case errors.Is(err, errClosing):
+		return stopNow
 	case errors.Is(err, ErrBusy), errors.Is(err, ErrClosed) && !errors.Is(err, cluster.ErrClosed):
 		return busy
 	case errors.Is(err, ErrTimeout), errors.Is(err, ErrUnknownCommand), errors.Is(err, cluster.ErrUnknownMethod):
@@ -84,6 +102,9 @@ func (p *Pool) runRemote(ctx context.Context, cmd Command) ([]byte, error) {
 		waits            int // backoffs so far
 	)
 	for {
+		if ctx.Err() != nil { // never send an attempt that is already over
+			return nil, ended(ctx, cmd.Name, last)
+		}
 		worker, err := p.pick(cmd, tried)
 		if err != nil && req.Attempt == 0 && last == nil {
 			return nil, err
@@ -99,7 +120,7 @@ func (p *Pool) runRemote(ctx context.Context, cmd Command) ([]byte, error) {
 		}
 		last = err
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("taskpool: %s: %w (last attempt: %w)", cmd.Name, context.Cause(ctx), last)
+			return nil, ended(ctx, cmd.Name, last)
 		}
 		switch classify(err) {
 		case stopNow:
@@ -121,7 +142,7 @@ func (p *Pool) runRemote(ctx context.Context, cmd Command) ([]byte, error) {
 		p.retried.Add(1)
 		waits++
 		if !sleep(ctx, backoff(waits)) {
-			return nil, fmt.Errorf("taskpool: %s: %w (last attempt: %w)", cmd.Name, context.Cause(ctx), last)
+			return nil, ended(ctx, cmd.Name, last)
 		}
 	}
 }
@@ -133,22 +154,53 @@ func (p *Pool) attemptTimeout(cmd Command) time.Duration {
 	return p.timeout
 }
 
-// attempt sends one attempt to worker and returns its result.
+// errClosing is attempt's error when this Pool closed before the attempt
+// could start.
+var errClosing = fmt.Errorf("%w: attempt not started", ErrClosed)
+
+// attempt sends one attempt to worker and returns its result, or an
+// error as soon as ctx ends or the attempt's timeout passes. The call
+// runs on a goroutine of the Pool, so that what it does after that (the
+// cluster writes the cancellation to the worker, and a call to this
+// node waits for its own handler) delays neither Run nor its caller.
 func (p *Pool) attempt(ctx context.Context, worker string, req runReq, timeout time.Duration) ([]byte, error) {
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	type reply struct {
+		resp runResp
+		err  error
+	}
+	replied := make(chan reply, 1)
 	p.inflight(worker, 1)
-	defer p.inflight(worker, -1)
-	var resp runResp
-	err := p.node.Call(actx, worker, methodRun, req, &resp)
-	if err != nil {
+	if !p.spawn(func() {
+		defer p.inflight(worker, -1)
+		var r reply
+		r.err = p.node.Call(actx, worker, methodRun, req, &r.resp)
+		if r.err == nil {
+			p.noteLoad(worker, r.resp.Load, r.resp.Size)
+		}
+		replied <- r
+	}) {
+		p.inflight(worker, -1)
+		return nil, errClosing
+	}
+	var r reply
+	select {
+	case r = <-replied:
+	case <-actx.Done():
+		select {
+		case r = <-replied: // it answered at the same instant
+		default:
+			r.err = actx.Err()
+		}
+	}
+	if r.err != nil {
 		if ctx.Err() == nil && actx.Err() != nil {
 			return nil, fmt.Errorf("taskpool: %s on %s: %w after %v", req.Name, worker, ErrTimeout, timeout)
 		}
-		return nil, fmt.Errorf("taskpool: %s on %s: %w", req.Name, worker, err)
+		return nil, fmt.Errorf("taskpool: %s on %s: %w", req.Name, worker, r.err)
 	}
-	p.noteLoad(worker, resp.Load, resp.Size)
-	return resp.Result, codeErr(worker, req.Name, resp.Code, resp.Message)
+	return r.resp.Result, codeErr(worker, req.Name, r.resp.Code, r.resp.Message)
 }
 
 // workers returns the alive members that advertise name, sorted.

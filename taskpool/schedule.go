@@ -43,7 +43,10 @@ func (p *Pool) noteTick(schedule string, tick int64) {
 // with that name. Tick k is the interval [k×every, (k+1)×every) of Unix
 // time; it runs at its start, or as soon as a leader takes over. See the
 // package doc for what a leader change does. cancel stops campaigning
-// and ticking on this node and waits for a run in progress to end. An
+// and ticking on this node: it cancels a run in progress and waits for
+// its Run to return (at once; the handler may go on, see Deadlines in the
+// package doc), for the resignation (at most 1 s) and for the elector to
+// close. An
 // invalid name or every, or a closed Pool, gives a cancel that does
 // nothing (the error is logged).
 func (p *Pool) Schedule(name string, every time.Duration, cmd Command) (cancel func()) {
