@@ -12,6 +12,9 @@
 //		case <-el.Revoked():
 //			return // stop leader work at once
 //		case job := <-jobs:
+//			if !el.Valid() { // right before the side effect
+//				return
+//			}
 //			store.Write(job, el.Term()) // the term fences the write
 //		}
 //	}
@@ -26,9 +29,11 @@
 // periods. Then it claims a term above every term the survey saw; a voter
 // grants a term at most once, only above its earlier promises, and only
 // while it holds no live grant for another candidate. A claim granted by a
-// majority wins. The leader renews its lease with a heartbeat to every
-// member each quarter TTL; a majority of renewals extends the lease to TTL
-// from the moment the heartbeat was sent. A candidate higher in bully order
+// majority wins. Its lease runs TTL from the moment the claim was sent.
+// The leader renews it with a heartbeat to every member each quarter
+// TTL; a majority of renewals extends the lease to TTL from the moment
+// the heartbeat was sent. Elected.Valid compares the monotonic clock with
+// that end. A candidate higher in bully order
 // than the leader sends a claim anyway: the voters refuse it but tell the
 // leader at its next heartbeat, and once a majority of them have, the
 // leader steps down, so the highest live candidate ends up leading. A
@@ -55,13 +60,19 @@
 //   - E3: no two leases overlap in real time, as long as clocks run at
 //     rates within about 10 % of each other. A voter holds a grant for
 //     TTL + TTL/4 from when it received the claim or heartbeat; the leader
-//     counts TTL from before it sent it, and Revoked closes no later than
-//     that. So every voter of the last majority refuses a new claim until
-//     after the old leader stopped. A leader that loses its lease without
-//     asking (preempted by a higher candidate, or a voter promised a
-//     higher term) closes Revoked and frees the voters' grants a quarter
-//     TTL later, so that its goroutines have that long to notice before
-//     the next leader starts; after Resign it frees them at once.
+//     counts TTL from before it sent it, and its lease is over from then
+//     on: Valid reports false even if no timer has run since a freeze, a
+//     heartbeat round recorded late does not revive it, Elect never
+//     returns a lease already past its end, and while the process runs
+//     Revoked closes by then at the latest. So every voter of the last
+//     majority refuses a new claim until after the old leader stopped,
+//     provided it checks Valid before it acts (see Freezes for the instant
+//     between the check and the act). A leader that loses its lease
+//     without asking (preempted by a higher candidate, or a voter promised
+//     a higher term) closes Revoked and frees the voters' grants no sooner
+//     than a quarter TTL later, so that its goroutines have that long to
+//     notice before the next leader starts; after Resign it frees them at
+//     once.
 //   - E4: after the leader crashes, a new leader is elected within the
 //     voters' hold (1.25 TTL) plus one survey and one claim round. After
 //     Resign, within about one round trip plus an election round; after
@@ -73,17 +84,47 @@
 // won a majority and renewed its lease here. They learn of a new leader
 // within one heartbeat, and drop one within 1.25 TTL of its last.
 //
-// # Fencing with the term
+// # Freezes: check Valid, fence with the term
 //
-// A lease can end while its holder is paused (a long GC, a stopped VM)
-// and does not notice in time. Guard every external effect of leader-only
-// work with the term: the resource remembers the highest term it has
-// seen and refuses requests with a lower one, e.g. in SQL
+// A process can be paused at any instant: a long GC, SIGSTOP, a VM
+// migration. When it resumes, its own goroutines can run before the
+// timer that closes Revoked, so a leader can still see Revoked open well
+// after another node was elected. Revoked is a notification, and after
+// a freeze it can arrive late. Two things protect leader-only work:
+//
+//   - Call el.Valid() right before each side effect. It compares the
+//     monotonic clock with the lease's end, needs no timer to have run,
+//     and closes Revoked when it finds the lease over.
+//   - Fence the side effect with el.Term(): a freeze can also strike
+//     between the check and the effect. The resource remembers the
+//     highest term it has seen and refuses requests with a lower one.
+//
+// In SQL, for instance:
 //
 //	UPDATE jobs SET owner_term = $term, ... WHERE id = $id AND owner_term <= $term
 //
+// And in Go:
+//
+//	for job := range jobs {
+//		if !el.Valid() {
+//			break // over, even if Revoked has not closed yet
+//		}
+//		if err := store.Write(ctx, job, el.Term()); errors.Is(err, store.ErrStaleTerm) {
+//			break // a later leader wrote first
+//		}
+//	}
+//
 // Then a deposed leader that wakes up late cannot overwrite the work of
 // its successor.
+//
+// # Deadlines and clean-up
+//
+// Every blocking call (Elect, Reelect, Resign, Leader) returns by its
+// ctx's deadline, and Follow's channel closes by then. What is left to
+// do (freeing the grants of a claim that lost or was cut short, or of a
+// lease won too late, telling the voters of a resignation) goes on in the
+// background, each step bounded by half a lease, until the Elector's
+// Close, which waits for it.
 //
 // # Hazards
 //
@@ -105,4 +146,9 @@
 //   - Every Elector of a group should use the same LeaseTTL.
 //   - Leases assume clock rates within about 10 %; clock offsets do not
 //     matter, only durations are compared.
+//   - Valid measures with Go's monotonic clock. On Linux it does not
+//     advance while the whole machine or VM is suspended (as opposed to
+//     a stopped process or a GC pause), so after such a suspend a lease
+//     looks longer than it was until the renew loop fails; only the term
+//     fence covers that.
 package election
