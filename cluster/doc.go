@@ -12,6 +12,16 @@
 //	var reply string
 //	err = n.Call(ctx, "b", "greet", "you", &reply)
 //
+// # Starting
+//
+// New returns a whole node. It binds the address first, but nothing read
+// from the network reaches the node (RPC handshakes, handlers, gossip)
+// until the node is complete: a peer that connects or gossips while New
+// runs waits until New has finished, and is refused if New fails. Methods
+// are served from the moment they are registered with Handle; a call that
+// arrives earlier fails with ErrUnknownMethod, so packages built on the
+// node register their methods once their own state exists.
+//
 // # Membership
 //
 // Members lists the alive members; Subscribe delivers joins, leaves,

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"maps"
 	"net"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,13 +14,6 @@ import (
 	"github.com/gossipsync/gossipsync/internal/wire"
 	"github.com/hashicorp/serf/serf"
 )
-
-// Member is a live member of the cluster.
-type Member struct {
-	Name string            // unique node name
-	Addr string            // advertised gossip address, "ip:port"
-	Tags map[string]string // gossiped tags; keys starting with "_" belong to gossipsync's packages
-}
 
 // EventType says what happened to a member.
 type EventType int
@@ -89,6 +81,13 @@ type subscription struct {
 
 // New validates cfg, opens the node's listeners and starts gossip. It does
 // not join anyone: call Join with the address of one or more members.
+//
+// New returns a whole node, and nothing reaches the node from the network
+// before it is whole. The listeners are bound first, but a packet or a
+// connection (RPC or gossip) that arrives while New runs waits, in the
+// socket buffers and the listen backlog (or in the Network's Dial), and is
+// served once New has finished; if New fails, it is refused when the
+// listeners close, and New stops everything it started.
 func New(cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -125,8 +124,12 @@ func New(cfg Config) (*Node, error) {
 	n.tr = newTransport(cfg.Network, ln, pc, advertise)
 	n.tr.log = n.log.Debug
 	n.tr.onRPC = n.acceptRPC
-	n.tr.start()
 
+	// memberlist takes the transport's packet and stream channels during
+	// serf.Create, so the transport exists first; but its loops, the only
+	// readers of the network, start last (see New's doc). Gossip waits
+	// too: memberlist's handlers start inside serf.Create, before serf
+	// stores the memberlist that some of its message handlers use.
 	events := make(chan serf.Event, 256)
 	sc, err := cfg.serfConfig(n.tr, events, advertise)
 	if err == nil {
@@ -140,6 +143,10 @@ func New(cfg Config) (*Node, error) {
 	n.tags = sc.Tags
 	n.wg.Add(1)
 	go n.eventLoop(events)
+	// The node is whole: from here on, network input may reach checkPeer,
+	// handlers and serf's delegates. Starting the loops after every field
+	// is set is also the happens-before the race detector needs.
+	n.tr.start()
 	return n, nil
 }
 
@@ -292,76 +299,6 @@ func (n *Node) checkPeer(peer wire.Hello, _ net.Addr) error {
 		}
 	}
 	return nil
-}
-
-// Members returns the alive members, this node included, sorted by Name.
-func (n *Node) Members() []Member {
-	var out []Member
-	for _, m := range n.serf.Members() {
-		if m.Status == serf.StatusAlive {
-			out = append(out, toMember(m))
-		}
-	}
-	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
-	return out
-}
-
-// MemberNames returns the names of the alive members, this node
-// included, sorted: Members without addresses and tags, for callers that
-// only need to know who is alive, or how many.
-func (n *Node) MemberNames() []string {
-	var out []string
-	for _, m := range n.serf.Members() {
-		if m.Status == serf.StatusAlive {
-			out = append(out, m.Name)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-func toMember(m serf.Member) Member {
-	tags := make(map[string]string, len(m.Tags))
-	for k, v := range m.Tags {
-		if k != tagRPC {
-			tags[k] = v
-		}
-	}
-	return Member{Name: m.Name, Addr: net.JoinHostPort(m.Addr.String(), fmt.Sprint(m.Port)), Tags: tags}
-}
-
-// rpcAddr returns the RPC address of the alive member named name.
-func (n *Node) rpcAddr(name string) (string, bool) {
-	for _, m := range n.serf.Members() {
-		if m.Name == name && m.Status == serf.StatusAlive {
-			if a := m.Tags[tagRPC]; a != "" {
-				return a, true
-			}
-			return net.JoinHostPort(m.Addr.String(), fmt.Sprint(m.Port)), true
-		}
-	}
-	return "", false
-}
-
-// QuorumSize returns the number of members that make a majority of the
-// quorum basis: Config.ExpectedSize if set, else every member this node
-// has seen alive, less those that left gracefully. A failed member still
-// counts, so a minority side of a partition never reaches quorum.
-func (n *Node) QuorumSize() int {
-	if n.cfg.ExpectedSize > 0 {
-		return n.cfg.ExpectedSize/2 + 1
-	}
-	members := n.serf.Members()
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	// Events may lag serf's member list; fold in every member that has
-	// not left, so the basis is never behind what Members shows.
-	for _, m := range members {
-		if m.Status == serf.StatusAlive || m.Status == serf.StatusFailed {
-			n.quorum[m.Name] = struct{}{}
-		}
-	}
-	return len(n.quorum)/2 + 1
 }
 
 // Subscribe returns a channel of membership events with room for buffer

@@ -258,7 +258,8 @@ func (n *Node) dialRPC(ctx context.Context, addr string) (*conn, error) {
 	return n.startConn(nc, peer.Name, s)
 }
 
-// acceptRPC serves an inbound RPC stream whose marker byte was read.
+// acceptRPC serves an inbound RPC stream whose marker byte was read. The
+// transport calls it only once New has finished, so the node is whole.
 func (n *Node) acceptRPC(nc net.Conn) {
 	nc.SetDeadline(time.Now().Add(handshakeTimeout))
 	peer, s, err := n.hs.accept(nc)

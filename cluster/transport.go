@@ -42,7 +42,10 @@ func newTransport(nw Network, ln net.Listener, pc net.PacketConn, advertise neti
 	}
 }
 
-// start runs the packet and accept loops; onRPC must be set before.
+// start runs the packet and accept loops, the transport's only readers of
+// the network; onRPC must be set before. New calls it last, once the node
+// is whole: until then, packets wait in the socket buffer and streams in
+// the listen backlog, and Shutdown works without it.
 func (t *transport) start() {
 	t.wg.Add(2)
 	go t.packetLoop()

@@ -1,0 +1,87 @@
+package cluster
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/serf/serf"
+)
+
+// Member is a live member of the cluster.
+type Member struct {
+	Name string            // unique node name
+	Addr string            // advertised gossip address, "ip:port"
+	Tags map[string]string // gossiped tags; keys starting with "_" belong to gossipsync's packages
+}
+
+// Members returns the alive members, this node included, sorted by Name.
+func (n *Node) Members() []Member {
+	var out []Member
+	for _, m := range n.serf.Members() {
+		if m.Status == serf.StatusAlive {
+			out = append(out, toMember(m))
+		}
+	}
+	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// MemberNames returns the names of the alive members, this node
+// included, sorted: Members without addresses and tags, for callers that
+// only need to know who is alive, or how many.
+func (n *Node) MemberNames() []string {
+	var out []string
+	for _, m := range n.serf.Members() {
+		if m.Status == serf.StatusAlive {
+			out = append(out, m.Name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func toMember(m serf.Member) Member {
+	tags := make(map[string]string, len(m.Tags))
+	for k, v := range m.Tags {
+		if k != tagRPC {
+			tags[k] = v
+		}
+	}
+	return Member{Name: m.Name, Addr: net.JoinHostPort(m.Addr.String(), fmt.Sprint(m.Port)), Tags: tags}
+}
+
+// rpcAddr returns the RPC address of the alive member named name.
+func (n *Node) rpcAddr(name string) (string, bool) {
+	for _, m := range n.serf.Members() {
+		if m.Name == name && m.Status == serf.StatusAlive {
+			if a := m.Tags[tagRPC]; a != "" {
+				return a, true
+			}
+			return net.JoinHostPort(m.Addr.String(), fmt.Sprint(m.Port)), true
+		}
+	}
+	return "", false
+}
+
+// QuorumSize returns the number of members that make a majority of the
+// quorum basis: Config.ExpectedSize if set, else every member this node
+// has seen alive, less those that left gracefully. A failed member still
+// counts, so a minority side of a partition never reaches quorum.
+func (n *Node) QuorumSize() int {
+	if n.cfg.ExpectedSize > 0 {
+		return n.cfg.ExpectedSize/2 + 1
+	}
+	members := n.serf.Members()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	// Events may lag serf's member list; fold in every member that has
+	// not left, so the basis is never behind what Members shows.
+	for _, m := range members {
+		if m.Status == serf.StatusAlive || m.Status == serf.StatusFailed {
+			n.quorum[m.Name] = struct{}{}
+		}
+	}
+	return len(n.quorum)/2 + 1
+}
