@@ -3,6 +3,7 @@ package lockmgr_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -14,26 +15,43 @@ import (
 // giving up (telling the coordinator, freeing a grant it may have left)
 // meets a slow or cut network: that clean-up goes on in the background.
 // In virtual time a late return shows exactly; on main it came back one
-// or two slow calls (up to TTL/4 each) after the deadline.
+// or two slow calls (up to TTL/4 each) after the deadline. When the
+// caller coordinates the id itself, the deadline is moved across a
+// quarter TTL in 16 steps, so that some fall inside a claim round of the
+// coordinator (which does not end with the caller's ctx).
 func TestSimAcquireReturnsByDeadline(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		wait bool // the deadline is the Wait option's, not ctx's
-		cut  bool // cut the caller off just before its deadline
-	}{
+	type testCase struct {
+		name  string
+		wait  bool // the deadline is the Wait option's, not ctx's
+		cut   bool // cut the caller off just before its deadline
+		local bool // the caller coordinates the id itself
+		shift time.Duration
+	}
+	cases := []testCase{
 		{name: "loss"},
 		{name: "loss/wait", wait: true},
 		{name: "cut", cut: true},
 		{name: "cut/wait", wait: true, cut: true},
-	} {
+	}
+	for i := range 16 {
+		shift := time.Duration(i) * testTTL / 64
+		cases = append(cases,
+			testCase{name: fmt.Sprintf("local/loss/+%v", shift), local: true, shift: shift},
+			testCase{name: fmt.Sprintf("local/cut/+%v", shift), local: true, cut: true, shift: shift})
+	}
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				e := startEnv(t, 5)
-				id := idOwnedBy(t, e, "n3")
+				coord := "n3"
+				if tc.local {
+					coord = "n5"
+				}
+				id := idOwnedBy(t, e, coord)
 				held, hh := e.acquire(t, "n1", id)
 				e.c.SetLoss(0.2)
 				e.c.SetDelay(2*time.Millisecond, 8*time.Millisecond)
-				const limit = 3 * testTTL / 4
+				limit := 3*testTTL/4 + tc.shift
 				deadline := time.Now().Add(limit)
 				ctx, cancel := context.WithDeadline(context.Background(), deadline)
 				defer cancel()

@@ -60,12 +60,19 @@
 // stopped using the lock, and acceptors grant by the rules above alone.
 //
 // The holder renews every TTL/3 with every member. The lease runs TTL
-// from the send time of the last round a majority renewed (for the
-// grant: the caller's send time plus the time the coordinator kept the
-// request before claiming, both of which precede every acceptor's
-// receipt). Done closes at the lease's end, or at once if a renewal
-// falls short of a majority while an acceptor has promised a newer
-// token.
+// from the send time of the last round a majority renewed. For the grant
+// it runs from the caller's send time plus the time the coordinator kept
+// the request before claiming, less a tenth of that time (it is measured
+// on the coordinator's clock, whose rate may differ by up to 10 %, and
+// can be long: the wait in the queue), so that the start precedes the
+// winning claim and every acceptor's receipt of it. A grant that reaches
+// Acquire with less than half its lease left (a slow reply, a freeze)
+// gets one renewal round before Acquire returns; if that round falls
+// short of a majority, Acquire frees the grant and queues again. Done
+// closes at the lease's end, or at once if a renewal falls short of a
+// majority while an acceptor has promised a newer token. A lease that
+// lapsed stays over: a renewal acknowledged after the lease's end does
+// not revive it.
 //
 // # Guarantees (quorum mode)
 //
@@ -128,9 +135,11 @@
 //	}
 //
 // Acquire itself never returns a lock whose lease is already over: if
-// the process froze between the grant and Acquire's return, Acquire frees
-// that grant and queues again. A lock returned late in its lease is
-// renewed at once.
+// the process froze between the grant and Acquire's return, Acquire
+// renews the grant once before returning it, and if another holder got
+// the id meanwhile, it frees the grant and queues again (TryAcquire
+// returns ErrLocked). Without a deadline (ctx or Wait) a process that
+// keeps freezing longer than the TTL keeps queueing.
 //
 // # Deadlines
 //
@@ -162,7 +171,8 @@
 //     grants itself every lock; set cluster.Config.ExpectedSize where
 //     that matters.
 //   - An Acquire that gives up (ctx, Wait) tells its coordinator, which
-//     drops the waiter, and frees any grant it may have got; a waiter
+//     drops the waiter, and frees any grant it may have got, in the
+//     background after it returned (dropped if the Manager closed); a waiter
 //     whose node fails or leaves is dropped when the cluster closes its
 //     connection (which cancels the request on the coordinator). A
 //     grant that slips through (a message lost) blocks the id until it

@@ -59,41 +59,87 @@ func TestSimValidAfterFrozenRenewals(t *testing.T) {
 	})
 }
 
-// An Acquire whose process froze between the grant and its return past
-// the lease's end never returns that dead lock: it frees the grant and
-// queues again, and returns a lock that is valid and stays held.
+// An Acquire whose process froze between the grant and its return never
+// returns a dead lock. A grant late in its lease, or past it while nobody
+// else took the id, is renewed once before Acquire returns; one that
+// another waiter got meanwhile is freed, and Acquire queues again
+// (TryAcquire: ErrLocked).
 func TestSimAcquireNeverReturnsDeadLock(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		e := startEnv(t, 3)
-		var grants atomic.Int32
-		lockmgr.SetAfterGrant(e.m["n2"], func() {
-			if grants.Add(1) == 1 {
-				time.Sleep(2 * testTTL) // frozen after the grant
-			}
+	for _, tc := range []struct {
+		name      string
+		freeze    time.Duration
+		contender bool // n3 waits for the id during the freeze
+		try       bool
+		grants    int32 // grants n2 gets until Acquire returns
+	}{
+		{name: "late", freeze: 3 * testTTL / 4, grants: 1},
+		{name: "dead/alone", freeze: 2 * testTTL, grants: 1},
+		{name: "dead/contended", freeze: 2 * testTTL, contender: true, grants: 2},
+		{name: "dead/contended/try", freeze: 2 * testTTL, contender: true, try: true, grants: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e := startEnv(t, 3)
+				const id = "late"
+				var grants atomic.Int32
+				lockmgr.SetAfterGrant(e.m["n2"], func() {
+					if grants.Add(1) == 1 {
+						time.Sleep(tc.freeze) // frozen after the grant
+					}
+				})
+				type result struct {
+					l   *lockmgr.Lock
+					err error
+				}
+				got := make(chan result, 1)
+				go func() {
+					acq := e.m["n2"].Acquire
+					if tc.try {
+						acq = e.m["n2"].TryAcquire
+					}
+					l, err := acq(context.Background(), id, lockmgr.TTL(testTTL), lockmgr.Wait(30*time.Second))
+					got <- result{l, err}
+				}()
+				var other *lockmgr.Lock
+				if tc.contender {
+					time.Sleep(testTTL / 10) // n2 holds the grant, frozen
+					var oh *hold
+					other, oh = e.acquire(t, "n3", id)
+					time.Sleep(tc.freeze) // n2 thaws, finds the id taken
+					e.rec.release(t, oh, other)
+				}
+				r := <-got
+				if n := grants.Load(); n != tc.grants {
+					t.Errorf("n2 got %d grants; want %d", n, tc.grants)
+				}
+				if tc.try {
+					if !errors.Is(r.err, lockmgr.ErrLocked) {
+						t.Fatalf("TryAcquire after the id was taken during a freeze = %v, want ErrLocked", r.err)
+					}
+					return
+				}
+				if r.err != nil {
+					t.Fatalf("Acquire: %v", r.err)
+				}
+				l, h := r.l, e.rec.add("n2", r.l)
+				if other != nil && l.Token() <= other.Token() {
+					t.Errorf("token %d not above the contender's %d", l.Token(), other.Token())
+				}
+				synctest.Wait() // let the renew loop run, as it would
+				select {
+				case <-l.Done():
+					t.Fatalf("Acquire returned a lock whose Done is closed")
+				default:
+				}
+				if left := time.Until(l.Deadline()); !l.Valid() || left < testTTL/2 {
+					t.Fatalf("Acquire returned a lock with %v of its lease left (Valid %v); want over TTL/2", left, l.Valid())
+				}
+				time.Sleep(2 * testTTL) // held across renewals
+				if !l.Valid() {
+					t.Errorf("lock lost while renewing")
+				}
+				e.rec.release(t, h, l)
+			})
 		})
-		begin := time.Now()
-		l, h := e.acquire(t, "n2", "late")
-		// The dead grant was freed at once: the second claim did not
-		// wait for it to expire at the acceptors (1.25 TTL).
-		if d := time.Since(begin) - 2*testTTL; d > testTTL/4 {
-			t.Errorf("Acquire took %v past the freeze; want under TTL/4", d)
-		}
-		synctest.Wait() // let the renew loop run, as it would
-		select {
-		case <-l.Done():
-			t.Fatalf("Acquire returned a lock whose Done is closed")
-		default:
-		}
-		if !l.Valid() || !time.Now().Before(l.Deadline()) {
-			t.Fatalf("Acquire returned a lock that is not valid (Deadline %v ago)", time.Since(l.Deadline()))
-		}
-		if g := grants.Load(); g != 2 {
-			t.Errorf("%d grants; want 2 (the dead one, then the one returned)", g)
-		}
-		time.Sleep(2 * testTTL) // held across renewals
-		if !l.Valid() {
-			t.Errorf("lock lost while renewing")
-		}
-		e.rec.release(t, h, l)
-	})
+	}
 }

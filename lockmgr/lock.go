@@ -158,17 +158,19 @@ func (l *Lock) keep() {
 		if m.hooks.beforeRenew != nil {
 			m.hooks.beforeRenew()
 		}
-		ok, lost := l.renewRound(min(interval, leaseEnd.Sub(start)))
+		ok, lost := l.renewRound(m.ctx, min(interval, leaseEnd.Sub(start)))
 		if lost {
 			return
 		}
 		if ok {
-			leaseEnd = start.Add(l.ttl)
 			l.mu.Lock()
-			if l.ended {
+			// A lease that lapsed, even for a moment, stays over: the
+			// holder may have seen it gone (as in package election).
+			if l.ended || !time.Now().Before(l.leaseEnd) {
 				l.mu.Unlock()
 				return
 			}
+			leaseEnd = start.Add(l.ttl)
 			l.leaseEnd = leaseEnd
 			l.mu.Unlock()
 		} else if m.opt.quorum && !hasQuorum(m.node) {
@@ -205,15 +207,15 @@ func (l *Lock) pause(t time.Time) bool {
 	return false
 }
 
-// renewRound sends one renewal to the id's acceptors. ok: a majority
-// renewed. lost: short of a majority while an acceptor promised a newer
-// token, so a newer grant may exist.
-func (l *Lock) renewRound(timeout time.Duration) (ok, lost bool) {
+// renewRound sends one renewal to the id's acceptors, within ctx. ok: a
+// majority renewed. lost: short of a majority while an acceptor promised
+// a newer token, so a newer grant may exist.
+func (l *Lock) renewRound(ctx context.Context, timeout time.Duration) (ok, lost bool) {
 	m := l.m
 	targets, need := acceptors(m.node, l.id, m.opt.quorum, m.opt.replicas)
 	req := claimReq{ID: l.id, Token: l.token, Holder: l.h, TTL: l.ttl}
 	acks, newer := 0, false
-	for _, r := range cluster.CallAll[claimResp](m.ctx, m.node, targets, methodRenew, req, timeout) {
+	for _, r := range cluster.CallAll[claimResp](ctx, m.node, targets, methodRenew, req, timeout) {
 		switch {
 		case r.Err != nil:
 		case r.Resp.Granted:

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/internal/hashring"
@@ -81,155 +80,10 @@ func (m *Manager) Acquire(ctx context.Context, id string, opts ...AcquireOption)
 
 // TryAcquire is Acquire that returns ErrLocked at once when the id is
 // held or has waiters. It still waits out a new acceptor's quiet period.
+// The waiter of an Acquire that just gave up is dropped in the
+// background, a round trip later; until then it counts as a waiter.
 func (m *Manager) TryAcquire(ctx context.Context, id string, opts ...AcquireOption) (*Lock, error) {
 	return m.acquire(ctx, id, true, opts)
-}
-
-func (m *Manager) acquire(ctx context.Context, id string, try bool, opts []AcquireOption) (*Lock, error) {
-	o, err := m.acqOptions(id, opts)
-	if err != nil {
-		return nil, err
-	}
-	if err := m.check(ctx); err != nil {
-		return nil, err
-	}
-	if m.opt.quorum && !hasQuorum(m.node) {
-		return nil, fmt.Errorf("lockmgr: acquire %q: %w", id, ErrNoQuorum)
-	}
-	cctx, cancel := context.WithCancel(ctx)
-	defer context.AfterFunc(m.ctx, cancel)()
-	defer cancel()
-	if o.wait > 0 {
-		cctx, cancel = context.WithTimeout(cctx, o.wait)
-		defer cancel()
-	}
-	for {
-		h := holder{Node: m.node.Name(), Mgr: m.id, Handle: m.handles.Add(1)}
-		req := acquireReq{ID: id, Holder: h, TTL: o.ttl, Try: try, Quorum: m.opt.quorum, Replicas: m.opt.replicas}
-		coord, token, start, err := m.ask(cctx, req)
-		if err != nil {
-			// Return now, at the caller's deadline; the clean-up
-			// (up to two calls of TTL/4) goes on in the background.
-			m.cleanup(func() { m.abandon(coord, id, h, 0, o.ttl) })
-			return nil, m.acquireErr(ctx, cctx, id, err)
-		}
-		if m.hooks.afterGrant != nil {
-			m.hooks.afterGrant()
-		}
-		if time.Now().Before(start.Add(o.ttl)) {
-			return m.hold(id, h, coord, token, o.ttl, start)
-		}
-		// The lease ran out before Acquire could return it: this
-		// process was frozen (GC, SIGSTOP, a stopped VM) after the
-		// grant. Never hand out a dead lock: free the grant, so the
-		// next waiter is served, and queue again.
-		m.cleanup(func() { m.abandon("", id, h, token, o.ttl) })
-	}
-}
-
-// ask sends the acquisition to the id's coordinator, or to the next ring
-// successor while the owner is unreachable or has no Manager. It returns
-// the coordinator last asked and, on success, the token and the start
-// of the lease: the send time plus the time the coordinator kept the
-// request before its winning claim.
-func (m *Manager) ask(ctx context.Context, req acquireReq) (coord string, token uint64, start time.Time, err error) {
-	names := memberNames(m.node)
-	err = fmt.Errorf("%w: no member to ask", ErrNoQuorum)
-	for _, owner := range m.ring.Ring(names).Owners(req.ID, len(names)) {
-		coord = owner
-		sent := time.Now()
-		var resp acquireResp
-		err = m.node.Call(ctx, owner, methodAcquire, req, &resp)
-		if err == nil {
-			return coord, resp.Token, sent.Add(resp.Waited), nil
-		}
-		if ctx.Err() != nil || !retryable(err) {
-			break
-		}
-	}
-	return coord, 0, time.Time{}, err
-}
-
-func (m *Manager) acqOptions(id string, opts []AcquireOption) (acqOptions, error) {
-	o := acqOptions{ttl: DefaultTTL}
-	if err := checkID(id); err != nil {
-		return o, err
-	}
-	for _, opt := range opts {
-		if err := opt(&o); err != nil {
-			return o, err
-		}
-	}
-	if holdFor(o.ttl) > m.opt.lockDelay {
-		return o, fmt.Errorf("lockmgr: TTL %v: want at most LockDelay/1.25 (%v)", o.ttl, m.opt.lockDelay*4/5)
-	}
-	return o, nil
-}
-
-// retryable reports whether the next ring successor should be asked:
-// the owner was unreachable or has no Manager.
-func retryable(err error) bool {
-	var re *cluster.RemoteError
-	return !errors.As(err, &re) || errors.Is(err, cluster.ErrUnknownMethod)
-}
-
-func (m *Manager) acquireErr(ctx, cctx context.Context, id string, err error) error {
-	switch {
-	case m.ctx.Err() != nil:
-		return ErrClosed
-	case ctx.Err() != nil:
-		return ctx.Err()
-	case cctx.Err() != nil:
-		return fmt.Errorf("lockmgr: acquire %q: %w", id, ErrTimeout)
-	}
-	return fmt.Errorf("lockmgr: acquire %q: %w", id, err)
-}
-
-// abandon ends a failed acquisition's waiter at its coordinator (if
-// coord is not "") and frees any grant it may have left behind (a reply
-// lost or late, or a lease that ran out before Acquire returned; token 0
-// frees whatever h holds), so it does not block others for a whole
-// hold. It takes at most TTL/2.
-func (m *Manager) abandon(coord, id string, h holder, token uint64, ttl time.Duration) {
-	ctx, cancel := context.WithTimeout(context.Background(), ttl/4)
-	defer cancel()
-	if coord != "" {
-		m.node.Call(ctx, coord, methodCancel, cancelReq{ID: id, Holder: h}, nil)
-	}
-	rel := releaseReq{ID: id, Token: token, Holder: h, Final: true}
-	cluster.CallAll[struct{}](context.Background(), m.node, nil, methodRelease, rel, ttl/4)
-}
-
-// cleanup runs f on a goroutine that Close waits for; on a closed
-// Manager, whose goroutines Close may already have waited for, it runs f
-// before returning. f must end on its own within a bounded time.
-func (m *Manager) cleanup(f func()) {
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		f()
-		return
-	}
-	m.wg.Add(1)
-	m.mu.Unlock()
-	go func() {
-		defer m.wg.Done()
-		f()
-	}()
-}
-
-// hold starts the lease of a won grant and its renew loop.
-func (m *Manager) hold(id string, h holder, coord string, token uint64, ttl time.Duration, start time.Time) (*Lock, error) {
-	l := &Lock{m: m, id: id, h: h, coord: coord, token: token, ttl: ttl, start: start, leaseEnd: start.Add(ttl),
-		done: make(chan struct{}), stop: make(chan struct{}), released: make(chan struct{})}
-	if m.opt.clock != nil {
-		l.grantedAt, _ = m.opt.clock.Now()
-	}
-	if !m.start(l) {
-		m.abandon("", id, h, token, ttl)
-		return nil, ErrClosed
-	}
-	return l, nil
 }
 
 // start registers l and starts its renew loop, unless m is closed.
@@ -278,7 +132,8 @@ func (m *Manager) Release(ctx context.Context, id string) error {
 }
 
 // Close releases every lock this Manager holds, ends its pending
-// acquisitions (they return ErrClosed) and waits for its goroutines.
+// acquisitions (they return ErrClosed) and waits for its goroutines,
+// the background clean-up of given-up acquisitions among them.
 // Later calls return ErrClosed. The node stops accepting grants when its
 // last Manager closes. Idempotent.
 func (m *Manager) Close() error {

@@ -96,6 +96,9 @@ func TestSimTryAcquireAndWait(t *testing.T) {
 			t.Errorf("Acquire with ctx deadline = %v, want DeadlineExceeded", err)
 		}
 		e.rec.release(t, h, l)
+		// The given-up Acquires' waiters are dropped in the background;
+		// until then a TryAcquire still sees them.
+		synctest.Wait()
 		l2, err := e.m["n2"].TryAcquire(ctx, "t", lockmgr.TTL(testTTL))
 		if err != nil {
 			t.Fatalf("TryAcquire of a free id: %v", err)

@@ -1,0 +1,223 @@
+package lockmgr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gossipsync/gossipsync/cluster"
+)
+
+func (m *Manager) acquire(ctx context.Context, id string, try bool, opts []AcquireOption) (*Lock, error) {
+	o, err := m.acqOptions(id, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.check(ctx); err != nil {
+		return nil, err
+	}
+	if m.opt.quorum && !hasQuorum(m.node) {
+		return nil, fmt.Errorf("lockmgr: acquire %q: %w", id, ErrNoQuorum)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	defer context.AfterFunc(m.ctx, cancel)()
+	defer cancel()
+	if o.wait > 0 {
+		cctx, cancel = context.WithTimeout(cctx, o.wait)
+		defer cancel()
+	}
+	for {
+		h := holder{Node: m.node.Name(), Mgr: m.id, Handle: m.handles.Add(1)}
+		req := acquireReq{ID: id, Holder: h, TTL: o.ttl, Try: try, Quorum: m.opt.quorum, Replicas: m.opt.replicas}
+		coord, token, start, err := m.ask(cctx, req)
+		if err != nil {
+			// Return now, at the caller's deadline; the clean-up
+			// (up to two calls of TTL/4) goes on in the background.
+			m.cleanup(func() { m.abandon(coord, id, h, 0, o.ttl) })
+			return nil, m.acquireErr(ctx, cctx, id, err)
+		}
+		if m.hooks.afterGrant != nil {
+			m.hooks.afterGrant()
+		}
+		l := m.newLock(id, h, coord, token, o.ttl, start)
+		if l.confirm(cctx) {
+			return m.hold(l)
+		}
+		// The lease ran out before Acquire could return it (this
+		// process was frozen after the grant: GC, SIGSTOP, a stopped
+		// VM), and a renewal could not bring it back: another holder
+		// may have the id by now. Never hand out a dead lock: free
+		// the grant, so the next waiter is served, and queue again.
+		m.cleanup(func() { m.abandon("", id, h, token, o.ttl) })
+		switch {
+		case cctx.Err() != nil:
+			return nil, m.acquireErr(ctx, cctx, id, cctx.Err())
+		case try:
+			return nil, fmt.Errorf("lockmgr: acquire %q: %w: taken while this process stood still", id, ErrLocked)
+		}
+	}
+}
+
+// confirm makes sure a new lock's lease is worth returning. A lease with
+// less than half its TTL left (Acquire returned late: a freeze, a slow
+// reply) gets one renewal round at once, whose send time starts a full
+// lease; it reports false if that round fell short of a majority, or the
+// lease is over anyway by the time it ends.
+func (l *Lock) confirm(ctx context.Context) bool {
+	if time.Until(l.leaseEnd) < l.ttl/2 {
+		start := time.Now()
+		ok, _ := l.renewRound(ctx, l.ttl/3)
+		if !ok {
+			return false
+		}
+		l.start, l.leaseEnd = start, start.Add(l.ttl)
+	}
+	return time.Now().Before(l.leaseEnd)
+}
+
+// ask sends the acquisition to the id's coordinator, or to the next ring
+// successor while the owner is unreachable or has no Manager. It returns
+// the coordinator last asked and, on success, the token and the start of
+// the lease (see leaseStart).
+func (m *Manager) ask(ctx context.Context, req acquireReq) (coord string, token uint64, start time.Time, err error) {
+	names := memberNames(m.node)
+	err = fmt.Errorf("%w: no member to ask", ErrNoQuorum)
+	for _, owner := range m.ring.Ring(names).Owners(req.ID, len(names)) {
+		coord = owner
+		sent := time.Now()
+		var resp acquireResp
+		err = m.callCoordinator(ctx, owner, req, &resp)
+		if err == nil {
+			return coord, resp.Token, leaseStart(sent, resp.Waited), nil
+		}
+		if ctx.Err() != nil || !retryable(err) {
+			break
+		}
+	}
+	return coord, 0, time.Time{}, err
+}
+
+// leaseStart returns when the lease of a grant begins on this node's
+// clock: the request's send time plus the time the coordinator kept it
+// before sending its winning claim. That time is measured on the
+// coordinator's clock and can be long (the wait in the queue), so it is
+// discounted by the 10 % by which clock rates may differ (see L3): the
+// result then precedes the winning claim, and so every acceptor's
+// receipt of it, in real time.
+func leaseStart(sent time.Time, waited time.Duration) time.Time {
+	return sent.Add(waited / 11 * 10)
+}
+
+// callCoordinator sends req to owner. cluster runs a call to this node's
+// own name inline, and the coordinator's claim rounds do not end with the
+// caller's ctx, so that call runs aside and Acquire still returns at
+// ctx's deadline; the coordinator frees a grant it wins after the
+// caller gave up.
+func (m *Manager) callCoordinator(ctx context.Context, owner string, req acquireReq, resp *acquireResp) error {
+	if owner != m.node.Name() {
+		return m.node.Call(ctx, owner, methodAcquire, req, resp)
+	}
+	done := make(chan error, 1)
+	var r acquireResp
+	if !m.spawn(func() { done <- m.node.Call(ctx, owner, methodAcquire, req, &r) }) {
+		return ErrClosed
+	}
+	select {
+	case err := <-done:
+		*resp = r
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (m *Manager) acqOptions(id string, opts []AcquireOption) (acqOptions, error) {
+	o := acqOptions{ttl: DefaultTTL}
+	if err := checkID(id); err != nil {
+		return o, err
+	}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return o, err
+		}
+	}
+	if holdFor(o.ttl) > m.opt.lockDelay {
+		return o, fmt.Errorf("lockmgr: TTL %v: want at most LockDelay/1.25 (%v)", o.ttl, m.opt.lockDelay*4/5)
+	}
+	return o, nil
+}
+
+// retryable reports whether the next ring successor should be asked:
+// the owner was unreachable or has no Manager.
+func retryable(err error) bool {
+	var re *cluster.RemoteError
+	return !errors.As(err, &re) || errors.Is(err, cluster.ErrUnknownMethod)
+}
+
+func (m *Manager) acquireErr(ctx, cctx context.Context, id string, err error) error {
+	switch {
+	case m.ctx.Err() != nil:
+		return ErrClosed
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case cctx.Err() != nil:
+		return fmt.Errorf("lockmgr: acquire %q: %w", id, ErrTimeout)
+	}
+	return fmt.Errorf("lockmgr: acquire %q: %w", id, err)
+}
+
+// abandon ends a failed acquisition's waiter at its coordinator (if
+// coord is not "") and frees any grant it may have left behind (a reply
+// lost or late, or a lease that ran out before Acquire returned; token 0
+// frees whatever h holds), so it does not block others for a whole
+// hold. It takes at most TTL/2.
+func (m *Manager) abandon(coord, id string, h holder, token uint64, ttl time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), ttl/4)
+	defer cancel()
+	if coord != "" {
+		m.node.Call(ctx, coord, methodCancel, cancelReq{ID: id, Holder: h}, nil)
+	}
+	rel := releaseReq{ID: id, Token: token, Holder: h, Final: true}
+	cluster.CallAll[struct{}](context.Background(), m.node, nil, methodRelease, rel, ttl/4)
+}
+
+// cleanup runs f, which must end on its own in bounded time, on a
+// goroutine that Close waits for. On a closed Manager it drops f:
+// Close may have waited already, and running f here would hold up the
+// call past its deadline. What f would have freed then expires at the
+// acceptors within 1.25 TTL.
+func (m *Manager) cleanup(f func()) { m.spawn(f) }
+
+// spawn runs f on a goroutine that Close waits for, unless m is closed
+// (then it reports false and runs nothing).
+func (m *Manager) spawn(f func()) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return false
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		f()
+	}()
+	return true
+}
+
+// newLock makes the Lock of a won grant, not yet renewing.
+func (m *Manager) newLock(id string, h holder, coord string, token uint64, ttl time.Duration, start time.Time) *Lock {
+	return &Lock{m: m, id: id, h: h, coord: coord, token: token, ttl: ttl, start: start, leaseEnd: start.Add(ttl),
+		done: make(chan struct{}), stop: make(chan struct{}), released: make(chan struct{})}
+}
+
+// hold starts the lease of a won grant and its renew loop.
+func (m *Manager) hold(l *Lock) (*Lock, error) {
+	if m.opt.clock != nil {
+		l.grantedAt, _ = m.opt.clock.Now()
+	}
+	if !m.start(l) {
+		return nil, ErrClosed // the grant expires at the acceptors
+	}
+	return l, nil
+}
