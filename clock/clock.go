@@ -102,7 +102,8 @@ func New(n *cluster.Node, opts ...Option) (*Clock, error) {
 // it never goes backwards on this node (after a correction it stands
 // still until true time catches up, rather than stepping back; so just
 // after a correction it may lie outside Interval by up to the earlier
-// uncertainty). It fails with ErrUnsynced when Interval would.
+// uncertainty). It fails with ErrUnsynced when Interval would. Like
+// Interval, it reads local state only and never waits for the network.
 func (c *Clock) Now() (time.Time, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -124,7 +125,9 @@ func (c *Clock) Now() (time.Time, error) {
 // Interval returns a range that contains the reference's time now. Its
 // half-width, the uncertainty, is half the round trip of the samples it
 // rests on plus MaxDrift times their age. See the package doc for the
-// window after a change of reference.
+// window after a change of reference. It never waits for the network:
+// while the reference is unreachable the interval widens with the drift
+// allowance, and past MaxUncertainty it fails with ErrUnsynced.
 func (c *Clock) Interval() (Interval, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -224,7 +227,11 @@ func (c *Clock) Synced() <-chan struct{} { return c.synced }
 func (c *Clock) markSynced() { c.syncedOnce.Do(func() { close(c.synced) }) }
 
 // Close stops sampling, gives up the reference role, removes the Stamper
-// and waits for the Clock's goroutines. Idempotent.
+// and waits for the Clock's goroutines. It returns within the election
+// lease TTL (the reference's resignation waits at most that long for the
+// voters: 1 s on Local, 5 s on LAN, 15 s on WAN), plus at most a second
+// for a sample in flight to hand its cancellation to the connection. A
+// follower's Close waits for nothing on the network. Idempotent.
 func (c *Clock) Close() error {
 	c.mu.Lock()
 	if c.mu.closed {

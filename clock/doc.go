@@ -59,6 +59,15 @@
 //     hearing of none for two lease periods (2 s on Local, 10 s on LAN),
 //     and reads ErrUnsynced until then.
 //
+// # Blocking
+//
+// No reading waits for the network: Now, Interval, Timestamp and Stats
+// read this node's state under a mutex that no network call holds, so
+// they answer at once while a sample is outstanding, the link is lossy or
+// the reference is unreachable (they fail with ErrUnsynced once the
+// bound passes MaxUncertainty). Synced is a channel. None of them takes
+// a ctx, having no deadline to keep. Close is bounded: see Close.
+//
 // # Hazards
 //
 //   - A node that is not in sync does not campaign while a reference is
