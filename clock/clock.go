@@ -51,6 +51,7 @@ type Clock struct {
 		// refOffset, and refInherited is how far that may lie from the
 		// previous reference's time.
 		isRef        bool
+		refLease     *election.Elected // while isRef: the lease it rests on
 		refTerm      uint64
 		refOffset    time.Duration
 		refInherited time.Duration

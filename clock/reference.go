@@ -24,7 +24,9 @@ func (c *Clock) serveSample(_ context.Context, _ string, _ sampleReq) (sampleRes
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	local := c.localLocked()
-	if !c.mu.isRef {
+	// Revoked can close late after this process was frozen; a lease
+	// that is over by the clock ends the service at once.
+	if !c.mu.isRef || !c.mu.refLease.Valid() {
 		return sampleResp{}, errNotReference
 	}
 	r := sampleResp{T2: local.Add(c.mu.refOffset), Term: c.mu.refTerm, Inherited: c.mu.refInherited, Reset: c.mu.refInherited < 0}
@@ -59,7 +61,7 @@ func (c *Clock) campaign() {
 		if err != nil {
 			continue // withdrawn, or closed (the loop ends)
 		}
-		c.becomeReference(el.Term(), c.peekTimeline())
+		c.becomeReference(el, c.peekTimeline())
 		select {
 		case <-el.Revoked():
 		case <-c.ctx.Done():
@@ -130,10 +132,10 @@ func (c *Clock) waitToCampaign() bool {
 // the reference's time, so that cluster time does not jump at failover.
 // A node without an estimate continues the timeline some other node
 // still has (peeked), and starts a new one only if nobody has one.
-func (c *Clock) becomeReference(term uint64, peeked *timesync.Sample) {
+func (c *Clock) becomeReference(el *election.Elected, peeked *timesync.Sample) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.mu.isRef, c.mu.refTerm = true, term
+	c.mu.isRef, c.mu.refLease, c.mu.refTerm = true, el, el.Term()
 	c.markSynced()
 	local := c.localLocked()
 	if b, ok := c.mu.filter.Bound(local); ok {
@@ -211,7 +213,7 @@ func (c *Clock) leaveReference() {
 	defer c.mu.Unlock()
 	local := c.localLocked()
 	t := local.Add(c.mu.refOffset)
-	c.mu.isRef = false
+	c.mu.isRef, c.mu.refLease = false, nil
 	c.mu.refEpoch = c.mu.refTerm
 	c.mu.filter.Reset()
 	c.mu.filter.Add(timesync.Sample{T1: local, T2: t, T3: t, T4: local})

@@ -115,6 +115,11 @@ func (p *Pool) lead(ctx context.Context, el *election.Elected, name string, ever
 		if !sleep(lctx, time.Until(time.Unix(0, 0).Add(time.Duration(next)*every))) {
 			return
 		}
+		// Revoked can close late after a freeze of this process
+		// (election's doc): ask the lease itself before the tick runs.
+		if !el.Valid() {
+			return
+		}
 		p.log.Debug("schedule: tick", "schedule", name, "tick", next, "term", el.Term())
 		if _, err := p.Run(lctx, cmd); err != nil && lctx.Err() == nil {
 			p.log.Warn("schedule: run failed", "schedule", name, "tick", next, "err", err)
