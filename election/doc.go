@@ -71,8 +71,10 @@
 //     without asking (preempted by a higher candidate, or a voter promised
 //     a higher term) closes Revoked and frees the voters' grants no sooner
 //     than a quarter TTL later, so that its goroutines have that long to
-//     notice before the next leader starts; after Resign it frees them at
-//     once.
+//     notice before the next leader starts; after Resign, or when the
+//     Elector closes during that quarter TTL, it frees them at once (the
+//     owner of the Elector has stopped: a goroutine that still acts must
+//     have checked Valid, which is already false).
 //   - E4: after the leader crashes, a new leader is elected within the
 //     voters' hold (1.25 TTL) plus one survey and one claim round. After
 //     Resign, within about one round trip plus an election round; after
