@@ -113,6 +113,13 @@ func contend(ctx context.Context, locks *lockmgr.Manager, self, file string) err
 // holdFor, until its lease ends or until ctx ends.
 func hold(ctx context.Context, l *lockmgr.Lock, self, file string) {
 	line := fmt.Sprintf("token %d by %s", l.Token(), self)
+	// Valid right before the side effect: it is right even just after
+	// this process was frozen (Done may close a moment late then). The
+	// token in the write catches a freeze between the check and it.
+	if !l.Valid() {
+		fmt.Printf("lost the lock before writing, token %d\n", l.Token())
+		return
+	}
 	if err := appendFenced(file, l.Token(), line); err != nil {
 		fmt.Println("refused:", err)
 	} else {
