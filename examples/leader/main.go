@@ -93,6 +93,11 @@ func lead(ctx context.Context, el *election.Elected) {
 	for n := 1; ; n++ {
 		select {
 		case <-tick.C:
+			// Revoked can close late after this process was frozen;
+			// Valid reads the clock itself. Check right before the work.
+			if !el.Valid() {
+				return
+			}
 			work(n, term)
 		case <-revoked:
 			return
