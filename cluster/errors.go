@@ -28,6 +28,9 @@ var (
 	// ErrBadFrame is returned when a peer sent a frame that could not be
 	// decoded; the connection is closed.
 	ErrBadFrame = errors.New("cluster: malformed frame")
+	// ErrMemberAlive is returned by RemoveFailed for a member that this
+	// node sees alive: only a failed member can be removed.
+	ErrMemberAlive = errors.New("cluster: member is alive")
 )
 
 // errCodes maps stable wire codes to sentinel errors, so that a handler's

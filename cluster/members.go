@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"slices"
@@ -84,4 +85,44 @@ func (n *Node) QuorumSize() int {
 		}
 	}
 	return len(n.quorum)/2 + 1
+}
+
+// RemoveFailed removes a member that failed (crashed, or was cut off and
+// declared dead) as if it had left gracefully: every node drops it from
+// its quorum basis and stops trying to reach it, as `serf force-leave`
+// does. It is for operators, after a node is gone for good; if the node
+// comes back it rejoins as usual. It refuses a member this node sees
+// alive (ErrMemberAlive) or does not know (ErrUnknownNode). It returns
+// once the removal was broadcast, or ctx.Err() by ctx's deadline (the
+// broadcast goes on until it is done or the node closes).
+func (n *Node) RemoveFailed(ctx context.Context, name string) error {
+	if n.closed.Load() {
+		return ErrClosed
+	}
+	known := false
+	for _, m := range n.serf.Members() {
+		if m.Name != name {
+			continue
+		}
+		known = true
+		if m.Status == serf.StatusAlive {
+			return fmt.Errorf("cluster: remove %q: %w", name, ErrMemberAlive)
+		}
+	}
+	if !known {
+		return fmt.Errorf("cluster: remove %q: %w", name, ErrUnknownNode)
+	}
+	done := make(chan error, 1)
+	if !n.spawn(func() { done <- n.serf.RemoveFailedNode(name) }) {
+		return ErrClosed
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("cluster: remove %q: %w", name, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

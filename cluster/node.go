@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gossipsync/gossipsync/internal/wire"
 	"github.com/hashicorp/serf/serf"
@@ -62,6 +63,13 @@ type Node struct {
 	cancel  context.CancelFunc
 	closed  atomic.Bool
 	wg      sync.WaitGroup // every goroutine the node started
+
+	// joinTried: Join started a gossip join; joined: a Join returned
+	// success. A node that tried and never heard of success may have been
+	// admitted all the same: Close makes it leave (see Close).
+	joinTried, joined atomic.Bool
+	joining           atomic.Pointer[chan struct{}] // closed when the last gossip join ended
+	bcastTimeout      time.Duration                 // serf's BroadcastTimeout
 
 	// tagsMu serializes SetTags and protects tags. It is not mu: serf
 	// delivers the tag update to our own event loop (which takes mu)
@@ -140,7 +148,7 @@ func New(cfg Config) (*Node, error) {
 		n.tr.Shutdown()
 		return nil, fmt.Errorf("cluster: start gossip: %w", err)
 	}
-	n.tags = sc.Tags
+	n.tags, n.bcastTimeout = sc.Tags, sc.BroadcastTimeout
 	n.wg.Add(1)
 	go n.eventLoop(events)
 	// The node is whole: from here on, network input may reach checkPeer,
@@ -203,7 +211,10 @@ func (n *Node) Addr() string { return n.addr }
 // use (ErrDuplicateName) is reported at once instead of failing silently.
 // It returns the number of seeds contacted; an error only if none was, or
 // the cluster refused this node. If ctx ends first, Join returns ctx.Err()
-// and the join may still complete in the background.
+// and the join may still complete in the background; if no Join of this
+// node ever succeeds, Close then leaves gracefully, so that a node
+// admitted behind a failed Join does not stay in the others' quorum basis
+// as a failed member.
 func (n *Node) Join(ctx context.Context, seeds ...string) (int, error) {
 	if n.closed.Load() {
 		return 0, ErrClosed
@@ -233,7 +244,12 @@ func (n *Node) Join(ctx context.Context, seeds ...string) (int, error) {
 	if len(ok) == 0 {
 		return 0, fmt.Errorf("cluster: join: no seed could be contacted: %s", strings.Join(errs, "; "))
 	}
-	return n.serfJoin(ctx, ok)
+	n.joinTried.Store(true)
+	c, err := n.serfJoin(ctx, ok)
+	if err == nil {
+		n.joined.Store(true)
+	}
+	return c, err
 }
 
 func (n *Node) serfJoin(ctx context.Context, addrs []string) (int, error) {
@@ -242,7 +258,10 @@ func (n *Node) serfJoin(ctx context.Context, addrs []string) (int, error) {
 		err error
 	}
 	done := make(chan result, 1)
+	ended := make(chan struct{})
+	n.joining.Store(&ended)
 	if !n.spawn(func() {
+		defer close(ended)
 		c, err := n.serf.Join(addrs, true)
 		done <- result{c, err}
 	}) {
@@ -406,6 +425,24 @@ func (n *Node) Leave(ctx context.Context) error {
 	}
 }
 
+// leaveAfterFailedJoin lets a gossip join that Join gave up on finish
+// (for at most the broadcast timeout), and leaves if it admitted the node.
+func (n *Node) leaveAfterFailedJoin() {
+	if p := n.joining.Load(); p != nil {
+		t := time.NewTimer(n.bcastTimeout)
+		select {
+		case <-*p:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	if len(n.MemberNames()) > 1 {
+		if err := n.serf.Leave(); err != nil {
+			n.log.Debug("leave after a failed join", "err", err)
+		}
+	}
+}
+
 // spawn runs f on a goroutine that Close waits for, unless the node is
 // closed (then it returns false and runs nothing).
 func (n *Node) spawn(f func()) bool {
@@ -423,15 +460,23 @@ func (n *Node) spawn(f func()) bool {
 }
 
 // Close stops the node without leaving: the others will see it fail. Call
-// Leave first for a graceful exit. Close waits for every goroutine the
-// node started and closes subscription channels. It is idempotent; calls
-// on a closed node return ErrClosed.
+// Leave first for a graceful exit. One exception: a node on which Join
+// was called and never succeeded, but which others see alive (a Join
+// that gave up at its deadline while the cluster admitted it), leaves
+// first, taking up to about twice the profile's broadcast timeout, so
+// that it does not stay in the others' quorum basis as a failed member
+// that nobody knows of. Close waits for every goroutine the node started
+// and closes subscription channels. It is idempotent; calls on a closed
+// node return ErrClosed.
 func (n *Node) Close() error {
 	n.mu.Lock()
 	already := n.closed.Swap(true)
 	n.mu.Unlock()
 	if already {
 		return nil
+	}
+	if n.joinTried.Load() && !n.joined.Load() {
+		n.leaveAfterFailedJoin()
 	}
 	err := n.serf.Shutdown()
 	n.tr.Shutdown()
