@@ -14,7 +14,7 @@ import (
 	"github.com/gossipsync/gossipsync/internal/wire"
 )
 
-// errFrameTooLarge is returned by write for a frame over the limit; the
+// errFrameTooLarge is returned by send for a frame over the limit; the
 // conn stays open.
 var errFrameTooLarge = errors.New("cluster: frame too large")
 
@@ -28,14 +28,17 @@ type conn struct {
 
 	rd *bufio.Reader // nc's reads, for readLoop only
 
-	// Frames are sealed and queued under wmu, in stream order; whichever
-	// writer finds no flush in progress writes everything queued, in as
-	// few writes as it takes, so frames sent at once share a syscall.
-	wmu      sync.Mutex // protects sealer, wbuf, spare and flushing
-	sealer   *sealer    // nil in an open cluster
-	wbuf     []byte     // length-prefixed sealed frames not yet written
-	spare    []byte     // the last written buffer, reused for wbuf
-	flushing bool       // a writer is writing wbuf out
+	// Frames are sealed and queued under wmu, in stream order, and
+	// writeLoop writes out everything queued, in as few writes as it
+	// takes, so frames sent at once share a syscall. No caller writes to
+	// the socket: a peer that stops reading stalls writeLoop alone, and
+	// no caller's deadline can cut a frame short or close the conn.
+	wmu    sync.Mutex    // protects sealer, wbuf, spare and room
+	sealer *sealer       // nil in an open cluster
+	wbuf   []byte        // length-prefixed sealed frames not yet written
+	spare  []byte        // the last written buffer, reused for wbuf
+	room   chan struct{} // closed when writeLoop takes wbuf; nil if no sender waits for it
+	wake   chan struct{} // (buffered, 1) tells writeLoop that wbuf is no longer empty
 
 	mu      sync.Mutex // protects pending, serving and err
 	pending map[uint64]chan *wire.Frame
@@ -69,7 +72,9 @@ func (c *conn) close(reason error) {
 	c.nc.Close()
 }
 
-// call sends a request frame and waits for its reply.
+// call sends a request frame and waits for its reply. It returns
+// ctx.Err() as soon as ctx ends, whatever the socket is doing; the frame
+// that tells the peer to cancel the request is queued, not waited for.
 func (c *conn) call(ctx context.Context, f *wire.Frame) (*wire.Frame, error) {
 	f.ID = c.node.newRequestID()
 	if dl, ok := ctx.Deadline(); ok {
@@ -88,33 +93,39 @@ func (c *conn) call(ctx context.Context, f *wire.Frame) (*wire.Frame, error) {
 		delete(c.pending, f.ID)
 		c.mu.Unlock()
 	}()
-	if err := c.write(ctx, f); err != nil {
+	if err := c.send(ctx, f); err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case errors.Is(err, errFrameTooLarge):
+			return nil, fmt.Errorf("%w (%s to %s)", err, f.Method, c.peer)
+		}
 		return nil, fmt.Errorf("%w to %s: %v", ErrConnLost, c.peer, err)
 	}
 	select {
 	case r := <-ch:
 		return r, nil
 	case <-c.done:
-		return nil, fmt.Errorf("%w to %s: %v", ErrConnLost, c.peer, c.err)
+		return nil, fmt.Errorf("%w to %s: %v", ErrConnLost, c.peer, c.closedErr())
 	case <-ctx.Done():
-		c.cancelRemote(f.ID)
+		// Best effort: the handler's ctx ends with the request's timeout
+		// anyway, but a request that waited in the queue started late.
+		c.send(context.Background(), &wire.Frame{Kind: wire.KindCancel, ID: f.ID})
 		return nil, ctx.Err()
 	}
 }
 
-// cancelRemote tells the peer that request id was abandoned, so its
-// handler's ctx is canceled; best effort.
-func (c *conn) cancelRemote(id uint64) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	c.write(ctx, &wire.Frame{Kind: wire.KindCancel, ID: id})
-}
+// maxQueued is how many bytes may wait in a conn's write queue before
+// senders wait for writeLoop to take them; a frame is queued whenever
+// fewer wait, so one frame of any allowed size always fits.
+const maxQueued = 1 << 20
 
-// write seals one frame and queues it; if no other writer is flushing,
-// it writes the queue out itself. It returns once the frame is written
-// or handed to the writer in progress (a failure there closes the conn,
-// which every call waiting on it sees). A failed write closes the conn.
-func (c *conn) write(ctx context.Context, f *wire.Frame) error {
+// send seals f and queues it for writeLoop; it does not wait for the
+// socket. While maxQueued bytes or more wait, it waits until writeLoop
+// takes them, the conn closes (its error) or ctx ends (ctx.Err()); a
+// cancel frame never waits. A frame over the limit is refused with
+// errFrameTooLarge, and the conn stays open.
+func (c *conn) send(ctx context.Context, f *wire.Frame) error {
 	if s := c.node.stamper(); s != nil {
 		f.Stamp = s.Stamp()
 	}
@@ -126,40 +137,76 @@ func (c *conn) write(ctx context.Context, f *wire.Frame) error {
 		return fmt.Errorf("%w: %d bytes, limit %d", errFrameTooLarge, size, c.node.cfg.MaxFrame)
 	}
 	c.wmu.Lock()
+	for len(c.wbuf) >= maxQueued && f.Kind != wire.KindCancel && !c.isClosed() {
+		if c.room == nil {
+			c.room = make(chan struct{})
+		}
+		room := c.room
+		c.wmu.Unlock()
+		select {
+		case <-room:
+		case <-c.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		c.wmu.Lock()
+	}
 	if c.isClosed() {
 		c.wmu.Unlock()
 		return c.closedErr()
 	}
+	idle := len(c.wbuf) == 0
 	// Sealing and queueing under one lock keeps the frames in the order
 	// of their sequence numbers.
 	c.wbuf = c.sealer.appendSealed(binary.BigEndian.AppendUint32(c.wbuf, uint32(len(body)+c.sealer.overhead())), body)
-	if c.flushing {
-		c.wmu.Unlock()
-		return nil
+	c.wmu.Unlock()
+	if idle {
+		select {
+		case c.wake <- struct{}{}:
+		default: // a wake-up is pending already
+		}
 	}
-	c.flushing = true
+	return nil
+}
+
+// writeLoop writes out what send queues until the conn closes. A write
+// that has not finished after writeTimeout (the peer stopped reading)
+// closes the conn: the peer is stuck or gone.
+func (c *conn) writeLoop() {
+	for {
+		select {
+		case <-c.wake:
+		case <-c.done:
+			return
+		}
+		if err := c.flush(); err != nil {
+			c.close(err)
+			return
+		}
+	}
+}
+
+// flush writes the queue out until it is empty.
+func (c *conn) flush() error {
+	c.wmu.Lock()
 	for len(c.wbuf) > 0 {
 		buf := c.wbuf
-		c.wbuf = c.spare[:0]
-		c.wmu.Unlock()
-		dl := time.Now().Add(writeTimeout)
-		if d, ok := ctx.Deadline(); ok && d.Before(dl) {
-			dl = d
+		c.wbuf, c.spare = c.spare[:0], nil
+		if c.room != nil {
+			close(c.room)
+			c.room = nil
 		}
-		c.nc.SetWriteDeadline(dl)
+		c.wmu.Unlock()
+		c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 		_, err := c.nc.Write(buf)
+		if err != nil {
+			return err
+		}
 		c.wmu.Lock()
 		if cap(buf) <= maxSpare {
 			c.spare = buf[:0]
 		}
-		if err != nil {
-			c.flushing = false
-			c.wmu.Unlock()
-			c.close(err)
-			return err
-		}
 	}
-	c.flushing = false
 	c.wmu.Unlock()
 	return nil
 }
@@ -178,8 +225,9 @@ func (c *conn) closedErr() error {
 // waiting calls, requests to handlers. A bad frame closes the conn.
 func (c *conn) readLoop() {
 	sem := make(chan struct{}, maxInflight)
-	var handlers sync.WaitGroup
+	var handlers sync.WaitGroup // and writeLoop; every path out closes the conn, which ends it
 	defer handlers.Wait()
+	handlers.Go(c.writeLoop)
 	for {
 		f, err := c.readFrame()
 		if err != nil {
@@ -274,9 +322,11 @@ func (c *conn) handle(f *wire.Frame) {
 	}()
 	reply := c.node.serve(ctx, &Request{From: c.peer, Method: f.Method, body: f.Body})
 	reply.ID = f.ID
-	err := c.write(context.Background(), reply)
+	// Waiting for room in the queue (not for ctx) holds this handler's
+	// slot, so a peer that stops reading its replies stops being served.
+	err := c.send(context.Background(), reply)
 	if errors.Is(err, errFrameTooLarge) {
-		err = c.write(context.Background(), &wire.Frame{Kind: wire.KindError, ID: f.ID, Message: err.Error()})
+		err = c.send(context.Background(), &wire.Frame{Kind: wire.KindError, ID: f.ID, Message: err.Error()})
 	}
 	if err != nil && !c.isClosed() {
 		c.node.log.Debug("rpc reply not sent", "peer", c.peer, "method", f.Method, "err", err)

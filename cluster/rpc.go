@@ -25,7 +25,10 @@ const handshakeTimeout = 5 * time.Second
 // unauthenticated peer cannot make the node buffer a large frame.
 const maxHandshakeFrame = 4 << 10
 
-// writeTimeout bounds one frame write when ctx has no earlier deadline.
+// writeTimeout bounds one write to a connection's socket: a peer that
+// takes no more of the queued frames for this long is stuck or gone, and
+// the connection closes. Callers never wait for the socket; their
+// deadlines do not apply to it.
 const writeTimeout = 10 * time.Second
 
 // readBuffer is the size of a connection's read buffer: frames that
@@ -280,9 +283,10 @@ func handshakeDeadline(ctx context.Context) time.Time {
 	return d
 }
 
-// startConn registers c under its peer's name and starts its reader.
+// startConn registers c under its peer's name and starts its reader,
+// which runs its writer.
 func (n *Node) startConn(nc net.Conn, peer string, s *sealer) (*conn, error) {
-	c := &conn{node: n, peer: peer, nc: nc, rd: bufio.NewReaderSize(nc, readBuffer), sealer: s, pending: map[uint64]chan *wire.Frame{}, serving: map[uint64]context.CancelFunc{}, done: make(chan struct{})}
+	c := &conn{node: n, peer: peer, nc: nc, rd: bufio.NewReaderSize(nc, readBuffer), sealer: s, pending: map[uint64]chan *wire.Frame{}, serving: map[uint64]context.CancelFunc{}, done: make(chan struct{}), wake: make(chan struct{}, 1)}
 	n.rpc.mu.Lock()
 	n.rpc.live[c] = struct{}{}
 	if old := n.rpc.conns[peer]; old == nil || old.isClosed() {
