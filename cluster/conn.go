@@ -78,7 +78,10 @@ func (c *conn) close(reason error) {
 func (c *conn) call(ctx context.Context, f *wire.Frame) (*wire.Frame, error) {
 	f.ID = c.node.newRequestID()
 	if dl, ok := ctx.Deadline(); ok {
-		f.Timeout = max(int64(time.Until(dl)), 1)
+		f.Timeout = int64(time.Until(dl))
+		if f.Timeout <= 0 {
+			return nil, context.DeadlineExceeded
+		}
 	}
 	ch := make(chan *wire.Frame, 1)
 	c.mu.Lock()

@@ -135,3 +135,85 @@ func TestCtxOfOneCallerNeverClosesTheConn(t *testing.T) {
 		})
 	}
 }
+
+// TestCallWithExpiredCtx: a call whose ctx has ended, or is about to,
+// returns ctx.Err(), never ErrConnLost, and leaves the connection, which
+// other calls share, open. Issue 12: the write took its deadline from the
+// ctx, failed at once with "i/o timeout", and closed the connection, so
+// the caller got ErrConnLost and so did every call waiting on it. This is
+// what made TestCallErrors/deadline flaky under CPU load.
+func TestCallWithExpiredCtx(t *testing.T) {
+	// n1 and n2 joined through n0: n1 has a connection to n0 and none
+	// to n2.
+	nodes := newTestCluster(t, 3, testKey)
+	a, b := nodes[1], nodes[0]
+	release := make(chan struct{})
+	b.Handle("wait", func(ctx context.Context, _ *Request) (any, error) {
+		select {
+		case <-release:
+			return "done", nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	})
+	for _, n := range nodes {
+		HandleFunc(n, "echo", func(ctx context.Context, from string, r echoReq) (echoResp, error) {
+			return echoResp{From: from, Text: r.Text}, nil
+		})
+	}
+	if err := a.Call(context.Background(), "n0", "echo", echoReq{"warm"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	before := connTo(a, "n0")
+	if before == nil {
+		t.Fatal("no connection from n1 to n0")
+	}
+	// A call that shares the connection and waits for the others.
+	var shared string
+	sharedErr := make(chan error, 1)
+	go func() { sharedErr <- a.Call(context.Background(), "n0", "wait", nil, &shared) }()
+
+	expired := func() (context.Context, context.CancelFunc) {
+		return context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	}
+	nearly := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.Background(), time.Microsecond)
+	}
+	canceled := func() (context.Context, context.CancelFunc) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		return ctx, cancel
+	}
+	tests := []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+		node string
+		want error
+	}{
+		{"expired", expired, "n0", context.DeadlineExceeded},
+		{"nearly expired", nearly, "n0", context.DeadlineExceeded},
+		{"canceled", canceled, "n0", context.Canceled},
+		{"expired, no connection yet", expired, "n2", context.DeadlineExceeded},
+		{"nearly expired, no connection yet", nearly, "n2", context.DeadlineExceeded},
+		{"expired, to itself", expired, "n1", context.DeadlineExceeded},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for range 20 {
+				ctx, cancel := tt.ctx()
+				err := a.Call(ctx, tt.node, "echo", echoReq{"late"}, nil)
+				cancel()
+				if !errors.Is(err, tt.want) || errors.Is(err, ErrConnLost) {
+					t.Fatalf("Call = %v, want %v", err, tt.want)
+				}
+			}
+		})
+	}
+	close(release)
+	if err := <-sharedErr; err != nil || shared != "done" {
+		t.Fatalf("the call sharing the connection = %q, %v; want done", shared, err)
+	}
+	if after := connTo(a, "n0"); after != before {
+		t.Error("the shared connection was closed and replaced")
+	}
+}

@@ -89,13 +89,21 @@ func (n *Node) Handle(method string, h Handler) {
 
 // Call invokes method on the member named node with req and decodes the
 // reply into resp (which may be nil to discard it). It returns when the
-// reply arrives, ctx is done (ctx.Err()), the connection breaks
-// (ErrConnLost) or the node closes (ErrClosed). The remaining time of ctx
-// travels with the request and bounds the handler. A call to the node's own
-// name runs the handler locally, through the same encoding.
+// reply arrives, ctx is done (ctx.Err(), at once: no clean-up is waited
+// for), the connection breaks (ErrConnLost) or the node closes
+// (ErrClosed). A ctx that has already ended sends nothing, and Call never
+// reports success after ctx's deadline: a reply it takes later is dropped
+// (ctx.Err()). The remaining time of ctx travels with the request and
+// bounds the handler; a caller that gives up cancels the handler's ctx
+// too. One caller's ctx never closes the connection that other calls
+// share. A call to the node's own name runs the handler locally, through
+// the same encoding.
 func (n *Node) Call(ctx context.Context, node, method string, req, resp any) error {
 	if n.closed.Load() {
 		return ErrClosed
+	}
+	if err := ctxEnded(ctx); err != nil {
+		return err
 	}
 	body, err := wire.Encode(req)
 	if err != nil {
@@ -107,12 +115,20 @@ func (n *Node) Call(ctx context.Context, node, method string, req, resp any) err
 	} else {
 		c, err := n.rpcConn(ctx, node)
 		if err != nil {
+			if cerr := ctxEnded(ctx); cerr != nil { // the dial or handshake ran out of time
+				return cerr
+			}
 			return err
 		}
 		reply, err = c.call(ctx, &wire.Frame{Kind: wire.KindRequest, Method: method, Body: body})
 		if err != nil {
 			return err
 		}
+	}
+	// A reply and the deadline can be ready at once (a timer that fires
+	// late on a loaded machine); only a reply in time counts.
+	if err := ctxEnded(ctx); err != nil {
+		return err
 	}
 	if reply.Kind == wire.KindError {
 		return &RemoteError{Node: node, Method: method, Code: reply.Code, Message: reply.Message}
@@ -122,6 +138,18 @@ func (n *Node) Call(ctx context.Context, node, method string, req, resp any) err
 	}
 	if err := wire.Decode(reply.Body, resp); err != nil {
 		return fmt.Errorf("cluster: %s on %s: decode reply: %w", method, node, err)
+	}
+	return nil
+}
+
+// ctxEnded returns ctx.Err(), or context.DeadlineExceeded once ctx's
+// deadline has passed even if its timer has not fired yet.
+func ctxEnded(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
 	}
 	return nil
 }

@@ -81,33 +81,34 @@ func TestCallErrors(t *testing.T) {
 		return nil, ctx.Err()
 	})
 	b.Handle("big", func(context.Context, *Request) (any, error) { return make([]byte, 5<<20), nil })
-	short := func() context.Context {
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		t.Cleanup(cancel)
-		return ctx
-	}
 	tests := []struct {
 		name    string
-		ctx     context.Context
+		timeout time.Duration // of the call's ctx, made when the subtest runs; 0 = none
 		node    string
 		method  string
 		req     any
 		wantIs  error
 		wantMsg string
 	}{
-		{"registered sentinel", context.Background(), "n1", "sentinel", nil, errTestSentinel, "wrapped"},
-		{"plain error", context.Background(), "n1", "plain", nil, nil, "no such thing"},
-		{"panic", context.Background(), "n1", "panic", nil, nil, "panicked"},
-		{"unknown method", context.Background(), "n1", "nope", nil, ErrUnknownMethod, "nope"},
-		{"unknown node", context.Background(), "n9", "echo", nil, ErrUnknownNode, "n9"},
-		{"deadline", short(), "n1", "slow", nil, context.DeadlineExceeded, ""},
-		{"bad request body", context.Background(), "n1", "echo", 42, nil, "decode request"},
-		{"reply too large", context.Background(), "n1", "big", nil, nil, "too large"},
-		{"request too large", context.Background(), "n1", "echo", echoReq{strings.Repeat("x", 5<<20)}, nil, "too large"},
+		{"registered sentinel", 0, "n1", "sentinel", nil, errTestSentinel, "wrapped"},
+		{"plain error", 0, "n1", "plain", nil, nil, "no such thing"},
+		{"panic", 0, "n1", "panic", nil, nil, "panicked"},
+		{"unknown method", 0, "n1", "nope", nil, ErrUnknownMethod, "nope"},
+		{"unknown node", 0, "n9", "echo", nil, ErrUnknownNode, "n9"},
+		{"deadline", 200 * time.Millisecond, "n1", "slow", nil, context.DeadlineExceeded, ""},
+		{"bad request body", 0, "n1", "echo", 42, nil, "decode request"},
+		{"reply too large", 0, "n1", "big", nil, nil, "too large"},
+		{"request too large", 0, "n1", "echo", echoReq{strings.Repeat("x", 5<<20)}, nil, "too large"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := a.Call(tt.ctx, tt.node, tt.method, tt.req, nil)
+			ctx := context.Background()
+			if tt.timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
+				defer cancel()
+			}
+			err := a.Call(ctx, tt.node, tt.method, tt.req, nil)
 			if err == nil {
 				t.Fatal("Call succeeded, want an error")
 			}
