@@ -68,6 +68,17 @@
 //     without the key, or with another, is refused with ErrAuth; Join
 //     reports it at once.
 //
+// A keyed node tells a peer nothing about the cluster before the peer has
+// proven the key: a client without it learns no member's name or
+// address, not even the name of the node it dialed, and is refused with
+// a message that names nobody (ErrAuth). Only after the proof does the
+// node check the dialer's name against its members (ErrDuplicateName,
+// with the conflicting member's address) and send its own name, bound to
+// both nonces by its own proof. Hiding the listener's name too costs
+// nothing (a dialer needs the name only once it is talking to a key
+// holder) and means a scanner learns no more than that the port speaks
+// gossipsync and wants a key.
+//
 // Without a key the cluster is open: anyone who can reach the port can
 // join and call methods. Use a key on any network you do not fully trust.
 //

@@ -19,9 +19,19 @@ import (
 // challenge before any method runs, then encrypts every frame:
 //
 //  1. dialer -> listener  hello{name, addr, auth, nonceD}
-//  2. listener -> dialer  hello-ack{name, addr, auth, nonceL}
-//  3. dialer -> listener  auth{HMAC-SHA256(key, "d" | nonceD | nonceL | names)}
-//  4. listener -> dialer  auth-ok{HMAC-SHA256(key, "l" | nonceD | nonceL | names)}
+//  2. listener -> dialer  hello-ack{auth, nonceL}
+//  3. dialer -> listener  auth{HMAC-SHA256(key, "d" | nonceD | nonceL | dname "\x00")}
+//  4. listener -> dialer  auth-ok{name, addr, HMAC-SHA256(key, "l" | nonceD | nonceL | dname "\x00" lname)}
+//
+// The listener says nothing about itself or the cluster before the
+// dialer's proof (step 3): its hello-ack carries no name and no address,
+// a dialer without the key is refused with a message that names nobody,
+// and the dialer's name is checked against the members (check) only
+// after the proof, so that its refusal (ErrDuplicateName, with the
+// member's address) goes to key holders only. The listener's name and
+// address come back with its own proof, which binds both names. (Step 3
+// binds the names exchanged so far: the dialer's, and the empty one of
+// the hello-ack.)
 //
 // The listener accepts the dialer's MAC under any of its keys (the primary
 // and the secondary ones), which is what makes key rotation possible. Each
@@ -30,8 +40,13 @@ import (
 // read, changed, replayed or reordered without the key. Fresh nonces on both
 // sides make every connection's keys new.
 //
-// Without a SecretKey only steps 1 and 2 run and frames go in the clear. A
-// node with a key refuses a peer without one, and the other way round.
+// What the proof shows is that the peer holds the cluster's key, not
+// which node it is: the names are what each side says it is.
+//
+// Without a SecretKey the cluster is open: the listener checks the
+// dialer's name at once and answers hello-ack{name, addr}, and frames go
+// in the clear. A node with a key refuses a peer without one, and the
+// other way round.
 
 const nonceSize = 32
 
@@ -124,16 +139,33 @@ func newNonce() []byte {
 	return b
 }
 
+// Refusals before the dialer has proven the key. They name nobody: a
+// dialer without the key learns only that this node wants one (or none).
+var (
+	errKeyRequired = fmt.Errorf("%w: the listener requires the cluster's secret key and the dialer has none", ErrAuth)
+	errKeyNotUsed  = fmt.Errorf("%w: the listener has no secret key and the dialer has one", ErrAuth)
+	errWrongKey    = fmt.Errorf("%w: the dialer does not hold this cluster's secret key", ErrAuth)
+)
+
 // handshaker holds what both sides of a handshake need.
 type handshaker struct {
 	self     wire.Hello
 	keys     [][]byte // primary first; empty = open cluster
 	maxFrame int
-	// check vets the dialer's hello on the listening side (name conflicts).
+	// check vets the dialer's hello on the listening side (name
+	// conflicts). With a key it runs only after the dialer's proof, and
+	// its error goes back to the dialer.
 	check func(peer wire.Hello, remote net.Addr) error
 }
 
-// dial runs the dialer's side of the handshake on conn.
+// handshakeNames is what the MACs bind: the dialer's name and the
+// listener's, as exchanged.
+func handshakeNames(dialer, listener string) []byte {
+	return []byte(dialer + "\x00" + listener)
+}
+
+// dial runs the dialer's side of the handshake on conn. It returns the
+// listener's hello: its name and address, as the listener states them.
 func (h *handshaker) dial(conn net.Conn) (wire.Hello, *sealer, error) {
 	hello := h.self
 	hello.Auth = len(h.keys) > 0
@@ -141,79 +173,99 @@ func (h *handshaker) dial(conn net.Conn) (wire.Hello, *sealer, error) {
 	if err := writeHandshake(conn, wire.KindHello, hello); err != nil {
 		return wire.Hello{}, nil, err
 	}
-	var peer wire.Hello
-	if err := readHandshake(conn, h.maxFrame, wire.KindHelloAck, &peer); err != nil {
+	var ack wire.Hello
+	if err := readHandshake(conn, h.maxFrame, wire.KindHelloAck, &ack); err != nil {
 		return wire.Hello{}, nil, err
 	}
-	if peer.Auth != hello.Auth {
-		return peer, nil, authMismatch(hello, peer)
+	if ack.Auth != hello.Auth {
+		return ack, nil, keyMismatch(conn, hello.Auth)
 	}
 	if !hello.Auth {
-		return peer, nil, nil
+		return ack, nil, nil
 	}
 	key := h.keys[0]
-	names := []byte(hello.Name + "\x00" + peer.Name)
-	if err := writeHandshake(conn, wire.KindAuth, mac(key, "d", hello.Nonce, peer.Nonce, names)); err != nil {
-		return peer, nil, err
+	if err := writeHandshake(conn, wire.KindAuth, mac(key, "d", hello.Nonce, ack.Nonce, handshakeNames(hello.Name, ack.Name))); err != nil {
+		return wire.Hello{}, nil, err
 	}
-	var proof []byte
-	if err := readHandshake(conn, h.maxFrame, wire.KindAuthOK, &proof); err != nil {
-		return peer, nil, err
+	var peer wire.Hello
+	if err := readHandshake(conn, h.maxFrame, wire.KindAuthOK, &peer); err != nil {
+		return wire.Hello{}, nil, err
 	}
-	if !hmac.Equal(proof, mac(key, "l", hello.Nonce, peer.Nonce, names)) {
-		return peer, nil, fmt.Errorf("%w: peer %s does not hold this cluster's secret key", ErrAuth, peer.Name)
+	if !hmac.Equal(peer.Proof, mac(key, "l", hello.Nonce, ack.Nonce, handshakeNames(hello.Name, peer.Name))) {
+		return wire.Hello{}, nil, fmt.Errorf("%w: the node at %s does not hold this cluster's secret key", ErrAuth, conn.RemoteAddr())
 	}
-	s, err := newSealer(key, hello.Nonce, peer.Nonce, true)
+	peer.Auth, peer.Nonce, peer.Proof = true, ack.Nonce, nil
+	s, err := newSealer(key, hello.Nonce, ack.Nonce, true)
 	return peer, s, err
 }
 
 // accept runs the listener's side of the handshake on conn. On failure it
-// tells the dialer why before returning.
+// tells the dialer why before returning; before the dialer's proof, that
+// answer names nobody (see the top of this file).
 func (h *handshaker) accept(conn net.Conn) (wire.Hello, *sealer, error) {
 	var peer wire.Hello
 	if err := readHandshake(conn, h.maxFrame, wire.KindHello, &peer); err != nil {
 		return peer, nil, err
 	}
-	self := h.self
-	self.Auth = len(h.keys) > 0
-	self.Nonce = newNonce()
-	if peer.Auth != self.Auth {
-		return peer, nil, refuse(conn, authMismatch(self, peer))
+	keyed := len(h.keys) > 0
+	switch {
+	case keyed && !peer.Auth:
+		return peer, nil, refuse(conn, errKeyRequired)
+	case !keyed && peer.Auth:
+		return peer, nil, refuse(conn, errKeyNotUsed)
+	case keyed:
+		return h.acceptKeyed(conn, peer)
 	}
+	// An open cluster: anyone who can reach it may join and list the
+	// members, so there is nothing to hide.
 	if err := h.check(peer, conn.RemoteAddr()); err != nil {
 		return peer, nil, refuse(conn, err)
 	}
-	if err := writeHandshake(conn, wire.KindHelloAck, self); err != nil {
+	self := h.self
+	self.Auth, self.Nonce = false, newNonce()
+	return peer, nil, writeHandshake(conn, wire.KindHelloAck, self)
+}
+
+// acceptKeyed runs steps 2 to 4 of the handshake for the dialer's hello.
+func (h *handshaker) acceptKeyed(conn net.Conn, peer wire.Hello) (wire.Hello, *sealer, error) {
+	nonce := newNonce()
+	if err := writeHandshake(conn, wire.KindHelloAck, wire.Hello{Auth: true, Nonce: nonce}); err != nil {
 		return peer, nil, err
-	}
-	if !self.Auth {
-		return peer, nil, nil
 	}
 	var proof []byte
 	if err := readHandshake(conn, h.maxFrame, wire.KindAuth, &proof); err != nil {
 		return peer, nil, err
 	}
-	names := []byte(peer.Name + "\x00" + self.Name)
-	for _, key := range h.keys {
-		if hmac.Equal(proof, mac(key, "d", peer.Nonce, self.Nonce, names)) {
-			err := writeHandshake(conn, wire.KindAuthOK, mac(key, "l", peer.Nonce, self.Nonce, names))
-			if err != nil {
-				return peer, nil, err
-			}
-			s, err := newSealer(key, peer.Nonce, self.Nonce, false)
-			return peer, s, err
+	var key []byte
+	for _, k := range h.keys {
+		if hmac.Equal(proof, mac(k, "d", peer.Nonce, nonce, handshakeNames(peer.Name, ""))) {
+			key = k
+			break
 		}
 	}
-	return peer, nil, refuse(conn, fmt.Errorf("%w: %s does not hold this cluster's secret key", ErrAuth, peer.Name))
+	if key == nil {
+		return peer, nil, refuse(conn, errWrongKey)
+	}
+	if err := h.check(peer, conn.RemoteAddr()); err != nil {
+		return peer, nil, refuse(conn, err)
+	}
+	self := h.self
+	self.Auth, self.Nonce = true, nil
+	self.Proof = mac(key, "l", peer.Nonce, nonce, handshakeNames(peer.Name, self.Name))
+	if err := writeHandshake(conn, wire.KindAuthOK, self); err != nil {
+		return peer, nil, err
+	}
+	s, err := newSealer(key, peer.Nonce, nonce, false)
+	return peer, s, err
 }
 
-// authMismatch explains that one of two nodes has a key and the other
-// none, naming both so the text reads right on either side.
-func authMismatch(a, b wire.Hello) error {
-	if !a.Auth {
-		a, b = b, a
+// keyMismatch is the dialer's error when one side has a key and the
+// other none.
+func keyMismatch(conn net.Conn, dialerKeyed bool) error {
+	if dialerKeyed {
+		return fmt.Errorf("%w: this node has a secret key and the node at %s has none", ErrAuth, conn.RemoteAddr())
 	}
-	return fmt.Errorf("%w: %s has a secret key and %s has none", ErrAuth, a.Name, b.Name)
+	return fmt.Errorf("%w: the node at %s has a secret key and this node has none", ErrAuth, conn.RemoteAddr())
 }
 
 // refuse sends err to the dialer as an error frame and returns err.

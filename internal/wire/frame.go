@@ -56,7 +56,7 @@ const (
 	KindHello    Kind = 4 // handshake, dialer to listener: Body is a Hello
 	KindHelloAck Kind = 5 // handshake, listener to dialer: Body is a Hello
 	KindAuth     Kind = 6 // handshake, dialer proves the key: Body is the MAC
-	KindAuthOK   Kind = 7 // handshake, listener proves the key: Body is the MAC
+	KindAuthOK   Kind = 7 // handshake, listener proves the key: Body is a Hello with Proof
 	KindCancel   Kind = 8 // the caller gave up on request ID: cancel its handler
 	maxKind           = KindCancel
 )
@@ -87,6 +87,7 @@ type Hello struct {
 	Addr  string `msgpack:"a,omitempty"` // the sender's advertised address
 	Auth  bool   `msgpack:"k,omitempty"` // the sender has a secret key and requires authentication
 	Nonce []byte `msgpack:"x,omitempty"` // a fresh random challenge
+	Proof []byte `msgpack:"p,omitempty"` // auth-ok: the listener's MAC
 }
 
 // Marshal encodes f as a frame body (without the length prefix). It refuses

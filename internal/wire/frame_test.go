@@ -57,9 +57,9 @@ func TestMarshalRoundTrip(t *testing.T) {
 		{"empty response", wire.Frame{Kind: wire.KindResponse, ID: 7}},
 		{"error", wire.Frame{Kind: wire.KindError, ID: 42, Code: "not_found", Message: "kv: key \"a\" not found"}},
 		{"hello", wire.Frame{Kind: wire.KindHello, Body: mustEncode(t, hello)}},
-		{"hello-ack", wire.Frame{Kind: wire.KindHelloAck, Body: mustEncode(t, wire.Hello{Name: "node-b"})}},
+		{"hello-ack", wire.Frame{Kind: wire.KindHelloAck, Body: mustEncode(t, wire.Hello{Auth: true, Nonce: bytes.Repeat([]byte{3}, 32)})}},
 		{"auth", wire.Frame{Kind: wire.KindAuth, Body: mustEncode(t, bytes.Repeat([]byte{1}, 32))}},
-		{"auth-ok", wire.Frame{Kind: wire.KindAuthOK, Body: mustEncode(t, bytes.Repeat([]byte{2}, 32))}},
+		{"auth-ok", wire.Frame{Kind: wire.KindAuthOK, Body: mustEncode(t, wire.Hello{Name: "node-b", Addr: "10.0.0.2:7946", Auth: true, Proof: bytes.Repeat([]byte{2}, 32)})}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

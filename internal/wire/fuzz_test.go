@@ -21,9 +21,9 @@ func seedFrames(f *testing.F) [][]byte {
 		{Kind: wire.KindResponse, ID: 2},
 		{Kind: wire.KindError, ID: 1, Code: "not_found", Message: "no such key"},
 		{Kind: wire.KindHello, Body: hello},
-		{Kind: wire.KindHelloAck, Body: mustEncode(f, wire.Hello{Name: "node-b"})},
+		{Kind: wire.KindHelloAck, Body: mustEncode(f, wire.Hello{Auth: true, Nonce: bytes.Repeat([]byte{3}, 32)})},
 		{Kind: wire.KindAuth, Body: mustEncode(f, bytes.Repeat([]byte{1}, 32))},
-		{Kind: wire.KindAuthOK, Body: mustEncode(f, bytes.Repeat([]byte{2}, 32))},
+		{Kind: wire.KindAuthOK, Body: mustEncode(f, wire.Hello{Name: "node-b", Addr: "127.0.0.1:7947", Auth: true, Proof: bytes.Repeat([]byte{2}, 32)})},
 	}
 	var out [][]byte
 	for i := range frames {
