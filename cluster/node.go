@@ -58,6 +58,7 @@ type Node struct {
 	tr   *transport
 	hs   *handshaker
 	rpc  rpcState
+	logs *nodeLogs // rate-limited warnings and the counters kept instead (log.go)
 
 	baseCtx context.Context // canceled by Close; parent of handler contexts
 	cancel  context.CancelFunc
@@ -124,6 +125,7 @@ func New(cfg Config) (*Node, error) {
 		rpc:    rpcState{handlers: map[string]Handler{}, conns: map[string]*conn{}, live: map[*conn]struct{}{}, dialing: map[string]chan struct{}{}},
 	}
 	n.baseCtx, n.cancel = context.WithCancel(context.Background())
+	n.logs = newNodeLogs(n.log)
 	keys := [][]byte{}
 	if cfg.SecretKey != nil {
 		keys = append([][]byte{cfg.SecretKey}, cfg.SecondaryKeys...)
@@ -141,6 +143,7 @@ func New(cfg Config) (*Node, error) {
 	events := make(chan serf.Event, 256)
 	sc, err := cfg.serfConfig(n.tr, events, advertise)
 	if err == nil {
+		n.logs.limitGossip(sc)
 		n.serf, err = serf.Create(sc)
 	}
 	if err != nil {
@@ -485,6 +488,7 @@ func (n *Node) Close() error {
 	n.closeAllConns()
 	n.cancel()
 	n.wg.Wait()
+	n.logs.close()
 	n.mu.Lock()
 	for s := range n.subs {
 		close(s.ch)

@@ -295,7 +295,7 @@ func (n *Node) acceptRPC(nc net.Conn) {
 	nc.SetDeadline(time.Now().Add(handshakeTimeout))
 	peer, s, err := n.hs.accept(nc)
 	if err != nil {
-		n.log.Warn("rpc connection refused", "remote", nc.RemoteAddr().String(), "peer", peer.Name, "err", err)
+		n.logRefused(nc, peer.Name, err)
 		nc.Close()
 		return
 	}
