@@ -106,6 +106,11 @@ type Config struct {
 	// MaxFrame is the largest RPC frame accepted or sent, in bytes. 0 =
 	// 4 MiB. A larger frame closes the connection it came on.
 	MaxFrame int
+	// Limits bound what peers can make the node hold before they have
+	// proven that they hold the key: connections, gossip streams and the
+	// size a gossip stream may declare. The zero value means the defaults
+	// (see Limits).
+	Limits Limits
 }
 
 // Validate reports the first invalid field, without side effects.
@@ -152,7 +157,7 @@ func (c *Config) Validate() error {
 	if c.MaxFrame < 0 || (c.MaxFrame > 0 && c.MaxFrame < 1024) {
 		return fmt.Errorf("cluster: config: MaxFrame %d: use 0 for the default or at least 1024", c.MaxFrame)
 	}
-	return nil
+	return c.Limits.validate()
 }
 
 func validateName(name string) error {

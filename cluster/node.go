@@ -134,6 +134,7 @@ func New(cfg Config) (*Node, error) {
 	n.tr = newTransport(cfg.Network, ln, pc, advertise)
 	n.tr.log = n.log.Debug
 	n.tr.onRPC = n.acceptRPC
+	n.tr.lim = newLimiter(cfg.Limits, cfg.SecretKey != nil, n.log)
 
 	// memberlist takes the transport's packet and stream channels during
 	// serf.Create, so the transport exists first; but its loops, the only

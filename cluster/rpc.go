@@ -49,7 +49,11 @@ type Handler func(ctx context.Context, req *Request) (any, error)
 
 // Request is one incoming call.
 type Request struct {
-	From   string // the caller's node name, authenticated when the cluster has a key
+	// From is the caller's node name as the caller stated it. A
+	// SecretKey proves that the caller holds the cluster's key, not that
+	// it is the node of that name: any key holder can claim any name
+	// (see Security in the package doc).
+	From   string
 	Method string
 	body   []byte
 }
@@ -291,8 +295,9 @@ func (n *Node) dialRPC(ctx context.Context, addr string) (*conn, error) {
 
 // acceptRPC serves an inbound RPC stream whose marker byte was read. The
 // transport calls it only once New has finished, so the node is whole.
+// The transport set the deadline at accept: one deadline bounds the
+// connection from accept to the end of the handshake.
 func (n *Node) acceptRPC(nc net.Conn) {
-	nc.SetDeadline(time.Now().Add(handshakeTimeout))
 	peer, s, err := n.hs.accept(nc)
 	if err != nil {
 		n.logRefused(nc, peer.Name, err)

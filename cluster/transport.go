@@ -23,6 +23,7 @@ type transport struct {
 	advertise netip.AddrPort
 	onRPC     func(net.Conn) // serves an inbound RPC stream; runs on its own goroutine
 	log       func(msg string, args ...any)
+	lim       *limiter // bounds inbound connections before authentication (limits.go)
 
 	packetCh chan *memberlist.Packet
 	streamCh chan net.Conn
@@ -84,6 +85,7 @@ func (t *transport) Shutdown() error {
 		close(t.stop)
 		t.ln.Close()
 		t.pc.Close()
+		t.lim.closeAll()
 	})
 	t.wg.Wait()
 	return nil
@@ -144,33 +146,47 @@ func (t *transport) acceptLoop() {
 			continue
 		}
 		backoff = 5 * time.Millisecond
+		tk, ok := t.lim.admit(c)
+		if !ok {
+			c.Close()
+			continue
+		}
 		t.wg.Add(1)
 		go func() {
 			defer t.wg.Done()
-			t.classify(c)
+			defer t.lim.done(tk)
+			t.classify(c, tk)
 		}()
 	}
 }
 
 // classify reads a stream's first byte and hands it to RPC or memberlist.
-func (t *transport) classify(c net.Conn) {
-	c.SetReadDeadline(time.Now().Add(handshakeTimeout))
-	br := bufio.NewReaderSize(c, 1)
+// One deadline, set at accept, bounds both the wait for the first bytes and
+// the RPC handshake; a gossip stream is checked and counted by the limiter
+// (limits.go) before memberlist, which sets its own deadline, sees it.
+func (t *transport) classify(c net.Conn, tk *ticket) {
+	c.SetDeadline(tk.deadline)
+	br := bufio.NewReaderSize(c, 16)
 	first, err := br.Peek(1)
 	if err != nil {
 		c.Close()
 		return
 	}
-	c.SetReadDeadline(time.Time{})
 	if first[0] == rpcMarker {
 		br.Discard(1)
 		t.onRPC(&peekedConn{Conn: c, r: br})
 		return
 	}
-	select {
-	case t.streamCh <- &peekedConn{Conn: c, r: br}:
-	case <-t.stop:
+	gc, ok := t.lim.gossipStream(tk, c, br)
+	if !ok {
 		c.Close()
+		return
+	}
+	c.SetDeadline(time.Time{})
+	select {
+	case t.streamCh <- gc:
+	case <-t.stop:
+		gc.Close()
 	}
 }
 
