@@ -49,38 +49,69 @@
 // errors.Is works on the caller's side. Frames carry a protocol version
 // byte, and frames over Config.MaxFrame (4 MiB by default) are refused.
 // A malformed, truncated, oversized or unauthenticated frame closes the
-// connection it came on, is logged with the reason, and leaves the node
-// serving.
+// connection it came on, is logged with the reason (a flood of them is
+// summarized; see Security), and leaves the node serving.
 //
 // Gossip packets, gossip streams and RPC streams all use the one address
 // of BindAddr (UDP and TCP on the same port).
 //
 // # Security
 //
-// With Config.SecretKey (16, 24 or 32 bytes) set:
-//   - gossip is encrypted and authenticated with AES-GCM by memberlist's
-//     keyring; messages without the key are dropped, so a node without it
-//     never appears in a member list;
-//   - every RPC connection runs a mutual HMAC-SHA256 challenge with fresh
-//     nonces on both sides before any method runs, then encrypts each
-//     frame with AES-256-GCM under per-connection, per-direction keys
-//     derived from the secret and both nonces (see secure.go). A node
-//     without the key, or with another, is refused with ErrAuth; Join
-//     reports it at once.
+// With Config.SecretKey (16, 24 or 32 bytes) set, the key protects:
+//   - gossip: every packet and stream is encrypted and authenticated with
+//     AES-GCM by memberlist's keyring, and one without the key is dropped,
+//     so a node without it never appears in a member list and cannot read
+//     who the members are;
+//   - RPC: every connection runs a mutual HMAC-SHA256 challenge with fresh
+//     nonces on both sides before any method runs, then seals each frame
+//     with AES-256-GCM under per-connection, per-direction keys derived
+//     from the secret and both nonces, with a frame counter as the nonce,
+//     so that frames cannot be read, changed, replayed or reordered (see
+//     secure.go). A node without the key, or with another, is refused with
+//     ErrAuth; Join reports it at once;
+//   - membership: a keyed node tells a peer nothing about the cluster
+//     before the peer has proven the key. A client without it learns no
+//     member's name or address, not even the name of the node it dialed,
+//     and is refused with a message that names nobody (ErrAuth). Only
+//     after the proof does the node check the dialer's name against its
+//     members (ErrDuplicateName, with the conflicting member's address)
+//     and send its own name, bound to both nonces by its own proof. Hiding
+//     the listener's name too costs nothing (a dialer needs it only once
+//     it is talking to a key holder), and a scanner learns no more than
+//     that the port speaks gossipsync and wants a key.
 //
-// A keyed node tells a peer nothing about the cluster before the peer has
-// proven the key: a client without it learns no member's name or
-// address, not even the name of the node it dialed, and is refused with
-// a message that names nobody (ErrAuth). Only after the proof does the
-// node check the dialer's name against its members (ErrDuplicateName,
-// with the conflicting member's address) and send its own name, bound to
-// both nonces by its own proof. Hiding the listener's name too costs
-// nothing (a dialer needs the name only once it is talking to a key
-// holder) and means a scanner learns no more than that the port speaks
-// gossipsync and wants a key.
+// What the key does not protect:
+//   - Which node is which. The key authenticates the cluster, not the
+//     node: every node holds the same key, and a node's name (Request.From,
+//     the names in Members) and its advertised addresses are what the node
+//     says they are. A key holder can claim another node's name and
+//     address; it is then served under that name, and while it holds the
+//     only connection to a node under that name, that node's calls to the
+//     name go to it. Names are checked only against live members at other
+//     addresses (ErrDuplicateName), which catches mistakes, not an
+//     insider. Identity per node would need a credential per node that the
+//     others verify: a key per node, or certificates, e.g. mutual TLS with
+//     a cluster CA that puts each node's name in its certificate, the RPC
+//     handshake checking that a peer's claimed name is its certificate's,
+//     and a way to revoke one node without rotating every key; gossip
+//     would need the same (memberlist's keyring knows only shared keys),
+//     or serf's messages signed by their sender.
+//   - An insider with the key: it can read all gossip and RPC, join, call
+//     every method under any name, vote, take locks and forge gossip. Guard
+//     the key like a root credential, and rotate it (below) when a node
+//     that held it can no longer be trusted.
+//   - Names on the wire. A dialer's hello (its name and address) and a
+//     refusal after the key proof travel in the clear, before the
+//     connection's keys exist: someone who watches the network sees which
+//     names talk from which addresses. The key keeps the membership from a
+//     client that asks, not from one that watches.
+//   - Availability against a flood. Bad input costs the node bounded work
+//     and memory and never crashes it, but a flood still takes bandwidth,
+//     CPU and connection slots; see the limits below.
 //
 // Without a key the cluster is open: anyone who can reach the port can
-// join and call methods. Use a key on any network you do not fully trust.
+// join, list the members and call methods, and the handshake names the
+// node at once. Use a key on any network you do not fully trust.
 //
 // Key rotation works like Consul's keyring, one rolling restart per step:
 //  1. add the new key to SecondaryKeys on every node;
@@ -88,7 +119,23 @@
 //  3. remove the old key from SecondaryKeys.
 //
 // At every step each node can read every other node's gossip and accepts
-// its RPC connections.
+// its RPC connections: a node sends with its SecretKey and accepts any of
+// its keys.
+//
+// Limits before authentication. What a peer that has not proven the key
+// can make a node hold is bounded. A handshake frame is at most 4 KiB: a
+// larger declared length closes the connection before anything is
+// buffered (later frames are bounded by Config.MaxFrame, and a reader
+// allocates at most 64 KiB of a frame before its bytes arrive). A msgpack value, in a frame's header or its body, may nest at
+// most 100 deep; deeper input is malformed, not a risk to the stack. A
+// connection that has not finished its handshake 5 s after it was
+// accepted is closed. Gossip streams and unauthenticated connections are
+// bounded too; see Config. [To be completed with the pre-authentication
+// limits of issue 13 and their defaults.] A refused connection, or a
+// gossip packet or stream that memberlist rejects, costs a counter
+// rather than a log line: of each kind at most 5 lines are written per
+// 10 s, and the ones left out are counted in a later line ("N more ...
+// in the last 10s").
 //
 // # Networks
 //
