@@ -126,16 +126,51 @@
 // can make a node hold is bounded. A handshake frame is at most 4 KiB: a
 // larger declared length closes the connection before anything is
 // buffered (later frames are bounded by Config.MaxFrame, and a reader
-// allocates at most 64 KiB of a frame before its bytes arrive). A msgpack value, in a frame's header or its body, may nest at
-// most 100 deep; deeper input is malformed, not a risk to the stack. A
-// connection that has not finished its handshake 5 s after it was
-// accepted is closed. Gossip streams and unauthenticated connections are
-// bounded too; see Config. [To be completed with the pre-authentication
-// limits of issue 13 and their defaults.] A refused connection, or a
-// gossip packet or stream that memberlist rejects, costs a counter
-// rather than a log line: of each kind at most 5 lines are written per
-// 10 s, and the ones left out are counted in a later line ("N more ...
-// in the last 10s").
+// allocates at most 64 KiB of a frame before its bytes arrive). A msgpack
+// value, in a frame's header or its body, may nest at most 100 deep;
+// deeper input is malformed, not a risk to the stack. Gossip streams and
+// connections are bounded by Config.Limits (zero values mean the
+// defaults):
+//
+//   - Connections: at most 256 inbound connections may be unauthenticated
+//     at once (accepted and not yet classified as gossip or RPC, or in the
+//     RPC handshake), 64 from one source (an IPv4 address or an IPv6 /64;
+//     nodes on one host share one). One deadline, 5 s from accept, covers
+//     the first bytes and the whole handshake. A connection past the
+//     per-source limit is closed at once. At the total, a connection from
+//     a source holding at least two fewer than the largest source takes
+//     the place of that source's oldest, so a flood from a few addresses
+//     cannot keep a joining node out. Close closes every such connection
+//     at once.
+//   - Gossip streams: at most 64 inbound gossip streams (push-pulls,
+//     joins, stream pings) are served at once, 16 from one source; one
+//     more is closed at once.
+//   - With a key: memberlist reads a whole encrypted stream into memory
+//     before it can check it, so the node reads the 5-byte header itself.
+//     It closes a stream that is not encrypted, or that declares more than
+//     GossipStreamBytes (4 MiB), before reading more. The sizes declared by
+//     the streams being served add up to at most GossipBytes (8 MiB), half
+//     of it from one source; streams up to 64 KiB do not count, so pings
+//     and small push-pulls are never crowded out. A push-pull weighs about
+//     0.8 KiB per member with 128-byte names and 470 bytes of tags (0.1 KiB
+//     with short names), so 4 MiB holds about 5,000 members of the largest
+//     kind; raise both limits for more. Measured on loopback: a flood of
+//     streams declaring 20 MiB grows the heap by 1-2 MB (180-240 MB
+//     without these limits); streams declaring 4 MiB from three addresses,
+//     by 30-40 MB.
+//   - Without a key nothing is authenticated and only the counts apply:
+//     memberlist's plaintext streams declare no total size up front, and
+//     anyone who can reach the port may join anyway.
+//
+// What the limits do not prevent: streams within them are read and
+// decrypted like any gossip, so a flood of them costs bandwidth and CPU. A
+// flood from many addresses fills the totals, and joins and push-pulls
+// fail until it stops. Filter the port at the network where that matters.
+//
+// A refused connection, or a gossip packet or stream that memberlist
+// rejects, costs a counter rather than a log line: of each kind at most 5
+// lines are written per 10 s, and the ones left out are counted in a
+// later line ("N more ... in the last 10s").
 //
 // # Networks
 //
