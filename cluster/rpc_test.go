@@ -37,6 +37,11 @@ func TestCall(t *testing.T) {
 	for _, key := range [][]byte{testKey, nil} {
 		t.Run(fmt.Sprintf("key=%v", key != nil), func(t *testing.T) {
 			a, b := rpcPair(t, key)
+			// b's Join opened a connection to a; a registers its end
+			// once its side of the handshake is done, which may be a
+			// moment after b's Join returned. A call before that opens
+			// a second connection (harmless, but not what this checks).
+			waitFor(t, 5*time.Second, "a's end of b's connection", func() bool { return liveConns(a) == 1 })
 			var got echoResp
 			if err := a.Call(context.Background(), b.Name(), "echo", echoReq{"hi"}, &got); err != nil {
 				t.Fatalf("Call: %v", err)
