@@ -90,7 +90,12 @@ type Config struct {
 	// with, used while rotating SecretKey. Each is 16, 24 or 32 bytes.
 	SecondaryKeys [][]byte
 	// Tags are user tags, gossiped to every member. Keys starting with
-	// "_" are reserved. Tags and the library's own must fit in 512 bytes.
+	// "_" are reserved. Tags and the library's own must fit in 512 bytes
+	// as serf encodes them (each key and value costs its length plus 1 to
+	// 3 bytes). The library's own is the RPC address, up to 55 bytes:
+	// Validate counts the longest the node may advertise, with the IP of
+	// AdvertiseAddr or BindAddr, or the longest IPv6 address when neither
+	// names one.
 	Tags map[string]string
 	// Profile selects failure-detection and gossip timing; default LAN.
 	Profile Profile
@@ -148,6 +153,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("cluster: config: Tags key %q: empty keys and keys starting with %q are reserved", k, reservedTagPrefix)
 		}
 	}
+	if err := checkTagsSize(c.withRPCTag(c.longestRPCAddr())); err != nil {
+		return err
+	}
 	if c.Profile < LAN || c.Profile > Local {
 		return fmt.Errorf("cluster: config: Profile %d is not LAN, WAN or Local", int(c.Profile))
 	}
@@ -158,6 +166,61 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("cluster: config: MaxFrame %d: use 0 for the default or at least 1024", c.MaxFrame)
 	}
 	return c.Limits.validate()
+}
+
+// withRPCTag returns c's tags plus the RPC address tag, as gossiped.
+func (c *Config) withRPCTag(rpcAddr string) map[string]string {
+	tags := map[string]string{tagRPC: rpcAddr}
+	for k, v := range c.Tags {
+		tags[k] = v
+	}
+	return tags
+}
+
+// longestRPCAddr is the longest RPC address New may advertise for c: the
+// IP of AdvertiseAddr or else of BindAddr (where the listener binds), or
+// the longest IPv6 address when neither names one (New then looks up a
+// private IP); and a port of five digits.
+func (c *Config) longestRPCAddr() string {
+	ip := netip.MustParseAddr("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
+	for _, a := range []string{c.AdvertiseAddr, c.BindAddr} {
+		if ap, err := parseIPPort(a); err == nil && !ap.Addr().IsUnspecified() {
+			ip = ap.Addr()
+			break
+		}
+	}
+	return netip.AddrPortFrom(ip, 65535).String()
+}
+
+// checkTagsSize reports tags (the RPC address tag included) that do not
+// fit in serf's limit on a member's encoded tags.
+func checkTagsSize(tags map[string]string) error {
+	if size := tagsSize(tags); size > memberlist.MetaMaxSize {
+		return fmt.Errorf("cluster: config: Tags take %d bytes with the RPC address tag; gossip allows %d", size, memberlist.MetaMaxSize)
+	}
+	return nil
+}
+
+// tagsSize is the size of tags as serf encodes them: a magic byte, then
+// the map in msgpack's old format (no str8, as serf's encoder writes it).
+func tagsSize(tags map[string]string) int {
+	size := 1 + msgpackHeader(len(tags), 16)
+	for k, v := range tags {
+		size += msgpackHeader(len(k), 32) + len(k) + msgpackHeader(len(v), 32) + len(v)
+	}
+	return size
+}
+
+// msgpackHeader is the size of the header of a msgpack map of n entries
+// (fix = 16) or string of n bytes (fix = 32).
+func msgpackHeader(n, fix int) int {
+	switch {
+	case n < fix:
+		return 1
+	case n < 1<<16:
+		return 3
+	}
+	return 5
 }
 
 func validateName(name string) error {
@@ -268,14 +331,20 @@ func (p Profile) memberlistConfig() *memberlist.Config {
 	}
 }
 
+// createSerf is serf.Create; a test replaces it to make New fail once its
+// listeners are bound.
+var createSerf = serf.Create
+
 // serfConfig builds serf's configuration for a node.
 func (c *Config) serfConfig(tr memberlist.Transport, events chan serf.Event, advertise netip.AddrPort) (*serf.Config, error) {
 	sc := serf.DefaultConfig()
 	sc.NodeName = c.Name
 	sc.EventCh = events
-	sc.Tags = map[string]string{tagRPC: advertise.String()}
-	for k, v := range c.Tags {
-		sc.Tags[k] = v
+	sc.Tags = c.withRPCTag(advertise.String())
+	// Validate counted the longest address New may advertise; this is
+	// the one it does.
+	if err := checkTagsSize(sc.Tags); err != nil {
+		return nil, err
 	}
 	logger := stdLogger(c.Logger.With("component", "serf"))
 	sc.Logger = logger

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -26,6 +27,13 @@ func TestConfigValidate(t *testing.T) {
 		{"bad secondary key", Config{SecretKey: make([]byte, 16), SecondaryKeys: [][]byte{make([]byte, 7)}}, "SecondaryKeys[0]"},
 		{"secondary without primary", Config{SecondaryKeys: [][]byte{make([]byte, 16)}}, "SecondaryKeys"},
 		{"reserved tag", Config{Tags: map[string]string{"_rpc": "x"}}, "Tags"},
+		{"tags over 512 bytes", Config{Tags: map[string]string{"big": strings.Repeat("x", 600)}}, "Tags"},
+		{"many small tags over 512 bytes", Config{Tags: manyTags(100)}, "Tags"},
+		// 460 bytes fit beside 127.0.0.1's address, not beside the
+		// longest private IP New might find for 0.0.0.0.
+		{"tags that fit beside the bound IP", Config{BindAddr: "127.0.0.1:0", Tags: map[string]string{"t": strings.Repeat("x", 460)}}, ""},
+		{"tags that fit beside the advertised IP", Config{AdvertiseAddr: "10.1.2.3:7946", Tags: map[string]string{"t": strings.Repeat("x", 460)}}, ""},
+		{"the same tags beside an unknown IP", Config{BindAddr: "0.0.0.0:0", Tags: map[string]string{"t": strings.Repeat("x", 460)}}, "Tags"},
 		{"bad profile", Config{Profile: Profile(9)}, "Profile"},
 		{"negative expected size", Config{ExpectedSize: -1}, "ExpectedSize"},
 		{"tiny max frame", Config{MaxFrame: 10}, "MaxFrame"},
@@ -43,6 +51,54 @@ func TestConfigValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+func manyTags(n int) map[string]string {
+	tags := map[string]string{}
+	for i := range n {
+		tags[fmt.Sprintf("k%02d", i)] = "v"
+	}
+	return tags
+}
+
+// TestValidateTagsAgreesWithSerf: the largest tag Validate accepts is the
+// largest that serf accepts on a running node, so that New never binds
+// the address only to fail in serf. Issue 12: Validate did not count the
+// size of the tags, and New failed after binding, with "start gossip".
+func TestValidateTagsAgreesWithSerf(t *testing.T) {
+	cfg := Config{Name: "a", BindAddr: "127.0.0.1:0", Profile: Local}
+	tag := func(size int) map[string]string { return map[string]string{"t": strings.Repeat("x", size)} }
+	largest := func(ok func(size int) bool) int { // ok holds for 0 and not for 1024
+		lo, hi := 0, 1024
+		for hi-lo > 1 {
+			if mid := (lo + hi) / 2; ok(mid) {
+				lo = mid
+			} else {
+				hi = mid
+			}
+		}
+		return lo
+	}
+	byValidate := largest(func(size int) bool {
+		c := cfg
+		c.Tags = tag(size)
+		return c.Validate() == nil
+	})
+	n := newTestNode(t, "a", nil)
+	if _, port, _ := splitAddr(n.Addr()); port < 10000 {
+		t.Skipf("port %d: the address is shorter than the one Validate counts", port)
+	}
+	bySerf := largest(func(size int) bool { return n.SetTags(tag(size)) == nil })
+	if byValidate != bySerf {
+		t.Errorf("Validate accepts a tag of up to %d bytes, serf up to %d; want the same", byValidate, bySerf)
+	}
+	c := cfg
+	c.Tags = tag(byValidate)
+	m, err := New(c)
+	if err != nil {
+		t.Fatalf("New with the largest tags Validate accepts: %v", err)
+	}
+	m.Close()
 }
 
 func TestNewRejectsInvalidConfig(t *testing.T) {

@@ -145,7 +145,7 @@ func New(cfg Config) (*Node, error) {
 	sc, err := cfg.serfConfig(n.tr, events, advertise)
 	if err == nil {
 		n.logs.limitGossip(sc)
-		n.serf, err = serf.Create(sc)
+		n.serf, err = createSerf(sc)
 	}
 	if err != nil {
 		n.cancel()
