@@ -149,6 +149,9 @@ func (g *Group) Step(ctx context.Context, m *raftpb.Message) error {
 	if err := g.checkInbound(m); err != nil {
 		return err
 	}
+	if g.closing() {
+		return ErrClosed
+	}
 	select {
 	case g.inbox <- m:
 		return nil
@@ -267,12 +270,8 @@ func (g *Group) submit(ctx context.Context, f func()) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	select {
-	case <-g.done:
+	if g.closing() {
 		return ErrClosed
-	case <-g.stopped:
-		return ErrClosed
-	default:
 	}
 	select {
 	case g.ops <- f:
@@ -283,6 +282,18 @@ func (g *Group) submit(ctx context.Context, f func()) error {
 		return ErrClosed
 	case <-g.stopped:
 		return ErrClosed
+	}
+}
+
+// closing reports whether Close was called or the loop stopped.
+func (g *Group) closing() bool {
+	select {
+	case <-g.done:
+		return true
+	case <-g.stopped:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -211,14 +211,14 @@ func testLogger() *slog.Logger {
 
 // cluster is a set of members on one network, inside a synctest bubble.
 type cluster struct {
-	t      *testing.T
+	t      testing.TB
 	net    *network
 	tune   func(*Config)
 	groups map[uint64]*Group
 	sms    map[uint64]*logSM
 }
 
-func newCluster(t *testing.T, n int, tune func(*Config)) *cluster {
+func newCluster(t testing.TB, n int, tune func(*Config)) *cluster {
 	t.Helper()
 	c := &cluster{t: t, net: newNetwork(), tune: tune, groups: map[uint64]*Group{}, sms: map[uint64]*logSM{}}
 	var voters []uint64
@@ -337,7 +337,7 @@ func firstDiff(a, b []applied) int {
 
 // waitFor polls cond every 10 ms (virtual time in a bubble) until it
 // holds, failing the test after timeout.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
