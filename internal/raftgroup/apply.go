@@ -99,14 +99,11 @@ func (g *Group) applyConf(e *raftpb.Entry) {
 		}
 		return
 	}
-	before := len(g.members)
 	for _, c := range cc.AsV2().GetChanges() {
-		if !g.members[c.GetNodeId()] {
-			before = -1 // a new member
-		}
+		added := c.GetType() == raftpb.ConfChangeAddNode || c.GetType() == raftpb.ConfChangeAddLearnerNode
+		g.snapNow = g.snapNow || added && !g.members[c.GetNodeId()]
 	}
 	g.setConfState(g.rn.ApplyConfChange(cc))
-	g.snapNow = g.snapNow || before < 0
 	g.log.Info("raftgroup: configuration changed", "index", e.GetIndex(),
 		"change", raft.DescribeConfChange(cc), "voters", g.confState.GetVoters(),
 		"outgoing", g.confState.GetVotersOutgoing(), "learners", g.confState.GetLearners())

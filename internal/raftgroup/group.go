@@ -214,7 +214,8 @@ func (g *Group) Propose(ctx context.Context, data []byte) (index uint64, result 
 // change), once the joint configuration has been left. It is served by
 // the leader only (a *NotLeaderError elsewhere); raft takes one change at
 // a time, so a change proposed while another is pending returns
-// ErrDropped at once. The group uses cc's Context; cc is not modified.
+// ErrDropped at once. ctx's error means the change may still be applied.
+// The group uses cc's Context; cc is not modified.
 //
 // To add a member: AddLearnerNode, wait for Status.CaughtUp on the
 // leader, then AddNode. raftpb.ConfChangesFromString("l4") builds the

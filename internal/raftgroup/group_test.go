@@ -195,6 +195,46 @@ func TestProposeLeaderPartitioned(t *testing.T) {
 	})
 }
 
+// TestProposeLeaderPartitionedHeal: a proposal on a leader that is cut
+// off, with a long ctx, returns ErrDropped soon after the heal: the old
+// leader learns the new one and fences its lost proposal.
+func TestProposeLeaderPartitionedHeal(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		c := newCluster(t, 3, nil)
+		defer c.close()
+		lead := c.waitLeader(c.ids(), 2*time.Second)
+		c.net.isolate(lead)
+		done := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			_, _, err := c.groups[lead].Propose(ctx, []byte("lost"))
+			done <- err
+		}()
+		time.Sleep(10 * electionTimeout)
+		select {
+		case err := <-done:
+			t.Fatalf("Propose on the cut-off leader returned %v before the heal", err)
+		default:
+		}
+		c.net.heal()
+		healed := time.Now()
+		err := <-done
+		if !errors.Is(err, ErrDropped) {
+			t.Errorf("Propose on the old leader: %v, want ErrDropped", err)
+		}
+		t.Logf("the old leader's proposal returned %v %v after the heal", err, time.Since(healed))
+		if took := time.Since(healed); took > 5*electionTimeout {
+			t.Errorf("ErrDropped %v after the heal, want within 5 election timeouts", took)
+		}
+		for _, e := range c.waitConverged(time.Second) {
+			if e.Data == "lost" {
+				t.Errorf("the lost proposal was applied at %d", e.Index)
+			}
+		}
+	})
+}
+
 // TestPartition: the minority side of a partition cannot commit, the
 // majority elects a leader and goes on, and after the heal every member
 // converges on the majority's log.

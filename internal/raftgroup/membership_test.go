@@ -90,6 +90,9 @@ func TestMembership(t *testing.T) {
 				st, err := c.groups[c.waitLeader(voters, 5*time.Second)].Status()
 				return err == nil && st.CaughtUp(step.new, 0)
 			})
+			if n := c.sms[step.new].restores.Load(); n == 0 {
+				t.Errorf("member %d caught up without installing a snapshot", step.new)
+			}
 			c.changeConf(voters, fmt.Sprintf("v%d r%d", step.new, step.old))
 			c.crash(step.old)
 			voters = append(slices.DeleteFunc(voters, func(id uint64) bool { return id == step.old }), step.new)
