@@ -37,6 +37,20 @@ var (
 	// ErrTransferFailed means the leader did not move to the chosen
 	// member within an election timeout (Raft aborts the transfer then).
 	ErrTransferFailed = errors.New("raftgroup: leadership transfer failed")
+
+	// ErrBadMessage is returned by Step for a message this member must
+	// not take: addressed to another member, local to raft, or a
+	// proposal that carries anything but normal entries (configuration
+	// changes are proposed on the leader only, and raft panics on a
+	// malformed one).
+	ErrBadMessage = errors.New("raftgroup: bad message")
+
+	// ErrBadConfChange is returned by ProposeConfChange for a change that
+	// the current configuration cannot take (it would remove every voter,
+	// change a joint configuration without leaving it, name member 0,
+	// ...). Raft panics on every member when it applies such a change,
+	// so it is refused before it is proposed.
+	ErrBadConfChange = errors.New("raftgroup: bad configuration change")
 )
 
 // NotLeaderError is returned for calls only the leader serves. It matches

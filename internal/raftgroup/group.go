@@ -2,7 +2,6 @@ package raftgroup
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -11,19 +10,6 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 )
-
-// ErrBadMessage is returned by Step for a message this member must not
-// take: addressed to another member, local to raft, or a proposal that
-// carries anything but normal entries (configuration changes are proposed
-// on the leader only, and raft panics on a malformed one).
-var ErrBadMessage = errors.New("raftgroup: bad message")
-
-// ErrBadConfChange is returned by ProposeConfChange for a change that the
-// current configuration cannot take (it would remove every voter, change
-// a joint configuration without leaving it, name member 0, ...). Raft
-// panics on every member when such a change is applied, so it is refused
-// before it is proposed.
-var ErrBadConfChange = errors.New("raftgroup: bad configuration change")
 
 // Group is one member of a Raft group: a RawNode with in-memory storage,
 // driven by one goroutine (the loop) that ticks it, steps inbound
