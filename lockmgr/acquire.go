@@ -28,9 +28,8 @@ func (m *Manager) acquire(ctx context.Context, id string, try bool, opts []Acqui
 		defer cancel()
 	}
 	for {
-		h := holder{Node: m.node.Name(), Mgr: m.id, Handle: m.handles.Add(1)}
-		req := acquireReq{ID: id, Holder: h, TTL: o.ttl, Try: try, Quorum: m.opt.quorum, Replicas: m.opt.replicas}
-		coord, token, start, err := m.ask(cctx, req)
+		req := acquireReq{ID: id, TTL: o.ttl, Try: try, Quorum: m.opt.quorum, Replicas: m.opt.replicas}
+		coord, h, token, start, err := m.ask(cctx, req)
 		if err != nil {
 			// Return now, at the caller's deadline; the clean-up
 			// (up to two calls of TTL/4) goes on in the background.
@@ -78,24 +77,33 @@ func (l *Lock) confirm(ctx context.Context) bool {
 
 // ask sends the acquisition to the id's coordinator, or to the next ring
 // successor while the owner is unreachable or has no Manager. It returns
-// the coordinator last asked and, on success, the token and the start of
-// the lease (see leaseStart).
-func (m *Manager) ask(ctx context.Context, req acquireReq) (coord string, token uint64, start time.Time, err error) {
+// the coordinator last asked and the holder it was asked for and, on
+// success, the token and the start of the lease (see leaseStart).
+//
+// Each coordinator is asked for a holder of its own. A coordinator given
+// up on (its connection broke) may still be running a claim round for
+// its holder; if it loses that round it frees that holder's grants. Were
+// the holder shared, the next coordinator could win the very same token
+// for it (the acceptors would take its claim as a repeat), and the first
+// one's release would then free a grant that is held.
+func (m *Manager) ask(ctx context.Context, req acquireReq) (coord string, h holder, token uint64, start time.Time, err error) {
 	names := memberNames(m.node)
 	err = fmt.Errorf("%w: no member to ask", ErrNoQuorum)
 	for _, owner := range m.ring.Ring(names).Owners(req.ID, len(names)) {
 		coord = owner
+		h = holder{Node: m.node.Name(), Mgr: m.id, Handle: m.handles.Add(1)}
+		req.Holder = h
 		sent := time.Now()
 		var resp acquireResp
 		err = m.callCoordinator(ctx, owner, req, &resp)
 		if err == nil {
-			return coord, resp.Token, leaseStart(sent, resp.Waited), nil
+			return coord, h, resp.Token, leaseStart(sent, resp.Waited), nil
 		}
 		if ctx.Err() != nil || !retryable(err) {
 			break
 		}
 	}
-	return coord, 0, time.Time{}, err
+	return coord, h, 0, time.Time{}, err
 }
 
 // leaseStart returns when the lease of a grant begins on this node's
