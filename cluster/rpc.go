@@ -274,23 +274,41 @@ func (n *Node) dialMember(ctx context.Context, name string) (*conn, error) {
 }
 
 // dialRPC opens, authenticates and registers a connection to addr.
+// The dial and the handshake end when ctx does or the node closes
+// (ErrClosed).
 func (n *Node) dialRPC(ctx context.Context, addr string) (*conn, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(n.baseCtx, cancel)()
 	nc, err := n.cfg.Network.Dial(ctx, addr)
 	if err != nil {
-		return nil, err
+		return nil, n.dialErr(err)
 	}
 	nc.SetDeadline(handshakeDeadline(ctx))
-	if _, err := nc.Write([]byte{rpcMarker}); err != nil {
-		nc.Close()
-		return nil, err
+	abort := context.AfterFunc(ctx, func() { nc.Close() }) // ends the handshake's reads and writes
+	var peer wire.Hello
+	var s *sealer
+	_, err = nc.Write([]byte{rpcMarker})
+	if err == nil {
+		peer, s, err = n.hs.dial(nc)
 	}
-	peer, s, err := n.hs.dial(nc)
+	if !abort() && err == nil { // nc is closed, or closing
+		err = ctx.Err()
+	}
 	if err != nil {
 		nc.Close()
-		return nil, err
+		return nil, n.dialErr(err)
 	}
 	nc.SetDeadline(time.Time{})
 	return n.startConn(nc, peer.Name, s)
+}
+
+// dialErr is ErrClosed once the node is closed, else err.
+func (n *Node) dialErr(err error) error {
+	if n.closed.Load() {
+		return ErrClosed
+	}
+	return err
 }
 
 // acceptRPC serves an inbound RPC stream whose marker byte was read. The
@@ -383,7 +401,9 @@ func CallAll[R any](ctx context.Context, n *Node, nodes []string, method string,
 // CallUntil is CallAll that returns as soon as enough, called with the
 // replies so far after each one, reports true (a nil enough never does).
 // The calls still outstanding then run on until they end or timeout
-// passes, and their replies are dropped.
+// passes, and their replies are dropped. They belong to the node: Close
+// ends them (ErrConnLost, ErrClosed) and waits for them. On a closed node
+// every reply is ErrClosed.
 func CallUntil[R any](ctx context.Context, n *Node, nodes []string, method string, req any, timeout time.Duration, enough func([]Reply[R]) bool) []Reply[R] {
 	if nodes == nil {
 		nodes = n.MemberNames()
@@ -411,12 +431,16 @@ func CallUntil[R any](ctx context.Context, n *Node, nodes []string, method strin
 			self = true
 			continue
 		}
-		go func() {
+		call := func() {
 			r := Reply[R]{Node: name}
 			r.Err = n.Call(ctx, name, method, req, &r.Resp)
 			out <- r
 			end()
-		}()
+		}
+		if !n.spawn(call) {
+			out <- Reply[R]{Node: name, Err: ErrClosed}
+			end()
+		}
 	}
 	replies := make([]Reply[R], 0, len(nodes))
 	if self {
