@@ -125,8 +125,8 @@ const maxQueued = 1 << 20
 
 // send seals f and queues it for writeLoop; it does not wait for the
 // socket. While maxQueued bytes or more wait, it waits until writeLoop
-// takes them, the conn closes (its error) or ctx ends (ctx.Err()); a
-// cancel frame never waits. A frame over the limit is refused with
+// takes them, the conn closes (its error) or ctx ends (ctx.Err()); only
+// requests wait, never replies or cancel frames. A frame over the limit is refused with
 // errFrameTooLarge, and the conn stays open.
 func (c *conn) send(ctx context.Context, f *wire.Frame) error {
 	if s := c.node.stamper(); s != nil {
@@ -140,7 +140,13 @@ func (c *conn) send(ctx context.Context, f *wire.Frame) error {
 		return fmt.Errorf("%w: %d bytes, limit %d", errFrameTooLarge, size, c.node.cfg.MaxFrame)
 	}
 	c.wmu.Lock()
-	for len(c.wbuf) >= maxQueued && f.Kind != wire.KindCancel && !c.isClosed() {
+	// Callers wait for room; cancel frames and replies never do. A reply
+	// that waited would hold one of the connection's handler slots, and
+	// with every slot taken readLoop stops reading, replies to this node's
+	// own calls included: two nodes busy in both directions could then
+	// wait on each other until the write timeout closed the connection.
+	// Replies are bounded anyway, by maxInflight frames of MaxFrame.
+	for len(c.wbuf) >= maxQueued && f.Kind == wire.KindRequest && !c.isClosed() {
 		if c.room == nil {
 			c.room = make(chan struct{})
 		}
@@ -306,9 +312,15 @@ func (c *conn) closeAfterRead(err error) {
 
 // handle serves one request and writes its reply.
 func (c *conn) handle(f *wire.Frame) {
-	ctx, cancel := context.WithCancel(c.node.baseCtx)
+	// One context per request, canceled when the handler returns: a
+	// context made and dropped here would stay among baseCtx's children
+	// until the node closes, about 100 bytes per request.
+	var ctx context.Context
+	var cancel context.CancelFunc
 	if f.Timeout > 0 {
 		ctx, cancel = context.WithTimeout(c.node.baseCtx, time.Duration(f.Timeout))
+	} else {
+		ctx, cancel = context.WithCancel(c.node.baseCtx)
 	}
 	defer cancel()
 	c.mu.Lock()

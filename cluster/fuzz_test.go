@@ -56,7 +56,7 @@ func FuzzRPCStream(f *testing.F) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			n.acceptRPC(server)
+			n.acceptRPC(server, func() bool { return true })
 		}()
 		client.SetDeadline(time.Now().Add(time.Second))
 		go func() {

@@ -63,7 +63,6 @@ func (n *Node) serfJoin(ctx context.Context, addrs []string) (int, error) {
 	}
 	done := make(chan result, 1)
 	ended := make(chan struct{})
-	n.joining.Store(&ended)
 	if !n.spawn(func() {
 		defer close(ended)
 		c, err := n.serf.Join(addrs, true)
@@ -71,6 +70,7 @@ func (n *Node) serfJoin(ctx context.Context, addrs []string) (int, error) {
 	}) {
 		return 0, ErrClosed
 	}
+	n.joining.Store(&ended)
 	select {
 	case r := <-done:
 		if r.err != nil && r.n == 0 {

@@ -14,7 +14,10 @@ import (
 
 // Limits bound what peers can make a node hold before they have proven
 // that they hold the cluster's key. The zero value of each field means its
-// default; the package doc's Security section says what each protects.
+// default, kept within the fields that are set: a per-source limit left
+// at zero never exceeds its total, and GossipBytes left at zero is at
+// least twice GossipStreamBytes. The package doc's Security section says
+// what each protects.
 type Limits struct {
 	// GossipStreamBytes is the largest size an inbound gossip stream may
 	// declare, in bytes; with a SecretKey, a stream that declares more is
@@ -122,12 +125,16 @@ func (l Limits) withDefaults() Limits {
 			*v = d
 		}
 	}
+	// A field left at zero takes its default, within what the fields
+	// set say: a total set below a per-source default lowers the
+	// per-source limit to the total, a stream size set above half the
+	// default budget raises the budget to twice it.
 	def(&l.GossipStreamBytes, defaultGossipStreamBytes)
-	def(&l.GossipBytes, defaultGossipBytes)
+	def(&l.GossipBytes, max(defaultGossipBytes, 2*l.GossipStreamBytes))
 	def(&l.GossipStreams, defaultGossipStreams)
-	def(&l.GossipStreamsPerIP, defaultGossipStreamsPerIP)
+	def(&l.GossipStreamsPerIP, min(defaultGossipStreamsPerIP, l.GossipStreams))
 	def(&l.PreAuthConns, defaultPreAuthConns)
-	def(&l.PreAuthConnsPerIP, defaultPreAuthConnsPerIP)
+	def(&l.PreAuthConnsPerIP, min(defaultPreAuthConnsPerIP, l.PreAuthConns))
 	return l
 }
 
@@ -189,6 +196,7 @@ type ticket struct {
 	src      netip.Prefix
 	deadline time.Time // for the whole pre-authentication phase
 	evicted  bool      // under limiter.mu: its place went to a newer connection
+	handed   bool      // under limiter.mu: authenticated or handed on; no longer counted
 }
 
 func newLimiter(lim Limits, keyed bool, log *slog.Logger) *limiter {
@@ -300,9 +308,26 @@ func (l *limiter) removeLocked(t *ticket) {
 func (l *limiter) done(t *ticket) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !t.evicted {
+	if !t.evicted && !t.handed {
 		l.removeLocked(t)
 	}
+}
+
+// handOn ends t's pre-authentication phase before its connection goes on
+// (authenticated, or to memberlist), so that neither an eviction nor
+// closeAll can close it after that. It reports false if the connection
+// was evicted or the limiter closed: then the caller closes it.
+func (l *limiter) handOn(t *ticket) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t.evicted || l.closed {
+		return false
+	}
+	if !t.handed {
+		t.handed = true
+		l.removeLocked(t)
+	}
+	return true
 }
 
 // closeAll closes every connection in its pre-authentication phase,

@@ -29,6 +29,9 @@ func TestLimitsValidate(t *testing.T) {
 	}{
 		{"zero value", Limits{}, ""},
 		{"all set", Limits{GossipStreamBytes: 1 << 20, GossipBytes: 4 << 20, GossipStreams: 4, GossipStreamsPerIP: 2, PreAuthConns: 10, PreAuthConnsPerIP: 10}, ""},
+		{"total streams below the per-source default", Limits{GossipStreams: 8}, ""},
+		{"total pre-auth below the per-source default", Limits{PreAuthConns: 32}, ""},
+		{"stream bytes above half the default budget", Limits{GossipStreamBytes: 16 << 20}, ""},
 		{"negative stream bytes", Limits{GossipStreamBytes: -1}, "Limits.GossipStreamBytes"},
 		{"tiny stream bytes", Limits{GossipStreamBytes: 1000}, "Limits.GossipStreamBytes"},
 		{"stream bytes over memberlist's", Limits{GossipStreamBytes: 21 << 20}, "Limits.GossipStreamBytes"},

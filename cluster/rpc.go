@@ -315,10 +315,14 @@ func (n *Node) dialErr(err error) error {
 // transport calls it only once New has finished, so the node is whole.
 // The transport set the deadline at accept: one deadline bounds the
 // connection from accept to the end of the handshake.
-func (n *Node) acceptRPC(nc net.Conn) {
+func (n *Node) acceptRPC(nc net.Conn, authenticated func() bool) {
 	peer, s, err := n.hs.accept(nc)
 	if err != nil {
 		n.logRefused(nc, peer.Name, err)
+		nc.Close()
+		return
+	}
+	if !authenticated() { // evicted, or the node is closing
 		nc.Close()
 		return
 	}

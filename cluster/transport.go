@@ -21,9 +21,12 @@ type transport struct {
 	pc        net.PacketConn
 	nw        Network
 	advertise netip.AddrPort
-	onRPC     func(net.Conn) // serves an inbound RPC stream; runs on its own goroutine
-	log       func(msg string, args ...any)
-	lim       *limiter // bounds inbound connections before authentication (limits.go)
+	// onRPC serves an inbound RPC stream; runs on its own goroutine. It
+	// calls authenticated once the handshake succeeded, before the
+	// connection is served, and drops the connection if that reports false.
+	onRPC func(c net.Conn, authenticated func() bool)
+	log   func(msg string, args ...any)
+	lim   *limiter // bounds inbound connections before authentication (limits.go)
 
 	packetCh chan *memberlist.Packet
 	streamCh chan net.Conn
@@ -174,7 +177,7 @@ func (t *transport) classify(c net.Conn, tk *ticket) {
 	}
 	if first[0] == rpcMarker {
 		br.Discard(1)
-		t.onRPC(&peekedConn{Conn: c, r: br})
+		t.onRPC(&peekedConn{Conn: c, r: br}, func() bool { return t.lim.handOn(tk) })
 		return
 	}
 	gc, ok := t.lim.gossipStream(tk, c, br)
@@ -183,6 +186,10 @@ func (t *transport) classify(c net.Conn, tk *ticket) {
 		return
 	}
 	c.SetDeadline(time.Time{})
+	if !t.lim.handOn(tk) {
+		gc.Close()
+		return
+	}
 	select {
 	case t.streamCh <- gc:
 	case <-t.stop:
