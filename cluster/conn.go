@@ -206,9 +206,7 @@ func (c *conn) flush() error {
 			c.room = nil
 		}
 		c.wmu.Unlock()
-		c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-		_, err := c.nc.Write(buf)
-		if err != nil {
+		if err := c.writeOut(buf); err != nil {
 			return err
 		}
 		c.wmu.Lock()
@@ -219,6 +217,24 @@ func (c *conn) flush() error {
 	c.wmu.Unlock()
 	return nil
 }
+
+// writeOut writes buf in chunks of at most writeChunk bytes, each with
+// its own deadline: a peer that takes nothing for writeTimeout is gone,
+// but a slow link that keeps taking a large queue is not.
+func (c *conn) writeOut(buf []byte) error {
+	for len(buf) > 0 {
+		n := min(len(buf), writeChunk)
+		c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if _, err := c.nc.Write(buf[:n]); err != nil {
+			return err
+		}
+		buf = buf[n:]
+	}
+	return nil
+}
+
+// writeChunk is the most writeOut writes under one deadline.
+const writeChunk = 256 << 10
 
 // maxSpare bounds the write buffer a conn keeps between flushes.
 const maxSpare = 64 << 10
