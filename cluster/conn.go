@@ -355,8 +355,10 @@ func (c *conn) handle(f *wire.Frame) {
 	}()
 	reply := c.node.serve(ctx, &Request{From: c.peer, Method: f.Method, body: f.Body})
 	reply.ID = f.ID
-	// Waiting for room in the queue (not for ctx) holds this handler's
-	// slot, so a peer that stops reading its replies stops being served.
+	// Replies never wait for room in the queue (see send), so a peer
+	// that stops reading cannot hold this handler's slot; its replies
+	// pile up to at most maxInflight frames until the write timeout
+	// closes the connection.
 	err := c.send(context.Background(), reply)
 	if errors.Is(err, errFrameTooLarge) {
 		err = c.send(context.Background(), &wire.Frame{Kind: wire.KindError, ID: f.ID, Message: err.Error()})

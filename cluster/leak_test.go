@@ -19,19 +19,7 @@ import (
 // cannot turn up by chance in random bytes, joined through the first.
 func leakCluster(t *testing.T) []*Node {
 	t.Helper()
-	var nodes []*Node
-	for _, name := range []string{"leak-target-node", "leak-live-member-1", "leak-live-member-2"} {
-		nodes = append(nodes, newTestNode(t, name, testKey))
-	}
-	for _, n := range nodes[1:] {
-		if _, err := n.Join(context.Background(), nodes[0].Addr()); err != nil {
-			t.Fatalf("%s joins: %v", n.Name(), err)
-		}
-	}
-	waitFor(t, 10*time.Second, "all members see each other", func() bool {
-		return allSee(nodes, names(nodes...))
-	})
-	return nodes
+	return newNamedCluster(t, testKey, "leak-target-node", "leak-live-member-1", "leak-live-member-2")
 }
 
 // memberSecrets lists what a client without the key must not learn: every

@@ -99,8 +99,6 @@ const (
 // logLimiter decides which records of one source are written. The zero
 // value is not usable; see newLogLimiter. Safe for concurrent use.
 type logLimiter struct {
-	burst    int
-	interval time.Duration
 	// summary writes the line that says dropped records of kind were
 	// left out in the last d. It is called without mu held.
 	summary func(kind string, dropped int, d time.Duration)
@@ -110,12 +108,10 @@ type logLimiter struct {
 	counts map[string]int // records per kind in the current interval
 	timer  *time.Timer    // ends an interval in which records were dropped
 	closed bool
-
-	dropped atomic.Uint64 // records left out, in all
 }
 
 func newLogLimiter(summary func(kind string, dropped int, d time.Duration)) *logLimiter {
-	return &logLimiter{burst: logBurst, interval: logInterval, summary: summary, counts: map[string]int{}}
+	return &logLimiter{summary: summary, counts: map[string]int{}}
 }
 
 // allow counts one record of kind and reports whether to write it.
@@ -126,7 +122,7 @@ func (l *logLimiter) allow(kind string) bool {
 		return true
 	}
 	now := time.Now()
-	if l.start.IsZero() || l.timer == nil && now.Sub(l.start) >= l.interval {
+	if l.start.IsZero() || l.timer == nil && now.Sub(l.start) >= logInterval {
 		l.start = now
 		clear(l.counts)
 	}
@@ -134,12 +130,11 @@ func (l *logLimiter) allow(kind string) bool {
 		kind = "other"
 	}
 	l.counts[kind]++
-	if l.counts[kind] <= l.burst {
+	if l.counts[kind] <= logBurst {
 		return true
 	}
-	l.dropped.Add(1)
 	if l.timer == nil {
-		l.timer = time.AfterFunc(l.start.Add(l.interval).Sub(now), l.flush)
+		l.timer = time.AfterFunc(l.start.Add(logInterval).Sub(now), l.flush)
 	}
 	return false
 }
@@ -173,8 +168,8 @@ type logSummary struct {
 func (l *logLimiter) endLocked() ([]logSummary, time.Duration) {
 	var sums []logSummary
 	for kind, n := range l.counts {
-		if n > l.burst {
-			sums = append(sums, logSummary{kind, n - l.burst})
+		if n > logBurst {
+			sums = append(sums, logSummary{kind, n - logBurst})
 		}
 	}
 	d := time.Since(l.start)

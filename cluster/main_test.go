@@ -28,9 +28,19 @@ func newTestNode(t testing.TB, name string, key []byte) *Node {
 // newTestCluster starts size nodes n0..n{size-1} joined through n0.
 func newTestCluster(t testing.TB, size int, key []byte) []*Node {
 	t.Helper()
-	nodes := make([]*Node, size)
-	for i := range nodes {
-		nodes[i] = newTestNode(t, fmt.Sprintf("n%d", i), key)
+	nodeNames := make([]string, size)
+	for i := range nodeNames {
+		nodeNames[i] = fmt.Sprintf("n%d", i)
+	}
+	return newNamedCluster(t, key, nodeNames...)
+}
+
+// newNamedCluster starts a node per name, joined through the first.
+func newNamedCluster(t testing.TB, key []byte, nodeNames ...string) []*Node {
+	t.Helper()
+	nodes := make([]*Node, len(nodeNames))
+	for i, name := range nodeNames {
+		nodes[i] = newTestNode(t, name, key)
 	}
 	for _, n := range nodes[1:] {
 		if _, err := n.Join(context.Background(), nodes[0].Addr()); err != nil {

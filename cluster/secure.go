@@ -237,8 +237,9 @@ func (h *handshaker) acceptKeyed(conn net.Conn, peer wire.Hello) (wire.Hello, *s
 		return peer, nil, err
 	}
 	var key []byte
+	names := handshakeNames(peer.Name, "")
 	for _, k := range h.keys {
-		if hmac.Equal(proof, mac(k, "d", peer.Nonce, nonce, handshakeNames(peer.Name, ""))) {
+		if hmac.Equal(proof, mac(k, "d", peer.Nonce, nonce, names)) {
 			key = k
 			break
 		}

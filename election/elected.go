@@ -191,8 +191,9 @@ func (el *Elected) install(term uint64, start time.Time) (bool, error) {
 	e := el.e
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	end := start.Add(e.ttl)
 	if e.closed {
-		t := newTenure(e.ctx, term, start.Add(e.ttl))
+		t := newTenure(e.ctx, term, end)
 		t.giveUpLocked()
 		close(t.released)
 		el.mu.Lock()
@@ -201,7 +202,6 @@ func (el *Elected) install(term uint64, start time.Time) (bool, error) {
 		el.setCampaigning(false)
 		return false, ErrClosed
 	}
-	end := start.Add(e.ttl)
 	if !time.Now().Before(end) {
 		return false, nil
 	}

@@ -33,7 +33,7 @@ func (m *Manager) acquire(ctx context.Context, id string, try bool, opts []Acqui
 		if err != nil {
 			// Return now, at the caller's deadline; the clean-up
 			// (up to two calls of TTL/4) goes on in the background.
-			m.cleanup(func() { m.abandon(coord, id, h, 0, o.ttl) })
+			m.spawn(func() { m.abandon(coord, id, h, 0, o.ttl) })
 			return nil, m.acquireErr(ctx, cctx, id, err)
 		}
 		if m.hooks.afterGrant != nil {
@@ -48,7 +48,7 @@ func (m *Manager) acquire(ctx context.Context, id string, try bool, opts []Acqui
 		// VM), and a renewal could not bring it back: another holder
 		// may have the id by now. Never hand out a dead lock: free
 		// the grant, so the next waiter is served, and queue again.
-		m.cleanup(func() { m.abandon("", id, h, token, o.ttl) })
+		m.spawn(func() { m.abandon("", id, h, token, o.ttl) })
 		switch {
 		case cctx.Err() != nil:
 			return nil, m.acquireErr(ctx, cctx, id, cctx.Err())
@@ -190,15 +190,12 @@ func (m *Manager) abandon(coord, id string, h holder, token uint64, ttl time.Dur
 	cluster.CallAll[struct{}](context.Background(), m.node, nil, methodRelease, rel, ttl/4)
 }
 
-// cleanup runs f, which must end on its own in bounded time, on a
-// goroutine that Close waits for. On a closed Manager it drops f:
-// Close may have waited already, and running f here would hold up the
-// call past its deadline. What f would have freed then expires at the
-// acceptors within 1.25 TTL.
-func (m *Manager) cleanup(f func()) { m.spawn(f) }
-
 // spawn runs f on a goroutine that Close waits for, unless m is closed
-// (then it reports false and runs nothing).
+// (then it reports false and runs nothing). The clean-up of a given-up
+// acquisition (f must end on its own in bounded time) is dropped so on a
+// closed Manager: Close may have waited already, and running f inline
+// would hold up the call past its deadline; what f would have freed
+// expires at the acceptors within 1.25 TTL.
 func (m *Manager) spawn(f func()) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -66,20 +66,21 @@ func (l *Lock) Done() <-chan struct{} { return l.done }
 func (l *Lock) Valid() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.ended {
-		return false
-	}
 	select {
 	case <-l.stop: // released: the renew loop ends it in a moment
 		return false
 	default:
 	}
-	if time.Now().Before(l.leaseEnd) {
+	if l.liveLocked(time.Now()) {
 		return true
 	}
-	l.endLocked(true)
+	l.endLocked(true) // does nothing if it ended already
 	return false
 }
+
+// liveLocked reports whether the lease is held at now: not ended, and
+// now before its end.
+func (l *Lock) liveLocked(now time.Time) bool { return !l.ended && now.Before(l.leaseEnd) }
 
 // Deadline returns when the lease ends as this node knows it now: TTL
 // after the send time of the last renewal a majority acknowledged, on
@@ -166,7 +167,7 @@ func (l *Lock) keep() {
 			l.mu.Lock()
 			// A lease that lapsed, even for a moment, stays over: the
 			// holder may have seen it gone (as in package election).
-			if l.ended || !time.Now().Before(l.leaseEnd) {
+			if !l.liveLocked(time.Now()) {
 				l.mu.Unlock()
 				return
 			}

@@ -39,8 +39,8 @@ func (p *Pool) Run(ctx context.Context, cmd Command) ([]byte, error) {
 	if p.ctx.Err() != nil {
 		return nil, ErrClosed
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("taskpool: %s: %w", cmd.Name, context.Cause(ctx))
+	if ctx.Err() != nil {
+		return nil, ended(ctx, cmd.Name, nil)
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

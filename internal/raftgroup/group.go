@@ -135,19 +135,7 @@ func (g *Group) Step(ctx context.Context, m *raftpb.Message) error {
 	if err := g.checkInbound(m); err != nil {
 		return err
 	}
-	if g.closing() {
-		return ErrClosed
-	}
-	select {
-	case g.inbox <- m:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-g.done:
-		return ErrClosed
-	case <-g.stopped:
-		return ErrClosed
-	}
+	return enqueue(ctx, g, g.inbox, m)
 }
 
 func (g *Group) checkInbound(m *raftpb.Message) error {
@@ -257,11 +245,16 @@ func (g *Group) submit(ctx context.Context, f func()) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	return enqueue(ctx, g, g.ops, f)
+}
+
+// enqueue hands v to the loop on ch, unless ctx ends or the group closes.
+func enqueue[T any](ctx context.Context, g *Group, ch chan<- T, v T) error {
 	if g.closing() {
 		return ErrClosed
 	}
 	select {
-	case g.ops <- f:
+	case ch <- v:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
