@@ -60,6 +60,9 @@ func ParseProfile(s string) (Profile, error) {
 // DefaultPort is the gossip port used when an address has none.
 const DefaultPort = 7946
 
+// DefaultVoters is the size of the voter set when Config.Voters is 0.
+const DefaultVoters = 5
+
 // reservedTagPrefix marks the tags the library gossips for itself.
 const reservedTagPrefix = "_"
 
@@ -103,6 +106,12 @@ type Config struct {
 	// ExpectedSize/2+1. 0 = the largest membership seen, lowered only by
 	// graceful leaves.
 	ExpectedSize int
+	// Voters is the size of the voter set: the members that hold the
+	// agreed state of locks and elections (see package election and
+	// lockmgr). 0 = DefaultVoters (5). It must be odd; a smaller cluster
+	// has as many voters as it has members, less one when that is even.
+	// Every node of a cluster should use the same value.
+	Voters int
 	// Network carries the node's traffic. nil = real UDP and TCP sockets.
 	Network Network
 	// Logger receives the node's logs, serf's and memberlist's included.
@@ -161,6 +170,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ExpectedSize < 0 {
 		return fmt.Errorf("cluster: config: ExpectedSize %d is negative", c.ExpectedSize)
+	}
+	if c.Voters < 0 || c.Voters%2 == 0 && c.Voters != 0 {
+		return fmt.Errorf("cluster: config: Voters %d: want 0 (the default, %d) or an odd number", c.Voters, DefaultVoters)
 	}
 	if c.MaxFrame < 0 || (c.MaxFrame > 0 && c.MaxFrame < 1024) {
 		return fmt.Errorf("cluster: config: MaxFrame %d: use 0 for the default or at least 1024", c.MaxFrame)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"time"
 )
@@ -104,10 +105,21 @@ func seedAddr(s string) (string, error) {
 
 // Leave announces a graceful departure and waits until it has spread (or
 // ctx ends): the others see a leave, not a failure, and lower their quorum
-// basis. The node keeps its listeners until Close.
+// basis. First it runs the functions registered with BeforeLeave (a voter
+// hands its place over), in the order registered, each within ctx. The
+// node keeps its listeners until Close.
 func (n *Node) Leave(ctx context.Context) error {
 	if n.closed.Load() {
 		return ErrClosed
+	}
+	n.mu.Lock()
+	hooks := make([]func(context.Context), 0, len(n.beforeLeave))
+	for _, h := range n.beforeLeave {
+		hooks = append(hooks, h.f)
+	}
+	n.mu.Unlock()
+	for _, f := range hooks {
+		f(ctx)
 	}
 	done := make(chan error, 1)
 	if !n.spawn(func() { done <- n.serf.Leave() }) {
@@ -123,6 +135,24 @@ func (n *Node) Leave(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
+
+// BeforeLeave registers f to run at the start of Leave, before the
+// departure is announced, with Leave's ctx; f must return by ctx's end.
+// It returns a function that unregisters f. Packages that hold a role in
+// the cluster (a voter) use it to hand the role over.
+func (n *Node) BeforeLeave(f func(ctx context.Context)) (unregister func()) {
+	h := &leaveHook{f: f}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.beforeLeave = append(n.beforeLeave, h)
+	return func() {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		n.beforeLeave = slices.DeleteFunc(n.beforeLeave, func(x *leaveHook) bool { return x == h })
+	}
+}
+
+type leaveHook struct{ f func(context.Context) }
 
 // leaveAfterFailedJoin lets a gossip join that Join gave up on finish
 // (for at most the broadcast timeout), and leaves if it admitted the node.

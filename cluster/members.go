@@ -87,6 +87,19 @@ func (n *Node) QuorumSize() int {
 	return len(n.quorum)/2 + 1
 }
 
+// ExpectedSize returns Config.ExpectedSize: how many members the cluster
+// is expected to have (0: not set).
+func (n *Node) ExpectedSize() int { return n.cfg.ExpectedSize }
+
+// Voters returns the configured size of the voter set (Config.Voters, or
+// DefaultVoters).
+func (n *Node) Voters() int {
+	if n.cfg.Voters == 0 {
+		return DefaultVoters
+	}
+	return n.cfg.Voters
+}
+
 // RemoveFailed removes a member that failed (crashed, or was cut off and
 // declared dead) as if it had left gracefully: every node drops it from
 // its quorum basis and stops trying to reach it, as `serf force-leave`

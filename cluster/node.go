@@ -80,6 +80,11 @@ type Node struct {
 	mu     sync.Mutex // protects the fields below
 	subs   map[*subscription]struct{}
 	quorum map[string]struct{} // the quorum basis: members seen, less those that left
+	// beforeLeave: run by Leave before it announces the departure.
+	beforeLeave []*leaveHook
+
+	sharedMu sync.Mutex // protects shared; see Shared
+	shared   map[any]*sharedValue
 }
 
 type subscription struct {
@@ -197,6 +202,10 @@ func (n *Node) SetTags(tags map[string]string) error {
 	n.tags = next
 	return nil
 }
+
+// Done returns a channel that is closed when Close begins: services
+// built on the node stop with it.
+func (n *Node) Done() <-chan struct{} { return n.baseCtx.Done() }
 
 // Name returns the node's name.
 func (n *Node) Name() string { return n.name }

@@ -1,0 +1,190 @@
+package voters
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/gossipsync/gossipsync/internal/leases"
+	"github.com/gossipsync/gossipsync/internal/raftgroup"
+)
+
+// ErrNoGroup is wrapped by Do's error when ctx ended while no voter
+// group was known or reachable.
+var ErrNoGroup = errors.New("voters: no reachable voter group")
+
+// Do applies cmds, as one log entry, through the leader of the voter
+// group, and returns their results. Any node may call it: a node that is
+// not the leader sends cmds to the leader it knows of by gossip, and is
+// redirected by the voter it asked. It tries again, on the leader it is
+// told of or another voter, until ctx ends: every command of a lease
+// table may be applied more than once with the effect of once (a claim
+// by a holder that holds returns its token again; renewals, releases and
+// expiries name the grant they act on), so a retry after an unknown
+// outcome is safe.
+func (s *Service) Do(ctx context.Context, cmds []leases.Cmd) ([]leases.Result, error) {
+	backoff := time.Millisecond
+	var last error = ErrNoGroup
+	for hops := 0; ; hops++ {
+		if s.ctx.Err() != nil {
+			return nil, ErrClosed
+		}
+		target, group := s.target(hops)
+		if target != "" {
+			res, next, err := s.try(ctx, target, group, cmds)
+			if err == nil {
+				return res, nil
+			}
+			last = err
+			if next != "" && hops < 3 {
+				continue // redirected to the leader: go there at once
+			}
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%w (last: %v)", ctx.Err(), last)
+		case <-s.ctx.Done():
+			t.Stop()
+			return nil, ErrClosed
+		}
+		backoff = min(2*backoff, 50*time.Millisecond)
+	}
+}
+
+// try sends cmds to target once. next names the leader target pointed
+// to, if it is not the leader.
+func (s *Service) try(ctx context.Context, target string, group uint64, cmds []leases.Cmd) (res []leases.Result, next string, err error) {
+	var resp doResp
+	if target == s.node.Name() {
+		resp, err = s.serveDo(ctx, target, doReq{Group: group, Cmds: cmds})
+	} else {
+		err = s.node.Call(ctx, target, methodDo, doReq{Group: group, Cmds: cmds}, &resp)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case err != nil:
+		s.hint = ""
+		return nil, "", err
+	case resp.NotLeader:
+		s.hint = resp.Leader
+		return nil, resp.Leader, fmt.Errorf("voters: %s is not the leader", target)
+	}
+	return resp.Results, "", nil
+}
+
+// target picks the node to send commands to: the leader named by the
+// last redirect, else the one gossip names, else a member of the group.
+func (s *Service) target(hops int) (string, uint64) {
+	v := s.observe(s.node.Members())
+	s.mu.Lock()
+	hint := s.hint
+	s.mu.Unlock()
+	switch {
+	case hint != "" && slices.Contains(v.members, hint):
+		return hint, v.group
+	case v.leader != "" && hops == 0:
+		return v.leader, v.group
+	case len(v.members) > 0:
+		return v.members[rand.N(len(v.members))], v.group
+	}
+	return "", 0
+}
+
+// serveDo applies a client's commands on the leader, or names the
+// leader this member knows of.
+func (s *Service) serveDo(ctx context.Context, _ string, req doReq) (doResp, error) {
+	s.mu.Lock()
+	m := s.m
+	s.mu.Unlock()
+	if m == nil {
+		return doResp{NotLeader: true}, nil
+	}
+	st, err := m.g.Status()
+	if err != nil || m.group != req.Group && req.Group != 0 || st.State != raft.StateLeader {
+		return doResp{NotLeader: true, Leader: s.nameOf(st.Leader), Group: m.group}, nil
+	}
+	res, err := s.propose(ctx, m, req.Cmds)
+	if errors.Is(err, raftgroup.ErrDropped) || errors.Is(err, raftgroup.ErrClosed) {
+		return doResp{NotLeader: true, Group: m.group}, nil
+	}
+	return doResp{Results: res}, err
+}
+
+// serveLeave removes a member that is leaving, on the leader.
+func (s *Service) serveLeave(ctx context.Context, _ string, req leaveReq) (doResp, error) {
+	s.mu.Lock()
+	m := s.m
+	s.mu.Unlock()
+	if m == nil || m.group != req.Group {
+		return doResp{NotLeader: true}, nil
+	}
+	st, err := m.g.Status()
+	if err != nil || st.State != raft.StateLeader {
+		return doResp{NotLeader: true, Leader: s.nameOf(st.Leader)}, nil
+	}
+	if !slices.Contains(st.Voters, req.ID) && !slices.Contains(st.Learners, req.ID) {
+		return doResp{}, nil // removed already
+	}
+	return doResp{}, m.g.ProposeConfChange(ctx, change(raftpb.ConfChangeRemoveNode, req.ID))
+}
+
+// handOver runs before this node leaves the cluster: a leader hands its
+// leadership to another voter, and the member asks the leader to remove
+// it, so that the group never counts on a member that is gone.
+func (s *Service) handOver(ctx context.Context) {
+	s.mu.Lock()
+	m := s.m
+	s.leaving = true
+	s.mu.Unlock()
+	s.setIDTag() // drops the ID tag: the autopilot adds this node no more
+	if m == nil {
+		return
+	}
+	for ctx.Err() == nil {
+		st, err := m.g.Status()
+		if err != nil || roleOf(m, st) == "" {
+			break
+		}
+		if st.State == raft.StateLeader {
+			if to := s.successor(m, st); to != 0 {
+				if err := m.g.TransferLeadership(ctx, to); err != nil {
+					s.log.Debug("leadership not handed over", "err", err)
+				}
+			} else if len(st.Voters) <= 1 {
+				break // the last voter: nobody to hand over to
+			}
+		} else if lead := s.nameOf(st.Leader); lead != "" {
+			var resp doResp
+			if err := s.node.Call(ctx, lead, methodLeave, leaveReq{Group: m.group, ID: m.id}, &resp); err == nil && !resp.NotLeader {
+				break
+			}
+		}
+		t := time.NewTimer(s.opt.tick)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
+	s.dropMember(m, "leaving the cluster")
+}
+
+// successor picks the caught-up voter to hand leadership to.
+func (s *Service) successor(m *member, st raftgroup.Status) uint64 {
+	for _, id := range st.Voters {
+		if id != m.id && st.CaughtUp(id, 0) && s.nameOf(id) != "" {
+			return id
+		}
+	}
+	return 0
+}

@@ -1,0 +1,280 @@
+package voters
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/gossipsync/gossipsync/internal/raftgroup"
+)
+
+// loop runs the service's periodic work until it closes: founding the
+// first group, noticing this member's removal, gossiping its role, and
+// on the leader the autopilot and the expiry of leases.
+func (s *Service) loop() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.opt.tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			s.step(time.Now())
+		case <-s.node.Done():
+			s.stop() // the node closed under the service (a crash)
+			return
+		case <-s.ctx.Done():
+			return
+		}
+	}
+}
+
+func (s *Service) step(now time.Time) {
+	v := s.observe(s.node.Members())
+	s.mu.Lock()
+	m := s.m
+	s.mu.Unlock()
+	if m == nil {
+		s.maybeFound(v, now)
+		return
+	}
+	st, err := m.g.Status()
+	if err != nil {
+		s.dropMember(m, "stopped: "+err.Error())
+		return
+	}
+	role := roleOf(m, st)
+	switch {
+	case role != "":
+		m.seen = true
+	case m.seen:
+		s.dropMember(m, "removed from the configuration")
+		return
+	case now.Sub(m.started) > 2*s.opt.failAfter:
+		s.dropMember(m, "never added to the configuration")
+		return
+	}
+	if v.group != 0 && v.group < m.group {
+		// Two groups formed apart (nodes that found each other only
+		// later): the younger one dissolves, and its nodes join the
+		// older one. See the package doc's hazards.
+		s.dropMember(m, "an older group exists")
+		return
+	}
+	s.setRole(role)
+	if st.State != raft.StateLeader {
+		return
+	}
+	s.expire(m, now)
+	s.autopilot(m, st, v, now)
+}
+
+// maybeFound founds the first group: when no alive member is in one,
+// this node sees at least ExpectedSize members running the service (at
+// least itself), it has the lowest name among them, and all of that held
+// for the settle time.
+func (s *Service) maybeFound(v view, now time.Time) {
+	s.mu.Lock()
+	defer func() {
+		s.mu.Unlock()
+	}()
+	names := make([]string, 0, len(v.ids))
+	for name := range v.ids {
+		names = append(names, name)
+	}
+	ok := v.group == 0 && len(names) > 0 && len(names) >= s.node.ExpectedSize() && slices.Min(names) == s.node.Name()
+	if !ok {
+		s.eligible = time.Time{}
+		return
+	}
+	if s.eligible.IsZero() {
+		s.eligible = now
+	}
+	if now.Sub(s.eligible) >= s.opt.settle {
+		s.eligible = time.Time{}
+		s.spawn(s.found)
+	}
+}
+
+// expire proposes the expiry of every grant this member has held past
+// its hold, one proposal at a time.
+func (s *Service) expire(m *member, now time.Time) {
+	cmds := m.table.Expired(now)
+	if len(cmds) == 0 {
+		return
+	}
+	s.mu.Lock()
+	if s.expiring {
+		s.mu.Unlock()
+		return
+	}
+	s.expiring = true
+	s.mu.Unlock()
+	s.spawn(func() {
+		defer func() {
+			s.mu.Lock()
+			s.expiring = false
+			s.mu.Unlock()
+		}()
+		ctx, cancel := context.WithTimeout(s.ctx, time.Second)
+		defer cancel()
+		if _, err := s.propose(ctx, m, cmds); err != nil {
+			s.log.Debug("expiry not applied", "n", len(cmds), "err", err)
+		}
+	})
+}
+
+// maxLag is how far behind the leader's log a learner may be and still
+// be promoted.
+const maxLag = 64
+
+// autopilot keeps the configuration at the target size with live
+// members, one change at a time: it removes a member whose node
+// restarted (its state is gone) at once and one unseen for failAfter,
+// adds alive nodes as learners, promotes caught-up learners so that the
+// number of voters stays odd, and removes voters beyond the target.
+func (s *Service) autopilot(m *member, st raftgroup.Status, v view, now time.Time) {
+	if len(st.VotersOutgoing) > 0 {
+		return // a joint configuration is being left
+	}
+	s.mu.Lock()
+	if s.busy {
+		s.mu.Unlock()
+		return
+	}
+	cc, why := s.plan(m, st, v, now)
+	if cc == nil {
+		s.mu.Unlock()
+		return
+	}
+	s.busy = true
+	s.mu.Unlock()
+	s.spawn(func() {
+		defer func() {
+			s.mu.Lock()
+			s.busy = false
+			s.mu.Unlock()
+		}()
+		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+		defer cancel()
+		if err := m.g.ProposeConfChange(ctx, cc); err != nil {
+			s.log.Debug("configuration change not made", "change", why, "err", err)
+			return
+		}
+		s.log.Info("voter configuration changed", "change", why)
+	})
+}
+
+// plan returns the next configuration change, if any. s.mu is held.
+func (s *Service) plan(m *member, st raftgroup.Status, v view, now time.Time) (*raftpb.ConfChangeV2, string) {
+	inCfg := slices.Concat(st.Voters, st.Learners)
+	gone, pending := uint64(0), 0 // a member to remove; members unseen but not yet replaced
+	for id := range s.missing {
+		if !slices.Contains(inCfg, id) {
+			delete(s.missing, id)
+		}
+	}
+	for id := range s.known {
+		if _, alive := s.names[id]; !alive && !slices.Contains(inCfg, id) {
+			delete(s.known, id)
+		}
+	}
+	for _, id := range inCfg {
+		if id == m.id {
+			continue
+		}
+		cur, alive := v.ids[s.known[id]]
+		switch {
+		case alive && cur == id:
+			delete(s.missing, id)
+			continue
+		case alive: // the node restarted: this incarnation is dead for good
+			gone = cmpOr(gone, id)
+			continue
+		}
+		since, ok := s.missing[id]
+		if !ok {
+			s.missing[id], since = now, now
+		}
+		if now.Sub(since) >= s.opt.failAfter {
+			gone = cmpOr(gone, id)
+		} else if slices.Contains(st.Voters, id) {
+			pending++
+		}
+	}
+	if gone != 0 {
+		return change(raftpb.ConfChangeRemoveNode, gone), "remove an unreachable or restarted member"
+	}
+	target := min(s.node.Voters(), len(v.ids)+pending)
+	if target%2 == 0 {
+		target--
+	}
+	target = max(target, 1)
+	voters, learners := len(st.Voters), st.Learners
+	var caught []uint64
+	for _, id := range learners {
+		if st.CaughtUp(id, maxLag) {
+			caught = append(caught, id)
+		}
+	}
+	switch {
+	case voters < target && voters%2 == 0 && len(caught) >= 1:
+		return change(raftpb.ConfChangeAddNode, caught[0]), "promote a learner"
+	case voters+2 <= target && len(caught) >= 2:
+		return change(raftpb.ConfChangeAddNode, caught[0], caught[1]), "promote two learners"
+	case voters+len(learners) < target:
+		for _, name := range sortedNames(v.ids) {
+			if id := v.ids[name]; !slices.Contains(inCfg, id) {
+				return change(raftpb.ConfChangeAddLearnerNode, id), "add " + name + " as a learner"
+			}
+		}
+	case voters > target:
+		return change(raftpb.ConfChangeRemoveNode, s.surplus(m, st)), "remove a voter beyond the target"
+	case voters+len(learners) > target && len(learners) > 0 && voters == target:
+		return change(raftpb.ConfChangeRemoveNode, learners[len(learners)-1]), "remove a learner beyond the target"
+	}
+	return nil, ""
+}
+
+func cmpOr(a, b uint64) uint64 {
+	if a != 0 {
+		return a
+	}
+	return b
+}
+
+// surplus picks the voter to remove when there are too many: one that
+// is unseen, else the voter with the highest ID but the leader.
+func (s *Service) surplus(m *member, st raftgroup.Status) uint64 {
+	for _, id := range st.Voters {
+		if _, ok := s.missing[id]; ok && id != m.id {
+			return id
+		}
+	}
+	var pick uint64
+	for _, id := range st.Voters {
+		if id != m.id && id > pick {
+			pick = id
+		}
+	}
+	return pick
+}
+
+func change(t raftpb.ConfChangeType, ids ...uint64) *raftpb.ConfChangeV2 {
+	cc := &raftpb.ConfChangeV2{}
+	for _, id := range ids {
+		cc.Changes = append(cc.Changes, &raftpb.ConfChangeSingle{Type: t.Enum(), NodeId: &id})
+	}
+	return cc
+}
+
+func sortedNames(ids map[string]uint64) []string {
+	names := make([]string, 0, len(ids))
+	for n := range ids {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}

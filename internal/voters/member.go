@@ -1,0 +1,253 @@
+package voters
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/internal/leases"
+	"github.com/gossipsync/gossipsync/internal/raftgroup"
+)
+
+// member is this node's Raft member of one group, and the lease table
+// it replicates.
+type member struct {
+	group   uint64 // the group's ID: the base of its tokens
+	id      uint64 // this member's Raft ID
+	g       *raftgroup.Group
+	table   *leases.Table
+	started time.Time
+	seen    bool // its own ID appeared in the applied configuration
+}
+
+// machine replicates a lease table: every entry is a batch of commands.
+type machine struct{ t *leases.Table }
+
+func (m machine) Apply(_ uint64, data []byte) any {
+	var cmds []leases.Cmd
+	if err := msgpack.Unmarshal(data, &cmds); err != nil {
+		return fmt.Errorf("voters: malformed entry: %w", err)
+	}
+	return m.t.Apply(cmds, time.Now())
+}
+
+func (m machine) Snapshot() ([]byte, error) { return m.t.Snapshot() }
+
+func (m machine) Restore(data []byte) error { return m.t.Restore(data, time.Now()) }
+
+// startMember starts this incarnation's member of group: the group's
+// first voter when voters is set, else an empty member that a leader
+// is adding.
+func (s *Service) startMember(group uint64, voters []uint64) (*member, error) {
+	t := leases.New()
+	g, err := raftgroup.Start(raftgroup.Config{
+		ID:           s.rid,
+		Voters:       voters,
+		Transport:    groupTransport{s: s, group: group},
+		StateMachine: machine{t},
+		Logger:       s.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &member{group: group, id: s.rid, g: g, table: t, started: time.Now()}, nil
+}
+
+// memberFor returns the member that messages for Raft ID to of group go
+// to. A node with no member that is addressed by its own ID starts an
+// empty one: a leader is adding it as a learner.
+func (s *Service) memberFor(group, to uint64) *member {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if to != s.rid || s.ctx.Err() != nil || s.leaving {
+		return nil
+	}
+	if s.m != nil {
+		if s.m.group == group {
+			return s.m
+		}
+		return nil
+	}
+	m, err := s.startMember(group, nil)
+	if err != nil {
+		s.log.Warn("voter member not started", "err", err)
+		return nil
+	}
+	s.m = m
+	return m
+}
+
+// found starts a new group with this node as its only voter and
+// proposes its founding entry: tokens start above the wall clock in
+// microseconds, so that they stay above every token of an earlier group
+// (see the package doc).
+func (s *Service) found() {
+	base := uint64(time.Now().UnixMicro())
+	s.mu.Lock()
+	if s.m != nil || s.ctx.Err() != nil || s.leaving {
+		s.mu.Unlock()
+		return
+	}
+	m, err := s.startMember(base, []uint64{s.rid})
+	if err != nil {
+		s.mu.Unlock()
+		s.log.Warn("voter group not founded", "err", err)
+		return
+	}
+	s.m = m
+	s.mu.Unlock()
+	s.log.Info("founded the voter group", "group", strconv.FormatUint(base, 16))
+	s.spawn(func() {
+		for s.ctx.Err() == nil {
+			ctx, cancel := context.WithTimeout(s.ctx, time.Second)
+			_, err := s.propose(ctx, m, []leases.Cmd{{Op: leases.OpFound, Token: base}})
+			cancel()
+			if err == nil || !m.table.Quiet() {
+				return
+			}
+			t := time.NewTimer(s.opt.tick) // no leader yet: try again
+			select {
+			case <-t.C:
+			case <-s.ctx.Done():
+			}
+			t.Stop()
+		}
+	})
+}
+
+// dropMember stops the member and takes a new Raft ID: the old one may
+// have voted and must never be used again (a removed ID cannot come
+// back).
+func (s *Service) dropMember(m *member, why string) {
+	s.mu.Lock()
+	if s.m != m {
+		s.mu.Unlock()
+		return
+	}
+	s.m = nil
+	s.rid = newID()
+	s.mu.Unlock()
+	s.log.Info("left the voter group", "group", strconv.FormatUint(m.group, 16), "why", why)
+	m.g.Close()
+	s.setIDTag()
+	s.setRole("")
+}
+
+// propose applies cmds as one entry through m and returns their results.
+func (s *Service) propose(ctx context.Context, m *member, cmds []leases.Cmd) ([]leases.Result, error) {
+	data, err := msgpack.Marshal(cmds)
+	if err != nil {
+		return nil, err
+	}
+	_, res, err := m.g.Propose(ctx, data)
+	if err != nil {
+		return nil, err
+	}
+	switch r := res.(type) {
+	case []leases.Result:
+		return r, nil
+	case error:
+		return nil, r
+	}
+	return nil, fmt.Errorf("voters: unexpected result %T", res)
+}
+
+// view is what gossip says of the voter group.
+type view struct {
+	ids     map[string]uint64 // alive members running the service: their Raft IDs
+	group   uint64            // the lowest group an alive member is in (0: none)
+	leader  string            // that group's leader, by its tag
+	members []string          // that group's members (voters and learners), by their tags
+	others  bool              // an alive member is in a higher group
+}
+
+func (s *Service) observe(members []cluster.Member) view {
+	v := view{ids: map[string]uint64{}}
+	groups := map[uint64]bool{}
+	type role struct {
+		name  string
+		group uint64
+		role  string
+	}
+	var roles []role
+	for _, m := range members {
+		if id, err := strconv.ParseUint(m.Tags[tagID], 16, 64); err == nil && id != 0 {
+			v.ids[m.Name] = id
+		}
+		g, r, ok := strings.Cut(m.Tags[tagRole], "/")
+		if !ok {
+			continue
+		}
+		if gid, err := strconv.ParseUint(g, 16, 64); err == nil {
+			groups[gid] = true
+			roles = append(roles, role{m.Name, gid, r})
+		}
+	}
+	for g := range groups {
+		if v.group == 0 || g < v.group {
+			v.group = g
+		}
+	}
+	v.others = len(groups) > 1
+	for _, r := range roles {
+		if r.group != v.group {
+			continue
+		}
+		v.members = append(v.members, r.name)
+		if r.role == "l" {
+			v.leader = r.name
+		}
+	}
+	slices.Sort(v.members)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.names)
+	for name, id := range v.ids {
+		s.names[id], s.known[id] = name, name
+	}
+	return v
+}
+
+// nameOf returns the node whose incarnation has Raft ID id, by gossip.
+func (s *Service) nameOf(id uint64) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.names[id]
+}
+
+// setRole gossips this node's role in its group ("" for none).
+func (s *Service) setRole(role string) {
+	s.mu.Lock()
+	same := s.role == role
+	s.role = role
+	s.mu.Unlock()
+	if same {
+		return
+	}
+	if err := s.node.SetTags(map[string]string{tagRole: role}); err != nil {
+		s.log.Debug("voter role tag not set", "err", err)
+	}
+}
+
+// roleOf returns the role tag for member m in status st ("" if it is
+// not in the configuration).
+func roleOf(m *member, st raftgroup.Status) string {
+	r := ""
+	switch {
+	case st.Leader == m.id && slices.Contains(st.Voters, m.id):
+		r = "l"
+	case slices.Contains(st.Voters, m.id) || slices.Contains(st.VotersOutgoing, m.id):
+		r = "v"
+	case slices.Contains(st.Learners, m.id):
+		r = "r"
+	default:
+		return ""
+	}
+	return strconv.FormatUint(m.group, 16) + "/" + r
+}

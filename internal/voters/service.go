@@ -1,0 +1,146 @@
+package voters
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gossipsync/gossipsync/cluster"
+)
+
+// ErrClosed is returned by a Service's calls after it closed.
+var ErrClosed = errors.New("voters: service closed")
+
+// Service is one node's part in the voter core: it may be a member of
+// the group (voter or learner) or only a client of it; it founds the
+// first group, and on the leader it runs the autopilot and the expiry of
+// leases. Get one with Acquire; every package on a node shares it.
+type Service struct {
+	node *cluster.Node
+	log  *slog.Logger
+	opt  timing
+	out  *outbox
+
+	ctx    context.Context // canceled by close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the loop, senders, background work
+	unhook func()         // BeforeLeave registration
+
+	mu       sync.Mutex // protects the fields below
+	rid      uint64     // this incarnation's Raft ID; changes when removed from a group
+	m        *member    // the Raft member, nil if none
+	hint     string     // the leader named by the last NotLeader reply
+	eligible time.Time  // founding: when this node first found it should found
+	missing  map[uint64]time.Time
+	busy     bool              // the autopilot has a change in flight
+	expiring bool              // an expiry proposal is in flight
+	role     string            // the role tag last set
+	leaving  bool              // Leave began: no ID tag, no new member
+	names    map[uint64]string // Raft ID -> node name, of alive members by gossip
+	known    map[uint64]string // Raft ID -> node name, kept while in the configuration
+}
+
+// timing holds the service's intervals, by the node's profile.
+type timing struct {
+	tick      time.Duration // loop period
+	settle    time.Duration // founding conditions must hold this long
+	failAfter time.Duration // a voter unseen this long is replaced
+}
+
+func timingFor(p cluster.Profile) timing {
+	switch p {
+	case cluster.Local:
+		return timing{tick: 20 * time.Millisecond, settle: 100 * time.Millisecond, failAfter: 2 * time.Second}
+	case cluster.WAN:
+		return timing{tick: 50 * time.Millisecond, settle: 2 * time.Second, failAfter: 30 * time.Second}
+	}
+	return timing{tick: 25 * time.Millisecond, settle: 500 * time.Millisecond, failAfter: 10 * time.Second}
+}
+
+type sharedKey struct{}
+
+// Acquire returns the node's Service, starting it on first use, and a
+// function that drops this reference; the last one stops the service.
+func Acquire(n *cluster.Node) (s *Service, release func()) {
+	v, release := n.Shared(sharedKey{}, func() any { return start(n) }, func(v any) { v.(*Service).close() })
+	return v.(*Service), release
+}
+
+func start(n *cluster.Node) *Service {
+	s := &Service{
+		node:    n,
+		log:     slog.New(slog.DiscardHandler),
+		opt:     timingFor(n.Profile()),
+		rid:     newID(),
+		missing: map[uint64]time.Time{},
+		names:   map[uint64]string{},
+		known:   map[uint64]string{},
+	}
+	s.out = &outbox{s: s, peers: map[string]chan outMsg{}}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	cluster.HandleFunc(n, methodRaft, s.receive)
+	cluster.HandleFunc(n, methodDo, s.serveDo)
+	cluster.HandleFunc(n, methodLeave, s.serveLeave)
+	s.unhook = n.BeforeLeave(s.handOver)
+	s.setIDTag()
+	s.wg.Add(1)
+	go s.loop()
+	return s
+}
+
+func newID() uint64 {
+	for {
+		if id := rand.Uint64(); id != 0 {
+			return id
+		}
+	}
+}
+
+func (s *Service) close() {
+	s.unhook()
+	for _, m := range []string{methodRaft, methodDo, methodLeave} {
+		s.node.Handle(m, nil)
+	}
+	s.stop()
+	s.wg.Wait()
+}
+
+// stop cancels the service's work and stops its member.
+func (s *Service) stop() {
+	s.cancel()
+	s.mu.Lock()
+	m := s.m
+	s.m = nil
+	s.mu.Unlock()
+	if m != nil {
+		m.g.Close()
+	}
+}
+
+func (s *Service) setIDTag() {
+	s.mu.Lock()
+	tag := strconv.FormatUint(s.rid, 16)
+	if s.leaving {
+		tag = ""
+	}
+	s.mu.Unlock()
+	if err := s.node.SetTags(map[string]string{tagID: tag}); err != nil {
+		s.log.Debug("voter tag not set", "err", err)
+	}
+}
+
+// spawn runs f on a goroutine that close waits for.
+func (s *Service) spawn(f func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+}
+
+func (s *Service) String() string { return fmt.Sprintf("voters(%s)", s.node.Name()) }

@@ -1,0 +1,147 @@
+package voters
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// Outbound Raft traffic: one queue and one sender per peer, so that a
+// slow or dead peer delays nobody else. Raft tolerates lost messages, so
+// a full queue drops.
+const (
+	peerQueue   = 1024
+	maxBatch    = 256
+	sendTimeout = 2 * time.Second
+	peerIdle    = 10 * time.Second // a sender with nothing to send ends
+)
+
+type outMsg struct {
+	group uint64
+	m     *raftpb.Message
+}
+
+type outbox struct {
+	s     *Service
+	mu    sync.Mutex
+	peers map[string]chan outMsg
+}
+
+// groupTransport is a member's raftgroup.Transport.
+type groupTransport struct {
+	s     *Service
+	group uint64
+}
+
+func (t groupTransport) Send(msgs []*raftpb.Message) {
+	for _, m := range msgs {
+		name := t.s.nameOf(m.GetTo())
+		if name == "" {
+			continue // not known by gossip (yet): Raft sends again
+		}
+		t.s.out.enqueue(name, outMsg{group: t.group, m: m})
+	}
+}
+
+func (o *outbox) enqueue(name string, m outMsg) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	ch := o.peers[name]
+	if ch == nil {
+		if o.s.ctx.Err() != nil {
+			return
+		}
+		ch = make(chan outMsg, peerQueue)
+		o.peers[name] = ch
+		o.s.wg.Add(1)
+		go o.send(name, ch)
+	}
+	select {
+	case ch <- m:
+	default: // full: dropped, as a lossy network would
+	}
+}
+
+// send delivers name's queue until the service closes or the queue
+// stays empty for peerIdle.
+func (o *outbox) send(name string, ch chan outMsg) {
+	defer o.s.wg.Done()
+	idle := time.NewTimer(peerIdle)
+	defer idle.Stop()
+	for {
+		var first outMsg
+		select {
+		case first = <-ch:
+		case <-idle.C:
+			o.mu.Lock()
+			if len(ch) > 0 { // a message arrived meanwhile
+				o.mu.Unlock()
+				idle.Reset(peerIdle)
+				continue
+			}
+			delete(o.peers, name)
+			o.mu.Unlock()
+			return
+		case <-o.s.ctx.Done():
+			return
+		}
+		batch := []outMsg{first}
+		for len(batch) < maxBatch && len(ch) > 0 {
+			batch = append(batch, <-ch)
+		}
+		o.deliver(name, batch)
+		idle.Reset(peerIdle)
+	}
+}
+
+func (o *outbox) deliver(name string, batch []outMsg) {
+	type dest struct{ group, to uint64 }
+	byDest := map[dest]*raftBatch{}
+	var order []dest
+	for _, om := range batch {
+		b, err := proto.Marshal(om.m)
+		if err != nil {
+			o.s.log.Warn("raft message not encoded", "err", err)
+			continue
+		}
+		d := dest{om.group, om.m.GetTo()}
+		rb := byDest[d]
+		if rb == nil {
+			rb = &raftBatch{Group: d.group, To: d.to}
+			byDest[d] = rb
+			order = append(order, d)
+		}
+		rb.Msgs = append(rb.Msgs, b)
+	}
+	for _, d := range order {
+		ctx, cancel := context.WithTimeout(o.s.ctx, sendTimeout)
+		err := o.s.node.Call(ctx, name, methodRaft, byDest[d], nil)
+		cancel()
+		if err != nil && o.s.ctx.Err() == nil {
+			o.s.log.Debug("raft messages not delivered", "to", name, "n", len(byDest[d].Msgs), "err", err)
+		}
+	}
+}
+
+// receive steps the messages of b into the addressed member, starting
+// an empty one (a learner about to be added) when this node has none.
+func (s *Service) receive(ctx context.Context, from string, b raftBatch) (struct{}, error) {
+	m := s.memberFor(b.Group, b.To)
+	if m == nil {
+		return struct{}{}, nil // not for this incarnation: dropped
+	}
+	for _, raw := range b.Msgs {
+		var msg raftpb.Message
+		if err := proto.Unmarshal(raw, &msg); err != nil {
+			return struct{}{}, fmt.Errorf("voters: malformed raft message: %w", err)
+		}
+		if err := m.g.Step(ctx, &msg); err != nil {
+			s.log.Debug("raft message refused", "from", from, "err", err)
+		}
+	}
+	return struct{}{}, nil
+}

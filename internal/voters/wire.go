@@ -1,0 +1,49 @@
+package voters
+
+import (
+	"github.com/gossipsync/gossipsync/internal/leases"
+)
+
+// RPC methods of the voter service, served by every node that runs it.
+const (
+	methodRaft  = "voters.raft"  // Raft messages for a member of a group
+	methodDo    = "voters.do"    // commands for the group's leader
+	methodLeave = "voters.leave" // a member asks the leader to remove it
+)
+
+// Gossiped tags. tagID is this incarnation's Raft ID (hex): every node
+// running the service has it. tagRole, "<group>/<role>" (hex group ID;
+// role l = leader, v = voter, r = learner), is set while the node is in a
+// group's configuration.
+const (
+	tagID   = "_v"
+	tagRole = "_vg"
+)
+
+// raftBatch carries Raft messages (protobuf) to member To of Group.
+type raftBatch struct {
+	Group uint64   `msgpack:"g"`
+	To    uint64   `msgpack:"t"`
+	Msgs  [][]byte `msgpack:"m"`
+}
+
+// doReq asks the leader of Group to apply Cmds as one entry.
+type doReq struct {
+	Group uint64       `msgpack:"g"`
+	Cmds  []leases.Cmd `msgpack:"c"`
+}
+
+// doResp is the results, or NotLeader with the leader the voter knows
+// of (Leader, possibly "") and its group.
+type doResp struct {
+	Results   []leases.Result `msgpack:"r,omitempty"`
+	NotLeader bool            `msgpack:"n,omitempty"`
+	Leader    string          `msgpack:"l,omitempty"`
+	Group     uint64          `msgpack:"g,omitempty"`
+}
+
+// leaveReq asks the leader of Group to remove member ID.
+type leaveReq struct {
+	Group uint64 `msgpack:"g"`
+	ID    uint64 `msgpack:"i"`
+}
