@@ -122,7 +122,7 @@ func (n *Node) Leave(ctx context.Context) error {
 		f(ctx)
 	}
 	done := make(chan error, 1)
-	if !n.spawn(func() { done <- n.serf.Leave() }) {
+	if !n.spawn(func() { done <- n.serfLeave() }) {
 		return ErrClosed
 	}
 	select {
@@ -153,6 +153,17 @@ func (n *Node) BeforeLeave(f func(ctx context.Context)) (unregister func()) {
 }
 
 type leaveHook struct{ f func(context.Context) }
+
+// serfLeave leaves the gossip unless Close has begun: serf panics on a
+// leave after its shutdown, and Close shuts serf down under leaveMu.
+func (n *Node) serfLeave() error {
+	n.leaveMu.Lock()
+	defer n.leaveMu.Unlock()
+	if n.closed.Load() {
+		return ErrClosed
+	}
+	return n.serf.Leave()
+}
 
 // leaveAfterFailedJoin lets a gossip join that Join gave up on finish
 // (for at most the broadcast timeout), and leaves if it admitted the node.

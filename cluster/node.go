@@ -73,8 +73,12 @@ type Node struct {
 
 	// tagsMu serializes SetTags and protects tags. It is not mu: serf
 	// delivers the tag update to our own event loop (which takes mu)
-	// while SetTags waits for the broadcast.
-	tagsMu sync.Mutex
+	// while SetTags waits for the broadcast. It is a channel of one
+	// token rather than a sync.Mutex: SetTags can wait seconds for its
+	// broadcast while holding it, and a goroutine waiting on a channel
+	// lets a synctest bubble advance its clock, one waiting on a mutex
+	// does not.
+	tagsMu chan struct{}
 	tags   map[string]string // what this node gossips, tagRPC included
 
 	mu     sync.Mutex // protects the fields below
@@ -82,6 +86,8 @@ type Node struct {
 	quorum map[string]struct{} // the quorum basis: members seen, less those that left
 	// beforeLeave: run by Leave before it announces the departure.
 	beforeLeave []*leaveHook
+
+	leaveMu sync.Mutex // serializes serf's Leave and Shutdown
 
 	sharedMu sync.Mutex // protects shared; see Shared
 	shared   map[any]*sharedValue
@@ -125,6 +131,7 @@ func New(cfg Config) (*Node, error) {
 		addr:   advertise.String(),
 		log:    cfg.Logger.With("node", cfg.Name),
 		subs:   map[*subscription]struct{}{},
+		tagsMu: make(chan struct{}, 1),
 		quorum: map[string]struct{}{cfg.Name: {}},
 		rpc:    rpcState{handlers: map[string]Handler{}, conns: map[string]*conn{}, live: map[*conn]struct{}{}, dialing: map[string]chan struct{}{}},
 	}
@@ -176,8 +183,8 @@ func (n *Node) SetTags(tags map[string]string) error {
 	if n.closed.Load() {
 		return ErrClosed
 	}
-	n.tagsMu.Lock()
-	defer n.tagsMu.Unlock()
+	n.tagsMu <- struct{}{}
+	defer func() { <-n.tagsMu }()
 	next := maps.Clone(n.tags)
 	for k, v := range tags {
 		switch {
@@ -206,6 +213,10 @@ func (n *Node) SetTags(tags map[string]string) error {
 // Done returns a channel that is closed when Close begins: services
 // built on the node stop with it.
 func (n *Node) Done() <-chan struct{} { return n.baseCtx.Done() }
+
+// Logger returns the node's logger (Config.Logger, with the node's name),
+// for the services built on the node to log through.
+func (n *Node) Logger() *slog.Logger { return n.log }
 
 // Name returns the node's name.
 func (n *Node) Name() string { return n.name }
@@ -357,7 +368,9 @@ func (n *Node) Close() error {
 	if n.joinTried.Load() && !n.joined.Load() {
 		n.leaveAfterFailedJoin()
 	}
+	n.leaveMu.Lock() // a Leave under way finishes first (see serfLeave)
 	err := n.serf.Shutdown()
+	n.leaveMu.Unlock()
 	n.tr.Shutdown()
 	// Connections first: handlers canceled by Close must not get their
 	// replies out, or a caller would take a reply from a closed node.

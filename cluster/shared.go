@@ -5,36 +5,50 @@ package cluster
 // passes it to destroy and forgets it, so a later Shared makes a new one.
 // Packages keep one per-node service this way (the voter service that
 // every lock Manager and Elector of a node uses), so that no package
-// holds state of its own. create and destroy run under a lock of their
-// own: they may call the node's other methods but not Shared.
+// holds state of its own. create and destroy run without the node's
+// locks held: they may call Shared for other keys (a service built on
+// another); a concurrent Shared of the same key waits for create.
 func (n *Node) Shared(key any, create func() any, destroy func(any)) (v any, release func()) {
 	n.sharedMu.Lock()
-	defer n.sharedMu.Unlock()
 	if n.shared == nil {
 		n.shared = map[any]*sharedValue{}
 	}
 	s := n.shared[key]
-	if s == nil {
-		s = &sharedValue{v: create()}
+	first := s == nil
+	if first {
+		s = &sharedValue{ready: make(chan struct{})}
 		n.shared[key] = s
 	}
 	s.refs++
+	n.sharedMu.Unlock()
+	if first {
+		s.v = create()
+		close(s.ready)
+	} else {
+		<-s.ready
+	}
 	released := false
 	return s.v, func() {
 		n.sharedMu.Lock()
-		defer n.sharedMu.Unlock()
 		if released {
+			n.sharedMu.Unlock()
 			return
 		}
 		released = true
-		if s.refs--; s.refs == 0 {
+		s.refs--
+		last := s.refs == 0
+		if last {
 			delete(n.shared, key)
+		}
+		n.sharedMu.Unlock()
+		if last {
 			destroy(s.v)
 		}
 	}
 }
 
 type sharedValue struct {
-	v    any
-	refs int
+	ready chan struct{} // closed once v is made
+	v     any
+	refs  int
 }

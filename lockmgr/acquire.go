@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/internal/leases"
 )
 
 func (m *Manager) acquire(ctx context.Context, id string, try bool, opts []AcquireOption) (*Lock, error) {
@@ -16,9 +17,6 @@ func (m *Manager) acquire(ctx context.Context, id string, try bool, opts []Acqui
 	}
 	if err := m.check(ctx); err != nil {
 		return nil, err
-	}
-	if m.opt.quorum && !hasQuorum(m.node) {
-		return nil, fmt.Errorf("lockmgr: acquire %q: %w", id, ErrNoQuorum)
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	defer context.AfterFunc(m.ctx, cancel)()
@@ -48,7 +46,7 @@ func (m *Manager) acquire(ctx context.Context, id string, try bool, opts []Acqui
 		// VM), and a renewal could not bring it back: another holder
 		// may have the id by now. Never hand out a dead lock: free
 		// the grant, so the next waiter is served, and queue again.
-		m.spawn(func() { m.abandon("", id, h, token, o.ttl) })
+		m.spawn(func() { m.abandon(coord, id, h, token, o.ttl) })
 		switch {
 		case cctx.Err() != nil:
 			return nil, m.acquireErr(ctx, cctx, id, cctx.Err())
@@ -167,12 +165,25 @@ func (m *Manager) acquireErr(ctx, cctx context.Context, id string, err error) er
 	switch {
 	case m.ctx.Err() != nil:
 		return ErrClosed
-	case ctx.Err() != nil:
-		return ctx.Err()
-	case cctx.Err() != nil:
+	case over(ctx):
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return context.DeadlineExceeded
+	case over(cctx):
 		return fmt.Errorf("lockmgr: acquire %q: %w", id, ErrTimeout)
 	}
 	return fmt.Errorf("lockmgr: acquire %q: %w", id, err)
+}
+
+// over reports whether ctx ended or its deadline passed: a reply that
+// carries the deadline's error can arrive before ctx's own timer fired.
+func over(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 // abandon ends a failed acquisition's waiter at its coordinator (if
@@ -181,13 +192,12 @@ func (m *Manager) acquireErr(ctx, cctx context.Context, id string, err error) er
 // frees whatever h holds), so it does not block others for a whole
 // hold. It takes at most TTL/2.
 func (m *Manager) abandon(coord, id string, h holder, token uint64, ttl time.Duration) {
-	ctx, cancel := context.WithTimeout(context.Background(), ttl/4)
+	ctx, cancel := context.WithTimeout(context.Background(), max(ttl/4, minClaimWait))
 	defer cancel()
-	if coord != "" {
+	if token == 0 && coord != "" {
 		m.node.Call(ctx, coord, methodCancel, cancelReq{ID: id, Holder: h}, nil)
 	}
-	rel := releaseReq{ID: id, Token: token, Holder: h, Final: true}
-	cluster.CallAll[struct{}](context.Background(), m.node, nil, methodRelease, rel, ttl/4)
+	m.srv.do(ctx, m.opt.quorum, coord, []leases.Cmd{{Op: leases.OpRelease, Key: key(id), Holder: h.lease(), Token: token}})
 }
 
 // spawn runs f on a goroutine that Close waits for, unless m is closed
@@ -195,7 +205,7 @@ func (m *Manager) abandon(coord, id string, h holder, token uint64, ttl time.Dur
 // acquisition (f must end on its own in bounded time) is dropped so on a
 // closed Manager: Close may have waited already, and running f inline
 // would hold up the call past its deadline; what f would have freed
-// expires at the acceptors within 1.25 TTL.
+// expires at the voters within 1.25 TTL.
 func (m *Manager) spawn(f func()) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -222,7 +232,7 @@ func (m *Manager) hold(l *Lock) (*Lock, error) {
 		l.grantedAt, _ = m.opt.clock.Now()
 	}
 	if !m.start(l) {
-		return nil, ErrClosed // the grant expires at the acceptors
+		return nil, ErrClosed // the grant expires at the voters
 	}
 	return l, nil
 }

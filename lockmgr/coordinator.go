@@ -2,31 +2,31 @@ package lockmgr
 
 import (
 	"context"
-	"github.com/gossipsync/gossipsync/cluster"
 	"math/rand/v2"
 	"slices"
 	"time"
+
+	"github.com/gossipsync/gossipsync/internal/leases"
 )
 
 // idQueue is a coordinator's state for one id: its FIFO of waiters, of
-// which only the head is served, and the last token it used.
+// which only the head is served.
 type idQueue struct {
 	waiters []*waiter
-	last    uint64
 	changed chan struct{} // closed and replaced on a change or a wake
 	// held: the grant this coordinator made last, until its holder's
 	// release arrives or it may have expired. The head does not claim
 	// against it (the claim would fail) but waits for the release.
 	held *heldGrant
 	// freed: the last final release a holder sent here, relayed with the
-	// next claim so that every acceptor frees the grant first.
+	// next claim so that the voters free the grant first.
 	freed *releaseReq
 }
 
 type heldGrant struct {
 	holder holder
 	token  uint64
-	until  time.Time // the grant may be live at an acceptor until then
+	until  time.Time // the grant may be live at the voters until then
 }
 
 type waiter struct {
@@ -40,9 +40,6 @@ type waiter struct {
 // (TryAcquire) the id is held.
 func (s *server) acquire(ctx context.Context, _ string, req acquireReq) (acquireResp, error) {
 	begin := time.Now()
-	if req.Quorum && !hasQuorum(s.node) {
-		return acquireResp{}, ErrNoQuorum
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer context.AfterFunc(s.ctx, cancel)()
 	defer cancel()
@@ -140,7 +137,7 @@ func (s *server) heldLeft(id string, now time.Time) (time.Duration, <-chan struc
 }
 
 // won records a grant this coordinator made; the release it relayed has
-// been applied by a majority and is dropped.
+// been applied by the voters and is dropped.
 func (s *server) won(req acquireReq, token uint64, now time.Time) {
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
@@ -166,40 +163,24 @@ func (s *server) waitHead(ctx context.Context, id string, w *waiter) error {
 	}
 }
 
-// nextToken returns the token for the next claim, the release to relay
-// with it, and the channel that closes on the next wake.
-func (s *server) nextToken(id string) (uint64, *releaseReq, <-chan struct{}) {
+// freedRelease returns the release to relay with the next claim, and
+// the channel that closes on the next wake.
+func (s *server) freedRelease(id string) (*releaseReq, <-chan struct{}) {
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
 	q := s.queueLocked(id)
-	q.last++
-	return q.last, q.freed, q.changed
+	return q.freed, q.changed
 }
 
-// observe folds a round's result into the token cache. A token that no
-// acceptor granted is used again (it is still above every promise
-// seen), so waiting on a held id does not inflate tokens.
-func (s *server) observe(id string, token uint64, r roundResult) {
-	s.qmu.Lock()
-	defer s.qmu.Unlock()
-	q := s.queueLocked(id)
-	if r.granted == 0 && q.last == token && r.promised < token {
-		q.last--
-	}
-	q.last = max(q.last, r.promised)
-}
-
-// serve runs claim rounds for the head waiter.
+// serve runs claims for the head waiter until one wins, the caller's ctx
+// ends, or (TryAcquire) the id is held or the voters cannot be reached.
 func (s *server) serve(ctx context.Context, req acquireReq, begin time.Time) (acquireResp, error) {
-	lows := 0
-	var heldSince time.Time // when the head began to wait for a held grant
+	var heldSince time.Time    // when the head began to wait for a held grant
+	var failingSince time.Time // when claims began to go unanswered
 	for {
-		if req.Quorum && !hasQuorum(s.node) {
-			return acquireResp{}, ErrNoQuorum
-		}
 		// The last grant made here is held: wait for its release (a
 		// claim now would fail), but at most TTL/4 in all, after which
-		// the acceptors' answers rule as usual.
+		// the voters' answer rules as usual.
 		now := time.Now()
 		if left, changed := s.heldLeft(req.ID, now); left > 0 && !req.Try {
 			if heldSince.IsZero() {
@@ -212,35 +193,36 @@ func (s *server) serve(ctx context.Context, req acquireReq, begin time.Time) (ac
 				continue
 			}
 		}
-		token, free, changed := s.nextToken(req.ID)
+		free, changed := s.freedRelease(req.ID)
 		start := time.Now()
-		r := s.claimRound(req, token, free)
-		s.observe(req.ID, token, r)
-		if r.won {
+		r, err := s.claim(ctx, req, free)
+		switch {
+		case err == nil && r.OK:
 			if ctx.Err() != nil { // the caller gave up: free it at once
-				s.releaseToken(req, token)
+				s.releaseGrant(req, r.Token)
 				return acquireResp{}, ctx.Err()
 			}
-			s.won(req, token, start)
-			return acquireResp{Token: token, Waited: start.Sub(begin)}, nil
+			s.won(req, r.Token, start)
+			return acquireResp{Token: r.Token, Waited: start.Sub(begin)}, nil
+		case ctx.Err() != nil:
+			return acquireResp{}, ctx.Err()
+		case req.Try && err == nil && r.Holder != nil:
+			return acquireResp{}, ErrLocked
+		case err != nil && (req.Try || !failingSince.IsZero() && time.Since(failingSince) >= noQuorumAfter(req.TTL)):
+			return acquireResp{}, ErrNoQuorum
+		case err != nil && failingSince.IsZero():
+			failingSince = start
+		case err == nil:
+			failingSince = time.Time{}
 		}
-		var wait time.Duration
-		switch {
-		case r.blocked > 0:
-			if req.Try {
-				return acquireResp{}, ErrLocked
-			}
-			wait = min(r.blocked, req.TTL/4)
-		case r.quiet > 0:
-			wait = min(r.quiet, req.TTL/4)
-		case r.promised >= token && lows < 3:
-			lows++ // refused for a low token: retry above the promise
-			continue
-		default:
-			if req.Try {
-				return acquireResp{}, ErrNoQuorum
-			}
-			lows, wait = 0, jitter(req.TTL/4)
+		// Held by another (wait until its hold ends or its release
+		// wakes us), the group is founding or quiet, or the voters
+		// did not answer in time: claim again.
+		wait := jitter(req.TTL / 4)
+		if err == nil && r.Holder != nil {
+			wait = min(max(r.Remaining, time.Millisecond), req.TTL/4)
+		} else if err == nil {
+			wait = min(quietRetry, req.TTL/4)
 		}
 		if err := sleep(ctx, changed, wait); err != nil {
 			return acquireResp{}, err
@@ -248,51 +230,41 @@ func (s *server) serve(ctx context.Context, req acquireReq, begin time.Time) (ac
 	}
 }
 
-type roundResult struct {
-	won      bool
-	granted  int
-	promised uint64        // highest promise seen
-	blocked  time.Duration // longest live grant of another holder seen
-	quiet    time.Duration // longest quiet period seen
+// noQuorumAfter is how long claims for a lease of ttl may go
+// unanswered by the voters before the coordinator gives up with
+// ErrNoQuorum: a TTL, and at least a few Raft elections.
+func noQuorumAfter(ttl time.Duration) time.Duration { return max(ttl, 2*time.Second) }
+
+// quietRetry is how often a claim is made again while the voter group
+// is being founded.
+const quietRetry = 20 * time.Millisecond
+
+// claim asks for a grant of req.ID to req.Holder, relaying free (the
+// previous holder's final release, if any), within TTL/4 of trying.
+func (s *server) claim(ctx context.Context, req acquireReq, free *releaseReq) (leases.Result, error) {
+	c := leases.Cmd{Op: leases.OpClaim, Key: key(req.ID), Holder: req.Holder.lease(), TTL: req.TTL}
+	if free != nil {
+		c.Free = &leases.Cmd{Op: leases.OpRelease, Key: key(req.ID), Holder: free.Holder.lease(), Token: free.Token}
+	}
+	cctx, cancel := context.WithTimeout(ctx, max(req.TTL/4, minClaimWait))
+	defer cancel()
+	res, err := s.do(cctx, req.Quorum, s.node.Name(), []leases.Cmd{c})
+	if err != nil {
+		return leases.Result{}, err
+	}
+	return res[0], nil
 }
 
-// claimRound asks the id's acceptors to grant token, relaying free (the
-// previous holder's final release, if any). With fewer grants than a
-// majority it frees those it got, so partial grants block nobody.
-func (s *server) claimRound(req acquireReq, token uint64, free *releaseReq) roundResult {
-	targets, need := acceptors(s.node, req.ID, req.Quorum, req.Replicas)
-	creq := claimReq{ID: req.ID, Token: token, Holder: req.Holder, TTL: req.TTL, Free: free}
-	// A majority of grants wins: the slower acceptors are not waited for.
-	won := func(reps []cluster.Reply[claimResp]) bool {
-		n := 0
-		for _, rep := range reps {
-			if rep.Err == nil && rep.Resp.Granted {
-				n++
-			}
-		}
-		return n >= need
-	}
-	var r roundResult
-	for _, rep := range cluster.CallUntil(s.ctx, s.node, targets, methodClaim, creq, req.TTL/4, won) {
-		if rep.Err != nil {
-			continue
-		}
-		if rep.Resp.Granted {
-			r.granted++
-		}
-		r.promised = max(r.promised, rep.Resp.Promised)
-		r.blocked = max(r.blocked, rep.Resp.Blocked)
-		r.quiet = max(r.quiet, rep.Resp.Quiet)
-	}
-	if r.won = r.granted >= need; !r.won {
-		s.releaseToken(req, token)
-	}
-	return r
-}
+// minClaimWait is the least time a claim waits for the voters: a few
+// Raft election timeouts, so that a claim made during a leader change
+// is not given up before the new leader could answer.
+const minClaimWait = 500 * time.Millisecond
 
-func (s *server) releaseToken(req acquireReq, token uint64) {
-	rel := releaseReq{ID: req.ID, Token: token, Holder: req.Holder}
-	cluster.CallAll[struct{}](context.Background(), s.node, nil, methodRelease, rel, req.TTL/4)
+// releaseGrant frees a grant won for a caller that gave up.
+func (s *server) releaseGrant(req acquireReq, token uint64) {
+	ctx, cancel := context.WithTimeout(s.ctx, max(req.TTL/4, minClaimWait))
+	defer cancel()
+	s.do(ctx, req.Quorum, s.node.Name(), []leases.Cmd{{Op: leases.OpRelease, Key: key(req.ID), Holder: req.Holder.lease(), Token: token}})
 }
 
 // sleep waits for d, a close of changed, or the end of ctx.

@@ -51,7 +51,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("n1 holds", l1.ID(), "with token", l1.Token())
+	fmt.Println("n1 holds", l1.ID())
 	if l1.Valid() { // right before the side effect
 		fmt.Println("n1 writes:", store.Check(id, l1.Token()))
 	}
@@ -64,14 +64,14 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer l2.Release(ctx)
-	fmt.Println("n2 holds", l2.ID(), "with token", l2.Token())
+	fmt.Println("n2 holds", l2.ID(), "with a higher token:", l2.Token() > l1.Token())
 	fmt.Println("n2 writes:", store.Check(id, l2.Token()))
 	err = store.Check(id, l1.Token())
 	fmt.Println("n1 writes late, refused:", errors.Is(err, lockmgr.ErrStaleToken))
 	// Output:
-	// n1 holds invoice-42 with token 1
+	// n1 holds invoice-42
 	// n1 writes: <nil>
-	// n2 holds invoice-42 with token 2
+	// n2 holds invoice-42 with a higher token: true
 	// n2 writes: <nil>
 	// n1 writes late, refused: true
 }

@@ -60,10 +60,11 @@ func TestSimValidAfterFrozenRenewals(t *testing.T) {
 }
 
 // An Acquire whose process froze between the grant and its return never
-// returns a dead lock. A grant late in its lease, or past it while nobody
-// else took the id, is renewed once before Acquire returns; one that
-// another waiter got meanwhile is freed, and Acquire queues again
-// (TryAcquire: ErrLocked).
+// returns a dead lock. A grant late in its lease is renewed once before
+// Acquire returns; one past its lease was expired by the voters (or
+// another waiter got the id meanwhile), so the renewal fails, and Acquire
+// queues again for a new grant (TryAcquire: ErrLocked when another
+// holder has it).
 func TestSimAcquireNeverReturnsDeadLock(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
@@ -73,7 +74,7 @@ func TestSimAcquireNeverReturnsDeadLock(t *testing.T) {
 		grants    int32 // grants n2 gets until Acquire returns
 	}{
 		{name: "late", freeze: 3 * testTTL / 4, grants: 1},
-		{name: "dead/alone", freeze: 2 * testTTL, grants: 1},
+		{name: "dead/alone", freeze: 2 * testTTL, grants: 2},
 		{name: "dead/contended", freeze: 2 * testTTL, contender: true, grants: 2},
 		{name: "dead/contended/try", freeze: 2 * testTTL, contender: true, try: true, grants: 1},
 	} {

@@ -3,9 +3,10 @@ package lockmgr
 import (
 	"context"
 	"fmt"
-	"github.com/gossipsync/gossipsync/cluster"
 	"sync"
 	"time"
+
+	"github.com/gossipsync/gossipsync/internal/leases"
 )
 
 // Lock is a held lock: a lease on an id with a fencing token. It is held
@@ -174,8 +175,6 @@ func (l *Lock) keep() {
 			leaseEnd = start.Add(l.ttl)
 			l.leaseEnd = leaseEnd
 			l.mu.Unlock()
-		} else if m.opt.quorum && !hasQuorum(m.node) {
-			return // this node sees a minority: it cannot renew
 		}
 		next := start.Add(interval)
 		if leaseEnd.Before(next) {
@@ -208,28 +207,25 @@ func (l *Lock) pause(t time.Time) bool {
 	return false
 }
 
-// renewRound sends one renewal to the id's acceptors, within ctx. ok: a
-// majority renewed. lost: short of a majority while an acceptor promised
-// a newer token, so a newer grant may exist.
+// renewRound sends one renewal to the voters (or, Quorum(false), to
+// the coordinator's table), within ctx and timeout. ok: renewed. lost:
+// the grant is gone (it expired, or was freed), so a newer grant may
+// exist.
 func (l *Lock) renewRound(ctx context.Context, timeout time.Duration) (ok, lost bool) {
 	m := l.m
-	targets, need := acceptors(m.node, l.id, m.opt.quorum, m.opt.replicas)
-	req := claimReq{ID: l.id, Token: l.token, Holder: l.h, TTL: l.ttl}
-	acks, newer := 0, false
-	for _, r := range cluster.CallAll[claimResp](ctx, m.node, targets, methodRenew, req, timeout) {
-		switch {
-		case r.Err != nil:
-		case r.Resp.Granted:
-			acks++
-		case r.Resp.Promised > l.token:
-			newer = true
-		}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	res, err := m.srv.do(ctx, m.opt.quorum, l.coord, []leases.Cmd{{Op: leases.OpRenew, Key: key(l.id), Holder: l.h.lease(), Token: l.token, TTL: l.ttl}})
+	if err != nil {
+		return false, false
 	}
-	return acks >= need, acks < need && newer
+	return res[0].OK, !res[0].OK
 }
 
-// end closes Done, frees the acceptors' grants, wakes the coordinator and
-// forgets the lock.
+// end closes Done, frees the grant, wakes the coordinator and forgets
+// the lock. The release and the wake go out together: the coordinator
+// relays the release with the next waiter's claim, so a handover takes
+// one round of the voters even when this release is slower.
 func (l *Lock) end(expired bool) {
 	m := l.m
 	l.mu.Lock()
@@ -237,13 +233,14 @@ func (l *Lock) end(expired bool) {
 	l.mu.Unlock()
 	defer close(l.released)
 	m.forget(l)
-	rel := releaseReq{ID: l.id, Token: l.token, Holder: l.h, Final: true}
-	for _, r := range cluster.CallAll[struct{}](context.Background(), m.node, nil, methodRelease, rel, l.ttl/4) {
-		if r.Node == l.coord && r.Err == nil {
-			return // the coordinator's acceptor got it, and woke the next waiter
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), l.ttl/4)
+	ctx, cancel := context.WithTimeout(context.Background(), max(l.ttl/4, minClaimWait))
 	defer cancel()
-	m.node.Call(ctx, l.coord, methodWake, wakeReq{ID: l.id, Release: rel}, nil)
+	rel := releaseReq{ID: l.id, Token: l.token, Holder: l.h, Final: true}
+	woken := make(chan struct{})
+	go func() {
+		defer close(woken)
+		m.node.Call(ctx, l.coord, methodWake, wakeReq{ID: l.id, Release: rel}, nil)
+	}()
+	m.srv.do(ctx, m.opt.quorum, l.coord, []leases.Cmd{{Op: leases.OpRelease, Key: key(l.id), Holder: l.h.lease(), Token: l.token}})
+	<-woken
 }

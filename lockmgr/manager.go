@@ -19,12 +19,14 @@ import (
 // the majority must have one, because a node accepts grants only while it
 // has a Manager. Safe for concurrent use.
 type Manager struct {
-	node    *cluster.Node
-	srv     *server
-	opt     options
-	id      string          // this instance, part of every holder
-	handles atomic.Uint64   // last handle
-	ring    *hashring.Cache // the coordinators' ring of the last view
+	node *cluster.Node
+	srv  *server
+	// releaseSrv drops this Manager's reference to the node's server.
+	releaseSrv func()
+	opt        options
+	id         string          // this instance, part of every holder
+	handles    atomic.Uint64   // last handle
+	ring       *hashring.Cache // the coordinators' ring of the last view
 
 	hooks testHooks // set by tests only
 
@@ -57,7 +59,7 @@ func New(n *cluster.Node, opts ...Option) (*Manager, error) {
 		}
 	}
 	m := &Manager{node: n, opt: o, locks: map[string]*Lock{}, id: strconv.FormatUint(rand.Uint64(), 36), ring: hashring.NewCache(vnodes)}
-	m.srv = acquireServer(n, o.lockDelay)
+	m.srv, m.releaseSrv = acquireServer(n)
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	return m, nil
 }
@@ -150,7 +152,7 @@ func (m *Manager) Close() error {
 	}
 	m.cancel()
 	m.wg.Wait()
-	releaseServer(m.srv)
+	m.releaseSrv()
 	return nil
 }
 

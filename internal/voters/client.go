@@ -113,6 +113,12 @@ func (s *Service) serveDo(ctx context.Context, _ string, req doReq) (doResp, err
 	if err != nil || m.group != req.Group && req.Group != 0 || st.State != raft.StateLeader {
 		return doResp{NotLeader: true, Leader: s.nameOf(st.Leader), Group: m.group}, nil
 	}
+	if m.table.Last() == 0 {
+		// The founding entry is not applied yet: commands proposed now
+		// could come before it and be refused as quiet. The client
+		// tries again after its backoff.
+		return doResp{NotLeader: true, Group: m.group}, nil
+	}
 	res, err := s.propose(ctx, m, req.Cmds)
 	if errors.Is(err, raftgroup.ErrDropped) || errors.Is(err, raftgroup.ErrClosed) {
 		return doResp{NotLeader: true, Group: m.group}, nil

@@ -56,6 +56,15 @@ func (s *Service) step(now time.Time) {
 		s.dropMember(m, "never added to the configuration")
 		return
 	}
+	if st.Leader != 0 || v.leader == "" || v.leader == s.node.Name() || v.group != m.group {
+		m.heard = now
+	} else if now.Sub(m.heard) > s.opt.failAfter {
+		// Gossip names a leader of its group that this member has not
+		// heard from for failAfter: it was removed while it was cut
+		// off, and nobody tells a removed member. It comes back new.
+		s.dropMember(m, "cut off from the leader "+v.leader)
+		return
+	}
 	if v.group != 0 && v.group < m.group {
 		// Two groups formed apart (nodes that found each other only
 		// later): the younger one dissolves, and its nodes join the
@@ -94,7 +103,19 @@ func (s *Service) maybeFound(v view, now time.Time) {
 	}
 	if now.Sub(s.eligible) >= s.opt.settle {
 		s.eligible = time.Time{}
-		s.spawn(s.found)
+		// The first voters: this node and the next names, as many as
+		// the target allows (odd). The others start their members
+		// when the founder's first messages reach them.
+		slices.Sort(names)
+		n := min(s.node.Voters(), len(names))
+		if n%2 == 0 {
+			n--
+		}
+		ids := make([]uint64, 0, n)
+		for _, name := range names[:n] {
+			ids = append(ids, v.ids[name])
+		}
+		s.spawn(func() { s.found(ids) })
 	}
 }
 
@@ -226,7 +247,10 @@ func (s *Service) plan(m *member, st raftgroup.Status, v view, now time.Time) (*
 		return change(raftpb.ConfChangeAddNode, caught[0], caught[1]), "promote two learners"
 	case voters+len(learners) < target:
 		for _, name := range sortedNames(v.ids) {
-			if id := v.ids[name]; !slices.Contains(inCfg, id) {
+			// A node that gossips a role in the group but is not in
+			// its configuration was removed and has not noticed yet
+			// (it is leaving, or was away): its ID must not come back.
+			if id := v.ids[name]; !slices.Contains(inCfg, id) && !slices.Contains(v.members, name) {
 				return change(raftpb.ConfChangeAddLearnerNode, id), "add " + name + " as a learner"
 			}
 		}

@@ -24,6 +24,9 @@ type member struct {
 	table   *leases.Table
 	started time.Time
 	seen    bool // its own ID appeared in the applied configuration
+	// heard is when it last knew the leader that gossip names (or
+	// gossip named none); the loop's.
+	heard time.Time
 }
 
 // machine replicates a lease table: every entry is a batch of commands.
@@ -56,7 +59,8 @@ func (s *Service) startMember(group uint64, voters []uint64) (*member, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &member{group: group, id: s.rid, g: g, table: t, started: time.Now()}, nil
+	now := time.Now()
+	return &member{group: group, id: s.rid, g: g, table: t, started: now, heard: now}, nil
 }
 
 // memberFor returns the member that messages for Raft ID to of group go
@@ -65,13 +69,16 @@ func (s *Service) startMember(group uint64, voters []uint64) (*member, error) {
 func (s *Service) memberFor(group, to uint64) *member {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if to != s.rid || s.ctx.Err() != nil || s.leaving {
+	if to != s.rid || s.ctx.Err() != nil {
 		return nil
 	}
 	if s.m != nil {
 		if s.m.group == group {
-			return s.m
+			return s.m // also while leaving: it hands over through it
 		}
+		return nil
+	}
+	if s.leaving {
 		return nil
 	}
 	m, err := s.startMember(group, nil)
@@ -83,18 +90,27 @@ func (s *Service) memberFor(group, to uint64) *member {
 	return m
 }
 
-// found starts a new group with this node as its only voter and
-// proposes its founding entry: tokens start above the wall clock in
-// microseconds, so that they stay above every token of an earlier group
-// (see the package doc).
-func (s *Service) found() {
-	base := uint64(time.Now().UnixMicro())
+// found starts a new group with the given first voters (this node's ID
+// first) and proposes its founding entry: tokens start above the wall
+// clock in microseconds, so that they stay above every token of an
+// earlier group (see the package doc).
+func (s *Service) found(voters []uint64) {
+	// The group's ID and the base of its tokens: the time in
+	// microseconds, its low 10 bits (about a millisecond) from the
+	// founder's Raft ID, so that two nodes that found in the same
+	// microsecond (two sides of a partition; every node of a test on a
+	// virtual clock) found groups with different IDs.
 	s.mu.Lock()
+	base := uint64(time.Now().UnixMicro())&^1023 | s.rid&1023
 	if s.m != nil || s.ctx.Err() != nil || s.leaving {
 		s.mu.Unlock()
 		return
 	}
-	m, err := s.startMember(base, []uint64{s.rid})
+	if len(voters) == 0 || voters[0] != s.rid {
+		s.mu.Unlock()
+		return // this node restarted its member meanwhile
+	}
+	m, err := s.startMember(base, voters)
 	if err != nil {
 		s.mu.Unlock()
 		s.log.Warn("voter group not founded", "err", err)
@@ -161,6 +177,7 @@ func (s *Service) propose(ctx context.Context, m *member, cmds []leases.Cmd) ([]
 // view is what gossip says of the voter group.
 type view struct {
 	ids     map[string]uint64 // alive members running the service: their Raft IDs
+	leaving map[string]uint64 // alive members handing over before they leave: no candidates
 	group   uint64            // the lowest group an alive member is in (0: none)
 	leader  string            // that group's leader, by its tag
 	members []string          // that group's members (voters and learners), by their tags
@@ -168,7 +185,7 @@ type view struct {
 }
 
 func (s *Service) observe(members []cluster.Member) view {
-	v := view{ids: map[string]uint64{}}
+	v := view{ids: map[string]uint64{}, leaving: map[string]uint64{}}
 	groups := map[uint64]bool{}
 	type role struct {
 		name  string
@@ -177,8 +194,13 @@ func (s *Service) observe(members []cluster.Member) view {
 	}
 	var roles []role
 	for _, m := range members {
-		if id, err := strconv.ParseUint(m.Tags[tagID], 16, 64); err == nil && id != 0 {
-			v.ids[m.Name] = id
+		tag, leaving := strings.CutPrefix(m.Tags[tagID], "-")
+		if id, err := strconv.ParseUint(tag, 16, 64); err == nil && id != 0 {
+			if leaving {
+				v.leaving[m.Name] = id
+			} else {
+				v.ids[m.Name] = id
+			}
 		}
 		g, r, ok := strings.Cut(m.Tags[tagRole], "/")
 		if !ok {
@@ -208,8 +230,10 @@ func (s *Service) observe(members []cluster.Member) view {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	clear(s.names)
-	for name, id := range v.ids {
-		s.names[id], s.known[id] = name, name
+	for _, ids := range []map[string]uint64{v.ids, v.leaving} {
+		for name, id := range ids {
+			s.names[id], s.known[id] = name, name
+		}
 	}
 	return v
 }
@@ -219,20 +243,6 @@ func (s *Service) nameOf(id uint64) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.names[id]
-}
-
-// setRole gossips this node's role in its group ("" for none).
-func (s *Service) setRole(role string) {
-	s.mu.Lock()
-	same := s.role == role
-	s.role = role
-	s.mu.Unlock()
-	if same {
-		return
-	}
-	if err := s.node.SetTags(map[string]string{tagRole: role}); err != nil {
-		s.log.Debug("voter role tag not set", "err", err)
-	}
 }
 
 // roleOf returns the role tag for member m in status st ("" if it is

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -25,6 +26,8 @@ type Service struct {
 	log  *slog.Logger
 	opt  timing
 	out  *outbox
+	// tagsChanged wakes tagLoop: the tags to gossip changed.
+	tagsChanged chan struct{}
 
 	ctx    context.Context // canceled by close
 	cancel context.CancelFunc
@@ -41,6 +44,7 @@ type Service struct {
 	expiring bool              // an expiry proposal is in flight
 	role     string            // the role tag last set
 	leaving  bool              // Leave began: no ID tag, no new member
+	tags     map[string]string // what this node should gossip
 	names    map[uint64]string // Raft ID -> node name, of alive members by gossip
 	known    map[uint64]string // Raft ID -> node name, kept while in the configuration
 }
@@ -74,22 +78,25 @@ func Acquire(n *cluster.Node) (s *Service, release func()) {
 func start(n *cluster.Node) *Service {
 	s := &Service{
 		node:    n,
-		log:     slog.New(slog.DiscardHandler),
+		log:     n.Logger().With("component", "voters"),
 		opt:     timingFor(n.Profile()),
 		rid:     newID(),
 		missing: map[uint64]time.Time{},
 		names:   map[uint64]string{},
 		known:   map[uint64]string{},
+		tags:    map[string]string{},
 	}
+	s.tagsChanged = make(chan struct{}, 1)
 	s.out = &outbox{s: s, peers: map[string]chan outMsg{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	cluster.HandleFunc(n, methodRaft, s.receive)
 	cluster.HandleFunc(n, methodDo, s.serveDo)
 	cluster.HandleFunc(n, methodLeave, s.serveLeave)
 	s.unhook = n.BeforeLeave(s.handOver)
-	s.setIDTag()
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.loop()
+	go s.tagLoop()
+	s.setIDTag()
 	return s
 }
 
@@ -122,15 +129,64 @@ func (s *Service) stop() {
 	}
 }
 
+// setIDTag gossips this incarnation's Raft ID (none while leaving).
 func (s *Service) setIDTag() {
 	s.mu.Lock()
 	tag := strconv.FormatUint(s.rid, 16)
-	if s.leaving {
+	switch {
+	case s.leaving && s.m != nil:
+		// Handing over: its peers must still reach its member (Raft
+		// messages go by this tag), but it is no candidate any more.
+		tag = "-" + tag
+	case s.leaving:
 		tag = ""
 	}
+	s.tags[tagID] = tag
 	s.mu.Unlock()
-	if err := s.node.SetTags(map[string]string{tagID: tag}); err != nil {
-		s.log.Debug("voter tag not set", "err", err)
+	s.pokeTags()
+}
+
+// setRole gossips this node's role in its group ("" for none).
+func (s *Service) setRole(role string) {
+	s.mu.Lock()
+	same := s.role == role
+	s.role, s.tags[tagRole] = role, role
+	s.mu.Unlock()
+	if !same {
+		s.pokeTags()
+	}
+}
+
+func (s *Service) pokeTags() {
+	select {
+	case s.tagsChanged <- struct{}{}:
+	default:
+	}
+}
+
+// tagLoop gossips the service's tags. It runs apart from the loop:
+// SetTags can wait for its broadcast (memberlist waits up to its
+// broadcast timeout when nobody takes the update).
+func (s *Service) tagLoop() {
+	defer s.wg.Done()
+	set := map[string]string{}
+	for {
+		select {
+		case <-s.tagsChanged:
+		case <-s.ctx.Done():
+			return
+		}
+		s.mu.Lock()
+		want := maps.Clone(s.tags)
+		s.mu.Unlock()
+		if maps.Equal(want, set) {
+			continue
+		}
+		if err := s.node.SetTags(want); err != nil {
+			s.log.Debug("voter tags not set", "err", err)
+			continue
+		}
+		set = want
 	}
 }
 

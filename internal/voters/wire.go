@@ -12,7 +12,9 @@ const (
 )
 
 // Gossiped tags. tagID is this incarnation's Raft ID (hex): every node
-// running the service has it. tagRole, "<group>/<role>" (hex group ID;
+// running the service has it; while a member hands over before leaving
+// the cluster it is "-" and the ID (still reachable, no candidate for
+// the group), and then empty. tagRole, "<group>/<role>" (hex group ID;
 // role l = leader, v = voter, r = learner), is set while the node is in a
 // group's configuration.
 const (
