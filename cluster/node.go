@@ -86,6 +86,7 @@ type Node struct {
 	quorum map[string]struct{} // the quorum basis: members seen, less those that left
 	// beforeLeave: run by Leave before it announces the departure.
 	beforeLeave []*leaveHook
+	broadcasts  []*broadcastHandler // see OnBroadcast
 
 	leaveMu sync.Mutex // serializes serf's Leave and Shutdown
 
@@ -280,8 +281,11 @@ func (n *Node) eventLoop(events <-chan serf.Event) {
 	for {
 		select {
 		case e := <-events:
-			if me, ok := e.(serf.MemberEvent); ok {
-				n.memberEvent(me)
+			switch e := e.(type) {
+			case serf.MemberEvent:
+				n.memberEvent(e)
+			case serf.UserEvent:
+				n.userEvent(e)
 			}
 		case <-n.baseCtx.Done():
 			return

@@ -21,71 +21,83 @@
 //
 // # How it works
 //
-// Every node with an Elector runs a voter that serves all groups. A
-// candidate first surveys the members: it goes on only if a majority of
-// the quorum basis (cluster.Node.QuorumSize) answers and no voter holds a
-// live lease. It defers to a live candidate higher in bully order
-// (Priority, then node name, then candidate id) for up to three lease
-// periods. Then it claims a term above every term the survey saw; a voter
-// grants a term at most once, only above its earlier promises, and only
-// while it holds no live grant for another candidate. A claim granted by a
-// majority wins. Its lease runs TTL from the moment the claim was sent.
-// The leader renews it with a heartbeat to every member each quarter
-// TTL; a majority of renewals extends the lease to TTL from the moment
-// the heartbeat was sent. Elected.Valid compares the monotonic clock with
-// that end. A candidate higher in bully order
-// than the leader sends a claim anyway: the voters refuse it but tell the
-// leader at its next heartbeat, and once a majority of them have, the
-// leader steps down, so the highest live candidate ends up leading. A
-// higher candidate that only a minority hears (across a partition, or
-// through a node that bridges two sides) could not win, and the leader
-// keeps its lease. Such a request applies to the lease it was made
-// against: a voter forgets it when it grants a new lease, and a candidate
-// still waiting asks again. A NoPreempt candidate's refused claim asks
-// nothing.
+// Leases live on the cluster's voters (internal/voters): a small agreed
+// set of members (cluster.Config.Voters, default 5) that replicate a
+// lease table on a Raft log. A group is one key of that table. Every
+// node is a client of the voters, so an election costs the same whatever
+// the cluster's size.
+//
+// A candidate announces by gossip that it campaigns (again every half
+// TTL while it does), listens briefly for the others, and defers to a
+// live candidate higher in bully order (Priority, then node name, then
+// candidate id) for up to three lease periods. Then it claims the group's
+// key through the voters' leader. A free key is granted: the term is the
+// grant's token, one above every token the voters issued before. A key
+// held by another candidate is refused, with how long the voters hold it
+// at most; the candidate waits that long, or until the holder's end is
+// announced, and claims again. Its lease runs TTL from the moment the
+// winning claim was sent.
+//
+// The leader renews its grant every quarter TTL; each renewal the voters
+// applied extends the lease to TTL from the moment it was sent, and
+// Elected.Valid compares the monotonic clock with that end. The voters
+// free a grant that went unrenewed for TTL + TTL/4 on the clock of the
+// voter that proposes the expiry (see internal/leases), or when its
+// holder releases it. A candidate higher in bully order than the leader
+// sends its claim anyway: the voters refuse it but record the request,
+// the leader learns it at its next renewal and steps down, so the highest
+// live candidate ends up leading. A NoPreempt candidate's refused claim
+// asks nothing.
 //
 // A leader that lost its lease and campaigns again (Reelect, or Elect
-// with the same candidate) waits until the voters have freed its old
-// grant, a quarter TTL after Revoked closed, before it surveys and claims:
-// its voters would otherwise grant it again at once, and whatever ended
-// the lease would end the new one at its first heartbeat, term after term
-// with no pause in between.
+// with the same candidate) claims as a new holder: the voters refuse it
+// until its old grant is freed, a quarter TTL after Revoked closed.
+//
+// Leaders announce their term by gossip when they win, every half TTL
+// while they lead, and when they stop; Leader and Follow report what this
+// node heard, without asking the voters.
 //
 // # Guarantees
 //
-//   - E1: at most one candidate holds each term. Two majorities share a
-//     voter, and a voter grants each term once.
-//   - E2: terms strictly increase from one leader to the next: a new
-//     leader's majority includes a voter that promised the old term.
+// The voters apply claims, renewals, releases and expiries in one order
+// (Raft's log), and the configuration of voters changes only by that log
+// (one change at a time, or joint consensus). So:
+//
+//   - E1: at most one candidate holds each term: every grant takes a new
+//     value of one counter, and the counter never goes back.
+//   - E2: terms strictly increase from one leader to the next: a claim
+//     applied after an earlier grant draws a higher value. Across voter
+//     replacements the counter travels in the log and in the snapshots a
+//     new voter installs before it votes, so terms keep increasing
+//     through any sequence of one-at-a-time restarts, for groups nobody
+//     used meanwhile too.
 //   - E3: no two leases overlap in real time, as long as clocks run at
-//     rates within about 10 % of each other. A voter holds a grant for
-//     TTL + TTL/4 from when it received the claim or heartbeat; the leader
-//     counts TTL from before it sent it, and its lease is over from then
-//     on: Valid reports false even if no timer has run since a freeze, a
-//     heartbeat round recorded late does not revive it, Elect never
-//     returns a lease already past its end, and while the process runs
-//     Revoked closes by then at the latest. So every voter of the last
-//     majority refuses a new claim until after the old leader stopped,
-//     provided it checks Valid before it acts (see Freezes for the instant
-//     between the check and the act). A leader that loses its lease
-//     without asking (preempted by a higher candidate, or a voter promised
-//     a higher term) closes Revoked and frees the voters' grants no sooner
-//     than a quarter TTL later, so that its goroutines have that long to
-//     notice before the next leader starts; after Resign, or when the
-//     Elector closes during that quarter TTL, it frees them at once (the
-//     owner of the Elector has stopped: a goroutine that still acts must
-//     have checked Valid, which is already false).
+//     rates within about 10 % of each other. A grant is freed only by
+//     its holder, or by an expiry proposed after TTL + TTL/4 without a
+//     renewal on the proposing voter's clock, which starts after the
+//     leader sent that renewal; the leader counts TTL from before it sent
+//     it, and its lease is over from then on: Valid reports false even if
+//     no timer has run since a freeze, a renewal applied late does not
+//     revive it, Elect never returns a lease already past its end, and
+//     while the process runs Revoked closes by then at the latest. A
+//     leader that loses its lease without asking (preempted, or its
+//     grant expired) frees the grant no sooner than a quarter TTL after
+//     Revoked closed, so that its goroutines have that long to notice;
+//     after Resign, or when the Elector closes during that quarter TTL,
+//     at once.
 //   - E4: after the leader crashes, a new leader is elected within the
-//     voters' hold (1.25 TTL) plus one survey and one claim round. After
-//     Resign, within about one round trip plus an election round; after
-//     a preemption, a quarter TTL more.
-//   - On the minority side of a partition nobody is elected: a leader
-//     there loses its lease within TTL, and candidates keep waiting.
+//     voters' hold (1.25 TTL) plus one claim round. After Resign, within
+//     a gossip round and a claim round; after a preemption, a quarter TTL
+//     more.
+//   - Where the voters have no majority (a partition that leaves no side
+//     with a majority of them, or a majority of them lost), nobody is
+//     elected: a leader loses its lease within TTL, and candidates keep
+//     waiting (Elect returns ctx's error wrapped with ErrNoQuorum).
 //
-// Leader and Follow report what this node's voter knows: a leader that
-// won a majority and renewed its lease here. They learn of a new leader
-// within one heartbeat, and drop one within 1.25 TTL of its last.
-//
+// Leader and Follow report what this node heard by gossip: a new leader
+// within a few gossip rounds of its win, the loss of one within a
+// gossip round of its end, or 1.25 TTL after its last announcement.
+
 // # Freezes: check Valid, fence with the term
 //
 // A process can be paused at any instant: a long GC, SIGSTOP, a VM
@@ -130,21 +142,18 @@
 //
 // # Hazards
 //
-//   - A node that has not joined anyone has a quorum basis of one and
-//     elects itself. Two nodes started apart, each unable to reach its
-//     seeds, both lead until they meet. Set cluster.Config.ExpectedSize on
-//     every node where that matters: then a majority of the expected
-//     cluster is needed from the start.
-//   - When a cluster of one grows to two, the majority is both nodes and
-//     the newcomer's voter backs no lease for its quiet period, so the
-//     first leader loses its lease and the election runs again.
-//   - Only nodes that have an Elector vote. A cluster whose quorum basis
-//     counts nodes without one needs a majority among those that do.
-//   - Voter state lives in memory. A restarted node backs no lease for
-//     one hold period, which covers the grants it forgot (it still
-//     reports the leader it hears at once); but if a majority of voters
-//     restart at once they also forget the highest term, and a later
-//     leader may reuse a term number (never overlapping in time).
+//   - Losing a majority of the voters at once (three of five crash or
+//     restart together) leaves elections unavailable: the survivors
+//     cannot commit, and no member holds anything durable to rebuild
+//     from. One-at-a-time restarts and failures are replaced
+//     automatically (see internal/voters).
+//   - The first voter group forms once a node sees a majority of the
+//     members it knows (and ExpectedSize, if set) running the voter
+//     service. Nodes started apart that never see each other's majority
+//     form nothing; two groups that formed apart before meeting (each
+//     with a majority of what it saw) merge by dissolving the younger,
+//     whose grants are forgotten: set cluster.Config.ExpectedSize where
+//     that matters.
 //   - Every Elector of a group should use the same LeaseTTL.
 //   - Leases assume clock rates within about 10 %; clock offsets do not
 //     matter, only durations are compared.
@@ -153,4 +162,7 @@
 //     a stopped process or a GC pause), so after such a suspend a lease
 //     looks longer than it was until the renew loop fails; only the term
 //     fence covers that.
+//   - Terms are tokens of the voters' table: large numbers (the table
+//     starts at the founding time in microseconds), unique across groups
+//     and locks, increasing but not consecutive.
 package election

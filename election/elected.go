@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/gossipsync/gossipsync/internal/leases"
 )
 
 // Elected is a won election: this candidate leads the group while Valid
@@ -22,7 +24,8 @@ type Elected struct {
 // an old lease never touches the new one.
 type tenure struct {
 	term     uint64
-	end      time.Time     // leaseEnd: send time of the last round a majority acknowledged + TTL, on this node's monotonic clock
+	holder   leases.Holder // the campaign's holder at the voters
+	end      time.Time     // leaseEnd: send time of the last renewal the voters applied + TTL, on this node's monotonic clock
 	revoked  chan struct{} // closed by revokeLocked, once, when the lease ends
 	released chan struct{} // closed after revoked, once the voters were told
 	// ctx ends the renew loop and its round in flight: canceled by
@@ -31,13 +34,10 @@ type tenure struct {
 	cancel context.CancelFunc
 
 	over, resigned bool // revoked; given up by Resign or Close
-	// superseded: a new campaign of this candidate began, so ending this
-	// lease must not clear the candidate's campaigning mark.
-	superseded bool
 }
 
-func newTenure(parent context.Context, term uint64, end time.Time) *tenure {
-	t := &tenure{term: term, end: end, revoked: make(chan struct{}), released: make(chan struct{})}
+func newTenure(parent context.Context, term uint64, end time.Time, h leases.Holder) *tenure {
+	t := &tenure{term: term, holder: h, end: end, revoked: make(chan struct{}), released: make(chan struct{})}
 	t.ctx, t.cancel = context.WithCancel(parent)
 	return t
 }
@@ -153,59 +153,48 @@ func (el *Elected) campaign(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(e.ctx, cancel)() // Close ends the rounds in flight too
-	el.setCampaigning(true)
 	for {
-		term, start, err := e.campaign(ctx, el.cand)
+		h := el.cand.holder(e.handles.Add(1))
+		term, start, err := e.campaign(ctx, el.cand, h)
 		if err != nil {
-			el.setCampaigning(false)
 			return err
 		}
 		e.hook(hookWon)
-		ok, err := el.install(term, start)
+		ok, err := el.install(term, start, h)
+		if ok {
+			e.announce(el.cand.ID, term, false)
+		}
 		if ok || err != nil {
 			return err
 		}
 		// The process froze between winning the claim and here, and
 		// the lease ran out before anyone could use it. Nobody acted on
-		// this term: free its grants and try again.
-		e.goCleanup(func() { e.release(el.cand, term, e.ttl/4) })
+		// this term: free its grant and try again.
+		e.goCleanup(func() { e.release(h, term, e.ttl/4) })
 	}
-}
-
-// setCampaigning marks the candidate as campaigning (or not) in this
-// node's voter. A new campaign supersedes the last lease, whose end then
-// leaves the mark alone.
-func (el *Elected) setCampaigning(on bool) {
-	el.mu.Lock()
-	defer el.mu.Unlock()
-	if on && el.cur != nil {
-		el.cur.superseded = true
-	}
-	el.e.v.setCampaigning(el.e.group, el.cand, on)
 }
 
 // install makes the won term the current lease and starts renewing it,
 // unless the lease has run out already (false, nil) or the Elector has
 // closed (ErrClosed).
-func (el *Elected) install(term uint64, start time.Time) (bool, error) {
+func (el *Elected) install(term uint64, start time.Time, h leases.Holder) (bool, error) {
 	e := el.e
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	end := start.Add(e.ttl)
 	if e.closed {
-		t := newTenure(e.ctx, term, end)
+		t := newTenure(e.ctx, term, end, h)
 		t.giveUpLocked()
 		close(t.released)
 		el.mu.Lock()
 		el.cur = t
 		el.mu.Unlock()
-		el.setCampaigning(false)
 		return false, ErrClosed
 	}
 	if !time.Now().Before(end) {
 		return false, nil
 	}
-	t := newTenure(e.ctx, term, end)
+	t := newTenure(e.ctx, term, end, h)
 	el.mu.Lock()
 	el.cur = t
 	el.mu.Unlock()

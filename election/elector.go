@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/internal/voters"
 )
 
 // Leader is a leader of a group as seen by one node. The zero value (ID
@@ -24,11 +26,15 @@ type Leader struct {
 // majority must have an Elector (for any group), because a node votes
 // only while it has one. Safe for concurrent use.
 type Elector struct {
-	node  *cluster.Node
-	v     *voter
-	group string
-	prio  int
-	ttl   time.Duration
+	node       *cluster.Node
+	svc        *voters.Service
+	releaseSvc func()        // drops this Elector's reference to svc
+	w          *watch        // the leader as announced by gossip
+	unlisten   func()        // stops w's broadcasts
+	handles    atomic.Uint64 // numbers the campaigns (see candidate.holder)
+	group      string
+	prio       int
+	ttl        time.Duration
 	// noPreempt: do not depose a live leader of lower rank.
 	noPreempt bool
 
@@ -91,20 +97,22 @@ func New(n *cluster.Node, opts ...Option) (*Elector, error) {
 			return nil, err
 		}
 	}
-	e := &Elector{node: n, v: acquireVoter(n, o.ttl), group: o.group, prio: o.priority, ttl: o.ttl, noPreempt: o.noPreempt, leading: map[*tenure]*Elected{}}
+	e := &Elector{node: n, group: o.group, prio: o.priority, ttl: o.ttl, noPreempt: o.noPreempt, leading: map[*tenure]*Elected{}, w: newWatch()}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
+	e.svc, e.releaseSvc = voters.Acquire(n)
+	e.unlisten = e.w.listen(n, e.group)
 	return e, nil
 }
 
 // Elect campaigns as candidate id and blocks until it leads the group,
 // ctx is done (ctx.Err(), wrapped with ErrNoQuorum if this node could not
-// reach a majority) or the Elector closes (ErrClosed). Among live
+// reach the voters) or the Elector closes (ErrClosed). Among live
 // candidates the highest in bully order (Priority, then node name, then
 // id) leads; a lower candidate waits while a higher one campaigns. A
-// candidate leads only once a majority of the quorum basis granted its
-// term, so on the minority side of a partition Elect keeps waiting. While
-// the voters still hold an earlier lease of the same candidate (it leads,
-// or it lost the lease a moment ago), Elect waits for that lease to end.
+// candidate leads only once the voters granted its term, so where they
+// have no majority Elect keeps waiting. While the voters still hold an
+// earlier lease of the same candidate (it leads, or it lost the lease a
+// moment ago), Elect waits for that lease to end.
 //
 // Elect returns only a lease that is valid when it returns. If the
 // process froze between winning a claim and returning, so that the
@@ -124,15 +132,16 @@ func (e *Elector) Elect(ctx context.Context, id string) (*Elected, error) {
 }
 
 // Leader returns the group's current leader as this node knows it: the
-// confirmed lease its voter holds. A node hears of a new leader within
-// one heartbeat (a quarter of the lease). It returns ErrNoLeader when no
-// candidate holds a lease here, and ctx.Err() if ctx is done.
+// last leader announced by gossip, until its end is announced or it goes
+// unannounced for 1.25 TTL. A node hears of a new leader within a few
+// gossip rounds. It returns ErrNoLeader when no leader is known here, and
+// ctx.Err() if ctx is done.
 func (e *Elector) Leader(ctx context.Context) (Leader, error) {
 	if err := e.check(ctx); err != nil {
 		return Leader{}, err
 	}
-	l, ok, _, _ := e.v.view(e.group)
-	if !ok {
+	l, _, _ := e.w.view()
+	if l.ID == "" {
 		return Leader{}, ErrNoLeader
 	}
 	return l, nil
@@ -163,7 +172,7 @@ func (e *Elector) follow(ctx context.Context, out chan Leader) {
 	var last Leader
 	first := true
 	for {
-		l, _, expiry, changed := e.v.view(e.group)
+		l, expiry, changed := e.w.view()
 		if first || l != last {
 			select { // keep only the latest value for a slow reader
 			case <-out:
@@ -204,7 +213,8 @@ func (e *Elector) Close() error {
 	}
 	e.cancel()
 	e.wg.Wait()
-	releaseVoter(e.v)
+	e.unlisten()
+	e.releaseSvc()
 	return nil
 }
 

@@ -1,10 +1,9 @@
 package election
 
 import (
-	"context"
 	"time"
 
-	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/internal/leases"
 )
 
 // keep renews the lease t every quarter TTL until it cannot, then ends
@@ -15,6 +14,7 @@ func (el *Elected) keep(t *tenure) {
 	e := el.e
 	defer el.end(t)
 	interval := e.ttl / 4
+	announced := time.Now() // install announced the win
 	for {
 		start := time.Now()
 		el.mu.Lock()
@@ -32,8 +32,10 @@ func (el *Elected) keep(t *tenure) {
 			if !el.extend(t, start) {
 				return
 			}
-		} else if len(e.node.Members()) < e.node.QuorumSize() {
-			return // this node sees a minority: it cannot renew
+			if start.Sub(announced) >= e.ttl/2 {
+				announced = start
+				e.announce(el.cand.ID, t.term, false)
+			}
 		}
 		if !el.sleep(t, start.Add(interval)) {
 			return
@@ -75,30 +77,16 @@ func (el *Elected) sleep(t *tenure, next time.Time) bool {
 	return false
 }
 
-// renewRound sends one heartbeat to every member. ok: a majority renewed.
-// lost: a voter has promised a higher term, or a majority of voters have
-// seen a higher-ranked candidate waiting, so this leader must step down.
-// A higher candidate that only a minority hears (across a partition, or
-// through a bridge node) could not win: yielding to it would only make
-// leadership flap.
+// renewRound sends one heartbeat to the voters. ok: renewed. lost: the
+// grant is gone (it expired or was freed), or a higher-ranked candidate
+// asked this leader to step down.
 func (el *Elected) renewRound(t *tenure, timeout time.Duration) (ok, lost bool) {
-	e, term := el.e, t.term
-	req := claimReq{Group: e.group, Term: term, Cand: el.cand, TTL: e.ttl}
-	acks, preempts := 0, 0
-	for _, r := range cluster.CallAll[renewResp](t.ctx, e.node, nil, methodRenew, req, timeout) {
-		switch {
-		case r.Err != nil:
-		case r.Resp.Promised > term:
-			lost = true
-		case r.Resp.OK:
-			acks++
-			if r.Resp.Preempt {
-				preempts++
-			}
-		}
+	e := el.e
+	r, err := e.do(t.ctx, timeout, leases.Cmd{Op: leases.OpRenew, Key: key(e.group), Holder: t.holder, Token: t.term, TTL: e.ttl})
+	if err != nil {
+		return false, false
 	}
-	quorum := e.node.QuorumSize()
-	return acks >= quorum, lost || preempts >= quorum
+	return r.OK, !r.OK || r.Preempt
 }
 
 // end closes Revoked (if Valid or Resign did not already), frees the
@@ -116,10 +104,8 @@ func (el *Elected) end(t *tenure) {
 	el.mu.Lock()
 	t.revokeLocked()
 	resigned := t.resigned
-	if !t.superseded {
-		e.v.setCampaigning(e.group, el.cand, false)
-	}
 	el.mu.Unlock()
+	e.announce(el.cand.ID, t.term, true)
 	t.cancel()
 	defer close(t.released)
 	e.mu.Lock()
@@ -133,12 +119,5 @@ func (el *Elected) end(t *tenure) {
 		}
 		timer.Stop()
 	}
-	e.release(el.cand, t.term, e.ttl/2)
-}
-
-// release tells every member to free c's grant of term, waiting at most
-// timeout, whatever becomes of the caller's context: it is clean-up.
-func (e *Elector) release(c candidate, term uint64, timeout time.Duration) {
-	req := releaseReq{Group: e.group, Term: term, Cand: c}
-	cluster.CallAll[struct{}](context.Background(), e.node, nil, methodRelease, req, timeout)
+	e.release(t.holder, t.term, e.ttl/2)
 }

@@ -100,10 +100,3 @@ func defaultTTL(p cluster.Profile) time.Duration {
 		return 5 * time.Second
 	}
 }
-
-// holdFor is how long a voter holds a grant after it receives a claim or
-// heartbeat for a lease of ttl. The leader counts its lease from before it
-// sent the request; the extra quarter covers clock-rate drift of up to
-// about 10 % between the two, so a voter never frees the lease before the
-// leader has stopped using it.
-func holdFor(ttl time.Duration) time.Duration { return ttl + ttl/4 }

@@ -82,7 +82,7 @@ func (l *Lock) confirm(ctx context.Context) bool {
 // up on (its connection broke) may still be running a claim round for
 // its holder; if it loses that round it frees that holder's grants. Were
 // the holder shared, the next coordinator could win the very same token
-// for it (the acceptors would take its claim as a repeat), and the first
+// for it (the voters would take its claim as a repeat), and the first
 // one's release would then free a grant that is held.
 func (m *Manager) ask(ctx context.Context, req acquireReq) (coord string, h holder, token uint64, start time.Time, err error) {
 	names := memberNames(m.node)
@@ -109,7 +109,7 @@ func (m *Manager) ask(ctx context.Context, req acquireReq) (coord string, h hold
 // before sending its winning claim. That time is measured on the
 // coordinator's clock and can be long (the wait in the queue), so it is
 // discounted by the 10 % by which clock rates may differ (see L3): the
-// result then precedes the winning claim, and so every acceptor's
+// result then precedes the winning claim, and so every voter's
 // receipt of it, in real time.
 func leaseStart(sent time.Time, waited time.Duration) time.Time {
 	return sent.Add(waited / 11 * 10)

@@ -14,89 +14,86 @@
 //
 // # How it works
 //
-// Safety comes from acceptors, as in package election, not from who owns
-// an id. Every node with a Manager runs one acceptor, serving all ids.
-// Per id an acceptor keeps the highest token it granted (its promise)
-// and at most one grant: holder (node, Manager instance, handle), token,
-// and an expiry of receive time + TTL + TTL/4. It grants a claim only for
-// a token above its promise, only while it holds no live grant for
-// another holder, and not during its quiet period: a new acceptor grants
-// nothing for LockDelay, because it may be a restarted node that forgot a
-// live grant. A renewal extends the holder's grant, or joins one that the
-// acceptor missed when it holds no live grant, the token is not below its
-// promise and it is not quiet. A release frees a matching grant. A claim
-// may carry the previous holder's final release, relayed by the
-// coordinator (below); the acceptor applies it first, under the same
-// lock, exactly as if that holder's own release had arrived just before.
-// The rules above then judge the claim unchanged.
-//
-// A grant needs acknowledgements from a majority of the quorum basis
-// (cluster.Node.QuorumSize), asked of every alive member at once; a claim
-// round ends as soon as a majority granted.
+// Grants live on the cluster's voters (internal/voters): a small agreed
+// set of members (cluster.Config.Voters, default 5) that replicate one
+// lease table on a Raft log (internal/leases). A lock id is a key of that
+// table. Every other member is a client of the voters, so the messages
+// and the CPU of a lock operation are the same at 3 members and at 300.
 //
 // The coordinator of an id is its owner on a consistent-hash ring (64
-// virtual nodes per member) of the alive members. Acquire sends a
-// blocking request to the owner by the caller's view, and to the next
-// ring successor if the owner is unreachable or has no Manager; the
-// caller's deadline travels with it. The coordinator keeps a FIFO queue
-// per id and serves only its head: it claims the next token (its last
-// one + 1, or above the highest promise it was refused for), frees any
-// partial grants of a failed claim, and while an acceptor reports a live
-// grant of another holder it waits min(remaining, TTL/4) or until the
-// holder's Release wakes it. A coordinator that is not the owner by its
-// own view serves anyway: ownership gives fairness (one queue), not
-// safety.
+// virtual nodes per member) of the alive members, which spreads the
+// queueing work over every member. Acquire sends a blocking request to
+// the owner by the caller's view, and to the next ring successor if the
+// owner is unreachable or has no Manager; the caller's deadline travels
+// with it. The coordinator keeps a FIFO queue per id and serves only its
+// head: it claims the id at the voters' leader (one command, applied
+// once a majority of the voters hold it). A free id is granted with a
+// new token, one above every token the voters issued before; a held one
+// is refused, with how long the voters hold it at most, and the head
+// waits that long (at most TTL/4) or until the holder's release wakes
+// it. A coordinator that is not the owner by its own view serves anyway:
+// ownership gives fairness (one queue), not safety.
 //
-// A handover takes one claim round. The holder's final release goes to
-// every member, the coordinator among them; the coordinator's node wakes
-// the head waiter on receipt and keeps the release, and the head's claim
-// carries it to every acceptor (the holder sends the coordinator a
-// separate wake only when its release did not reach it). While the last
-// grant the coordinator made is neither released nor past its
-// coordinator-side expiry (its win + TTL + TTL/4), the head does not
-// claim, since the claim could only fail; it waits for the release, at
-// most TTL/4, and then claims as usual. All of this is fairness and
-// speed: a relayed release is the holder's own word, sent after it
-// stopped using the lock, and acceptors grant by the rules above alone.
+// A handover takes one round of the voters. The holder's final release
+// goes to the voters and, at the same time, to the coordinator, which
+// wakes the head waiter and relays the release with its claim: the
+// voters apply the release first, then the claim. While the last grant
+// the coordinator made is neither released nor past its hold (its win +
+// TTL + TTL/4), the head does not claim (the claim could only be
+// refused); it waits for the release, at most TTL/4, and then claims as
+// usual. A relayed release is the holder's own word, sent after it
+// stopped using the lock.
 //
-// The holder renews every TTL/3 with every member. The lease runs TTL
-// from the send time of the last round a majority renewed. For the grant
-// it runs from the caller's send time plus the time the coordinator kept
+// The holder renews every TTL/3 at the voters. The lease runs TTL from
+// the send time of the last renewal the voters applied. For the grant it
+// runs from the caller's send time plus the time the coordinator kept
 // the request before claiming, less a tenth of that time (it is measured
 // on the coordinator's clock, whose rate may differ by up to 10 %, and
 // can be long: the wait in the queue), so that the start precedes the
-// winning claim and every acceptor's receipt of it. A grant that reaches
-// Acquire with less than half its lease left (a slow reply, a freeze)
-// gets one renewal round before Acquire returns; if that round falls
-// short of a majority, Acquire frees the grant and queues again. Done
-// closes at the lease's end, or at once if a renewal falls short of a
-// majority while an acceptor has promised a newer token. A lease that
-// lapsed stays over: a renewal acknowledged after the lease's end does
-// not revive it.
+// claim and so every voter's apply of it. A grant that reaches Acquire
+// with less than half its lease left (a slow reply, a freeze) gets one
+// renewal before Acquire returns; if the voters refuse it (the grant
+// expired meanwhile), Acquire frees the grant and queues again. Done
+// closes at the lease's end, or at once when a renewal is refused. A
+// lease that lapsed stays over: a renewal applied after the lease's end
+// does not revive it.
+//
+// The voters free a grant when its holder releases it, or when the voter
+// that proposes the expiry (the Raft leader) has seen it unrenewed for
+// TTL + TTL/4 on its own clock since it applied the claim or the last
+// renewal. Released and expired ids take no memory anywhere.
 //
 // # Guarantees (quorum mode)
 //
-//   - L1: no two grants of an id carry the same token. Two grants'
-//     majorities share an acceptor, and an acceptor grants each token
-//     once (above its promise), so the second claim of a token is
-//     refused there.
-//   - L2: tokens strictly increase in real-time order of grant. If grant
-//     A completed before the claim of B was sent, the acceptor shared by
-//     their majorities had promised A's token when it granted B's, so
-//     B's is greater. Clocks play no part.
+// The voters apply every claim, renewal, release and expiry in one order
+// (the Raft log); their configuration changes only through that log, and
+// a new voter installs the state (a snapshot or the log) before it
+// votes. So:
+//
+//   - L1: no two grants of an id carry the same token: each grant takes a
+//     new value of one counter, which never goes back.
+//   - L2: tokens strictly increase in real-time order of grant: a claim
+//     sent after grant A returned is applied after it, when the counter
+//     is higher. Clocks play no part. This holds across any sequence of
+//     one-at-a-time voter replacements, rolling restarts included, and
+//     for ids nobody locked meanwhile: the counter lives in the voters'
+//     log, not in any one process.
 //   - L3: no two holds overlap in real time, as long as clock rates are
 //     within about 10 % and no holder pauses longer than its TTL while
-//     holding. Every acceptor of the last renewing majority holds the
-//     grant for 1.25 TTL from its receipt, and the holder's lease ends
-//     TTL after it sent the renewal; a new grant needs one of those
-//     acceptors.
-//   - L4: a free id is granted within one claim round; an id whose holder
-//     crashed, within 1.25 TTL of its last renewal plus TTL/4; a node
-//     that restarts backs no grant for LockDelay.
-//   - A node that sees fewer alive members than QuorumSize refuses at
-//     once with ErrNoQuorum, as caller and as coordinator; a holder there
-//     loses its lease within TTL.
-//
+//     holding. An id is granted only when free; a grant is freed by its
+//     holder, or by an expiry proposed TTL + TTL/4 after the proposing
+//     voter applied the last renewal, which it received after the holder
+//     sent it; the holder's lease ends TTL after that send.
+//   - L4: a free id is granted within one round of the voters; an id
+//     whose holder crashed, within 1.25 TTL of its last renewal plus
+//     TTL/4.
+//   - Where the voters have no majority (a partition that leaves the
+//     caller's side without a majority of them, or a majority of them
+//     lost), nothing is granted: Acquire waits, and returns ErrNoQuorum
+//     when its coordinator could not reach the voters for a TTL (at least
+//     2 s); TryAcquire returns ErrNoQuorum when one claim goes
+//     unanswered. A holder there loses its lease within TTL.
+
 // # Using the token
 //
 // A lease can end while its holder is paused (GC, a stopped VM) and does
@@ -152,31 +149,32 @@
 //
 // # Hazards
 //
-//   - Quorum(false) is unsafe: grants need only a majority of the id's
-//     Replicas ring successors among the members a node sees, so both
-//     sides of a partition grant the same id, possibly with the same
-//     token. L1-L3 do not hold; use it only where availability matters
-//     more than exclusion (the simulation uses it to show violations).
-//   - Acceptor state lives in memory and is kept forever: one small
-//     record per distinct id ever locked, on every node. If a majority
-//     of nodes restart at once they forget the highest tokens and a
-//     later grant may reuse a token number (never overlapping in time,
-//     thanks to the quiet period).
-//   - TTL+TTL/4 must not exceed LockDelay (checked by Acquire), so a
-//     restarted acceptor's quiet period outlasts every grant it forgot.
-//     Every Manager of a cluster should use the same LockDelay.
-//   - Only nodes with a Manager accept grants; QuorumSize counts every
-//     member, so most members need a Manager.
-//   - A node that has not joined anyone has a quorum basis of one and
-//     grants itself every lock; set cluster.Config.ExpectedSize where
-//     that matters.
+//   - Quorum(false) is unsafe: each coordinator grants from a table of
+//     its own, replicated nowhere, so two coordinators (both sides of a
+//     partition, or one before and one after a restart) grant the same
+//     id, possibly with the same token. L1-L3 do not hold; use it only
+//     where availability matters more than exclusion (the simulation uses
+//     it to show violations).
+//   - Losing a majority of the voters at once (three of five crash or
+//     restart together) leaves locks unavailable: the survivors cannot
+//     commit, and no member holds anything durable to rebuild from.
+//     Failures and restarts one at a time are replaced automatically.
+//   - The first voter group forms once a node sees a majority of the
+//     members it knows (and ExpectedSize, if set) running the voter
+//     service, that is holding a Manager or an Elector. Two groups that
+//     formed apart (nodes that never saw each other's majority) merge by
+//     dissolving the younger, whose grants are forgotten: set
+//     cluster.Config.ExpectedSize where that matters.
+//   - Tokens are large numbers (the voters' table starts at the founding
+//     time in microseconds), unique across all ids, increasing but not
+//     consecutive. A resource keeps the highest per id, as Fence does.
+//   - LockDelay bounds the TTL (TTL+TTL/4 at most LockDelay); it is
+//     otherwise unused until a rebuilt voter group needs a quiet period.
 //   - An Acquire that gives up (ctx, Wait) tells its coordinator, which
 //     drops the waiter, and frees any grant it may have got, in the
-//     background after it returned (dropped if the Manager closed); a waiter
-//     whose node fails or leaves is dropped when the cluster closes its
-//     connection (which cancels the request on the coordinator). A
-//     grant that slips through (a message lost) blocks the id until it
-//     expires (1.25 TTL), never longer.
-//   - A waiting coordinator spends one claim round per TTL/4 on a held
-//     id; its failed claims never win and are released at once.
+//     background after it returned (dropped if the Manager closed); a
+//     waiter whose node fails or leaves is dropped when the cluster
+//     closes its connection (which cancels the request on the
+//     coordinator). A grant that slips through (a message lost) blocks
+//     the id until it expires (1.25 TTL), never longer.
 package lockmgr

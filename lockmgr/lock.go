@@ -30,7 +30,7 @@ type Lock struct {
 	done     chan struct{} // closed when the lease ends (endLocked)
 	stop     chan struct{} // closed by Release
 	stopOnce sync.Once
-	released chan struct{} // closed once the acceptors were told
+	released chan struct{} // closed once the voters were told
 }
 
 // ID returns the lock's id.
@@ -47,8 +47,8 @@ func (l *Lock) GrantedAt() time.Time { return l.grantedAt }
 
 // Done returns a channel that closes when the lock may no longer be
 // used: it was released, or its lease could not be renewed by a majority
-// before it ran out (then it closes before any acceptor frees the id),
-// or an acceptor reported a newer grant.
+// before it ran out (then it closes before the voters free the id),
+// or the voters refused a renewal (the grant is gone).
 //
 // Done is a notification and can come late: a process that was frozen
 // (a long GC pause, SIGSTOP, a stopped VM) may run its own code before
@@ -103,7 +103,7 @@ func (l *Lock) endLocked(expired bool) {
 	close(l.done)
 }
 
-// Release stops renewing the lease, frees the id at the acceptors and
+// Release stops renewing the lease, frees the id at the voters and
 // wakes the next waiter. It returns ErrNotHeld ("lease expired") if Done
 // had already closed, ErrNotHeld if released before. If ctx ends first,
 // it returns ctx.Err() and the release goes on in the background.

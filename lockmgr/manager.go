@@ -81,7 +81,7 @@ func (m *Manager) Acquire(ctx context.Context, id string, opts ...AcquireOption)
 }
 
 // TryAcquire is Acquire that returns ErrLocked at once when the id is
-// held or has waiters. It still waits out a new acceptor's quiet period.
+// held or has waiters. It still waits while the voter group is being founded.
 // The waiter of an Acquire that just gave up is dropped in the
 // background, a round trip later; until then it counts as a waiter.
 func (m *Manager) TryAcquire(ctx context.Context, id string, opts ...AcquireOption) (*Lock, error) {

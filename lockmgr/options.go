@@ -82,10 +82,9 @@ func Quorum(on bool) Option {
 	}
 }
 
-// LockDelay sets the quiet period of a new acceptor (the first Manager on
-// a node sets it): it grants nothing for this long, because it may be a
-// restarted node that forgot a live grant. It bounds the TTL: a TTL with
-// TTL+TTL/4 > LockDelay is refused by Acquire. Default 12.5 s; at least
+// LockDelay bounds the TTL: a TTL with TTL+TTL/4 > LockDelay is refused
+// by Acquire. It is the quiet period a rebuilt voter group will keep
+// (not yet: see the package doc's hazards). Default 12.5 s; at least
 // 125 ms.
 func LockDelay(d time.Duration) Option {
 	return func(o *options) error {
@@ -140,7 +139,7 @@ func Wait(d time.Duration) AcquireOption {
 	}
 }
 
-// holdFor is how long an acceptor holds a grant after it receives a claim
+// holdFor is how long the voters hold a grant after they apply a claim
 // or renewal for a lease of ttl: the holder counts ttl from before it sent
 // the request, and the extra quarter covers clock-rate drift.
 func holdFor(ttl time.Duration) time.Duration { return ttl + ttl/4 }

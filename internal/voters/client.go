@@ -188,7 +188,7 @@ func (s *Service) handOver(ctx context.Context) {
 // successor picks the caught-up voter to hand leadership to.
 func (s *Service) successor(m *member, st raftgroup.Status) uint64 {
 	for _, id := range st.Voters {
-		if id != m.id && st.CaughtUp(id, 0) && s.nameOf(id) != "" {
+		if id != m.id && st.CaughtUp(id, maxLag) && s.nameOf(id) != "" {
 			return id
 		}
 	}

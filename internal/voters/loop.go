@@ -56,14 +56,22 @@ func (s *Service) step(now time.Time) {
 		s.dropMember(m, "never added to the configuration")
 		return
 	}
+	if st.Term <= 1 && m.table.Last() == 0 && now.Sub(m.started) > 2*s.opt.failAfter {
+		// No election ever went past its pre-vote in its group, which
+		// never applied its founding entry: its first voters went
+		// elsewhere (another group founded at the same time, a
+		// restart) before they elected a leader, and never will. It
+		// granted nothing: drop it, so that a group is founded again.
+		s.dropMember(m, "the group was never founded")
+		return
+	}
 	if st.Leader != 0 || v.leader == "" || v.leader == s.node.Name() || v.group != m.group {
 		m.heard = now
 	} else if now.Sub(m.heard) > s.opt.failAfter {
 		// Gossip names a leader of its group that this member has not
-		// heard from for failAfter: it was removed while it was cut
-		// off, and nobody tells a removed member. It comes back new.
-		s.dropMember(m, "cut off from the leader "+v.leader)
-		return
+		// heard from for failAfter: it may have been removed while it
+		// was cut off (nobody tells a removed member).
+		s.rejoin(m, v.leader)
 	}
 	if v.group != 0 && v.group < m.group {
 		// Two groups formed apart (nodes that found each other only
@@ -80,10 +88,39 @@ func (s *Service) step(now time.Time) {
 	s.autopilot(m, st, v, now)
 }
 
+// rejoin asks lead, the leader gossip names, to remove member m, cut off
+// from it; once the leader answered (removed, or removed already), m
+// is dropped and this node comes back under a new ID. A leader that is
+// gone (gossip may name it for a while) does not answer: m stays.
+func (s *Service) rejoin(m *member, lead string) {
+	s.mu.Lock()
+	if s.asking {
+		s.mu.Unlock()
+		return
+	}
+	s.asking = true
+	s.mu.Unlock()
+	s.spawn(func() {
+		defer func() {
+			s.mu.Lock()
+			s.asking = false
+			s.mu.Unlock()
+		}()
+		ctx, cancel := context.WithTimeout(s.ctx, s.opt.failAfter)
+		defer cancel()
+		var resp doResp
+		err := s.node.Call(ctx, lead, methodLeave, leaveReq{Group: m.group, ID: m.id}, &resp)
+		if err == nil && !resp.NotLeader {
+			s.dropMember(m, "cut off from the leader "+lead)
+		}
+	})
+}
+
 // maybeFound founds the first group: when no alive member is in one,
-// this node sees at least ExpectedSize members running the service (at
-// least itself), it has the lowest name among them, and all of that held
-// for the settle time.
+// this node sees at least ExpectedSize members running the service, and
+// a majority of every member it has seen (cluster.Node.QuorumSize), it
+// has the lowest name among them, and all of that held for the settle
+// time.
 func (s *Service) maybeFound(v view, now time.Time) {
 	s.mu.Lock()
 	defer func() {
@@ -93,7 +130,10 @@ func (s *Service) maybeFound(v view, now time.Time) {
 	for name := range v.ids {
 		names = append(names, name)
 	}
-	ok := v.group == 0 && len(names) > 0 && len(names) >= s.node.ExpectedSize() && slices.Min(names) == s.node.Name()
+	// A majority of the members this node knows must run the service,
+	// so that two sides of a partition never both found a group.
+	need := max(s.node.ExpectedSize(), s.node.QuorumSize(), 1)
+	ok := v.group == 0 && len(names) >= need && slices.Min(names) == s.node.Name()
 	if !ok {
 		s.eligible = time.Time{}
 		return

@@ -42,6 +42,7 @@ type Service struct {
 	missing  map[uint64]time.Time
 	busy     bool              // the autopilot has a change in flight
 	expiring bool              // an expiry proposal is in flight
+	asking   bool              // a cut-off member is asking the leader to remove it
 	role     string            // the role tag last set
 	leaving  bool              // Leave began: no ID tag, no new member
 	tags     map[string]string // what this node should gossip

@@ -1,0 +1,152 @@
+package election
+
+import (
+	"sync"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/internal/leases"
+)
+
+// broadcastName is the gossip broadcast by which leaders announce
+// themselves (and their end) to every node.
+const broadcastName = "_election"
+
+// announcement is gossiped to every node: a leader won (or still
+// holds) Term, or (End) it stopped; or (Campaign) a candidate campaigns,
+// or (Campaign and End) stopped campaigning.
+type announcement struct {
+	Group    string        `msgpack:"g"`
+	Term     uint64        `msgpack:"t,omitempty"`
+	ID       string        `msgpack:"i"`
+	Node     string        `msgpack:"n"`
+	Priority int           `msgpack:"p,omitempty"`
+	TTL      time.Duration `msgpack:"d"`
+	End      bool          `msgpack:"e,omitempty"`
+	Campaign bool          `msgpack:"c,omitempty"`
+}
+
+// watch is what this node knows of its group's leader, from the
+// leaders' announcements: the latest term announced, until its end is
+// announced or it goes unrefreshed for a hold (a leader announces again
+// every half TTL).
+type watch struct {
+	mu      sync.Mutex
+	leader  Leader
+	expiry  time.Time
+	changed chan struct{} // closed and replaced on every change
+	// campaigning: the candidates heard campaigning, until when (they
+	// announce again every half TTL while they do).
+	campaigning map[candidate]time.Time
+}
+
+func newWatch() *watch {
+	return &watch{changed: make(chan struct{}), campaigning: map[candidate]time.Time{}}
+}
+
+// heard folds an announcement of the watched group in.
+func (w *watch) heard(a announcement, now time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if a.Campaign {
+		c := candidate{ID: a.ID, Node: a.Node, Priority: a.Priority}
+		if a.End {
+			delete(w.campaigning, c)
+		} else {
+			w.campaigning[c] = now.Add(leases.Hold(a.TTL))
+		}
+		return
+	}
+	// A candidate that won, or whose lease ended, campaigns no more
+	// (until it announces so again).
+	delete(w.campaigning, candidate{ID: a.ID, Node: a.Node, Priority: a.Priority})
+	cur := w.currentLocked(now)
+	switch {
+	case a.Term < cur.Term:
+		return // older than the leader known: late gossip
+	case a.End:
+		if a.Term == cur.Term {
+			w.leader, w.expiry = Leader{}, time.Time{}
+			w.notifyLocked()
+		}
+		return
+	}
+	l := Leader{ID: a.ID, Node: a.Node, Term: a.Term}
+	changed := l != cur
+	w.leader, w.expiry = l, now.Add(leases.Hold(a.TTL))
+	if changed {
+		w.notifyLocked()
+	}
+}
+
+func (w *watch) currentLocked(now time.Time) Leader {
+	if w.leader.ID != "" && !now.Before(w.expiry) {
+		w.leader = Leader{}
+	}
+	return w.leader
+}
+
+// view returns the leader known now (zero: none), when that knowledge
+// expires, and the channel that closes on the next change.
+func (w *watch) view() (Leader, time.Time, <-chan struct{}) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.currentLocked(time.Now()), w.expiry, w.changed
+}
+
+// higher returns the highest-ranked live candidate heard campaigning
+// that outranks c, if any.
+func (w *watch) higher(c candidate, now time.Time) (candidate, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var best candidate
+	found := false
+	for o, until := range w.campaigning {
+		if !now.Before(until) {
+			delete(w.campaigning, o)
+			continue
+		}
+		if o.rank(c) > 0 && (!found || o.rank(best) > 0) {
+			best, found = o, true
+		}
+	}
+	return best, found
+}
+
+func (w *watch) notifyLocked() {
+	close(w.changed)
+	w.changed = make(chan struct{})
+}
+
+// listen registers the watch for the broadcasts of group on n.
+func (w *watch) listen(n *cluster.Node, group string) (unregister func()) {
+	return n.OnBroadcast(broadcastName, func(payload []byte) {
+		var a announcement
+		if msgpack.Unmarshal(payload, &a) != nil || a.Group != group {
+			return
+		}
+		w.heard(a, time.Now())
+	})
+}
+
+// announce gossips the lease of term (or its end) to every node.
+func (e *Elector) announce(id string, term uint64, end bool) {
+	e.broadcast(announcement{Group: e.group, Term: term, ID: id, Node: e.node.Name(), Priority: e.prio, TTL: e.ttl, End: end})
+}
+
+// announceCampaign gossips that c campaigns (or, end, stopped).
+func (e *Elector) announceCampaign(c candidate, end bool) {
+	e.broadcast(announcement{Group: e.group, ID: c.ID, Node: c.Node, Priority: c.Priority, TTL: e.ttl, End: end, Campaign: true})
+}
+
+func (e *Elector) broadcast(a announcement) {
+	b, err := msgpack.Marshal(a)
+	if err == nil {
+		err = e.node.Broadcast(broadcastName, b)
+	}
+	if err != nil && e.ctx.Err() == nil {
+		e.node.Logger().Debug("leader announcement not sent", "group", e.group, "err", err)
+	}
+}
