@@ -1,6 +1,7 @@
 package leases
 
 import (
+	"bytes"
 	"fmt"
 	"time"
 
@@ -39,7 +40,10 @@ func (t *Table) Snapshot() ([]byte, error) {
 // earlier than the member that took the snapshot applied it.
 func (t *Table) Restore(data []byte, now time.Time) error {
 	var s snapshot
-	if err := msgpack.Unmarshal(data, &s); err != nil {
+	// A decoder of its own: msgpack.Unmarshal's pooled decoder keeps a
+	// buffer grown by every failed read of a long string, so corrupted
+	// snapshots would make it hold ever more memory.
+	if err := msgpack.NewDecoder(bytes.NewReader(data)).Decode(&s); err != nil {
 		return fmt.Errorf("leases: restore: %w", err)
 	}
 	recs := make(map[string]*rec, len(s.Recs))

@@ -75,7 +75,8 @@ func (t *Table) applyLocked(c *Cmd, now time.Time) Result {
 		if t.founded {
 			return Result{}
 		}
-		t.founded, t.last, t.quiet = true, c.Token, c.Quiet
+		// Never lower the counter (a restored table may hold tokens).
+		t.founded, t.last, t.quiet = true, max(t.last, c.Token), c.Quiet
 		return Result{OK: true}
 	}
 	return Result{}
@@ -83,7 +84,13 @@ func (t *Table) applyLocked(c *Cmd, now time.Time) Result {
 
 func (t *Table) claimLocked(c *Cmd, now time.Time) Result {
 	if r := t.recs[c.Key]; r != nil {
-		if r.holder == c.Holder { // a retry of the claim that won
+		if r.holder == c.Holder {
+			// A retry of the claim that won (its answer was lost): the
+			// holder counts its lease from before it sent the retry,
+			// so the retry renews the grant, and an expiry proposed
+			// before it does nothing.
+			r.seq++
+			r.ttl, r.at = c.TTL, now
 			return Result{OK: true, Token: r.token}
 		}
 		if c.Preempt && CompareRank(c.Holder, r.holder) > 0 {
