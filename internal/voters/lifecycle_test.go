@@ -1,0 +1,106 @@
+package voters_test
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gossipsync/gossipsync/internal/leases"
+	"github.com/gossipsync/gossipsync/internal/voters"
+	"github.com/gossipsync/gossipsync/sim/simtest"
+)
+
+// serviceGoroutines returns the stacks of the goroutines that the voter
+// service or its Raft members started (created), and of those that run
+// their code (a handler the node runs for them, say).
+func serviceGoroutines() (created, running []string) {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	ours := func(s string) bool {
+		return strings.Contains(s, "/internal/voters.") || strings.Contains(s, "/internal/raftgroup.")
+	}
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		_, creator, _ := strings.Cut(g, "\ncreated by ")
+		switch {
+		case ours(creator):
+			created = append(created, g)
+		case ours(g):
+			running = append(running, g)
+		}
+	}
+	return created, running
+}
+
+// The node's references share one service, which runs until the last
+// release; release returns once every goroutine the service started has
+// ended, and a crash of the node stops the service by itself.
+func TestReleaseWaits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := simtest.Start(t, 3, 11)
+		ss := map[string]*voters.Service{}
+		var releases []func()
+		for _, n := range c.Nodes() {
+			s, release := voters.Acquire(n)
+			ss[n.Name()] = s
+			releases = append(releases, release)
+		}
+		s2, release2 := voters.Acquire(c.Node("n1"))
+		if s2 != ss["n1"] {
+			t.Fatal("a second Acquire on a node made a second service")
+		}
+		waitFor(t, 10*time.Second, "3 voters", func() bool { ok, _ := whole(ss, 3); return ok })
+		h := leases.Holder{Node: "x"}
+		if r := do(t, ss["n3"], 5*time.Second, claim("k", h, time.Minute)); !r.OK {
+			t.Fatalf("claim: %+v", r)
+		}
+		release2()
+		release2() // a second call does nothing
+		if r := do(t, ss["n1"], 5*time.Second, claim("k", h, time.Minute)); !r.OK {
+			t.Fatalf("claim after one of two releases: %+v", r)
+		}
+		if created, _ := serviceGoroutines(); len(created) == 0 {
+			t.Fatal("no goroutine of the service found: the check sees nothing")
+		}
+
+		// A crash closes the node under its service: the service stops
+		// with it, and its release finds nothing left to wait for.
+		c.Crash("n3")
+		waitFor(t, 5*time.Second, "n3's service to stop", func() bool {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_, err := ss["n3"].Do(ctx, []leases.Cmd{claim("k", h, time.Minute)})
+			return errors.Is(err, voters.ErrClosed)
+		})
+
+		for _, release := range releases {
+			release()
+		}
+		created, _ := serviceGoroutines()
+		if len(created) > 0 {
+			t.Errorf("%d goroutines of the services outlive their release:\n%s", len(created), strings.Join(created, "\n\n"))
+		}
+		for name, s := range ss {
+			if _, err := s.Do(context.Background(), []leases.Cmd{claim("k", h, time.Minute)}); !errors.Is(err, voters.ErrClosed) {
+				t.Errorf("Do on %s after its release: %v; want ErrClosed", name, err)
+			}
+		}
+		// Handlers that were running the services' code when they
+		// closed end soon after.
+		var running []string
+		waitFor(t, time.Second, "the services' handlers to end", func() bool {
+			_, running = serviceGoroutines()
+			return len(running) == 0
+		}, func() string { return strings.Join(running, "\n\n") })
+	})
+}
