@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/gossipsync/gossipsync/cluster"
-	"github.com/gossipsync/gossipsync/internal/voters"
+	"github.com/gossipsync/gossipsync/voters"
 )
 
 // Leader is a leader of a group as seen by one node. The zero value (ID

@@ -7,7 +7,7 @@ import (
 
 	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/internal/leases"
-	"github.com/gossipsync/gossipsync/internal/voters"
+	"github.com/gossipsync/gossipsync/voters"
 )
 
 // A server is the per-node side of every Manager on a node: the

@@ -1,5 +1,6 @@
 // Package layering holds a test that keeps the dependency direction of
-// DESIGN.md: cluster <- election <- clock <- lockmgr, cluster <- taskpool,
+// DESIGN.md: cluster <- voters <- election <- clock <- lockmgr, cluster <-
+// taskpool,
 // leaf packages under internal/ importing nothing above them, and nothing
 // but the command line and tests importing sim.
 package layering
@@ -21,13 +22,14 @@ const module = "github.com/gossipsync/gossipsync/"
 var allowed = map[string][]string{
 	"internal": {},
 	"cluster":  {},
-	"election": {"cluster"},
-	"clock":    {"cluster", "election"},
-	"lockmgr":  {"cluster", "election", "clock"},
-	"taskpool": {"cluster", "election"},
-	"sim":      {"cluster", "election", "clock", "lockmgr", "taskpool"},
-	"cmd":      {"cluster", "election", "clock", "lockmgr", "taskpool", "sim"},
-	"examples": {"cluster", "election", "clock", "lockmgr", "taskpool"},
+	"voters":   {"cluster"},
+	"election": {"cluster", "voters"},
+	"clock":    {"cluster", "voters", "election"},
+	"lockmgr":  {"cluster", "voters", "election", "clock"},
+	"taskpool": {"cluster", "voters", "election"},
+	"sim":      {"cluster", "voters", "election", "clock", "lockmgr", "taskpool"},
+	"cmd":      {"cluster", "voters", "election", "clock", "lockmgr", "taskpool", "sim"},
+	"examples": {"cluster", "voters", "election", "clock", "lockmgr", "taskpool"},
 }
 
 func TestLayering(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/gossipsync/gossipsync/internal/leases"
-	"github.com/gossipsync/gossipsync/internal/voters"
+	"github.com/gossipsync/gossipsync/voters"
 )
 
 // grant is one grant as its holder counted on it: from the reply that

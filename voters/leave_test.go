@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/gossipsync/gossipsync/internal/leases"
-	"github.com/gossipsync/gossipsync/internal/voters"
 	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/voters"
 )
 
 // pacer issues a command through s every 10 ms and records when each

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/gossipsync/gossipsync/internal/leases"
-	"github.com/gossipsync/gossipsync/internal/voters"
 	"github.com/gossipsync/gossipsync/sim/simtest"
+	"github.com/gossipsync/gossipsync/voters"
 )
 
 // serviceGoroutines returns the stacks of the goroutines that the voter

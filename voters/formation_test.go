@@ -10,8 +10,8 @@ import (
 
 	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/internal/leases"
-	"github.com/gossipsync/gossipsync/internal/voters"
 	"github.com/gossipsync/gossipsync/sim/simtest"
+	"github.com/gossipsync/gossipsync/voters"
 )
 
 // holds polls f every 10 ms for d of virtual time and fails the test

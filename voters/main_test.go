@@ -12,9 +12,9 @@ import (
 
 	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/internal/leases"
-	"github.com/gossipsync/gossipsync/internal/voters"
 	"github.com/gossipsync/gossipsync/sim"
 	"github.com/gossipsync/gossipsync/sim/simtest"
+	"github.com/gossipsync/gossipsync/voters"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

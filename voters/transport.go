@@ -127,6 +127,17 @@ func (o *outbox) deliver(name string, batch []outMsg) {
 	}
 }
 
+// knownName returns the node of Raft ID id: an alive member's by gossip,
+// or the last name known for a member of the configuration.
+func (s *Service) knownName(id uint64) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := s.names[id]; n != "" {
+		return n
+	}
+	return s.known[id]
+}
+
 // receive steps the messages of b into the addressed member, starting
 // an empty one (a learner about to be added) when this node has none.
 func (s *Service) receive(ctx context.Context, from string, b raftBatch) (struct{}, error) {
@@ -138,6 +149,12 @@ func (s *Service) receive(ctx context.Context, from string, b raftBatch) (struct
 		var msg raftpb.Message
 		if err := proto.Unmarshal(raw, &msg); err != nil {
 			return struct{}{}, fmt.Errorf("voters: malformed raft message: %w", err)
+		}
+		if sender := s.knownName(msg.GetFrom()); sender != from {
+			// Raft trusts the sender ID a message states: only the
+			// node whose incarnation has that ID (by gossip) may use
+			// it. An unknown ID is refused too; Raft sends again.
+			return struct{}{}, fmt.Errorf("voters: raft message from member %x sent by %s, which is %q's", msg.GetFrom(), from, sender)
 		}
 		if err := m.g.Step(ctx, &msg); err != nil {
 			s.log.Debug("raft message refused", "from", from, "err", err)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/internal/leases"
-	"github.com/gossipsync/gossipsync/internal/voters"
+	"github.com/gossipsync/gossipsync/voters"
 )
 
 // Two sets of three nodes that do not know of each other each found a

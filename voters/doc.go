@@ -1,0 +1,88 @@
+// Package voters is the voter core of a gossipsync cluster: a bounded,
+// agreed set of voters that holds the state locks and elections are
+// granted from, so that their cost does not grow with the number of
+// members and their state survives rolling restarts.
+//
+// Every node that runs a lock Manager or an Elector runs the node's one
+// Service (Acquire). At most cluster.Config.Voters of them (default 5,
+// odd; fewer in a smaller cluster) are the voters of a Raft group
+// (internal/raftgroup on go.etcd.io/raft/v3, in memory) that replicates
+// a lease table (internal/leases); the others are its clients: Do sends
+// commands to the group's leader, which gossip names, and a voter that is
+// asked answers with the leader it knows.
+//
+// # Configuration
+//
+// The configuration (who votes) is Raft's: it changes only by entries of
+// the log, one change at a time or by joint consensus (ConfChangeV2), so
+// two configurations never both decide. Its number (the epoch) is the
+// log index of its entry; every command goes through the current leader
+// and carries the group's ID, and a member of another group refuses it.
+// Gossip carries what every node must know: each node's Raft ID (tag
+// "_v", a new random ID per incarnation and per removal) and each
+// member's role in the group (tag "_vg": group ID, leader, voter or
+// learner).
+//
+// Founding. When no alive member is in a group, the node with the lowest
+// name among those running the service founds one, once it sees at least
+// ExpectedSize of them and a majority of every member it has seen
+// (cluster.Node.QuorumSize), and that held for a settle time: the first
+// voters are it and the next names, as many as Voters allows. The others
+// start their members when the founder's first messages reach them. The
+// founding entry sets the table's first token to the founding time in
+// microseconds (with the founder's ID in the low bits), above every token
+// an earlier group could have issued while it committed under a million
+// entries a second.
+//
+// Autopilot (on the leader, one change at a time): a member whose node
+// is alive under a new Raft ID restarted, and lost its state, so it is
+// removed at once; one unseen for the failure threshold (2 s on
+// cluster.Local, 10 s on LAN, 30 s on WAN) is removed then. Alive nodes
+// are added as learners, and promoted once caught up to within 64
+// entries of the leader's log, two at a time when that keeps the number
+// of voters odd; voters beyond the target are removed. A leaving node
+// (cluster.Node.Leave) hands leadership to a caught-up voter and asks to
+// be removed before it announces its departure. A member that finds
+// itself removed, or cut off from the leader gossip names for the
+// failure threshold, comes back under a new Raft ID: a removed ID is
+// never added back.
+//
+// # Safety
+//
+//   - V1: every grant and every change of the configuration is decided
+//     by a majority of one configuration: it is an entry of the Raft log,
+//     committed by a majority of the configuration in force.
+//   - V2: tokens and terms keep increasing across any sequence of
+//     one-at-a-time restarts. A restarted node joins under a new ID as a
+//     learner and receives the log, or a snapshot of the table, before it
+//     is promoted; the table's counter is in both. A majority of the
+//     configuration survives every single replacement, so no committed
+//     entry is lost.
+//   - V3: a command costs one round trip to the leader and one Raft round
+//     among the voters, whatever the number of members.
+//
+// Raft's own safety needs storage that a member never loses while it
+// counts: storage here is in memory, which is why a restarted process
+// never reuses an ID.
+//
+// # Hazards
+//
+//   - Losing a majority of the voters at once (three of five crash or
+//     restart together) loses the group: the survivors cannot commit,
+//     and no member holds anything durable to rebuild from. Locks and
+//     elections are then unavailable (Do returns ctx's error); rebuilding
+//     a group from a survivor's state after a quiet period is not done.
+//   - Two groups that formed apart (nodes that never saw each other's
+//     majority before meeting) merge by dissolving the one with the
+//     higher ID: its members join the other as new members, and its
+//     grants are forgotten, so a lock held in both may overlap and its
+//     tokens may go back. Set cluster.Config.ExpectedSize on every node to
+//     the cluster's size to make that need twice as many nodes.
+//   - Peers are trusted: a member checks that a Raft message's sender ID
+//     belongs to the node that sent it, but a node that holds the
+//     cluster's key can still send well-formed lies (raft panics on some,
+//     a commit index beyond the log).
+//   - Roles travel by gossip, so a client may reach an old leader first
+//     and be redirected: a few gossip rounds after a leader change cost
+//     one extra hop.
+package voters
