@@ -139,7 +139,7 @@ func startEnv(t *testing.T, nodes int, opts ...lockmgr.Option) *env {
 			}
 		}
 	})
-	time.Sleep(testDelay) // the acceptors' quiet period
+	time.Sleep(testDelay) // the voter group forms meanwhile
 	return e
 }
 
