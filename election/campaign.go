@@ -83,7 +83,7 @@ func (e *Elector) campaign(ctx context.Context, c candidate, h leases.Holder) (t
 
 // campaignSettle is how long a new campaign listens for the others'
 // announcements before its first claim (at most a quarter TTL).
-const campaignSettle = 50 * time.Millisecond
+const campaignSettle = 200 * time.Millisecond
 
 // quietRetry is how often a claim is made again while the voter group
 // is being founded.

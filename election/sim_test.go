@@ -417,7 +417,7 @@ func TestSimDeposedLeaderCampaignsAgain(t *testing.T) {
 				wins = append(wins, win{time.Since(revoked), low.Term()})
 			}
 		}()
-		short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		defer cancel()
 		if _, err := els[2].Elect(short, "high"); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("higher candidate: Elect = %v, want it to give up", err)
