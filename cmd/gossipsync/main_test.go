@@ -59,7 +59,7 @@ func TestUsageAndFlagErrors(t *testing.T) {
 		{"bad value", []string{"sim", "-nodes", "many"}, 2, "", `invalid value "many" for flag -nodes`},
 		{"too few nodes", []string{"sim", "-nodes", "2"}, 2, "", "-nodes is 2; want 3 to"},
 		{"short duration", []string{"sim", "-duration", "1s"}, 2, "", "-duration is 1s; want at least 3s"},
-		{"unknown scenario", []string{"sim", "-scenario", "flood"}, 2, "", `unknown scenario "flood" (want one of partition, crash, pause, skew, loss, churn, all`},
+		{"unknown scenario", []string{"sim", "-scenario", "flood"}, 2, "", `unknown scenario "flood" (want one of partition, crash, pause, skew, loss, churn, rollout, all`},
 		{"list", []string{"sim", "-list"}, 0, "  churn      nodes leave gracefully", ""},
 		{"extra argument", []string{"sim", "now"}, 2, "", `unexpected argument "now"`},
 		{"negative skew", []string{"sim", "-skew", "-1s"}, 2, "", "-skew is -1s; want 0 to 24h0m0s"},

@@ -71,6 +71,7 @@ func (r *report) properties() []property {
 	out = append(out, r.electionProperties()...)
 	out = append(out, r.Clock.properties()...)
 	out = append(out, r.lockProperties()...)
+	out = append(out, r.v2Property())
 	return append(out, r.Tasks.properties()...)
 }
 

@@ -71,6 +71,16 @@ func TestPropertyVerdicts(t *testing.T) {
 		return newTaskReport(sim.TaskHistory{Submissions: subs, Executions: execs, Begin: at(0), End: at(10)})
 	}
 
+	// V2: tokens 1-3 at the start, the lock ids' up to 5 and terms up to 3
+	// during the run; 7, 8 and term 4 at the end.
+	cleanV2 := func() v2Record {
+		return v2Record{
+			Start:    idleRound{Tokens: []idleToken{{ID: "idle-0", Token: 1}, {ID: "idle-1", Token: 2}}, Term: 3},
+			Final:    idleRound{Tokens: []idleToken{{ID: "idle-0", Token: 7}, {ID: "idle-1", Token: 8}}, Term: 4},
+			MaxToken: 5, MaxTokenID: "lock-2", MaxTerm: 3,
+		}
+	}
+
 	clean := func() *report {
 		return &report{
 			FinalConverged: true, FinalTook: sec(0.2),
@@ -79,9 +89,10 @@ func TestPropertyVerdicts(t *testing.T) {
 			Clock:    clockReport{Check: cleanClock},
 			Locks:    locks(cleanGrants, sim.LateWrites{Rejected: 2, Harmless: 1}, 1),
 			Tasks:    tasks(cleanSubs, cleanExecs),
+			V2:       cleanV2(),
 		}
 	}
-	allHeld := "M E1 E2 E3 E4 C1 C2 C2' C3 L1 L2 L3 L3+ F L4 T1 T2 T3"
+	allHeld := "M E1 E2 E3 E4 C1 C2 C2' C3 L1 L2 L3 L3+ F L4 V2 T1 T2 T3"
 
 	tests := []struct {
 		name        string
@@ -100,14 +111,15 @@ func TestPropertyVerdicts(t *testing.T) {
 				`\nC1 +every Interval contains the reference's time +held +\|error\| p50 50µs, p99 99µs; uncertainty p50 1ms, p99 1.98ms; 1100 readings judged\n`,
 				`\nL4 +a lock is granted soon after a heal +held +first grant after a heal: median 500ms, max 500ms over 1 heals`,
 				`\nF +the Fence rejects a paused holder's late write +held +3 late writes: 2 rejected, 1 harmless`,
-				`\n18 held\.\n`,
+				`\nV2 +tokens and terms keep increasing across restarts, idle ids and groups included +held +idle-0 token 7 > max 5; idle-1 token 8 > max 5; "idle" term 4 > max 3\n`,
+				`\n19 held\.\n`,
 			},
 		},
 		{
 			name:     "nothing exercised",
 			change:   func(r *report) { *r = report{FinalConverged: true} },
-			wantHeld: "M", wantNot: "E1 E2 E3 E4 C1 C2 C2' C3 L1 L2 L3 L3+ F L4 T1 T2 T3",
-			wantInTable: []string{`\nE4 +new leader soon after the leader crashes +not exercised +no leader crashed\n`, `\n1 held, 17 not exercised\.\n`},
+			wantHeld: "M", wantNot: "E1 E2 E3 E4 C1 C2 C2' C3 L1 L2 L3 L3+ F L4 V2 T1 T2 T3",
+			wantInTable: []string{`\nE4 +new leader soon after the leader crashes +not exercised +no leader crashed\n`, `\nV2 +tokens and terms keep increasing .* +not exercised +not run\n`, `\n1 held, 18 not exercised\.\n`},
 		},
 		{
 			name:     "not converged",
@@ -121,7 +133,7 @@ func TestPropertyVerdicts(t *testing.T) {
 				leases := []sim.LeaseRecord{lease("n5", 3, 0, 2), lease("n4", 3, 1.75, 5), lease("n3", 2, 6, 9)}
 				r.Election = newElectionReport(leases, []time.Time{at(2)}, nil, nil, at(10))
 			},
-			wantHeld:   "M C1 C2 C2' C3 L1 L2 L3 L3+ F L4 T1 T2 T3",
+			wantHeld:   "M C1 C2 C2' C3 L1 L2 L3 L3+ F L4 V2 T1 T2 T3",
 			wantBroken: "E1 E2 E3 E4",
 			wantStderr: []string{
 				"property E1 (at most one leader per term) BROKEN: term 3 held by n5/cand-n5 and n4/cand-n4\n",
@@ -132,7 +144,7 @@ func TestPropertyVerdicts(t *testing.T) {
 		{
 			name:       "C1 and C3 missed",
 			change:     func(r *report) { r.Clock.Check = withC1; r.Clock.Check.C3Misses = withC3.C3Misses },
-			wantBroken: "C1 C3", wantHeld: "M E1 E2 E3 E4 C2 C2' L1 L2 L3 L3+ F L4 T1 T2 T3",
+			wantBroken: "C1 C3", wantHeld: "M E1 E2 E3 E4 C2 C2' L1 L2 L3 L3+ F L4 V2 T1 T2 T3",
 			wantStderr:  []string{"property C1 (every Interval contains the reference's time) BROKEN: n1: interval ±1ms misses the reference's time by 300µs (and 4 more)\n"},
 			wantInTable: []string{`\n +n1: interval ±1ms misses`, `\n +\(and 2 more\)\n`},
 		},
@@ -141,7 +153,7 @@ func TestPropertyVerdicts(t *testing.T) {
 			change: func(r *report) {
 				r.Locks = locks(append(cleanGrants, grant("lock-1", 1, "n4", 4, 5)), sim.LateWrites{}, 1)
 			},
-			wantBroken: "L1 L2 L3+", wantHeld: "M E1 E2 E3 E4 C1 C2 C2' C3 L3 L4 T1 T2 T3", wantNot: "F",
+			wantBroken: "L1 L2 L3+", wantHeld: "M E1 E2 E3 E4 C1 C2 C2' C3 L3 L4 V2 T1 T2 T3", wantNot: "F",
 			wantStderr: []string{"property L1 (no two grants of a lock carry one token) BROKEN: lock-1: token 1 granted to n3", "property L3+ (the history is linearizable (porcupine)) BROKEN: NOT linearizable"},
 		},
 		{
@@ -149,7 +161,7 @@ func TestPropertyVerdicts(t *testing.T) {
 			change: func(r *report) {
 				r.Locks = locks(append(cleanGrants, grant("lock-1", 2, "n4", 2.5, 5)), sim.LateWrites{Accepted: 1}, 1, 6)
 			},
-			wantBroken: "L3 L3+ F L4", wantHeld: "M E1 E2 E3 E4 C1 C2 C2' C3 L1 L2 T1 T2 T3",
+			wantBroken: "L3 L3+ F L4", wantHeld: "M E1 E2 E3 E4 C1 C2 C2' C3 L1 L2 V2 T1 T2 T3",
 			wantStderr: []string{
 				"property L3 (no two holds of a lock overlap in time) BROKEN: lock-1: n4 (token 2) granted at ",
 				"property F (the Fence rejects a paused holder's late write) BROKEN: the Fence accepted 1 late writes",
@@ -162,10 +174,35 @@ func TestPropertyVerdicts(t *testing.T) {
 				late := sub("d", "", "n1", 2, 5.5)
 				r.Tasks = tasks(append(cleanSubs, sub("e", "", "n3", 1, -1), late), append(cleanExecs, ex("z", "x", "n3", 0.1, 0.3)))
 			},
-			wantBroken: "T1 T2 T3", wantHeld: "M E1 E2 E3 E4 C1 C2 C2' C3 L1 L2 L3 L3+ F L4",
+			wantBroken: "T1 T2 T3", wantHeld: "M E1 E2 E3 E4 C1 C2 C2' C3 L1 L2 L3 L3+ F L4 V2",
 			wantStderr: []string{"property T1 (no task of a living submitter is lost) BROKEN: e ", "property T2 (a worker runs an idempotency id once at a time) BROKEN: x: ran on n3#1 from ", "property T3 (every Run returns by its deadline) BROKEN: d (submitted by n1) returned 500ms after its deadline"},
 		},
 	}
+	tests = append(tests, []struct {
+		name        string
+		change      func(r *report)
+		wantHeld    string
+		wantBroken  string
+		wantNot     string
+		wantStderr  []string
+		wantInTable []string
+	}{
+		{
+			name: "V2: a final token and term not above earlier ones",
+			change: func(r *report) {
+				r.V2.Final.Tokens[1].Token, r.V2.Final.Term = 5, 2
+			},
+			wantHeld: strings.Replace(allHeld, " V2", "", 1), wantBroken: "V2",
+			wantStderr:  []string{"property V2 (tokens and terms keep increasing across restarts, idle ids and groups included) BROKEN: final token of idle-1 is 5, not above 5 (of lock-2) (and 1 more)\n"},
+			wantInTable: []string{`\n +final term of group "idle" is 2, not above 3\n`, `idle-1 token 5 <= max 5; "idle" term 2 <= max 3\n`},
+		},
+		{
+			name:     "V2: no quorum at the end",
+			change:   func(r *report) { r.V2.Final = idleRound{Err: "acquire idle-0 on n1: lockmgr: no quorum"} },
+			wantHeld: strings.Replace(allHeld, " V2", "", 1), wantNot: "V2",
+			wantInTable: []string{`\nV2 .* +not exercised +final round failed: acquire idle-0 on n1: lockmgr: no quorum\n`},
+		},
+	}...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rep := clean()

@@ -88,6 +88,7 @@ type report struct {
 	Election        electionReport
 	Clock           clockReport
 	Locks           lockReport
+	V2              v2Record // the idle ids' and group's tokens and terms
 	Tasks           taskReport
 	Net             sim.NetStats
 	Wall            time.Duration

@@ -48,9 +48,12 @@ var scenarios = []scenario{
 	{Name: "churn", Faults: []fault{faultLeave, faultJoin},
 		Summary: "nodes leave gracefully and new nodes join, one per phase, keeping the cluster within one node of its size",
 		Skew:    defaultSkew, Drift: defaultDrift},
+	{Name: "rollout", Faults: []fault{faultRollout},
+		Summary: fmt.Sprintf("a rolling redeploy: every node, in a seeded random order, crashes, restarts under its name %s-%s later and gets %s to rejoin before the next one; a -duration shorter than %s (for 5 nodes) restarts only the first nodes", fmtDur(minRestartAfter), fmtDur(maxRestartAfter), fmtDur(rejoinWait), fmtSpan(rolloutSpan(5))),
+		Skew:    defaultSkew, Drift: defaultDrift},
 	{Name: "all", Grouped: true,
-		Faults:  []fault{faultPartition, faultSplit, faultBridge, faultIsolate, faultCrash, faultPause, faultJump, faultLoss, faultLeave, faultJoin},
-		Summary: "every fault above, drawn at random; each kind (cuts, crash, pause, jump, loss, churn) once before any repeats",
+		Faults:  []fault{faultPartition, faultSplit, faultBridge, faultIsolate, faultCrash, faultPause, faultJump, faultLoss, faultLeave, faultJoin, faultRollout},
+		Summary: "every fault above, drawn at random; each kind (cuts, crash, pause, jump, loss, churn, rollout) once before any repeats; a rollout here restarts, one at a time, only as many nodes as fit in its phase of 3-5 s (one or two), not all of them",
 		Skew:    defaultSkew, Drift: defaultDrift},
 }
 
@@ -77,7 +80,7 @@ func scenarioNames() []string {
 
 // listScenarios writes what -list prints.
 func listScenarios(w io.Writer) {
-	fmt.Fprint(w, "Scenarios of gossipsync sim (-scenario NAME; the default is all). Each runs\nthe election, clock, lock and task workloads on every node while its\nfaults are made, one per phase of 3-5 s, and then heals everything.\n\n")
+	fmt.Fprint(w, "Scenarios of gossipsync sim (-scenario NAME; the default is all). Each runs\nthe election, clock, lock and task workloads on every node while its\nfaults are made, one per phase of 3-5 s (a rollout's steps are shorter),\nand then heals everything.\n\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, sc := range scenarios {
 		lines := wrap(sc.Summary, 64)

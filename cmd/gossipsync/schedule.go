@@ -111,6 +111,7 @@ type phase struct {
 	Jump          time.Duration // jump: the step of the node's physical clock
 	Target        target        // whom to aim at instead of Node, if there is one
 	Loss          float64       // loss: packet loss probability
+	Roll, RollOf  int           // a step of a rollout: the Roll-th node of RollOf (see rolloutPhases); 0 = none
 }
 
 func (p phase) String() string {
@@ -126,7 +127,7 @@ func (p phase) String() string {
 	case faultBridge:
 		return fmt.Sprintf("bridge %s | %s, %s reaches both", nameSet(p.Majority), nameSet(p.Minority), p.Node)
 	case faultCrash, faultRestart, faultIsolate, faultLeave, faultJoin:
-		return fmt.Sprintf("%s %s", p.Fault, p.Node)
+		return fmt.Sprintf("%s %s%s", p.Fault, p.Node, p.rolloutSuffix())
 	case faultPause:
 		return fmt.Sprintf("pause %s for %s", p.Node, fmtDur(p.Pause))
 	case faultJump:
@@ -157,16 +158,27 @@ func nameSet(names []string) string {
 // the alive nodes within one of the starting size, and never below
 // minNodes. Each fault of the scenario (each family, for a grouped
 // scenario) is made once before any is made again, so a short schedule
-// shows them all. Phases aimed at a role (see aimPhases) are resolved by
-// the runner when it makes them (see swapNodes).
+// shows them all. A rollout fills its phase with crash and restart phases
+// of shorter lengths, one node at a time (see rolloutPhases); the rollout
+// scenario's schedule is one rollout that fills duration. Phases aimed at
+// a role (see aimPhases) are resolved by the runner when it makes them
+// (see swapNodes).
 func buildSchedule(seed int64, duration time.Duration, names []string, sc scenario) []phase {
 	rng := rand.New(rand.NewPCG(uint64(seed), scheduleStream))
 	st := &scheduleState{names: slices.Clone(names), size: len(names), sc: sc}
+	if rolloutOnly(sc) {
+		return rolloutPhases(rng, names, 0, duration)
+	}
 	var out []phase
 	var at time.Duration
 	for _, length := range phaseLengths(rng, duration) {
 		p := st.next(rng)
 		p.Start, p.Length = at, length
+		if p.Fault == faultRollout {
+			out = append(out, rolloutPhases(rng, st.alive(), at, length)...)
+			at += length
+			continue
+		}
 		if p.Fault == faultPause {
 			p.Pause = min(p.Pause, length-minPause) // leave time to converge after the thaw
 		}
@@ -180,7 +192,8 @@ func buildSchedule(seed int64, duration time.Duration, names []string, sc scenar
 // aimPhases sets the Target of the phases that aim at a role. Crashes aim
 // in turn at the leader, the clock reference, a lock holder, the
 // coordinator of a lock id and the node drawn, starting with the leader
-// or the reference by a coin flip from rng; pauses in turn at a lock
+// or the reference by a coin flip from rng (the crashes of a rollout aim
+// at no role and take no turn); pauses in turn at a lock
 // holder and the leader; jumps in turn at the clock reference and the
 // node drawn; an isolation always at the leader.
 func aimPhases(rng *rand.Rand, phases []phase) {
@@ -196,7 +209,7 @@ func aimPhases(rng *rand.Rand, phases []phase) {
 	}
 	made := map[fault]int{}
 	for i := range phases {
-		if turn, ok := turns[phases[i].Fault]; ok {
+		if turn, ok := turns[phases[i].Fault]; ok && phases[i].RollOf == 0 {
 			f := phases[i].Fault
 			phases[i].Target = turn[made[f]%len(turn)]
 			made[f]++
@@ -315,6 +328,8 @@ func (s *scheduleState) next(rng *rand.Rand) phase {
 		node := fmt.Sprintf("n%d", len(s.names)+1) // as sim.Cluster.Add names it
 		s.names = append(s.names, node)
 		return phase{Fault: f, Node: node}
+	case faultRollout:
+		return phase{Fault: f} // expanded by buildSchedule
 	default:
 		loss := minLoss + rng.Float64()*(maxLoss-minLoss)
 		return phase{Fault: faultLoss, Loss: math.Round(loss*100) / 100}
@@ -338,6 +353,8 @@ func (s *scheduleState) available(f fault) bool {
 		return alive > minNodes && alive >= s.size && len(s.crashed) <= maxDown(basis-1)
 	case faultJoin:
 		return alive <= s.size
+	case faultRollout:
+		return len(s.crashed) == 0
 	}
 	return true
 }

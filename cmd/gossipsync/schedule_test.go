@@ -35,8 +35,8 @@ func TestSchedulesFollowTheRules(t *testing.T) {
 			if slices.ContainsFunc(sc.Faults, fault.cuts) {
 				allowed = append(allowed, faultHeal)
 			}
-			if slices.Contains(sc.Faults, faultCrash) {
-				allowed = append(allowed, faultRestart)
+			if slices.Contains(sc.Faults, faultCrash) || slices.Contains(sc.Faults, faultRollout) {
+				allowed = append(allowed, faultCrash, faultRestart)
 			}
 			if slices.Equal(sc.Faults, []fault{faultLeave, faultJoin}) {
 				allowed = append(allowed, faultLoss) // when churn can go neither way
@@ -93,8 +93,12 @@ func checkSchedule(s []phase, d time.Duration, names []string, allowed []fault) 
 		if !slices.Contains(allowed, p.Fault) {
 			return fmt.Errorf("phase %d: %v is not among %v", i, p.Fault, allowed)
 		}
-		if p.Start != at || p.Length < minPhase {
-			return fmt.Errorf("phase %d: starts at %v for %v; want start %v, length >= %v", i, p.Start, p.Length, at, minPhase)
+		least := minPhase
+		if p.RollOf > 0 {
+			least = min(minRestartAfter, rejoinWait) // a step of a rollout
+		}
+		if p.Start != at || p.Length < least {
+			return fmt.Errorf("phase %d: starts at %v for %v; want start %v, length >= %v", i, p.Start, p.Length, at, least)
 		}
 		at += p.Length
 		if cut != (p.Fault == faultHeal) {
@@ -201,7 +205,7 @@ func missingFault(s []phase, sc scenario) (fault, bool) {
 		key = fault.family
 	}
 	for _, f := range sc.Faults {
-		if !slices.ContainsFunc(s, func(p phase) bool { return key(p.Fault) == key(f) }) {
+		if !slices.ContainsFunc(s, func(p phase) bool { return key(p.Fault) == key(f) || p.RollOf > 0 && f == faultRollout }) {
 			return f, true
 		}
 	}
@@ -217,6 +221,12 @@ func checkAims(s []phase) error {
 	turns := map[fault][]target{faultPause: {targetHolder, targetLeader}, faultJump: {targetReference, targetNode}, faultIsolate: {targetLeader}}
 	made := map[fault]int{}
 	for _, p := range s {
+		if p.RollOf > 0 && p.Target != targetNode {
+			return fmt.Errorf("%v, a step of a rollout, aims at the %v", p, p.Target)
+		}
+		if p.RollOf > 0 {
+			continue
+		}
 		if p.Fault == faultCrash {
 			crashes = append(crashes, p.Target)
 			continue

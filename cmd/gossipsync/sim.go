@@ -57,8 +57,8 @@ plus a leader-only schedule.
 
 For -duration it then makes the faults of a scenario, one per phase of
 3-5 s: cuts of the network, crashes, pauses, clock jumps, packet loss,
-nodes leaving and joining (-list describes the scenarios; the default,
-all, draws from every fault). After each fault it measures how long the
+nodes leaving, joining or redeployed in turn (-list describes them; the
+default, all, draws from each). After each fault it measures how long the
 cluster takes to converge, to elect a new leader and to follow a new
 clock reference. At the end it heals everything and prints one table:
 each property with its verdict (held, BROKEN, or not exercised when the
@@ -84,9 +84,9 @@ Properties checked:
   T1  no Run of a living submitter is lost
   T2  one worker never runs an idempotency id twice at once
   T3  every Run returns by its deadline
-  E4  after the leader crashes, a new leader within detection + lease
-      + one election round
+  E4  after a leader crash, a new leader within detection+lease+a round
   L4  after a heal, a lock is granted within detection + lock delay
+  V2  tokens and terms keep increasing across restarts, idle ids too
 
 Exit status: 0 if the cluster re-converged and every property held;
 1 if not, or if the simulation could not start; 2 on a bad flag.
@@ -279,16 +279,16 @@ func simulate(ctx context.Context, w io.Writer, cfg simConfig) (*report, error) 
 	for _, n := range c.Nodes() {
 		r.watch.watch(n)
 	}
-	rep := &report{Config: cfg}
+	rep := &report{Config: cfg, V2: r.idleStart(ctx)} // V2's first round, before the faults
 	rep.Phases = r.runSchedule(ctx, buildSchedule(cfg.Seed, cfg.Duration, c.Names(), cfg.Scenario))
 	rep.Interrupted = ctx.Err() != nil
 	final := context.WithoutCancel(ctx)
 	rep.FinalConverged, rep.FinalTook = r.recover(final)
 	finalLeader, finalSync := r.settle(final)
 	rep.Clock = r.stopClocks(rep.Phases, finalSync)
-	r.elect.Close() // ends the open lease
-	r.waitGrantAfter(final, r.healed, finalLockWait)
-	r.locks.Close() // ends the open holds
+	r.elect.Close()          // ends the open lease
+	r.finish(final, &rep.V2) // a grant after the heal, for L4; V2's final round
+	r.locks.Close()          // ends the open holds
 	rep.Locks = newLockReport(r.locks.History(), cfg.Unsafe)
 	r.tasks.Close() // lets the Runs in flight end
 	rep.Tasks = newTaskReport(r.tasks.History())
