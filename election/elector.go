@@ -31,7 +31,7 @@ type Elector struct {
 	releaseSvc func()        // drops this Elector's reference to svc
 	w          *watch        // the leader as announced by gossip
 	unlisten   func()        // stops w's broadcasts
-	handles    atomic.Uint64 // numbers the campaigns (see candidate.holder)
+	handles    atomic.Uint64 // numbers the campaigns (see candidate.holder), from a random start
 	group      string
 	prio       int
 	ttl        time.Duration
@@ -101,6 +101,11 @@ func New(n *cluster.Node, opts ...Option) (*Elector, error) {
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.svc, e.releaseSvc = voters.Acquire(n)
 	e.unlisten = e.w.listen(n, e.group)
+	// Campaigns of an Elector made after a restart must not be taken for
+	// the old incarnation's (the voters would answer its claim as a
+	// retry of the old one's and return the old term): numbers start at
+	// random.
+	e.handles.Store(rand.Uint64() >> 1)
 	return e, nil
 }
 
