@@ -1,0 +1,5 @@
+//go:build !race
+
+package leases
+
+const raceEnabled = false
