@@ -87,6 +87,17 @@ func (s *server) dequeue(id string, w *waiter) {
 		q.waiters = slices.Delete(q.waiters, i, i+1)
 		q.notifyLocked()
 	}
+	s.forgetLocked(id, q)
+}
+
+// forgetLocked drops the queue of id when nothing in it matters any
+// more: no waiter, and no grant of its own that may still be held. So
+// the coordinator keeps state only for ids in use, not for every id
+// ever locked.
+func (s *server) forgetLocked(id string, q *idQueue) {
+	if len(q.waiters) == 0 && (q.held == nil || !time.Now().Before(q.held.until)) {
+		delete(s.queues, id)
+	}
 }
 
 // cancel ends the waiter of holder on id, if queued here. The cluster
@@ -121,6 +132,7 @@ func (s *server) wake(r releaseReq) {
 		q.freed = &r
 	}
 	q.notifyLocked()
+	s.forgetLocked(r.ID, q)
 }
 
 // heldLeft returns how long the grant this coordinator made last may

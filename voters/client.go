@@ -85,7 +85,7 @@ func (s *Service) try(ctx context.Context, target string, group uint64, cmds []l
 // target picks the node to send commands to: the leader named by the
 // last redirect, else the one gossip names, else a member of the group.
 func (s *Service) target(hops int) (string, uint64) {
-	v := s.observe(s.node.Members())
+	v := s.recentView(viewMaxAge)
 	s.mu.Lock()
 	hint := s.hint
 	s.mu.Unlock()
@@ -98,6 +98,22 @@ func (s *Service) target(hops int) (string, uint64) {
 		return v.members[rand.N(len(v.members))], v.group
 	}
 	return "", 0
+}
+
+// viewMaxAge is how old a view Do may use: reading the member list for
+// every command would cost more than the command on a large cluster.
+const viewMaxAge = 100 * time.Millisecond
+
+// recentView returns the last view if it is younger than maxAge, else a
+// new one.
+func (s *Service) recentView(maxAge time.Duration) view {
+	s.mu.Lock()
+	v, at := s.view, s.viewAt
+	s.mu.Unlock()
+	if !at.IsZero() && time.Since(at) < maxAge {
+		return v
+	}
+	return s.observe(s.node.Members())
 }
 
 // serveDo applies a client's commands on the leader, or names the

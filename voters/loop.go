@@ -18,10 +18,18 @@ func (s *Service) loop() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.opt.tick)
 	defer t.Stop()
-	for {
+	for n := 0; ; n++ {
 		select {
 		case <-t.C:
-			s.step(time.Now())
+			// The leader works every tick (expiries, autopilot); the
+			// others every fourth: reading the member list costs, on
+			// every node of a large cluster.
+			s.mu.Lock()
+			leading := s.leading
+			s.mu.Unlock()
+			if leading || n%4 == 0 {
+				s.step(time.Now())
+			}
 		case <-s.node.Done():
 			s.stop() // the node closed under the service (a crash)
 			return
@@ -81,6 +89,9 @@ func (s *Service) step(now time.Time) {
 		return
 	}
 	s.setRole(role)
+	s.mu.Lock()
+	s.leading = st.State == raft.StateLeader
+	s.mu.Unlock()
 	if st.State != raft.StateLeader {
 		return
 	}

@@ -235,6 +235,7 @@ func (s *Service) observe(members []cluster.Member) view {
 			s.names[id], s.known[id] = name, name
 		}
 	}
+	s.view, s.viewAt = v, time.Now()
 	return v
 }
 

@@ -44,6 +44,9 @@ type Service struct {
 	expiring bool              // an expiry proposal is in flight
 	asking   bool              // a cut-off member is asking the leader to remove it
 	role     string            // the role tag last set
+	leading  bool              // this member led at the loop's last step
+	viewAt   time.Time         // when view was observed
+	view     view              // the last view observed
 	leaving  bool              // Leave began: no ID tag, no new member
 	tags     map[string]string // what this node should gossip
 	names    map[uint64]string // Raft ID -> node name, of alive members by gossip
