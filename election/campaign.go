@@ -24,7 +24,7 @@ func (e *Elector) campaign(ctx context.Context, c candidate, h leases.Holder) (t
 	var deferTo candidate
 	defer func() {
 		if err != nil {
-			e.announceCampaign(c, true)
+			e.announceCampaign(c, 0, true)
 		}
 	}()
 	// Let the other candidates' announcements arrive first, so that a
@@ -40,16 +40,21 @@ func (e *Elector) campaign(ctx context.Context, c candidate, h leases.Holder) (t
 		}
 		_, _, changed := e.w.view()
 		now := time.Now()
-		if now.Sub(announced) >= e.ttl/2 {
+		// Announce every half TTL, times one plus the number of higher
+		// candidates heard: every candidate stays known, and the
+		// gossip of a cluster where every node campaigns grows with
+		// the log of their number, not with the number.
+		o, above := e.w.higher(c, now)
+		if every := e.ttl / 2 * time.Duration(1+above); now.Sub(announced) >= every {
 			announced = now
-			e.announceCampaign(c, false)
+			e.announceCampaign(c, every, false)
 			if settle > 0 {
 				e.wait(ctx, nil, settle)
 				settle = 0
 				continue
 			}
 		}
-		if o, ok := e.w.higher(c, now); ok {
+		if above > 0 {
 			if o != deferTo {
 				deferTo, deferSince = o, now
 			}

@@ -26,6 +26,8 @@ type announcement struct {
 	TTL      time.Duration `msgpack:"d"`
 	End      bool          `msgpack:"e,omitempty"`
 	Campaign bool          `msgpack:"c,omitempty"`
+	// Every (campaign): the candidate announces again within this long.
+	Every time.Duration `msgpack:"v,omitempty"`
 }
 
 // watch is what this node knows of its group's leader, from the
@@ -55,7 +57,7 @@ func (w *watch) heard(a announcement, now time.Time) {
 		if a.End {
 			delete(w.campaigning, c)
 		} else {
-			w.campaigning[c] = now.Add(leases.Hold(a.TTL))
+			w.campaigning[c] = now.Add(max(2*a.Every, leases.Hold(a.TTL)))
 		}
 		return
 	}
@@ -97,22 +99,23 @@ func (w *watch) view() (Leader, time.Time, <-chan struct{}) {
 }
 
 // higher returns the highest-ranked live candidate heard campaigning
-// that outranks c, if any.
-func (w *watch) higher(c candidate, now time.Time) (candidate, bool) {
+// that outranks c, if any, and how many such candidates there are.
+func (w *watch) higher(c candidate, now time.Time) (best candidate, n int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var best candidate
-	found := false
 	for o, until := range w.campaigning {
 		if !now.Before(until) {
 			delete(w.campaigning, o)
 			continue
 		}
-		if o.rank(c) > 0 && (!found || o.rank(best) > 0) {
-			best, found = o, true
+		if o.rank(c) > 0 {
+			if n == 0 || o.rank(best) > 0 {
+				best = o
+			}
+			n++
 		}
 	}
-	return best, found
+	return best, n
 }
 
 func (w *watch) notifyLocked() {
@@ -136,9 +139,10 @@ func (e *Elector) announce(id string, term uint64, end bool) {
 	e.broadcast(announcement{Group: e.group, Term: term, ID: id, Node: e.node.Name(), Priority: e.prio, TTL: e.ttl, End: end})
 }
 
-// announceCampaign gossips that c campaigns (or, end, stopped).
-func (e *Elector) announceCampaign(c candidate, end bool) {
-	e.broadcast(announcement{Group: e.group, ID: c.ID, Node: c.Node, Priority: c.Priority, TTL: e.ttl, End: end, Campaign: true})
+// announceCampaign gossips that c campaigns (and announces again
+// within every), or (end) stopped.
+func (e *Elector) announceCampaign(c candidate, every time.Duration, end bool) {
+	e.broadcast(announcement{Group: e.group, ID: c.ID, Node: c.Node, Priority: c.Priority, TTL: e.ttl, End: end, Campaign: true, Every: every})
 }
 
 func (e *Elector) broadcast(a announcement) {
