@@ -102,7 +102,14 @@ const minCallWait = 500 * time.Millisecond
 // do applies one command at the voters, waiting at most timeout (and at
 // least minCallWait) within ctx.
 func (e *Elector) do(ctx context.Context, timeout time.Duration, c leases.Cmd) (leases.Result, error) {
-	ctx, cancel := context.WithTimeout(ctx, max(timeout, minCallWait))
+	return e.doWithin(ctx, max(timeout, minCallWait), c)
+}
+
+// doWithin applies one command at the voters, waiting at most timeout:
+// a renewal must give up by its lease's end, so that Revoked closes on
+// time.
+func (e *Elector) doWithin(ctx context.Context, timeout time.Duration, c leases.Cmd) (leases.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	res, err := e.svc.Do(ctx, []leases.Cmd{c})
 	if err != nil {

@@ -82,7 +82,7 @@ func (el *Elected) sleep(t *tenure, next time.Time) bool {
 // asked this leader to step down.
 func (el *Elected) renewRound(t *tenure, timeout time.Duration) (ok, lost bool) {
 	e := el.e
-	r, err := e.do(t.ctx, timeout, leases.Cmd{Op: leases.OpRenew, Key: key(e.group), Holder: t.holder, Token: t.term, TTL: e.ttl})
+	r, err := e.doWithin(t.ctx, timeout, leases.Cmd{Op: leases.OpRenew, Key: key(e.group), Holder: t.holder, Token: t.term, TTL: e.ttl})
 	if err != nil {
 		return false, false
 	}
