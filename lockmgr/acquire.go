@@ -155,10 +155,11 @@ func (m *Manager) acqOptions(id string, opts []AcquireOption) (acqOptions, error
 }
 
 // retryable reports whether the next ring successor should be asked:
-// the owner was unreachable or has no Manager.
+// the owner was unreachable, has no Manager, or its last Manager closed
+// while the caller waited there.
 func retryable(err error) bool {
 	var re *cluster.RemoteError
-	return !errors.As(err, &re) || errors.Is(err, cluster.ErrUnknownMethod)
+	return !errors.As(err, &re) || errors.Is(err, cluster.ErrUnknownMethod) || errors.Is(err, ErrClosed)
 }
 
 func (m *Manager) acquireErr(ctx, cctx context.Context, id string, err error) error {

@@ -48,10 +48,17 @@ func (s *server) acquire(ctx context.Context, _ string, req acquireReq) (acquire
 		return acquireResp{}, err
 	}
 	defer s.dequeue(req.ID, w)
-	if err := s.waitHead(ctx, req.ID, w); err != nil {
-		return acquireResp{}, err
+	err := s.waitHead(ctx, req.ID, w)
+	var resp acquireResp
+	if err == nil {
+		resp, err = s.serve(ctx, req, begin)
 	}
-	return s.serve(ctx, req, begin)
+	if err != nil && s.ctx.Err() != nil {
+		// This node's last Manager closed (it is leaving): the caller
+		// asks the next coordinator (see retryable).
+		return acquireResp{}, ErrClosed
+	}
+	return resp, err
 }
 
 func (s *server) queueLocked(id string) *idQueue {
