@@ -1,14 +1,23 @@
 package lockmgr_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/cluster/clustertest"
+	"github.com/gossipsync/gossipsync/lockmgr"
 )
 
 // TestMillionIDsMemory locks and releases 1,000,000 distinct ids, once
@@ -32,9 +41,15 @@ func TestIDsMemory(t *testing.T) {
 }
 
 // memWorkers is how many goroutines run the pairs, spread over the
-// nodes: one after the other, a loopback pair takes a few milliseconds,
-// and a million of them would take most of an hour.
+// nodes: one after the other, 3-node loopback pairs run at about 1,000
+// a second on two cores (BenchmarkScale), so a million would take over a
+// quarter of an hour.
 const memWorkers = 64
+
+// memTTL is the TTL of the pairs' locks: long enough that a lock outlives
+// its pair on a loaded machine (64 pairs at a time on two cores can take
+// longer than the 400 ms of the loopback tests).
+const memTTL = 5 * time.Second
 
 // idsMemory locks and releases n distinct ids once each on a 3-node
 // loopback cluster, memWorkers at a time, and fails if the live heap
@@ -44,9 +59,9 @@ const memWorkers = 64
 // time once the goroutines are back to their number after the warm-up
 // (the renew loops and the handlers of the pairs have ended).
 func idsMemory(t *testing.T, n int, limit uint64) {
-	lb := startLoopback(t, 3)
-	untilGranted(t, lb)
-	if err := memPairs(lb, "warm-", 5000, nil); err != nil {
+	ms := memCluster(t)
+	untilGranted(t, ms[0])
+	if _, err := memPairs(ms, "warm-", 5000, nil); err != nil {
 		t.Fatalf("warm-up: %v", err)
 	}
 	time.Sleep(time.Second)
@@ -55,17 +70,21 @@ func idsMemory(t *testing.T, n int, limit uint64) {
 
 	begin := time.Now()
 	progress := func(done int) {
-		if done%100_000 == 0 || done == n {
-			el := time.Since(begin)
-			t.Logf("%7d pairs in %6v (%4.0f/s); live heap at the last GC %6.1f MB",
-				done, el.Round(time.Second), float64(done)/el.Seconds(), float64(heapLiveAtLastGC())/(1<<20))
-		}
+		el := time.Since(begin)
+		t.Logf("%7d pairs in %6v (%4.0f/s); live heap at the last GC %6.1f MB",
+			done, el.Round(time.Second), float64(done)/el.Seconds(), float64(heapLiveAtLastGC())/(1<<20))
 	}
-	if err := memPairs(lb, "id-", n, progress); err != nil {
+	expired, err := memPairs(ms, "id-", n, progress)
+	if err != nil {
 		t.Fatal(err)
 	}
 	elapsed := time.Since(begin)
 	left := settle(idle, 10*time.Second)
+	if left > idle {
+		var buf strings.Builder
+		pprof.Lookup("goroutine").WriteTo(&buf, 1)
+		t.Logf("%d goroutines more than after the warm-up, 10 s after the last pair; the first stacks:\n%.6000s", left-idle, buf.String())
+	}
 	after := liveHeap()
 
 	grew := int64(after) - int64(before)
@@ -77,15 +96,56 @@ func idsMemory(t *testing.T, n int, limit uint64) {
 		t.Errorf("the live heap grew by %.2f MB for %d released ids, want at most %.0f MB: released locks leave state behind",
 			float64(grew)/(1<<20), n, float64(limit)/(1<<20))
 	}
+	if expired > 0 {
+		t.Errorf("%d of %d locks (TTL %v) expired before their Release, right after Acquire", expired, n, memTTL)
+	}
+}
+
+// memCluster starts 3 nodes on loopback (ExpectedSize 3) with a Manager
+// each, closed at cleanup before the nodes.
+func memCluster(t *testing.T) []*lockmgr.Manager {
+	t.Helper()
+	nodes := clustertest.Start(t, 3, func(int) cluster.Config { return cluster.Config{ExpectedSize: 3} })
+	var ms []*lockmgr.Manager
+	t.Cleanup(func() { // registered after the nodes', so it runs first
+		for _, m := range ms {
+			m.Close()
+		}
+	})
+	for _, node := range nodes {
+		m, err := lockmgr.New(node, lockmgr.LockDelay(memTTL+memTTL/4))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms = append(ms, m)
+	}
+	return ms
+}
+
+// memPair is one Acquire+Release of id on m. expired: the lease ran out
+// before the Release (ErrNotHeld).
+func memPair(m *lockmgr.Manager, id string) (expired bool, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l, err := m.Acquire(ctx, id, lockmgr.TTL(memTTL))
+	if err != nil {
+		return false, fmt.Errorf("acquire %s: %w", id, err)
+	}
+	if err := l.Release(ctx); errors.Is(err, lockmgr.ErrNotHeld) {
+		return true, nil
+	} else if err != nil {
+		return false, fmt.Errorf("release %s token %d: %w", id, l.Token(), err)
+	}
+	return false, nil
 }
 
 // untilGranted waits, up to 30 s, for a first grant: the voter group is
 // formed.
-func untilGranted(t *testing.T, lb *loopback) {
+func untilGranted(t *testing.T, m *lockmgr.Manager) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for i := 0; ; i++ {
-		err := pair(lb.m[0], fmt.Sprintf("first-%d", i))
+		_, err := memPair(m, fmt.Sprintf("first-%d", i))
 		if err == nil {
 			return
 		}
@@ -97,23 +157,25 @@ func untilGranted(t *testing.T, lb *loopback) {
 }
 
 // memPairs runs n Acquire+Release pairs of the ids prefix0..prefix(n-1)
-// on memWorkers goroutines, worker w on node w%3, and returns the first
-// error. progress, if not nil, is called with the count of pairs done
-// after each, from one goroutine at a time.
-func memPairs(lb *loopback, prefix string, n int, progress func(done int)) error {
-	var next, done atomic.Int64
+// on memWorkers goroutines, worker w on ms[w%len(ms)]. It returns how
+// many leases expired before their Release, and the first other error
+// (which stops it). progress, if not nil, is called after every 100,000th
+// pair and the last, from one goroutine at a time.
+func memPairs(ms []*lockmgr.Manager, prefix string, n int, progress func(done int)) (expired int64, err error) {
+	var next, done, exp atomic.Int64
 	var mu sync.Mutex
 	var first error
 	var wg sync.WaitGroup
 	for w := range memWorkers {
-		m := lb.m[w%len(lb.m)]
+		m := ms[w%len(ms)]
 		wg.Go(func() {
 			for {
 				i := next.Add(1) - 1
 				if i >= int64(n) {
 					return
 				}
-				if err := pair(m, prefix+fmt.Sprint(i)); err != nil {
+				lost, err := memPair(m, prefix+strconv.FormatInt(i, 10))
+				if err != nil {
 					mu.Lock()
 					if first == nil {
 						first = err
@@ -121,6 +183,9 @@ func memPairs(lb *loopback, prefix string, n int, progress func(done int)) error
 					mu.Unlock()
 					next.Store(int64(n)) // stop the others
 					return
+				}
+				if lost {
+					exp.Add(1)
 				}
 				if d := done.Add(1); progress != nil && (d%100_000 == 0 || d == int64(n)) {
 					mu.Lock()
@@ -131,7 +196,7 @@ func memPairs(lb *loopback, prefix string, n int, progress func(done int)) error
 		})
 	}
 	wg.Wait()
-	return first
+	return exp.Load(), first
 }
 
 // settle waits up to d until at most want goroutines run, and returns

@@ -41,9 +41,10 @@ import (
 //     is 1 ms of observation, as for idle.
 //
 // The process's CPU time covers every node, so it is the cost of the
-// whole cluster, whatever node does the work. The parent logs a table.
+// whole cluster, whatever node does the work. The parent logs a table
+// (go test prints it with -v).
 //
-//	go test -run '^$' -bench BenchmarkScale -benchtime 2000x ./lockmgr/
+//	go test -v -run '^$' -bench BenchmarkScale -benchtime 2000x ./lockmgr/
 //
 // The file also builds on the lockmgr before the voter core (it uses no
 // helper of the other test files and only the public API), where no
