@@ -24,12 +24,7 @@ func TestSimPauseLongerThanTTL(t *testing.T) {
 		paused := time.Now()
 		e.c.Pause("n1", 4*testTTL)
 		e.c.Heal() // must not end the pause
-		got := make(chan *lockmgr.Lock)
-		go func() {
-			l, _ := e.acquire(t, "n2", id)
-			got <- l
-		}()
-		l := <-got
+		l := received(t, e.acquireAsync(t, "n2", id))
 		if d := time.Since(paused); d >= 4*testTTL {
 			t.Errorf("n2 granted %v after the pause began; want before the pause ends (%v)", d, 4*testTTL)
 		}

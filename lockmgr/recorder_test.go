@@ -12,6 +12,7 @@ import (
 	"github.com/gossipsync/gossipsync/lockmgr"
 	"github.com/gossipsync/gossipsync/sim"
 	"github.com/gossipsync/gossipsync/sim/simtest"
+	"github.com/gossipsync/gossipsync/voters"
 )
 
 // hold is one recorded grant: from Acquire's return to Done's close or
@@ -139,8 +140,33 @@ func startEnv(t *testing.T, nodes int, opts ...lockmgr.Option) *env {
 			}
 		}
 	})
-	time.Sleep(testDelay) // the voter group forms meanwhile
+	time.Sleep(testDelay)
+	// Tests of partitions count on every node of a small cluster being
+	// a voter; the group may be founded by fewer (those the founder saw
+	// first) and grow a moment later.
+	waitWholeGroup(t, c, min(nodes, 5)-(1-min(nodes, 5)%2))
 	return e
+}
+
+// waitWholeGroup waits until some node leads a voter group of want
+// voters and no learner.
+func waitWholeGroup(t *testing.T, c *sim.Cluster, want int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		for _, n := range c.Nodes() {
+			svc, release := voters.Acquire(n)
+			in := svc.Info()
+			release()
+			if in.Role == "leader" && len(in.Voters) == want && len(in.Learners) == 0 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no voter group of %d voters 30 s after the start", want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // acquire acquires id on node and records the grant.
@@ -151,6 +177,34 @@ func (e *env) acquire(t *testing.T, node, id string, opts ...lockmgr.AcquireOpti
 		t.Fatalf("%s Acquire(%q): %v", node, id, err)
 	}
 	return l, e.rec.add(node, l)
+}
+
+// acquireAsync acquires id on node in a goroutine and sends the lock,
+// or nil after reporting the error (t.Fatal may not be called from
+// another goroutine): the receiver stops the test on nil.
+func (e *env) acquireAsync(t *testing.T, node, id string) <-chan *lockmgr.Lock {
+	got := make(chan *lockmgr.Lock, 1)
+	go func() {
+		l, err := e.m[node].Acquire(context.Background(), id, lockmgr.TTL(testTTL), lockmgr.Wait(30*time.Second))
+		if err != nil {
+			t.Errorf("%s Acquire(%q): %v", node, id, err)
+			got <- nil
+			return
+		}
+		e.rec.add(node, l)
+		got <- l
+	}()
+	return got
+}
+
+// received returns the lock from acquireAsync, stopping the test on nil.
+func received(t *testing.T, got <-chan *lockmgr.Lock) *lockmgr.Lock {
+	t.Helper()
+	l := <-got
+	if l == nil {
+		t.FailNow()
+	}
+	return l
 }
 
 func (r *recorder) last() *hold {

@@ -117,15 +117,11 @@ func TestSimHolderCrash(t *testing.T) {
 			holderNode = "n4"
 		}
 		_, _ = e.acquire(t, holderNode, id)
-		got := make(chan *lockmgr.Lock)
-		go func() {
-			l, _ := e.acquire(t, "n2", id)
-			got <- l
-		}()
+		got := e.acquireAsync(t, "n2", id)
 		time.Sleep(200 * time.Millisecond)
 		crashed := time.Now()
 		e.c.Crash(holderNode)
-		l := <-got
+		l := received(t, got)
 		t.Logf("granted %v after the holder crashed", time.Since(crashed))
 		if d := time.Since(crashed); d < testTTL {
 			t.Errorf("granted %v after the crash, before the lease could end", d)
@@ -142,11 +138,7 @@ func TestSimOwnerCrash(t *testing.T) {
 		e := startEnv(t, 5)
 		id := idOwnedBy(t, e, "n1")
 		l, h := e.acquire(t, "n2", id)
-		got := make(chan *lockmgr.Lock)
-		go func() {
-			l, _ := e.acquire(t, "n3", id)
-			got <- l
-		}()
+		got := e.acquireAsync(t, "n3", id)
 		time.Sleep(200 * time.Millisecond)
 		e.c.Crash("n1")
 		time.Sleep(2 * time.Second) // failure detected; the lease lives on
@@ -159,7 +151,7 @@ func TestSimOwnerCrash(t *testing.T) {
 		}
 		released := time.Now()
 		e.rec.release(t, h, l)
-		l2 := <-got
+		l2 := received(t, got)
 		t.Logf("waiter granted %v after the release", time.Since(released))
 		e.rec.release(t, e.rec.last(), l2)
 	})
@@ -172,25 +164,38 @@ func TestSimPartition(t *testing.T) {
 		old, oh := e.acquire(t, "n1", id)
 		e.c.Partition([]string{"n1", "n2"}, []string{"n3", "n4", "n5"})
 		split := time.Now()
-		got := make(chan *lockmgr.Lock)
-		go func() {
-			l, _ := e.acquire(t, "n4", id)
-			got <- l
-		}()
+		got := e.acquireAsync(t, "n4", id)
 		// The minority refuses, once its members see the others gone.
 		time.Sleep(2 * time.Second)
-		_, err := e.m["n2"].Acquire(context.Background(), id, lockmgr.TTL(testTTL))
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_, err := e.m["n2"].Acquire(ctx, id, lockmgr.TTL(testTTL))
 		if !errors.Is(err, lockmgr.ErrNoQuorum) {
 			t.Errorf("minority Acquire = %v, want ErrNoQuorum", err)
 		}
-		l := <-got
+		l := received(t, got)
 		t.Logf("majority granted %v after the split; old lease ended %v after it", e.rec.last().Start.Sub(split), oh.End.Sub(split))
 		if _, ok := <-old.Done(); ok || oh.End.IsZero() {
 			t.Error("the minority holder's lease did not end")
 		}
 		e.c.Heal()
 		time.Sleep(2 * time.Second)
-		e.rec.release(t, e.rec.last(), l)
+		// The heal may cost the majority's holder its lease, and that is
+		// allowed: the minority's members declared the majority's dead
+		// while apart, and on the merge that rumor reaches the majority
+		// too, which then treats the voters' leader as failed until it
+		// refutes it, a few hundred milliseconds that can outlast this
+		// test's 400 ms TTL. The lease must end cleanly then: Done closed,
+		// ErrNotHeld, and the id free for the next holder.
+		e.rec.end(e.rec.last())
+		if err := l.Release(context.Background()); errors.Is(err, lockmgr.ErrNotHeld) {
+			if _, ok := <-l.Done(); ok {
+				t.Error("Release says not held but Done is open")
+			}
+			t.Logf("the majority's lease ended during the heal: %v", err)
+		} else if err != nil {
+			t.Errorf("release after the heal: %v", err)
+		}
 		l3, h3 := e.acquire(t, "n1", id)
 		e.rec.release(t, h3, l3)
 		if err := old.Release(context.Background()); !errors.Is(err, lockmgr.ErrNotHeld) {
@@ -236,11 +241,7 @@ func TestSimCanceledWaiter(t *testing.T) {
 			errc <- err
 		}()
 		time.Sleep(50 * time.Millisecond)
-		got := make(chan *lockmgr.Lock)
-		go func() {
-			l, _ := e.acquire(t, "n3", id)
-			got <- l
-		}()
+		got := e.acquireAsync(t, "n3", id)
 		time.Sleep(50 * time.Millisecond)
 		cancel()
 		if err := <-errc; !errors.Is(err, context.Canceled) {
@@ -248,7 +249,7 @@ func TestSimCanceledWaiter(t *testing.T) {
 		}
 		released := time.Now()
 		e.rec.release(t, h, l)
-		l3 := <-got
+		l3 := received(t, got)
 		if d := time.Since(released); d > testTTL/2 {
 			t.Errorf("next waiter granted %v after the release, want about a round trip", d)
 		}

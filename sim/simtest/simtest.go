@@ -29,6 +29,9 @@ func StartOptions(t testing.TB, opt sim.Options) *sim.Cluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if opt.Logger == nil {
+		opt.Logger = testLogger(t)
+	}
 	c, err := sim.Start(ctx, opt)
 	if err != nil {
 		t.Fatalf("sim.Start: %v", err)
