@@ -8,9 +8,14 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/gossipsync/gossipsync/internal/oneproc"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	oneproc.UnderRace()
+	goleak.VerifyTestMain(m)
+}
 
 var testKey = []byte("0123456789abcdef0123456789abcdef")
 

@@ -11,12 +11,16 @@ import (
 	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/cluster/clustertest"
 	"github.com/gossipsync/gossipsync/election"
+	"github.com/gossipsync/gossipsync/internal/oneproc"
 	"github.com/gossipsync/gossipsync/sim"
 	"github.com/gossipsync/gossipsync/sim/simtest"
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	oneproc.UnderRace()
+	goleak.VerifyTestMain(m)
+}
 
 func TestOptions(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {

@@ -10,11 +10,15 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/gossipsync/gossipsync/internal/oneproc"
 	"github.com/gossipsync/gossipsync/lockmgr"
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	oneproc.UnderRace()
+	goleak.VerifyTestMain(m)
+}
 
 func TestSimUncontended(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {

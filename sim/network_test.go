@@ -12,9 +12,12 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/gossipsync/gossipsync/internal/oneproc"
 )
 
 func TestMain(m *testing.M) {
+	oneproc.UnderRace()
 	goleak.VerifyTestMain(m)
 }
 

@@ -11,12 +11,16 @@ import (
 	"time"
 
 	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/internal/oneproc"
 	"github.com/gossipsync/gossipsync/sim"
 	"github.com/gossipsync/gossipsync/taskpool"
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	oneproc.UnderRace()
+	goleak.VerifyTestMain(m)
+}
 
 // env is a simulated Local cluster with one Pool per node.
 type env struct {

@@ -12,12 +12,16 @@ import (
 
 	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/internal/leases"
+	"github.com/gossipsync/gossipsync/internal/oneproc"
 	"github.com/gossipsync/gossipsync/sim"
 	"github.com/gossipsync/gossipsync/sim/simtest"
 	"github.com/gossipsync/gossipsync/voters"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	oneproc.UnderRace()
+	goleak.VerifyTestMain(m)
+}
 
 // env is a simulated cluster with the voter service on its nodes.
 type env struct {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/gossipsync/gossipsync/internal/oneproc"
 )
 
 // TestMain fails the run if goroutines outlive the tests. serf and
@@ -19,6 +21,7 @@ import (
 // reconnect loop, for one, dials a crashed member with a 1 s timeout), so
 // the check gives such goroutines a few seconds to end before it reports.
 func TestMain(m *testing.M) {
+	oneproc.UnderRace()
 	code := m.Run()
 	if code == 0 {
 		if err := waitNoLeaks(5 * time.Second); err != nil {

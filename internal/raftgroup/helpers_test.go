@@ -18,9 +18,14 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/gossipsync/gossipsync/internal/oneproc"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	oneproc.UnderRace()
+	goleak.VerifyTestMain(m)
+}
 
 // network is an in-memory Transport for tests: per-link cuts, a drop
 // filter, a fixed delay, and one FIFO queue per member that drops when

@@ -1,0 +1,5 @@
+//go:build race
+
+package oneproc
+
+const raceEnabled = true
