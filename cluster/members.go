@@ -29,6 +29,16 @@ func (n *Node) Members() []Member {
 	return out
 }
 
+// MembersVersion returns a number that grows whenever the member list,
+// a member's state or a member's tags (this node's own included) may
+// have changed. What a caller derives from Members or MemberNames stays
+// current while the number stays the same, so a service that looks at
+// the members often can skip the work (Members copies every member's
+// tags: on a cluster of hundreds, polled by every node, that adds up).
+// Read the version first, then the members: a change in between moves
+// the version again.
+func (n *Node) MembersVersion() uint64 { return n.membersVersion.Load() }
+
 // MemberNames returns the names of the alive members, this node
 // included, sorted: Members without addresses and tags, for callers that
 // only need to know who is alive, or how many.

@@ -81,6 +81,9 @@ type Node struct {
 	tagsMu chan struct{}
 	tags   map[string]string // what this node gossips, tagRPC included
 
+	// membersVersion counts serf's member events (see MembersVersion).
+	membersVersion atomic.Uint64
+
 	mu     sync.Mutex // protects the fields below
 	subs   map[*subscription]struct{}
 	quorum map[string]struct{} // the quorum basis: members seen, less those that left
@@ -283,6 +286,8 @@ func (n *Node) eventLoop(events <-chan serf.Event) {
 		case e := <-events:
 			switch e := e.(type) {
 			case serf.MemberEvent:
+				// serf changed its list before it sent the event.
+				n.membersVersion.Add(1)
 				n.memberEvent(e)
 			case serf.UserEvent:
 				n.userEvent(e)

@@ -248,3 +248,43 @@ func TestSetTags(t *testing.T) {
 		t.Error("SetTags accepted 600 bytes of tags")
 	}
 }
+
+// A node's MembersVersion moves on every change a caller of Members can
+// see: a join, a tag update (its own and another's), a failure; and
+// stays put while nothing changes.
+func TestMembersVersion(t *testing.T) {
+	nodes := newTestCluster(t, 2, nil)
+	a, b := nodes[0], nodes[1]
+	moved := func(what string, before uint64, change func()) uint64 {
+		t.Helper()
+		change()
+		waitFor(t, 5*time.Second, what, func() bool { return a.MembersVersion() > before })
+		return a.MembersVersion()
+	}
+	v := a.MembersVersion()
+	if v == 0 {
+		t.Fatal("MembersVersion is 0 after two members joined")
+	}
+	v = moved("another's tags", v, func() {
+		if err := b.SetTags(map[string]string{"role": "db"}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	v = moved("own tags", v, func() {
+		if err := a.SetTags(map[string]string{"role": "web"}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// Quiet: nothing changes, the version stays.
+	members := a.Members()
+	for range 3 {
+		if got := a.MembersVersion(); got != v {
+			t.Fatalf("MembersVersion moved from %d to %d with no change (members %v)", v, got, members)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	moved("a failure", v, func() { b.Close() })
+	if got := memberNames(a); len(got) != 1 {
+		t.Errorf("a sees %v after b closed", got)
+	}
+}

@@ -85,7 +85,7 @@ func (s *Service) try(ctx context.Context, target string, group uint64, cmds []l
 // target picks the node to send commands to: the leader named by the
 // last redirect, else the one gossip names, else a member of the group.
 func (s *Service) target(hops int) (string, uint64) {
-	v := s.recentView(viewMaxAge)
+	v := s.currentView()
 	s.mu.Lock()
 	hint := s.hint
 	s.mu.Unlock()
@@ -100,20 +100,19 @@ func (s *Service) target(hops int) (string, uint64) {
 	return "", 0
 }
 
-// viewMaxAge is how old a view Do may use: reading the member list for
-// every command would cost more than the command on a large cluster.
-const viewMaxAge = 100 * time.Millisecond
-
-// recentView returns the last view if it is younger than maxAge, else a
-// new one.
-func (s *Service) recentView(maxAge time.Duration) view {
+// currentView returns the view of the group that gossip gives, derived
+// again from the member list only when that changed since the last one
+// (reading the member list for every command would cost more than the
+// command on a large cluster).
+func (s *Service) currentView() view {
+	version := s.node.MembersVersion()
 	s.mu.Lock()
-	v, at := s.view, s.viewAt
+	v, seen, at := s.view, s.viewSeen, s.viewVersion
 	s.mu.Unlock()
-	if !at.IsZero() && time.Since(at) < maxAge {
+	if seen && at == version {
 		return v
 	}
-	return s.observe(s.node.Members())
+	return s.observe(version, s.node.Members())
 }
 
 // serveDo applies a client's commands on the leader, or names the

@@ -19,7 +19,7 @@ type Info struct {
 
 // Info returns this node's view of the voter group.
 func (s *Service) Info() Info {
-	v := s.observe(s.node.Members())
+	v := s.currentView()
 	s.mu.Lock()
 	m := s.m
 	s.mu.Unlock()

@@ -40,7 +40,7 @@ func (s *Service) loop() {
 }
 
 func (s *Service) step(now time.Time) {
-	v := s.observe(s.node.Members())
+	v := s.currentView()
 	s.mu.Lock()
 	m := s.m
 	s.mu.Unlock()

@@ -184,7 +184,9 @@ type view struct {
 	others  bool              // an alive member is in a higher group
 }
 
-func (s *Service) observe(members []cluster.Member) view {
+// observe derives the view from members, read at the given
+// MembersVersion, and keeps it for currentView.
+func (s *Service) observe(version uint64, members []cluster.Member) view {
 	v := view{ids: map[string]uint64{}, leaving: map[string]uint64{}}
 	groups := map[uint64]bool{}
 	type role struct {
@@ -235,7 +237,7 @@ func (s *Service) observe(members []cluster.Member) view {
 			s.names[id], s.known[id] = name, name
 		}
 	}
-	s.view, s.viewAt = v, time.Now()
+	s.view, s.viewSeen, s.viewVersion = v, true, version
 	return v
 }
 

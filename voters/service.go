@@ -40,17 +40,19 @@ type Service struct {
 	hint     string     // the leader named by the last NotLeader reply
 	eligible time.Time  // founding: when this node first found it should found
 	missing  map[uint64]time.Time
-	busy     bool              // the autopilot has a change in flight
-	expiring bool              // an expiry proposal is in flight
-	asking   bool              // a cut-off member is asking the leader to remove it
-	role     string            // the role tag last set
-	leading  bool              // this member led at the loop's last step
-	viewAt   time.Time         // when view was observed
-	view     view              // the last view observed
-	leaving  bool              // Leave began: no ID tag, no new member
-	tags     map[string]string // what this node should gossip
-	names    map[uint64]string // Raft ID -> node name, of alive members by gossip
-	known    map[uint64]string // Raft ID -> node name, kept while in the configuration
+	busy     bool   // the autopilot has a change in flight
+	expiring bool   // an expiry proposal is in flight
+	asking   bool   // a cut-off member is asking the leader to remove it
+	role     string // the role tag last set
+	leading  bool   // this member led at the loop's last step
+	view     view   // the last view observed
+	viewSeen bool   // view was observed
+	// viewVersion: the node's MembersVersion when view was observed.
+	viewVersion uint64
+	leaving     bool              // Leave began: no ID tag, no new member
+	tags        map[string]string // what this node should gossip
+	names       map[uint64]string // Raft ID -> node name, of alive members by gossip
+	known       map[uint64]string // Raft ID -> node name, kept while in the configuration
 }
 
 // timing holds the service's intervals, by the node's profile.
