@@ -23,7 +23,10 @@ package oneproc
 import "runtime"
 
 // UnderRace sets GOMAXPROCS to 1 when the race detector is on. Call it
-// first in TestMain of every package whose tests use synctest.
+// first in TestMain of every package whose tests run simulated clusters
+// in synctest bubbles. A package whose tests mostly run real nodes on
+// real sockets in real time should not: one P under the race detector
+// slows them until gossip declares healthy members failed.
 func UnderRace() {
 	if raceEnabled {
 		runtime.GOMAXPROCS(1)
