@@ -38,7 +38,7 @@ func (e *Elector) campaign(ctx context.Context, c candidate, h leases.Holder) (t
 			}
 			return 0, time.Time{}, err
 		}
-		_, _, changed := e.w.view()
+		leader, _, changed := e.w.view()
 		now := time.Now()
 		// Announce every half TTL, times one plus the number of higher
 		// candidates heard: every candidate stays known, and the
@@ -55,12 +55,18 @@ func (e *Elector) campaign(ctx context.Context, c candidate, h leases.Holder) (t
 			}
 		}
 		if above > 0 {
-			if o != deferTo {
-				deferTo, deferSince = o, now
-			}
 			// Bully order: let the higher candidate win, unless it has
 			// not managed to for a while (it may not reach the voters
-			// that this node reaches).
+			// that this node reaches). The while counts from the moment
+			// the group had no leader: while one leads, the higher
+			// candidate had no chance to win, and when that leader
+			// dies every lower candidate must still let it win first
+			// (else the lowest wins the race for the free key and each
+			// higher one preempts the last in turn, a cascade that
+			// costs the group a handover each).
+			if o != deferTo || leader.ID != "" {
+				deferTo, deferSince = o, now
+			}
 			if now.Sub(deferSince) < 3*e.ttl {
 				e.wait(ctx, changed, jitter(e.ttl/2))
 				continue

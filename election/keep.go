@@ -86,6 +86,9 @@ func (el *Elected) renewRound(t *tenure, timeout time.Duration) (ok, lost bool) 
 	if err != nil {
 		return false, false
 	}
+	if r.Preempt {
+		e.node.Logger().Debug("leadership preempted by a higher candidate", "group", e.group, "term", t.term)
+	}
 	return r.OK, !r.OK || r.Preempt
 }
 
@@ -105,6 +108,7 @@ func (el *Elected) end(t *tenure) {
 	t.revokeLocked()
 	resigned := t.resigned
 	el.mu.Unlock()
+	e.node.Logger().Debug("leadership ended", "group", e.group, "term", t.term, "resigned", resigned)
 	e.announce(el.cand.ID, t.term, true)
 	t.cancel()
 	defer close(t.released)

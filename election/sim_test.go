@@ -92,6 +92,30 @@ func TestSimLeaderCrash(t *testing.T) {
 	})
 }
 
+// A leader that led for many TTLs crashes: the next in bully order wins
+// at once, with no term for a lower candidate first. Every lower one had
+// deferred to n4 for longer than its patience with a higher candidate
+// (3 TTL); counting that patience from the leader's end, not from when
+// the deferring began, keeps them from racing for the free key and being
+// preempted in turn (a cascade of handovers, each a gap without leader).
+func TestSimLeaderCrashAfterLongTerm(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, w := simElection(t, 5)
+		old := waitLeader(t, w, 10*time.Second)
+		time.Sleep(10 * election.DefaultLeaseTTL(cluster.Local))
+		crashed := time.Now()
+		c.Crash(old.Node)
+		l := waitNewLeader(t, w, old, 10*time.Second)
+		t.Logf("failover after crash: %v (virtual)", l.Start.Sub(crashed))
+		time.Sleep(5 * time.Second)
+		for _, r := range w.Leases() {
+			if r.Start.After(crashed) && r.Node != "n4" {
+				t.Errorf("%s led term %d after the crash, want only n4: %+v", r.Node, r.Term, w.Leases())
+			}
+		}
+	})
+}
+
 func TestSimLeaderIsolatedInMinority(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, w := simElection(t, 5)

@@ -117,7 +117,7 @@ func New(n *cluster.Node, opts ...Option) (*Pool, error) {
 			return nil, err
 		}
 	}
-	p := &Pool{node: n, ring: hashring.NewCache(32), log: slog.Default().With("node", n.Name(), "pkg", "taskpool"), size: o.size, timeout: o.timeout, sem: make(chan struct{}, o.size)}
+	p := &Pool{node: n, ring: hashring.NewCache(32), log: n.Logger().With("pkg", "taskpool"), size: o.size, timeout: o.timeout, sem: make(chan struct{}, o.size)}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.hard, p.hardStop = context.WithCancel(context.Background())
 	p.mu.handlers = map[string]Handler{}

@@ -10,9 +10,9 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/internal/oneproc"
 	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/simtest"
 	"github.com/gossipsync/gossipsync/taskpool"
 	"go.uber.org/goleak"
 )
@@ -30,12 +30,7 @@ type env struct {
 
 func startEnv(t *testing.T, nodes int, opts ...taskpool.Option) *env {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := sim.Start(ctx, sim.Options{Nodes: nodes, Seed: 1, Profile: cluster.Local})
-	if err != nil {
-		t.Fatalf("sim.Start: %v", err)
-	}
+	c := simtest.Start(t, nodes, 1)
 	e := &env{c: c, p: map[string]*taskpool.Pool{}}
 	for _, n := range c.Nodes() {
 		p, err := taskpool.New(n, opts...)
@@ -44,12 +39,10 @@ func startEnv(t *testing.T, nodes int, opts ...taskpool.Option) *env {
 		}
 		e.p[n.Name()] = p
 	}
-	t.Cleanup(func() {
+	t.Cleanup(func() { // before simtest's: the pools close before the nodes
 		for _, p := range e.p {
 			p.Close()
 		}
-		c.Close()
-		time.Sleep(10 * time.Second) // let memberlist's in-flight probes end
 	})
 	return e
 }
