@@ -30,7 +30,11 @@
 // A candidate announces by gossip that it campaigns (again every half
 // TTL while it does), listens briefly for the others, and defers to a
 // live candidate higher in bully order (Priority, then node name, then
-// candidate id) for up to three lease periods. Then it claims the group's
+// candidate id) for up to three lease periods without a leader (the
+// count restarts while gossip names one: when a long-lived leader dies,
+// every lower candidate still lets the next in order win first, rather
+// than racing for the free key and being preempted in turn, a handover
+// each). Then it claims the group's
 // key through the voters' leader. A free key is granted: the term is the
 // grant's token, one above every token the voters issued before. A key
 // held by another candidate is refused, with how long the voters hold it
