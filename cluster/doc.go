@@ -25,7 +25,9 @@
 // # Membership
 //
 // Members lists the alive members; Subscribe delivers joins, leaves,
-// failures and tag updates. A member that stops answering is declared
+// failures and tag updates; MembersVersion moves on each of them, so a
+// service that derives state from Members often derives it again only
+// when the version moved (Members copies every member's tags). A member that stops answering is declared
 // failed after the profile's detection time (Local: about a second; LAN:
 // a few seconds; WAN: tens of seconds). Leave announces a graceful
 // departure; Close without Leave looks like a crash to the others.
