@@ -104,19 +104,7 @@ func (s *Service) step(now time.Time) {
 // is dropped and this node comes back under a new ID. A leader that is
 // gone (gossip may name it for a while) does not answer: m stays.
 func (s *Service) rejoin(m *member, lead string) {
-	s.mu.Lock()
-	if s.asking {
-		s.mu.Unlock()
-		return
-	}
-	s.asking = true
-	s.mu.Unlock()
-	s.spawn(func() {
-		defer func() {
-			s.mu.Lock()
-			s.asking = false
-			s.mu.Unlock()
-		}()
+	s.oneAtATime(&s.asking, nil, func() {
 		ctx, cancel := context.WithTimeout(s.ctx, s.opt.failAfter)
 		defer cancel()
 		var resp doResp
@@ -134,9 +122,7 @@ func (s *Service) rejoin(m *member, lead string) {
 // time.
 func (s *Service) maybeFound(v view, now time.Time) {
 	s.mu.Lock()
-	defer func() {
-		s.mu.Unlock()
-	}()
+	defer s.mu.Unlock()
 	names := make([]string, 0, len(v.ids))
 	for name := range v.ids {
 		names = append(names, name)
@@ -177,19 +163,7 @@ func (s *Service) expire(m *member, now time.Time) {
 	if len(cmds) == 0 {
 		return
 	}
-	s.mu.Lock()
-	if s.expiring {
-		s.mu.Unlock()
-		return
-	}
-	s.expiring = true
-	s.mu.Unlock()
-	s.spawn(func() {
-		defer func() {
-			s.mu.Lock()
-			s.expiring = false
-			s.mu.Unlock()
-		}()
+	s.oneAtATime(&s.expiring, nil, func() {
 		ctx, cancel := context.WithTimeout(s.ctx, time.Second)
 		defer cancel()
 		if _, err := s.propose(ctx, m, cmds); err != nil {
@@ -211,24 +185,13 @@ func (s *Service) autopilot(m *member, st raftgroup.Status, v view, now time.Tim
 	if len(st.VotersOutgoing) > 0 {
 		return // a joint configuration is being left
 	}
-	s.mu.Lock()
-	if s.busy {
-		s.mu.Unlock()
-		return
+	var cc *raftpb.ConfChangeV2
+	var why string
+	planned := func() bool {
+		cc, why = s.plan(m, st, v, now)
+		return cc != nil
 	}
-	cc, why := s.plan(m, st, v, now)
-	if cc == nil {
-		s.mu.Unlock()
-		return
-	}
-	s.busy = true
-	s.mu.Unlock()
-	s.spawn(func() {
-		defer func() {
-			s.mu.Lock()
-			s.busy = false
-			s.mu.Unlock()
-		}()
+	s.oneAtATime(&s.busy, planned, func() {
 		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
 		defer cancel()
 		if err := m.g.ProposeConfChange(ctx, cc); err != nil {
@@ -352,4 +315,25 @@ func sortedNames(ids map[string]uint64) []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// oneAtATime runs work on a goroutine of its own, unless the last work
+// started with the same flag (a field guarded by s.mu) still runs, or
+// ready, called under s.mu when the flag is clear, reports false.
+func (s *Service) oneAtATime(flag *bool, ready func() bool, work func()) {
+	s.mu.Lock()
+	if *flag || ready != nil && !ready() {
+		s.mu.Unlock()
+		return
+	}
+	*flag = true
+	s.mu.Unlock()
+	s.spawn(func() {
+		defer func() {
+			s.mu.Lock()
+			*flag = false
+			s.mu.Unlock()
+		}()
+		work()
+	})
 }
