@@ -253,6 +253,8 @@ func (c *conn) readLoop() {
 	var handlers sync.WaitGroup // and writeLoop; every path out closes the conn, which ends it
 	defer handlers.Wait()
 	handlers.Go(c.writeLoop)
+	notices := make(chan *wire.Frame, noticeQueue)
+	handlers.Go(func() { c.noticeLoop(notices) })
 	for {
 		f, err := c.readFrame()
 		if err != nil {
@@ -264,6 +266,13 @@ func (c *conn) readLoop() {
 		}
 		switch f.Kind {
 		case wire.KindRequest:
+			if f.ID == 0 { // a notification (Notify)
+				if !c.queueNotice(notices, f) {
+					c.closeAfterRead(net.ErrClosed)
+					return
+				}
+				continue
+			}
 			sem <- struct{}{}
 			handlers.Add(1)
 			go func() {
@@ -272,7 +281,7 @@ func (c *conn) readLoop() {
 			}()
 		case wire.KindCancel:
 			c.mu.Lock()
-			if cancel := c.serving[f.ID]; cancel != nil {
+			if cancel := c.serving[f.ID]; cancel != nil && f.ID != 0 { // 0: the notice loop's, never a call's
 				cancel()
 			}
 			c.mu.Unlock()

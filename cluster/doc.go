@@ -50,6 +50,10 @@
 // registered with RegisterError keep their identity across the wire, so
 // errors.Is works on the caller's side. Frames carry a protocol version
 // byte, and frames over Config.MaxFrame (4 MiB by default) are refused.
+// Notify sends a request without waiting for a reply (no reply is sent):
+// for messages whose loss the sender repairs, such as Raft's; one
+// connection's notifications are handled in the order sent, one at a
+// time.
 // A malformed, truncated, oversized or unauthenticated frame closes the
 // connection it came on, is logged with the reason (a flood of them is
 // summarized; see Security), and leaves the node serving.

@@ -40,8 +40,9 @@ const readBuffer = 16 << 10
 const maxInflight = 256
 
 // Handler serves one RPC method. It runs on its own goroutine, one per
-// request; ctx is done when the caller's deadline passes or the node
-// closes. A returned error reaches the caller as a *RemoteError that
+// request (a notification sent by Notify runs on its connection's notice
+// goroutine, after the ones before it); ctx is done when the caller's
+// deadline passes or the node closes. A returned error reaches the caller as a *RemoteError that
 // unwraps to the sentinel registered with RegisterError, if any. The
 // returned value is encoded with msgpack. ctx is also canceled when the
 // caller gives up (its ctx is canceled) or its connection breaks.

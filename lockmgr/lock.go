@@ -236,10 +236,15 @@ func (l *Lock) end(expired bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), max(l.ttl/4, minClaimWait))
 	defer cancel()
 	rel := releaseReq{ID: l.id, Token: l.token, Holder: l.h, Final: true}
+	// The wake is a notification: it needs no answer, and Notify returns
+	// once it is queued. A lost wake costs what a failed call did: the
+	// coordinator's waiters find the grant gone by their own retries. It
+	// goes beside the release, not before it: a dial to a coordinator
+	// that is gone must not eat the release's time.
 	woken := make(chan struct{})
 	go func() {
 		defer close(woken)
-		m.node.Call(ctx, l.coord, methodWake, wakeReq{ID: l.id, Release: rel}, nil)
+		m.node.Notify(ctx, l.coord, methodWake, wakeReq{ID: l.id, Release: rel})
 	}()
 	m.srv.do(ctx, m.opt.quorum, l.coord, []leases.Cmd{{Op: leases.OpRelease, Key: key(l.id), Holder: l.h.lease(), Token: l.token}})
 	<-woken

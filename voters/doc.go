@@ -61,6 +61,15 @@
 //   - V3: a command costs one round trip to the leader and one Raft round
 //     among the voters, whatever the number of members.
 //
+// Raft's messages travel as cluster notifications (cluster.Node.Notify:
+// no reply frame, handled in order per connection), batched per peer.
+// The empty append by which the leader tells followers of each new
+// commit index is held for up to 5 ms and dropped when a later append to
+// the same follower carries it, which halves the messages of a command
+// under load; a follower then learns a commit at most one heartbeat
+// (10 ms) late. Both are losses or delays Raft tolerates by design; no
+// safety property depends on delivery.
+//
 // Raft's own safety needs storage that a member never loses while it
 // counts: storage here is in memory, which is why a restarted process
 // never reuses an ID.

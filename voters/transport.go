@@ -3,6 +3,7 @@ package voters
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -12,12 +13,21 @@ import (
 
 // Outbound Raft traffic: one queue and one sender per peer, so that a
 // slow or dead peer delays nobody else. Raft tolerates lost messages, so
-// a full queue drops.
+// a full queue drops, and batches go as notifications (Notify: no reply
+// frame, no wait). The receiver steps them on its connection's notice
+// goroutine, in the order sent, so a member's messages are not reordered
+// on their way.
 const (
 	peerQueue   = 1024
 	maxBatch    = 256
 	sendTimeout = 2 * time.Second
 	peerIdle    = 10 * time.Second // a sender with nothing to send ends
+	// commitHold is how long a sender keeps a batch of nothing but
+	// commit notices (see isCommitNotice) in the hope that a later
+	// append to the same member supersedes them. Raft's leader
+	// heartbeats every tick (10 ms by default) with the commit index
+	// anyway, so a follower learns it at most this much later.
+	commitHold = 5 * time.Millisecond
 )
 
 type outMsg struct {
@@ -93,9 +103,86 @@ func (o *outbox) send(name string, ch chan outMsg) {
 		for len(batch) < maxBatch && len(ch) > 0 {
 			batch = append(batch, <-ch)
 		}
+		batch = o.holdNotices(ch, batch)
 		o.deliver(name, batch)
 		idle.Reset(peerIdle)
 	}
+}
+
+// holdNotices drops the commit notices of batch that a later append to
+// the same member supersedes and, when only notices are left, waits up
+// to commitHold for more of the queue to supersede them too.
+//
+// Why: after each commit the Raft leader sends every follower an empty
+// append that only carries the new commit index, and each follower
+// answers it, which doubles the messages of every operation. A later
+// append carries a commit index at least as high, so the notice adds
+// nothing once one follows; dropping a message is a loss Raft is built
+// to tolerate (safety never depends on delivery), and the notice is
+// still sent when nothing supersedes it within commitHold.
+func (o *outbox) holdNotices(ch chan outMsg, batch []outMsg) []outMsg {
+	batch = supersede(batch)
+	if !allNotices(batch) {
+		return batch
+	}
+	hold := time.NewTimer(commitHold)
+	defer hold.Stop()
+	for len(batch) < maxBatch {
+		select {
+		case m := <-ch:
+			batch = supersede(append(batch, m))
+			if !allNotices(batch) {
+				return batch
+			}
+		case <-hold.C:
+			return batch
+		case <-o.s.ctx.Done():
+			return batch
+		}
+	}
+	return batch
+}
+
+// isCommitNotice reports whether m is an append without entries: the
+// leader's commit notice (or a probe, which is held the same way).
+func isCommitNotice(m *raftpb.Message) bool {
+	return m.GetType() == raftpb.MsgApp && len(m.GetEntries()) == 0
+}
+
+func allNotices(batch []outMsg) bool {
+	for _, om := range batch {
+		if !isCommitNotice(om.m) {
+			return false
+		}
+	}
+	return true
+}
+
+// supersede removes every commit notice that a later append of the same
+// group to the same member follows in batch, keeping the order of the
+// rest.
+func supersede(batch []outMsg) []outMsg {
+	type dest struct{ group, to uint64 }
+	var later map[dest]bool
+	keep := batch[:0:0]
+	for i := len(batch) - 1; i >= 0; i-- {
+		om := batch[i]
+		if om.m.GetType() != raftpb.MsgApp {
+			keep = append(keep, om)
+			continue
+		}
+		d := dest{om.group, om.m.GetTo()}
+		if isCommitNotice(om.m) && later[d] {
+			continue
+		}
+		if later == nil {
+			later = map[dest]bool{}
+		}
+		later[d] = true
+		keep = append(keep, om)
+	}
+	slices.Reverse(keep)
+	return keep
 }
 
 func (o *outbox) deliver(name string, batch []outMsg) {
@@ -119,7 +206,7 @@ func (o *outbox) deliver(name string, batch []outMsg) {
 	}
 	for _, d := range order {
 		ctx, cancel := context.WithTimeout(o.s.ctx, sendTimeout)
-		err := o.s.node.Call(ctx, name, methodRaft, byDest[d], nil)
+		err := o.s.node.Notify(ctx, name, methodRaft, byDest[d])
 		cancel()
 		if err != nil && o.s.ctx.Err() == nil {
 			o.s.log.Debug("raft messages not delivered", "to", name, "n", len(byDest[d].Msgs), "err", err)
