@@ -62,14 +62,14 @@ func BenchmarkScale(b *testing.B) {
 	}
 	var t strings.Builder
 	fmt.Fprintf(&t, "load average after: %s\n", loadAvg())
-	fmt.Fprintf(&t, "%5s %8s %14s %8s %11s %13s %14s %12s %4s\n",
-		"nodes", "startup", "client", "pairs/s", "cpu-ms/pair", "above-idle-ms", "held200 cpu/s", "idle cpu/s", "lost")
+	fmt.Fprintf(&t, "%5s %8s %14s %8s %11s %13s %14s %12s %12s %4s\n",
+		"nodes", "startup", "client", "pairs/s", "cpu-ms/pair", "above-idle-ms", "held200 cpu/s", "above-idle/s", "idle cpu/s", "lost")
 	for _, r := range rows {
-		fmt.Fprintf(&t, "%5d %8s %14s %8.0f %11.3f %13.3f %14.3f %12.3f %4d\n",
+		fmt.Fprintf(&t, "%5d %8s %14s %8.0f %11.3f %13.3f %14.3f %12.3f %12.3f %4d\n",
 			r.nodes, r.startup.Round(10*time.Millisecond), r.client, r.pairsPerSec, r.cpuPerPair,
-			r.cpuPerPair-r.idle*1e3/r.pairsPerSec, r.held, r.idle, r.lost)
+			r.cpuPerPair-r.idle*1e3/r.pairsPerSec, r.held, r.held-r.idle, r.idle, r.lost)
 	}
-	b.Logf("BenchmarkScale (cpu = process user+sys; above-idle-ms = cpu-ms/pair less the idle cost of a pair's time):\n%s", t.String())
+	b.Logf("BenchmarkScale (cpu = process user+sys; above-idle = less the idle cluster's CPU over the same time):\n%s", t.String())
 }
 
 // scaleRow is one cluster size's figures, for the table.

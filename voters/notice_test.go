@@ -55,13 +55,14 @@ func TestHoldNotices(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			o := &outbox{s: &Service{ctx: ctx}}
 			ch := make(chan outMsg, 4)
+			s := &sender{o: &outbox{s: &Service{ctx: ctx}}, ch: ch, hold: time.NewTimer(time.Hour)}
+			s.hold.Stop()
 			if next != nil {
 				time.AfterFunc(after, func() { ch <- outMsg{1, next} })
 			}
 			start := time.Now()
-			got = describe(o.holdNotices(ch, []outMsg{{1, raftMsg(raftpb.MsgApp, 2, 5, 0)}}))
+			got = describe(s.holdNotices([]outMsg{{1, raftMsg(raftpb.MsgApp, 2, 5, 0)}}))
 			took = time.Since(start)
 		})
 		return got, took

@@ -76,10 +76,30 @@ func (o *outbox) enqueue(name string, m outMsg) {
 	}
 }
 
+// A sender delivers one peer's queue; its timers and its context are
+// reused from batch to batch.
+type sender struct {
+	o    *outbox
+	name string
+	ch   chan outMsg
+	hold *time.Timer // holdNotices's; stopped between uses
+
+	ctx    context.Context // bounds a batch's sending: dial and queueing
+	cancel context.CancelFunc
+	ctxEnd time.Time
+}
+
 // send delivers name's queue until the service closes or the queue
 // stays empty for peerIdle.
 func (o *outbox) send(name string, ch chan outMsg) {
 	defer o.s.wg.Done()
+	s := &sender{o: o, name: name, ch: ch, hold: time.NewTimer(commitHold)}
+	s.hold.Stop()
+	defer func() {
+		if s.cancel != nil {
+			s.cancel()
+		}
+	}()
 	idle := time.NewTimer(peerIdle)
 	defer idle.Stop()
 	for {
@@ -103,10 +123,24 @@ func (o *outbox) send(name string, ch chan outMsg) {
 		for len(batch) < maxBatch && len(ch) > 0 {
 			batch = append(batch, <-ch)
 		}
-		batch = o.holdNotices(ch, batch)
-		o.deliver(name, batch)
+		batch = s.holdNotices(batch)
+		o.deliver(s.sendCtx(), name, batch)
 		idle.Reset(peerIdle)
 	}
+}
+
+// sendCtx returns a context that ends between sendTimeout/2 and
+// sendTimeout from now (or with the service): one per half timeout
+// rather than one per batch.
+func (s *sender) sendCtx() context.Context {
+	if now := time.Now(); s.ctx == nil || s.ctxEnd.Sub(now) < sendTimeout/2 {
+		if s.cancel != nil {
+			s.cancel()
+		}
+		s.ctxEnd = now.Add(sendTimeout)
+		s.ctx, s.cancel = context.WithDeadline(s.o.s.ctx, s.ctxEnd)
+	}
+	return s.ctx
 }
 
 // holdNotices drops the commit notices of batch that a later append to
@@ -120,23 +154,23 @@ func (o *outbox) send(name string, ch chan outMsg) {
 // nothing once one follows; dropping a message is a loss Raft is built
 // to tolerate (safety never depends on delivery), and the notice is
 // still sent when nothing supersedes it within commitHold.
-func (o *outbox) holdNotices(ch chan outMsg, batch []outMsg) []outMsg {
+func (s *sender) holdNotices(batch []outMsg) []outMsg {
 	batch = supersede(batch)
 	if !allNotices(batch) {
 		return batch
 	}
-	hold := time.NewTimer(commitHold)
-	defer hold.Stop()
+	s.hold.Reset(commitHold)
+	defer s.hold.Stop()
 	for len(batch) < maxBatch {
 		select {
-		case m := <-ch:
+		case m := <-s.ch:
 			batch = supersede(append(batch, m))
 			if !allNotices(batch) {
 				return batch
 			}
-		case <-hold.C:
+		case <-s.hold.C:
 			return batch
-		case <-o.s.ctx.Done():
+		case <-s.o.s.ctx.Done():
 			return batch
 		}
 	}
@@ -185,7 +219,7 @@ func supersede(batch []outMsg) []outMsg {
 	return keep
 }
 
-func (o *outbox) deliver(name string, batch []outMsg) {
+func (o *outbox) deliver(ctx context.Context, name string, batch []outMsg) {
 	type dest struct{ group, to uint64 }
 	byDest := map[dest]*raftBatch{}
 	var order []dest
@@ -205,9 +239,7 @@ func (o *outbox) deliver(name string, batch []outMsg) {
 		rb.Msgs = append(rb.Msgs, b)
 	}
 	for _, d := range order {
-		ctx, cancel := context.WithTimeout(o.s.ctx, sendTimeout)
 		err := o.s.node.Notify(ctx, name, methodRaft, byDest[d])
-		cancel()
 		if err != nil && o.s.ctx.Err() == nil {
 			o.s.log.Debug("raft messages not delivered", "to", name, "n", len(byDest[d].Msgs), "err", err)
 		}
