@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"time"
 )
@@ -56,13 +55,4 @@ func rolloutPhases(rng *rand.Rand, alive []string, at, budget time.Duration) []p
 	}
 	out[len(out)-1].Length += end - at
 	return out
-}
-
-// rolloutSuffix is what phase p's description adds when p is a step of
-// a rollout: " (rollout 2/5)".
-func (p phase) rolloutSuffix() string {
-	if p.RollOf == 0 {
-		return ""
-	}
-	return fmt.Sprintf(" (rollout %d/%d)", p.Roll, p.RollOf)
 }

@@ -51,9 +51,12 @@ var scenarios = []scenario{
 	{Name: "rollout", Faults: []fault{faultRollout},
 		Summary: fmt.Sprintf("a rolling redeploy: every node, in a seeded random order, crashes, restarts under its name %s-%s later and gets %s to rejoin before the next one; a -duration shorter than %s (for 5 nodes) restarts only the first nodes", fmtDur(minRestartAfter), fmtDur(maxRestartAfter), fmtDur(rejoinWait), fmtSpan(rolloutSpan(5))),
 		Skew:    defaultSkew, Drift: defaultDrift},
+	{Name: "scale", Faults: []fault{faultScale},
+		Summary: fmt.Sprintf("the cluster grows by joins, one node every %s, to max(30, 1.5 x -nodes) nodes, then shrinks back to -nodes by graceful leaves of alive nodes drawn at random (voters and the voters' leader among them), one every %s; a -duration shorter than %s (for 3 nodes) makes fewer steps, half up and half down; -nodes at most %d", fmtDur(scaleStep), fmtDur(scaleStep), fmtSpan(scaleSpan(3)), maxSimSize*2/3),
+		Skew:    defaultSkew, Drift: defaultDrift},
 	{Name: "all", Grouped: true,
 		Faults:  []fault{faultPartition, faultSplit, faultBridge, faultIsolate, faultCrash, faultPause, faultJump, faultLoss, faultLeave, faultJoin, faultRollout},
-		Summary: "every fault above, drawn at random; each kind (cuts, crash, pause, jump, loss, churn, rollout) once before any repeats; a rollout here restarts, one at a time, only as many nodes as fit in its phase of 3-5 s (one or two), not all of them",
+		Summary: "every fault above but a scale, drawn at random; each kind (cuts, crash, pause, jump, loss, churn, rollout) once before any repeats; a rollout here restarts, one at a time, only as many nodes as fit in its phase of 3-5 s (one or two), not all of them",
 		Skew:    defaultSkew, Drift: defaultDrift},
 }
 
@@ -80,7 +83,7 @@ func scenarioNames() []string {
 
 // listScenarios writes what -list prints.
 func listScenarios(w io.Writer) {
-	fmt.Fprint(w, "Scenarios of gossipsync sim (-scenario NAME; the default is all). Each runs\nthe election, clock, lock and task workloads on every node while its\nfaults are made, one per phase of 3-5 s (a rollout's steps are shorter),\nand then heals everything.\n\n")
+	fmt.Fprint(w, "Scenarios of gossipsync sim (-scenario NAME; the default is all). Each runs\nthe election, clock, lock and task workloads on every node while its\nfaults are made, one per phase of 3-5 s (the steps of a rollout or a\nscale are shorter), and then heals everything.\n\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, sc := range scenarios {
 		lines := wrap(sc.Summary, 64)

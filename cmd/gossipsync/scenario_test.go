@@ -57,7 +57,8 @@ func simulateInBubble(t *testing.T, args ...string) (code int, out string, rep s
 }
 
 // TestScenarios runs every scenario for 10 s (rollout: 15 s, a full
-// rollout of 5 nodes) on 5 nodes with three seeds
+// rollout of 5 nodes; scale: 6 s, from 5 nodes to 11 and back) on 5
+// nodes with three seeds
 // and checks that no property breaks, that the properties each scenario
 // is for were exercised, that its faults were made, and the report's
 // replay line and table.
@@ -76,6 +77,7 @@ func TestScenarios(t *testing.T) {
 		{"loss", []string{"M", "L1", "T1", "T3"}, []string{"loss"}, "", false},
 		{"churn", []string{"M", "E1", "L1", "T1"}, nil, "", false},
 		{scenario: "rollout", exercised: []string{"M", "E1", "E2", "L1", "L3", "V2", "T1"}, faults: []string{"crash", "restart"}, duration: "15s", restartAll: true},
+		{scenario: "scale", exercised: []string{"M", "E1", "E3", "C1", "L1", "L3", "V2", "T1"}, faults: []string{"join", "leave"}, duration: "6s"},
 		{"all", []string{"M", "E1", "C1", "L1", "L4", "V2", "T1"}, nil, "", false},
 	}
 	for _, tt := range tests {

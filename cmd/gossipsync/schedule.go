@@ -112,6 +112,7 @@ type phase struct {
 	Target        target        // whom to aim at instead of Node, if there is one
 	Loss          float64       // loss: packet loss probability
 	Roll, RollOf  int           // a step of a rollout: the Roll-th node of RollOf (see rolloutPhases); 0 = none
+	Step, Steps   int           // a step of a scale: the Step-th join or leave of Steps (see scalePhases); 0 = none
 }
 
 func (p phase) String() string {
@@ -127,7 +128,7 @@ func (p phase) String() string {
 	case faultBridge:
 		return fmt.Sprintf("bridge %s | %s, %s reaches both", nameSet(p.Majority), nameSet(p.Minority), p.Node)
 	case faultCrash, faultRestart, faultIsolate, faultLeave, faultJoin:
-		return fmt.Sprintf("%s %s%s", p.Fault, p.Node, p.rolloutSuffix())
+		return fmt.Sprintf("%s %s%s", p.Fault, p.Node, p.stepSuffix())
 	case faultPause:
 		return fmt.Sprintf("pause %s for %s", p.Node, fmtDur(p.Pause))
 	case faultJump:
@@ -154,20 +155,24 @@ func nameSet(names []string) string {
 // (of the alive nodes, when there are at least 3) is always followed by
 // a heal, and a crash by a later restart unless the schedule ends first;
 // fewer than half of the quorum basis (the alive and the crashed nodes;
-// those that left do not count) are down at once. Leaves and joins keep
-// the alive nodes within one of the starting size, and never below
-// minNodes. Each fault of the scenario (each family, for a grouped
+// those that left do not count) are down at once. Leaves and joins, but
+// a scale's, keep the alive nodes within one of the starting size, and
+// never below minNodes. Each fault of the scenario (each family, for a grouped
 // scenario) is made once before any is made again, so a short schedule
 // shows them all. A rollout fills its phase with crash and restart phases
 // of shorter lengths, one node at a time (see rolloutPhases); the rollout
-// scenario's schedule is one rollout that fills duration. Phases aimed at
-// a role (see aimPhases) are resolved by the runner when it makes them
-// (see swapNodes).
+// scenario's schedule is one rollout that fills duration, and the scale
+// scenario's one scale (see scalePhases). Phases aimed at a role (see
+// aimPhases) are resolved by the runner when it makes them (see
+// swapNodes).
 func buildSchedule(seed int64, duration time.Duration, names []string, sc scenario) []phase {
 	rng := rand.New(rand.NewPCG(uint64(seed), scheduleStream))
 	st := &scheduleState{names: slices.Clone(names), size: len(names), sc: sc}
 	if rolloutOnly(sc) {
 		return rolloutPhases(rng, names, 0, duration)
+	}
+	if scaleOnly(sc) {
+		return scalePhases(rng, names, duration)
 	}
 	var out []phase
 	var at time.Duration

@@ -38,6 +38,9 @@ func TestSchedulesFollowTheRules(t *testing.T) {
 			if slices.Contains(sc.Faults, faultCrash) || slices.Contains(sc.Faults, faultRollout) {
 				allowed = append(allowed, faultCrash, faultRestart)
 			}
+			if slices.Contains(sc.Faults, faultScale) {
+				allowed = append(allowed, faultJoin, faultLeave)
+			}
 			if slices.Equal(sc.Faults, []fault{faultLeave, faultJoin}) {
 				allowed = append(allowed, faultLoss) // when churn can go neither way
 			}
@@ -94,8 +97,11 @@ func checkSchedule(s []phase, d time.Duration, names []string, allowed []fault) 
 			return fmt.Errorf("phase %d: %v is not among %v", i, p.Fault, allowed)
 		}
 		least := minPhase
-		if p.RollOf > 0 {
+		switch {
+		case p.RollOf > 0:
 			least = min(minRestartAfter, rejoinWait) // a step of a rollout
+		case p.Steps > 0:
+			least = scaleStep
 		}
 		if p.Start != at || p.Length < least {
 			return fmt.Errorf("phase %d: starts at %v for %v; want start %v, length >= %v", i, p.Start, p.Length, at, least)
@@ -205,7 +211,9 @@ func missingFault(s []phase, sc scenario) (fault, bool) {
 		key = fault.family
 	}
 	for _, f := range sc.Faults {
-		if !slices.ContainsFunc(s, func(p phase) bool { return key(p.Fault) == key(f) || p.RollOf > 0 && f == faultRollout }) {
+		if !slices.ContainsFunc(s, func(p phase) bool {
+			return key(p.Fault) == key(f) || p.RollOf > 0 && f == faultRollout || p.Steps > 0 && f == faultScale
+		}) {
 			return f, true
 		}
 	}
