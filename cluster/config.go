@@ -352,6 +352,10 @@ func (c *Config) serfConfig(tr memberlist.Transport, events chan serf.Event, adv
 	sc := serf.DefaultConfig()
 	sc.NodeName = c.Name
 	sc.EventCh = events
+	// Nothing here reads serf's network coordinates (Vivaldi), and
+	// keeping them costs a payload and an update on every probe of
+	// every node.
+	sc.DisableCoordinates = true
 	sc.Tags = c.withRPCTag(advertise.String())
 	// Validate counted the longest address New may advertise; this is
 	// the one it does.

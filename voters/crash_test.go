@@ -259,8 +259,9 @@ func TestThreeVotersCrash(t *testing.T) {
 		waitFor(t, 10*time.Second, "no learners", func() bool { return len(e.leaderState().Learners) == 0 })
 		group := e.s("n1").Info().Group
 		// The group has served: it holds a grant.
-		if r := do(t, e.s("n7"), 5*time.Second, claim("held", leases.Holder{Node: "n7"}, time.Minute)); !r.OK {
-			t.Fatalf("claim: %+v", r)
+		held := do(t, e.s("n7"), 5*time.Second, claim("held", leases.Holder{Node: "n7"}, time.Minute))
+		if !held.OK {
+			t.Fatalf("claim: %+v", held)
 		}
 		var vs, clients []string
 		for _, name := range sortedKeys(e.live()) {
@@ -304,5 +305,28 @@ func TestThreeVotersCrash(t *testing.T) {
 			}
 		}
 		t.Logf("%v crashed: no grant for 20s; survivor %s sees %s", crashed, survivor, names(e.s(survivor)))
+
+		// The recovery the docs give: the crashed voters come back (new
+		// incarnations) and the survivors are restarted too. With no
+		// alive member in a group, a new group forms; its tokens are
+		// above the lost group's.
+		for _, name := range crashed {
+			e.restart(name)
+		}
+		for _, name := range vs {
+			if !slices.Contains(crashed, name) {
+				e.crash(name)
+				e.restart(name)
+			}
+		}
+		took := e.waitWhole(30*time.Second, 5)
+		after := do(t, e.s("n7"), 10*time.Second, claim("after", leases.Holder{Node: "n7"}, time.Second))
+		if !after.OK || after.Token <= held.Token {
+			t.Fatalf("claim in the new group: %+v; want a grant above the lost group's token %d", after, held.Token)
+		}
+		if g := e.s("n7").Info().Group; g == group {
+			t.Fatalf("n7 is still in the lost group %x", g)
+		}
+		t.Logf("survivors restarted: a new group whole in %v, token %d > %d", took, after.Token, held.Token)
 	})
 }

@@ -81,6 +81,9 @@
 //     and no member holds anything durable to rebuild from. Locks and
 //     elections are then unavailable (Do returns ctx's error); rebuilding
 //     a group from a survivor's state after a quiet period is not done.
+//     Restarting the survivors lets a new group form (no alive member is
+//     in a group then), with no quiet period of its own: an operator
+//     waits at least the longest lease TTL after the loss before.
 //   - Two groups that formed apart (nodes that never saw each other's
 //     majority before meeting) merge by dissolving the one with the
 //     higher ID: its members join the other as new members, and its
