@@ -15,17 +15,24 @@ type Info struct {
 	Voters, Learners []string
 	// Role is this node's role: "leader", "voter", "learner" or "".
 	Role string
+	// Epoch is, on a member, the number of its applied configuration:
+	// the log index of the configuration's entry (see
+	// raftgroup.Group.ConfStatus). It is 0 elsewhere, and on a member
+	// whose log no longer holds that entry (compacted, or received in a
+	// snapshot).
+	Epoch uint64
 }
 
-// Info returns this node's view of the voter group.
+// Info returns this node's view of the voter group. On a member it
+// scans the member's log for the epoch: it is for reports and tests.
 func (s *Service) Info() Info {
 	v := s.currentView()
 	s.mu.Lock()
 	m := s.m
 	s.mu.Unlock()
 	if m != nil {
-		if st, err := m.g.Status(); err == nil && roleOf(m, st) != "" {
-			in := Info{Group: m.group, Leader: s.nameOf(st.Leader)}
+		if st, epoch, err := m.g.ConfStatus(); err == nil && roleOf(m, st) != "" {
+			in := Info{Group: m.group, Leader: s.nameOf(st.Leader), Epoch: epoch}
 			for _, id := range st.Voters {
 				in.Voters = append(in.Voters, s.nameOrID(id))
 			}
