@@ -51,8 +51,9 @@ func (r *runner) waitLeader(ctx context.Context, d time.Duration) (sim.LeaseReco
 }
 
 // aim returns the phase rest[0] aimed at its Target, if it has one: it
-// waits (up to leaderWait, within ctx) for a leader or a clock reference,
-// or picks an alive lock holder or coordinator of a lock id, and, if the
+// waits (up to leaderWait, within ctx) for a leader, a clock reference or
+// a voters' leader, or picks an alive lock holder, coordinator of a lock
+// id or voter other than the voters' leader, and, if the
 // schedule planned another node, swaps the two names in rest. noTarget
 // reports that there was none to aim at; the phase then hits the node
 // the schedule drew.
@@ -74,6 +75,10 @@ func (r *runner) aim(ctx context.Context, rest []phase) (p phase, noTarget bool)
 		node, ok = r.pick(r.locks.Holders())
 	case targetCoordinator:
 		node, ok = r.pick(r.locks.Coordinators())
+	case targetVoterLeader:
+		node, ok = r.voters.waitLeader(ctx, leaderWait)
+	case targetVoter:
+		node, ok = r.pick(r.voters.followers())
 	}
 	if !ok || r.c.Node(node) == nil {
 		return rest[0], true

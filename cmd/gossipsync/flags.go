@@ -64,8 +64,9 @@ sides of a partition and break L1-L3: the report shows the violations
 and the exit status is 1. It proves the checkers can fail.
 
 -html writes one self-contained page with the run on a time axis: the
-faults as bands, the election leases, the lock holds, each node's clock
-error with its uncertainty, and each node's tasks in flight.
+faults as bands, the election leases, the voter configuration, the lock
+holds, each node's clock error with its uncertainty, and each node's
+tasks in flight.
 
 flags:
 `

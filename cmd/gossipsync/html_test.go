@@ -87,6 +87,7 @@ func syntheticReport() (*report, int) {
 		FinalConverged: true,
 		FinalTook:      sec(0.3),
 		Election:       electionReport{Leases: leases},
+		Voters:         syntheticVoters(3),
 		Timeline:       tl,
 	}
 	rep.Config.Scenario.Name = "all"
@@ -229,7 +230,7 @@ func TestHTMLPage(t *testing.T) {
 		texts = append(texts, e.text)
 	}
 	shown := "\n" + strings.Join(texts, "\n") + "\n"
-	for _, want := range []string{"partition", "heal", "crash", "pause", "meteor", "final heal", "election", "locks", "clocks", "tasks",
+	for _, want := range []string{"partition", "heal", "crash", "pause", "meteor", "final heal", "election", "voters", "configuration", "30: n1 n2 n3", "20\n", "locks", "clocks", "tasks",
 		"lock-0", "lock-1", "n1", oddNode, "n1 term 1", "n2/2", "0s", "5s", "10s"} {
 		if !strings.Contains(shown, "\n"+want) {
 			t.Errorf("no SVG text starts with %q; texts:%s", want, shown)
@@ -248,8 +249,11 @@ func TestHTMLPage(t *testing.T) {
 	// Every lease and hold is a bar with a tooltip; the paused hold is
 	// hatched, the stale one outlined; the overlapping holds of lock-0
 	// take two sub-rows.
-	if got, want := len(svg.all(hasClass("rect", "bar"))), len(rep.Election.Leases)+len(rep.Timeline.Grants); got != want {
+	if got, want := len(svg.all(hasClass("rect", "bar"))), len(rep.Election.Leases)+len(rep.Voters.Changes)+len(rep.Timeline.Grants); got != want {
 		t.Errorf("%d bars, want %d", got, want)
+	}
+	if got := len(svg.all(hasClass("rect", "below"))); got != 2 {
+		t.Errorf("%d configurations below the target, want 2", got)
 	}
 	if got := len(svg.all(hasClass("rect", "paused"))); got != 1 {
 		t.Errorf("%d paused marks, want 1", got)
@@ -263,7 +267,8 @@ func TestHTMLPage(t *testing.T) {
 	}
 	for _, want := range []string{"lock-0 token 3: held by n2 from 9.0s to 11.2s", "the holder was paused", "refused as stale",
 		`group "sim": ` + oddNode + " leads in term 3 from 11.5s still held at the end", oddNode + " cut off (partition, minority side)",
-		"n1 down (crashed) from 6.2s to 15.0s", "n2 frozen (pause) from 9.0s to 11.0s"} {
+		"n1 down (crashed) from 6.2s to 15.0s", "n2 frozen (pause) from 9.0s to 11.0s",
+		"from 0.0s to 1.0s: group abc, epoch 20, voters n1 n2 n3 n4 n5 (target 5), voters' leader n2"} {
 		if !strings.Contains(strings.Join(tips, "\n"), want) {
 			t.Errorf("no tooltip holds %q", want)
 		}
@@ -304,7 +309,7 @@ func TestHTMLPage(t *testing.T) {
 	}
 	// The legend names the kinds of fault that occurred.
 	for _, l := range root.all(hasClass("div", "legend")) {
-		if !strings.Contains(l.text, "meteor") || !strings.Contains(l.text, "partition") {
+		if !strings.Contains(l.text, "meteor") || !strings.Contains(l.text, "partition") || !strings.Contains(l.text, "fewer voters than the target") {
 			t.Errorf("the legend %q lacks a kind of fault", l.text)
 		}
 	}

@@ -40,6 +40,7 @@ type jsonReport struct {
 	Clock       jsonClock       `json:"clock"`
 	Locks       jsonLocks       `json:"locks"`
 	Tasks       jsonTasks       `json:"tasks"`
+	Voters      jsonVoters      `json:"voters"` // the voter configuration over time
 	PhysClocks  []jsonPhysClock `json:"physical_clocks"`
 	Wall        jsonDur         `json:"wall_time"`
 	Machine     jsonMachine     `json:"machine"`
@@ -82,6 +83,8 @@ type jsonPhase struct {
 	Detected    *bool    `json:"detected,omitempty"` // crash: every alive node dropped the node
 	DetectTook  *jsonDur `json:"detect_took,omitempty"`
 	LockHolder  bool     `json:"lock_holder,omitempty"`
+	VoterLeader bool     `json:"voters_leader,omitempty"` // the node was the voters' Raft leader
+	Voter       bool     `json:"voter,omitempty"`         // the node was a voter, not their leader
 	NoTarget    bool     `json:"no_target,omitempty"`
 	LeaderCrash bool     `json:"leader_crash,omitempty"`
 	FailedOver  *bool    `json:"failed_over,omitempty"`
@@ -286,6 +289,7 @@ func (r *report) toJSON(status int) jsonReport {
 	j.Clock = r.Clock.toJSON()
 	j.Locks = r.Locks.toJSON()
 	j.Tasks = r.Tasks.toJSON()
+	j.Voters = r.Voters.toJSON()
 	return j
 }
 
@@ -308,7 +312,7 @@ func newJSONPhase(p phaseResult) jsonPhase {
 	j := jsonPhase{What: p.what(), Fault: string(p.Fault), Start: jsonDur(p.Start), Length: jsonDur(p.Length),
 		At: jsonDur(p.At), Node: p.Node, Majority: p.Majority, Minority: p.Minority, Loss: p.Loss,
 		Converged: p.Converged, Took: jsonDur(p.Took), Interrupted: p.Interrupted,
-		LockHolder: p.Holder, NoTarget: p.NoTarget, LeaderCrash: p.LeaderCrash, RefCrash: p.RefCrash}
+		LockHolder: p.Holder, VoterLeader: p.VoterLeader, Voter: p.Voter, NoTarget: p.NoTarget, LeaderCrash: p.LeaderCrash, RefCrash: p.RefCrash}
 	if p.Err != nil {
 		j.Error = p.Err.Error()
 	}

@@ -27,6 +27,8 @@ type phaseResult struct {
 	Reference   bool // it was the clock reference
 	Holder      bool // it held a lock
 	Coordinator bool // it coordinated a lock id
+	VoterLeader bool // it was the voters' Raft leader
+	Voter       bool // it was a voter, not their leader
 	NoTarget    bool // the schedule aimed at a role, but no alive node had it
 
 	// Crash and isolation phases and the election.
@@ -47,7 +49,7 @@ type phaseResult struct {
 }
 
 // what describes the phase as it was made, with the roles its node had:
-// "crash n5 (leader, reference)".
+// "crash n5 (leader, reference)", "crash n4 (voters' leader)".
 func (r phaseResult) what() string {
 	s := r.phase.String()
 	if r.NoTarget {
@@ -57,7 +59,8 @@ func (r phaseResult) what() string {
 	for _, role := range []struct {
 		has  bool
 		name string
-	}{{r.Leader, "leader"}, {r.Reference, "reference"}, {r.Holder, "lock holder"}, {r.Coordinator, "coordinator"}} {
+	}{{r.Leader, "leader"}, {r.Reference, "reference"}, {r.VoterLeader, "voters' leader"}, {r.Voter, "voter"},
+		{r.Holder, "lock holder"}, {r.Coordinator, "coordinator"}} {
 		if role.has {
 			roles = append(roles, role.name)
 		}
@@ -91,6 +94,7 @@ type report struct {
 	V2              v2Record // the idle ids' and group's tokens and terms
 	Tasks           taskReport
 	Net             sim.NetStats
+	Voters          voterReport // the voter configuration over time
 	Wall            time.Duration
 	Stalls          stallStats // how late the machine ran the simulation's timers
 	Timeline        timeline   // for -html
@@ -171,6 +175,8 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "interrupted: %d of the schedule's phases ran\n\n", len(r.Phases))
 	}
 	r.printFaults(w)
+	fmt.Fprintln(w)
+	r.Voters.print(w)
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "membership\tfinal convergence %s; crash detection %s\n", r.finalLine(), r.crashDetection())

@@ -31,13 +31,13 @@ const (
 // scenarios are the named scenarios, in the order -list shows them.
 var scenarios = []scenario{
 	{Name: "partition", Faults: []fault{faultPartition, faultSplit, faultBridge, faultIsolate},
-		Summary: "cuts of the network, each healed after a phase: a majority and a minority, a split where no side has a majority, two sides joined only through one bridge node, and the election leader cut off alone",
+		Summary: "cuts of the network, each healed after a phase: a majority and a minority, a split where no side has a majority, two sides joined only through one bridge node, and the election leader or the voters' Raft leader cut off alone",
 		Skew:    defaultSkew, Drift: defaultDrift},
 	{Name: "crash", Faults: []fault{faultCrash},
-		Summary: "nodes crash and restart later; the crashes aim in turn at the election leader, the clock reference, a lock holder, the coordinator of a lock id and a random node",
+		Summary: "nodes crash and restart later; the crashes aim in turn at the election leader, the clock reference, the voters' Raft leader, a lock holder, the coordinator of a lock id, another voter and a random node",
 		Skew:    defaultSkew, Drift: defaultDrift},
 	{Name: "pause", Faults: []fault{faultPause},
-		Summary: "a lock holder or the election leader freezes for 1.5-3 s, longer than its lease, and then resumes where it was (a long GC pause or a stopped VM); the locks' Fence must reject its late writes",
+		Summary: "a lock holder, the election leader or the voters' Raft leader freezes for 1.5-3 s, longer than its lease, and then resumes where it was (a long GC pause or a stopped VM); the locks' Fence must reject its late writes",
 		Skew:    defaultSkew, Drift: defaultDrift},
 	{Name: "skew", Faults: []fault{faultJump},
 		Summary: fmt.Sprintf("physical clocks off by up to ±%s and drifting by up to ±%d ppm; the clock reference's (or another node's) physical clock jumps by 0.5-5 s either way", fmtSpan(largeSkew), largeDrift),

@@ -22,7 +22,24 @@ type simResult struct {
 	OK         bool
 	ExitStatus int `json:"exit_status"`
 	Properties []property
-	Schedule   []struct{ Fault, Node string }
+	Schedule   []schedulePhase
+	Voters     struct {
+		Changes []struct {
+			Group  string
+			Epoch  uint64
+			Voters []string
+			Leader string
+			Target int
+		}
+		Configurations int
+	}
+}
+
+// schedulePhase is a phase of a -json report's schedule.
+type schedulePhase struct {
+	Fault, Node string
+	VoterLeader bool `json:"voters_leader"`
+	Voter       bool
 }
 
 // simulateInBubble runs the sim command with args inside a synctest

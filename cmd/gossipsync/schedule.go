@@ -23,11 +23,11 @@ const (
 	faultPartition fault = "partition" // split the alive nodes into a majority and a minority
 	faultSplit     fault = "split"     // split them so that no side has a majority
 	faultBridge    fault = "bridge"    // cut two sides apart but for one node that reaches both
-	faultIsolate   fault = "isolate"   // cut one node (the election leader) off from all others
+	faultIsolate   fault = "isolate"   // cut one node (the election leader or the voters' leader) off from all others
 	faultHeal      fault = "heal"      // end the cut
-	faultCrash     fault = "crash"     // stop an alive node without leaving (aimed at a leader, reference, lock holder or coordinator)
+	faultCrash     fault = "crash"     // stop an alive node without leaving (aimed at a leader, reference, voter, lock holder or coordinator)
 	faultRestart   fault = "restart"   // start a crashed node again
-	faultPause     fault = "pause"     // freeze a node (a lock holder or the leader) for minPause to maxPause
+	faultPause     fault = "pause"     // freeze a node (a lock holder, the leader or the voters' leader) for minPause to maxPause
 	faultJump      fault = "jump"      // step a node's physical clock (often the clock reference's)
 	faultLoss      fault = "loss"      // lose and delay packets for the phase
 	faultLeave     fault = "leave"     // an alive node leaves gracefully
@@ -93,10 +93,12 @@ const (
 	targetReference                 // the clock reference
 	targetHolder                    // a lock holder
 	targetCoordinator               // the coordinator of a lock id
+	targetVoterLeader               // the voters' Raft leader
+	targetVoter                     // a voter that is not the voters' leader
 )
 
 func (t target) String() string {
-	return [...]string{"node", "leader", "reference", "lock holder", "coordinator"}[t]
+	return [...]string{"node", "leader", "reference", "lock holder", "coordinator", "voters' leader", "voter"}[t]
 }
 
 // phase is one step of the schedule: a fault made at Start, held for Length.
@@ -195,22 +197,29 @@ func buildSchedule(seed int64, duration time.Duration, names []string, sc scenar
 }
 
 // aimPhases sets the Target of the phases that aim at a role. Crashes aim
-// in turn at the leader, the clock reference, a lock holder, the
-// coordinator of a lock id and the node drawn, starting with the leader
-// or the reference by a coin flip from rng (the crashes of a rollout aim
-// at no role and take no turn); pauses in turn at a lock
-// holder and the leader; jumps in turn at the clock reference and the
-// node drawn; an isolation always at the leader.
+// in turn at the election leader, the clock reference, the voters'
+// leader, a lock holder, the coordinator of a lock id, a voter that is
+// not the voters' leader and the node drawn, starting with the election
+// leader or the reference by a coin flip from rng (the crashes of a
+// rollout aim at no role and take no turn); pauses in turn at a lock
+// holder, the election leader and the voters' leader; jumps in turn at
+// the clock reference and the node drawn; isolations in turn at the
+// election leader and the voters' leader, starting with either by a
+// second coin flip.
 func aimPhases(rng *rand.Rand, phases []phase) {
-	crashes := []target{targetLeader, targetReference, targetHolder, targetCoordinator, targetNode}
+	crashes := []target{targetLeader, targetReference, targetVoterLeader, targetHolder, targetCoordinator, targetVoter, targetNode}
 	if rng.IntN(2) == 0 {
 		crashes[0], crashes[1] = crashes[1], crashes[0]
 	}
+	isolations := []target{targetLeader, targetVoterLeader}
+	if rng.IntN(2) == 0 {
+		isolations[0], isolations[1] = isolations[1], isolations[0]
+	}
 	turns := map[fault][]target{
 		faultCrash:   crashes,
-		faultPause:   {targetHolder, targetLeader},
+		faultPause:   {targetHolder, targetLeader, targetVoterLeader},
 		faultJump:    {targetReference, targetNode},
-		faultIsolate: {targetLeader},
+		faultIsolate: isolations,
 	}
 	made := map[fault]int{}
 	for i := range phases {

@@ -220,13 +220,15 @@ func missingFault(s []phase, sc scenario) (fault, bool) {
 	return "", false
 }
 
-// checkAims checks the rotation of the targets: crashes at the leader and
-// the reference in either order, then a lock holder, a coordinator and
-// the node drawn; pauses at a lock holder and the leader; jumps at the
-// reference and the node drawn; isolations at the leader.
+// checkAims checks the rotation of the targets: crashes at the election
+// leader and the reference in either order, then the voters' leader, a
+// lock holder, a coordinator, another voter and the node drawn; pauses at
+// a lock holder, the election leader and the voters' leader; jumps at
+// the reference and the node drawn; isolations at the election leader
+// and the voters' leader in turn, either first.
 func checkAims(s []phase) error {
-	var crashes []target
-	turns := map[fault][]target{faultPause: {targetHolder, targetLeader}, faultJump: {targetReference, targetNode}, faultIsolate: {targetLeader}}
+	var crashes, isolations []target
+	turns := map[fault][]target{faultPause: {targetHolder, targetLeader, targetVoterLeader}, faultJump: {targetReference, targetNode}}
 	made := map[fault]int{}
 	for _, p := range s {
 		if p.RollOf > 0 && p.Target != targetNode {
@@ -235,8 +237,12 @@ func checkAims(s []phase) error {
 		if p.RollOf > 0 {
 			continue
 		}
-		if p.Fault == faultCrash {
+		switch p.Fault {
+		case faultCrash:
 			crashes = append(crashes, p.Target)
+			continue
+		case faultIsolate:
+			isolations = append(isolations, p.Target)
 			continue
 		}
 		turn, ok := turns[p.Fault]
@@ -248,12 +254,19 @@ func checkAims(s []phase) error {
 		}
 		made[p.Fault]++
 	}
-	if len(crashes) >= 2 && (crashes[0] == crashes[1] || !slices.Contains([]target{targetLeader, targetReference}, crashes[0]) || !slices.Contains([]target{targetLeader, targetReference}, crashes[1])) {
+	firstTwo := []target{targetLeader, targetReference}
+	if len(crashes) >= 2 && (crashes[0] == crashes[1] || !slices.Contains(firstTwo, crashes[0]) || !slices.Contains(firstTwo, crashes[1])) {
 		return fmt.Errorf("the first two crashes aim at %v; want the leader and the reference", crashes[:2])
 	}
 	for i, a := range crashes {
-		if want := []target{crashes[0], crashes[1%len(crashes)], targetHolder, targetCoordinator, targetNode}[i%5]; i >= 2 && a != want {
+		want := []target{crashes[0], crashes[1%len(crashes)], targetVoterLeader, targetHolder, targetCoordinator, targetVoter, targetNode}[i%7]
+		if i >= 2 && a != want {
 			return fmt.Errorf("crash %d aims at the %v, want the %v (aims %v)", i, a, want, crashes)
+		}
+	}
+	for i, a := range isolations {
+		if a != targetLeader && a != targetVoterLeader || i > 0 && a == isolations[i-1] {
+			return fmt.Errorf("isolation %d aims at the %v; want the leader and the voters' leader in turn (aims %v)", i, a, isolations)
 		}
 	}
 	return nil

@@ -149,6 +149,7 @@ func simulate(ctx context.Context, w io.Writer, cfg simConfig) (*report, error) 
 	r.tasks.Close() // lets the Runs in flight end
 	rep.Tasks = newTaskReport(r.tasks.History())
 	rep.Net = c.Net().Stats()
+	rep.Voters = r.voters.stop(r.start)
 	c.Close()
 	r.watch.wait()
 	rep.Detected, rep.FalseSuspicions = r.watch.counts()
@@ -187,7 +188,7 @@ func startWorkloads(ctx context.Context, c *sim.Cluster, out *syncWriter, phys [
 		locks.Close()
 		return nil, err
 	}
-	r := &runner{c: c, elect: elect, clocks: clocks, locks: locks, tasks: tasks, out: out,
+	r := &runner{c: c, elect: elect, clocks: clocks, locks: locks, tasks: tasks, out: out, voters: startVoterWatch(c),
 		aimRNG: rand.New(rand.NewPCG(uint64(cfg.Seed), pauseStream)), skews: map[string]time.Duration{}}
 	for _, p := range phys {
 		r.skews[p.Node] = p.Skew
@@ -232,6 +233,7 @@ type runner struct {
 	clocks    *sim.ClockWorkload
 	locks     *sim.LockWorkload
 	tasks     *sim.TaskWorkload
+	voters    *voterWatch
 	aimRNG    *rand.Rand               // chooses among the lock holders and coordinators to aim at
 	skews     map[string]time.Duration // each node's physical clock skew now
 	left      []string                 // the nodes that left
@@ -334,9 +336,11 @@ func (r *runner) runPhase(parent context.Context, rest []phase) phaseResult {
 }
 
 // roles notes in res what the phase's node was at t: the leader, the
-// clock reference, a lock holder, the coordinator of a lock id.
+// clock reference, a lock holder, the coordinator of a lock id, the
+// voters' leader or another voter.
 func (r *runner) roles(res *phaseResult, t time.Time) {
 	node := res.Node
+	res.VoterLeader, res.Voter = r.voters.roleOf(node)
 	res.Leader = heldAt(r.elect.Leases(), node, t)
 	res.Reference, res.RefTerm = r.isReference(node)
 	res.Holder = slices.Contains(r.locks.Holders(), node)
