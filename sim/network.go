@@ -36,10 +36,13 @@ var (
 // is, once it has left the wire, counted as delivered or as dropped.
 type NetStats struct {
 	PacketsSent      uint64 // WriteTo calls on an open packet conn
+	PacketBytes      uint64 // the bytes of those packets
 	PacketsDelivered uint64 // packets put into a receiver's queue
 	PacketsDropped   uint64 // packets lost: loss, cut link, full queue, down or absent receiver
 	StreamsOpened    uint64 // dials whose stream a listener accepted
 	DialsFailed      uint64 // dials refused or timed out
+	StreamWrites     uint64 // Write calls on a stream that queued data for the peer
+	StreamBytes      uint64 // the bytes they queued
 }
 
 // link is one direction between two hosts.
@@ -352,6 +355,7 @@ func (n *Net) send(p *packet) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.mu.stats.PacketsSent++
+	n.mu.stats.PacketBytes += uint64(len(p.data))
 	if !n.reachableLocked(p.fromIP, p.toIP) || n.lostLocked(p.fromIP, p.toIP) {
 		n.mu.stats.PacketsDropped++
 		return

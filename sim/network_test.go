@@ -86,7 +86,7 @@ func TestPacketDelivery(t *testing.T) {
 		if got := pcs[ipB].LocalAddr().String(); got != ipB+":"+port {
 			t.Errorf("LocalAddr = %s; want %s:%s", got, ipB, port)
 		}
-		want := NetStats{PacketsSent: 1, PacketsDelivered: 1}
+		want := NetStats{PacketsSent: 1, PacketBytes: 5, PacketsDelivered: 1}
 		if got := n.Stats(); got != want {
 			t.Errorf("Stats = %+v; want %+v", got, want)
 		}
@@ -111,7 +111,7 @@ func TestLoss(t *testing.T) {
 				for range 100 {
 					pcs[ipA].WriteTo([]byte("x"), pcs[ipB].LocalAddr())
 				}
-				want := NetStats{PacketsSent: 100, PacketsDelivered: tt.wantDelivered,
+				want := NetStats{PacketsSent: 100, PacketBytes: 100, PacketsDelivered: tt.wantDelivered,
 					PacketsDropped: 100 - tt.wantDelivered}
 				if got := n.Stats(); got != want {
 					t.Errorf("Stats = %+v; want %+v", got, want)
@@ -306,7 +306,7 @@ func TestPartitionDropsPacketsInFlight(t *testing.T) {
 		if _, _, ok := recv(pcs[ipB], time.Second); ok {
 			t.Errorf("packet sent before the partition arrived after it; want dropped")
 		}
-		want := NetStats{PacketsSent: 1, PacketsDropped: 1}
+		want := NetStats{PacketsSent: 1, PacketBytes: 1, PacketsDropped: 1}
 		if got := n.Stats(); got != want {
 			t.Errorf("Stats = %+v; want %+v", got, want)
 		}
@@ -318,12 +318,15 @@ func TestFullQueueDrops(t *testing.T) {
 		n := NewNet(1)
 		pcs := listenPackets(t, n, ipA, ipB)
 		const extra = 76
+		var size uint64
 		for i := range packetQueueLen + extra {
-			if _, err := pcs[ipA].WriteTo(fmt.Appendf(nil, "%d", i), pcs[ipB].LocalAddr()); err != nil {
+			b := fmt.Appendf(nil, "%d", i)
+			size += uint64(len(b))
+			if _, err := pcs[ipA].WriteTo(b, pcs[ipB].LocalAddr()); err != nil {
 				t.Fatalf("WriteTo %d: %v", i, err)
 			}
 		}
-		want := NetStats{PacketsSent: packetQueueLen + extra, PacketsDelivered: packetQueueLen,
+		want := NetStats{PacketsSent: packetQueueLen + extra, PacketBytes: size, PacketsDelivered: packetQueueLen,
 			PacketsDropped: extra}
 		if got := n.Stats(); got != want {
 			t.Errorf("Stats = %+v; want %+v", got, want)

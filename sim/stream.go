@@ -338,6 +338,9 @@ func (c *streamConn) Write(b []byte) (int, error) {
 			return 0, err
 		}
 		if ok {
+			if len(b) > 0 {
+				c.n.count(func(s *NetStats) { s.StreamWrites++; s.StreamBytes += uint64(len(b)) })
+			}
 			return len(b), nil
 		}
 		c.wait(w, c.wdl)

@@ -82,6 +82,10 @@ func TestStreamAddressesAndData(t *testing.T) {
 		if got := n.Stats(); got.StreamsOpened != 1 {
 			t.Errorf("StreamsOpened = %d; want 1", got.StreamsOpened)
 		}
+		// transfer writes each message once: two writes, 15 bytes.
+		if got := n.Stats(); got.StreamWrites != 2 || got.StreamBytes != uint64(len("request")+len("response")) {
+			t.Errorf("StreamWrites = %d, StreamBytes = %d; want 2, 15", got.StreamWrites, got.StreamBytes)
+		}
 	})
 }
 
