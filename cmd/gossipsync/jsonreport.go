@@ -128,6 +128,11 @@ type jsonNet struct {
 	DroppedPct       float64 `json:"dropped_pct"`
 	StreamsOpened    uint64  `json:"streams_opened"`
 	DialsFailed      uint64  `json:"dials_failed"`
+	PacketBytes      uint64  `json:"packet_bytes"`
+	StreamWrites     uint64  `json:"stream_writes"` // Write calls that queued data
+	StreamBytes      uint64  `json:"stream_bytes"`
+	// PerLockOp is all of the traffic over the lock operations.
+	PerLockOp jsonOpCost `json:"per_lock_op"`
 }
 
 // jsonProperty is one property's verdict: "held" or "broken".
@@ -281,7 +286,8 @@ func (r *report) toJSON(status int) jsonReport {
 		FalseSuspicions: r.FalseSuspicions, FinalConverged: r.FinalConverged, FinalTook: jsonDur(r.FinalTook)}
 	s := r.Net
 	j.Network = jsonNet{PacketsSent: s.PacketsSent, PacketsDelivered: s.PacketsDelivered, PacketsDropped: s.PacketsDropped,
-		StreamsOpened: s.StreamsOpened, DialsFailed: s.DialsFailed}
+		StreamsOpened: s.StreamsOpened, DialsFailed: s.DialsFailed, PacketBytes: s.PacketBytes, StreamWrites: s.StreamWrites,
+		StreamBytes: s.StreamBytes, PerLockOp: newOpCost(s, r.Locks).toJSON()}
 	if s.PacketsSent > 0 {
 		j.Network.DroppedPct = 100 * float64(s.PacketsDropped) / float64(s.PacketsSent)
 	}

@@ -49,13 +49,20 @@ func (r *runner) runPause(ctx context.Context, p phase, res *phaseResult) {
 type lockReport struct {
 	Unsafe     bool
 	Verdict    sim.LockVerdict
+	Ended      int // grants that ended: released, or the lease was lost, or the holder's node crashed
 	Heals      int
 	Errors     map[string]int
 	FirstOther string
 }
 
 func newLockReport(h sim.LockHistory, unsafe bool) lockReport {
-	return lockReport{Unsafe: unsafe, Verdict: sim.CheckLocks(h), Heals: len(h.Heals), Errors: h.Errors, FirstOther: h.FirstOther}
+	ended := 0
+	for _, g := range h.Grants {
+		if !g.End.IsZero() {
+			ended++
+		}
+	}
+	return lockReport{Unsafe: unsafe, Verdict: sim.CheckLocks(h), Ended: ended, Heals: len(h.Heals), Errors: h.Errors, FirstOther: h.FirstOther}
 }
 
 // print writes the locks section of the report, aligned by tw.

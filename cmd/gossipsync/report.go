@@ -182,6 +182,7 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(tw, "membership\tfinal convergence %s; crash detection %s\n", r.finalLine(), r.crashDetection())
 	fmt.Fprintf(tw, "failures\t%d detected, %d false suspicions\n", r.Detected, r.FalseSuspicions)
 	fmt.Fprintf(tw, "network\t%s\n", netLine(r.Net))
+	fmt.Fprintf(tw, "per lock op\t%s\n", newOpCost(r.Net, r.Locks).line())
 	r.Election.print(tw)
 	r.Clock.print(tw)
 	r.Locks.print(tw)

@@ -33,6 +33,12 @@ type simResult struct {
 		}
 		Configurations int
 	}
+	Network struct {
+		PerLockOp struct {
+			LockOps       int     `json:"lock_ops"`
+			MessagesPerOp float64 `json:"messages_per_lock_op"`
+		} `json:"per_lock_op"`
+	}
 }
 
 // schedulePhase is a phase of a -json report's schedule.
@@ -111,6 +117,9 @@ func TestScenarios(t *testing.T) {
 				}
 				if code != 0 || !rep.OK || rep.ExitStatus != 0 {
 					t.Errorf("exit status %d, ok %v; want 0, true\n%s", code, rep.OK, out)
+				}
+				if c := rep.Network.PerLockOp; c.LockOps == 0 || c.MessagesPerOp <= 0 || !strings.Contains(out, " per lock operation ") {
+					t.Errorf("per lock operation: %+v; want lock operations and messages", c)
 				}
 				for _, id := range tt.exercised {
 					if verdicts[id] != held {
