@@ -104,6 +104,7 @@ func (g *Group) applyConf(e *raftpb.Entry) {
 		g.snapNow = g.snapNow || added && !g.members[c.GetNodeId()]
 	}
 	g.setConfState(g.rn.ApplyConfChange(cc))
+	g.confIndex = e.GetIndex()
 	g.log.Info("raftgroup: configuration changed", "index", e.GetIndex(),
 		"change", raft.DescribeConfChange(cc), "voters", g.confState.GetVoters(),
 		"outgoing", g.confState.GetVotersOutgoing(), "learners", g.confState.GetLearners())
@@ -208,6 +209,7 @@ func (g *Group) installSnapshot(s *raftpb.Snapshot) error {
 	index := s.GetMetadata().GetIndex()
 	g.table = table
 	g.setConfState(proto.Clone(s.GetMetadata().GetConfState()).(*raftpb.ConfState))
+	g.confIndex = 0 // a snapshot does not say which entry made its configuration
 	g.applied, g.snapIndex, g.nextSnap = index, index, index+g.cfg.SnapshotEntries
 	g.log.Info("raftgroup: installed a snapshot", "index", index, "voters", g.confState.GetVoters())
 	// The snapshot covers our proposals up to table[ID]: applied or

@@ -29,6 +29,7 @@ type loopState struct {
 	table     map[uint64]uint64 // highest applied seq of each member in the configuration
 	members   map[uint64]bool   // members of the applied configuration
 	confState *raftpb.ConfState // the applied configuration
+	confIndex uint64            // the log index of its entry; 0 if it came by snapshot
 
 	applied   uint64 // index of the last applied entry
 	snapIndex uint64 // index of the last snapshot taken or installed

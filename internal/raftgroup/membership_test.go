@@ -74,6 +74,7 @@ func TestMembership(t *testing.T) {
 		}
 		voters = []uint64{1, 2, 3, 4}
 		c.waitVoters(voters)
+		epoch := c.sameEpoch(voters)
 		c.changeConf(voters, "r1")
 		c.crash(1)
 		voters = []uint64{2, 3, 4}
@@ -104,6 +105,9 @@ func TestMembership(t *testing.T) {
 			}
 		}
 
+		if last := c.sameEpoch(voters); last <= epoch {
+			t.Errorf("epoch after the replacements %d, want above %d", last, epoch)
+		}
 		log := c.waitConverged(2 * time.Second)
 		if len(log) != 600 {
 			t.Errorf("the replaced group holds %d entries, want 600", len(log))
@@ -260,4 +264,23 @@ func TestFollow(t *testing.T) {
 		for range closing { // closes with the group
 		}
 	})
+}
+
+// sameEpoch waits until members ids report one nonzero epoch
+// (ConfStatus) and returns it.
+func (c *cluster) sameEpoch(ids []uint64) uint64 {
+	c.t.Helper()
+	var got []uint64
+	waitFor(c.t, 5*time.Second, "one epoch on every member", func() bool {
+		got = got[:0]
+		for _, id := range ids {
+			_, e, err := c.groups[id].ConfStatus()
+			if err != nil || e == 0 {
+				return false
+			}
+			got = append(got, e)
+		}
+		return slices.Min(got) == slices.Max(got)
+	})
+	return got[0]
 }

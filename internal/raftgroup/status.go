@@ -2,11 +2,9 @@ package raftgroup
 
 import (
 	"context"
-	"math"
 	"slices"
 
 	"go.etcd.io/raft/v3"
-	"go.etcd.io/raft/v3/raftpb"
 	"go.etcd.io/raft/v3/tracker"
 )
 
@@ -138,21 +136,17 @@ func (s *subscription) publish(l Leader) {
 
 // ConfStatus returns Status and, of the same instant, the log index of
 // the last configuration change this member applied: the number (epoch)
-// of its configuration, the same on every member that applied it. The
-// index is 0 when this member's log no longer holds that entry:
-// compacted away (more than KeepEntries entries below a snapshot) or
-// received in a snapshot. A change refused at apply (a duplicated
-// proposal) counts as applied. It scans the log down from the applied
-// index, up to SnapshotEntries+KeepEntries entries, on the loop: it is
-// for reports, not for every request. It returns ErrClosed once the loop
-// stopped.
+// of its configuration, the same on every member that applied it. It is
+// 0 when this member's configuration came with a snapshot (which does
+// not say which entry made it), until the next change. It returns
+// ErrClosed once the loop stopped.
 func (g *Group) ConfStatus() (Status, uint64, error) {
 	type result struct {
 		st    Status
 		index uint64
 	}
 	ch := make(chan result, 1)
-	if err := g.submit(context.Background(), func() { ch <- result{g.status(), g.confIndex()} }); err != nil {
+	if err := g.submit(context.Background(), func() { ch <- result{g.status(), g.confIndex} }); err != nil {
 		return Status{}, 0, err
 	}
 	select {
@@ -161,22 +155,4 @@ func (g *Group) ConfStatus() (Status, uint64, error) {
 	case <-g.stopped:
 		return Status{}, 0, ErrClosed
 	}
-}
-
-// confIndex runs on the loop.
-func (g *Group) confIndex() uint64 {
-	first, _ := g.storage.FirstIndex()
-	if g.applied < first {
-		return 0
-	}
-	ents, err := g.storage.Entries(first, g.applied+1, math.MaxUint64)
-	if err != nil {
-		return 0
-	}
-	for i := len(ents) - 1; i >= 0; i-- {
-		if t := ents[i].GetType(); t == raftpb.EntryConfChange || t == raftpb.EntryConfChangeV2 {
-			return ents[i].GetIndex()
-		}
-	}
-	return 0
 }
