@@ -236,12 +236,14 @@ func (c *Cluster) Restart(ctx context.Context, name string) (*cluster.Node, erro
 		return nil, fmt.Errorf("sim: restart %s: not a crashed node of this cluster", name)
 	}
 	c.net.SetDown(ip, false)
-	return c.startJoin(ctx, name)
+	return c.startJoin(ctx, "restart", name)
 }
 
 // startJoin starts node name, joins it through the other alive nodes and
-// runs the start hooks.
-func (c *Cluster) startJoin(ctx context.Context, name string) (*cluster.Node, error) {
+// runs the start hooks. A failed join (ctx ended first) is returned, for
+// op, after the hooks ran: the node runs, as a process whose join failed
+// would, and gossip may still bring it in.
+func (c *Cluster) startJoin(ctx context.Context, op, name string) (*cluster.Node, error) {
 	n, err := c.startNode(name)
 	if err != nil {
 		return nil, err
@@ -253,8 +255,8 @@ func (c *Cluster) startJoin(ctx context.Context, name string) (*cluster.Node, er
 		}
 	}
 	if len(seeds) > 0 {
-		if _, err := n.Join(ctx, seeds...); err != nil {
-			return n, fmt.Errorf("sim: restart %s: %w", name, err)
+		if _, jerr := n.Join(ctx, seeds...); jerr != nil {
+			err = fmt.Errorf("sim: %s %s: join: %w", op, name, jerr)
 		}
 	}
 	for _, h := range c.hookList() {
@@ -262,7 +264,7 @@ func (c *Cluster) startJoin(ctx context.Context, name string) (*cluster.Node, er
 			h.OnStart(n)
 		}
 	}
-	return n, nil
+	return n, err
 }
 
 // Pause freezes node name's process for d, as a long GC pause or a
@@ -338,7 +340,7 @@ func (c *Cluster) Add(ctx context.Context) (*cluster.Node, error) {
 	c.ips[name] = fmt.Sprintf("127.0.%d.%d", 10+i/250, 1+i%250)
 	c.clocks[name] = newPhysClock()
 	c.mu.Unlock()
-	return c.startJoin(ctx, name)
+	return c.startJoin(ctx, "add", name)
 }
 
 // SetLoss sets the packet loss probability of every link, 0..1.

@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -143,4 +144,24 @@ func nextEventAbout(t *testing.T, events <-chan cluster.Event, name string) clus
 			t.Fatalf("no event about %s within 30s", name)
 		}
 	}
+}
+
+// TestFailedJoinStillStarts: a node whose join fails (ctx ended) still
+// runs, with its start hooks, as a process would; the error names the
+// operation.
+func TestFailedJoinStillStarts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := startBubbled(t, 3, nil)
+		var started []string
+		c.AddHooks(Hooks{OnStart: func(n *cluster.Node) { started = append(started, n.Name()) }})
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		n, err := c.Add(ctx)
+		if err == nil || n == nil || !strings.Contains(err.Error(), "sim: add n4: join") {
+			t.Fatalf("Add with an ended ctx = %v, %v; want the node and an error naming the add", n, err)
+		}
+		if !slices.Equal(started, []string{"n4"}) {
+			t.Fatalf("start hooks ran for %v, want [n4]", started)
+		}
+	})
 }
