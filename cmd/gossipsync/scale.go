@@ -22,10 +22,10 @@ const scaleStep = 500 * time.Millisecond
 
 // scaleStepWait is how long a step of a scale may take, its join or
 // leave and the convergence after it, when that is longer than the step.
-// A join cut short by its deadline would leave a node without workloads
-// (sim.Cluster.Add runs the start hooks only after the join), and a leave
-// cut short would skip the voters' handover. The schedule then runs
-// late; each phase line says when its step was made.
+// A join cut short by its deadline leaves a node outside the cluster
+// until gossip brings it in, and a leave cut short would skip the
+// voters' handover. The schedule then runs late; each phase line says
+// when its step was made.
 const scaleStepWait = minPhase
 
 // deadline is when the runner stops waiting for phase p, made at now, to

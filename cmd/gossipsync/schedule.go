@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -139,16 +138,6 @@ func (p phase) String() string {
 		return fmt.Sprintf("loss %.0f%%, delay %d-%dms", p.Loss*100, lossMinDelay.Milliseconds(), lossMaxDelay.Milliseconds())
 	}
 	return string(p.Fault)
-}
-
-// nameSet formats names as a set: {n1 n2}, or for more than maxShown
-// names, {n1 n2 n3 ... n9 (9 nodes)}.
-func nameSet(names []string) string {
-	const maxShown = 8
-	if len(names) > maxShown {
-		return fmt.Sprintf("{%s ... %s (%d nodes)}", strings.Join(names[:3], " "), names[len(names)-1], len(names))
-	}
-	return "{" + strings.Join(names, " ") + "}"
 }
 
 // buildSchedule returns the phases of scenario sc that fill duration (at
@@ -451,16 +440,6 @@ func (s *scheduleState) bridge(rng *rand.Rand) phase {
 	node, rest := all[0], all[1:]
 	k := 1 + rng.IntN(len(rest)/2)
 	return phase{Fault: faultBridge, Node: node, Majority: sorted(rest[k:]), Minority: sorted(rest[:k])}
-}
-
-// sorted returns names sorted by compareNames, in a new slice.
-func sorted(names []string) []string {
-	return slices.SortedFunc(slices.Values(names), compareNames)
-}
-
-// compareNames orders "n2" before "n10".
-func compareNames(a, b string) int {
-	return cmp.Or(cmp.Compare(len(a), len(b)), strings.Compare(a, b))
 }
 
 // apply makes p's fault happen on c, for the faults that need nothing of
