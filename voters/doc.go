@@ -67,7 +67,8 @@
 // commit index is held for up to 5 ms and dropped when a later append to
 // the same follower carries it, which halves the messages of a command
 // under load; a follower then learns a commit at most one heartbeat
-// (10 ms) late. Both are losses or delays Raft tolerates by design; no
+// (20 ms: every other 10 ms tick; elections time out after 10 to 19
+// ticks) late. Both are losses or delays Raft tolerates by design; no
 // safety property depends on delivery.
 //
 // Raft's own safety needs storage that a member never loses while it

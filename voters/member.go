@@ -55,6 +55,11 @@ func (s *Service) startMember(group uint64, voters []uint64) (*member, error) {
 		Transport:    groupTransport{s: s, group: group},
 		StateMachine: machine{t},
 		Logger:       s.log,
+		// A heartbeat every other tick (20 ms), five per shortest
+		// election timeout (10 ticks): heartbeats are most of an idle
+		// group's messages, and a follower hears of the leader with
+		// every append besides.
+		HeartbeatTick: 2,
 	})
 	if err != nil {
 		return nil, err

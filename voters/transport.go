@@ -25,8 +25,8 @@ const (
 	// commitHold is how long a sender keeps a batch of nothing but
 	// commit notices (see isCommitNotice) in the hope that a later
 	// append to the same member supersedes them. Raft's leader
-	// heartbeats every tick (10 ms by default) with the commit index
-	// anyway, so a follower learns it at most this much later.
+	// heartbeats every 20 ms (see startMember) with the commit index
+	// anyway, and a follower learns it at most this much later.
 	commitHold = 5 * time.Millisecond
 )
 
