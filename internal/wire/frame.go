@@ -102,11 +102,8 @@ func Marshal(f *Frame) ([]byte, error) {
 	if len(f.Stamp) > MaxStamp {
 		return nil, fmt.Errorf("wire: cannot marshal a stamp of %d bytes", len(f.Stamp))
 	}
-	hdr, err := msgpack.Marshal(f)
-	if err != nil {
-		return nil, fmt.Errorf("wire: marshal frame: %w", err)
-	}
-	return append([]byte{Version, byte(f.Kind)}, hdr...), nil
+	b := make([]byte, 0, 2+16+len(f.Method)+len(f.Code)+len(f.Message)+len(f.Body)+len(f.Stamp)+24)
+	return appendHeader(append(b, Version, byte(f.Kind)), f), nil
 }
 
 // Unmarshal decodes a frame body produced by Marshal.
@@ -125,8 +122,11 @@ func Unmarshal(b []byte) (*Frame, error) {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	f := &Frame{}
-	if err := msgpack.Unmarshal(b[2:], f); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	if !parseHeader(b[2:], f) {
+		*f = Frame{}
+		if err := msgpack.Unmarshal(b[2:], f); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
 	}
 	// Set Kind after decoding: msgpack zeroes the whole struct, Kind
 	// included, when the header is nil or an empty array.

@@ -1,0 +1,217 @@
+package wire
+
+import (
+	"encoding/binary"
+	"math"
+)
+
+// The frame header is a msgpack map with short keys (see Frame). Every
+// frame goes through Marshal and Unmarshal, so they encode and decode the
+// header by hand instead of by reflection: appendHeader writes the map
+// that msgpack.Marshal would (integers in their shortest form, which any
+// msgpack decoder reads), and parseHeader reads the maps such encoders
+// write. Anything else parseHeader leaves to msgpack.Unmarshal, so the
+// frames accepted, and how they decode, stay exactly msgpack's; the fuzz
+// test checks that both agree.
+
+// appendHeader appends f's header map to b.
+func appendHeader(b []byte, f *Frame) []byte {
+	n := 0
+	for _, set := range [...]bool{f.ID != 0, f.Method != "", f.Timeout != 0, f.Code != "", f.Message != "", len(f.Body) > 0, len(f.Stamp) > 0} {
+		if set {
+			n++
+		}
+	}
+	b = append(b, 0x80|byte(n)) // fixmap: at most 7 entries
+	if f.ID != 0 {
+		b = appendUint(append(b, 0xa1, 'i'), f.ID)
+	}
+	if f.Method != "" {
+		b = appendStr(append(b, 0xa1, 'm'), f.Method)
+	}
+	if f.Timeout != 0 {
+		b = appendInt(append(b, 0xa1, 't'), f.Timeout)
+	}
+	if f.Code != "" {
+		b = appendStr(append(b, 0xa1, 'c'), f.Code)
+	}
+	if f.Message != "" {
+		b = appendStr(append(b, 0xa1, 'e'), f.Message)
+	}
+	if len(f.Body) > 0 {
+		b = appendBin(append(b, 0xa1, 'b'), f.Body)
+	}
+	if len(f.Stamp) > 0 {
+		b = appendBin(append(b, 0xa1, 's'), f.Stamp)
+	}
+	return b
+}
+
+func appendUint(b []byte, v uint64) []byte {
+	switch {
+	case v <= 0x7f:
+		return append(b, byte(v))
+	case v <= math.MaxUint8:
+		return append(b, 0xcc, byte(v))
+	case v <= math.MaxUint16:
+		return binary.BigEndian.AppendUint16(append(b, 0xcd), uint16(v))
+	case v <= math.MaxUint32:
+		return binary.BigEndian.AppendUint32(append(b, 0xce), uint32(v))
+	}
+	return binary.BigEndian.AppendUint64(append(b, 0xcf), v)
+}
+
+func appendInt(b []byte, v int64) []byte {
+	if v >= 0 {
+		return appendUint(b, uint64(v))
+	}
+	return binary.BigEndian.AppendUint64(append(b, 0xd3), uint64(v))
+}
+
+func appendStr(b []byte, s string) []byte {
+	switch n := len(s); {
+	case n <= 31:
+		b = append(b, 0xa0|byte(n))
+	case n <= math.MaxUint8:
+		b = append(b, 0xd9, byte(n))
+	case n <= math.MaxUint16:
+		b = binary.BigEndian.AppendUint16(append(b, 0xda), uint16(n))
+	default:
+		b = binary.BigEndian.AppendUint32(append(b, 0xdb), uint32(n))
+	}
+	return append(b, s...)
+}
+
+func appendBin(b []byte, p []byte) []byte {
+	switch n := len(p); {
+	case n <= math.MaxUint8:
+		b = append(b, 0xc4, byte(n))
+	case n <= math.MaxUint16:
+		b = binary.BigEndian.AppendUint16(append(b, 0xc5), uint16(n))
+	default:
+		b = binary.BigEndian.AppendUint32(append(b, 0xc6), uint32(n))
+	}
+	return append(b, p...)
+}
+
+// parseHeader decodes a header map of known keys and plain values into f
+// and reports whether it could; false leaves the header to msgpack. The
+// header has passed checkValue, so every length in it is in bounds.
+func parseHeader(b []byte, f *Frame) bool {
+	if len(b) == 0 || b[0]&0xf0 != 0x80 {
+		return false // not a fixmap: msgpack decides
+	}
+	n := int(b[0] & 0x0f)
+	b = b[1:]
+	for range n {
+		if len(b) < 2 || b[0] != 0xa1 {
+			return false // a key that is not one short string
+		}
+		key := b[1]
+		b = b[2:]
+		var ok bool
+		switch key {
+		case 'i':
+			f.ID, b, ok = readUint(b)
+		case 't':
+			var v uint64
+			v, b, ok = readUint(b)
+			ok = ok && v <= math.MaxInt64
+			f.Timeout = int64(v)
+		case 'm':
+			f.Method, b, ok = readStr(b)
+		case 'c':
+			f.Code, b, ok = readStr(b)
+		case 'e':
+			f.Message, b, ok = readStr(b)
+		case 'b':
+			f.Body, b, ok = readBin(b)
+		case 's':
+			f.Stamp, b, ok = readBin(b)
+		}
+		if !ok {
+			return false // an unknown key or another form of value
+		}
+	}
+	return true
+}
+
+// readUint reads a non-negative integer in any unsigned form.
+func readUint(b []byte) (uint64, []byte, bool) {
+	if len(b) == 0 {
+		return 0, b, false
+	}
+	c := b[0]
+	if c <= 0x7f {
+		return uint64(c), b[1:], true
+	}
+	var size int
+	switch c {
+	case 0xcc:
+		size = 1
+	case 0xcd:
+		size = 2
+	case 0xce:
+		size = 4
+	case 0xcf:
+		size = 8
+	default:
+		return 0, b, false
+	}
+	if len(b) < 1+size {
+		return 0, b, false
+	}
+	var v uint64
+	for _, x := range b[1 : 1+size] {
+		v = v<<8 | uint64(x)
+	}
+	return v, b[1+size:], true
+}
+
+// readStr reads a string in str8/16/32 or fixstr form.
+func readStr(b []byte) (string, []byte, bool) {
+	p, rest, ok := readRaw(b, false)
+	return string(p), rest, ok
+}
+
+// readBin reads bytes in bin8/16/32 form; the result is a copy.
+func readBin(b []byte) ([]byte, []byte, bool) {
+	p, rest, ok := readRaw(b, true)
+	if !ok || len(p) == 0 {
+		return nil, rest, ok
+	}
+	return append([]byte(nil), p...), rest, true
+}
+
+func readRaw(b []byte, bin bool) ([]byte, []byte, bool) {
+	if len(b) == 0 {
+		return nil, b, false
+	}
+	c := b[0]
+	var hdr, n int
+	switch {
+	case !bin && c&0xe0 == 0xa0:
+		hdr, n = 1, int(c&0x1f)
+	case !bin && c == 0xd9, bin && c == 0xc4:
+		if len(b) < 2 {
+			return nil, b, false
+		}
+		hdr, n = 2, int(b[1])
+	case !bin && c == 0xda, bin && c == 0xc5:
+		if len(b) < 3 {
+			return nil, b, false
+		}
+		hdr, n = 3, int(binary.BigEndian.Uint16(b[1:]))
+	case !bin && c == 0xdb, bin && c == 0xc6:
+		if len(b) < 5 {
+			return nil, b, false
+		}
+		hdr, n = 5, int(binary.BigEndian.Uint32(b[1:]))
+	default:
+		return nil, b, false
+	}
+	if len(b) < hdr+n {
+		return nil, b, false
+	}
+	return b[hdr : hdr+n], b[hdr+n:], true
+}
