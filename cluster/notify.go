@@ -64,10 +64,11 @@ func (n *Node) Notify(ctx context.Context, node, method string, req any) error {
 	return fmt.Errorf("%w to %s: %v", ErrConnLost, node, err)
 }
 
-// serveNotice runs the handler of one notification and logs its error.
+// serveNotice runs the handler of one notification and logs its error;
+// the reply is not even encoded.
 func (n *Node) serveNotice(ctx context.Context, r *Request) {
-	if reply := n.serve(ctx, r); reply.Kind == wire.KindError {
-		n.log.Debug("rpc notification failed", "method", r.Method, "from", r.From, "code", reply.Code, "err", reply.Message)
+	if _, err := n.run(ctx, r); err != nil {
+		n.log.Debug("rpc notification failed", "method", r.Method, "from", r.From, "err", err)
 	}
 }
 

@@ -160,23 +160,11 @@ func ctxEnded(ctx context.Context) error {
 }
 
 // serve runs the handler for one request and returns the reply frame.
-func (n *Node) serve(ctx context.Context, r *Request) (reply *wire.Frame) {
-	n.rpc.mu.Lock()
-	h := n.rpc.handlers[r.Method]
-	n.rpc.mu.Unlock()
+func (n *Node) serve(ctx context.Context, r *Request) *wire.Frame {
 	fail := func(err error) *wire.Frame {
 		return &wire.Frame{Kind: wire.KindError, Code: codeOf(err), Message: err.Error()}
 	}
-	if h == nil {
-		return fail(fmt.Errorf("%w %q", ErrUnknownMethod, r.Method))
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			n.log.Error("rpc handler panicked", "method", r.Method, "from", r.From, "panic", p, "stack", string(debug.Stack()))
-			reply = fail(fmt.Errorf("cluster: handler %s panicked", r.Method))
-		}
-	}()
-	v, err := h(ctx, r)
+	v, err := n.run(ctx, r)
 	if err != nil {
 		return fail(err)
 	}
@@ -185,6 +173,24 @@ func (n *Node) serve(ctx context.Context, r *Request) (reply *wire.Frame) {
 		return fail(fmt.Errorf("cluster: %s: encode reply: %w", r.Method, err))
 	}
 	return &wire.Frame{Kind: wire.KindResponse, Body: body}
+}
+
+// run runs the handler for one request; a panic in it is logged and
+// returned as an error.
+func (n *Node) run(ctx context.Context, r *Request) (v any, err error) {
+	n.rpc.mu.Lock()
+	h := n.rpc.handlers[r.Method]
+	n.rpc.mu.Unlock()
+	if h == nil {
+		return nil, fmt.Errorf("%w %q", ErrUnknownMethod, r.Method)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			n.log.Error("rpc handler panicked", "method", r.Method, "from", r.From, "panic", p, "stack", string(debug.Stack()))
+			v, err = nil, fmt.Errorf("cluster: handler %s panicked", r.Method)
+		}
+	}()
+	return h(ctx, r)
 }
 
 // Stamper puts a small header on every RPC frame this node sends and

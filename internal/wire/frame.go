@@ -187,14 +187,23 @@ func ReadFrame(r io.Reader, max int) ([]byte, error) {
 // readChunk is the most ReadFrame allocates before the bytes arrive.
 const readChunk = 64 << 10
 
-// Encode encodes a payload value with msgpack.
-func Encode(v any) ([]byte, error) { return msgpack.Marshal(v) }
+// Encode encodes a payload value with msgpack (by its AppendMsgpack if it
+// is an Appender).
+func Encode(v any) ([]byte, error) {
+	if a, ok := v.(Appender); ok {
+		return a.AppendMsgpack(nil), nil
+	}
+	return msgpack.Marshal(v)
+}
 
 // Decode decodes a msgpack payload into v, wrapping failures in ErrMalformed.
 // It refuses a payload whose maps and arrays nest more than 100 deep.
 func Decode(b []byte, v any) error {
 	if err := checkValue(b); err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if p, ok := v.(Parser); ok && p.ParseMsgpack(b) {
+		return nil
 	}
 	if err := msgpack.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)

@@ -24,30 +24,31 @@ func appendHeader(b []byte, f *Frame) []byte {
 	}
 	b = append(b, 0x80|byte(n)) // fixmap: at most 7 entries
 	if f.ID != 0 {
-		b = appendUint(append(b, 0xa1, 'i'), f.ID)
+		b = AppendUint(append(b, 0xa1, 'i'), f.ID)
 	}
 	if f.Method != "" {
-		b = appendStr(append(b, 0xa1, 'm'), f.Method)
+		b = AppendStr(append(b, 0xa1, 'm'), f.Method)
 	}
 	if f.Timeout != 0 {
-		b = appendInt(append(b, 0xa1, 't'), f.Timeout)
+		b = AppendInt(append(b, 0xa1, 't'), f.Timeout)
 	}
 	if f.Code != "" {
-		b = appendStr(append(b, 0xa1, 'c'), f.Code)
+		b = AppendStr(append(b, 0xa1, 'c'), f.Code)
 	}
 	if f.Message != "" {
-		b = appendStr(append(b, 0xa1, 'e'), f.Message)
+		b = AppendStr(append(b, 0xa1, 'e'), f.Message)
 	}
 	if len(f.Body) > 0 {
-		b = appendBin(append(b, 0xa1, 'b'), f.Body)
+		b = AppendBin(append(b, 0xa1, 'b'), f.Body)
 	}
 	if len(f.Stamp) > 0 {
-		b = appendBin(append(b, 0xa1, 's'), f.Stamp)
+		b = AppendBin(append(b, 0xa1, 's'), f.Stamp)
 	}
 	return b
 }
 
-func appendUint(b []byte, v uint64) []byte {
+// AppendUint appends v as a msgpack unsigned integer, in its shortest form.
+func AppendUint(b []byte, v uint64) []byte {
 	switch {
 	case v <= 0x7f:
 		return append(b, byte(v))
@@ -61,14 +62,16 @@ func appendUint(b []byte, v uint64) []byte {
 	return binary.BigEndian.AppendUint64(append(b, 0xcf), v)
 }
 
-func appendInt(b []byte, v int64) []byte {
+// AppendInt appends v as a msgpack integer.
+func AppendInt(b []byte, v int64) []byte {
 	if v >= 0 {
-		return appendUint(b, uint64(v))
+		return AppendUint(b, uint64(v))
 	}
 	return binary.BigEndian.AppendUint64(append(b, 0xd3), uint64(v))
 }
 
-func appendStr(b []byte, s string) []byte {
+// AppendStr appends s as a msgpack string.
+func AppendStr(b []byte, s string) []byte {
 	switch n := len(s); {
 	case n <= 31:
 		b = append(b, 0xa0|byte(n))
@@ -82,7 +85,8 @@ func appendStr(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-func appendBin(b []byte, p []byte) []byte {
+// AppendBin appends p as msgpack binary.
+func AppendBin(b []byte, p []byte) []byte {
 	switch n := len(p); {
 	case n <= math.MaxUint8:
 		b = append(b, 0xc4, byte(n))
@@ -104,30 +108,29 @@ func parseHeader(b []byte, f *Frame) bool {
 	n := int(b[0] & 0x0f)
 	b = b[1:]
 	for range n {
-		if len(b) < 2 || b[0] != 0xa1 {
+		key, rest, ok := ReadKey(b)
+		if !ok {
 			return false // a key that is not one short string
 		}
-		key := b[1]
-		b = b[2:]
-		var ok bool
+		b = rest
 		switch key {
 		case 'i':
-			f.ID, b, ok = readUint(b)
+			f.ID, b, ok = ReadUint(b)
 		case 't':
 			var v uint64
-			v, b, ok = readUint(b)
+			v, b, ok = ReadUint(b)
 			ok = ok && v <= math.MaxInt64
 			f.Timeout = int64(v)
 		case 'm':
-			f.Method, b, ok = readStr(b)
+			f.Method, b, ok = ReadStr(b)
 		case 'c':
-			f.Code, b, ok = readStr(b)
+			f.Code, b, ok = ReadStr(b)
 		case 'e':
-			f.Message, b, ok = readStr(b)
+			f.Message, b, ok = ReadStr(b)
 		case 'b':
-			f.Body, b, ok = readBin(b)
+			f.Body, b, ok = readBinCopy(b)
 		case 's':
-			f.Stamp, b, ok = readBin(b)
+			f.Stamp, b, ok = readBinCopy(b)
 		}
 		if !ok {
 			return false // an unknown key or another form of value
@@ -136,8 +139,10 @@ func parseHeader(b []byte, f *Frame) bool {
 	return true
 }
 
-// readUint reads a non-negative integer in any unsigned form.
-func readUint(b []byte) (uint64, []byte, bool) {
+// ReadUint reads a non-negative integer in any unsigned form (positive
+// fixint, uint 8 to 64) and returns the rest of b; false if b starts with
+// anything else.
+func ReadUint(b []byte) (uint64, []byte, bool) {
 	if len(b) == 0 {
 		return 0, b, false
 	}
@@ -168,19 +173,66 @@ func readUint(b []byte) (uint64, []byte, bool) {
 	return v, b[1+size:], true
 }
 
-// readStr reads a string in str8/16/32 or fixstr form.
-func readStr(b []byte) (string, []byte, bool) {
+// ReadStr reads a string in fixstr or str 8 to 32 form.
+func ReadStr(b []byte) (string, []byte, bool) {
 	p, rest, ok := readRaw(b, false)
 	return string(p), rest, ok
 }
 
-// readBin reads bytes in bin8/16/32 form; the result is a copy.
-func readBin(b []byte) ([]byte, []byte, bool) {
+// readBinCopy reads bytes in bin 8 to 32 form; the result is a copy, nil
+// when empty.
+func readBinCopy(b []byte) ([]byte, []byte, bool) {
 	p, rest, ok := readRaw(b, true)
 	if !ok || len(p) == 0 {
 		return nil, rest, ok
 	}
 	return append([]byte(nil), p...), rest, true
+}
+
+// ReadBin reads bytes in bin 8 to 32 form; the result shares b's memory.
+func ReadBin(b []byte) ([]byte, []byte, bool) { return readRaw(b, true) }
+
+// AppendArrayLen appends the header of a msgpack array of n items.
+func AppendArrayLen(b []byte, n int) []byte {
+	switch {
+	case n <= 15:
+		return append(b, 0x90|byte(n))
+	case n <= math.MaxUint16:
+		return binary.BigEndian.AppendUint16(append(b, 0xdc), uint16(n))
+	}
+	return binary.BigEndian.AppendUint32(append(b, 0xdd), uint32(n))
+}
+
+// ReadArrayLen reads the header of a msgpack array and returns its
+// length, which is at most len(b) (every item takes a byte).
+func ReadArrayLen(b []byte) (int, []byte, bool) {
+	if len(b) == 0 {
+		return 0, b, false
+	}
+	var hdr, n int
+	switch c := b[0]; {
+	case c&0xf0 == 0x90:
+		hdr, n = 1, int(c&0x0f)
+	case c == 0xdc && len(b) >= 3:
+		hdr, n = 3, int(binary.BigEndian.Uint16(b[1:]))
+	case c == 0xdd && len(b) >= 5:
+		hdr, n = 5, int(binary.BigEndian.Uint32(b[1:]))
+	default:
+		return 0, b, false
+	}
+	if n > len(b)-hdr {
+		return 0, b, false
+	}
+	return n, b[hdr:], true
+}
+
+// ReadKey reads a one-byte fixstr map key ("g"), the form Append writers
+// here use for struct fields; false for any other key.
+func ReadKey(b []byte) (byte, []byte, bool) {
+	if len(b) < 2 || b[0] != 0xa1 {
+		return 0, b, false
+	}
+	return b[1], b[2:], true
 }
 
 func readRaw(b []byte, bin bool) ([]byte, []byte, bool) {
@@ -214,4 +266,32 @@ func readRaw(b []byte, bin bool) ([]byte, []byte, bool) {
 		return nil, b, false
 	}
 	return b[hdr : hdr+n], b[hdr+n:], true
+}
+
+// AppendMapLen appends the header of a msgpack map of n (at most 15)
+// entries.
+func AppendMapLen(b []byte, n int) []byte { return append(b, 0x80|byte(n&0x0f)) }
+
+// ReadMapLen reads the header of a msgpack map of at most 15 entries;
+// false for any other form.
+func ReadMapLen(b []byte) (int, []byte, bool) {
+	if len(b) == 0 || b[0]&0xf0 != 0x80 {
+		return 0, b, false
+	}
+	return int(b[0] & 0x0f), b[1:], true
+}
+
+// Appender is a payload that writes its own msgpack form, which Encode
+// then uses instead of reflection. The form must be one msgpack.Unmarshal
+// decodes into the same value.
+type Appender interface {
+	AppendMsgpack(b []byte) []byte
+}
+
+// Parser is a payload that reads the plain msgpack forms it writes, which
+// Decode tries before reflection. ParseMsgpack returns false, leaving the
+// value as it was, for anything it does not read; msgpack then decodes
+// it, so a Parser changes how fast a payload decodes, never what.
+type Parser interface {
+	ParseMsgpack(b []byte) bool
 }

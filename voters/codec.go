@@ -1,0 +1,68 @@
+package voters
+
+import "github.com/gossipsync/gossipsync/internal/wire"
+
+// raftBatch is the message sent most (several per command and per
+// member), so it writes and reads its msgpack form by hand (wire.Appender
+// and wire.Parser): the same map msgpack writes for the struct, whose
+// other forms msgpack still decodes.
+
+// AppendMsgpack appends the batch as a msgpack map.
+func (r *raftBatch) AppendMsgpack(b []byte) []byte {
+	size := 16
+	for _, m := range r.Msgs {
+		size += len(m) + 5
+	}
+	if cap(b)-len(b) < size {
+		b = append(make([]byte, 0, len(b)+size), b...)
+	}
+	b = wire.AppendMapLen(b, 3)
+	b = wire.AppendUint(append(b, 0xa1, 'g'), r.Group)
+	b = wire.AppendUint(append(b, 0xa1, 't'), r.To)
+	b = wire.AppendArrayLen(append(b, 0xa1, 'm'), len(r.Msgs))
+	for _, m := range r.Msgs {
+		b = wire.AppendBin(b, m)
+	}
+	return b
+}
+
+// ParseMsgpack reads the map AppendMsgpack writes (keys in any order);
+// false, leaving r as it was, for any other form. The messages share b's
+// memory.
+func (r *raftBatch) ParseMsgpack(b []byte) bool {
+	n, b, ok := wire.ReadMapLen(b)
+	if !ok {
+		return false
+	}
+	var out raftBatch
+	for range n {
+		var key byte
+		if key, b, ok = wire.ReadKey(b); !ok {
+			return false
+		}
+		switch key {
+		case 'g':
+			out.Group, b, ok = wire.ReadUint(b)
+		case 't':
+			out.To, b, ok = wire.ReadUint(b)
+		case 'm':
+			var k int
+			if k, b, ok = wire.ReadArrayLen(b); !ok {
+				return false
+			}
+			out.Msgs = make([][]byte, k)
+			for i := range out.Msgs {
+				if out.Msgs[i], b, ok = wire.ReadBin(b); !ok {
+					return false
+				}
+			}
+		default:
+			return false
+		}
+		if !ok {
+			return false
+		}
+	}
+	*r = out
+	return true
+}
