@@ -23,18 +23,19 @@ import (
 
 // BenchmarkScale measures how the cost of locks grows with the cluster:
 // 3, 9 and 27 nodes on real loopback sockets, all in this process
-// (cluster.Local profile, ExpectedSize = nodes on every node, one
-// Manager each). Each size starts one cluster, waits until a first
+// (cluster.LAN profile unless GOSSIPSYNC_SCALE_PROFILE says otherwise,
+// ExpectedSize = nodes on every node, one Manager each). Each size starts one cluster, waits until a first
 // Acquire succeeds (the voter group is formed), and runs on it:
 //
 //   - idle: the process's CPU time (user+sys, getrusage) per wall
 //     second while no lock is held, "cpu-s/s". An op is 1 ms of
-//     observation, so -benchtime 2000x watches for 2 s.
+//     observation, so -benchtime 5000x watches for 5 s.
 //   - pairs: one client takes and releases distinct ids in sequence
 //     (Acquire+Release), from the highest-named node that is not a
 //     voter (the group is founded from the lowest names; with 3 nodes
-//     every node is one): "pairs/s" and the process's "cpu-ms/pair".
-//     An op is one pair.
+//     every node is one, and the client is then one that does not lead
+//     the voters): "pairs/s" and the process's "cpu-ms/pair". An op is
+//     one pair.
 //   - held200: 200 locks with a TTL of 1 s (renewed every third of it),
 //     acquired on every node in turn and held; the process's "cpu-s/s"
 //     while they renew, and how many were "lost" (Done closed). An op
@@ -44,7 +45,7 @@ import (
 // whole cluster, whatever node does the work. The parent logs a table
 // (go test prints it with -v).
 //
-//	go test -v -run '^$' -bench BenchmarkScale -benchtime 2000x ./lockmgr/
+//	go test -v -run '^$' -bench BenchmarkScale -benchtime 5000x ./lockmgr/
 //
 // The file also builds on the lockmgr before the voter core (it uses no
 // helper of the other test files and only the public API), where no
@@ -106,11 +107,14 @@ func benchScale(b *testing.B, row *scaleRow) {
 	}
 	row.client = nodes[ci].Name() + " " + role
 	row.ran = true
-	b.Logf("%d nodes up and granting in %v; voters %v; client %s", n, row.startup.Round(time.Millisecond), voters, row.client)
+	b.Logf("%d nodes up and granting in %v; voters %v, leader %s; client %s", n, row.startup.Round(time.Millisecond), voters, voterLeader(nodes), row.client)
 
 	b.Run("idle", func(b *testing.B) {
 		runtime.GC()
-		time.Sleep(time.Second) // the first grant's traffic is over
+		// The formation's gossip (every node's voter tags) is over: a
+		// broadcast goes 8*ceil(log10(n+1)) rounds from each node, 3.2 s
+		// of 200 ms rounds for 27 nodes on LAN.
+		time.Sleep(5 * time.Second)
 		row.idle = scaleWindow(b)
 		b.ReportMetric(row.idle, "cpu-s/s")
 	})
@@ -163,7 +167,7 @@ func benchScale(b *testing.B, row *scaleRow) {
 // scaleDelay). The Managers close at cleanup, before the nodes.
 func startScale(b *testing.B, n int) ([]*cluster.Node, []*lockmgr.Manager) {
 	b.Helper()
-	nodes := clustertest.Start(b, n, func(int) cluster.Config { return cluster.Config{ExpectedSize: n} })
+	nodes := clustertest.StartProfile(b, n, scaleProfile(b), func(int) cluster.Config { return cluster.Config{ExpectedSize: n} })
 	ms := make([]*lockmgr.Manager, 0, n)
 	b.Cleanup(func() { // registered after the nodes', so it runs first
 		for _, m := range ms {
@@ -178,6 +182,22 @@ func startScale(b *testing.B, n int) ([]*cluster.Node, []*lockmgr.Manager) {
 		ms = append(ms, m)
 	}
 	return nodes, ms
+}
+
+// scaleProfile is the profile of the benchmark's nodes: LAN, the default
+// users get, or what GOSSIPSYNC_SCALE_PROFILE names ("local" probes and
+// gossips about ten times as often, so its idle cost grows faster with
+// the number of nodes).
+func scaleProfile(b *testing.B) cluster.Profile {
+	name := os.Getenv("GOSSIPSYNC_SCALE_PROFILE")
+	if name == "" {
+		return cluster.LAN
+	}
+	p, err := cluster.ParseProfile(name)
+	if err != nil {
+		b.Fatalf("GOSSIPSYNC_SCALE_PROFILE: %v", err)
+	}
+	return p
 }
 
 // formScale waits, up to 30 s, until m is granted a lock: the voter
@@ -210,7 +230,8 @@ const (
 )
 
 // waitVoters returns the voters (leader included) once every node sees
-// as many as the group should have (Voters is 5: min(5, n), odd), or
+// as many as the group should have (Voters is 5: min(5, n), odd) and the
+// first node sees the leader, or
 // nil at once when no node runs the voter core. It waits up to 10 s.
 func waitVoters(b *testing.B, nodes []*cluster.Node) []string {
 	b.Helper()
@@ -233,6 +254,7 @@ func waitVoters(b *testing.B, nodes []*cluster.Node) []string {
 			got = voterNames(node)
 			ok = ok && len(got) == want
 		}
+		ok = ok && voterLeader(nodes) != "" // scaleClient needs it
 		if ok {
 			return got
 		}
@@ -256,8 +278,20 @@ func voterNames(node *cluster.Node) []string {
 	return names
 }
 
+// voterLeader returns the voters' leader, as the first node sees it by
+// gossip.
+func voterLeader(nodes []*cluster.Node) string {
+	for _, m := range nodes[0].Members() {
+		if _, r, ok := strings.Cut(m.Tags[voterRoleTag], "/"); ok && r == "l" {
+			return m.Name
+		}
+	}
+	return ""
+}
+
 // scaleClient returns the index of the highest-named node that is not a
-// voter, or of the highest-named node if all are.
+// voter or, if all are, of the highest-named one that does not lead them
+// (a client on the leader would skip a hop the others make).
 func scaleClient(nodes []*cluster.Node, voters []string) int {
 	idx := make([]int, len(nodes))
 	for i := range idx {
@@ -266,6 +300,12 @@ func scaleClient(nodes []*cluster.Node, voters []string) int {
 	slices.SortFunc(idx, func(a, b int) int { return strings.Compare(nodes[b].Name(), nodes[a].Name()) })
 	for _, i := range idx {
 		if !slices.Contains(voters, nodes[i].Name()) {
+			return i
+		}
+	}
+	leader := voterLeader(nodes)
+	for _, i := range idx {
+		if nodes[i].Name() != leader {
 			return i
 		}
 	}

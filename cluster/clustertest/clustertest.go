@@ -28,6 +28,14 @@ const joinTimeout = 10 * time.Second
 // benchmark.
 func Start(tb testing.TB, n int, cfg func(i int) cluster.Config) []*cluster.Node {
 	tb.Helper()
+	return StartProfile(tb, n, cluster.Local, cfg)
+}
+
+// StartProfile is Start with profile p for the nodes whose Config leaves
+// Profile at its zero value (LAN): StartProfile(tb, n, cluster.LAN, cfg)
+// starts nodes with the default profile users get.
+func StartProfile(tb testing.TB, n int, p cluster.Profile, cfg func(i int) cluster.Config) []*cluster.Node {
+	tb.Helper()
 	nodes := make([]*cluster.Node, 0, n)
 	tb.Cleanup(func() {
 		for _, node := range nodes {
@@ -46,7 +54,7 @@ func Start(tb testing.TB, n int, cfg func(i int) cluster.Config) []*cluster.Node
 			c.BindAddr = "127.0.0.1:0"
 		}
 		if c.Profile == cluster.LAN {
-			c.Profile = cluster.Local
+			c.Profile = p
 		}
 		node, err := cluster.New(c)
 		if err != nil {
