@@ -31,15 +31,9 @@ const noticeQueue = 256
 // On the wire a notification is a request with id 0, so a node that does
 // not know them answers it as a call, and the reply is dropped.
 func (n *Node) Notify(ctx context.Context, node, method string, req any) error {
-	if n.closed.Load() {
-		return ErrClosed
-	}
-	if err := ctxEnded(ctx); err != nil {
-		return err
-	}
-	body, err := wire.Encode(req)
+	body, err := n.request(ctx, method, req)
 	if err != nil {
-		return fmt.Errorf("cluster: %s: encode request: %w", method, err)
+		return err
 	}
 	if node == n.name {
 		n.serveNotice(n.baseCtx, &Request{From: n.name, Method: method, body: body})

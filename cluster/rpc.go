@@ -104,15 +104,9 @@ func (n *Node) Handle(method string, h Handler) {
 // share. A call to the node's own name runs the handler locally, through
 // the same encoding.
 func (n *Node) Call(ctx context.Context, node, method string, req, resp any) error {
-	if n.closed.Load() {
-		return ErrClosed
-	}
-	if err := ctxEnded(ctx); err != nil {
-		return err
-	}
-	body, err := wire.Encode(req)
+	body, err := n.request(ctx, method, req)
 	if err != nil {
-		return fmt.Errorf("cluster: %s: encode request: %w", method, err)
+		return err
 	}
 	var reply *wire.Frame
 	if node == n.name {
@@ -145,6 +139,22 @@ func (n *Node) Call(ctx context.Context, node, method string, req, resp any) err
 		return fmt.Errorf("cluster: %s on %s: decode reply: %w", method, node, err)
 	}
 	return nil
+}
+
+// request encodes req for method, once the node is open and ctx has not
+// ended.
+func (n *Node) request(ctx context.Context, method string, req any) ([]byte, error) {
+	if n.closed.Load() {
+		return nil, ErrClosed
+	}
+	if err := ctxEnded(ctx); err != nil {
+		return nil, err
+	}
+	body, err := wire.Encode(req)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %s: encode request: %w", method, err)
+	}
+	return body, nil
 }
 
 // ctxEnded returns ctx.Err(), or context.DeadlineExceeded once ctx's

@@ -72,30 +72,29 @@ func AppendInt(b []byte, v int64) []byte {
 
 // AppendStr appends s as a msgpack string.
 func AppendStr(b []byte, s string) []byte {
-	switch n := len(s); {
-	case n <= 31:
+	if n := len(s); n <= 31 {
 		b = append(b, 0xa0|byte(n))
-	case n <= math.MaxUint8:
-		b = append(b, 0xd9, byte(n))
-	case n <= math.MaxUint16:
-		b = binary.BigEndian.AppendUint16(append(b, 0xda), uint16(n))
-	default:
-		b = binary.BigEndian.AppendUint32(append(b, 0xdb), uint32(n))
+	} else {
+		b = appendLen(b, n, 0xd9)
 	}
 	return append(b, s...)
 }
 
+// appendLen appends the header of a str (c8 0xd9) or bin (c8 0xc4) of n
+// bytes in its 8-, 16- or 32-bit form, whose codes follow c8.
+func appendLen(b []byte, n int, c8 byte) []byte {
+	switch {
+	case n <= math.MaxUint8:
+		return append(b, c8, byte(n))
+	case n <= math.MaxUint16:
+		return binary.BigEndian.AppendUint16(append(b, c8+1), uint16(n))
+	}
+	return binary.BigEndian.AppendUint32(append(b, c8+2), uint32(n))
+}
+
 // AppendBin appends p as msgpack binary.
 func AppendBin(b []byte, p []byte) []byte {
-	switch n := len(p); {
-	case n <= math.MaxUint8:
-		b = append(b, 0xc4, byte(n))
-	case n <= math.MaxUint16:
-		b = binary.BigEndian.AppendUint16(append(b, 0xc5), uint16(n))
-	default:
-		b = binary.BigEndian.AppendUint32(append(b, 0xc6), uint32(n))
-	}
-	return append(b, p...)
+	return append(appendLen(b, len(p), 0xc4), p...)
 }
 
 // parseHeader decodes a header map of known keys and plain values into f
