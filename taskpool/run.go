@@ -1,6 +1,7 @@
 package taskpool
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -29,8 +30,9 @@ const loadFresh = time.Second
 // Otherwise it sends the task to a worker that registered cmd.Name (see
 // the package doc for placement, retries and idempotency). ctx bounds the
 // whole Run, retries included: Run returns by ctx's deadline (or as soon
-// as ctx is canceled) with ctx's error wrapping the last attempt's, and a
-// ctx already done sends nothing. What the attempt in flight leaves
+// as ctx is canceled) with ctx's error wrapping the last attempt's (the
+// last that ended before ctx did, if one did), and a ctx already done
+// sends nothing. What the attempt in flight leaves
 // behind goes on in the background until it ends, and Close waits for
 // it: the cancellation sent to a remote worker, and a handler or Func
 // running on this node until it returns (see Deadlines in the package
@@ -118,10 +120,12 @@ func (p *Pool) runRemote(ctx context.Context, cmd Command) ([]byte, error) {
 			}
 			tried = append(tried, worker)
 		}
-		last = err
 		if ctx.Err() != nil {
-			return nil, ended(ctx, cmd.Name, last)
+			// An attempt that ctx cut short tells nothing new: the
+			// error names the last one that ended on its own, if any.
+			return nil, ended(ctx, cmd.Name, cmp.Or(last, err))
 		}
+		last = err
 		switch classify(err) {
 		case stopNow:
 			return nil, err
