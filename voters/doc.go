@@ -34,6 +34,15 @@
 // an earlier group could have issued while it committed under a million
 // entries a second.
 //
+// The founder proposes the group's founding entry once a leader exists;
+// a leader whose table has not applied it proposes it again (same base,
+// the group's ID; a second one changes nothing), so a founder that stops
+// before the entry commits does not leave a group that refuses every
+// command. When the last Manager or Elector of the leader's node closes
+// while the node stays up, the leader first hands leadership to a
+// caught-up voter (for up to 250 ms), so the group does not wait an
+// election timeout.
+//
 // Autopilot (on the leader, one change at a time): a member whose node
 // is alive under a new Raft ID restarted, and lost its state, so it is
 // removed at once; one unseen for the failure threshold (2 s on

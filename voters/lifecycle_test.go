@@ -104,3 +104,58 @@ func TestReleaseWaits(t *testing.T) {
 		}, func() string { return strings.Join(running, "\n\n") })
 	})
 }
+
+// TestCloseYieldsLeadership: when the last user of the leader's service
+// lets it go while the node stays up, the leader hands over first, so
+// another voter leads sooner than it would notice a quiet leader (an
+// election timeout: 100-190 ms); and the group serves commands after it
+// even when the leader went before the founding entry committed (the
+// new leader proposes it).
+func TestCloseYieldsLeadership(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := simtest.Start(t, 3, 11)
+		svcs := map[string]*voters.Service{}
+		releases := map[string]func(){}
+		for _, n := range c.Nodes() {
+			svcs[n.Name()], releases[n.Name()] = voters.Acquire(n)
+		}
+		defer func() {
+			for _, r := range releases {
+				r()
+			}
+		}()
+		var lead string
+		waitFor(t, 20*time.Second, "a leader of three voters", func() bool {
+			ok, _ := whole(svcs, 3)
+			lead = ""
+			for name, s := range svcs {
+				if s.State().Leader {
+					lead = name
+				}
+			}
+			return ok && lead != ""
+		})
+		release := releases[lead]
+		delete(releases, lead)
+		delete(svcs, lead)
+		start := time.Now()
+		release()
+		waitFor(t, 5*time.Second, "another leader", func() bool {
+			for _, s := range svcs {
+				if s.State().Leader {
+					return true
+				}
+			}
+			return false
+		})
+		if took := time.Since(start); took >= 100*time.Millisecond {
+			t.Fatalf("another voter led %v after the leader's service closed; want less than an election timeout", took)
+		}
+		for _, s := range svcs {
+			if r := do(t, s, 5*time.Second, claim("after", leases.Holder{Node: "x"}, time.Second)); !r.OK {
+				t.Fatalf("claim after the leader's service closed: %+v", r)
+			}
+			break
+		}
+	})
+}

@@ -8,6 +8,7 @@ import (
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
+	"github.com/gossipsync/gossipsync/internal/leases"
 	"github.com/gossipsync/gossipsync/internal/raftgroup"
 )
 
@@ -95,8 +96,27 @@ func (s *Service) step(now time.Time) {
 	if st.State != raft.StateLeader {
 		return
 	}
+	if m.table.Last() == 0 {
+		s.refound(m)
+	}
 	s.expire(m, now)
 	s.autopilot(m, st, v, now)
+}
+
+// refound proposes the group's founding entry on a leader whose table has
+// not applied one: the founder proposes it once a leader exists, and a
+// founder whose service stopped before it committed left a group that
+// refused every command (serveDo waits for the entry). The entry is the
+// founder's: its base is the group's ID. A second one that commits too
+// changes nothing (OpFound never lowers the counter).
+func (s *Service) refound(m *member) {
+	s.oneAtATime(&s.founding, nil, func() {
+		ctx, cancel := context.WithTimeout(s.ctx, time.Second)
+		defer cancel()
+		if _, err := s.propose(ctx, m, []leases.Cmd{{Op: leases.OpFound, Token: m.group}}); err != nil {
+			s.log.Debug("founding entry not proposed", "err", err)
+		}
+	})
 }
 
 // rejoin asks lead, the leader gossip names, to remove member m, cut off

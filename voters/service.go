@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/raft/v3"
+
 	"github.com/gossipsync/gossipsync/cluster"
 )
 
@@ -42,6 +44,7 @@ type Service struct {
 	missing  map[uint64]time.Time
 	busy     bool   // the autopilot has a change in flight
 	expiring bool   // an expiry proposal is in flight
+	founding bool   // a founding entry proposed by a leader that is not the founder is in flight
 	asking   bool   // a cut-off member is asking the leader to remove it
 	role     string // the role tag last set
 	leading  bool   // this member led at the loop's last step
@@ -116,11 +119,45 @@ func newID() uint64 {
 
 func (s *Service) close() {
 	s.unhook()
+	s.yieldLeadership()
 	for _, m := range []string{methodRaft, methodDo, methodLeave} {
 		s.node.Handle(m, nil)
 	}
 	s.stop()
 	s.wg.Wait()
+}
+
+// yieldTimeout bounds yieldLeadership: about an election timeout.
+const yieldTimeout = 250 * time.Millisecond
+
+// yieldLeadership hands the group's leadership to a caught-up voter when
+// this member leads and its node stays up, so that closing a node's last
+// Manager or Elector costs the group no election timeout (the others
+// would otherwise wait 100-190 ms to notice that the leader went quiet).
+// The member stays in the configuration, as before.
+func (s *Service) yieldLeadership() {
+	s.mu.Lock()
+	m := s.m
+	s.mu.Unlock()
+	select {
+	case <-s.node.Done():
+		return // a crash: nothing can be handed over
+	default:
+	}
+	if m == nil {
+		return
+	}
+	st, err := m.g.Status()
+	if err != nil || st.State != raft.StateLeader {
+		return
+	}
+	if to := s.successor(m, st); to != 0 {
+		ctx, cancel := context.WithTimeout(s.ctx, yieldTimeout)
+		defer cancel()
+		if err := m.g.TransferLeadership(ctx, to); err != nil {
+			s.log.Debug("leadership not handed over at close", "err", err)
+		}
+	}
 }
 
 // stop cancels the service's work and stops its member.
