@@ -196,6 +196,9 @@ func allNotices(batch []outMsg) bool {
 // group to the same member follows in batch, keeping the order of the
 // rest.
 func supersede(batch []outMsg) []outMsg {
+	if len(batch) < 2 {
+		return batch // most batches: nothing can follow
+	}
 	type dest struct{ group, to uint64 }
 	var later map[dest]bool
 	keep := batch[:0:0]

@@ -23,22 +23,29 @@ type simResult struct {
 	ExitStatus int `json:"exit_status"`
 	Properties []property
 	Schedule   []schedulePhase
-	Voters     struct {
-		Changes []struct {
-			Group  string
-			Epoch  uint64
-			Voters []string
-			Leader string
-			Target int
-		}
-		Configurations int
-	}
-	Network struct {
+	Voters     votersJSON
+	Network    struct {
 		PerLockOp struct {
 			LockOps       int     `json:"lock_ops"`
 			MessagesPerOp float64 `json:"messages_per_lock_op"`
 		} `json:"per_lock_op"`
 	}
+}
+
+// votersJSON is the voters section of a -json report.
+type votersJSON struct {
+	Changes []struct {
+		At     string
+		Group  string
+		Epoch  uint64
+		Voters []string
+		Leader string
+		Target int
+	}
+	Configurations int
+	Groups         int
+	Longest        string `json:"longest_below_target"`
+	From           string `json:"longest_below_from"`
 }
 
 // schedulePhase is a phase of a -json report's schedule.

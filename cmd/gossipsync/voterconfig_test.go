@@ -96,20 +96,7 @@ func TestVoterReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var j struct {
-		Changes []struct {
-			At     string
-			Group  string
-			Epoch  uint64
-			Voters []string
-			Leader string
-			Target int
-		}
-		Configurations int
-		Groups         int
-		Longest        string `json:"longest_below_target"`
-		From           string `json:"longest_below_from"`
-	}
+	var j votersJSON
 	if err := json.Unmarshal(data, &j); err != nil {
 		t.Fatal(err)
 	}
