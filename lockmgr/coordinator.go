@@ -214,7 +214,7 @@ func (s *server) serve(ctx context.Context, req acquireReq, begin time.Time) (ac
 		}
 		free, changed := s.freedRelease(req.ID)
 		start := time.Now()
-		r, err := s.claim(ctx, req, free)
+		r, err := s.claim(req, free)
 		switch {
 		case err == nil && r.OK:
 			if ctx.Err() != nil { // the caller gave up: free it at once
@@ -260,12 +260,20 @@ const quietRetry = 20 * time.Millisecond
 
 // claim asks for a grant of req.ID to req.Holder, relaying free (the
 // previous holder's final release, if any), within TTL/4 of trying.
-func (s *server) claim(ctx context.Context, req acquireReq, free *releaseReq) (leases.Result, error) {
+//
+// The claim does not end with the waiter's ctx: once sent, it runs until
+// the voters answer (or its own timeout), so that serve learns whether
+// it won and frees a grant won for a caller that gave up meanwhile. Were
+// it cut short, its outcome would be unknown: the caller's own clean-up
+// (a release by holder) travels another path and can reach the voters'
+// log before the claim does, which then wins after it, and the id would
+// stay blocked until the grant expires (1.25 TTL).
+func (s *server) claim(req acquireReq, free *releaseReq) (leases.Result, error) {
 	c := leases.Cmd{Op: leases.OpClaim, Key: key(req.ID), Holder: req.Holder.lease(), TTL: req.TTL}
 	if free != nil {
 		c.Free = &leases.Cmd{Op: leases.OpRelease, Key: key(req.ID), Holder: free.Holder.lease(), Token: free.Token}
 	}
-	cctx, cancel := context.WithTimeout(ctx, max(req.TTL/4, minClaimWait))
+	cctx, cancel := context.WithTimeout(s.ctx, max(req.TTL/4, minClaimWait))
 	defer cancel()
 	res, err := s.do(cctx, req.Quorum, s.node.Name(), []leases.Cmd{c})
 	if err != nil {

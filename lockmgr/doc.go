@@ -181,6 +181,9 @@
 //     background after it returned (dropped if the Manager closed); a
 //     waiter whose node fails or leaves is dropped when the cluster
 //     closes its connection (which cancels the request on the
-//     coordinator). A grant that slips through (a message lost) blocks
-//     the id until it expires (1.25 TTL), never longer.
+//     coordinator). A claim already sent when the waiter is dropped
+//     runs until the voters answer, and the coordinator frees what it
+//     won, so the free follows the grant in the log. A grant that slips
+//     through (a message lost, the voters silent past the claim's
+//     timeout) blocks the id until it expires (1.25 TTL), never longer.
 package lockmgr
