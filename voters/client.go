@@ -134,7 +134,11 @@ func (s *Service) serveDo(ctx context.Context, _ string, req doReq) (doResp, err
 		// tries again after its backoff.
 		return doResp{NotLeader: true, Group: m.group}, nil
 	}
-	res, err := s.propose(ctx, m, req.Cmds)
+	propose := s.propose
+	if renewalsOnly(req.Cmds) {
+		propose = s.proposeBatched
+	}
+	res, err := propose(ctx, m, req.Cmds)
 	if errors.Is(err, raftgroup.ErrDropped) || errors.Is(err, raftgroup.ErrClosed) {
 		return doResp{NotLeader: true, Group: m.group}, nil
 	}

@@ -80,6 +80,16 @@
 // ticks) late. Both are losses or delays Raft tolerates by design; no
 // safety property depends on delivery.
 //
+// Renewals (commands that are all OpRenew) wait on the leader for up to
+// 10 ms (at most 1/32 of the shortest TTL they renew) for others, and
+// those that arrived together are proposed as one entry (at most 256
+// commands): one append per follower instead of one per renewal. Nobody
+// waits on a renewal's answer (its lease starts at its send time), so
+// the wait costs the holder only that much of its margin; an entry of
+// several commands applies them in order, each with its own result, as
+// if they were proposed one by one, so batching changes when a renewal
+// is applied, never what it does.
+//
 // Raft's own safety needs storage that a member never loses while it
 // counts: storage here is in memory, which is why a restarted process
 // never reuses an ID.

@@ -14,6 +14,7 @@ type State struct {
 	Leader           bool   // it leads its group
 	Voters, Learners []uint64
 	Last             uint64 // the last token its table issued (0: not founded)
+	Applied          uint64 // the index of the last entry it applied
 }
 
 // State returns the service's member's view of its group.
@@ -29,7 +30,7 @@ func (s *Service) State() State {
 		return State{}
 	}
 	return State{Group: m.group, ID: m.id, Leader: st.State == raft.StateLeader,
-		Voters: st.Voters, Learners: st.Learners, Last: m.table.Last()}
+		Voters: st.Voters, Learners: st.Learners, Last: m.table.Last(), Applied: st.Applied}
 }
 
 // ReceiveRaft runs the handler of Raft batches (methodRaft) as for a

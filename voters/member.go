@@ -27,6 +27,8 @@ type member struct {
 	// heard is when it last knew the leader that gossip names (or
 	// gossip named none); the loop's.
 	heard time.Time
+	// renewals gathers the renewals this member proposes as leader.
+	renewals batcher
 }
 
 // machine replicates a lease table: every entry is a batch of commands.
