@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,8 +25,10 @@ import (
 // BenchmarkScale measures how the cost of locks grows with the cluster:
 // 3, 9 and 27 nodes on real loopback sockets, all in this process
 // (cluster.LAN profile unless GOSSIPSYNC_SCALE_PROFILE says otherwise,
-// ExpectedSize = nodes on every node, one Manager each). Each size starts one cluster, waits until a first
-// Acquire succeeds (the voter group is formed), and runs on it:
+// the default number of voters unless GOSSIPSYNC_SCALE_VOTERS does,
+// ExpectedSize = nodes on every node, one Manager each). Each size
+// starts one cluster, waits until a first Acquire succeeds (the voter
+// group is formed), and runs on it:
 //
 //   - idle: the process's CPU time (user+sys, getrusage) per wall
 //     second while no lock is held, "cpu-s/s". An op is 1 ms of
@@ -63,11 +66,11 @@ func BenchmarkScale(b *testing.B) {
 	}
 	var t strings.Builder
 	fmt.Fprintf(&t, "load average after: %s\n", loadAvg())
-	fmt.Fprintf(&t, "%5s %8s %14s %8s %11s %13s %14s %12s %12s %4s\n",
-		"nodes", "startup", "client", "pairs/s", "cpu-ms/pair", "above-idle-ms", "held200 cpu/s", "above-idle/s", "idle cpu/s", "lost")
+	fmt.Fprintf(&t, "%5s %6s %8s %14s %8s %11s %13s %14s %12s %12s %4s\n",
+		"nodes", "voters", "startup", "client", "pairs/s", "cpu-ms/pair", "above-idle-ms", "held200 cpu/s", "above-idle/s", "idle cpu/s", "lost")
 	for _, r := range rows {
-		fmt.Fprintf(&t, "%5d %8s %14s %8.0f %11.3f %13.3f %14.3f %12.3f %12.3f %4d\n",
-			r.nodes, r.startup.Round(10*time.Millisecond), r.client, r.pairsPerSec, r.cpuPerPair,
+		fmt.Fprintf(&t, "%5d %6d %8s %14s %8.0f %11.3f %13.3f %14.3f %12.3f %12.3f %4d\n",
+			r.nodes, r.voters, r.startup.Round(10*time.Millisecond), r.client, r.pairsPerSec, r.cpuPerPair,
 			r.cpuPerPair-r.idle*1e3/r.pairsPerSec, r.held, r.held-r.idle, r.idle, r.lost)
 	}
 	b.Logf("BenchmarkScale (cpu = process user+sys; above-idle = less the idle cluster's CPU over the same time):\n%s", t.String())
@@ -77,6 +80,7 @@ func BenchmarkScale(b *testing.B) {
 type scaleRow struct {
 	nodes       int
 	ran         bool
+	voters      int
 	startup     time.Duration // start, join, Managers, first grant
 	client      string        // the pairs' node and its role
 	pairsPerSec float64
@@ -98,7 +102,7 @@ func benchScale(b *testing.B, row *scaleRow) {
 	begin := time.Now()
 	nodes, ms := startScale(b, n)
 	formScale(b, ms[len(ms)-1])
-	voters := waitVoters(b, nodes)
+	voters := waitVoters(b, nodes, scaleVoters(b))
 	row.startup = time.Since(begin)
 	ci := scaleClient(nodes, voters)
 	role := "no voter"
@@ -106,6 +110,7 @@ func benchScale(b *testing.B, row *scaleRow) {
 		role = "voter"
 	}
 	row.client = nodes[ci].Name() + " " + role
+	row.voters = len(voters)
 	row.ran = true
 	b.Logf("%d nodes up and granting in %v; voters %v, leader %s; client %s", n, row.startup.Round(time.Millisecond), voters, voterLeader(nodes), row.client)
 
@@ -167,7 +172,8 @@ func benchScale(b *testing.B, row *scaleRow) {
 // scaleDelay). The Managers close at cleanup, before the nodes.
 func startScale(b *testing.B, n int) ([]*cluster.Node, []*lockmgr.Manager) {
 	b.Helper()
-	nodes := clustertest.StartProfile(b, n, scaleProfile(b), func(int) cluster.Config { return cluster.Config{ExpectedSize: n} })
+	v := scaleVoters(b)
+	nodes := clustertest.StartProfile(b, n, scaleProfile(b), func(int) cluster.Config { return cluster.Config{ExpectedSize: n, Voters: v} })
 	ms := make([]*lockmgr.Manager, 0, n)
 	b.Cleanup(func() { // registered after the nodes', so it runs first
 		for _, m := range ms {
@@ -182,6 +188,24 @@ func startScale(b *testing.B, n int) ([]*cluster.Node, []*lockmgr.Manager) {
 		ms = append(ms, m)
 	}
 	return nodes, ms
+}
+
+// scaleVoters is the Voters setting of the benchmark's nodes: 0 (the
+// default: 3 voters in a 3-node cluster, 5 from 5 nodes on), or what
+// GOSSIPSYNC_SCALE_VOTERS says. With 3 the voter group is the same at
+// every size, so the figures show what the number of members alone
+// costs; the default adds what two more voters cost (each Raft round
+// reaches four followers instead of two).
+func scaleVoters(b *testing.B) int {
+	s := os.Getenv("GOSSIPSYNC_SCALE_VOTERS")
+	if s == "" {
+		return 0
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		b.Fatalf("GOSSIPSYNC_SCALE_VOTERS: %v", err)
+	}
+	return v
 }
 
 // scaleProfile is the profile of the benchmark's nodes: LAN, the default
@@ -233,7 +257,7 @@ const (
 // as many as the group should have (Voters is 5: min(5, n), odd) and the
 // first node sees the leader, or
 // nil at once when no node runs the voter core. It waits up to 10 s.
-func waitVoters(b *testing.B, nodes []*cluster.Node) []string {
+func waitVoters(b *testing.B, nodes []*cluster.Node, voters int) []string {
 	b.Helper()
 	core := false
 	for _, m := range nodes[0].Members() {
@@ -242,7 +266,7 @@ func waitVoters(b *testing.B, nodes []*cluster.Node) []string {
 	if !core {
 		return nil
 	}
-	want := min(len(nodes), defaultVoters)
+	want := min(len(nodes), cmp.Or(voters, defaultVoters))
 	if want%2 == 0 {
 		want--
 	}

@@ -1,6 +1,9 @@
 package voters
 
-import "github.com/gossipsync/gossipsync/internal/wire"
+import (
+	"github.com/gossipsync/gossipsync/internal/leases"
+	"github.com/gossipsync/gossipsync/internal/wire"
+)
 
 // raftBatch is the message sent most (several per command and per
 // member), so it writes and reads its msgpack form by hand (wire.Appender
@@ -62,6 +65,100 @@ func (r *raftBatch) ParseMsgpack(b []byte) bool {
 		if !ok {
 			return false
 		}
+	}
+	*r = out
+	return true
+}
+
+// doReq and doResp carry every command to the leader and every result
+// back; their commands and results are written by hand too (leases'
+// codec).
+
+// AppendMsgpack appends the request as a msgpack map.
+func (r doReq) AppendMsgpack(b []byte) []byte {
+	b = wire.AppendMapLen(b, 2)
+	b = wire.AppendUint(append(b, 0xa1, 'g'), r.Group)
+	return leases.AppendCmds(append(b, 0xa1, 'c'), r.Cmds)
+}
+
+// ParseMsgpack reads the map AppendMsgpack writes (keys in any order);
+// false, leaving r as it was, for any other form.
+func (r *doReq) ParseMsgpack(b []byte) bool {
+	n, b, ok := wire.ReadMapLen(b)
+	var out doReq
+	var seen uint32
+	for i := 0; ok && i < n; i++ {
+		var key byte
+		if key, b, ok = wire.ReadKey(b); !ok || !wire.FirstKey(&seen, key) {
+			return false
+		}
+		switch key {
+		case 'g':
+			out.Group, b, ok = wire.ReadUint(b)
+		case 'c':
+			out.Cmds, b, ok = leases.ParseCmds(b)
+		default:
+			return false
+		}
+	}
+	if !ok || len(b) != 0 {
+		return false
+	}
+	*r = out
+	return true
+}
+
+// AppendMsgpack appends the response as a msgpack map of its non-empty
+// fields.
+func (r doResp) AppendMsgpack(b []byte) []byte {
+	n := 0
+	for _, set := range []bool{len(r.Results) > 0, r.NotLeader, r.Leader != "", r.Group != 0} {
+		if set {
+			n++
+		}
+	}
+	b = wire.AppendMapLen(b, n)
+	if len(r.Results) > 0 {
+		b = leases.AppendResults(append(b, 0xa1, 'r'), r.Results)
+	}
+	if r.NotLeader {
+		b = append(b, 0xa1, 'n', 0xc3)
+	}
+	if r.Leader != "" {
+		b = wire.AppendStr(append(b, 0xa1, 'l'), r.Leader)
+	}
+	if r.Group != 0 {
+		b = wire.AppendUint(append(b, 0xa1, 'g'), r.Group)
+	}
+	return b
+}
+
+// ParseMsgpack reads the map AppendMsgpack writes (keys in any order);
+// false, leaving r as it was, for any other form.
+func (r *doResp) ParseMsgpack(b []byte) bool {
+	n, b, ok := wire.ReadMapLen(b)
+	var out doResp
+	var seen uint32
+	for i := 0; ok && i < n; i++ {
+		var key byte
+		if key, b, ok = wire.ReadKey(b); !ok || !wire.FirstKey(&seen, key) {
+			return false
+		}
+		switch key {
+		case 'r':
+			out.Results, b, ok = leases.ParseResults(b)
+		case 'n':
+			out.NotLeader, b, ok = wire.ReadBool(b)
+		case 'l':
+			out.Leader, b, ok = wire.ReadStr(b)
+		case 'g':
+			out.Group, b, ok = wire.ReadUint(b)
+		default:
+			return false
+		}
+	}
+	if !ok || len(b) != 0 {
+		return false
 	}
 	*r = out
 	return true

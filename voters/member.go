@@ -35,9 +35,12 @@ type member struct {
 type machine struct{ t *leases.Table }
 
 func (m machine) Apply(_ uint64, data []byte) any {
-	var cmds []leases.Cmd
-	if err := msgpack.Unmarshal(data, &cmds); err != nil {
-		return fmt.Errorf("voters: malformed entry: %w", err)
+	cmds, rest, ok := leases.ParseCmds(data)
+	if !ok || len(rest) != 0 {
+		cmds = nil
+		if err := msgpack.Unmarshal(data, &cmds); err != nil {
+			return fmt.Errorf("voters: malformed entry: %w", err)
+		}
 	}
 	return m.t.Apply(cmds, time.Now())
 }
@@ -164,11 +167,7 @@ func (s *Service) dropMember(m *member, why string) {
 
 // propose applies cmds as one entry through m and returns their results.
 func (s *Service) propose(ctx context.Context, m *member, cmds []leases.Cmd) ([]leases.Result, error) {
-	data, err := msgpack.Marshal(cmds)
-	if err != nil {
-		return nil, err
-	}
-	_, res, err := m.g.Propose(ctx, data)
+	_, res, err := m.g.Propose(ctx, leases.AppendCmds(nil, cmds))
 	if err != nil {
 		return nil, err
 	}

@@ -172,6 +172,55 @@ func ReadUint(b []byte) (uint64, []byte, bool) {
 	return v, b[1+size:], true
 }
 
+// ReadInt reads an integer in any msgpack form that fits an int64
+// (fixints, int 8 to 64, uint 8 to 64 up to math.MaxInt64).
+func ReadInt(b []byte) (int64, []byte, bool) {
+	if v, rest, ok := ReadUint(b); ok {
+		return int64(v), rest, v <= math.MaxInt64
+	}
+	if len(b) == 0 {
+		return 0, b, false
+	}
+	c := b[0]
+	if c >= 0xe0 {
+		return int64(int8(c)), b[1:], true
+	}
+	var size int
+	switch c {
+	case 0xd0:
+		size = 1
+	case 0xd1:
+		size = 2
+	case 0xd2:
+		size = 4
+	case 0xd3:
+		size = 8
+	default:
+		return 0, b, false
+	}
+	if len(b) < 1+size {
+		return 0, b, false
+	}
+	var v uint64
+	for _, x := range b[1 : 1+size] {
+		v = v<<8 | uint64(x)
+	}
+	shift := 64 - 8*size // sign-extend from size bytes
+	return int64(v<<shift) >> shift, b[1+size:], true
+}
+
+// ReadBool reads true or false.
+func ReadBool(b []byte) (bool, []byte, bool) {
+	if len(b) == 0 || b[0] != 0xc2 && b[0] != 0xc3 {
+		return false, b, false
+	}
+	return b[0] == 0xc3, b[1:], true
+}
+
+// ReadStrBytes reads a string in fixstr or str 8 to 32 form; the result
+// shares b's memory.
+func ReadStrBytes(b []byte) ([]byte, []byte, bool) { return readRaw(b, false) }
+
 // ReadStr reads a string in fixstr or str 8 to 32 form.
 func ReadStr(b []byte) (string, []byte, bool) {
 	p, rest, ok := readRaw(b, false)
@@ -278,6 +327,24 @@ func ReadMapLen(b []byte) (int, []byte, bool) {
 		return 0, b, false
 	}
 	return int(b[0] & 0x0f), b[1:], true
+}
+
+// FirstKey records a map key that starts with key ('a' to 'z') in seen
+// and reports false for one seen before. The hand-written readers of
+// payloads use it to refuse a map with a repeated key, which msgpack
+// never writes and whose meaning is then msgpack's to say; the keys of
+// each of their maps differ in their first letter. Any other key is
+// let through (the reader refuses it as unknown).
+func FirstKey(seen *uint32, key byte) bool {
+	if key < 'a' || key > 'z' {
+		return true
+	}
+	bit := uint32(1) << (key - 'a')
+	if *seen&bit != 0 {
+		return false
+	}
+	*seen |= bit
+	return true
 }
 
 // Appender is a payload that writes its own msgpack form, which Encode

@@ -1,0 +1,238 @@
+package leases
+
+import (
+	"time"
+
+	"github.com/gossipsync/gossipsync/internal/wire"
+)
+
+// Commands and results travel in every request to the voters and in
+// every log entry, so they write and read their msgpack form by hand:
+// the maps msgpack writes for the structs (same keys, empty fields
+// left out), which msgpack.Unmarshal decodes into the same values. The
+// readers take those plain forms, keys in any order, and report false
+// for anything else, which the caller then hands to msgpack: they change
+// how fast a batch decodes, never what it decodes to.
+
+// AppendCmds appends cmds as a msgpack array of command maps.
+func AppendCmds(b []byte, cmds []Cmd) []byte {
+	b = wire.AppendArrayLen(b, len(cmds))
+	for i := range cmds {
+		b = appendCmd(b, &cmds[i])
+	}
+	return b
+}
+
+func appendCmd(b []byte, c *Cmd) []byte {
+	n := 2 + count(c.Key != "", c.Token != 0, c.TTL != 0, c.Seq != 0, c.Free != nil, c.Preempt, c.Quiet)
+	b = wire.AppendMapLen(b, n)
+	b = wire.AppendUint(append(b, 0xa1, 'o'), uint64(c.Op))
+	if c.Key != "" {
+		b = wire.AppendStr(append(b, 0xa1, 'k'), c.Key)
+	}
+	b = appendHolder(append(b, 0xa1, 'h'), &c.Holder)
+	if c.Token != 0 {
+		b = wire.AppendUint(append(b, 0xa1, 't'), c.Token)
+	}
+	if c.TTL != 0 {
+		b = wire.AppendInt(append(b, 0xa1, 'd'), int64(c.TTL))
+	}
+	if c.Seq != 0 {
+		b = wire.AppendUint(append(b, 0xa1, 's'), c.Seq)
+	}
+	if c.Free != nil {
+		b = appendCmd(append(b, 0xa1, 'f'), c.Free)
+	}
+	if c.Preempt {
+		b = append(b, 0xa1, 'x', 0xc3)
+	}
+	if c.Quiet {
+		b = append(b, 0xa1, 'q', 0xc3)
+	}
+	return b
+}
+
+func appendHolder(b []byte, h *Holder) []byte {
+	b = wire.AppendMapLen(b, 2+count(h.Handle != 0, h.Priority != 0))
+	b = wire.AppendStr(append(b, 0xa1, 'n'), h.Node)
+	b = wire.AppendStr(append(b, 0xa1, 'o'), h.Owner)
+	if h.Handle != 0 {
+		b = wire.AppendUint(append(b, 0xa1, 'h'), h.Handle)
+	}
+	if h.Priority != 0 {
+		b = wire.AppendInt(append(b, 0xa1, 'p'), int64(h.Priority))
+	}
+	return b
+}
+
+// AppendResults appends results as a msgpack array of result maps.
+func AppendResults(b []byte, results []Result) []byte {
+	b = wire.AppendArrayLen(b, len(results))
+	for i := range results {
+		r := &results[i]
+		b = wire.AppendMapLen(b, count(r.OK, r.Token != 0, r.Holder != nil, r.Remaining != 0, r.Quiet, r.Preempt, r.Last != 0))
+		if r.OK {
+			b = append(b, 0xa2, 'o', 'k', 0xc3)
+		}
+		if r.Token != 0 {
+			b = wire.AppendUint(append(b, 0xa1, 't'), r.Token)
+		}
+		if r.Holder != nil {
+			b = appendHolder(append(b, 0xa1, 'h'), r.Holder)
+		}
+		if r.Remaining != 0 {
+			b = wire.AppendInt(append(b, 0xa1, 'r'), int64(r.Remaining))
+		}
+		if r.Quiet {
+			b = append(b, 0xa1, 'q', 0xc3)
+		}
+		if r.Preempt {
+			b = append(b, 0xa1, 'x', 0xc3)
+		}
+		if r.Last != 0 {
+			b = wire.AppendUint(append(b, 0xa1, 'l'), r.Last)
+		}
+	}
+	return b
+}
+
+func count(conds ...bool) int {
+	n := 0
+	for _, c := range conds {
+		if c {
+			n++
+		}
+	}
+	return n
+}
+
+// ParseCmds reads the array AppendCmds writes and returns the rest of b.
+func ParseCmds(b []byte) ([]Cmd, []byte, bool) {
+	n, b, ok := wire.ReadArrayLen(b)
+	if !ok {
+		return nil, b, false
+	}
+	cmds := make([]Cmd, n)
+	for i := range cmds {
+		if b, ok = parseCmd(b, &cmds[i]); !ok {
+			return nil, b, false
+		}
+	}
+	return cmds, b, true
+}
+
+func parseCmd(b []byte, c *Cmd) ([]byte, bool) {
+	n, b, ok := wire.ReadMapLen(b)
+	var seen uint32
+	for i := 0; ok && i < n; i++ {
+		var key []byte
+		if key, b, ok = wire.ReadStrBytes(b); !ok || len(key) == 0 || !wire.FirstKey(&seen, key[0]) {
+			return b, false
+		}
+		switch string(key) {
+		case "o":
+			var v uint64
+			v, b, ok = wire.ReadUint(b)
+			ok = ok && v <= 0xff
+			c.Op = Op(v)
+		case "k":
+			c.Key, b, ok = wire.ReadStr(b)
+		case "h":
+			b, ok = parseHolder(b, &c.Holder)
+		case "t":
+			c.Token, b, ok = wire.ReadUint(b)
+		case "d":
+			var v int64
+			v, b, ok = wire.ReadInt(b)
+			c.TTL = time.Duration(v)
+		case "s":
+			c.Seq, b, ok = wire.ReadUint(b)
+		case "f":
+			c.Free = new(Cmd)
+			b, ok = parseCmd(b, c.Free)
+		case "x":
+			c.Preempt, b, ok = wire.ReadBool(b)
+		case "q":
+			c.Quiet, b, ok = wire.ReadBool(b)
+		default:
+			ok = false
+		}
+	}
+	return b, ok
+}
+
+func parseHolder(b []byte, h *Holder) ([]byte, bool) {
+	n, b, ok := wire.ReadMapLen(b)
+	var seen uint32
+	for i := 0; ok && i < n; i++ {
+		var key []byte
+		if key, b, ok = wire.ReadStrBytes(b); !ok || len(key) == 0 || !wire.FirstKey(&seen, key[0]) {
+			return b, false
+		}
+		switch string(key) {
+		case "n":
+			h.Node, b, ok = wire.ReadStr(b)
+		case "o":
+			h.Owner, b, ok = wire.ReadStr(b)
+		case "h":
+			h.Handle, b, ok = wire.ReadUint(b)
+		case "p":
+			var v int64
+			v, b, ok = wire.ReadInt(b)
+			h.Priority = int(v)
+			ok = ok && int64(h.Priority) == v
+		default:
+			ok = false
+		}
+	}
+	return b, ok
+}
+
+// ParseResults reads the array AppendResults writes and returns the rest
+// of b.
+func ParseResults(b []byte) ([]Result, []byte, bool) {
+	n, b, ok := wire.ReadArrayLen(b)
+	if !ok {
+		return nil, b, false
+	}
+	results := make([]Result, n)
+	for i := range results {
+		if b, ok = parseResult(b, &results[i]); !ok {
+			return nil, b, false
+		}
+	}
+	return results, b, true
+}
+
+func parseResult(b []byte, r *Result) ([]byte, bool) {
+	n, b, ok := wire.ReadMapLen(b)
+	var seen uint32
+	for i := 0; ok && i < n; i++ {
+		var key []byte
+		if key, b, ok = wire.ReadStrBytes(b); !ok || len(key) == 0 || !wire.FirstKey(&seen, key[0]) {
+			return b, false
+		}
+		var v int64
+		switch string(key) {
+		case "ok":
+			r.OK, b, ok = wire.ReadBool(b)
+		case "t":
+			r.Token, b, ok = wire.ReadUint(b)
+		case "h":
+			r.Holder = new(Holder)
+			b, ok = parseHolder(b, r.Holder)
+		case "r":
+			v, b, ok = wire.ReadInt(b)
+			r.Remaining = time.Duration(v)
+		case "q":
+			r.Quiet, b, ok = wire.ReadBool(b)
+		case "x":
+			r.Preempt, b, ok = wire.ReadBool(b)
+		case "l":
+			r.Last, b, ok = wire.ReadUint(b)
+		default:
+			ok = false
+		}
+	}
+	return b, ok
+}
