@@ -73,12 +73,14 @@
 // Raft's messages travel as cluster notifications (cluster.Node.Notify:
 // no reply frame, handled in order per connection), batched per peer.
 // The empty append by which the leader tells followers of each new
-// commit index is held for up to 5 ms and dropped when a later append to
-// the same follower carries it, which halves the messages of a command
-// under load; a follower then learns a commit at most one heartbeat
-// (20 ms: every other 10 ms tick; elections time out after 10 to 19
-// ticks) late. Both are losses or delays Raft tolerates by design; no
-// safety property depends on delivery.
+// commit index is held for up to one heartbeat interval (20 ms: every
+// other 10 ms tick; elections time out after 10 to 19 ticks) and dropped
+// when a later append, or a heartbeat with a commit index as high, to
+// the same follower carries it: that halves the messages of a command. A
+// follower then learns a commit up to 20 ms late, which delays only its
+// own apply (the leader answers commands; a new leader applies what was
+// committed before it serves). Both are losses or delays Raft tolerates
+// by design; no safety property depends on delivery.
 //
 // Renewals (commands that are all OpRenew) wait on the leader for up to
 // 10 ms (at most 1/32 of the shortest TTL they renew) for others, and

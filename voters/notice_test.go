@@ -35,9 +35,14 @@ func TestSupersede(t *testing.T) {
 		{1, raftMsg(raftpb.MsgHeartbeat, 2, 6, 0)}, // kept, and supersedes nothing
 		{1, raftMsg(raftpb.MsgApp, 2, 6, 1)},       // kept
 		{1, raftMsg(raftpb.MsgAppResp, 2, 0, 0)},   // kept
+		{1, raftMsg(raftpb.MsgApp, 4, 7, 0)},       // dropped: a heartbeat to 4 with commit 7 follows
+		{1, raftMsg(raftpb.MsgApp, 5, 7, 0)},       // kept: the heartbeat to 5 carries a lower commit
+		{1, raftMsg(raftpb.MsgHeartbeat, 4, 7, 0)}, // kept
+		{1, raftMsg(raftpb.MsgHeartbeat, 5, 6, 0)}, // kept
 	}
 	got := describe(supersede(batch))
-	want := []string{"MsgApp/2/2/5", "MsgApp/1/3/5", "MsgApp/1/3/6", "MsgHeartbeat/1/2/6", "MsgApp/1/2/6", "MsgAppResp/1/2/0"}
+	want := []string{"MsgApp/2/2/5", "MsgApp/1/3/5", "MsgApp/1/3/6", "MsgHeartbeat/1/2/6", "MsgApp/1/2/6", "MsgAppResp/1/2/0",
+		"MsgApp/1/5/7", "MsgHeartbeat/1/4/7", "MsgHeartbeat/1/5/6"}
 	if len(got) != len(want) {
 		t.Fatalf("supersede = %v, want %v", got, want)
 	}
@@ -81,6 +86,11 @@ func TestHoldNotices(t *testing.T) {
 	got, took = run(t, raftMsg(raftpb.MsgHeartbeat, 3, 5, 0), 2*time.Millisecond)
 	if len(got) != 2 || took != 2*time.Millisecond {
 		t.Fatalf("with a heartbeat to another member: %v after %v", got, took)
+	}
+	// The next heartbeat to the member carries the commit: it alone goes.
+	got, took = run(t, raftMsg(raftpb.MsgHeartbeat, 2, 5, 0), 3*time.Millisecond)
+	if len(got) != 1 || got[0] != "MsgHeartbeat/1/2/5" || took != 3*time.Millisecond {
+		t.Fatalf("with a heartbeat to the member: %v after %v, want [MsgHeartbeat/1/2/5] after 3ms", got, took)
 	}
 	// An append arriving after the hold finds the notice already sent.
 	got, took = run(t, raftMsg(raftpb.MsgApp, 2, 6, 1), 2*commitHold)

@@ -24,10 +24,11 @@ const (
 	peerIdle    = 10 * time.Second // a sender with nothing to send ends
 	// commitHold is how long a sender keeps a batch of nothing but
 	// commit notices (see isCommitNotice) in the hope that a later
-	// append to the same member supersedes them. Raft's leader
-	// heartbeats every 20 ms (see startMember) with the commit index
-	// anyway, and a follower learns it at most this much later.
-	commitHold = 5 * time.Millisecond
+	// append or heartbeat to the same member supersedes them. Raft's
+	// leader heartbeats every 20 ms (see startMember) with the commit
+	// index, so a notice is rarely sent at all, and a follower learns
+	// a commit at most this much later.
+	commitHold = 20 * time.Millisecond
 )
 
 type outMsg struct {
@@ -143,15 +144,17 @@ func (s *sender) sendCtx() context.Context {
 	return s.ctx
 }
 
-// holdNotices drops the commit notices of batch that a later append to
-// the same member supersedes and, when only notices are left, waits up
-// to commitHold for more of the queue to supersede them too.
+// holdNotices drops the commit notices of batch that a later append or
+// heartbeat to the same member supersedes and, when only notices are
+// left, waits up to commitHold for more of the queue to supersede them
+// too.
 //
 // Why: after each commit the Raft leader sends every follower an empty
 // append that only carries the new commit index, and each follower
 // answers it, which doubles the messages of every operation. A later
-// append carries a commit index at least as high, so the notice adds
-// nothing once one follows; dropping a message is a loss Raft is built
+// append carries a commit index at least as high, and so does the next
+// heartbeat of a follower that is caught up, so the notice adds nothing
+// once one follows; dropping a message is a loss Raft is built
 // to tolerate (safety never depends on delivery), and the notice is
 // still sent when nothing supersedes it within commitHold.
 func (s *sender) holdNotices(batch []outMsg) []outMsg {
@@ -192,30 +195,39 @@ func allNotices(batch []outMsg) bool {
 	return true
 }
 
-// supersede removes every commit notice that a later append of the same
-// group to the same member follows in batch, keeping the order of the
-// rest.
+// supersede removes every commit notice that a later message of the
+// same group to the same member makes useless: an append (it carries the
+// leader's commit index, which never goes back), or a heartbeat that
+// carries a commit index at least as high (a heartbeat carries the
+// follower's match index when that is lower). The order of the rest is
+// kept.
 func supersede(batch []outMsg) []outMsg {
 	if len(batch) < 2 {
 		return batch // most batches: nothing can follow
 	}
 	type dest struct{ group, to uint64 }
-	var later map[dest]bool
+	const appended = ^uint64(0) // an append follows: every commit is carried
+	var later map[dest]uint64   // the highest commit index a later message carries
 	keep := batch[:0:0]
 	for i := len(batch) - 1; i >= 0; i-- {
 		om := batch[i]
-		if om.m.GetType() != raftpb.MsgApp {
+		typ := om.m.GetType()
+		if typ != raftpb.MsgApp && typ != raftpb.MsgHeartbeat {
 			keep = append(keep, om)
 			continue
 		}
 		d := dest{om.group, om.m.GetTo()}
-		if isCommitNotice(om.m) && later[d] {
+		if c, ok := later[d]; ok && isCommitNotice(om.m) && c >= om.m.GetCommit() {
 			continue
 		}
 		if later == nil {
-			later = map[dest]bool{}
+			later = map[dest]uint64{}
 		}
-		later[d] = true
+		if typ == raftpb.MsgApp {
+			later[d] = appended
+		} else {
+			later[d] = max(later[d], om.m.GetCommit())
+		}
 		keep = append(keep, om)
 	}
 	slices.Reverse(keep)
