@@ -2,18 +2,27 @@ package cluster
 
 // Shared returns the value kept on this node under key, made by create
 // on the first call, and a release function; the last release of a value
-// passes it to destroy and forgets it, so a later Shared makes a new one.
-// Packages keep one per-node service this way (the voter service that
-// every lock Manager and Elector of a node uses), so that no package
-// holds state of its own. create and destroy run without the node's
-// locks held: they may call Shared for other keys (a service built on
-// another); a concurrent Shared of the same key waits for create.
+// passes it to destroy and forgets it, so a later Shared makes a new one,
+// once destroy has returned (the old value's clean-up never overlaps the
+// new one's start). Packages keep one per-node service this way (the
+// voter service that every lock Manager and Elector of a node uses), so
+// that no package holds state of its own. create and destroy run without
+// the node's locks held: they may call Shared for other keys (a service
+// built on another); a concurrent Shared of the same key waits for
+// create.
 func (n *Node) Shared(key any, create func() any, destroy func(any)) (v any, release func()) {
 	n.sharedMu.Lock()
 	if n.shared == nil {
 		n.shared = map[any]*sharedValue{}
 	}
 	s := n.shared[key]
+	for s != nil && s.gone != nil {
+		gone := s.gone
+		n.sharedMu.Unlock()
+		<-gone // the last value is being destroyed
+		n.sharedMu.Lock()
+		s = n.shared[key]
+	}
 	first := s == nil
 	if first {
 		s = &sharedValue{ready: make(chan struct{})}
@@ -38,11 +47,15 @@ func (n *Node) Shared(key any, create func() any, destroy func(any)) (v any, rel
 		s.refs--
 		last := s.refs == 0
 		if last {
-			delete(n.shared, key)
+			s.gone = make(chan struct{})
 		}
 		n.sharedMu.Unlock()
 		if last {
 			destroy(s.v)
+			n.sharedMu.Lock()
+			delete(n.shared, key)
+			close(s.gone)
+			n.sharedMu.Unlock()
 		}
 	}
 }
@@ -51,4 +64,5 @@ type sharedValue struct {
 	ready chan struct{} // closed once v is made
 	v     any
 	refs  int
+	gone  chan struct{} // set while v is destroyed, closed after
 }

@@ -38,10 +38,14 @@
 // a leader whose table has not applied it proposes it again (same base,
 // the group's ID; a second one changes nothing), so a founder that stops
 // before the entry commits does not leave a group that refuses every
-// command. When the last Manager or Elector of the leader's node closes
-// while the node stays up, the leader first hands leadership to a
-// caught-up voter (for up to 250 ms), so the group does not wait an
-// election timeout.
+// command. When the last Manager or Elector of a node closes while the
+// node stays up, its member departs: a leader first hands leadership to
+// a caught-up voter (for up to 250 ms), so the group does not wait an
+// election timeout; the member asks the leader once to remove it; and
+// the node stops gossiping the service's tags, so clients stop sending
+// it commands and, if the removal was not made, the autopilot finds the
+// member missing and removes it after the failure threshold (an alive
+// node that still gossiped them would be counted on for good).
 //
 // Autopilot (on the leader, one change at a time): a member whose node
 // is alive under a new Raft ID restarted, and lost its state, so it is

@@ -3,7 +3,9 @@ package voters_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -139,7 +141,14 @@ func TestCloseYieldsLeadership(t *testing.T) {
 		delete(releases, lead)
 		delete(svcs, lead)
 		start := time.Now()
-		release()
+		// Close waits a gossip round for its tags to go out: the gap
+		// is measured while it runs.
+		released := make(chan struct{})
+		go func() {
+			defer close(released)
+			release()
+		}()
+		defer func() { <-released }()
 		waitFor(t, 5*time.Second, "another leader", func() bool {
 			for _, s := range svcs {
 				if s.State().Leader {
@@ -158,4 +167,70 @@ func TestCloseYieldsLeadership(t *testing.T) {
 			break
 		}
 	})
+}
+
+// TestClosedServiceReplaced: a voter whose service closes while its node
+// stays up asks to be removed and clears its tags, so the group replaces
+// it with another node at once; without that it stayed a voter for good
+// (its node is alive, so the autopilot never found it missing).
+func TestClosedServiceReplaced(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := simtest.Start(t, 4, 5)
+		svcs := map[string]*voters.Service{}
+		releases := map[string]func(){}
+		for _, n := range c.Nodes() {
+			svcs[n.Name()], releases[n.Name()] = voters.Acquire(n)
+		}
+		defer func() {
+			for _, r := range releases {
+				r()
+			}
+		}()
+		waitFor(t, 20*time.Second, "three voters", func() bool {
+			ok, _ := whole(svcs, 3)
+			return ok
+		})
+		var gone string
+		for name, s := range svcs {
+			if st := s.State(); st.ID != 0 && !st.Leader && slices.Contains(leaderState(svcs).Voters, st.ID) {
+				gone = name
+				break
+			}
+		}
+		releases[gone]()
+		delete(releases, gone)
+		delete(svcs, gone)
+		start := time.Now()
+		var why string
+		// The failure threshold on this profile is 2 s: a removal that
+		// waited for it would take longer.
+		waitFor(t, 1500*time.Millisecond, "three voters without "+gone, func() bool {
+			var ok bool
+			ok, why = whole(svcs, 3)
+			return ok
+		}, func() string { return why })
+		t.Logf("replaced after %v", time.Since(start))
+		var observer string
+		for name := range svcs {
+			observer = name
+		}
+		var tags map[string]string
+		waitFor(t, time.Second, gone+"'s voter tags to go", func() bool {
+			for _, m := range c.Node(observer).Members() {
+				if m.Name == gone {
+					tags = m.Tags
+				}
+			}
+			return tags["_v"] == "" && tags["_vg"] == ""
+		}, func() string { return fmt.Sprint(tags) })
+	})
+}
+
+func leaderState(svcs map[string]*voters.Service) voters.State {
+	for _, s := range svcs {
+		if st := s.State(); st.Leader {
+			return st
+		}
+	}
+	return voters.State{}
 }

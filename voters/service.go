@@ -119,12 +119,73 @@ func newID() uint64 {
 
 func (s *Service) close() {
 	s.unhook()
-	s.yieldLeadership()
+	up := !s.nodeDown()
+	if up {
+		s.depart()
+	}
 	for _, m := range []string{methodRaft, methodDo, methodLeave} {
 		s.node.Handle(m, nil)
 	}
 	s.stop()
 	s.wg.Wait()
+	if up {
+		s.clearTags()
+	}
+}
+
+// nodeDown reports whether the node closed (a crash, Leave or Close):
+// then nobody can be told anything.
+func (s *Service) nodeDown() bool {
+	select {
+	case <-s.node.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// departTimeout bounds depart: the hand-over of leadership (up to
+// yieldTimeout) and one request to the leader.
+const departTimeout = 500 * time.Millisecond
+
+// depart runs when the last user of the service lets it go while the
+// node stays up: a leader hands leadership to a caught-up voter, and the
+// member asks the leader once to remove it, so the group does not count
+// on a member that is gone (else it would be a voter for good: its node
+// is alive, so the autopilot would never find it missing). If the
+// request fails, clearTags makes the autopilot find it missing, and it
+// is removed after the failure threshold.
+func (s *Service) depart() {
+	s.yieldLeadership()
+	s.mu.Lock()
+	m := s.m
+	s.mu.Unlock()
+	if m == nil {
+		return
+	}
+	st, err := m.g.Status()
+	if err != nil || st.State == raft.StateLeader || roleOf(m, st) == "" {
+		return // the last voter, or a leader nobody could take over from
+	}
+	lead := s.nameOf(st.Leader)
+	if lead == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, departTimeout)
+	defer cancel()
+	var resp doResp
+	if err := s.node.Call(ctx, lead, methodLeave, leaveReq{Group: m.group, ID: m.id}, &resp); err != nil || resp.NotLeader {
+		s.log.Debug("removal not asked for at close", "leader", lead, "err", err, "not-leader", resp.NotLeader)
+	}
+}
+
+// clearTags removes the service's tags once it stopped, so that no
+// client sends it commands and the autopilot no longer counts its node
+// as running the service.
+func (s *Service) clearTags() {
+	if err := s.node.SetTags(map[string]string{tagID: "", tagRole: ""}); err != nil {
+		s.log.Debug("voter tags not cleared", "err", err)
+	}
 }
 
 // yieldTimeout bounds yieldLeadership: about an election timeout.
@@ -134,16 +195,10 @@ const yieldTimeout = 250 * time.Millisecond
 // this member leads and its node stays up, so that closing a node's last
 // Manager or Elector costs the group no election timeout (the others
 // would otherwise wait 100-190 ms to notice that the leader went quiet).
-// The member stays in the configuration, as before.
 func (s *Service) yieldLeadership() {
 	s.mu.Lock()
 	m := s.m
 	s.mu.Unlock()
-	select {
-	case <-s.node.Done():
-		return // a crash: nothing can be handed over
-	default:
-	}
 	if m == nil {
 		return
 	}
