@@ -11,10 +11,19 @@ import (
 )
 
 func raftMsg(typ raftpb.MessageType, to, commit uint64, entries int) *raftpb.Message {
-	m := &raftpb.Message{Type: typ.Enum(), To: &to, Commit: &commit}
+	index := commit // a commit notice names the last index the follower has
+	m := &raftpb.Message{Type: typ.Enum(), To: &to, Commit: &commit, Index: &index}
 	for range entries {
 		m.Entries = append(m.Entries, &raftpb.Entry{})
 	}
+	return m
+}
+
+// probe is an empty append at index, past a follower's match: what the
+// leader sends a follower it probes, or whose window of appends is full.
+func probe(to, commit, index uint64) *raftpb.Message {
+	m := raftMsg(raftpb.MsgApp, to, commit, 0)
+	m.Index = &index
 	return m
 }
 
@@ -39,10 +48,12 @@ func TestSupersede(t *testing.T) {
 		{1, raftMsg(raftpb.MsgApp, 5, 7, 0)},       // kept: the heartbeat to 5 carries a lower commit
 		{1, raftMsg(raftpb.MsgHeartbeat, 4, 7, 0)}, // kept
 		{1, raftMsg(raftpb.MsgHeartbeat, 5, 6, 0)}, // kept
+		{1, probe(6, 7, 9)},                        // kept: a probe past the follower's match
+		{1, raftMsg(raftpb.MsgHeartbeat, 6, 7, 0)}, // kept
 	}
 	got := describe(supersede(batch))
 	want := []string{"MsgApp/2/2/5", "MsgApp/1/3/5", "MsgApp/1/3/6", "MsgHeartbeat/1/2/6", "MsgApp/1/2/6", "MsgAppResp/1/2/0",
-		"MsgApp/1/5/7", "MsgHeartbeat/1/4/7", "MsgHeartbeat/1/5/6"}
+		"MsgApp/1/5/7", "MsgHeartbeat/1/4/7", "MsgHeartbeat/1/5/6", "MsgApp/1/6/7", "MsgHeartbeat/1/6/7"}
 	if len(got) != len(want) {
 		t.Fatalf("supersede = %v, want %v", got, want)
 	}

@@ -197,10 +197,16 @@ func allNotices(batch []outMsg) bool {
 
 // supersede removes every commit notice that a later message of the
 // same group to the same member makes useless: an append (it carries the
-// leader's commit index, which never goes back), or a heartbeat that
-// carries a commit index at least as high (a heartbeat carries the
-// follower's match index when that is lower). The order of the rest is
-// kept.
+// leader's commit index, which never goes back, and is answered just the
+// same), or a heartbeat that carries a commit index at least as high as
+// the notice's and at least its log index. The second bound matters: an
+// empty append is also how the leader probes a follower, or frees its
+// window of appends in flight after a heartbeat answer, and such an
+// append names an index above the follower's match (which bounds the
+// heartbeat's commit); dropping it would leave the follower stalled
+// behind every later heartbeat. A notice to a caught-up follower names
+// an index at or below the commit, so only it goes. The order of the
+// rest is kept.
 func supersede(batch []outMsg) []outMsg {
 	if len(batch) < 2 {
 		return batch // most batches: nothing can follow
@@ -217,7 +223,7 @@ func supersede(batch []outMsg) []outMsg {
 			continue
 		}
 		d := dest{om.group, om.m.GetTo()}
-		if c, ok := later[d]; ok && isCommitNotice(om.m) && c >= om.m.GetCommit() {
+		if c, ok := later[d]; ok && isCommitNotice(om.m) && c >= om.m.GetCommit() && c >= om.m.GetIndex() {
 			continue
 		}
 		if later == nil {
