@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gossipsync/gossipsync/internal/leases"
+	"github.com/gossipsync/gossipsync/internal/raftgroup"
 )
 
 // Renewals are most of a busy group's commands (every held lock and
@@ -48,19 +49,26 @@ func renewalsOnly(cmds []leases.Cmd) bool {
 var errBatchResults = errors.New("voters: a batch's results do not match its commands")
 
 // batcher gathers one leader's renewals into entries. The first caller
-// of a batch waits the hold and proposes the batch for all of its
-// callers; no goroutine of its own runs.
+// of a batch starts a goroutine that waits the hold and proposes the
+// batch for all of its callers.
 type batcher struct {
 	mu      sync.Mutex
 	pending *batch // the batch being gathered, nil if none
 }
 
 type batch struct {
-	cmds     []leases.Cmd
-	calls    []*batchCall
-	full     chan struct{} // closed when the batch reached maxRenewBatch
-	deadline time.Time     // the latest deadline of its callers
-	endless  bool          // a caller has no deadline
+	cmds   []leases.Cmd
+	calls  []*batchCall
+	fire   time.Time     // when the hold ends: the shortest of its callers'
+	sooner chan struct{} // signalled when fire moved earlier
+	full   chan struct{} // closed when the batch reached maxRenewBatch
+	// ctx bounds the proposal: it ends when every caller's ctx has
+	// ended (or the service stops), so the proposal outlives none of
+	// its callers and is cut short by none while one still waits.
+	ctx    context.Context
+	cancel context.CancelFunc
+	live   int           // callers whose ctx has not ended; under batcher.mu
+	stops  []func() bool // the callers' context.AfterFunc registrations
 }
 
 type batchCall struct {
@@ -74,23 +82,36 @@ type batchOut struct {
 }
 
 // add puts cmds into the pending batch, or starts one (first: the
-// caller proposes it).
-func (b *batcher) add(ctx context.Context, cmds []leases.Cmd) (bt *batch, call *batchCall, first bool) {
+// caller proposes it). A batch whose callers have all given up takes
+// nobody new.
+func (b *batcher) add(parent, ctx context.Context, cmds []leases.Cmd) (bt *batch, call *batchCall, first bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	bt = b.pending
-	if bt == nil {
-		bt = &batch{full: make(chan struct{})}
+	now := time.Now()
+	fire := now.Add(renewHoldFor(cmds))
+	if bt == nil || bt.ctx.Err() != nil {
+		bt = &batch{fire: fire, sooner: make(chan struct{}, 1), full: make(chan struct{})}
+		bt.ctx, bt.cancel = context.WithCancel(parent)
 		b.pending, first = bt, true
+	} else if fire.Before(bt.fire) {
+		bt.fire = fire
+		select {
+		case bt.sooner <- struct{}{}:
+		default:
+		}
 	}
 	call = &batchCall{off: len(bt.cmds), n: len(cmds), done: make(chan batchOut, 1)}
 	bt.cmds = append(bt.cmds, cmds...)
 	bt.calls = append(bt.calls, call)
-	if d, ok := ctx.Deadline(); !ok {
-		bt.endless = true
-	} else if d.After(bt.deadline) {
-		bt.deadline = d
-	}
+	bt.live++
+	bt.stops = append(bt.stops, context.AfterFunc(ctx, func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if bt.live--; bt.live == 0 {
+			bt.cancel()
+		}
+	}))
 	if len(bt.cmds) >= maxRenewBatch {
 		b.pending = nil // later renewals start a new batch
 		close(bt.full)
@@ -107,21 +128,27 @@ func (b *batcher) take(bt *batch) {
 	}
 }
 
+// until returns when bt's hold ends.
+func (b *batcher) until(bt *batch) time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bt.fire
+}
+
 // proposeBatched proposes renewals cmds on m, in a batch with others
 // that arrive within the hold.
 func (s *Service) proposeBatched(ctx context.Context, m *member, cmds []leases.Cmd) ([]leases.Result, error) {
-	bt, call, first := m.renewals.add(ctx, cmds)
-	if first {
-		t := time.NewTimer(renewHoldFor(cmds))
-		select {
-		case <-t.C:
-		case <-bt.full:
-		case <-ctx.Done():
-		case <-s.ctx.Done():
-		}
-		t.Stop()
+	bt, call, first := m.renewals.add(s.ctx, ctx, cmds)
+	// The first caller starts the batch's proposer, which runs apart so
+	// that every caller, this one too, returns when its ctx ends.
+	if first && !s.spawnLive(func() {
+		s.hold(m, bt)
 		m.renewals.take(bt)
-		s.proposeBatch(m, bt)
+		res, err := s.propose(bt.ctx, m, bt.cmds)
+		bt.finish(res, err)
+	}) {
+		m.renewals.take(bt)
+		bt.finish(nil, raftgroup.ErrClosed) // the service is stopping
 	}
 	select {
 	case out := <-call.done:
@@ -131,16 +158,28 @@ func (s *Service) proposeBatched(ctx context.Context, m *member, cmds []leases.C
 	}
 }
 
-// proposeBatch proposes bt's commands as one entry and hands each
-// caller its results. It waits until the latest of its callers' deadlines
-// at most, so an early caller that gave up does not cut the others short.
-func (s *Service) proposeBatch(m *member, bt *batch) {
-	ctx, cancel := s.ctx, context.CancelFunc(func() {})
-	if !bt.endless {
-		ctx, cancel = context.WithDeadline(s.ctx, bt.deadline)
+// hold waits until bt's hold ends, it is full, or all its callers gave
+// up.
+func (s *Service) hold(m *member, bt *batch) {
+	t := time.NewTimer(time.Until(m.renewals.until(bt)))
+	defer t.Stop()
+	for {
+		select {
+		case <-bt.sooner:
+			t.Reset(time.Until(m.renewals.until(bt)))
+		case <-t.C:
+			return
+		case <-bt.full:
+			return
+		case <-bt.ctx.Done():
+			return
+		}
 	}
-	defer cancel()
-	res, err := s.propose(ctx, m, bt.cmds)
+}
+
+// finish hands each caller of bt its results of the proposal (or its
+// error), and releases what the batch holds. No caller joins bt any more.
+func (bt *batch) finish(res []leases.Result, err error) {
 	if err == nil && len(res) != len(bt.cmds) {
 		err = errBatchResults
 	}
@@ -151,4 +190,8 @@ func (s *Service) proposeBatch(m *member, bt *batch) {
 		}
 		c.done <- out
 	}
+	for _, stop := range bt.stops {
+		stop()
+	}
+	bt.cancel()
 }

@@ -60,3 +60,51 @@ func TestRenewalsBatched(t *testing.T) {
 		}
 	})
 }
+
+// A renewal with a short TTL that joins a batch brings its proposal
+// forward (the hold is at most 1/32 of every TTL in it), and a caller
+// that gives up during the hold leaves the others their results.
+func TestRenewalBatchHold(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, 3, 2)
+		e.waitWhole(10*time.Second, 3)
+		lead := e.s(e.leader())
+		h := leases.Holder{Node: "n1", Owner: "m", Handle: 1}
+		r := do(t, lead, 5*time.Second, claim("k", h, 10*time.Second))
+		renew := func(ttl time.Duration) []leases.Cmd {
+			return []leases.Cmd{{Op: leases.OpRenew, Key: "k", Holder: h, Token: r.Token, TTL: ttl}}
+		}
+		synctest.Wait()
+		// Alone, a renewal waits the whole hold (10 ms).
+		start := time.Now()
+		if res, err := lead.Do(context.Background(), renew(10*time.Second)); err != nil || !res[0].OK {
+			t.Fatalf("renewal: %+v %v", res, err)
+		}
+		if took := time.Since(start); took < 10*time.Millisecond {
+			t.Fatalf("a lone renewal was answered after %v, before its hold", took)
+		}
+		// The first caller gives up after 1 ms; a renewal of TTL 64 ms
+		// (hold 2 ms) joins at 1 ms: the batch goes at 3 ms.
+		synctest.Wait()
+		start = time.Now()
+		firstErr := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+			defer cancel()
+			_, err := lead.Do(ctx, renew(10*time.Second))
+			firstErr <- err
+		}()
+		time.Sleep(time.Millisecond)
+		res, err := lead.Do(context.Background(), renew(64*time.Millisecond))
+		took := time.Since(start)
+		if err != nil || !res[0].OK {
+			t.Fatalf("second renewal: %+v %v", res, err)
+		}
+		if took >= 10*time.Millisecond {
+			t.Errorf("the short-TTL renewal was answered after %v; its hold ends 3 ms in", took)
+		}
+		if err := <-firstErr; err == nil {
+			t.Errorf("the caller that gave up after 1 ms got an answer")
+		}
+	})
+}

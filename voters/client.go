@@ -31,15 +31,22 @@ var ErrNoGroup = errors.New("voters: no reachable voter group")
 func (s *Service) Do(ctx context.Context, cmds []leases.Cmd) ([]leases.Result, error) {
 	backoff := time.Millisecond
 	var last error = ErrNoGroup
+	var failed string // the last target that did not answer
 	for hops := 0; ; hops++ {
 		if s.ctx.Err() != nil {
 			return nil, ErrClosed
 		}
-		target, group := s.target(hops)
+		target, group := s.target(hops, failed)
 		if target != "" {
-			res, next, err := s.try(ctx, target, group, cmds)
+			tctx, cancel := tryContext(ctx)
+			res, next, err := s.try(tctx, target, group, cmds)
+			cancel()
 			if err == nil {
 				return res, nil
+			}
+			if next == "" {
+				failed = target
+				s.suspect(target)
 			}
 			last = err
 			if next != "" && hops < 3 {
@@ -59,6 +66,42 @@ func (s *Service) Do(ctx context.Context, cmds []leases.Cmd) ([]leases.Result, e
 		backoff = min(2*backoff, 50*time.Millisecond)
 	}
 }
+
+// suspect records that name did not answer a try. Gossip may still name
+// it as the leader: the next commands try elsewhere first, for
+// suspectFor.
+func (s *Service) suspect(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.suspectName, s.suspectAt = name, time.Now()
+}
+
+// suspected reports whether name did not answer a try within the last
+// suspectFor.
+func (s *Service) suspected(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return name != "" && name == s.suspectName && time.Since(s.suspectAt) < suspectFor
+}
+
+// suspectFor is how long a target that did not answer is tried last: about
+// the time gossip takes to report a crashed node on cluster.Local.
+const suspectFor = time.Second
+
+// tryContext bounds one try to a third of what is left of ctx (at least
+// minTry): a leader that crashed may not refuse a connection, and gossip
+// names it until its failure is detected, so a try that waited for all
+// of ctx could leave no time to find the new leader.
+func tryContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, max(time.Until(d)/3, minTry))
+}
+
+// minTry is the least time a try waits for its answer.
+const minTry = 20 * time.Millisecond
 
 // try sends cmds to target once. next names the leader target pointed
 // to, if it is not the leader.
@@ -84,18 +127,28 @@ func (s *Service) try(ctx context.Context, target string, group uint64, cmds []l
 
 // target picks the node to send commands to: the leader named by the
 // last redirect, else the one gossip names, else a member of the group.
-func (s *Service) target(hops int) (string, uint64) {
+// Gossip's leader and the random member are not failed (the last target
+// that did not answer) nor a suspect while another is left; a redirect
+// is followed even to them (a try that fails clears it).
+func (s *Service) target(hops int, failed string) (string, uint64) {
 	v := s.currentView()
 	s.mu.Lock()
 	hint := s.hint
 	s.mu.Unlock()
+	if failed == "" && s.suspected(v.leader) {
+		failed = v.leader
+	}
+	others := v.members
+	if failed != "" && len(others) > 1 {
+		others = slices.DeleteFunc(slices.Clone(others), func(n string) bool { return n == failed })
+	}
 	switch {
-	case hint != "" && slices.Contains(v.members, hint):
+	case hint != "" && slices.Contains(v.members, hint): // a fresh redirect: failed ones clear it
 		return hint, v.group
-	case v.leader != "" && hops == 0:
+	case v.leader != "" && v.leader != failed && hops == 0:
 		return v.leader, v.group
-	case len(v.members) > 0:
-		return v.members[rand.N(len(v.members))], v.group
+	case len(others) > 0:
+		return others[rand.N(len(others))], v.group
 	}
 	return "", 0
 }

@@ -54,6 +54,7 @@ func (s *Service) step(now time.Time) {
 		s.dropMember(m, "stopped: "+err.Error())
 		return
 	}
+	m.noteRemoved(slices.Concat(st.Voters, st.Learners), v)
 	role := roleOf(m, st)
 	switch {
 	case role != "":
@@ -284,7 +285,7 @@ func (s *Service) plan(m *member, st raftgroup.Status, v view, now time.Time) (*
 			// A node that gossips a role in the group but is not in
 			// its configuration was removed and has not noticed yet
 			// (it is leaving, or was away): its ID must not come back.
-			if id := v.ids[name]; !slices.Contains(inCfg, id) && !slices.Contains(v.members, name) {
+			if id := v.ids[name]; !slices.Contains(inCfg, id) && !slices.Contains(v.members, name) && !m.removed[id] {
 				return change(raftpb.ConfChangeAddLearnerNode, id), "add " + name + " as a learner"
 			}
 		}

@@ -3,6 +3,7 @@ package voters
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,6 +30,35 @@ type member struct {
 	heard time.Time
 	// renewals gathers the renewals this member proposes as leader.
 	renewals batcher
+	// cfg is the configuration (voters and learners) seen at the last
+	// step, and removed the IDs that left it since, each kept while
+	// gossip still names it: a leader never adds one back, though a
+	// removed node may gossip its old ID for a while yet.
+	cfg     []uint64
+	removed map[uint64]bool
+}
+
+// noteRemoved records the IDs that left the configuration since the
+// last step, and forgets those that gossip no longer names.
+func (m *member) noteRemoved(cfg []uint64, v view) {
+	for _, id := range m.cfg {
+		if !slices.Contains(cfg, id) {
+			if m.removed == nil {
+				m.removed = map[uint64]bool{}
+			}
+			m.removed[id] = true
+		}
+	}
+	m.cfg = cfg
+	if len(m.removed) == 0 {
+		return
+	}
+	named := slices.Concat(slices.Collect(maps.Values(v.ids)), slices.Collect(maps.Values(v.leaving)))
+	for id := range m.removed {
+		if !slices.Contains(named, id) {
+			delete(m.removed, id)
+		}
+	}
 }
 
 // machine replicates a lease table: every entry is a batch of commands.

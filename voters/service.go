@@ -36,23 +36,27 @@ type Service struct {
 	wg     sync.WaitGroup // the loop, senders, background work
 	unhook func()         // BeforeLeave registration
 
-	mu       sync.Mutex // protects the fields below
-	rid      uint64     // this incarnation's Raft ID; changes when removed from a group
-	m        *member    // the Raft member, nil if none
-	hint     string     // the leader named by the last NotLeader reply
-	eligible time.Time  // founding: when this node first found it should found
-	missing  map[uint64]time.Time
-	busy     bool   // the autopilot has a change in flight
-	expiring bool   // an expiry proposal is in flight
-	founding bool   // a founding entry proposed by a leader that is not the founder is in flight
-	asking   bool   // a cut-off member is asking the leader to remove it
-	role     string // the role tag last set
-	leading  bool   // this member led at the loop's last step
-	view     view   // the last view observed
-	viewSeen bool   // view was observed
+	mu   sync.Mutex // protects the fields below
+	rid  uint64     // this incarnation's Raft ID; changes when removed from a group
+	m    *member    // the Raft member, nil if none
+	hint string     // the leader named by the last NotLeader reply
+	// suspectName did not answer a try at suspectAt (see suspect).
+	suspectName string
+	suspectAt   time.Time
+	eligible    time.Time // founding: when this node first found it should found
+	missing     map[uint64]time.Time
+	busy        bool   // the autopilot has a change in flight
+	expiring    bool   // an expiry proposal is in flight
+	founding    bool   // a founding entry proposed by a leader that is not the founder is in flight
+	asking      bool   // a cut-off member is asking the leader to remove it
+	role        string // the role tag last set
+	leading     bool   // this member led at the loop's last step
+	view        view   // the last view observed
+	viewSeen    bool   // view was observed
 	// viewVersion: the node's MembersVersion when view was observed.
 	viewVersion uint64
 	leaving     bool              // Leave began: no ID tag, no new member
+	stopping    bool              // stop began: spawnLive starts nothing
 	tags        map[string]string // what this node should gossip
 	names       map[uint64]string // Raft ID -> node name, of alive members by gossip
 	known       map[uint64]string // Raft ID -> node name, kept while in the configuration
@@ -144,8 +148,8 @@ func (s *Service) nodeDown() bool {
 	}
 }
 
-// departTimeout bounds depart: the hand-over of leadership (up to
-// yieldTimeout) and one request to the leader.
+// departTimeout bounds depart's request to the leader; the hand-over of
+// leadership before it takes up to yieldTimeout more.
 const departTimeout = 500 * time.Millisecond
 
 // depart runs when the last user of the service lets it go while the
@@ -156,6 +160,10 @@ const departTimeout = 500 * time.Millisecond
 // request fails, clearTags makes the autopilot find it missing, and it
 // is removed after the failure threshold.
 func (s *Service) depart() {
+	s.mu.Lock()
+	s.leaving = true // no candidate any more, and no new ID once removed
+	s.mu.Unlock()
+	s.setIDTag()
 	s.yieldLeadership()
 	s.mu.Lock()
 	m := s.m
@@ -217,11 +225,12 @@ func (s *Service) yieldLeadership() {
 
 // stop cancels the service's work and stops its member.
 func (s *Service) stop() {
-	s.cancel()
 	s.mu.Lock()
+	s.stopping = true
 	m := s.m
 	s.m = nil
 	s.mu.Unlock()
+	s.cancel()
 	if m != nil {
 		m.g.Close()
 	}
@@ -288,7 +297,21 @@ func (s *Service) tagLoop() {
 	}
 }
 
-// spawn runs f on a goroutine that close waits for.
+// spawnLive runs f on a goroutine that close waits for, unless the
+// service is stopping (then it reports false and runs nothing). A
+// handler, which may still run while close waits, starts goroutines so.
+func (s *Service) spawnLive(f func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return false
+	}
+	s.spawn(f)
+	return true
+}
+
+// spawn runs f on a goroutine that close waits for. Only the service's
+// own goroutines call it (close waits for them first).
 func (s *Service) spawn(f func()) {
 	s.wg.Add(1)
 	go func() {
