@@ -51,11 +51,13 @@ func (n *Node) Shared(key any, create func() any, destroy func(any)) (v any, rel
 		}
 		n.sharedMu.Unlock()
 		if last {
+			defer func() { // even if destroy panics: later Shareds wait on gone
+				n.sharedMu.Lock()
+				delete(n.shared, key)
+				close(s.gone)
+				n.sharedMu.Unlock()
+			}()
 			destroy(s.v)
-			n.sharedMu.Lock()
-			delete(n.shared, key)
-			close(s.gone)
-			n.sharedMu.Unlock()
 		}
 	}
 }
