@@ -19,15 +19,17 @@ import (
 // group was known or reachable.
 var ErrNoGroup = errors.New("voters: no reachable voter group")
 
-// Do applies cmds, as one log entry, through the leader of the voter
-// group, and returns their results. Any node may call it: a node that is
-// not the leader sends cmds to the leader it knows of by gossip, and is
-// redirected by the voter it asked. It tries again, on the leader it is
-// told of or another voter, until ctx ends: every command of a lease
-// table may be applied more than once with the effect of once (a claim
-// by a holder that holds returns its token again; renewals, releases and
-// expiries name the grant they act on), so a retry after an unknown
-// outcome is safe.
+// Do applies cmds, as one log entry (renewals may share theirs with
+// others that reach the leader together), through the leader of the
+// voter group, and returns their results. Any node may call it: a node
+// that is not the leader sends cmds to the leader it knows of by gossip,
+// and is redirected by the voter it asked. It tries again, on the leader
+// it is told of or another voter, until ctx ends; each try waits at most
+// a third of what is left, so a crashed leader that gossip still names
+// cannot use up ctx. Every command of a lease table may be applied more
+// than once with the effect of once (a claim by a holder that holds
+// returns its token again; renewals, releases and expiries name the
+// grant they act on), so a retry after an unknown outcome is safe.
 func (s *Service) Do(ctx context.Context, cmds []leases.Cmd) ([]leases.Result, error) {
 	backoff := time.Millisecond
 	var last error = ErrNoGroup
