@@ -41,11 +41,13 @@
 // command. When the last Manager or Elector of a node closes while the
 // node stays up, its member departs: a leader first hands leadership to
 // a caught-up voter (for up to 250 ms), so the group does not wait an
-// election timeout; the member asks the leader once to remove it; and
-// the node stops gossiping the service's tags, so clients stop sending
-// it commands and, if the removal was not made, the autopilot finds the
-// member missing and removes it after the failure threshold (an alive
-// node that still gossiped them would be counted on for good).
+// election timeout; and the member asks the leader once to remove it.
+// Its node keeps gossiping the service's tags until it closes (a tag
+// update waits for a gossip round, which Close does not), so every
+// member remembers the IDs that left its configuration while gossip
+// still names them, and a leader never adds one back. If the request
+// fails, the member stays in the configuration, counted on though it
+// no longer answers, until its node leaves or fails.
 //
 // Autopilot (on the leader, one change at a time): a member whose node
 // is alive under a new Raft ID restarted, and lost its state, so it is

@@ -57,6 +57,7 @@ type Service struct {
 	viewVersion uint64
 	leaving     bool              // Leave began: no ID tag, no new member
 	stopping    bool              // stop began: spawnLive starts nothing
+	closing     bool              // close began: the tags stay as they are
 	tags        map[string]string // what this node should gossip
 	names       map[uint64]string // Raft ID -> node name, of alive members by gossip
 	known       map[uint64]string // Raft ID -> node name, kept while in the configuration
@@ -123,8 +124,12 @@ func newID() uint64 {
 
 func (s *Service) close() {
 	s.unhook()
-	up := !s.nodeDown()
-	if up {
+	s.mu.Lock()
+	// No tag changes from here on: the node's SetTags waits for a gossip
+	// round (about a second on LAN), which would hold up Close.
+	s.closing = true
+	s.mu.Unlock()
+	if !s.nodeDown() {
 		s.depart()
 	}
 	for _, m := range []string{methodRaft, methodDo, methodLeave} {
@@ -132,9 +137,6 @@ func (s *Service) close() {
 	}
 	s.stop()
 	s.wg.Wait()
-	if up {
-		s.clearTags()
-	}
 }
 
 // nodeDown reports whether the node closed (a crash, Leave or Close):
@@ -156,14 +158,10 @@ const departTimeout = 500 * time.Millisecond
 // node stays up: a leader hands leadership to a caught-up voter, and the
 // member asks the leader once to remove it, so the group does not count
 // on a member that is gone (else it would be a voter for good: its node
-// is alive, so the autopilot would never find it missing). If the
-// request fails, clearTags makes the autopilot find it missing, and it
-// is removed after the failure threshold.
+// is alive and keeps gossiping the service's tags, so the autopilot
+// would never find it missing). Leaders remember removed IDs while gossip
+// names them, so the stale tags do not bring it back.
 func (s *Service) depart() {
-	s.mu.Lock()
-	s.leaving = true // no candidate any more, and no new ID once removed
-	s.mu.Unlock()
-	s.setIDTag()
 	s.yieldLeadership()
 	s.mu.Lock()
 	m := s.m
@@ -184,15 +182,6 @@ func (s *Service) depart() {
 	var resp doResp
 	if err := s.node.Call(ctx, lead, methodLeave, leaveReq{Group: m.group, ID: m.id}, &resp); err != nil || resp.NotLeader {
 		s.log.Debug("removal not asked for at close", "leader", lead, "err", err, "not-leader", resp.NotLeader)
-	}
-}
-
-// clearTags removes the service's tags once it stopped, so that no
-// client sends it commands and the autopilot no longer counts its node
-// as running the service.
-func (s *Service) clearTags() {
-	if err := s.node.SetTags(map[string]string{tagID: "", tagRole: ""}); err != nil {
-		s.log.Debug("voter tags not cleared", "err", err)
 	}
 }
 
@@ -265,6 +254,12 @@ func (s *Service) setRole(role string) {
 }
 
 func (s *Service) pokeTags() {
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	if closing {
+		return
+	}
 	select {
 	case s.tagsChanged <- struct{}{}:
 	default:
