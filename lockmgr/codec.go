@@ -13,7 +13,7 @@ import (
 
 // AppendMsgpack appends the request as a msgpack map.
 func (r acquireReq) AppendMsgpack(b []byte) []byte {
-	b = wire.AppendMapLen(b, 5+count(r.Try))
+	b = wire.AppendMapLen(b, 5+wire.Count(r.Try))
 	b = wire.AppendStr(append(b, 0xa1, 'i'), r.ID)
 	b = r.Holder.append(append(b, 0xa1, 'h'))
 	b = wire.AppendInt(append(b, 0xa1, 'd'), int64(r.TTL))
@@ -28,22 +28,22 @@ func (r acquireReq) AppendMsgpack(b []byte) []byte {
 // false, leaving r as it was, for any other form.
 func (r *acquireReq) ParseMsgpack(b []byte) bool {
 	var out acquireReq
-	b, ok := parseMap(b, func(key byte, b []byte) ([]byte, bool) {
+	b, ok := wire.ParseMap(b, func(key, b []byte) ([]byte, bool) {
 		var v int64
 		var ok bool
-		switch key {
-		case 'i':
+		switch string(key) {
+		case "i":
 			out.ID, b, ok = wire.ReadStr(b)
-		case 'h':
+		case "h":
 			b, ok = out.Holder.parse(b)
-		case 'd':
+		case "d":
 			v, b, ok = wire.ReadInt(b)
 			out.TTL = time.Duration(v)
-		case 'y':
+		case "y":
 			out.Try, b, ok = wire.ReadBool(b)
-		case 'q':
+		case "q":
 			out.Quorum, b, ok = wire.ReadBool(b)
-		case 'r':
+		case "r":
 			v, b, ok = wire.ReadInt(b)
 			out.Replicas = int(v)
 			ok = ok && int64(out.Replicas) == v
@@ -68,13 +68,13 @@ func (r acquireResp) AppendMsgpack(b []byte) []byte {
 // false, leaving r as it was, for any other form.
 func (r *acquireResp) ParseMsgpack(b []byte) bool {
 	var out acquireResp
-	b, ok := parseMap(b, func(key byte, b []byte) ([]byte, bool) {
+	b, ok := wire.ParseMap(b, func(key, b []byte) ([]byte, bool) {
 		var v int64
 		var ok bool
-		switch key {
-		case 't':
+		switch string(key) {
+		case "t":
 			out.Token, b, ok = wire.ReadUint(b)
-		case 'w':
+		case "w":
 			v, b, ok = wire.ReadInt(b)
 			out.Waited = time.Duration(v)
 		}
@@ -92,7 +92,7 @@ func (r wakeReq) AppendMsgpack(b []byte) []byte {
 	b = wire.AppendMapLen(b, 2)
 	b = wire.AppendStr(append(b, 0xa1, 'i'), r.ID)
 	rel := &r.Release
-	b = wire.AppendMapLen(append(b, 0xa1, 'r'), 3+count(rel.Final))
+	b = wire.AppendMapLen(append(b, 0xa1, 'r'), 3+wire.Count(rel.Final))
 	b = wire.AppendStr(append(b, 0xa1, 'i'), rel.ID)
 	b = wire.AppendUint(append(b, 0xa1, 't'), rel.Token)
 	b = rel.Holder.append(append(b, 0xa1, 'h'))
@@ -106,23 +106,23 @@ func (r wakeReq) AppendMsgpack(b []byte) []byte {
 // false, leaving r as it was, for any other form.
 func (r *wakeReq) ParseMsgpack(b []byte) bool {
 	var out wakeReq
-	b, ok := parseMap(b, func(key byte, b []byte) ([]byte, bool) {
+	b, ok := wire.ParseMap(b, func(key, b []byte) ([]byte, bool) {
 		var ok bool
-		switch key {
-		case 'i':
+		switch string(key) {
+		case "i":
 			out.ID, b, ok = wire.ReadStr(b)
-		case 'r':
+		case "r":
 			rel := &out.Release
-			b, ok = parseMap(b, func(key byte, b []byte) ([]byte, bool) {
+			b, ok = wire.ParseMap(b, func(key, b []byte) ([]byte, bool) {
 				var ok bool
-				switch key {
-				case 'i':
+				switch string(key) {
+				case "i":
 					rel.ID, b, ok = wire.ReadStr(b)
-				case 't':
+				case "t":
 					rel.Token, b, ok = wire.ReadUint(b)
-				case 'h':
+				case "h":
 					b, ok = rel.Holder.parse(b)
-				case 'f':
+				case "f":
 					rel.Final, b, ok = wire.ReadBool(b)
 				}
 				return b, ok
@@ -145,33 +145,18 @@ func (h *holder) append(b []byte) []byte {
 }
 
 func (h *holder) parse(b []byte) ([]byte, bool) {
-	return parseMap(b, func(key byte, b []byte) ([]byte, bool) {
+	return wire.ParseMap(b, func(key, b []byte) ([]byte, bool) {
 		var ok bool
-		switch key {
-		case 'n':
+		switch string(key) {
+		case "n":
 			h.Node, b, ok = wire.ReadStr(b)
-		case 'm':
+		case "m":
 			h.Mgr, b, ok = wire.ReadStr(b)
-		case 'h':
+		case "h":
 			h.Handle, b, ok = wire.ReadUint(b)
 		}
 		return b, ok
 	})
-}
-
-// parseMap reads a map of one-letter keys, each once, whose values field
-// reads (false: a key it does not know, or a value it cannot read).
-func parseMap(b []byte, field func(key byte, b []byte) ([]byte, bool)) ([]byte, bool) {
-	n, b, ok := wire.ReadMapLen(b)
-	var seen uint32
-	for i := 0; ok && i < n; i++ {
-		var key byte
-		if key, b, ok = wire.ReadKey(b); !ok || !wire.FirstKey(&seen, key) {
-			return b, false
-		}
-		b, ok = field(key, b)
-	}
-	return b, ok
 }
 
 func appendBool(b []byte, v bool) []byte {
@@ -179,14 +164,4 @@ func appendBool(b []byte, v bool) []byte {
 		return append(b, 0xc3)
 	}
 	return append(b, 0xc2)
-}
-
-func count(conds ...bool) int {
-	n := 0
-	for _, c := range conds {
-		if c {
-			n++
-		}
-	}
-	return n
 }

@@ -84,23 +84,17 @@ func (r doReq) AppendMsgpack(b []byte) []byte {
 // ParseMsgpack reads the map AppendMsgpack writes (keys in any order);
 // false, leaving r as it was, for any other form.
 func (r *doReq) ParseMsgpack(b []byte) bool {
-	n, b, ok := wire.ReadMapLen(b)
 	var out doReq
-	var seen uint32
-	for i := 0; ok && i < n; i++ {
-		var key byte
-		if key, b, ok = wire.ReadKey(b); !ok || !wire.FirstKey(&seen, key) {
-			return false
-		}
-		switch key {
-		case 'g':
+	b, ok := wire.ParseMap(b, func(key, b []byte) ([]byte, bool) {
+		var ok bool
+		switch string(key) {
+		case "g":
 			out.Group, b, ok = wire.ReadUint(b)
-		case 'c':
+		case "c":
 			out.Cmds, b, ok = leases.ParseCmds(b)
-		default:
-			return false
 		}
-	}
+		return b, ok
+	})
 	if !ok || len(b) != 0 {
 		return false
 	}
@@ -111,13 +105,7 @@ func (r *doReq) ParseMsgpack(b []byte) bool {
 // AppendMsgpack appends the response as a msgpack map of its non-empty
 // fields.
 func (r doResp) AppendMsgpack(b []byte) []byte {
-	n := 0
-	for _, set := range []bool{len(r.Results) > 0, r.NotLeader, r.Leader != "", r.Group != 0} {
-		if set {
-			n++
-		}
-	}
-	b = wire.AppendMapLen(b, n)
+	b = wire.AppendMapLen(b, wire.Count(len(r.Results) > 0, r.NotLeader, r.Leader != "", r.Group != 0))
 	if len(r.Results) > 0 {
 		b = leases.AppendResults(append(b, 0xa1, 'r'), r.Results)
 	}
@@ -136,27 +124,21 @@ func (r doResp) AppendMsgpack(b []byte) []byte {
 // ParseMsgpack reads the map AppendMsgpack writes (keys in any order);
 // false, leaving r as it was, for any other form.
 func (r *doResp) ParseMsgpack(b []byte) bool {
-	n, b, ok := wire.ReadMapLen(b)
 	var out doResp
-	var seen uint32
-	for i := 0; ok && i < n; i++ {
-		var key byte
-		if key, b, ok = wire.ReadKey(b); !ok || !wire.FirstKey(&seen, key) {
-			return false
-		}
-		switch key {
-		case 'r':
+	b, ok := wire.ParseMap(b, func(key, b []byte) ([]byte, bool) {
+		var ok bool
+		switch string(key) {
+		case "r":
 			out.Results, b, ok = leases.ParseResults(b)
-		case 'n':
+		case "n":
 			out.NotLeader, b, ok = wire.ReadBool(b)
-		case 'l':
+		case "l":
 			out.Leader, b, ok = wire.ReadStr(b)
-		case 'g':
+		case "g":
 			out.Group, b, ok = wire.ReadUint(b)
-		default:
-			return false
 		}
-	}
+		return b, ok
+	})
 	if !ok || len(b) != 0 {
 		return false
 	}

@@ -24,7 +24,7 @@ func AppendCmds(b []byte, cmds []Cmd) []byte {
 }
 
 func appendCmd(b []byte, c *Cmd) []byte {
-	n := 2 + count(c.Key != "", c.Token != 0, c.TTL != 0, c.Seq != 0, c.Free != nil, c.Preempt, c.Quiet)
+	n := 2 + wire.Count(c.Key != "", c.Token != 0, c.TTL != 0, c.Seq != 0, c.Free != nil, c.Preempt, c.Quiet)
 	b = wire.AppendMapLen(b, n)
 	b = wire.AppendUint(append(b, 0xa1, 'o'), uint64(c.Op))
 	if c.Key != "" {
@@ -53,7 +53,7 @@ func appendCmd(b []byte, c *Cmd) []byte {
 }
 
 func appendHolder(b []byte, h *Holder) []byte {
-	b = wire.AppendMapLen(b, 2+count(h.Handle != 0, h.Priority != 0))
+	b = wire.AppendMapLen(b, 2+wire.Count(h.Handle != 0, h.Priority != 0))
 	b = wire.AppendStr(append(b, 0xa1, 'n'), h.Node)
 	b = wire.AppendStr(append(b, 0xa1, 'o'), h.Owner)
 	if h.Handle != 0 {
@@ -70,7 +70,7 @@ func AppendResults(b []byte, results []Result) []byte {
 	b = wire.AppendArrayLen(b, len(results))
 	for i := range results {
 		r := &results[i]
-		b = wire.AppendMapLen(b, count(r.OK, r.Token != 0, r.Holder != nil, r.Remaining != 0, r.Quiet, r.Preempt, r.Last != 0))
+		b = wire.AppendMapLen(b, wire.Count(r.OK, r.Token != 0, r.Holder != nil, r.Remaining != 0, r.Quiet, r.Preempt, r.Last != 0))
 		if r.OK {
 			b = append(b, 0xa2, 'o', 'k', 0xc3)
 		}
@@ -96,45 +96,37 @@ func AppendResults(b []byte, results []Result) []byte {
 	return b
 }
 
-func count(conds ...bool) int {
-	n := 0
-	for _, c := range conds {
-		if c {
-			n++
-		}
-	}
-	return n
-}
-
 // ParseCmds reads the array AppendCmds writes and returns the rest of b.
-func ParseCmds(b []byte) ([]Cmd, []byte, bool) {
+func ParseCmds(b []byte) ([]Cmd, []byte, bool) { return parseArray(b, parseCmd) }
+
+// ParseResults reads the array AppendResults writes and returns the rest
+// of b.
+func ParseResults(b []byte) ([]Result, []byte, bool) { return parseArray(b, parseResult) }
+
+func parseArray[T any](b []byte, parse func([]byte, *T) ([]byte, bool)) ([]T, []byte, bool) {
 	n, b, ok := wire.ReadArrayLen(b)
 	if !ok {
 		return nil, b, false
 	}
-	cmds := make([]Cmd, n)
-	for i := range cmds {
-		if b, ok = parseCmd(b, &cmds[i]); !ok {
+	items := make([]T, n)
+	for i := range items {
+		if b, ok = parse(b, &items[i]); !ok {
 			return nil, b, false
 		}
 	}
-	return cmds, b, true
+	return items, b, true
 }
 
 func parseCmd(b []byte, c *Cmd) ([]byte, bool) {
-	n, b, ok := wire.ReadMapLen(b)
-	var seen uint32
-	for i := 0; ok && i < n; i++ {
-		var key []byte
-		if key, b, ok = wire.ReadStrBytes(b); !ok || len(key) == 0 || !wire.FirstKey(&seen, key[0]) {
-			return b, false
-		}
+	return wire.ParseMap(b, func(key, b []byte) ([]byte, bool) {
+		var ok bool
+		var u uint64
+		var v int64
 		switch string(key) {
 		case "o":
-			var v uint64
-			v, b, ok = wire.ReadUint(b)
-			ok = ok && v <= 0xff
-			c.Op = Op(v)
+			u, b, ok = wire.ReadUint(b)
+			ok = ok && u <= 0xff
+			c.Op = Op(u)
 		case "k":
 			c.Key, b, ok = wire.ReadStr(b)
 		case "h":
@@ -142,7 +134,6 @@ func parseCmd(b []byte, c *Cmd) ([]byte, bool) {
 		case "t":
 			c.Token, b, ok = wire.ReadUint(b)
 		case "d":
-			var v int64
 			v, b, ok = wire.ReadInt(b)
 			c.TTL = time.Duration(v)
 		case "s":
@@ -154,21 +145,15 @@ func parseCmd(b []byte, c *Cmd) ([]byte, bool) {
 			c.Preempt, b, ok = wire.ReadBool(b)
 		case "q":
 			c.Quiet, b, ok = wire.ReadBool(b)
-		default:
-			ok = false
 		}
-	}
-	return b, ok
+		return b, ok
+	})
 }
 
 func parseHolder(b []byte, h *Holder) ([]byte, bool) {
-	n, b, ok := wire.ReadMapLen(b)
-	var seen uint32
-	for i := 0; ok && i < n; i++ {
-		var key []byte
-		if key, b, ok = wire.ReadStrBytes(b); !ok || len(key) == 0 || !wire.FirstKey(&seen, key[0]) {
-			return b, false
-		}
+	return wire.ParseMap(b, func(key, b []byte) ([]byte, bool) {
+		var ok bool
+		var v int64
 		switch string(key) {
 		case "n":
 			h.Node, b, ok = wire.ReadStr(b)
@@ -177,41 +162,17 @@ func parseHolder(b []byte, h *Holder) ([]byte, bool) {
 		case "h":
 			h.Handle, b, ok = wire.ReadUint(b)
 		case "p":
-			var v int64
 			v, b, ok = wire.ReadInt(b)
 			h.Priority = int(v)
 			ok = ok && int64(h.Priority) == v
-		default:
-			ok = false
 		}
-	}
-	return b, ok
-}
-
-// ParseResults reads the array AppendResults writes and returns the rest
-// of b.
-func ParseResults(b []byte) ([]Result, []byte, bool) {
-	n, b, ok := wire.ReadArrayLen(b)
-	if !ok {
-		return nil, b, false
-	}
-	results := make([]Result, n)
-	for i := range results {
-		if b, ok = parseResult(b, &results[i]); !ok {
-			return nil, b, false
-		}
-	}
-	return results, b, true
+		return b, ok
+	})
 }
 
 func parseResult(b []byte, r *Result) ([]byte, bool) {
-	n, b, ok := wire.ReadMapLen(b)
-	var seen uint32
-	for i := 0; ok && i < n; i++ {
-		var key []byte
-		if key, b, ok = wire.ReadStrBytes(b); !ok || len(key) == 0 || !wire.FirstKey(&seen, key[0]) {
-			return b, false
-		}
+	return wire.ParseMap(b, func(key, b []byte) ([]byte, bool) {
+		var ok bool
 		var v int64
 		switch string(key) {
 		case "ok":
@@ -230,9 +191,7 @@ func parseResult(b []byte, r *Result) ([]byte, bool) {
 			r.Preempt, b, ok = wire.ReadBool(b)
 		case "l":
 			r.Last, b, ok = wire.ReadUint(b)
-		default:
-			ok = false
 		}
-	}
-	return b, ok
+		return b, ok
+	})
 }

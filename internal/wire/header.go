@@ -162,6 +162,11 @@ func ReadUint(b []byte) (uint64, []byte, bool) {
 	default:
 		return 0, b, false
 	}
+	return readBE(b, size)
+}
+
+// readBE reads the size-byte big-endian number after b's type byte.
+func readBE(b []byte, size int) (uint64, []byte, bool) {
 	if len(b) < 1+size {
 		return 0, b, false
 	}
@@ -198,15 +203,9 @@ func ReadInt(b []byte) (int64, []byte, bool) {
 	default:
 		return 0, b, false
 	}
-	if len(b) < 1+size {
-		return 0, b, false
-	}
-	var v uint64
-	for _, x := range b[1 : 1+size] {
-		v = v<<8 | uint64(x)
-	}
+	v, rest, ok := readBE(b, size)
 	shift := 64 - 8*size // sign-extend from size bytes
-	return int64(v<<shift) >> shift, b[1+size:], true
+	return int64(v<<shift) >> shift, rest, ok
 }
 
 // ReadBool reads true or false.
@@ -345,6 +344,35 @@ func FirstKey(seen *uint32, key byte) bool {
 	}
 	*seen |= bit
 	return true
+}
+
+// ParseMap reads a msgpack map of at most 15 entries whose keys are
+// strings that differ in their first letter, each once; field reads the
+// value of each key (false: a key it does not know, or a value it
+// cannot read). It returns the rest of b.
+func ParseMap(b []byte, field func(key, b []byte) ([]byte, bool)) ([]byte, bool) {
+	n, b, ok := ReadMapLen(b)
+	var seen uint32
+	for i := 0; ok && i < n; i++ {
+		var key []byte
+		if key, b, ok = ReadStrBytes(b); !ok || len(key) == 0 || !FirstKey(&seen, key[0]) {
+			return b, false
+		}
+		b, ok = field(key, b)
+	}
+	return b, ok
+}
+
+// Count returns how many of conds hold: the size of a map whose empty
+// fields are left out.
+func Count(conds ...bool) int {
+	n := 0
+	for _, c := range conds {
+		if c {
+			n++
+		}
+	}
+	return n
 }
 
 // Appender is a payload that writes its own msgpack form, which Encode
