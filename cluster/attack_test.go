@@ -226,7 +226,7 @@ func TestConnectionFloodDoesNotBlockJoin(t *testing.T) {
 			c.Close()
 		}
 	}()
-	var wg sync.WaitGroup
+	srcOf := map[net.Conn]string{}
 	for _, src := range sources {
 		for range perSource {
 			c, err := dialFrom(src, target.Addr())
@@ -234,11 +234,7 @@ func TestConnectionFloodDoesNotBlockJoin(t *testing.T) {
 				t.Fatalf("dial from %s: %v", src, err)
 			}
 			conns = append(conns, c)
-			c.SetReadDeadline(time.Now().Add(promptly))
-			wg.Go(func() {
-				_, err := c.Read(make([]byte, 1))
-				results <- result{src, err != nil && !isTimeout(err)}
-			})
+			srcOf[c] = src
 		}
 	}
 	// A node from another source (127.0.0.1) joins while the flood holds.
@@ -253,6 +249,41 @@ func TestConnectionFloodDoesNotBlockJoin(t *testing.T) {
 	waitFor(t, 10*time.Second, "the joiner seen by all", func() bool {
 		return allSee(append(nodes, joiner), names(append(nodes, joiner)...))
 	})
+	// The node may take a while to accept 400 connections (a loaded
+	// machine, the race detector): the bounds hold once it has decided
+	// on each, whenever that is. They are read from its limiter, and
+	// seen from the flood's side: a refused connection is closed at once.
+	lim := target.tr.lim
+	decided := func() int {
+		lim.mu.Lock()
+		defer lim.mu.Unlock()
+		n := lim.nPreAuth
+		for i := range lim.refused {
+			n += int(lim.refused[i].Load())
+		}
+		return n
+	}
+	waitFor(t, 10*time.Second, "the node to take in every flood connection", func() bool {
+		return decided() >= len(conns)
+	})
+	lim.mu.Lock()
+	if lim.nPreAuth > defaultPreAuthConns {
+		t.Errorf("%d connections held before authentication, want at most %d", lim.nPreAuth, defaultPreAuthConns)
+	}
+	for p, held := range lim.preAuth {
+		if len(held) > defaultPreAuthConnsPerIP {
+			t.Errorf("%s: %d connections held before authentication, want at most %d", p, len(held), defaultPreAuthConnsPerIP)
+		}
+	}
+	lim.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		c.SetReadDeadline(time.Now().Add(promptly))
+		wg.Go(func() {
+			_, err := c.Read(make([]byte, 1))
+			results <- result{srcOf[c], err != nil && !isTimeout(err)}
+		})
+	}
 	wg.Wait()
 	close(results)
 	open := map[string]int{}
