@@ -78,11 +78,9 @@ func (s *Service) suspect(name string) {
 	s.suspectName, s.suspectAt = name, time.Now()
 }
 
-// suspected reports whether name did not answer a try within the last
-// suspectFor.
-func (s *Service) suspected(name string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// suspectedLocked reports whether name did not answer a try within the
+// last suspectFor. s.mu is held.
+func (s *Service) suspectedLocked(name string) bool {
 	return name != "" && name == s.suspectName && time.Since(s.suspectAt) < suspectFor
 }
 
@@ -136,10 +134,10 @@ func (s *Service) target(hops int, failed string) (string, uint64) {
 	v := s.currentView()
 	s.mu.Lock()
 	hint := s.hint
-	s.mu.Unlock()
-	if failed == "" && s.suspected(v.leader) {
+	if failed == "" && s.suspectedLocked(v.leader) {
 		failed = v.leader
 	}
+	s.mu.Unlock()
 	others := v.members
 	if failed != "" && len(others) > 1 {
 		others = slices.DeleteFunc(slices.Clone(others), func(n string) bool { return n == failed })

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gossipsync/gossipsync/internal/leases"
+	"github.com/gossipsync/gossipsync/sim"
 	"github.com/gossipsync/gossipsync/sim/simtest"
 	"github.com/gossipsync/gossipsync/voters"
 )
@@ -115,16 +116,7 @@ func TestReleaseWaits(t *testing.T) {
 func TestCloseYieldsLeadership(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := simtest.Start(t, 3, 11)
-		svcs := map[string]*voters.Service{}
-		releases := map[string]func(){}
-		for _, n := range c.Nodes() {
-			svcs[n.Name()], releases[n.Name()] = voters.Acquire(n)
-		}
-		defer func() {
-			for _, r := range releases {
-				r()
-			}
-		}()
+		svcs, releases := acquireAll(t, c)
 		var lead string
 		waitFor(t, 20*time.Second, "a leader of three voters", func() bool {
 			ok, _ := whole(svcs, 3)
@@ -176,16 +168,7 @@ func TestCloseYieldsLeadership(t *testing.T) {
 func TestClosedServiceReplaced(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := simtest.Start(t, 4, 5)
-		svcs := map[string]*voters.Service{}
-		releases := map[string]func(){}
-		for _, n := range c.Nodes() {
-			svcs[n.Name()], releases[n.Name()] = voters.Acquire(n)
-		}
-		defer func() {
-			for _, r := range releases {
-				r()
-			}
-		}()
+		svcs, releases := acquireAll(t, c)
 		waitFor(t, 20*time.Second, "three voters", func() bool {
 			ok, _ := whole(svcs, 3)
 			return ok
@@ -226,4 +209,20 @@ func leaderState(svcs map[string]*voters.Service) voters.State {
 		}
 	}
 	return voters.State{}
+}
+
+// acquireAll starts the service on every node of c; what a test has not
+// released itself is released at cleanup.
+func acquireAll(t *testing.T, c *sim.Cluster) (map[string]*voters.Service, map[string]func()) {
+	svcs := map[string]*voters.Service{}
+	releases := map[string]func(){}
+	for _, n := range c.Nodes() {
+		svcs[n.Name()], releases[n.Name()] = voters.Acquire(n)
+	}
+	t.Cleanup(func() {
+		for _, r := range releases {
+			r()
+		}
+	})
+	return svcs, releases
 }
