@@ -82,6 +82,11 @@ type Config struct {
 	ElectionTick int
 	// HeartbeatTick is the leader's heartbeat interval in ticks (default 1).
 	HeartbeatTick int
+	// NoSpares makes the leader send every append to every follower at
+	// once. By default it holds its appends to the followers a majority
+	// does not need (the spares) for up to a tick and merges them: see
+	// spares.go.
+	NoSpares bool
 
 	// SnapshotEntries is how many applied entries pass between two
 	// snapshots of the state machine (default 1000). At each snapshot the

@@ -29,6 +29,17 @@
 // cut off from a majority steps down within an election timeout, and a
 // member that comes back from a partition does not disrupt the group.
 //
+// Spare followers. A leader needs the acks of a majority, so with five
+// voters two of the four followers' acks of each entry do not count. It
+// keeps an eager set of the followers it needs (sticky: a member leaves
+// it after HeartbeatTick+1 ticks without an answer) and holds its
+// appends to the others, the spares, until the next tick, merging those
+// that follow one another into one append; under load a spare gets one
+// message a tick instead of one per entry. Delaying and merging
+// messages cannot break Raft's safety (see spares.go for why a merged
+// append is handled as the two in order); a spare's log may lag by a
+// tick. Config.NoSpares turns it off.
+//
 // Proposals. Every entry the group proposes starts with a header naming
 // its proposal: (member ID, seq), seq increasing per member. At apply
 // time an entry is admitted only if its member is in the configuration

@@ -7,6 +7,7 @@ import (
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
+	"go.etcd.io/raft/v3/tracker"
 )
 
 // maxBatch bounds how many inbound messages and calls the loop takes
@@ -38,6 +39,7 @@ type loopState struct {
 	lead      uint64 // leader as of the last Ready
 	term      uint64 // term as of the last Ready
 	snapsSent []uint64
+	spares    spares // appends held back for the spare followers
 }
 
 type transfer struct {
@@ -96,12 +98,17 @@ func (g *Group) drain() {
 }
 
 func (g *Group) step(m *raftpb.Message) {
+	g.spares.heardFrom(m)
 	if err := g.rn.Step(m); err != nil {
 		g.log.Debug("raftgroup: message not stepped", "type", m.GetType(), "from", m.GetFrom(), "err", err)
 	}
 }
 
 func (g *Group) tick() {
+	g.spares.ticks++
+	if held := g.spares.flush(); len(held) > 0 {
+		g.cfg.Transport.Send(held) // before this tick's heartbeats
+	}
 	g.rn.Tick()
 	g.mu.Lock()
 	waiting := len(g.mu.pending) > 0
@@ -179,7 +186,22 @@ func (g *Group) send(msgs []*raftpb.Message) {
 			g.snapsSent = append(g.snapsSent, m.GetTo())
 		}
 	}
+	if !g.cfg.NoSpares {
+		msgs = g.spares.route(msgs, g.confState, g.cfg.ID, uint64(g.cfg.HeartbeatTick)+1, g.streaming)
+	}
 	g.cfg.Transport.Send(msgs)
+}
+
+// streaming returns the followers the leader sends appends to without
+// waiting for answers (raft's StateReplicate).
+func (g *Group) streaming() []uint64 {
+	var ids []uint64
+	g.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
+		if pr.State == tracker.StateReplicate {
+			ids = append(ids, id)
+		}
+	})
+	return ids
 }
 
 // observeLeader publishes a new leader or term, fences proposals that a

@@ -95,6 +95,17 @@ type Leader struct {
 	Term uint64
 }
 
+// Leader returns the leader this member knows of, as Follow last
+// published it: it does not wait for the loop, so it may lag the loop by
+// one Ready. A caller that routes work by it must cope with a leader that
+// just stepped down (its proposal then fails with ErrDropped or is
+// forwarded, as raft does).
+func (g *Group) Leader() Leader {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.mu.leader
+}
+
 // Follow returns a channel that receives the leader this member knows of
 // at once, and then each change: a new leader, a new term of a leader, or
 // the loss of the leader (ID 0). Only the latest value is kept: a slow
