@@ -177,9 +177,13 @@ func (s *Service) serveDo(ctx context.Context, _ string, req doReq) (doResp, err
 	if m == nil {
 		return doResp{NotLeader: true}, nil
 	}
-	st, err := m.g.Status()
-	if err != nil || m.group != req.Group && req.Group != 0 || st.State != raft.StateLeader {
-		return doResp{NotLeader: true, Leader: s.nameOf(st.Leader), Group: m.group}, nil
+	// The leader as last published, not Status: Status waits for the
+	// Raft loop and copies every member's progress, a cost on every
+	// command. A member that just lost its lead fails the proposal
+	// (ErrDropped below) or raft forwards it; either way no safety rests
+	// on this test.
+	if l := m.g.Leader(); m.group != req.Group && req.Group != 0 || l.ID != m.id {
+		return doResp{NotLeader: true, Leader: s.nameOf(l.ID), Group: m.group}, nil
 	}
 	if m.table.Last() == 0 {
 		// The founding entry is not applied yet: commands proposed now

@@ -144,6 +144,10 @@ func (s *Service) rejoin(m *member, lead string) {
 func (s *Service) maybeFound(v view, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if v.group != 0 { // most calls, on a cluster's clients: nothing to found
+		s.eligible = time.Time{}
+		return
+	}
 	names := make([]string, 0, len(v.ids))
 	for name := range v.ids {
 		names = append(names, name)
@@ -151,7 +155,7 @@ func (s *Service) maybeFound(v view, now time.Time) {
 	// A majority of the members this node knows must run the service,
 	// so that two sides of a partition never both found a group.
 	need := max(s.node.ExpectedSize(), s.node.QuorumSize(), 1)
-	ok := v.group == 0 && len(names) >= need && slices.Min(names) == s.node.Name()
+	ok := len(names) >= need && slices.Min(names) == s.node.Name()
 	if !ok {
 		s.eligible = time.Time{}
 		return
