@@ -64,7 +64,7 @@ func (m *Manager) acquire(ctx context.Context, id string, try bool, opts []Acqui
 func (l *Lock) confirm(ctx context.Context) bool {
 	if time.Until(l.leaseEnd) < l.ttl/2 {
 		start := time.Now()
-		ok, _ := l.renewRound(ctx, l.ttl/3)
+		ok, _ := l.renewRound(ctx, l.ttl/3, 0)
 		if !ok {
 			return false
 		}

@@ -44,8 +44,14 @@
 // usual. A relayed release is the holder's own word, sent after it
 // stopped using the lock.
 //
-// The holder renews every TTL/3 at the voters. The lease runs TTL from
-// the send time of the last renewal the voters applied. For the grant it
+// The holder renews at most TTL/3 after its last round, at the voters,
+// on a grid: rounds fall on multiples of TTL/3 in Unix time (the first
+// may come early), so every lock of one TTL on a node renews at the same
+// instants, and the renewals of a node that meet within 2 ms go as one
+// request (renewals.go): holding 200 locks costs a request per node and
+// period, not one per lock. The lease runs TTL from the send time of
+// the last renewal the voters applied (a round's start, taken before it
+// waits for the others). For the grant it
 // runs from the caller's send time plus the time the coordinator kept
 // the request before claiming, less a tenth of that time (it is measured
 // on the coordinator's clock, whose rate may differ by up to 10 %, and

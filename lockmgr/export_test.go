@@ -11,3 +11,12 @@ func SetAfterGrant(m *Manager, f func()) { m.hooks.afterGrant = f }
 // SetBeforeRenew makes every renew loop of m call f before it sends a
 // renewal.
 func SetBeforeRenew(m *Manager, f func()) { m.hooks.beforeRenew = f }
+
+// SetOnRenewRequest makes the lock service of m's node call f with the
+// number of renewals in each request it sends.
+func SetOnRenewRequest(m *Manager, f func(n int)) {
+	r := &m.srv.renewals
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.onSend = f
+}

@@ -143,9 +143,9 @@ func (l *Lock) keep() {
 	defer func() { l.end(expired) }()
 	interval := l.ttl / 3
 	// The grant itself was a majority's acknowledgement: the first
-	// renewal is due a third of a TTL after the lease began (at once,
-	// if Acquire returned late).
-	if !l.pause(l.start.Add(interval)) {
+	// renewal is due at most a third of a TTL after the lease began (at
+	// once, if Acquire returned late), on the grid of renewAt.
+	if !l.pause(renewAt(l.start, interval)) {
 		expired = false
 		return
 	}
@@ -160,7 +160,7 @@ func (l *Lock) keep() {
 		if m.hooks.beforeRenew != nil {
 			m.hooks.beforeRenew()
 		}
-		ok, lost := l.renewRound(m.ctx, min(interval, leaseEnd.Sub(start)))
+		ok, lost := l.renewRound(m.ctx, min(interval, leaseEnd.Sub(start)), min(renewGather, interval/16))
 		if lost {
 			return
 		}
@@ -176,7 +176,7 @@ func (l *Lock) keep() {
 			l.leaseEnd = leaseEnd
 			l.mu.Unlock()
 		}
-		next := start.Add(interval)
+		next := renewAt(start, interval)
 		if leaseEnd.Before(next) {
 			next = leaseEnd // close Done on time if renewals keep failing
 		}
@@ -208,18 +208,29 @@ func (l *Lock) pause(t time.Time) bool {
 }
 
 // renewRound sends one renewal to the voters (or, Quorum(false), to
-// the coordinator's table), within ctx and timeout. ok: renewed. lost:
-// the grant is gone (it expired, or was freed), so a newer grant may
-// exist.
-func (l *Lock) renewRound(ctx context.Context, timeout time.Duration) (ok, lost bool) {
+// the coordinator's table), within ctx and timeout, with the other
+// renewals of this node that come within gather (0: alone, at once).
+// ok: renewed. lost: the grant is gone (it expired, or was freed), so a
+// newer grant may exist.
+func (l *Lock) renewRound(ctx context.Context, timeout, gather time.Duration) (ok, lost bool) {
 	m := l.m
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	res, err := m.srv.do(ctx, m.opt.quorum, l.coord, []leases.Cmd{{Op: leases.OpRenew, Key: key(l.id), Holder: l.h.lease(), Token: l.token, TTL: l.ttl}})
-	if err != nil {
-		return false, false
+	cmd := leases.Cmd{Op: leases.OpRenew, Key: key(l.id), Holder: l.h.lease(), Token: l.token, TTL: l.ttl}
+	var res leases.Result
+	if gather > 0 {
+		var err error
+		if res, err = m.srv.renewals.renew(ctx, m.opt.quorum, l.coord, cmd, gather); err != nil {
+			return false, false
+		}
+	} else {
+		rs, err := m.srv.do(ctx, m.opt.quorum, l.coord, []leases.Cmd{cmd})
+		if err != nil {
+			return false, false
+		}
+		res = rs[0]
 	}
-	return res[0].OK, !res[0].OK
+	return res.OK, !res.OK
 }
 
 // end closes Done, frees the grant, wakes the coordinator and forgets

@@ -20,7 +20,7 @@ type server struct {
 	releaseSvc func()
 	ctx        context.Context // canceled when the last Manager closes
 	cancel     context.CancelFunc
-	wg         sync.WaitGroup // the local table's expiry loop
+	wg         sync.WaitGroup // the local table's expiry loop, renewal requests
 
 	// local holds the grants of Quorum(false) Managers coordinated
 	// here: this node's own table, replicated nowhere (see Quorum).
@@ -29,6 +29,8 @@ type server struct {
 
 	qmu    sync.Mutex // protects queues
 	queues map[string]*idQueue
+
+	renewals renewals // the holders' renewals, coalesced (renewals.go)
 }
 
 type serverKey struct{}
@@ -41,6 +43,7 @@ func acquireServer(n *cluster.Node) (*server, func()) {
 		s.local.Apply([]leases.Cmd{{Op: leases.OpFound}}, time.Now())
 		s.svc, s.releaseSvc = voters.Acquire(n)
 		s.ctx, s.cancel = context.WithCancel(context.Background())
+		s.renewals.s = s
 		s.register()
 		return s
 	}, func(v any) { v.(*server).close() })
@@ -70,6 +73,7 @@ func (s *server) close() {
 		s.node.Handle(m, nil)
 	}
 	s.cancel()
+	s.renewals.close()
 	s.wg.Wait()
 	s.releaseSvc()
 }
