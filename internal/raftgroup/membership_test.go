@@ -256,6 +256,9 @@ func TestFollow(t *testing.T) {
 		if got.Term <= first.Term {
 			t.Errorf("new leader's term %d, want above %d", got.Term, first.Term)
 		}
+		waitFor(t, time.Second, "Leader to agree with Follow", func() bool {
+			return c.groups[watcher].Leader() == got && c.groups[next].Leader() == got
+		})
 		cancel()
 		for range ch { // closes with ctx
 		}
