@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"sync"
 	"time"
 
@@ -19,6 +20,10 @@ import (
 // per lock. The voters apply the commands of one request in order, as
 // if sent one by one, so coalescing changes nothing but the cost.
 //
+// The grid of each node has a phase of its own (renewPhase), so that a
+// cluster's nodes do not all renew at the same instant: the voters'
+// leader sees one request per node and period, spread over the period.
+//
 // Safety: a round's lease is counted from its start, taken before the
 // wait, so a renewal that waits renewGather ends its lease that much
 // earlier, never later; and the grid only ever makes a round earlier
@@ -33,14 +38,31 @@ const (
 )
 
 // renewAt returns when the round after one that started at start is
-// due: the first multiple of interval (in Unix time) after start, so at
-// most interval after it, and the same instant for every lock of that
-// interval whose rounds have come to rest on the grid.
-func renewAt(start time.Time, interval time.Duration) time.Time {
+// due: the first instant after start that is phase past a multiple of
+// interval (in Unix time), so at most interval after start, and the same
+// instant for every lock of that interval on the node whose rounds have
+// come to rest on the grid. phase is the node's own (renewPhase), so
+// that the nodes of a cluster do not all renew at the same instant.
+func renewAt(start time.Time, interval, phase time.Duration) time.Time {
 	if interval <= 0 {
 		return start
 	}
-	return start.Add(interval - time.Duration(start.UnixNano()%int64(interval)))
+	off := (start.UnixNano() - int64(phase)) % int64(interval)
+	if off < 0 {
+		off += int64(interval)
+	}
+	return start.Add(interval - time.Duration(off))
+}
+
+// renewPhase is node's offset on the grid of interval: a hash of its
+// name, the same for every lock and Manager of the node.
+func renewPhase(node string, interval time.Duration) time.Duration {
+	if interval <= 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write([]byte(node))
+	return time.Duration(h.Sum64() % uint64(interval))
 }
 
 type renewDest struct {
@@ -50,7 +72,7 @@ type renewDest struct {
 
 type renewBatch struct {
 	cmds     []leases.Cmd
-	deadline time.Time // the earliest of its callers'
+	deadline time.Time // the latest of its callers' (each waits by its own ctx)
 	done     chan struct{}
 	res      []leases.Result // set before done closes
 	err      error
@@ -91,7 +113,9 @@ func (r *renewals) renew(ctx context.Context, quorum bool, coord string, cmd lea
 	}
 	i := len(b.cmds)
 	b.cmds = append(b.cmds, cmd)
-	if dl, ok := ctx.Deadline(); ok && (b.deadline.IsZero() || dl.Before(b.deadline)) {
+	// The request lives as long as its most patient caller: a lock of a
+	// short TTL must not cut short the rounds of the long ones it meets.
+	if dl, ok := ctx.Deadline(); ok && dl.After(b.deadline) {
 		b.deadline = dl
 	}
 	if len(b.cmds) >= maxRenewBatch {

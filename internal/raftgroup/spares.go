@@ -22,7 +22,11 @@ import (
 // follower that handles it ends in the state it would reach handling the
 // two appends in order (the second's previous entry is the first's last
 // one, so it matches once the first's entries are in), answering as it
-// would to the second; the answer to the first is as if lost. Every
+// would to the second; the answer to the first is as if lost. (A
+// follower that already committed past the first's previous entry drops
+// a whole append, raft's rule for stale ones: the merge is then dropped
+// as if the second were lost. Only followers in StateReplicate are held,
+// whose match, and so commit, is at most that entry.) Every
 // other message to a spare first sends what is held, so a spare gets its
 // messages in the order raft sent them.
 //
@@ -45,9 +49,14 @@ type spares struct {
 	held    map[uint64]*raftpb.Message
 }
 
-// maxHeldEntries bounds the entries held for one spare: beyond, it is
-// sent at once.
-const maxHeldEntries = 256
+// maxHeldEntries and maxHeldBytes (of entry data) bound what is held
+// for one spare: beyond, it is sent at once. The bytes stay well below
+// the transport's frame limit, which raft's own MaxSizePerMsg (1 MiB)
+// respects for the appends it makes.
+const (
+	maxHeldEntries = 256
+	maxHeldBytes   = 512 << 10
+)
 
 // heardFrom notes an answer from a peer.
 func (s *spares) heardFrom(m *raftpb.Message) {
@@ -105,7 +114,7 @@ func (s *spares) hold(out []*raftpb.Message, m *raftpb.Message) []*raftpb.Messag
 	to := m.GetTo()
 	h := s.held[to]
 	if h != nil {
-		if merged := mergeApps(h, m); merged != nil {
+		if merged := mergeApps(h, m); merged != nil && entryBytes(merged.GetEntries()) <= maxHeldBytes {
 			h = merged
 		} else {
 			out = append(out, h)
@@ -232,3 +241,11 @@ func mergeApps(a, b *raftpb.Message) *raftpb.Message {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func entryBytes(ents []*raftpb.Entry) int {
+	n := 0
+	for _, e := range ents {
+		n += len(e.GetData())
+	}
+	return n
+}
