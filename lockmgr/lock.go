@@ -145,8 +145,7 @@ func (l *Lock) keep() {
 	// The grant itself was a majority's acknowledgement: the first
 	// renewal is due at most a third of a TTL after the lease began (at
 	// once, if Acquire returned late), on the grid of renewAt.
-	phase := renewPhase(m.node.Name(), interval)
-	if !l.pause(renewAt(l.start, interval, phase)) {
+	if !l.pause(renewAt(l.start, interval)) {
 		expired = false
 		return
 	}
@@ -177,7 +176,7 @@ func (l *Lock) keep() {
 			l.leaseEnd = leaseEnd
 			l.mu.Unlock()
 		}
-		next := renewAt(start, interval, phase)
+		next := renewAt(start, interval)
 		if leaseEnd.Before(next) {
 			next = leaseEnd // close Done on time if renewals keep failing
 		}

@@ -7,32 +7,22 @@ import (
 )
 
 // TestRenewAt: the next round is due at most one interval after the
-// last one started and never at it, on the node's grid; nodes' phases
-// differ.
+// last one started and never at it, on the grid.
 func TestRenewAt(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	base := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
 	for range 10000 {
 		interval := time.Duration(1 + r.Int64N(int64(10*time.Second)))
-		phase := renewPhase("n"+string(rune('a'+r.IntN(26))), interval)
 		start := base.Add(time.Duration(r.Int64N(int64(24 * time.Hour))))
-		next := renewAt(start, interval, phase)
+		next := renewAt(start, interval)
 		if d := next.Sub(start); d <= 0 || d > interval {
-			t.Fatalf("renewAt(%v, %v, %v) = start + %v; want in (0, interval]", start, interval, phase, d)
+			t.Fatalf("renewAt(%v, %v) = start + %v; want in (0, interval]", start, interval, d)
 		}
-		if off := (next.UnixNano() - int64(phase)) % int64(interval); off != 0 {
-			t.Fatalf("renewAt(%v, %v, %v) = %v: %v off the grid", start, interval, phase, next, time.Duration(off))
+		if off := next.UnixNano() % int64(interval); off != 0 {
+			t.Fatalf("renewAt(%v, %v) = %v: %v off the grid", start, interval, next, time.Duration(off))
 		}
-		if again := renewAt(next, interval, phase); again.Sub(next) != interval {
+		if again := renewAt(next, interval); again.Sub(next) != interval {
 			t.Fatalf("a round on the grid is followed %v later; want one interval (%v)", again.Sub(next), interval)
 		}
-	}
-	const interval = time.Second
-	seen := map[time.Duration]bool{}
-	for _, n := range []string{"n1", "n2", "n3", "n4", "n5"} {
-		seen[renewPhase(n, interval)] = true
-	}
-	if len(seen) < 4 {
-		t.Errorf("five nodes share %d phases; want them spread", len(seen))
 	}
 }
