@@ -119,7 +119,14 @@
 //     a group from a survivor's state after a quiet period is not done.
 //     Restarting the survivors lets a new group form (no alive member is
 //     in a group then), with no quiet period of its own: an operator
-//     waits at least the longest lease TTL after the loss before.
+//     waits at least the longest lease TTL after the loss before. One
+//     case needs no operator: when the majority is lost within moments
+//     of the group's founding, before the other voters received the
+//     log, those know of no group (an empty member leaves after twice
+//     the failure threshold) and found a new one, without waiting: a
+//     lock granted in those first moments can then be granted again
+//     (fenced tokens still increase: the new group's floor is its
+//     founding time).
 //   - Two groups that formed apart (nodes that never saw each other's
 //     majority before meeting) merge by dissolving the one with the
 //     higher ID: its members join the other as new members, and its
