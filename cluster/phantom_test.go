@@ -83,7 +83,7 @@ func TestRemoveFailed(t *testing.T) {
 		t.Errorf("RemoveFailed of an unknown name = %v, want ErrUnknownNode", err)
 	}
 	nodes[3].Close() // a crash
-	if e := waitEvent(t, events, "n3"); e.Type != EventFail {
+	if e := waitEventAfterJoin(t, events, "n3"); e.Type != EventFail {
 		t.Fatalf("event for n3 = %v, want fail", e.Type)
 	}
 	if got, want := nodes[1].QuorumSize(), 3; got != want {
