@@ -1,0 +1,172 @@
+package realnet
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gossipsync/gossipsync/sim"
+)
+
+// Window is a span of time in which a fault held.
+type Window struct {
+	What     string
+	From, To time.Time
+}
+
+// Faults is what the suite did to the processes, for the judge.
+type Faults struct {
+	Killed map[int]time.Time // pid -> when it was sent SIGKILL
+	Paused map[int][]Window  // pid -> its SIGSTOP..SIGCONT spans
+	// NoMajority lists the spans in which no side of the network held a
+	// majority of the nodes (or the majority's side was being formed):
+	// gaps in grants there are expected.
+	NoMajority []Window
+}
+
+// Locks turns the processes' events into the simulation's lock history,
+// so that sim.CheckLocks judges real processes by the same rules. A
+// grant that its process never ended ends when the process was killed;
+// one of a process still running at end is open. A grant overlapping a
+// pause of its process is Paused and ends when the pause began (a
+// stopped process does nothing; the simulation's paused nodes stop
+// their network, not their timers, so their leases end on time); its
+// second write, after the pause, is a late write, for the store to judge.
+func Locks(evs []Event, f Faults, begin, end time.Time) sim.LockHistory {
+	type key struct {
+		pid   int
+		id    string
+		token uint64
+	}
+	h := sim.LockHistory{Begin: begin, End: end, Errors: map[string]int{}}
+	idx := map[key]int{}
+	writes := map[key]int{}
+	for _, e := range evs {
+		k := key{e.PID, e.ID, e.Token}
+		switch e.T {
+		case "grant":
+			idx[k] = len(h.Grants)
+			h.Grants = append(h.Grants, sim.Grant{ID: e.ID, Token: e.Token,
+				Node: fmt.Sprintf("%s/%d", e.Node, e.PID), Called: e.Called, Start: e.At})
+		case "end":
+			if i, ok := idx[k]; ok {
+				h.Grants[i].End = e.At
+			}
+		case "write":
+			i, ok := idx[k]
+			if !ok {
+				continue
+			}
+			writes[k]++
+			g := &h.Grants[i]
+			stale := strings.HasPrefix(e.Err, "stale")
+			if writes[k] == 1 {
+				g.Stale = stale
+				continue
+			}
+			if pausedIn(f.Paused[e.PID], g.Start, e.At) {
+				switch {
+				case stale:
+					h.Late.Rejected++
+				case e.OK:
+					h.Late.Accepted++
+				}
+			}
+		case "err":
+			kind, _, _ := strings.Cut(e.Err, ":")
+			h.Errors[kind]++
+		}
+	}
+	for i := range h.Grants {
+		g := &h.Grants[i]
+		var pid int
+		fmt.Sscanf(g.Node[strings.LastIndexByte(g.Node, '/')+1:], "%d", &pid)
+		if g.End.IsZero() {
+			if t, ok := f.Killed[pid]; ok {
+				g.End = t
+			}
+		}
+		g.Paused = pausedIn(f.Paused[pid], g.Start, cmp.Or(g.End, end))
+		if g.Paused {
+			// A stopped process does nothing: its use of the lock ended
+			// when it was stopped. What it does once it runs again (the
+			// late write) is the store's to judge.
+			for _, w := range f.Paused[pid] {
+				if w.From.After(g.Start) && w.From.Before(cmp.Or(g.End, end)) {
+					g.End = w.From
+					break
+				}
+			}
+		}
+	}
+	slices.SortFunc(h.Grants, func(a, b sim.Grant) int { return a.Start.Compare(b.Start) })
+	return h
+}
+
+// Late.Accepted above counts a paused holder's write the store took
+// after the pause. Whether a newer holder had written first decides if
+// that was a fencing failure: FenceFailures counts the store's accepted
+// writes whose token is below one it accepted earlier for the id (the
+// store's own rule, checked from its log).
+func FenceFailures(evs []Event) []string {
+	var bad []string
+	last := map[string]uint64{}
+	var acc []Event
+	for _, e := range evs {
+		if e.T == "accept" {
+			acc = append(acc, e)
+		}
+	}
+	slices.SortStableFunc(acc, func(a, b Event) int { return a.At.Compare(b.At) })
+	for _, e := range acc {
+		if e.Token < last[e.ID] {
+			bad = append(bad, fmt.Sprintf("%s: token %d accepted at %s after %d", e.ID, e.Token, e.At.Format(time.StampMilli), last[e.ID]))
+		}
+		last[e.ID] = max(last[e.ID], e.Token)
+	}
+	return bad
+}
+
+func pausedIn(ws []Window, from, to time.Time) bool {
+	for _, w := range ws {
+		if w.From.Before(to) && from.Before(cmp.Or(w.To, to)) {
+			return true
+		}
+	}
+	return false
+}
+
+// Gap is the longest span without a grant starting, and where it began.
+type Gap struct {
+	From time.Time
+	Len  time.Duration
+	// InNoMajority: the gap lies within a span without a majority, where
+	// it is expected.
+	InNoMajority bool
+}
+
+// LongestGap returns the longest span between begin, grant starts and end.
+func LongestGap(h sim.LockHistory, f Faults) Gap {
+	starts := []time.Time{h.Begin}
+	for _, g := range h.Grants {
+		starts = append(starts, g.Start)
+	}
+	starts = append(starts, h.End)
+	slices.SortFunc(starts, time.Time.Compare)
+	var gap Gap
+	for i := 1; i < len(starts); i++ {
+		if d := starts[i].Sub(starts[i-1]); d > gap.Len {
+			gap = Gap{From: starts[i-1], Len: d}
+		}
+	}
+	for _, w := range f.NoMajority {
+		// The gap begins at the last grant before the cut: up to a
+		// second before the window.
+		if !gap.From.Before(w.From.Add(-time.Second)) && !gap.From.Add(gap.Len).After(w.To) {
+			gap.InNoMajority = true
+		}
+	}
+	return gap
+}

@@ -1,0 +1,196 @@
+package realnet_test
+
+import (
+	"crypto/rand"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gossipsync/gossipsync/realnet"
+)
+
+// suite is a running set of realproc processes on a realnet.Net: the
+// store and the nodes, each in its own namespace.
+type suite struct {
+	t     *testing.T
+	net   *realnet.Net
+	dir   string // histories and the key
+	bin   string
+	nodes []string
+
+	mu     sync.Mutex
+	procs  map[string]*exec.Cmd // running process of each host
+	faults realnet.Faults
+}
+
+const nodePort = 7946
+
+func (s *suite) addr(name string) string {
+	return fmt.Sprintf("%s:%d", s.net.Host(name).IP, nodePort)
+}
+
+func (s *suite) storeAddr() string { return s.net.Host("store").IP + ":9000" }
+
+// buildRealproc builds the realproc program into dir.
+func buildRealproc(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "realproc")
+	out, err := exec.Command("go", "build", "-o", bin, "./realproc").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build ./realproc: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func newSuite(t *testing.T, prefix string, nodes int) *suite {
+	t.Helper()
+	dir := t.TempDir()
+	s := &suite{t: t, dir: dir, bin: buildRealproc(t, dir), procs: map[string]*exec.Cmd{},
+		faults: realnet.Faults{Killed: map[int]time.Time{}, Paused: map[int][]realnet.Window{}}}
+	for i := range nodes {
+		s.nodes = append(s.nodes, fmt.Sprintf("n%d", i+1))
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	if err := os.WriteFile(filepath.Join(dir, "key"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	realnet.CleanStale(prefix)
+	net, err := realnet.New(prefix, append([]string{"store"}, s.nodes...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.net = net
+	t.Cleanup(func() {
+		s.stopAll()
+		if t.Failed() {
+			s.dumpLogs()
+		}
+		if err := net.Close(); err != nil {
+			t.Errorf("tear down: %v", err)
+		}
+	})
+	s.start("store", "store", "-bind", s.storeAddr(), "-history", filepath.Join(dir, "store.jsonl"))
+	for _, n := range s.nodes {
+		s.startNode(n)
+	}
+	return s
+}
+
+// start runs realproc in host's namespace. It dies with the test
+// process (Pdeathsig), also when the test is killed.
+func (s *suite) start(host string, args ...string) {
+	s.t.Helper()
+	cmd := s.net.Command(host, s.bin, args...)
+	log, err := os.OpenFile(filepath.Join(s.dir, host+".log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer log.Close()
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("start %s: %v", host, err)
+	}
+	s.mu.Lock()
+	s.procs[host] = cmd
+	s.mu.Unlock()
+}
+
+func (s *suite) startNode(name string) {
+	var seeds []string
+	for _, n := range s.nodes {
+		seeds = append(seeds, s.addr(n))
+	}
+	s.start(name, "node", "-name", name, "-bind", s.addr(name), "-join", strings.Join(seeds, ","),
+		"-key-file", filepath.Join(s.dir, "key"), "-history", filepath.Join(s.dir, name+".jsonl"),
+		"-store", s.storeAddr())
+}
+
+func (s *suite) pid(host string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.procs[host].Process.Pid
+}
+
+// kill sends SIGKILL to host's process and reaps it.
+func (s *suite) kill(host string) {
+	s.mu.Lock()
+	cmd := s.procs[host]
+	s.faults.Killed[cmd.Process.Pid] = time.Now()
+	s.mu.Unlock()
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+}
+
+// pause stops host's process for d (SIGSTOP, then SIGCONT).
+func (s *suite) pause(host string, d time.Duration) {
+	pid := s.pid(host)
+	from := time.Now()
+	syscall.Kill(pid, syscall.SIGSTOP)
+	time.Sleep(d)
+	syscall.Kill(pid, syscall.SIGCONT)
+	s.mu.Lock()
+	s.faults.Paused[pid] = append(s.faults.Paused[pid], realnet.Window{What: "SIGSTOP", From: from, To: time.Now()})
+	s.mu.Unlock()
+}
+
+// stop ends every node gracefully (SIGTERM), waiting up to 10 s each,
+// then the store.
+func (s *suite) stopGracefully() {
+	for _, host := range append(append([]string{}, s.nodes...), "store") {
+		s.mu.Lock()
+		cmd := s.procs[host]
+		s.mu.Unlock()
+		if cmd == nil || cmd.ProcessState != nil {
+			continue
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			s.t.Errorf("%s did not stop within 10 s of SIGTERM", host)
+			cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+		}
+	}
+}
+
+// stopAll kills whatever still runs.
+func (s *suite) stopAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, cmd := range s.procs {
+		if cmd.ProcessState == nil {
+			cmd.Process.Signal(syscall.SIGKILL)
+			cmd.Wait()
+		}
+	}
+}
+
+// canDial reports whether from's namespace opens a TCP connection to
+// to's node port within timeout.
+func (s *suite) canDial(from, to string, timeout time.Duration) bool {
+	return s.net.Command(from, s.bin, "dial", "-addr", s.addr(to), "-timeout", timeout.String()).Run() == nil
+}
+
+// dumpLogs prints the end of every process's output (stderr and stdout).
+func (s *suite) dumpLogs() {
+	paths, _ := filepath.Glob(filepath.Join(s.dir, "*.log"))
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		s.t.Logf("%s, last lines:\n%s", filepath.Base(p), strings.Join(lines[max(0, len(lines)-30):], "\n"))
+	}
+}
