@@ -18,7 +18,7 @@ type Window struct {
 
 // Faults is what the suite did to the processes, for the judge.
 type Faults struct {
-	Killed map[int]time.Time // pid -> when it was sent SIGKILL
+	Killed map[int]time.Time // pid -> when it was sent SIGKILL, or exited
 	Paused map[int][]Window  // pid -> its SIGSTOP..SIGCONT spans
 	// NoMajority lists the spans in which no side of the network held a
 	// majority of the nodes (or the majority's side was being formed):
@@ -105,6 +105,46 @@ func Locks(evs []Event, f Faults, begin, end time.Time) sim.LockHistory {
 	return h
 }
 
+// Leases turns the nodes' leads into the simulation's election records:
+// a lead its process never ended ends when the process was killed, or
+// is open; one that overlaps a pause of its process ends when the pause
+// began (a stopped leader does nothing).
+func Leases(evs []Event, f Faults) []sim.LeaseRecord {
+	type key struct {
+		pid  int
+		term uint64
+	}
+	idx := map[key]int{}
+	var ls []sim.LeaseRecord
+	pids := map[int]int{} // lease index -> pid
+	for _, e := range evs {
+		k := key{e.PID, e.Token}
+		switch e.T {
+		case "lead":
+			idx[k] = len(ls)
+			pids[len(ls)] = e.PID
+			ls = append(ls, sim.LeaseRecord{Group: "realnet", Node: e.Node, ID: fmt.Sprint(e.PID), Term: e.Token, Start: e.At})
+		case "unlead":
+			if i, ok := idx[k]; ok {
+				ls[i].End = e.At
+			}
+		}
+	}
+	for i := range ls {
+		l, pid := &ls[i], pids[i]
+		if t, ok := f.Killed[pid]; ok && l.End.IsZero() {
+			l.End = t
+		}
+		for _, w := range f.Paused[pid] {
+			if w.From.After(l.Start) && (l.End.IsZero() || w.From.Before(l.End)) {
+				l.End = w.From
+				break
+			}
+		}
+	}
+	return ls
+}
+
 // Late.Accepted above counts a paused holder's write the store took
 // after the pause. Whether a newer holder had written first decides if
 // that was a fencing failure: FenceFailures counts the store's accepted
@@ -169,4 +209,50 @@ func LongestGap(h sim.LockHistory, f Faults) Gap {
 		}
 	}
 	return gap
+}
+
+// Avail is the lock availability within the windows of one fault kind.
+type Avail struct {
+	What       string
+	Windows    int
+	Span       time.Duration // the windows' total length
+	PerSecond  float64       // grants started within them, per second
+	LongestGap time.Duration // the longest span within one without a grant starting
+}
+
+// Availability returns, per fault kind (in the order first seen), the
+// grants per second and the longest gap without a grant within its
+// windows.
+func Availability(h sim.LockHistory, ws []Window) []Avail {
+	var out []Avail
+	at := map[string]int{}
+	for _, w := range ws {
+		i, ok := at[w.What]
+		if !ok {
+			i = len(out)
+			at[w.What] = i
+			out = append(out, Avail{What: w.What})
+		}
+		a := &out[i]
+		a.Windows++
+		a.Span += w.To.Sub(w.From)
+		last := w.From
+		n := 0
+		for _, g := range h.Grants { // in Start order
+			if g.Start.Before(w.From) || g.Start.After(w.To) {
+				continue
+			}
+			n++
+			a.LongestGap = max(a.LongestGap, g.Start.Sub(last))
+			last = g.Start
+		}
+		a.LongestGap = max(a.LongestGap, w.To.Sub(last))
+		a.PerSecond += float64(n) // divided by the span below
+	}
+	for i := range out {
+		if s := out[i].Span.Seconds(); s > 0 {
+			out[i].PerSecond /= s
+		}
+	}
+	return out
 }

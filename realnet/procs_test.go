@@ -25,8 +25,9 @@ type suite struct {
 	nodes []string
 
 	mu     sync.Mutex
-	procs  map[string]*exec.Cmd // running process of each host
-	faults realnet.Faults
+	procs   map[string]*exec.Cmd // running process of each host
+	faults  realnet.Faults
+	windows []realnet.Window // the faults' spans, for availability figures
 }
 
 const nodePort = 7946
@@ -129,6 +130,27 @@ func (s *suite) kill(host string) {
 	cmd.Wait()
 }
 
+// terminate stops host's process gracefully (SIGTERM) and reaps it; it
+// is killed if it has not stopped within 10 s.
+func (s *suite) terminate(host string) {
+	s.mu.Lock()
+	cmd := s.procs[host]
+	s.mu.Unlock()
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		s.t.Errorf("%s did not stop within 10 s of SIGTERM", host)
+		cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+	}
+	s.mu.Lock()
+	s.faults.Killed[cmd.Process.Pid] = time.Now() // gone: what it held ends here at the latest
+	s.mu.Unlock()
+}
+
 // pause stops host's process for d (SIGSTOP, then SIGCONT).
 func (s *suite) pause(host string, d time.Duration) {
 	pid := s.pid(host)
@@ -148,18 +170,8 @@ func (s *suite) stopGracefully() {
 		s.mu.Lock()
 		cmd := s.procs[host]
 		s.mu.Unlock()
-		if cmd == nil || cmd.ProcessState != nil {
-			continue
-		}
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			s.t.Errorf("%s did not stop within 10 s of SIGTERM", host)
-			cmd.Process.Signal(syscall.SIGKILL)
-			<-done
+		if cmd != nil && cmd.ProcessState == nil {
+			s.terminate(host)
 		}
 	}
 }

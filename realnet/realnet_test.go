@@ -67,17 +67,30 @@ func (s *suite) fault(r *rand.Rand, i int) {
 		}
 		return g
 	}
-	switch kind := r.IntN(5); kind {
+	switch kind := r.IntN(6); kind {
+	case 5:
+		s.t.Logf("fault %d at %s: rolling restart of every node (SIGTERM, start, 2 s)", i, clock())
+		from := time.Now()
+		for _, name := range s.nodes {
+			s.terminate(name)
+			s.startNode(name)
+			time.Sleep(2 * time.Second)
+		}
+		s.window("rolling restart", from)
 	case 0:
 		down := time.Duration(200+r.IntN(1800)) * time.Millisecond
 		s.t.Logf("fault %d at %s: kill -9 %s, restart after %v", i, clock(), n, down)
+		from := time.Now()
 		s.kill(n)
 		time.Sleep(down)
 		s.startNode(n)
+		s.window("kill -9", from)
 	case 1:
 		d := time.Duration(1500+r.IntN(1500)) * time.Millisecond // longer than the 1 s lease
 		s.t.Logf("fault %d at %s: SIGSTOP %s for %v", i, clock(), n, d)
+		from := time.Now()
 		s.pause(n, d)
+		s.window("SIGSTOP", from)
 	case 2, 3, 4:
 		var groups [][]string
 		switch kind {
@@ -100,6 +113,8 @@ func (s *suite) fault(r *rand.Rand, i int) {
 		if err := s.net.Heal(); err != nil {
 			s.t.Fatal(err)
 		}
+		s.checkHealed(groups)
+		s.window([]string{2: "majority/minority", 3: "one isolated", 4: "no majority"}[kind], from)
 		if kind == 4 {
 			s.mu.Lock()
 			s.faults.NoMajority = append(s.faults.NoMajority, realnet.Window{What: "no majority", From: from, To: time.Now().Add(3 * time.Second)})
@@ -153,6 +168,24 @@ func (s *suite) checkCut(groups [][]string) {
 	}
 }
 
+// checkHealed checks that a heal restores the paths checkCut found cut.
+func (s *suite) checkHealed(groups [][]string) {
+	for i := 1; i < len(groups); i++ {
+		a, b := groups[i-1][0], groups[i][0]
+		if !s.canDial(a, b, 3*time.Second) {
+			s.t.Fatalf("after the heal of %v, %s still cannot reach %s", groups, a, b)
+		}
+	}
+}
+
+// window records a fault's span, up to now plus 2 s of recovery, for
+// the availability figures.
+func (s *suite) window(what string, from time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.windows = append(s.windows, realnet.Window{What: what, From: from, To: time.Now().Add(2 * time.Second)})
+}
+
 // waitGrants waits until some grant is recorded after now.
 func (s *suite) waitGrants(timeout time.Duration, what string) {
 	s.t.Helper()
@@ -193,6 +226,19 @@ func (s *suite) judge(begin, end time.Time) {
 	}
 	if bad := realnet.FenceFailures(evs); len(bad) > 0 {
 		s.t.Errorf("the store accepted stale tokens: %v", bad)
+	}
+	for _, a := range realnet.Availability(h, s.windows) {
+		s.t.Logf("%-18s %2d windows, %5.1f s: %5.1f grants/s, longest gap %v", a.What, a.Windows, a.Span.Seconds(), a.PerSecond, a.LongestGap.Round(time.Millisecond))
+	}
+	ev := sim.CheckElection(realnet.Leases(evs, s.faults), end)
+	s.t.Logf("%d leader leases", ev.Leases)
+	for name, vs := range map[string][]string{"E1": ev.E1, "E2": ev.E2, "E3": ev.E3} {
+		if len(vs) > 0 {
+			s.t.Errorf("%s broken %d times: %v", name, len(vs), vs[:min(len(vs), 10)])
+		}
+	}
+	if ev.Leases < 3 {
+		s.t.Errorf("only %d leader leases: too few to judge", ev.Leases)
 	}
 	if v.Grants < 10 {
 		s.t.Errorf("only %d grants: too few to judge", v.Grants)

@@ -2,7 +2,8 @@
 // DESIGN.md: cluster <- voters <- election <- clock <- lockmgr, cluster <-
 // taskpool,
 // leaf packages under internal/ importing nothing above them, and nothing
-// but the command line and tests importing sim.
+// but the command line, the real-process suite (realnet) and tests
+// importing sim.
 package layering
 
 import (
@@ -30,6 +31,8 @@ var allowed = map[string][]string{
 	"sim":      {"cluster", "voters", "election", "clock", "lockmgr", "taskpool"},
 	"cmd":      {"cluster", "voters", "election", "clock", "lockmgr", "taskpool", "sim"},
 	"examples": {"cluster", "voters", "election", "clock", "lockmgr", "taskpool"},
+	// The real-process fault suite: a test harness like cmd's sim.
+	"realnet": {"cluster", "voters", "election", "clock", "lockmgr", "taskpool", "sim", "realnet"},
 }
 
 func TestLayering(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/election"
 	"github.com/gossipsync/gossipsync/lockmgr"
 	"github.com/gossipsync/gossipsync/realnet"
 )
@@ -29,7 +30,8 @@ type nodeFlags struct {
 
 // runNode runs a node with a lock Manager and lock clients that loop:
 // Acquire one of -ids ids, write to the store with the token, hold for
-// up to TTL/2, Release. It runs until SIGTERM or SIGINT.
+// up to TTL/2, write again, Release; and an Elector that campaigns in
+// one group, leads a while and resigns. It runs until SIGTERM or SIGINT.
 func runNode(args []string) error {
 	var f nodeFlags
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
@@ -76,7 +78,13 @@ func runNode(args []string) error {
 		return err
 	}
 	defer m.Close()
+	e, err := election.New(n, election.Group("realnet"))
+	if err != nil {
+		return err
+	}
+	defer e.Close()
 	var wg sync.WaitGroup
+	wg.Go(func() { campaign(ctx, e, h, f.name, pid, uint64(pid)*31+99) })
 	for c := range f.clients {
 		wg.Go(func() { lockClient(ctx, m, h, f, pid, uint64(pid)*31+uint64(c)) })
 	}
