@@ -14,10 +14,10 @@ import (
 
 // Event is one line of a process's history.
 type Event struct {
-	T     string `json:"t"`              // "start", "grant", "end", "err", "write", "lead", "unlead" (node); "accept", "refuse" (store)
-	Node  string `json:"node,omitempty"` // the node's name
-	PID   int    `json:"pid,omitempty"`  // the process: one incarnation of the node
-	ID    string `json:"id,omitempty"`   // the lock id
+	T     string `json:"t"`               // "start", "grant", "end", "err", "write", "lead", "unlead" (node); "accept", "refuse" (store)
+	Node  string `json:"node,omitempty"`  // the node's name
+	PID   int    `json:"pid,omitempty"`   // the process: one incarnation of the node
+	ID    string `json:"id,omitempty"`    // the lock id
 	Token uint64 `json:"token,omitempty"` // a grant's token, or a lead's term
 	// Called and At: for a grant, when Acquire was called and when it
 	// returned; for any other event, At is when it happened.

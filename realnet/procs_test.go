@@ -24,7 +24,7 @@ type suite struct {
 	bin   string
 	nodes []string
 
-	mu     sync.Mutex
+	mu      sync.Mutex
 	procs   map[string]*exec.Cmd // running process of each host
 	faults  realnet.Faults
 	windows []realnet.Window // the faults' spans, for availability figures
