@@ -29,11 +29,13 @@ type Faults struct {
 // Locks turns the processes' events into the simulation's lock history,
 // so that sim.CheckLocks judges real processes by the same rules. A
 // grant that its process never ended ends when the process was killed;
-// one of a process still running at end is open. A grant overlapping a
-// pause of its process is Paused and ends when the pause began (a
-// stopped process does nothing; the simulation's paused nodes stop
-// their network, not their timers, so their leases end on time); its
-// second write, after the pause, is a late write, for the store to judge.
+// one of a process still running at end is open. A grant during which
+// its process was stopped ends when the stop began (a stopped process
+// does nothing; the simulation's paused nodes stop their network, not
+// their timers, so their leases end on time), and L3 judges the rest
+// like any grant; its second write, after the stop, is a late write:
+// refused, accepted although the store had accepted a newer token
+// before (a fencing failure), or harmless.
 func Locks(evs []Event, f Faults, begin, end time.Time) sim.LockHistory {
 	type key struct {
 		pid   int
@@ -43,6 +45,14 @@ func Locks(evs []Event, f Faults, begin, end time.Time) sim.LockHistory {
 	h := sim.LockHistory{Begin: begin, End: end, Errors: map[string]int{}}
 	idx := map[key]int{}
 	writes := map[key]int{}
+	type lateWrite struct {
+		id    string
+		token uint64
+		at    time.Time
+		stale bool
+		ok    bool
+	}
+	var late []lateWrite
 	for _, e := range evs {
 		k := key{e.PID, e.ID, e.Token}
 		switch e.T {
@@ -66,13 +76,8 @@ func Locks(evs []Event, f Faults, begin, end time.Time) sim.LockHistory {
 				g.Stale = stale
 				continue
 			}
-			if pausedIn(f.Paused[e.PID], g.Start, e.At) {
-				switch {
-				case stale:
-					h.Late.Rejected++
-				case e.OK:
-					h.Late.Accepted++
-				}
+			if _, ok := stoppedDuring(f.Paused[e.PID], g.Start, e.At); ok {
+				late = append(late, lateWrite{id: e.ID, token: e.Token, at: e.At, stale: stale, ok: e.OK})
 			}
 		case "err":
 			kind, _, _ := strings.Cut(e.Err, ":")
@@ -81,29 +86,57 @@ func Locks(evs []Event, f Faults, begin, end time.Time) sim.LockHistory {
 	}
 	for i := range h.Grants {
 		g := &h.Grants[i]
-		var pid int
-		fmt.Sscanf(g.Node[strings.LastIndexByte(g.Node, '/')+1:], "%d", &pid)
+		pid := pidOf(g.Node)
 		if g.End.IsZero() {
 			if t, ok := f.Killed[pid]; ok {
 				g.End = t
 			}
 		}
-		g.Paused = pausedIn(f.Paused[pid], g.Start, cmp.Or(g.End, end))
-		if g.Paused {
-			// A stopped process does nothing: its use of the lock ended
-			// when it was stopped. What it does once it runs again (the
-			// late write) is the store's to judge.
-			for _, w := range f.Paused[pid] {
-				if w.From.After(g.Start) && w.From.Before(cmp.Or(g.End, end)) {
-					g.End = w.From
-					break
-				}
-			}
+		// A stopped process does nothing: its use of the lock ended
+		// when it was stopped. What it does once it runs again (the
+		// late write) is the store's to judge. The grant then covers
+		// only time it ran, so L3 judges it like any other.
+		if from, ok := stoppedDuring(f.Paused[pid], g.Start, cmp.Or(g.End, end)); ok {
+			g.End = from
 		}
 	}
 	slices.SortFunc(h.Grants, func(a, b sim.Grant) int { return a.Start.Compare(b.Start) })
+	for _, w := range late {
+		// Fencing can refuse a stale token only once the resource has
+		// seen a newer one: a newer holder's write accepted before.
+		newer := slices.ContainsFunc(evs, func(e Event) bool {
+			return e.T == "accept" && e.ID == w.id && e.Token > w.token && e.At.Before(w.at)
+		})
+		switch {
+		case w.stale:
+			h.Late.Rejected++
+		case w.ok && newer:
+			h.Late.Accepted++ // a fencing failure (sim.LockVerdict.OK counts it)
+		case w.ok:
+			h.Late.Harmless++
+		}
+	}
 	return h
 }
+
+func pidOf(node string) int {
+	var pid int
+	fmt.Sscanf(node[strings.LastIndexByte(node, '/')+1:], "%d", &pid)
+	return pid
+}
+
+// stoppedDuring returns the start of the first stop of ws that began
+// within (from, to).
+func stoppedDuring(ws []Window, from, to time.Time) (time.Time, bool) {
+	for _, w := range ws {
+		if w.From.After(from) && w.From.Before(to) {
+			return w.From, true
+		}
+	}
+	return time.Time{}, false
+}
+
+var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Leases turns the nodes' leads into the simulation's election records:
 // a lead its process never ended ends when the process was killed, or
@@ -135,47 +168,11 @@ func Leases(evs []Event, f Faults) []sim.LeaseRecord {
 		if t, ok := f.Killed[pid]; ok && l.End.IsZero() {
 			l.End = t
 		}
-		for _, w := range f.Paused[pid] {
-			if w.From.After(l.Start) && (l.End.IsZero() || w.From.Before(l.End)) {
-				l.End = w.From
-				break
-			}
+		if from, ok := stoppedDuring(f.Paused[pid], l.Start, cmp.Or(l.End, farFuture)); ok {
+			l.End = from
 		}
 	}
 	return ls
-}
-
-// Late.Accepted above counts a paused holder's write the store took
-// after the pause. Whether a newer holder had written first decides if
-// that was a fencing failure: FenceFailures counts the store's accepted
-// writes whose token is below one it accepted earlier for the id (the
-// store's own rule, checked from its log).
-func FenceFailures(evs []Event) []string {
-	var bad []string
-	last := map[string]uint64{}
-	var acc []Event
-	for _, e := range evs {
-		if e.T == "accept" {
-			acc = append(acc, e)
-		}
-	}
-	slices.SortStableFunc(acc, func(a, b Event) int { return a.At.Compare(b.At) })
-	for _, e := range acc {
-		if e.Token < last[e.ID] {
-			bad = append(bad, fmt.Sprintf("%s: token %d accepted at %s after %d", e.ID, e.Token, e.At.Format(time.StampMilli), last[e.ID]))
-		}
-		last[e.ID] = max(last[e.ID], e.Token)
-	}
-	return bad
-}
-
-func pausedIn(ws []Window, from, to time.Time) bool {
-	for _, w := range ws {
-		if w.From.Before(to) && from.Before(cmp.Or(w.To, to)) {
-			return true
-		}
-	}
-	return false
 }
 
 // Gap is the longest span without a grant starting, and where it began.

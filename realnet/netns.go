@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Net is a set of network namespaces, one per host, each with one
@@ -19,6 +21,7 @@ type Net struct {
 	prefix string
 	hosts  []Host
 	side   map[string]int // host -> bridge index
+	brMade bool           // the bridge namespace is this Net's to delete
 }
 
 // Host is one namespace of a Net.
@@ -34,30 +37,41 @@ type Host struct {
 const Subnet = "10.213.0."
 
 // Available reports why the suite cannot run here, or nil: it needs root
-// and iproute2's ip, and a namespace it can make.
-func Available() error {
+// and iproute2's ip, and a namespace it can make (named with prefix and
+// this process's pid, as every namespace of a Net should be).
+func Available(prefix string) error {
 	if os.Geteuid() != 0 {
 		return errors.New("realnet needs root (network namespaces)")
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
 		return errors.New("realnet needs iproute2's ip")
 	}
-	probe := fmt.Sprintf("gsrtprobe%d", os.Getpid())
+	probe := fmt.Sprintf("%s%d-probe", prefix, os.Getpid())
 	if err := ip("netns", "add", probe); err != nil {
 		return fmt.Errorf("realnet cannot make a network namespace: %w", err)
 	}
 	return ip("netns", "del", probe)
 }
 
-// CleanStale deletes the namespaces whose names start with prefix: those
-// a run that was killed left behind.
+// CleanStale deletes the namespaces named prefix, a pid and "-" whose
+// process is gone (a run that was killed left them) or is this one.
+// Those of a suite still running elsewhere stay.
 func CleanStale(prefix string) {
 	out, err := exec.Command("ip", "netns", "list").Output()
 	if err != nil {
 		return
 	}
 	for _, line := range strings.Split(string(out), "\n") {
-		if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], prefix) {
+		f := strings.Fields(line)
+		if len(f) == 0 || !strings.HasPrefix(f[0], prefix) {
+			continue
+		}
+		owner, _, ok := strings.Cut(strings.TrimPrefix(f[0], prefix), "-")
+		pid, err := strconv.Atoi(owner)
+		if !ok || err != nil {
+			continue
+		}
+		if pid == os.Getpid() || syscall.Kill(pid, 0) == syscall.ESRCH {
 			ip("netns", "del", f[0])
 		}
 	}
@@ -77,13 +91,18 @@ func New(prefix string, names ...string) (n *Net, err error) {
 	if err := ip("netns", "add", brNS); err != nil {
 		return nil, err
 	}
+	n.brMade = true
 	if err := n.bridge(0); err != nil {
 		return nil, err
 	}
 	for i, name := range names {
 		h := Host{Name: name, NS: prefix + name, IP: fmt.Sprintf("%s%d", Subnet, 10+i), port: fmt.Sprintf("p%d", i)}
+		if err := ip("netns", "add", h.NS); err != nil {
+			return nil, err
+		}
+		n.hosts = append(n.hosts, h) // Close deletes it from here on
+		n.side[name] = 0
 		steps := [][]string{
-			{"netns", "add", h.NS},
 			{"-n", brNS, "link", "add", h.port, "type", "veth", "peer", "name", "eth0", "netns", h.NS},
 			{"-n", brNS, "link", "set", h.port, "master", "br0", "up"},
 			{"-n", h.NS, "addr", "add", h.IP + "/24", "dev", "eth0"},
@@ -95,8 +114,6 @@ func New(prefix string, names ...string) (n *Net, err error) {
 				return nil, err
 			}
 		}
-		n.hosts = append(n.hosts, h)
-		n.side[name] = 0
 	}
 	return n, nil
 }
@@ -174,8 +191,10 @@ func (n *Net) Close() error {
 	for _, h := range n.hosts {
 		errs = append(errs, ip("netns", "del", h.NS))
 	}
-	errs = append(errs, ip("netns", "del", n.prefix+"br"))
-	n.hosts = nil
+	if n.brMade {
+		errs = append(errs, ip("netns", "del", n.prefix+"br"))
+	}
+	n.hosts, n.brMade = nil, false
 	return errors.Join(errs...)
 }
 

@@ -25,7 +25,8 @@ type suite struct {
 	nodes []string
 
 	mu      sync.Mutex
-	procs   map[string]*exec.Cmd // running process of each host
+	procs   map[string]*proc // the current process of each host
+	started map[int]bool     // every pid started
 	faults  realnet.Faults
 	windows []realnet.Window // the faults' spans, for availability figures
 }
@@ -52,7 +53,7 @@ func buildRealproc(t *testing.T, dir string) string {
 func newSuite(t *testing.T, prefix string, nodes int) *suite {
 	t.Helper()
 	dir := t.TempDir()
-	s := &suite{t: t, dir: dir, bin: buildRealproc(t, dir), procs: map[string]*exec.Cmd{},
+	s := &suite{t: t, dir: dir, bin: buildRealproc(t, dir), procs: map[string]*proc{}, started: map[int]bool{},
 		faults: realnet.Faults{Killed: map[int]time.Time{}, Paused: map[int][]realnet.Window{}}}
 	for i := range nodes {
 		s.nodes = append(s.nodes, fmt.Sprintf("n%d", i+1))
@@ -62,7 +63,7 @@ func newSuite(t *testing.T, prefix string, nodes int) *suite {
 	if err := os.WriteFile(filepath.Join(dir, "key"), key, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	realnet.CleanStale(prefix)
+	realnet.CleanStale(nsPrefix)
 	net, err := realnet.New(prefix, append([]string{"store"}, s.nodes...)...)
 	if err != nil {
 		t.Fatal(err)
@@ -99,9 +100,50 @@ func (s *suite) start(host string, args ...string) {
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("start %s: %v", host, err)
 	}
+	p := &proc{host: host, cmd: cmd, exited: make(chan struct{})}
+	go func() { // the only Wait: every other wait is on exited
+		cmd.Wait()
+		p.at = time.Now()
+		close(p.exited)
+	}()
 	s.mu.Lock()
-	s.procs[host] = cmd
+	s.procs[host] = p
+	s.started[cmd.Process.Pid] = true
 	s.mu.Unlock()
+}
+
+// proc is one process the suite started.
+type proc struct {
+	host     string
+	cmd      *exec.Cmd
+	exited   chan struct{} // closed once it exited and was reaped
+	at       time.Time     // when it was reaped; set before exited closes
+	expected bool          // the suite stopped it (under suite.mu)
+}
+
+// stopped marks p as stopped by the suite and returns it.
+func (s *suite) stopping(host string) *proc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.procs[host]
+	p.expected = true
+	return p
+}
+
+// checkAlive fails the test for every process that exited without the
+// suite stopping it (a crash of the program under test).
+func (s *suite) checkAlive() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for host, p := range s.procs {
+		select {
+		case <-p.exited:
+			if !p.expected {
+				s.t.Errorf("%s (pid %d) exited on its own at %s: %v", host, p.cmd.Process.Pid, p.at.Format("15:04:05.000"), p.cmd.ProcessState)
+			}
+		default:
+		}
+	}
 }
 
 func (s *suite) startNode(name string) {
@@ -117,37 +159,33 @@ func (s *suite) startNode(name string) {
 func (s *suite) pid(host string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.procs[host].Process.Pid
+	return s.procs[host].cmd.Process.Pid
 }
 
-// kill sends SIGKILL to host's process and reaps it.
+// kill sends SIGKILL to host's process and waits until it is reaped.
 func (s *suite) kill(host string) {
+	p := s.stopping(host)
 	s.mu.Lock()
-	cmd := s.procs[host]
-	s.faults.Killed[cmd.Process.Pid] = time.Now()
+	s.faults.Killed[p.cmd.Process.Pid] = time.Now()
 	s.mu.Unlock()
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.exited
 }
 
 // terminate stops host's process gracefully (SIGTERM) and reaps it; it
 // is killed if it has not stopped within 10 s.
 func (s *suite) terminate(host string) {
-	s.mu.Lock()
-	cmd := s.procs[host]
-	s.mu.Unlock()
-	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
+	p := s.stopping(host)
+	p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-done:
+	case <-p.exited:
 	case <-time.After(10 * time.Second):
 		s.t.Errorf("%s did not stop within 10 s of SIGTERM", host)
-		cmd.Process.Signal(syscall.SIGKILL)
-		<-done
+		p.cmd.Process.Signal(syscall.SIGKILL)
+		<-p.exited
 	}
 	s.mu.Lock()
-	s.faults.Killed[cmd.Process.Pid] = time.Now() // gone: what it held ends here at the latest
+	s.faults.Killed[p.cmd.Process.Pid] = p.at // gone: what it held ends here at the latest
 	s.mu.Unlock()
 }
 
@@ -166,13 +204,9 @@ func (s *suite) pause(host string, d time.Duration) {
 // stop ends every node gracefully (SIGTERM), waiting up to 10 s each,
 // then the store.
 func (s *suite) stopGracefully() {
+	s.checkAlive()
 	for _, host := range append(append([]string{}, s.nodes...), "store") {
-		s.mu.Lock()
-		cmd := s.procs[host]
-		s.mu.Unlock()
-		if cmd != nil && cmd.ProcessState == nil {
-			s.terminate(host)
-		}
+		s.terminate(host)
 	}
 }
 
@@ -180,11 +214,10 @@ func (s *suite) stopGracefully() {
 func (s *suite) stopAll() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, cmd := range s.procs {
-		if cmd.ProcessState == nil {
-			cmd.Process.Signal(syscall.SIGKILL)
-			cmd.Wait()
-		}
+	for _, p := range s.procs {
+		p.expected = true
+		p.cmd.Process.Signal(syscall.SIGKILL)
+		<-p.exited
 	}
 }
 

@@ -22,6 +22,10 @@ func campaign(ctx context.Context, e *election.Elector, h *realnet.Writer, name 
 			continue
 		}
 		start := time.Now()
+		if !el.Valid() { // stopped or starved between the election and start
+			resign(el)
+			continue
+		}
 		h.Write(realnet.Event{T: "lead", Node: name, PID: pid, Token: el.Term(), At: start})
 		end := time.Now()
 		select {
@@ -32,10 +36,14 @@ func campaign(ctx context.Context, e *election.Elector, h *realnet.Writer, name 
 		case <-ctx.Done():
 			end = time.Now()
 		}
-		rctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		el.Resign(rctx)
-		cancel()
+		resign(el)
 		h.Write(realnet.Event{T: "unlead", Node: name, PID: pid, Token: el.Term(), At: end})
 		sleep(ctx, time.Duration(r.Int64N(int64(500*time.Millisecond))))
 	}
+}
+
+func resign(el *election.Elected) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	el.Resign(ctx)
 }

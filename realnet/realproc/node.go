@@ -132,7 +132,15 @@ func lockClient(ctx context.Context, m *lockmgr.Manager, h *realnet.Writer, f no
 			}
 			continue
 		}
-		h.Write(realnet.Event{T: "grant", Node: f.name, PID: pid, ID: id, Token: l.Token(), Called: called, At: time.Now()})
+		start := time.Now()
+		if !l.Valid() {
+			// Stopped or starved between the grant and start: the lease
+			// may have lapsed before start, so start is no time it held.
+			h.Write(realnet.Event{T: "err", Node: f.name, PID: pid, ID: id, At: time.Now(), Err: "lost at grant"})
+			releaseLock(l)
+			continue
+		}
+		h.Write(realnet.Event{T: "grant", Node: f.name, PID: pid, ID: id, Token: l.Token(), Called: called, At: start})
 		// When Done closed: the use of the lock ends there at the
 		// latest, even if a write was still on its way.
 		doneAt := make(chan time.Time, 1)
@@ -159,9 +167,12 @@ func lockClient(ctx context.Context, m *lockmgr.Manager, h *realnet.Writer, f no
 			}
 		default:
 		}
-		rctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		l.Release(rctx)
-		cancel()
+		// Done may close late (a starved process notices its lease's end
+		// late): the lease ended at its deadline at the latest.
+		if d := l.Deadline(); d.Before(end) {
+			end = d
+		}
+		releaseLock(l)
 		h.Write(realnet.Event{T: "end", Node: f.name, PID: pid, ID: id, Token: l.Token(), At: end})
 	}
 }
@@ -220,4 +231,10 @@ func (s *storeConn) close() {
 		s.c.Close()
 		s.c = nil
 	}
+}
+
+func releaseLock(l *lockmgr.Lock) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	l.Release(ctx)
 }
