@@ -121,7 +121,7 @@ type proc struct {
 	expected bool          // the suite stopped it (under suite.mu)
 }
 
-// stopped marks p as stopped by the suite and returns it.
+// stopping marks host's process as stopped by the suite and returns it.
 func (s *suite) stopping(host string) *proc {
 	s.mu.Lock()
 	defer s.mu.Unlock()

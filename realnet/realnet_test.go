@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -61,9 +62,9 @@ func TestRealFaults(t *testing.T) {
 func (s *suite) fault(r *rand.Rand, i int) {
 	n := s.nodes[r.IntN(len(s.nodes))]
 	perm := r.Perm(len(s.nodes))
-	side := func(k int) []string {
+	side := func(from, to int) []string { // nodes perm[from:to]
 		var g []string
-		for _, j := range perm[:k] {
+		for _, j := range perm[from:to] {
 			g = append(g, s.nodes[j])
 		}
 		return g
@@ -96,13 +97,12 @@ func (s *suite) fault(r *rand.Rand, i int) {
 		var groups [][]string
 		switch kind {
 		case 2:
-			groups = [][]string{side(3), other(s.nodes, side(3))}
+			groups = [][]string{side(0, 3), side(3, 5)}
 		case 3:
-			groups = [][]string{other(s.nodes, []string{n}), {n}}
+			groups = [][]string{slices.DeleteFunc(slices.Clone(s.nodes), func(m string) bool { return m == n }), {n}}
 		case 4:
-			groups = [][]string{perm2(s.nodes, perm, 0, 2), perm2(s.nodes, perm, 2, 4), perm2(s.nodes, perm, 4, 5)}
+			groups = [][]string{side(0, 2), side(2, 4), side(4, 5)}
 		}
-		groups = nonEmpty(groups)
 		d := time.Duration(3000+r.IntN(3000)) * time.Millisecond
 		s.t.Logf("fault %d at %s: partition %v for %v", i, clock(), groups, d)
 		from := time.Now()
@@ -122,38 +122,6 @@ func (s *suite) fault(r *rand.Rand, i int) {
 			s.mu.Unlock()
 		}
 	}
-}
-
-func perm2(nodes []string, perm []int, from, to int) []string {
-	var g []string
-	for _, j := range perm[from:to] {
-		g = append(g, nodes[j])
-	}
-	return g
-}
-
-func other(all, except []string) []string {
-	var g []string
-	for _, n := range all {
-		found := false
-		for _, e := range except {
-			found = found || e == n
-		}
-		if !found {
-			g = append(g, n)
-		}
-	}
-	return g
-}
-
-func nonEmpty(groups [][]string) [][]string {
-	var out [][]string
-	for _, g := range groups {
-		if len(g) > 0 {
-			out = append(out, g)
-		}
-	}
-	return out
 }
 
 func clock() string { return time.Now().Format("15:04:05.000") }
