@@ -87,6 +87,11 @@ func New(prefix string, names ...string) (n *Net, err error) {
 			n = nil
 		}
 	}()
+	for _, name := range names {
+		if name == "br" || name == Bridge {
+			return nil, fmt.Errorf("realnet: %q names the bridge's namespace, not a host", name)
+		}
+	}
 	brNS := prefix + "br"
 	if err := ip("netns", "add", brNS); err != nil {
 		return nil, err
@@ -136,9 +141,14 @@ func (n *Net) Host(name string) Host {
 	return n.hosts[i]
 }
 
-// Command returns a command that runs in host's namespace.
+// Command returns a command that runs in host's namespace, or in the
+// bridge's namespace if host is Bridge.
 func (n *Net) Command(host, name string, args ...string) *exec.Cmd {
-	return exec.Command("ip", append([]string{"netns", "exec", n.Host(host).NS, name}, args...)...)
+	ns := n.prefix + "br"
+	if host != Bridge {
+		ns = n.Host(host).NS
+	}
+	return exec.Command("ip", append([]string{"netns", "exec", ns, name}, args...)...)
 }
 
 // Partition puts each group of hosts on a bridge of its own; hosts in

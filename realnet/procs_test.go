@@ -69,6 +69,10 @@ func newSuite(t *testing.T, prefix string, nodes int) *suite {
 		t.Fatal(err)
 	}
 	s.net = net
+	if err := net.EnableFilter(); err != nil {
+		net.Close()
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		s.stopAll()
 		if t.Failed() {
@@ -79,6 +83,8 @@ func newSuite(t *testing.T, prefix string, nodes int) *suite {
 		}
 	})
 	s.start("store", "store", "-bind", s.storeAddr(), "-history", filepath.Join(dir, "store.jsonl"))
+	s.start(realnet.Bridge, "delay", "-queue", fmt.Sprint(delayQueue), "-min", minDelay.String(), "-max", maxDelay.String())
+	s.checkFilter()
 	for _, n := range s.nodes {
 		s.startNode(n)
 	}
@@ -205,7 +211,7 @@ func (s *suite) pause(host string, d time.Duration) {
 // then the store.
 func (s *suite) stopGracefully() {
 	s.checkAlive()
-	for _, host := range append(append([]string{}, s.nodes...), "store") {
+	for _, host := range append(append([]string{}, s.nodes...), "store", realnet.Bridge) {
 		s.terminate(host)
 	}
 }
@@ -224,7 +230,19 @@ func (s *suite) stopAll() {
 // canDial reports whether from's namespace opens a TCP connection to
 // to's node port within timeout.
 func (s *suite) canDial(from, to string, timeout time.Duration) bool {
-	return s.net.Command(from, s.bin, "dial", "-addr", s.addr(to), "-timeout", timeout.String()).Run() == nil
+	_, ok := s.dial(from, s.addr(to), timeout)
+	return ok
+}
+
+// dial opens a TCP connection from from's namespace to addr and returns
+// how long the handshake took, or false if it failed within timeout.
+func (s *suite) dial(from, addr string, timeout time.Duration) (time.Duration, bool) {
+	out, err := s.net.Command(from, s.bin, "dial", "-addr", addr, "-timeout", timeout.String()).Output()
+	if err != nil {
+		return 0, false
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(string(out)))
+	return d, err == nil
 }
 
 // dumpLogs prints the end of every process's output (stderr and stdout).

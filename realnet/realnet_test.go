@@ -26,7 +26,8 @@ func envDuration(name string, def time.Duration) time.Duration {
 // (GOSSIPSYNC_REALNET_SEED, printed; GOSSIPSYNC_REALNET_DURATION of
 // faults, default 1m): kill -9 and restart under the same name, SIGSTOP
 // for longer than the lease, a majority/minority partition, one node
-// isolated, no majority anywhere. The processes' histories are judged by
+// isolated, no majority anywhere, a rolling restart, a one-way cut,
+// packet loss, and delays that reorder. The processes' histories are judged by
 // the simulation's checkers (L1-L3, porcupine) and the store's log by the
 // fencing rule. It runs when GOSSIPSYNC_REALNET=1 (.ci/run sets it), as
 // root; otherwise it is skipped.
@@ -69,7 +70,9 @@ func (s *suite) fault(r *rand.Rand, i int) {
 		}
 		return g
 	}
-	switch kind := r.IntN(6); kind {
+	switch kind := r.IntN(9); kind {
+	case 6, 7, 8:
+		s.filterFault(r, i, kind, n)
 	case 5:
 		s.t.Logf("fault %d at %s: rolling restart of every node (SIGTERM, start, 2 s)", i, clock())
 		from := time.Now()

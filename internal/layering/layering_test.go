@@ -31,6 +31,8 @@ var allowed = map[string][]string{
 	"sim":      {"cluster", "voters", "election", "clock", "lockmgr", "taskpool"},
 	"cmd":      {"cluster", "voters", "election", "clock", "lockmgr", "taskpool", "sim"},
 	"examples": {"cluster", "voters", "election", "clock", "lockmgr", "taskpool"},
+	// CI's own tools (.ci/failed.go): the standard library only.
+	".ci": {},
 	// The real-process fault suite: a test harness like cmd's sim.
 	"realnet": {"cluster", "voters", "election", "clock", "lockmgr", "taskpool", "sim", "realnet"},
 }

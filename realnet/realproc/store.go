@@ -117,9 +117,11 @@ func runDial(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	start := time.Now()
 	c, err := net.DialTimeout("tcp", *addr, *timeout)
 	if err != nil {
 		return err
 	}
+	fmt.Println(time.Since(start)) // how long the handshake took
 	return c.Close()
 }
