@@ -1,18 +1,14 @@
 package realnet_test
 
 import (
-	"math/rand/v2"
-	"slices"
 	"time"
+
+	"github.com/gossipsync/gossipsync/realnet"
 )
 
-// The delayer's queue and the span its delays are drawn from: packets
-// of one flow sent closer together than the span arrive reordered.
-const (
-	delayQueue = 7
-	minDelay   = 5 * time.Millisecond
-	maxDelay   = 60 * time.Millisecond
-)
+// The delayer's queue; it draws delays from realnet.MinDelay to
+// realnet.MaxDelay.
+const delayQueue = 7
 
 // checkFilter checks, before the nodes start, that each kind of rule
 // acts: a one-way cut stops n1's handshake with the store and Clear
@@ -51,11 +47,11 @@ func (s *suite) checkDelay(from, addr string) {
 	deadline := time.Now().Add(10 * time.Second) // the delayer may still be binding its queue
 	for {
 		d, ok := s.dial(from, addr, 3*time.Second)
-		if ok && d >= 2*minDelay {
+		if ok && d >= 2*realnet.MinDelay {
 			return
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("the delay rule does not delay: a handshake from %s to %s took %v (ok %v), want at least %v", from, addr, d, ok, 2*minDelay)
+			s.t.Fatalf("the delay rule does not delay: a handshake from %s to %s took %v (ok %v), want at least %v", from, addr, d, ok, 2*realnet.MinDelay)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -76,45 +72,30 @@ func (s *suite) clearRules(what string) {
 	}
 }
 
-// filterFault makes one fault of the kinds that netfilter rules make:
-// 6, a one-way cut between node n and the others (either way); 7, loss
-// of 10-30 % of every packet; 8, delays of minDelay to maxDelay on
-// every packet, which reorder them. Each lasts 3-8 s.
-func (s *suite) filterFault(r *rand.Rand, i, kind int, n string) {
-	d := time.Duration(3000+r.IntN(5000)) * time.Millisecond
+// filterFault makes a fault of the kinds that netfilter rules make (a
+// one-way cut, loss, delay) and clears it when it is over.
+func (s *suite) filterFault(f realnet.Fault) {
 	from := time.Now()
-	var what string
-	switch kind {
-	case 6:
-		what = "one-way cut"
-		others := slices.DeleteFunc(slices.Clone(s.nodes), func(m string) bool { return m == n })
-		src, dst := []string{n}, others
-		if r.IntN(2) == 0 {
-			src, dst = dst, src
-		}
-		s.t.Logf("fault %d at %s: one-way cut, %v cannot send to %v, for %v", i, clock(), src, dst, d)
-		if err := s.net.Cut(src, dst); err != nil {
+	switch f.Kind {
+	case realnet.OneWay:
+		if err := s.net.Cut(f.Groups[0], f.Groups[1]); err != nil {
 			s.t.Fatal(err)
 		}
-		if s.canDial(src[0], dst[0], 300*time.Millisecond) {
-			s.t.Fatalf("the one-way cut does not cut %s from %s", src[0], dst[0])
+		if s.canDial(f.Groups[0][0], f.Groups[1][0], 300*time.Millisecond) {
+			s.t.Fatalf("the one-way cut does not cut %s from %s", f.Groups[0][0], f.Groups[1][0])
 		}
-	case 7:
-		what = "loss"
-		p := 0.1 + 0.2*r.Float64()
-		s.t.Logf("fault %d at %s: loss of %.0f %% of every packet for %v", i, clock(), 100*p, d)
-		if err := s.net.Lose(p); err != nil {
+	case realnet.Loss:
+		if err := s.net.Lose(f.P); err != nil {
 			s.t.Fatal(err)
 		}
-	case 8:
-		what = "delay and reorder"
-		s.t.Logf("fault %d at %s: every packet delayed %v-%v (reordered) for %v", i, clock(), minDelay, maxDelay, d)
+	case realnet.Delay:
 		s.checkDelay(s.nodes[0], s.storeAddr())
+	default:
+		s.t.Fatalf("no such fault: %v", f)
 	}
-	time.Sleep(time.Until(from.Add(d)))
-	s.clearRules(what)
-	if kind == 6 {
-		s.checkHealed([][]string{s.nodes[:1], s.nodes[1:]})
+	time.Sleep(time.Until(from.Add(f.For)))
+	s.clearRules(f.Kind)
+	if f.Kind == realnet.OneWay {
+		s.checkHealed(f.Groups)
 	}
-	s.window(what, from)
 }

@@ -14,7 +14,7 @@ import (
 
 // Event is one line of a process's history.
 type Event struct {
-	T     string `json:"t"`               // "start", "grant", "end", "err", "write", "lead", "unlead" (node); "accept", "refuse" (store)
+	T     string `json:"t"`               // "start", "grant", "end", "err", "write", "lead", "unlead", "clock" (node); "accept", "refuse" (store)
 	Node  string `json:"node,omitempty"`  // the node's name
 	PID   int    `json:"pid,omitempty"`   // the process: one incarnation of the node
 	ID    string `json:"id,omitempty"`    // the lock id
@@ -27,6 +27,15 @@ type Event struct {
 	// refused write ("write").
 	Err string `json:"err,omitempty"`
 	OK  bool   `json:"ok,omitempty"` // "write": the store accepted it
+	// A "clock" reading, taken between At and Done: the Interval, Now,
+	// the reference term its bound rests on (Token), whether this node
+	// is the reference, and its offset from its physical clock.
+	Done     time.Time     `json:"done,omitzero"`
+	Earliest time.Time     `json:"earliest,omitzero"`
+	Latest   time.Time     `json:"latest,omitzero"`
+	Now      time.Time     `json:"now,omitzero"`
+	Ref      bool          `json:"ref,omitempty"`
+	Offset   time.Duration `json:"offset,omitempty"`
 }
 
 // Writer appends events to a history file, one unbuffered write per

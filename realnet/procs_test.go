@@ -83,7 +83,7 @@ func newSuite(t *testing.T, prefix string, nodes int) *suite {
 		}
 	})
 	s.start("store", "store", "-bind", s.storeAddr(), "-history", filepath.Join(dir, "store.jsonl"))
-	s.start(realnet.Bridge, "delay", "-queue", fmt.Sprint(delayQueue), "-min", minDelay.String(), "-max", maxDelay.String())
+	s.start(realnet.Bridge, "delay", "-queue", fmt.Sprint(delayQueue), "-min", realnet.MinDelay.String(), "-max", realnet.MaxDelay.String())
 	s.checkFilter()
 	for _, n := range s.nodes {
 		s.startNode(n)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -28,8 +27,10 @@ func envDuration(name string, def time.Duration) time.Duration {
 // for longer than the lease, a majority/minority partition, one node
 // isolated, no majority anywhere, a rolling restart, a one-way cut,
 // packet loss, and delays that reorder. The processes' histories are judged by
-// the simulation's checkers (L1-L3, porcupine) and the store's log by the
-// fencing rule. It runs when GOSSIPSYNC_REALNET=1 (.ci/run sets it), as
+// the simulation's checkers (L1-L3, E1-E3, porcupine), their clock
+// readings by C1-C3 (realnet.Clocks) and the store's log by the fencing
+// rule; the lock figures per fault kind are printed beside the
+// simulation's replay of the same schedule. It runs when GOSSIPSYNC_REALNET=1 (.ci/run sets it), as
 // root; otherwise it is skipped.
 func TestRealFaults(t *testing.T) {
 	if os.Getenv("GOSSIPSYNC_REALNET") != "1" {
@@ -48,83 +49,59 @@ func TestRealFaults(t *testing.T) {
 	begin := time.Now()
 	s.waitGrants(30*time.Second, "the first grant")
 	r := rand.New(rand.NewPCG(seed, 0x7ea1))
-	end := time.Now().Add(dur)
-	for i := 0; time.Now().Before(end); i++ {
-		s.fault(r, i)
+	t0 := time.Now()
+	var schedule []realnet.Fault
+	for i := 0; time.Since(t0) < dur; i++ {
+		f := realnet.Draw(r, s.nodes)
+		f.At = time.Since(t0)
+		s.t.Logf("fault %d at %s (+%v): %v", i, clock(), f.At.Round(time.Millisecond), f)
+		s.fault(f)
+		schedule = append(schedule, f)
 		time.Sleep(time.Duration(1500+r.IntN(1500)) * time.Millisecond) // calm between faults
 	}
+	last := time.Since(t0)
 	s.waitGrants(20*time.Second, "a grant after the last fault")
 	s.stopGracefully()
 	stop := time.Now()
-	s.judge(begin, stop)
+	real := s.judge(begin, stop)
+	s.compare(real, schedule, last, seed)
 }
 
-// fault makes one fault of the schedule, logging it.
-func (s *suite) fault(r *rand.Rand, i int) {
-	n := s.nodes[r.IntN(len(s.nodes))]
-	perm := r.Perm(len(s.nodes))
-	side := func(from, to int) []string { // nodes perm[from:to]
-		var g []string
-		for _, j := range perm[from:to] {
-			g = append(g, s.nodes[j])
-		}
-		return g
-	}
-	switch kind := r.IntN(9); kind {
-	case 6, 7, 8:
-		s.filterFault(r, i, kind, n)
-	case 5:
-		s.t.Logf("fault %d at %s: rolling restart of every node (SIGTERM, start, 2 s)", i, clock())
-		from := time.Now()
+// fault makes f happen and returns when it is over.
+func (s *suite) fault(f realnet.Fault) {
+	from := time.Now()
+	switch f.Kind {
+	case realnet.Rolling:
 		for _, name := range s.nodes {
 			s.terminate(name)
 			s.startNode(name)
-			time.Sleep(2 * time.Second)
+			time.Sleep(f.For)
 		}
-		s.window("rolling restart", from)
-	case 0:
-		down := time.Duration(200+r.IntN(1800)) * time.Millisecond
-		s.t.Logf("fault %d at %s: kill -9 %s, restart after %v", i, clock(), n, down)
-		from := time.Now()
-		s.kill(n)
-		time.Sleep(down)
-		s.startNode(n)
-		s.window("kill -9", from)
-	case 1:
-		d := time.Duration(1500+r.IntN(1500)) * time.Millisecond // longer than the 1 s lease
-		s.t.Logf("fault %d at %s: SIGSTOP %s for %v", i, clock(), n, d)
-		from := time.Now()
-		s.pause(n, d)
-		s.window("SIGSTOP", from)
-	case 2, 3, 4:
-		var groups [][]string
-		switch kind {
-		case 2:
-			groups = [][]string{side(0, 3), side(3, 5)}
-		case 3:
-			groups = [][]string{slices.DeleteFunc(slices.Clone(s.nodes), func(m string) bool { return m == n }), {n}}
-		case 4:
-			groups = [][]string{side(0, 2), side(2, 4), side(4, 5)}
-		}
-		d := time.Duration(3000+r.IntN(3000)) * time.Millisecond
-		s.t.Logf("fault %d at %s: partition %v for %v", i, clock(), groups, d)
-		from := time.Now()
-		if err := s.net.Partition(groups...); err != nil {
+	case realnet.Kill:
+		s.kill(f.Node)
+		time.Sleep(f.For)
+		s.startNode(f.Node)
+	case realnet.Stop:
+		s.pause(f.Node, f.For)
+	case realnet.Majority, realnet.Isolated, realnet.NoMajority:
+		if err := s.net.Partition(f.Groups...); err != nil {
 			s.t.Fatal(err)
 		}
-		s.checkCut(groups)
-		time.Sleep(d)
+		s.checkCut(f.Groups)
+		time.Sleep(time.Until(from.Add(f.For)))
 		if err := s.net.Heal(); err != nil {
 			s.t.Fatal(err)
 		}
-		s.checkHealed(groups)
-		s.window([]string{2: "majority/minority", 3: "one isolated", 4: "no majority"}[kind], from)
-		if kind == 4 {
+		s.checkHealed(f.Groups)
+		if f.Kind == realnet.NoMajority {
 			s.mu.Lock()
-			s.faults.NoMajority = append(s.faults.NoMajority, realnet.Window{What: "no majority", From: from, To: time.Now().Add(3 * time.Second)})
+			s.faults.NoMajority = append(s.faults.NoMajority, realnet.Window{What: f.Kind, From: from, To: time.Now().Add(3 * time.Second)})
 			s.mu.Unlock()
 		}
+	default:
+		s.filterFault(f)
 	}
+	s.window(f.Kind, from)
 }
 
 func clock() string { return time.Now().Format("15:04:05.000") }
@@ -178,7 +155,8 @@ func (s *suite) waitGrants(timeout time.Duration, what string) {
 	s.t.Fatalf("no grant within %v: waiting for %s", timeout, what)
 }
 
-func (s *suite) judge(begin, end time.Time) {
+// judge checks the histories and returns the lock history.
+func (s *suite) judge(begin, end time.Time) sim.LockHistory {
 	evs, err := realnet.ReadDir(s.dir)
 	if err != nil {
 		s.t.Fatal(err)
@@ -204,9 +182,6 @@ func (s *suite) judge(begin, end time.Time) {
 	if v.Late.Accepted > 0 {
 		s.t.Errorf("%d late writes accepted after the store had accepted a newer token", v.Late.Accepted)
 	}
-	for _, a := range realnet.Availability(h, s.windows) {
-		s.t.Logf("%-18s %2d windows, %5.1f s: %5.1f grants/s, longest gap %v", a.What, a.Windows, a.Span.Seconds(), a.PerSecond, a.LongestGap.Round(time.Millisecond))
-	}
 	ev := sim.CheckElection(realnet.Leases(evs, s.faults), end)
 	s.t.Logf("%d leader leases", ev.Leases)
 	for name, vs := range map[string][]string{"E1": ev.E1, "E2": ev.E2, "E3": ev.E3} {
@@ -220,4 +195,16 @@ func (s *suite) judge(begin, end time.Time) {
 	if v.Grants < 10 {
 		s.t.Errorf("only %d grants: too few to judge", v.Grants)
 	}
+	cv := realnet.Clocks(evs)
+	s.t.Logf("clock: %d readings, %d unsynced; %d judged by C1 (%d on a term whose reference never reported), %d pairs by C3; largest error %v, largest uncertainty %v",
+		cv.Readings, cv.Unsynced, cv.Judged, cv.NoRef, cv.Pairs, cv.Err, cv.Uncertainty)
+	for name, vs := range map[string][]string{"C1": cv.C1, "C2": cv.C2, "C3": cv.C3} {
+		if len(vs) > 0 {
+			s.t.Errorf("%s broken %d times: %v", name, len(vs), vs[:min(len(vs), 10)])
+		}
+	}
+	if cv.Judged < 100 {
+		s.t.Errorf("only %d clock readings judged: too few", cv.Judged)
+	}
+	return h
 }

@@ -343,6 +343,15 @@ func (c *Cluster) Add(ctx context.Context) (*cluster.Node, error) {
 	return c.startJoin(ctx, "add", name)
 }
 
+// Block cuts one direction: nothing from node from reaches node to
+// (Net.Block). Heal undoes it.
+func (c *Cluster) Block(from, to string) {
+	c.mu.Lock()
+	a, b := c.ips[from], c.ips[to]
+	c.mu.Unlock()
+	c.net.Block(a, b)
+}
+
 // SetLoss sets the packet loss probability of every link, 0..1.
 func (c *Cluster) SetLoss(p float64) { c.net.SetLoss(p) }
 

@@ -43,6 +43,7 @@ type NetStats struct {
 	DialsFailed      uint64 // dials refused or timed out
 	StreamWrites     uint64 // Write calls on a stream that queued data for the peer
 	StreamBytes      uint64 // the bytes they queued
+	Retransmits      uint64 // stream segments lost on a lossy link and sent again
 }
 
 // link is one direction between two hosts.
@@ -51,7 +52,9 @@ type link struct{ from, to string }
 // Net is an in-memory network shared by many hosts, each reached through
 // the cluster.Network that Host returns. Packets may be lost, delayed,
 // reordered and dropped when a receiver is slow; streams are reliable and
-// ordered, like TCP, but are reset when a partition or crash cuts them.
+// ordered, like TCP: loss delays them by retransmissions, a crash resets
+// them, and a partition either resets them or, with SetBlackHole, holds
+// them until it heals (cuts.go).
 //
 // All random choices (loss, delay) come from one generator seeded by the
 // seed given to NewNet, so a run is repeatable up to the order in which the
@@ -76,6 +79,8 @@ type Net struct {
 		packets   map[string]*packetConn // open packet conns by "ip:port"
 		listeners map[string]*listener   // open listeners by "ip:port"
 		streams   map[*streamPair]struct{}
+		blackHole bool   // cuts hold streams instead of resetting them
+		streamSeq uint64 // streams opened
 		nextPort  int
 		stats     NetStats
 	}
@@ -108,7 +113,9 @@ func (n *Net) Host(ip string) cluster.Network {
 }
 
 // SetLoss sets the probability, from 0 to 1, that a packet on any link
-// without its own override is lost. Streams never lose data.
+// without its own override is lost. Streams never lose data, but a lost
+// segment delays a stream's Write, and all after it, by TCP's
+// retransmission timeout (see retransmit.go).
 func (n *Net) SetLoss(p float64) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -139,44 +146,6 @@ func (n *Net) SetDelay(minDelay, maxDelay time.Duration) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.mu.minDelay, n.mu.maxDelay = minDelay, maxDelay
-}
-
-// Partition splits the hosts into groups that cannot reach each other in
-// either direction. A host named in no group keeps every link (a bridge).
-// Partition replaces any earlier partition and every Block, and resets the
-// open streams that cross the new cut.
-func (n *Net) Partition(groups ...[]string) {
-	n.mu.Lock()
-	clear(n.mu.group)
-	clear(n.mu.blocked)
-	for i, g := range groups {
-		for _, ip := range g {
-			n.mu.group[canonIP(ip)] = i
-		}
-	}
-	cut := n.cutStreamsLocked()
-	n.mu.Unlock()
-	resetAll(cut)
-}
-
-// Block cuts one direction: nothing from host from reaches host to, while
-// packets from to still reach from. Streams need both directions, so open
-// streams between the two are reset and new dials between them time out.
-func (n *Net) Block(from, to string) {
-	n.mu.Lock()
-	n.mu.blocked[link{canonIP(from), canonIP(to)}] = true
-	cut := n.cutStreamsLocked()
-	n.mu.Unlock()
-	resetAll(cut)
-}
-
-// Heal removes every partition and Block. Loss, delay and crashed hosts
-// stay as they are.
-func (n *Net) Heal() {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	clear(n.mu.group)
-	clear(n.mu.blocked)
 }
 
 // SetDown crashes (down true) or restarts (down false) the host with the
@@ -275,12 +244,6 @@ func (n *Net) delayLocked() time.Duration {
 	return lo + time.Duration(n.mu.rng.Int64N(int64(hi-lo)+1))
 }
 
-func (n *Net) sampleDelay() time.Duration {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.delayLocked()
-}
-
 // nextPortLocked hands out ports from firstEphemeralPort up, wrapping.
 func (n *Net) nextPortLocked() int {
 	p := n.mu.nextPort
@@ -321,19 +284,6 @@ func (n *Net) takeHostLocked(ip string) ([]*packetConn, []*listener) {
 		}
 	}
 	return pcs, lns
-}
-
-// cutStreamsLocked unregisters and returns the streams that can no longer
-// live, for the caller to reset outside the lock.
-func (n *Net) cutStreamsLocked() []*streamPair {
-	var cut []*streamPair
-	for p := range n.mu.streams {
-		if !n.connectedLocked(p.a.localIP, p.b.localIP) {
-			cut = append(cut, p)
-			delete(n.mu.streams, p)
-		}
-	}
-	return cut
 }
 
 func (n *Net) forget(p *streamPair) {

@@ -73,7 +73,8 @@ func (n *Net) dialFailed(addr string, timeout bool, cause error) error {
 func (n *Net) newPairLocked(h *host, ln *listener) *streamPair {
 	from := &net.TCPAddr{IP: h.addr, Port: n.nextPortLocked()}
 	ab, ba := newHalf(), newHalf()
-	p := &streamPair{open: 2}
+	n.mu.streamSeq++
+	p := &streamPair{open: 2, seq: n.mu.streamSeq}
 	p.a = &streamConn{n: n, pair: p, localIP: h.ip, local: from, remote: ln.addr,
 		rx: ba, tx: ab, rdl: newDeadline(), wdl: newDeadline()}
 	p.b = &streamConn{n: n, pair: p, localIP: ln.ip, local: ln.addr, remote: from,
@@ -157,6 +158,7 @@ type streamPair struct {
 	a    *streamConn // the dialer's end
 	b    *streamConn // the listener's end
 	open int         // ends not closed yet; guarded by Net.mu
+	seq  uint64      // in the order streams opened
 }
 
 // reset breaks the stream at once, dropping data in flight, like a TCP
@@ -175,7 +177,8 @@ type chunk struct {
 // half is one direction of a stream: the bytes one end wrote that the
 // other has not read yet. Safe for concurrent use.
 type half struct {
-	mu struct {
+	heldSince time.Time // when a black-holing cut began to hold it; guarded by Net.mu
+	mu        struct {
 		sync.Mutex
 		chunks  []chunk
 		queued  int           // bytes in chunks
@@ -183,6 +186,7 @@ type half struct {
 		wclosed bool          // the writer closed: io.EOF after the data
 		rclosed bool          // the reader closed: writes fail
 		reset   bool          // the stream was reset
+		held    bool          // a black-holing cut holds it: nothing is read
 		changed chan struct{} // closed and replaced on every change
 	}
 }
@@ -214,6 +218,9 @@ func (h *half) read(b []byte) (int, waitFor, error) {
 		return 0, waitFor{}, errReset
 	case h.mu.rclosed:
 		return 0, waitFor{}, errClosed
+	}
+	if h.mu.held {
+		return 0, waitFor{changed: h.mu.changed}, nil
 	}
 	n, now := 0, time.Now()
 	for n < len(b) && len(h.mu.chunks) > 0 && !h.mu.chunks[0].due.After(now) {
@@ -284,6 +291,25 @@ func (h *half) closeRead() {
 	h.changedLocked()
 }
 
+// hold stops (on) or resumes (off) delivery; on resuming, nothing held
+// is read before release, and later writes keep their order after it.
+func (h *half) hold(on bool, release time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.mu.held = on
+	if !on {
+		for i := range h.mu.chunks {
+			if h.mu.chunks[i].due.Before(release) {
+				h.mu.chunks[i].due = release
+			}
+		}
+		if len(h.mu.chunks) > 0 && h.mu.last.Before(release) {
+			h.mu.last = release
+		}
+	}
+	h.changedLocked()
+}
+
 func (h *half) reset() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -328,7 +354,7 @@ func (c *streamConn) Read(b []byte) (int, error) {
 // Write queues a copy of b for the peer. It blocks only while the queue is
 // full, until there is room, the write deadline passes or the conn closes.
 func (c *streamConn) Write(b []byte) (int, error) {
-	delay := c.n.sampleDelay()
+	delay := c.n.streamDelay(c.localIP, c.peerIP(), len(b))
 	for {
 		if c.wdl.expired() {
 			return 0, timeoutErr("write", c.remote)

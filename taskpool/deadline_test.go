@@ -145,13 +145,15 @@ func TestSimRunBusyDeadline(t *testing.T) {
 		e := startEnv(t, 3, taskpool.WithPool(1))
 		tl := newTally()
 		e.register(t, "stubborn", tl.stubborn("n2"), "n2")
-		e.c.SetLoss(0.2)
-		e.c.SetDelay(time.Millisecond, 5*time.Millisecond)
 		fill, stop := context.WithCancel(context.Background())
 		for range 5 { // pool 1 + queue 4
 			go e.p["n3"].Run(fill, taskpool.Command{Name: "stubborn"})
 		}
 		time.Sleep(100 * time.Millisecond)
+		// Loss only once the pool is full: a lost segment delays a
+		// stream by 200 ms or more, longer than the fill may take.
+		e.c.SetLoss(0.2)
+		e.c.SetDelay(time.Millisecond, 5*time.Millisecond)
 		deadline := time.Now().Add(time.Second)
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		defer cancel()

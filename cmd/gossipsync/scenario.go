@@ -31,7 +31,7 @@ const (
 // scenarios are the named scenarios, in the order -list shows them.
 var scenarios = []scenario{
 	{Name: "partition", Faults: []fault{faultPartition, faultSplit, faultBridge, faultIsolate},
-		Summary: "cuts of the network, each healed after a phase: a majority and a minority, a split where no side has a majority, two sides joined only through one bridge node, and the election leader or the voters' Raft leader cut off alone",
+		Summary: "cuts of the network, each healed after a phase: a majority and a minority, a split where no side has a majority, two sides joined only through one bridge node, and the election leader or the voters' Raft leader cut off alone; every cut black-holes the streams it crosses (no reset: calls hang until their deadlines)",
 		Skew:    defaultSkew, Drift: defaultDrift},
 	{Name: "crash", Faults: []fault{faultCrash},
 		Summary: "nodes crash and restart later; the crashes aim in turn at the election leader, the clock reference, the voters' Raft leader, a lock holder, the coordinator of a lock id, another voter and a random node",
@@ -43,7 +43,7 @@ var scenarios = []scenario{
 		Summary: fmt.Sprintf("physical clocks off by up to ±%s and drifting by up to ±%d ppm; the clock reference's (or another node's) physical clock jumps by 0.5-5 s either way", fmtSpan(largeSkew), largeDrift),
 		Skew:    largeSkew, Drift: largeDrift},
 	{Name: "loss", Faults: []fault{faultLoss},
-		Summary: fmt.Sprintf("%.0f-%.0f%% of packets lost and every message delayed by %v-%v, for a phase at a time", minLoss*100, maxLoss*100, lossMinDelay, lossMaxDelay),
+		Summary: fmt.Sprintf("%.0f-%.0f%% of packets lost (a stream's lost segment waits 200 ms or more for its retransmission) and every message delayed by %v-%v, for a phase at a time", minLoss*100, maxLoss*100, lossMinDelay, lossMaxDelay),
 		Skew:    defaultSkew, Drift: defaultDrift},
 	{Name: "churn", Faults: []fault{faultLeave, faultJoin},
 		Summary: "nodes leave gracefully and new nodes join, one per phase, keeping the cluster within one node of its size",

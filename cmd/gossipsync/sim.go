@@ -207,13 +207,21 @@ func startWorkloads(ctx context.Context, c *sim.Cluster, out *syncWriter, phys [
 func startCluster(ctx context.Context, cfg simConfig) (*sim.Cluster, error) {
 	ctx, cancel := context.WithTimeout(ctx, startWait)
 	defer cancel()
-	return sim.Start(ctx, sim.Options{
+	c, err := sim.Start(ctx, sim.Options{
 		Nodes:     cfg.Nodes,
 		Seed:      cfg.Seed,
 		SecretKey: secretKey(cfg.Seed),
 		Profile:   cluster.Local,
 		Logger:    cfg.Logger,
 	})
+	if err == nil {
+		// Every cut black-holes the streams it crosses, as a real
+		// partition does (calls hang until their deadlines, connections
+		// linger half-open), instead of resetting them at once, which
+		// lets callers fail fast and is the kinder case.
+		c.Net().SetBlackHole(true)
+	}
+	return c, err
 }
 
 // secretKey derives a 32-byte cluster key from seed.

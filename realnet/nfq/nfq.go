@@ -80,21 +80,20 @@ func Open(num uint16) (*Queue, error) {
 	syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
 	params := binary.BigEndian.AppendUint32(nil, 0xffff) // copy range (unused with metadata only)
 	params = append(params, copyMeta)
-	steps := [][]byte{
-		attr(attrCfgCmd, []byte{cmdBind, 0, 0, 0}),
-		attr(attrCfgParams, params),
-		attr(attrCfgMaxLen, binary.BigEndian.AppendUint32(nil, maxQueueLen)),
-	}
-	for _, a := range steps {
-		if err := q.request(msgConfig, a); err != nil {
-			q.Close()
-			return nil, fmt.Errorf("nfq: bind queue %d: %w", num, err)
-		}
+	// One message: the kernel binds the queue, then sets its copy mode
+	// and length, before it queues any packet to this socket.
+	cfg := attr(attrCfgCmd, []byte{cmdBind, 0, 0, 0})
+	cfg = append(cfg, attr(attrCfgParams, params)...)
+	cfg = append(cfg, attr(attrCfgMaxLen, binary.BigEndian.AppendUint32(nil, maxQueueLen))...)
+	if err := q.request(msgConfig, cfg); err != nil {
+		q.Close()
+		return nil, fmt.Errorf("nfq: bind queue %d: %w", num, err)
 	}
 	return q, nil
 }
 
-// Close unbinds the queue and closes the socket. Packets still held are
+// Close unbinds the queue and closes the socket; call it after Run has
+// returned. Packets still held are
 // released by the kernel (a queue without a reader drops them, or
 // passes them with --queue-bypass).
 func (q *Queue) Close() error {

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gossipsync/gossipsync/clock"
 	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/election"
 	"github.com/gossipsync/gossipsync/lockmgr"
@@ -31,7 +32,8 @@ type nodeFlags struct {
 // runNode runs a node with a lock Manager and lock clients that loop:
 // Acquire one of -ids ids, write to the store with the token, hold for
 // up to TTL/2, write again, Release; and an Elector that campaigns in
-// one group, leads a while and resigns. It runs until SIGTERM or SIGINT.
+// one group, leads a while and resigns; and a clock.Clock, read every
+// 100 ms. It runs until SIGTERM or SIGINT.
 func runNode(args []string) error {
 	var f nodeFlags
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
@@ -83,7 +85,13 @@ func runNode(args []string) error {
 		return err
 	}
 	defer e.Close()
+	clk, err := clock.New(n)
+	if err != nil {
+		return err
+	}
+	defer clk.Close()
 	var wg sync.WaitGroup
+	wg.Go(func() { readClock(ctx, clk, h, f.name, pid) })
 	wg.Go(func() { campaign(ctx, e, h, f.name, pid, uint64(pid)*31+99) })
 	for c := range f.clients {
 		wg.Go(func() { lockClient(ctx, m, h, f, pid, uint64(pid)*31+uint64(c)) })
