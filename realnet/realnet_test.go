@@ -49,10 +49,11 @@ func TestRealFaults(t *testing.T) {
 	begin := time.Now()
 	s.waitGrants(30*time.Second, "the first grant")
 	r := rand.New(rand.NewPCG(seed, 0x7ea1))
+	draw := realnet.NewSchedule(r, s.nodes)
 	t0 := time.Now()
 	var schedule []realnet.Fault
 	for i := 0; time.Since(t0) < dur; i++ {
-		f := realnet.Draw(r, s.nodes)
+		f := draw.Next()
 		f.At = time.Since(t0)
 		s.t.Logf("fault %d at %s (+%v): %v", i, clock(), f.At.Round(time.Millisecond), f)
 		s.fault(f)

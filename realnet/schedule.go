@@ -56,8 +56,32 @@ func (f Fault) String() string {
 	return fmt.Sprintf("partition %v (%s) for %v", f.Groups, f.Kind, f.For)
 }
 
-// Draw draws the next fault among nodes (at least 5) from r.
-func Draw(r *rand.Rand, nodes []string) Fault {
+// Schedule draws the faults of a run from a seeded generator: each of
+// the nine kinds once, in a random order, before any repeats, so a run
+// long enough for nine faults (about 90 s) makes every kind.
+type Schedule struct {
+	r     *rand.Rand
+	nodes []string
+	left  []int // kinds not drawn yet in this round
+}
+
+// NewSchedule returns a Schedule over nodes (at least 5) drawn from r.
+func NewSchedule(r *rand.Rand, nodes []string) *Schedule {
+	return &Schedule{r: r, nodes: nodes}
+}
+
+// Next draws the next fault.
+func (s *Schedule) Next() Fault {
+	if len(s.left) == 0 {
+		s.left = s.r.Perm(9)
+	}
+	kind := s.left[0]
+	s.left = s.left[1:]
+	return draw(s.r, s.nodes, kind)
+}
+
+// draw draws a fault of the given kind (0-8) among nodes.
+func draw(r *rand.Rand, nodes []string, kind int) Fault {
 	n := nodes[r.IntN(len(nodes))]
 	perm := r.Perm(len(nodes))
 	side := func(from, to int) []string { // nodes perm[from:to]
@@ -69,7 +93,7 @@ func Draw(r *rand.Rand, nodes []string) Fault {
 	}
 	others := slices.DeleteFunc(slices.Clone(nodes), func(m string) bool { return m == n })
 	ms := func(lo, spread int) time.Duration { return time.Duration(lo+r.IntN(spread)) * time.Millisecond }
-	switch r.IntN(9) {
+	switch kind {
 	case 0:
 		return Fault{Kind: Kill, Node: n, For: ms(200, 1800)}
 	case 1:
