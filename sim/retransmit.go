@@ -2,17 +2,28 @@ package sim
 
 import "time"
 
-// A stream on a lossy link loses segments, and TCP sends each again
-// after its retransmission timeout: on Linux at least 200 ms
-// (TCP_RTO_MIN), doubling with each loss of the same data. So a lossy
-// link does not lose a stream's bytes but delays them, and everything
-// written after them (TCP delivers in order): a small RPC over a link
-// that loses 20 % of packets waits 200 ms or more one time in five.
-// The simulation draws, for each Write, which of its segments are lost,
-// then which of those are lost again at each retransmission, and adds
-// the timeouts to its delay.
+// A stream on a lossy link loses segments, and TCP sends each again, so
+// a lossy link does not lose a stream's bytes but delays them, and
+// everything written after them (TCP delivers in order). How long
+// depends on what else is in flight, as in Linux:
+//
+//   - A lost segment with other data in flight behind it (a later
+//     segment of the same Write, or earlier data still unread, so that
+//     more than one segment is unacknowledged) is found by the ACKs of
+//     the data around it (fast retransmit, RACK) or by a tail loss
+//     probe after two round trips: it is sent again after fastRecovery
+//     plus twice the link's delay.
+//   - A lost segment alone in flight (a small RPC on an idle stream)
+//     waits for the retransmission timeout: 200 ms at least
+//     (TCP_RTO_MIN).
+//
+// Each further loss of the same data waits for the timeout, doubled
+// each time. The simulation draws, for each Write, which of its
+// segments are lost, then which of those are lost again at each
+// retransmission, and adds the waits to its delay.
 const (
 	minRTO         = 200 * time.Millisecond
+	fastRecovery   = 4 * time.Millisecond
 	segmentBytes   = 1448 // a TCP segment's payload on a 1500-byte MTU
 	maxRetransmits = 8    // then the data is delivered after 51 s: TCP gives up later, but no call here waits that long
 	maxSegments    = 64   // segments drawn per Write: a larger one loses at least as often as 64 segments would
@@ -20,10 +31,12 @@ const (
 
 // streamDelay draws the delay of a Write of size bytes from host ip
 // from to host ip to: the link's delay plus its retransmissions.
-func (n *Net) streamDelay(from, to string, size int) time.Duration {
+// inFlight tells whether earlier data of the stream is still unread.
+func (n *Net) streamDelay(from, to string, size int, inFlight bool) time.Duration {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	d := n.delayLocked()
+	wire := n.delayLocked()
+	d := wire
 	p, ok := n.mu.linkLoss[link{from, to}]
 	if !ok {
 		p = n.mu.loss
@@ -33,16 +46,22 @@ func (n *Net) streamDelay(from, to string, size int) time.Duration {
 	}
 	// Each segment is lost with probability p; TCP resends only the
 	// lost ones, and the Write arrives once the last of them does.
-	lost := 0
-	for range min((size+segmentBytes-1)/segmentBytes, maxSegments) {
+	segments := min((size+segmentBytes-1)/segmentBytes, maxSegments)
+	lost, lastLost := 0, false
+	for i := range segments {
 		if p >= 1 || n.mu.rng.Float64() < p {
 			lost++
+			lastLost = i == segments-1
 		}
 	}
 	rto := minRTO
 	for i := 0; lost > 0 && i < maxRetransmits; i++ {
-		d += rto
-		rto *= 2
+		if i == 0 && (inFlight || lost > 1 || !lastLost) {
+			d += fastRecovery + 2*wire
+		} else {
+			d += rto
+			rto *= 2
+		}
 		n.mu.stats.Retransmits += uint64(lost)
 		again := 0
 		for range lost {

@@ -291,6 +291,13 @@ func (h *half) closeRead() {
 	h.changedLocked()
 }
 
+// inFlight reports whether written data is still unread.
+func (h *half) inFlight() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.mu.queued > 0
+}
+
 // hold stops (on) or resumes (off) delivery; on resuming, nothing held
 // is read before release, and later writes keep their order after it.
 func (h *half) hold(on bool, release time.Time) {
@@ -354,7 +361,7 @@ func (c *streamConn) Read(b []byte) (int, error) {
 // Write queues a copy of b for the peer. It blocks only while the queue is
 // full, until there is room, the write deadline passes or the conn closes.
 func (c *streamConn) Write(b []byte) (int, error) {
-	delay := c.n.streamDelay(c.localIP, c.peerIP(), len(b))
+	delay := c.n.streamDelay(c.localIP, c.peerIP(), len(b), c.tx.inFlight())
 	for {
 		if c.wdl.expired() {
 			return 0, timeoutErr("write", c.remote)
