@@ -20,6 +20,11 @@ type deadlineNet struct {
 	cut bool
 }
 
+// deadlineNets are the networks the deadline tests put the calls under.
+// They are set after a test's set-up: a set-up call has no deadline,
+// and under 20 % loss a stream's lost segment waits 200 ms or more for
+// its retransmission, longer than a try of Do (a third of the 500 ms
+// a claim is given), so a claim may retry for long.
 func deadlineNets() []deadlineNet {
 	return []deadlineNet{
 		{"loss and delay", func(c *sim.Cluster) {
@@ -72,10 +77,10 @@ func TestElectReturnsByDeadline(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				c := startSim(t, 5)
 				els := electors(t, c)
-				nc.set(c)
 				if _, err := els[0].Elect(context.Background(), "low"); err != nil {
 					t.Fatal(err)
 				}
+				nc.set(c) // after the set-up, whose calls have no deadline (see deadlineNets)
 				time.Sleep(100 * time.Millisecond) // every voter holds the lease
 				err := byDeadline(t, c, "n5", nc.cut, 15*time.Millisecond, func(ctx context.Context) error {
 					_, err := els[4].Elect(ctx, "high")
@@ -97,7 +102,6 @@ func TestReelectReturnsByDeadline(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				c := startSim(t, 5)
 				els := electors(t, c)
-				nc.set(c)
 				ctx := context.Background()
 				high, err := els[4].Elect(ctx, "high")
 				if err != nil {
@@ -115,6 +119,7 @@ func TestReelectReturnsByDeadline(t *testing.T) {
 				if err := <-won; err != nil {
 					t.Fatal(err)
 				}
+				nc.set(c)
 				time.Sleep(100 * time.Millisecond) // every voter holds low's lease
 				err = byDeadline(t, c, "n5", nc.cut, 15*time.Millisecond, high.Reelect)
 				if !errors.Is(err, context.DeadlineExceeded) {
@@ -161,10 +166,10 @@ func TestLeaderAndFollowReturnByDeadline(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				c := startSim(t, 5)
 				els := electors(t, c)
-				nc.set(c)
 				if _, err := els[4].Elect(context.Background(), "x"); err != nil {
 					t.Fatal(err)
 				}
+				nc.set(c)
 				time.Sleep(100 * time.Millisecond)
 				byDeadline(t, c, "n1", nc.cut, 15*time.Millisecond, func(ctx context.Context) error {
 					_, err := els[0].Leader(ctx)
