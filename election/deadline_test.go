@@ -80,7 +80,7 @@ func TestElectReturnsByDeadline(t *testing.T) {
 				if _, err := els[0].Elect(context.Background(), "low"); err != nil {
 					t.Fatal(err)
 				}
-				nc.set(c) // after the set-up, whose calls have no deadline (see deadlineNets)
+				nc.set(c)                          // after the set-up, whose calls have no deadline (see deadlineNets)
 				time.Sleep(100 * time.Millisecond) // every voter holds the lease
 				err := byDeadline(t, c, "n5", nc.cut, 15*time.Millisecond, func(ctx context.Context) error {
 					_, err := els[4].Elect(ctx, "high")
