@@ -84,7 +84,8 @@ type Config struct {
 	// IP is unspecified; a port of 0 means the bound port.
 	AdvertiseAddr string
 	// SecretKey is the cluster's shared key: 16, 24 or 32 bytes (AES-128,
-	// -192 or -256). nil = an open cluster. With a key, gossip is
+	// -192 or -256). nil = an open cluster; an empty key that is not nil
+	// ([]byte(os.Getenv(...)) of an unset variable) is an error. With a key, gossip is
 	// encrypted and every RPC connection is mutually authenticated and
 	// encrypted; a node without the key cannot join, read gossip, or call
 	// a method. See the package doc for key rotation.
@@ -145,6 +146,9 @@ func (c *Config) Validate() error {
 		if err != nil {
 			return fmt.Errorf("cluster: config: AdvertiseAddr %q: %w", c.AdvertiseAddr, err)
 		}
+	}
+	if c.SecretKey != nil && len(c.SecretKey) == 0 {
+		return errors.New("cluster: config: SecretKey is empty (read from an unset variable or file?): give 16, 24 or 32 bytes, or leave it nil for an open cluster")
 	}
 	if c.SecretKey != nil && !validKeyLen(c.SecretKey) {
 		return fmt.Errorf("cluster: config: SecretKey is %d bytes; it must be 16, 24 or 32", len(c.SecretKey))

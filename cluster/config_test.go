@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
@@ -23,7 +24,7 @@ func TestConfigValidate(t *testing.T) {
 		{"advertise unspecified", Config{AdvertiseAddr: "0.0.0.0:7946"}, "AdvertiseAddr"},
 		{"key 15 bytes", Config{SecretKey: make([]byte, 15)}, "SecretKey"},
 		{"key 33 bytes", Config{SecretKey: make([]byte, 33)}, "SecretKey"},
-		{"empty non-nil key", Config{SecretKey: []byte{}}, "SecretKey"},
+		{"empty non-nil key", Config{SecretKey: []byte(os.Getenv("GOSSIPSYNC_UNSET_FOR_TEST"))}, "SecretKey is empty"},
 		{"bad secondary key", Config{SecretKey: make([]byte, 16), SecondaryKeys: [][]byte{make([]byte, 7)}}, "SecondaryKeys[0]"},
 		{"secondary without primary", Config{SecondaryKeys: [][]byte{make([]byte, 16)}}, "SecondaryKeys"},
 		{"reserved tag", Config{Tags: map[string]string{"_rpc": "x"}}, "Tags"},
