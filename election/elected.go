@@ -32,6 +32,9 @@ type tenure struct {
 	// giveUpLocked (Resign, Close), by the Elector's Close, and by end.
 	ctx    context.Context
 	cancel context.CancelFunc
+	// lease is canceled with revoked (Elected.Context).
+	lease       context.Context
+	cancelLease context.CancelCauseFunc
 
 	over, resigned bool // revoked; given up by Resign or Close
 }
@@ -39,6 +42,7 @@ type tenure struct {
 func newTenure(parent context.Context, term uint64, end time.Time, h leases.Holder) *tenure {
 	t := &tenure{term: term, holder: h, end: end, revoked: make(chan struct{}), released: make(chan struct{})}
 	t.ctx, t.cancel = context.WithCancel(parent)
+	t.lease, t.cancelLease = context.WithCancelCause(context.Background())
 	return t
 }
 
@@ -47,6 +51,7 @@ func (t *tenure) revokeLocked() {
 	if !t.over {
 		t.over = true
 		close(t.revoked)
+		t.cancelLease(ErrRevoked)
 	}
 }
 
@@ -98,6 +103,19 @@ func (el *Elected) Revoked() <-chan struct{} {
 	el.mu.Lock()
 	defer el.mu.Unlock()
 	return el.cur.revoked
+}
+
+// Context returns a context that is canceled when the current lease
+// ends, as Revoked closes, so that leader work can be bounded by it
+// without a select; context.Cause returns ErrRevoked. It has no deadline
+// (heartbeats move the lease's end) and carries no values. Like Revoked
+// it can come late after the process was frozen: ask Valid right before
+// a side effect, and fence it with Term. After Reelect it returns the
+// new lease's context.
+func (el *Elected) Context() context.Context {
+	el.mu.Lock()
+	defer el.mu.Unlock()
+	return el.cur.lease
 }
 
 // Resign gives up the lease at once: Revoked closes before Resign

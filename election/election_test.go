@@ -189,11 +189,18 @@ func TestRevokedInMinority(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		ctx := el.Context()
+		if ctx.Err() != nil {
+			t.Fatalf("Context of a held lease: %v", ctx.Err())
+		}
 		cut := time.Now()
 		c.Partition([]string{"n1"}, []string{"n2", "n3"})
 		<-el.Revoked()
 		if d := time.Since(cut); d > 2*time.Second {
 			t.Errorf("revoked %v after the cut, want within the 2s lease", d)
+		}
+		if !errors.Is(context.Cause(ctx), election.ErrRevoked) {
+			t.Errorf("Context's cause after Revoked: %v, want ErrRevoked", context.Cause(ctx))
 		}
 	})
 }

@@ -19,6 +19,9 @@ var (
 	ErrNoQuorum = errors.New("election: no quorum")
 	// ErrClosed is returned by calls on a closed Elector.
 	ErrClosed = errors.New("election: elector closed")
+	// ErrRevoked is the cause (context.Cause) of an Elected's Context
+	// once its lease ended: revoked, resigned or run out.
+	ErrRevoked = errors.New("election: lease revoked")
 )
 
 func init() {

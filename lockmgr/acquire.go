@@ -223,8 +223,10 @@ func (m *Manager) spawn(f func()) bool {
 
 // newLock makes the Lock of a won grant, not yet renewing.
 func (m *Manager) newLock(id string, h holder, coord string, token uint64, ttl time.Duration, start time.Time) *Lock {
-	return &Lock{m: m, id: id, h: h, coord: coord, token: token, ttl: ttl, start: start, leaseEnd: start.Add(ttl),
+	l := &Lock{m: m, id: id, h: h, coord: coord, token: token, ttl: ttl, start: start, leaseEnd: start.Add(ttl),
 		done: make(chan struct{}), stop: make(chan struct{}), released: make(chan struct{})}
+	l.ctx, l.cancelCtx = context.WithCancelCause(context.Background())
+	return l
 }
 
 // hold starts the lease of a won grant and its renew loop.

@@ -27,10 +27,12 @@ type Lock struct {
 	ended    bool       // done is closed: the lock is gone for good
 	expired  bool       // it ended by running out, not by a Release
 
-	done     chan struct{} // closed when the lease ends (endLocked)
-	stop     chan struct{} // closed by Release
-	stopOnce sync.Once
-	released chan struct{} // closed once the voters were told
+	done      chan struct{} // closed when the lease ends (endLocked)
+	ctx       context.Context
+	cancelCtx context.CancelCauseFunc // by endLocked, with why
+	stop      chan struct{}           // closed by Release
+	stopOnce  sync.Once
+	released  chan struct{} // closed once the voters were told
 }
 
 // ID returns the lock's id.
@@ -55,6 +57,15 @@ func (l *Lock) GrantedAt() time.Time { return l.grantedAt }
 // the timer that closes Done. Right before a side effect, ask Valid,
 // which reads the clock itself; and fence the side effect with Token.
 func (l *Lock) Done() <-chan struct{} { return l.done }
+
+// Context returns a context that is canceled when the lock ends, as
+// Done closes, so that work under the lock can be bounded by it without
+// a select: context.Cause tells why (ErrNotHeld, "lease expired" or
+// "released"). It has no deadline (each renewal moves the lease's end;
+// see Deadline) and carries no values. Like Done it is a notification
+// and can come late after the process was frozen: ask Valid right
+// before a side effect, and fence it with Token.
+func (l *Lock) Context() context.Context { return l.ctx }
 
 // Valid reports whether the lock is still held: it was not released,
 // Done has not closed, and the lease has not run out by this node's
@@ -101,6 +112,11 @@ func (l *Lock) endLocked(expired bool) {
 	}
 	l.ended, l.expired = true, expired
 	close(l.done)
+	why := "released"
+	if expired {
+		why = "lease expired"
+	}
+	l.cancelCtx(fmt.Errorf("lockmgr: %q: %w: %s", l.id, ErrNotHeld, why))
 }
 
 // Release stops renewing the lease, frees the id at the voters and
