@@ -25,6 +25,19 @@ func (i Interval) Uncertainty() time.Duration { return i.Latest.Sub(i.Earliest) 
 // Wall value. Compare with Before, After and Compare.
 type Timestamp = hlc.Timestamp
 
+// TimestampLen is the length of a Timestamp's binary encoding
+// (Timestamp.AppendBinary: Wall, then Logical, big-endian).
+const TimestampLen = hlc.EncodedLen
+
+// ErrMalformedTimestamp is wrapped by DecodeTimestamp's error.
+var ErrMalformedTimestamp = hlc.ErrMalformed
+
+// DecodeTimestamp decodes a Timestamp that AppendBinary encoded, say one
+// stored beside a record to order it: b must be exactly TimestampLen
+// bytes (else an error wrapping ErrMalformedTimestamp); every such b
+// decodes.
+func DecodeTimestamp(b []byte) (Timestamp, error) { return hlc.Decode(b) }
+
 // Stats describes a Clock's synchronization.
 type Stats struct {
 	Reference   string        // node name of the current reference; "" if none known
