@@ -3,7 +3,6 @@ package lockmgr_test
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -31,8 +30,11 @@ func TestSimLockContext(t *testing.T) {
 		if d := time.Since(cut); d > testTTL {
 			t.Errorf("Context ended %v after the cut; want within the %v lease", d, testTTL)
 		}
-		if c := context.Cause(ctx); !errors.Is(c, lockmgr.ErrNotHeld) || !strings.Contains(c.Error(), "lease expired") {
-			t.Errorf("cause %v; want ErrNotHeld, lease expired", c)
+		if c := context.Cause(ctx); !errors.Is(c, lockmgr.ErrLeaseExpired) || !errors.Is(c, lockmgr.ErrNotHeld) {
+			t.Errorf("cause %v; want ErrLeaseExpired, which is ErrNotHeld too", c)
+		}
+		if err := l.Release(context.Background()); !errors.Is(err, lockmgr.ErrLeaseExpired) {
+			t.Errorf("Release after the lease ran out: %v; want ErrLeaseExpired", err)
 		}
 		if !errors.Is(ctx.Err(), context.Canceled) {
 			t.Errorf("Err %v; want Canceled", ctx.Err())
@@ -40,8 +42,11 @@ func TestSimLockContext(t *testing.T) {
 		e.c.Heal()
 		l2, h2 := e.acquire(t, "n3", "b")
 		e.rec.release(t, h2, l2)
-		if c := context.Cause(l2.Context()); !errors.Is(c, lockmgr.ErrNotHeld) || !strings.Contains(c.Error(), "released") {
-			t.Errorf("cause after Release %v; want ErrNotHeld, released", c)
+		if c := context.Cause(l2.Context()); !errors.Is(c, lockmgr.ErrNotHeld) || errors.Is(c, lockmgr.ErrLeaseExpired) {
+			t.Errorf("cause after Release %v; want ErrNotHeld, not ErrLeaseExpired", c)
+		}
+		if err := l2.Release(context.Background()); !errors.Is(err, lockmgr.ErrNotHeld) || errors.Is(err, lockmgr.ErrLeaseExpired) {
+			t.Errorf("second Release: %v; want ErrNotHeld, not ErrLeaseExpired", err)
 		}
 	})
 }

@@ -60,8 +60,8 @@ func (l *Lock) Done() <-chan struct{} { return l.done }
 
 // Context returns a context that is canceled when the lock ends, as
 // Done closes, so that work under the lock can be bounded by it without
-// a select: context.Cause tells why (ErrNotHeld, "lease expired" or
-// "released"). It has no deadline (each renewal moves the lease's end;
+// a select: context.Cause tells why (ErrLeaseExpired, or ErrNotHeld
+// once released). It has no deadline (each renewal moves the lease's end;
 // see Deadline) and carries no values. Like Done it is a notification
 // and can come late after the process was frozen: ask Valid right
 // before a side effect, and fence it with Token.
@@ -112,23 +112,23 @@ func (l *Lock) endLocked(expired bool) {
 	}
 	l.ended, l.expired = true, expired
 	close(l.done)
-	why := "released"
+	cause := fmt.Errorf("lockmgr: %q released: %w", l.id, ErrNotHeld)
 	if expired {
-		why = "lease expired"
+		cause = fmt.Errorf("lockmgr: %q: %w", l.id, ErrLeaseExpired)
 	}
-	l.cancelCtx(fmt.Errorf("lockmgr: %q: %w: %s", l.id, ErrNotHeld, why))
+	l.cancelCtx(cause)
 }
 
 // Release stops renewing the lease, frees the id at the voters and
-// wakes the next waiter. It returns ErrNotHeld ("lease expired") if Done
-// had already closed, ErrNotHeld if released before. If ctx ends first,
+// wakes the next waiter. It returns ErrLeaseExpired (which is also
+// ErrNotHeld) if the lease had run out, ErrNotHeld if released before. If ctx ends first,
 // it returns ctx.Err() and the release goes on in the background.
 func (l *Lock) Release(ctx context.Context) error {
 	l.mu.Lock()
 	expired := l.expired
 	l.mu.Unlock()
 	if expired {
-		return fmt.Errorf("lockmgr: release %q: %w: lease expired", l.id, ErrNotHeld)
+		return fmt.Errorf("lockmgr: release %q: %w", l.id, ErrLeaseExpired)
 	}
 	first := false
 	l.stopOnce.Do(func() { first = true; close(l.stop) })
@@ -140,7 +140,7 @@ func (l *Lock) Release(ctx context.Context) error {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		if l.expired {
-			return fmt.Errorf("lockmgr: release %q: %w: lease expired", l.id, ErrNotHeld)
+			return fmt.Errorf("lockmgr: release %q: %w", l.id, ErrLeaseExpired)
 		}
 		return nil
 	case <-ctx.Done():

@@ -19,14 +19,27 @@ var (
 	// ErrNoQuorum is returned, in quorum mode, by a node that sees fewer
 	// alive members than a majority of the quorum basis.
 	ErrNoQuorum = errors.New("lockmgr: no quorum")
-	// ErrNotHeld is returned by Release when the lock is not held, or no
-	// longer: its lease expired.
+	// ErrNotHeld is returned by Release when the lock is not held: it was
+	// released before, or its lease expired (then the error is also
+	// ErrLeaseExpired).
 	ErrNotHeld = errors.New("lockmgr: lock not held")
+	// ErrLeaseExpired is returned by Release, and is the cause of the
+	// Lock's Context, when the lease ran out (or the voters refused a
+	// renewal) before the release: whatever was done under the lock
+	// since may have overlapped another holder. It matches ErrNotHeld
+	// too (errors.Is).
+	ErrLeaseExpired error = notHeld("lockmgr: lease expired")
 	// ErrStaleToken is returned by Fence.Check for an outdated token.
 	ErrStaleToken = errors.New("lockmgr: stale fencing token")
 	// ErrClosed is returned by calls on a closed Manager.
 	ErrClosed = errors.New("lockmgr: manager closed")
 )
+
+// notHeld is an error that is also ErrNotHeld.
+type notHeld string
+
+func (e notHeld) Error() string        { return string(e) }
+func (e notHeld) Is(target error) bool { return target == ErrNotHeld }
 
 func init() {
 	cluster.RegisterError("lockmgr.locked", ErrLocked)
