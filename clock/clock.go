@@ -35,6 +35,8 @@ type Clock struct {
 	el   *election.Elector
 	hlc  *hlc.Clock
 
+	release func() // frees the node's Clock slot
+
 	synced     chan struct{} // closed at the first bound
 	syncedOnce sync.Once
 
@@ -79,13 +81,20 @@ func New(n *cluster.Node, opts ...Option) (*Clock, error) {
 			return nil, err
 		}
 	}
+	// One Clock per node: a second would take over the first's methods
+	// and the node's Stamper.
+	release, ok := n.Exclusive(clockKey{})
+	if !ok {
+		return nil, ErrClockExists
+	}
 	// NoPreempt: a reference is kept while it lives; each change of
 	// reference widens every bound and leaves a gap without one.
 	el, err := election.New(n, election.Group(ReferenceGroup), election.NoPreempt())
 	if err != nil {
+		release()
 		return nil, fmt.Errorf("clock: %w", err)
 	}
-	c := &Clock{node: n, opt: o, el: el, synced: make(chan struct{})}
+	c := &Clock{node: n, opt: o, el: el, synced: make(chan struct{}), release: release}
 	c.mu.filter = timesync.NewFilter(o.window, o.maxDrift)
 	c.hlc = hlc.NewClock(c.physicalNanos, hlcMaxForward)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -247,5 +256,9 @@ func (c *Clock) Close() error {
 	c.cancel()
 	err := c.el.Close()
 	c.wg.Wait()
+	c.release() // a new Clock may start on the node now
 	return err
 }
+
+// clockKey is the node's one Clock slot (cluster.Node.Exclusive).
+type clockKey struct{}

@@ -51,6 +51,20 @@ func TestOptions(t *testing.T) {
 		if _, err := clock.New(nil); err == nil {
 			t.Error("New(nil) succeeded")
 		}
+		// One Clock per node: a second is refused until the first closes.
+		first, err := clock.New(c.Node("n1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := clock.New(c.Node("n1")); !errors.Is(err, clock.ErrClockExists) {
+			t.Errorf("second Clock on a node: %v, want ErrClockExists", err)
+		}
+		first.Close()
+		again, err := clock.New(c.Node("n1"))
+		if err != nil {
+			t.Fatalf("Clock after the first closed: %v", err)
+		}
+		again.Close()
 	})
 }
 

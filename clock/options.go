@@ -17,6 +17,9 @@ var (
 	ErrUnsynced = errors.New("clock: not synchronized")
 	// ErrClosed is returned by calls on a closed Clock.
 	ErrClosed = errors.New("clock: closed")
+	// ErrClockExists is returned by New on a node whose Clock is not
+	// closed: a node runs one (share it; close it before making another).
+	ErrClockExists = errors.New("clock: the node has a Clock already")
 	// errNotReference is returned by a node asked for samples while it is
 	// not the reference.
 	errNotReference = errors.New("clock: not the reference")

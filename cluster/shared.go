@@ -1,5 +1,10 @@
 package cluster
 
+import (
+	"sync"
+	"sync/atomic"
+)
+
 // Shared returns the value kept on this node under key, made by create
 // on the first call, and a release function; the last release of a value
 // passes it to destroy and forgets it, so a later Shared makes a new one,
@@ -67,4 +72,19 @@ type sharedValue struct {
 	v     any
 	refs  int
 	gone  chan struct{} // set while v is destroyed, closed after
+}
+
+// Exclusive takes this node's one slot under key, for a service of which
+// a node runs one at a time (a taskpool.Pool, a clock.Clock: a second
+// would take over the first's RPC methods): it reports false while
+// another holder has the slot; release frees it (once).
+func (n *Node) Exclusive(key any) (release func(), ok bool) {
+	v, rel := n.Shared(key, func() any { return new(atomic.Bool) }, func(any) {})
+	taken := v.(*atomic.Bool)
+	if !taken.CompareAndSwap(false, true) {
+		rel()
+		return nil, false
+	}
+	var once sync.Once
+	return func() { once.Do(func() { taken.Store(false); rel() }) }, true
 }

@@ -25,6 +25,9 @@ var (
 	// ErrClosed is returned by calls on a closed Pool, and by a worker
 	// whose Pool is closing (the submitter then tries another worker).
 	ErrClosed = errors.New("taskpool: pool closed")
+	// ErrPoolExists is returned by New on a node whose Pool is not
+	// closed: a node runs one (share it; close it before making another).
+	ErrPoolExists = errors.New("taskpool: the node has a Pool already")
 	// ErrBusy is returned by a worker whose pool and queue are full; the
 	// submitter tries another worker, then waits with backoff. Run wraps
 	// it only when its ctx ended while every worker stayed busy.

@@ -68,7 +68,8 @@ type Pool struct {
 	size    int
 	timeout time.Duration
 
-	regMu sync.Mutex // serializes Register's tag updates
+	regMu   sync.Mutex // serializes Register's tag updates
+	unclaim func()     // frees the node's Pool slot
 
 	sem     chan struct{} // one token per running task
 	load    atomic.Int64  // running + queued
@@ -117,7 +118,12 @@ func New(n *cluster.Node, opts ...Option) (*Pool, error) {
 			return nil, err
 		}
 	}
-	p := &Pool{node: n, ring: hashring.NewCache(32), log: n.Logger().With("pkg", "taskpool"), size: o.size, timeout: o.timeout, sem: make(chan struct{}, o.size)}
+	// One Pool per node: a second would take over the first's methods.
+	release, ok := n.Exclusive(poolKey{})
+	if !ok {
+		return nil, ErrPoolExists
+	}
+	p := &Pool{node: n, ring: hashring.NewCache(32), log: n.Logger().With("pkg", "taskpool"), size: o.size, timeout: o.timeout, sem: make(chan struct{}, o.size), unclaim: release}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.hard, p.hardStop = context.WithCancel(context.Background())
 	p.mu.handlers = map[string]Handler{}
@@ -236,8 +242,12 @@ func (p *Pool) Close() error {
 	p.node.Handle(methodTickDone, nil)
 	p.node.Handle(methodLastTick, nil)
 	p.wg.Wait()
+	p.unclaim() // a new Pool may start on the node now
 	return nil
 }
+
+// poolKey is the node's one Pool slot (cluster.Node.Exclusive).
+type poolKey struct{}
 
 // spawn runs f on a goroutine Close waits for, unless the Pool is closed.
 func (p *Pool) spawn(f func()) bool {
