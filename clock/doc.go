@@ -74,7 +74,8 @@
 //     known; if a cluster loses every synced node, the next reference
 //     starts a new timeline from its physical clock, and the others start
 //     over (their Now stands still if the new time is behind).
-//   - Make at most one Clock per node: it installs the node's Stamper.
+//   - A node runs one Clock (it installs the node's Stamper): New on a
+//     node whose Clock is open fails with ErrClockExists.
 //   - Clocks that drift faster than MaxDrift break C1; set MaxDrift for
 //     your hardware. Skew (a constant offset) costs nothing.
 package clock

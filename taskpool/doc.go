@@ -11,6 +11,9 @@
 //	// The local form: Func runs on this node's pool; Name is a label.
 //	_, err = p.Run(ctx, taskpool.Command{Name: "flush", Func: flush})
 //
+// A node runs one Pool: New on a node whose Pool is open fails with
+// ErrPoolExists (share the Pool; close it before making another).
+//
 // # Workers
 //
 // Register advertises the node's command names in its member tag "_tp"
