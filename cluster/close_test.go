@@ -36,7 +36,9 @@ func TestCloseWaitsForCallUntil(t *testing.T) {
 	letGo := g.holdReads()
 	defer letGo()
 	first := func(r []Reply[echoResp]) bool { return len(r) > 0 }
-	replies := CallUntil(context.Background(), a, []string{"a", "c"}, "echo", echoReq{"x"}, 10*time.Second, first)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	replies := CallUntil(ctx, a, []string{"a", "c"}, "echo", echoReq{"x"}, first)
 	if len(replies) != 1 || replies[0].Node != "a" || replies[0].Err != nil {
 		t.Fatalf("CallUntil = %+v, want a's reply alone", replies)
 	}
@@ -57,7 +59,9 @@ func TestCloseWaitsForCallUntil(t *testing.T) {
 	if n := g.blocked.Load(); n != 0 {
 		t.Errorf("Close returned with the call to c still in its handshake (%d blocked)", n)
 	}
-	replies = CallAll[echoResp](context.Background(), a, []string{"a", "b", "c"}, "echo", echoReq{"y"}, time.Second)
+	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Second)
+	defer cancel2()
+	replies = CallAll[echoResp](ctx2, a, []string{"a", "b", "c"}, "echo", echoReq{"y"})
 	if len(replies) != 3 {
 		t.Fatalf("CallAll on a closed node = %+v, want 3 replies", replies)
 	}

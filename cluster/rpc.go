@@ -413,23 +413,24 @@ type Reply[R any] struct {
 
 // CallAll calls method on every node named in nodes at once (nil: every
 // alive member, this one included) and returns one Reply per node, after
-// all have answered or timeout has passed (ctx bounds it too). Packages
-// that need a majority of the cluster use it.
-func CallAll[R any](ctx context.Context, n *Node, nodes []string, method string, req any, timeout time.Duration) []Reply[R] {
-	return CallUntil[R](ctx, n, nodes, method, req, timeout, nil)
+// all have answered or ctx has ended (a call that ctx cut short replies
+// ctx's error): give ctx a deadline. Packages that need a majority of the
+// cluster use it.
+func CallAll[R any](ctx context.Context, n *Node, nodes []string, method string, req any) []Reply[R] {
+	return CallUntil[R](ctx, n, nodes, method, req, nil)
 }
 
 // CallUntil is CallAll that returns as soon as enough, called with the
 // replies so far after each one, reports true (a nil enough never does).
-// The calls still outstanding then run on until they end or timeout
-// passes, and their replies are dropped. They belong to the node: Close
-// ends them (ErrConnLost, ErrClosed) and waits for them. On a closed node
+// The calls still outstanding then run on until they end or ctx does,
+// and their replies are dropped. They belong to the node: Close ends
+// them (ErrConnLost, ErrClosed) and waits for them. On a closed node
 // every reply is ErrClosed.
-func CallUntil[R any](ctx context.Context, n *Node, nodes []string, method string, req any, timeout time.Duration, enough func([]Reply[R]) bool) []Reply[R] {
+func CallUntil[R any](ctx context.Context, n *Node, nodes []string, method string, req any, enough func([]Reply[R]) bool) []Reply[R] {
 	if nodes == nil {
 		nodes = n.MemberNames()
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithCancel(ctx)
 	// The last call to end cancels ctx, which may be after CallUntil
 	// returned.
 	var left atomic.Int32

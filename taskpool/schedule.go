@@ -144,12 +144,14 @@ func (p *Pool) lastDone(ctx context.Context, name string, every time.Duration) (
 	timeout := min(max(every, 100*time.Millisecond), time.Second)
 	for {
 		answers, best := 0, int64(0)
-		for _, r := range cluster.CallAll[lastTickResp](ctx, p.node, nil, methodLastTick, lastTickReq{Schedule: name}, timeout) {
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		for _, r := range cluster.CallAll[lastTickResp](cctx, p.node, nil, methodLastTick, lastTickReq{Schedule: name}) {
 			if r.Err == nil {
 				answers++
 				best = max(best, r.Resp.Tick)
 			}
 		}
+		cancel()
 		if answers >= p.node.QuorumSize() {
 			p.noteTick(name, best)
 			return best, true
@@ -165,5 +167,7 @@ func (p *Pool) lastDone(ctx context.Context, name string, every time.Duration) (
 func (p *Pool) tellDone(ctx context.Context, name string, tick int64, term uint64, every time.Duration) {
 	p.noteTick(name, tick)
 	timeout := min(max(every/2, 50*time.Millisecond), time.Second)
-	cluster.CallAll[struct{}](ctx, p.node, nil, methodTickDone, tickReq{Schedule: name, Tick: tick, Term: term}, timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cluster.CallAll[struct{}](ctx, p.node, nil, methodTickDone, tickReq{Schedule: name, Tick: tick, Term: term})
 }
