@@ -1,6 +1,7 @@
 package lockmgr
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -14,8 +15,10 @@ import (
 var (
 	// ErrLocked is returned by TryAcquire when the id is held or queued.
 	ErrLocked = errors.New("lockmgr: locked")
-	// ErrTimeout is returned by Acquire when its Wait elapsed first.
-	ErrTimeout = errors.New("lockmgr: wait timed out")
+	// ErrTimeout is returned by Acquire when its Wait elapsed first. It
+	// matches context.DeadlineExceeded too (errors.Is), as the error of
+	// a ctx deadline does: Wait(d) is a deadline d after the call.
+	ErrTimeout error = waitTimeout("lockmgr: wait timed out")
 	// ErrNoQuorum is returned, in quorum mode, by a node that sees fewer
 	// alive members than a majority of the quorum basis.
 	ErrNoQuorum = errors.New("lockmgr: no quorum")
@@ -34,6 +37,13 @@ var (
 	// ErrClosed is returned by calls on a closed Manager.
 	ErrClosed = errors.New("lockmgr: manager closed")
 )
+
+// waitTimeout is an error that is also context.DeadlineExceeded.
+type waitTimeout string
+
+func (e waitTimeout) Error() string        { return string(e) }
+func (e waitTimeout) Is(target error) bool { return target == context.DeadlineExceeded }
+func (e waitTimeout) Timeout() bool        { return true }
 
 // notHeld is an error that is also ErrNotHeld.
 type notHeld string
@@ -141,7 +151,9 @@ func TTL(d time.Duration) AcquireOption {
 	}
 }
 
-// Wait makes Acquire give up with ErrTimeout after d (> 0).
+// Wait makes Acquire give up with ErrTimeout after d (> 0): the same as
+// a ctx whose deadline is d after the call (the seed's name for it), and
+// ErrTimeout matches context.DeadlineExceeded.
 func Wait(d time.Duration) AcquireOption {
 	return func(o *acqOptions) error {
 		if d <= 0 {
