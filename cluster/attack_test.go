@@ -63,7 +63,8 @@ func watchFailures(nodes []*Node, target string) (stop func() bool) {
 	var wg sync.WaitGroup
 	var cancels []func()
 	for _, n := range nodes {
-		events, cancel := n.Subscribe(64)
+		wctx, cancel := context.WithCancel(context.Background())
+		events := n.Watch(wctx, 64).C
 		cancels = append(cancels, cancel)
 		wg.Go(func() {
 			for e := range events {

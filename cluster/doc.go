@@ -24,8 +24,9 @@
 //
 // # Membership
 //
-// Members lists the alive members; Subscribe delivers joins, leaves,
-// failures and tag updates; MembersVersion moves on each of them, so a
+// Members lists the alive members; Watch delivers joins, leaves,
+// failures and tag updates until its ctx ends (never blocking gossip: a
+// full buffer drops events, and Watcher.Dropped counts them); MembersVersion moves on each of them, so a
 // service that derives state from Members often derives it again only
 // when the version moved (Members copies every member's tags). A member that stops answering is declared
 // failed after the profile's detection time (Local: about a second; LAN:

@@ -97,11 +97,6 @@ type Node struct {
 	shared   map[any]*sharedValue
 }
 
-type subscription struct {
-	ch      chan Event
-	dropped atomic.Uint64
-}
-
 // New validates cfg, opens the node's listeners and starts gossip. It does
 // not join anyone: call Join with the address of one or more members.
 //
@@ -254,30 +249,6 @@ func (n *Node) checkPeer(peer wire.Hello, _ net.Addr) error {
 	return nil
 }
 
-// Subscribe returns a channel of membership events with room for buffer
-// events, and a function that ends the subscription and closes the
-// channel. Events never block gossip: when the channel is full, further
-// events are dropped until there is room, so a subscriber that must not
-// miss a change also reads Members. The channel closes when the node does.
-func (n *Node) Subscribe(buffer int) (<-chan Event, func()) {
-	s := &subscription{ch: make(chan Event, max(buffer, 0))}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.closed.Load() {
-		close(s.ch)
-		return s.ch, func() {}
-	}
-	n.subs[s] = struct{}{}
-	return s.ch, func() {
-		n.mu.Lock()
-		defer n.mu.Unlock()
-		if _, ok := n.subs[s]; ok {
-			delete(n.subs, s)
-			close(s.ch)
-		}
-	}
-}
-
 // eventLoop turns serf's member events into Events until Close.
 func (n *Node) eventLoop(events <-chan serf.Event) {
 	defer n.wg.Done()
@@ -365,7 +336,7 @@ func (n *Node) spawn(f func()) bool {
 // first, taking up to about twice the profile's broadcast timeout, so
 // that it does not stay in the others' quorum basis as a failed member
 // that nobody knows of. Close waits for every goroutine the node started
-// and closes subscription channels. It is idempotent; calls on a closed
+// and closes the Watchers' channels. It is idempotent; calls on a closed
 // node return ErrClosed.
 func (n *Node) Close() error {
 	n.mu.Lock()

@@ -89,8 +89,9 @@ func TestWrongKeyGossipNeverAdmitted(t *testing.T) {
 
 func TestLeaveSeenAsLeave(t *testing.T) {
 	nodes := newTestCluster(t, 4, testKey)
-	events, cancel := nodes[0].Subscribe(16)
+	wctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	events := nodes[0].Watch(wctx, 16).C
 	start := time.Now()
 	if err := nodes[3].Leave(context.Background()); err != nil {
 		t.Fatalf("Leave: %v", err)
@@ -109,8 +110,9 @@ func TestLeaveSeenAsLeave(t *testing.T) {
 
 func TestCrashSeenAsFailure(t *testing.T) {
 	nodes := newTestCluster(t, 4, testKey)
-	events, cancel := nodes[0].Subscribe(16)
+	wctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	events := nodes[0].Watch(wctx, 16).C
 	start := time.Now()
 	nodes[3].Close() // no leave: a crash
 	e := waitEventAfterJoin(t, events, "n3")
@@ -157,7 +159,7 @@ func TestTagsGossiped(t *testing.T) {
 
 func TestCloseIdempotent(t *testing.T) {
 	n := newTestNode(t, "a", nil)
-	events, _ := n.Subscribe(1)
+	events := n.Watch(context.Background(), 1).C
 	if err := n.Close(); err != nil {
 		t.Fatalf("first Close: %v", err)
 	}

@@ -45,8 +45,9 @@ func TestFailedJoinLeavesNoPhantom(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	events, cancel := nodes[0].Subscribe(16)
+	wctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	events := nodes[0].Watch(wctx, 16).C
 	ctx, stop := context.WithCancel(context.Background())
 	go func() { <-hn.held; stop() }() // the gossip join is under way: give up
 	if _, err := d.Join(ctx, nodes[0].Addr()); !errors.Is(err, context.Canceled) {
@@ -72,8 +73,9 @@ func TestFailedJoinLeavesNoPhantom(t *testing.T) {
 // leave would; it refuses an alive member and an unknown name.
 func TestRemoveFailed(t *testing.T) {
 	nodes := newTestCluster(t, 4, testKey)
-	events, cancel := nodes[0].Subscribe(16)
+	wctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	events := nodes[0].Watch(wctx, 16).C
 	ctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
 	defer stop()
 	if err := nodes[0].RemoveFailed(ctx, "n1"); !errors.Is(err, ErrMemberAlive) {

@@ -62,8 +62,9 @@ func TestPartitionAndHeal(t *testing.T) {
 func TestCrashAndRestart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := startBubbled(t, 5, nil)
-		events, cancel := c.Node("n1").Subscribe(64)
+		wctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
+		events := c.Node("n1").Watch(wctx, 64).C
 		c.Crash("n5")
 		if c.Node("n5") != nil {
 			t.Fatal("Node(n5) is not nil after Crash")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"slices"
@@ -51,7 +52,7 @@ func newWatcher(c *sim.Cluster, out *syncWriter, start time.Time) *watcher {
 // the crash hooks, and meanwhile its membership, cut off from the rest,
 // declares the others failed, which a crashed process would not.
 func (w *watcher) watch(n *cluster.Node) {
-	events, _ := n.Subscribe(256)
+	events := n.Watch(context.Background(), 256).C // until the node closes
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()

@@ -36,7 +36,7 @@ func runNode(ctx context.Context, f demo.Flags) error {
 		return err
 	}
 	defer node.Close()
-	events, _ := node.Subscribe(16)
+	events := node.Watch(ctx, 16).C
 	fmt.Printf("%s listening on %s\n", node.Name(), node.Addr())
 
 	// Any one member is enough: node.Join, retried until a seed answers.
@@ -45,7 +45,10 @@ func runNode(ctx context.Context, f demo.Flags) error {
 	}
 	for {
 		select {
-		case e := <-events:
+		case e, ok := <-events:
+			if !ok { // ctx ended: the watch is over
+				return demo.Leave(node)
+			}
 			fmt.Printf("%s %s -> members: %s\n", e.Type, e.Member.Name, memberNames(node))
 		case <-ctx.Done():
 			// node.Leave, then Close: the others see a leave, not a
