@@ -185,7 +185,7 @@ func (w *TaskWorkload) start(n *cluster.Node) error {
 	loopCtx, stop := context.WithCancel(runCtx)
 	tn := &taskNode{p: p, incarnation: inc, cancel: cancel, stop: stop, cancelSched: func() {}}
 	if w.opt.Tick > 0 {
-		tn.cancelSched = p.Schedule("tick", w.opt.Tick, taskpool.Command{Name: "tick", Func: func() error {
+		cancelSched, err := p.Schedule("tick", w.opt.Tick, taskpool.Command{Name: "tick", Func: func() error {
 			now := time.Now()
 			w.mu.Lock()
 			defer w.mu.Unlock()
@@ -196,6 +196,12 @@ func (w *TaskWorkload) start(n *cluster.Node) error {
 			}
 			return nil
 		}})
+		if err != nil {
+			cancel()
+			p.Close()
+			return fmt.Errorf("sim: schedule on %s: %w", name, err)
+		}
+		tn.cancelSched = cancelSched
 	}
 	w.mu.Lock()
 	if w.closed {

@@ -34,7 +34,7 @@ func TestSimScheduleFailover(t *testing.T) {
 		crashed, crashedAt := "", time.Time{}
 		var cancels []func()
 		for name, p := range e.p {
-			cancels = append(cancels, p.Schedule("tick", every, taskpool.Command{Name: "tick", Func: func() error {
+			cancels = append(cancels, mustSchedule(t, p, "tick", every, taskpool.Command{Name: "tick", Func: func() error {
 				mu.Lock()
 				defer mu.Unlock()
 				if name == crashed {

@@ -252,7 +252,7 @@ func TestLoopbackSchedule(t *testing.T) {
 	ticks := map[int64]int{}
 	var cancels []func()
 	for i := range lb.p {
-		cancels = append(cancels, lb.p[i].Schedule("s", every, taskpool.Command{Name: "tick", Func: func() error {
+		cancels = append(cancels, mustSchedule(t, lb.p[i], "s", every, taskpool.Command{Name: "tick", Func: func() error {
 			mu.Lock()
 			ticks[time.Now().UnixNano()/int64(every)]++
 			mu.Unlock()

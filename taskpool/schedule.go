@@ -2,6 +2,7 @@ package taskpool
 
 import (
 	"context"
+	"fmt"
 	"github.com/gossipsync/gossipsync/cluster"
 	"time"
 
@@ -46,18 +47,21 @@ func (p *Pool) noteTick(schedule string, tick int64) {
 // and ticking on this node: it cancels a run in progress and waits for
 // its Run to return (at once; the handler may go on, see Deadlines in the
 // package doc), for the resignation (at most 1 s) and for the elector to
-// close. An
-// invalid name or every, or a closed Pool, gives a cancel that does
-// nothing (the error is logged).
-func (p *Pool) Schedule(name string, every time.Duration, cmd Command) (cancel func()) {
+// close. It fails at once, starting nothing, for an empty name, an every
+// not above zero, a cmd without Func whose Name is not a valid command
+// name, or a closed Pool (ErrClosed).
+func (p *Pool) Schedule(name string, every time.Duration, cmd Command) (cancel func(), err error) {
 	if name == "" || every <= 0 {
-		p.log.Error("schedule: invalid", "schedule", name, "every", every)
-		return func() {}
+		return nil, fmt.Errorf("taskpool: Schedule(%q, %v): want a name and a positive interval", name, every)
+	}
+	if cmd.Func == nil {
+		if err := validName(cmd.Name); err != nil {
+			return nil, fmt.Errorf("taskpool: Schedule(%q): %w", name, err)
+		}
 	}
 	e, err := election.New(p.node, election.Group("taskpool.schedule."+name))
 	if err != nil {
-		p.log.Error("schedule: elector", "schedule", name, "err", err)
-		return func() {}
+		return nil, fmt.Errorf("taskpool: Schedule(%q): %w", name, err)
 	}
 	ctx, stop := context.WithCancel(p.ctx)
 	done := make(chan struct{})
@@ -68,12 +72,12 @@ func (p *Pool) Schedule(name string, every time.Duration, cmd Command) (cancel f
 	}) {
 		stop()
 		e.Close()
-		return func() {}
+		return nil, ErrClosed
 	}
 	return func() {
 		stop()
 		<-done
-	}
+	}, nil
 }
 
 // campaign runs for leadership until ctx ends, and leads when elected.
