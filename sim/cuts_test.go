@@ -120,3 +120,26 @@ func TestStreamLossRetransmits(t *testing.T) {
 		})
 	}
 }
+
+// TestLossEndsRetransmissions: data written while a link lost every
+// packet arrives with its first retransmission after the loss ends (200
+// ms, then 400 ms after that: at 600 ms), not after the backoff that the
+// loss would have gone on to cause.
+func TestLossEndsRetransmissions(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := NewNet(3)
+		c, s := connect(t, n, ipA, ipB)
+		n.SetLoss(1)
+		start := time.Now()
+		c.Write([]byte("held"))
+		time.Sleep(300 * time.Millisecond)
+		n.SetLoss(0)
+		got, err := readWithin(s, "held", 5*time.Second)
+		if err != nil || got != "held" {
+			t.Fatalf("read %q, %v", got, err)
+		}
+		if took := time.Since(start); took != 600*time.Millisecond {
+			t.Errorf("arrived after %v; want 600ms, the first retransmission after the loss ended", took)
+		}
+	})
+}

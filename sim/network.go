@@ -120,6 +120,7 @@ func (n *Net) SetLoss(p float64) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.mu.loss = clamp01(p)
+	n.lossEndedLocked()
 }
 
 // SetLinkLoss sets the loss probability of packets from host ip from to
@@ -131,9 +132,10 @@ func (n *Net) SetLinkLoss(from, to string, p float64) {
 	defer n.mu.Unlock()
 	if p < 0 {
 		delete(n.mu.linkLoss, l)
-		return
+	} else {
+		n.mu.linkLoss[l] = clamp01(p)
 	}
-	n.mu.linkLoss[l] = clamp01(p)
+	n.lossEndedLocked()
 }
 
 // SetDelay makes each packet, and each stream Write, take a delay drawn

@@ -29,21 +29,33 @@ const (
 	maxSegments    = 64   // segments drawn per Write: a larger one loses at least as often as 64 segments would
 )
 
-// streamDelay draws the delay of a Write of size bytes from host ip
-// from to host ip to: the link's delay plus its retransmissions.
-// inFlight tells whether earlier data of the stream is still unread.
-func (n *Net) streamDelay(from, to string, size int, inFlight bool) time.Duration {
+// sending is how a Write travels: its link delay, and the waits before
+// each of its retransmissions (none if nothing was lost).
+type sending struct {
+	wire  time.Duration
+	waits []time.Duration
+}
+
+// delay is the Write's whole delay: the wire's plus every wait.
+func (s sending) delay() time.Duration {
+	d := s.wire
+	for _, w := range s.waits {
+		d += w
+	}
+	return d
+}
+
+// streamDelay draws how a Write of size bytes from host ip from to host
+// ip to travels. inFlight tells whether earlier data of the stream is
+// still unread.
+func (n *Net) streamDelay(from, to string, size int, inFlight bool) sending {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	wire := n.delayLocked()
-	d := wire
-	p, ok := n.mu.linkLoss[link{from, to}]
-	if !ok {
-		p = n.mu.loss
+	s := sending{wire: n.delayLocked()}
+	if n.linkLossLocked(from, to) <= 0 || size == 0 {
+		return s
 	}
-	if p <= 0 || size == 0 {
-		return d
-	}
+	p := n.linkLossLocked(from, to)
 	// Each segment is lost with probability p; TCP resends only the
 	// lost ones, and the Write arrives once the last of them does.
 	segments := min((size+segmentBytes-1)/segmentBytes, maxSegments)
@@ -57,9 +69,9 @@ func (n *Net) streamDelay(from, to string, size int, inFlight bool) time.Duratio
 	rto := minRTO
 	for i := 0; lost > 0 && i < maxRetransmits; i++ {
 		if i == 0 && (inFlight || lost > 1 || !lastLost) {
-			d += fastRecovery + 2*wire
+			s.waits = append(s.waits, fastRecovery+2*s.wire)
 		} else {
-			d += rto
+			s.waits = append(s.waits, rto)
 			rto *= 2
 		}
 		n.mu.stats.Retransmits += uint64(lost)
@@ -71,7 +83,58 @@ func (n *Net) streamDelay(from, to string, size int, inFlight bool) time.Duratio
 		}
 		lost = again
 	}
-	return d
+	return s
+}
+
+func (n *Net) linkLossLocked(from, to string) float64 {
+	if p, ok := n.mu.linkLoss[link{from, to}]; ok {
+		return p
+	}
+	return n.mu.loss
+}
+
+// lossEndedLocked lets the Writes still waiting for a retransmission on
+// a link that no longer loses anything arrive with their next one: the
+// draws made at Write time assumed the loss would last.
+func (n *Net) lossEndedLocked() {
+	now := time.Now()
+	for p := range n.mu.streams {
+		if n.linkLossLocked(p.a.localIP, p.b.localIP) <= 0 {
+			p.a.tx.resendFrom(now)
+		}
+		if n.linkLossLocked(p.b.localIP, p.a.localIP) <= 0 {
+			p.b.tx.resendFrom(now)
+		}
+	}
+}
+
+// resendFrom makes each chunk arrive after the first of its
+// retransmissions sent at or after now (the loss is over: that one gets
+// through), keeping the chunks in order.
+func (h *half) resendFrom(now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var prev time.Time
+	for i := range h.mu.chunks {
+		c := &h.mu.chunks[i]
+		for _, at := range c.resends {
+			if !at.Before(now) {
+				if arrive := at.Add(c.wire); arrive.Before(c.due) {
+					c.due = arrive
+				}
+				break
+			}
+		}
+		c.resends = nil
+		if c.due.Before(prev) {
+			c.due = prev
+		}
+		prev = c.due
+	}
+	if n := len(h.mu.chunks); n > 0 {
+		h.mu.last = h.mu.chunks[n-1].due
+	}
+	h.changedLocked()
 }
 
 // peerIP returns the ip of the stream's other end.

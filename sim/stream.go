@@ -170,8 +170,10 @@ func (p *streamPair) reset() {
 
 // chunk is the data of one Write, readable from due on.
 type chunk struct {
-	data []byte
-	due  time.Time
+	data    []byte
+	due     time.Time
+	wire    time.Duration // its link delay
+	resends []time.Time   // when it is sent again, if segments were lost
 }
 
 // half is one direction of a stream: the bytes one end wrote that the
@@ -248,7 +250,7 @@ func (h *half) read(b []byte) (int, waitFor, error) {
 
 // write queues a copy of b, due after delay but never before earlier
 // data. It reports false, with what to wait for, when there is no room.
-func (h *half) write(b []byte, delay time.Duration) (bool, waitFor, error) {
+func (h *half) write(b []byte, s sending) (bool, waitFor, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	switch {
@@ -263,12 +265,19 @@ func (h *half) write(b []byte, delay time.Duration) (bool, waitFor, error) {
 	case h.mu.queued > 0 && h.mu.queued+len(b) > streamQueueBytes:
 		return false, waitFor{changed: h.mu.changed}, nil
 	}
-	due := time.Now().Add(delay)
+	now := time.Now()
+	due := now.Add(s.delay())
 	if due.Before(h.mu.last) {
 		due = h.mu.last
 	}
 	h.mu.last = due
-	h.mu.chunks = append(h.mu.chunks, chunk{data: bytes.Clone(b), due: due})
+	c := chunk{data: bytes.Clone(b), due: due, wire: s.wire}
+	at := now
+	for _, w := range s.waits {
+		at = at.Add(w)
+		c.resends = append(c.resends, at)
+	}
+	h.mu.chunks = append(h.mu.chunks, c)
 	h.mu.queued += len(b)
 	h.changedLocked()
 	return true, waitFor{}, nil
@@ -361,12 +370,12 @@ func (c *streamConn) Read(b []byte) (int, error) {
 // Write queues a copy of b for the peer. It blocks only while the queue is
 // full, until there is room, the write deadline passes or the conn closes.
 func (c *streamConn) Write(b []byte) (int, error) {
-	delay := c.n.streamDelay(c.localIP, c.peerIP(), len(b), c.tx.inFlight())
+	sent := c.n.streamDelay(c.localIP, c.peerIP(), len(b), c.tx.inFlight())
 	for {
 		if c.wdl.expired() {
 			return 0, timeoutErr("write", c.remote)
 		}
-		ok, w, err := c.tx.write(b, delay)
+		ok, w, err := c.tx.write(b, sent)
 		if err != nil {
 			return 0, err
 		}

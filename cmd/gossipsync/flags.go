@@ -53,7 +53,7 @@ Properties checked:
   T2  one worker never runs an idempotency id twice at once
   T3  every Run returns by its deadline
   E4  after a leader crash, a new leader within detection+lease+a round
-  L4  after a heal, a lock is granted within detection + lock delay
+  L4  after a heal, a lock is granted within detection + lock delay + TTL + an election round
   V2  tokens and terms keep increasing across restarts, idle ids too
 
 Exit status: 0 if the cluster re-converged and every property held;

@@ -156,3 +156,22 @@ func (v *voterReport) toJSON() jsonVoters {
 	}
 	return j
 }
+
+// leaderlessAfter returns how long after at (from the start of the
+// schedule) the voters were without a Raft leader: 0 if one was known
+// then, else until the first change that names one (0 if none does: no
+// excuse without a leader seen).
+func (v *voterReport) leaderlessAfter(at time.Duration) time.Duration {
+	leader := false
+	for _, c := range v.Changes {
+		switch {
+		case c.At <= at:
+			leader = c.Config.Leader != ""
+		case leader:
+			return 0
+		case c.Config.Leader != "":
+			return c.At - at
+		}
+	}
+	return 0
+}
