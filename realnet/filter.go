@@ -72,7 +72,7 @@ func (n *Net) Clear() error { return n.inBridge("iptables", "-F", "FORWARD") }
 // Matched returns how many packets the rules in place have matched:
 // dropped, for Cut and Lose; queued (or bypassed), for Delay.
 func (n *Net) Matched() (int, error) {
-	out, err := exec.Command("ip", "netns", "exec", n.prefix+"br", "iptables", "-L", "FORWARD", "-v", "-x", "-n").CombinedOutput()
+	out, err := n.Command(Bridge, "iptables", "-L", "FORWARD", "-v", "-x", "-n").CombinedOutput()
 	if err != nil {
 		return 0, fmt.Errorf("iptables -L: %v: %s", err, out)
 	}
@@ -95,7 +95,7 @@ func (n *Net) rule(match ...string) error {
 
 // inBridge runs a command in the bridge's namespace.
 func (n *Net) inBridge(name string, args ...string) error {
-	out, err := exec.Command("ip", append([]string{"netns", "exec", n.prefix + "br", name}, args...)...).CombinedOutput()
+	out, err := n.Command(Bridge, name, args...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}

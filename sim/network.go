@@ -224,10 +224,11 @@ func (n *Net) connectedLocked(a, b string) bool {
 
 // lostLocked draws whether a packet on link from->to is lost.
 func (n *Net) lostLocked(from, to string) bool {
-	p, ok := n.mu.linkLoss[link{from, to}]
-	if !ok {
-		p = n.mu.loss
-	}
+	return n.drawLossLocked(n.linkLossLocked(from, to))
+}
+
+// drawLossLocked draws whether a packet is lost with probability p.
+func (n *Net) drawLossLocked(p float64) bool {
 	switch {
 	case p <= 0:
 		return false

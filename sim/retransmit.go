@@ -52,16 +52,16 @@ func (n *Net) streamDelay(from, to string, size int, inFlight bool) sending {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	s := sending{wire: n.delayLocked()}
-	if n.linkLossLocked(from, to) <= 0 || size == 0 {
+	p := n.linkLossLocked(from, to)
+	if p <= 0 || size == 0 {
 		return s
 	}
-	p := n.linkLossLocked(from, to)
 	// Each segment is lost with probability p; TCP resends only the
 	// lost ones, and the Write arrives once the last of them does.
 	segments := min((size+segmentBytes-1)/segmentBytes, maxSegments)
 	lost, lastLost := 0, false
 	for i := range segments {
-		if p >= 1 || n.mu.rng.Float64() < p {
+		if n.drawLossLocked(p) {
 			lost++
 			lastLost = i == segments-1
 		}
@@ -77,7 +77,7 @@ func (n *Net) streamDelay(from, to string, size int, inFlight bool) sending {
 		n.mu.stats.Retransmits += uint64(lost)
 		again := 0
 		for range lost {
-			if p >= 1 || n.mu.rng.Float64() < p {
+			if n.drawLossLocked(p) {
 				again++
 			}
 		}
