@@ -12,7 +12,8 @@ import (
 
 // Join contacts the seeds ("ip:port"; a missing port means 7946) and joins
 // the cluster through those that answer. It first opens an RPC connection
-// to each seed, so that a wrong secret key (ErrAuth) or a name already in
+// to every seed at once (a seed that does not answer costs no more than
+// a quarter of a second after another one answered), so that a wrong secret key (ErrAuth) or a name already in
 // use (ErrDuplicateName) is reported at once instead of failing silently.
 // It returns the number of seeds contacted; an error only if none was, or
 // the cluster refused this node. If ctx ends first, Join returns ctx.Err()
@@ -27,24 +28,9 @@ func (n *Node) Join(ctx context.Context, seeds ...string) (int, error) {
 	if len(seeds) == 0 {
 		return 0, errors.New("cluster: join: no seeds given")
 	}
-	var ok []string
-	var errs []string
-	for _, s := range seeds {
-		addr, err := seedAddr(s)
-		if err == nil {
-			err = n.greet(ctx, addr)
-		}
-		if errors.Is(err, ErrAuth) || errors.Is(err, ErrDuplicateName) {
-			return 0, fmt.Errorf("cluster: join %s: %w", s, err)
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return 0, ctx.Err()
-			}
-			errs = append(errs, fmt.Sprintf("%s: %v", s, err))
-			continue
-		}
-		ok = append(ok, addr)
+	ok, errs, err := n.greetAll(ctx, seeds)
+	if err != nil {
+		return 0, err
 	}
 	if len(ok) == 0 {
 		return 0, fmt.Errorf("cluster: join: no seed could be contacted: %s", strings.Join(errs, "; "))
@@ -81,6 +67,67 @@ func (n *Node) serfJoin(ctx context.Context, addrs []string) (int, error) {
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
+}
+
+// greetGrace is how long greetAll waits for the other seeds once one
+// answered.
+const greetGrace = 250 * time.Millisecond
+
+// greetAll greets every seed at once, so that a seed that does not
+// answer (a crashed host, a partition: a dial there hangs until its
+// deadline) does not use up ctx before the others are tried. It returns
+// when every seed answered or failed, or greetGrace after the first
+// answer, with the addresses that answered and why the others did not
+// (those still pending are not listed). A wrong key or a name in use is
+// returned as err at once; ctx's end too, if no seed answered by then.
+func (n *Node) greetAll(ctx context.Context, seeds []string) (ok, errs []string, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type greeting struct {
+		seed, addr string
+		err        error
+	}
+	results := make(chan greeting, len(seeds))
+	for _, s := range seeds {
+		greet := func() {
+			addr, err := seedAddr(s)
+			if err == nil {
+				err = n.greet(ctx, addr)
+			}
+			results <- greeting{s, addr, err}
+		}
+		if !n.spawn(greet) { // Close waits for the greetings it did not cancel
+			return nil, nil, ErrClosed
+		}
+	}
+	var grace <-chan time.Time
+	for range seeds {
+		var g greeting
+		select {
+		case g = <-results:
+		case <-grace:
+			return ok, errs, nil
+		case <-ctx.Done():
+			if len(ok) == 0 {
+				return nil, nil, ctx.Err()
+			}
+			return ok, errs, nil
+		}
+		switch {
+		case errors.Is(g.err, ErrAuth) || errors.Is(g.err, ErrDuplicateName):
+			return nil, nil, fmt.Errorf("cluster: join %s: %w", g.seed, g.err)
+		case g.err != nil:
+			errs = append(errs, fmt.Sprintf("%s: %v", g.seed, g.err))
+		case !slices.Contains(ok, g.addr):
+			ok = append(ok, g.addr)
+			if grace == nil {
+				t := time.NewTimer(greetGrace)
+				defer t.Stop()
+				grace = t.C
+			}
+		}
+	}
+	return ok, errs, nil
 }
 
 // greet opens (and keeps) an RPC connection to a seed.

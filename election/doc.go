@@ -150,7 +150,8 @@
 //     restart together) leaves elections unavailable: the survivors
 //     cannot commit, and no member holds anything durable to rebuild
 //     from. One-at-a-time restarts and failures are replaced
-//     automatically (see internal/voters).
+//     automatically (see internal/voters); after such a loss a new group
+//     forms once every node has restarted (see lockmgr's hazards).
 //   - The first voter group forms once a node sees a majority of the
 //     members it knows (and ExpectedSize, if set) running the voter
 //     service. Nodes started apart that never see each other's majority

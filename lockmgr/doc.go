@@ -165,12 +165,14 @@
 //     restart together) leaves locks unavailable: the survivors cannot
 //     commit, and no member holds anything durable to rebuild from.
 //     Failures and restarts one at a time are replaced automatically.
-//     To recover, restart the surviving voters too: once no alive node
-//     is in a group, a new one forms, and its tokens (from its founding
-//     time) are above the lost group's. It does not wait for the lost
-//     group's grants to end, so restart the survivors no sooner than
-//     LockDelay after the loss: a holder keeps its lease for up to a TTL
-//     after its last renewal.
+//     To recover, restart every node (a rolling restart will do): a
+//     process that saw the lost group never founds a new one, since it
+//     cannot tell a lost group from one it is cut off from; once all
+//     have restarted, a new group forms, and its tokens (from its
+//     founding time) are above the lost group's. It does not wait for
+//     the lost group's grants to end, so start the restart no sooner
+//     than LockDelay after the loss: a holder keeps its lease for up to
+//     a TTL after its last renewal.
 //   - The first voter group forms once a node sees a majority of the
 //     members it knows (and ExpectedSize, if set) running the voter
 //     service, that is holding a Manager or an Elector. Two groups that

@@ -251,7 +251,8 @@ func TestTwoVotersCrash(t *testing.T) {
 // raftgroup's hazards: losing a majority of the voters loses the
 // group); rebuilding a group from the survivors is future work. Do
 // returns ctx's error (context.DeadlineExceeded) and never a grant, on
-// a surviving voter as on a client, and nobody founds a second group.
+// a surviving voter as on a client, and nobody founds a second group,
+// until every process that saw the lost group has restarted.
 func TestThreeVotersCrash(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, 7, 8)
@@ -306,10 +307,10 @@ func TestThreeVotersCrash(t *testing.T) {
 		}
 		t.Logf("%v crashed: no grant for 20s; survivor %s sees %s", crashed, survivor, names(e.s(survivor)))
 
-		// The recovery the docs give: the crashed voters come back (new
-		// incarnations) and the survivors are restarted too. With no
-		// alive member in a group, a new group forms; its tokens are
-		// above the lost group's.
+		// The recovery the docs give: every process restarts. While one
+		// that saw the lost group lives (here the clients), nobody
+		// founds a new one: it cannot tell a lost group from one it is
+		// cut off from.
 		for _, name := range crashed {
 			e.restart(name)
 		}
@@ -319,6 +320,19 @@ func TestThreeVotersCrash(t *testing.T) {
 				e.restart(name)
 			}
 		}
+		holds(t, 5*time.Second, "no group while the clients remember the lost one", func() bool {
+			for _, s := range e.live() {
+				if st := s.State(); st.ID != 0 {
+					t.Logf("a member of group %x", st.Group)
+					return false
+				}
+			}
+			return true
+		})
+		for _, name := range clients {
+			e.crash(name)
+			e.restart(name)
+		}
 		took := e.waitWhole(30*time.Second, 5)
 		after := do(t, e.s("n7"), 10*time.Second, claim("after", leases.Holder{Node: "n7"}, time.Second))
 		if !after.OK || after.Token <= held.Token {
@@ -327,6 +341,6 @@ func TestThreeVotersCrash(t *testing.T) {
 		if g := e.s("n7").Info().Group; g == group {
 			t.Fatalf("n7 is still in the lost group %x", g)
 		}
-		t.Logf("survivors restarted: a new group whole in %v, token %d > %d", took, after.Token, held.Token)
+		t.Logf("every process restarted: a new group whole in %v, token %d > %d", took, after.Token, held.Token)
 	})
 }

@@ -23,16 +23,35 @@
 // member's role in the group (tag "_vg": group ID, leader, voter or
 // learner).
 //
-// Founding. When no alive member is in a group, the node with the lowest
-// name among those running the service founds one, once it sees at least
-// ExpectedSize of them and a majority of every member it has seen
-// (cluster.Node.QuorumSize), and that held for a settle time: the first
-// voters are it and the next names, as many as Voters allows. The others
-// start their members when the founder's first messages reach them. The
-// founding entry sets the table's first token to the founding time in
-// microseconds (with the founder's ID in the low bits), above every token
-// an earlier group could have issued while it committed under a million
-// entries a second.
+// Founding. A group is founded only when a cluster is new. When no
+// alive member is in a group, the node with the lowest name among those
+// running the service founds one, once it sees at least ExpectedSize of
+// them and a majority of every member it has seen
+// (cluster.Node.QuorumSize), that held for a settle time, its process
+// never saw a group, and as many of the nodes it sees as that majority
+// (itself included) answer its question (one RPC to each, all at once)
+// that they are in no group and never saw one either; a single answer
+// that names a group stops it for the failure threshold. The first
+// voters are it and the next names, as many as Voters allows. The
+// others start their members when the founder's first messages reach
+// them. The founding entry sets the table's first token to the founding
+// time in microseconds (with the founder's ID in the low bits), above
+// every token an earlier group could have issued while it committed
+// under a million entries a second. Members gossip their role only once
+// their group has had a leader; seeing one is what a process remembers
+// (a group that never had a leader committed nothing, and does not
+// count).
+//
+// Why memory and not sight: gossip cannot tell a group that is gone
+// from one this node cannot see. A partition may leave every voter on
+// one side and a majority of the members on the other; a node starved
+// of CPU may suspect every voter at once. A second group founded then
+// would grant what the first one holds while the first one's voters,
+// a majority of its own configuration, go on granting. A process that
+// saw the group never founds another; a new process (a restart) founds
+// only if a majority of the nodes it sees never saw one, which after
+// a group existed means a majority of the members restarted while cut
+// off from every one of its members.
 //
 // The founder proposes the group's founding entry once a leader exists;
 // a leader whose table has not applied it proposes it again (same base,
@@ -75,6 +94,12 @@
 //     entry is lost.
 //   - V3: a command costs one round trip to the leader and one Raft round
 //     among the voters, whatever the number of members.
+//   - V4: a group is never founded beside one that has had a leader and
+//     lives on a majority of its voters, unless a majority of the
+//     members the founder sees are processes that never saw that group
+//     (see Founding): a process that saw it never founds, and never
+//     answers a founder that it knows of no group. (Raft gives V1 within
+//     one group; V4 is what keeps it to one group.)
 //
 // Raft's messages travel as cluster notifications (cluster.Node.Notify:
 // no reply frame, handled in order per connection), batched per peer.
@@ -117,16 +142,18 @@
 //     and no member holds anything durable to rebuild from. Locks and
 //     elections are then unavailable (Do returns ctx's error); rebuilding
 //     a group from a survivor's state after a quiet period is not done.
-//     Restarting the survivors lets a new group form (no alive member is
-//     in a group then), with no quiet period of its own: an operator
-//     waits at least the longest lease TTL after the loss before. One
-//     case needs no operator: when the majority is lost within moments
-//     of the group's founding, before the other voters received the
-//     log, those know of no group (an empty member leaves after twice
-//     the failure threshold) and found a new one, without waiting: a
-//     lock granted in those first moments can then be granted again
-//     (fenced tokens still increase: the new group's floor is its
-//     founding time).
+//     A new group forms once every process that saw the lost one has
+//     restarted (a rolling restart of the whole cluster will do), with
+//     no quiet period of its own: start that restart no sooner than the
+//     longest lease TTL after the loss. Its tokens are above the lost
+//     group's (its floor is its founding time). A group that is lost
+//     before it ever had a leader granted nothing; its members give up
+//     after twice the failure threshold and a group is founded again
+//     with no restart.
+//   - A cluster that is new and split at once (a group founded and cut
+//     off before any node of the other side saw its members' roles, a
+//     gossip round) can found a second group on the other side, if that
+//     side holds a majority of the members: see the next hazard.
 //   - Two groups that formed apart (nodes that never saw each other's
 //     majority before meeting) merge by dissolving the one with the
 //     higher ID: its members join the other as new members, and its

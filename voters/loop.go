@@ -55,6 +55,17 @@ func (s *Service) step(now time.Time) {
 		return
 	}
 	m.noteRemoved(slices.Concat(st.Voters, st.Learners), v)
+	if st.Leader != 0 && !m.led {
+		// From now on the group has granted or may grant: its role
+		// tags tell every node that sees them never to found a group
+		// (maybeFound). A group that never had a leader committed
+		// nothing; its members keep quiet, so that a founding whose
+		// first voters went elsewhere does not stop the next one.
+		m.led = true
+		s.mu.Lock()
+		s.sawGroup = true
+		s.mu.Unlock()
+	}
 	role := roleOf(m, st)
 	switch {
 	case role != "":
@@ -89,6 +100,9 @@ func (s *Service) step(now time.Time) {
 		// older one. See the package doc's hazards.
 		s.dropMember(m, "an older group exists")
 		return
+	}
+	if !m.led {
+		role = ""
 	}
 	s.setRole(role)
 	s.mu.Lock()
@@ -134,51 +148,6 @@ func (s *Service) rejoin(m *member, lead string) {
 			s.dropMember(m, "cut off from the leader "+lead)
 		}
 	})
-}
-
-// maybeFound founds the first group: when no alive member is in one,
-// this node sees at least ExpectedSize members running the service, and
-// a majority of every member it has seen (cluster.Node.QuorumSize), it
-// has the lowest name among them, and all of that held for the settle
-// time.
-func (s *Service) maybeFound(v view, now time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if v.group != 0 { // most calls, on a cluster's clients: nothing to found
-		s.eligible = time.Time{}
-		return
-	}
-	names := make([]string, 0, len(v.ids))
-	for name := range v.ids {
-		names = append(names, name)
-	}
-	// A majority of the members this node knows must run the service,
-	// so that two sides of a partition never both found a group.
-	need := max(s.node.ExpectedSize(), s.node.QuorumSize(), 1)
-	ok := len(names) >= need && slices.Min(names) == s.node.Name()
-	if !ok {
-		s.eligible = time.Time{}
-		return
-	}
-	if s.eligible.IsZero() {
-		s.eligible = now
-	}
-	if now.Sub(s.eligible) >= s.opt.settle {
-		s.eligible = time.Time{}
-		// The first voters: this node and the next names, as many as
-		// the target allows (odd). The others start their members
-		// when the founder's first messages reach them.
-		slices.Sort(names)
-		n := min(s.node.Voters(), len(names))
-		if n%2 == 0 {
-			n--
-		}
-		ids := make([]uint64, 0, n)
-		for _, name := range names[:n] {
-			ids = append(ids, v.ids[name])
-		}
-		s.spawn(func() { s.found(ids) })
-	}
 }
 
 // expire proposes the expiry of every grant this member has held past

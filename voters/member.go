@@ -25,6 +25,7 @@ type member struct {
 	table   *leases.Table
 	started time.Time
 	seen    bool // its own ID appeared in the applied configuration
+	led     bool // its group has had a leader: its role is gossiped from then on
 	// heard is when it last knew the leader that gossip names (or
 	// gossip named none); the loop's.
 	heard time.Time

@@ -44,6 +44,9 @@ type Service struct {
 	suspectName string
 	suspectAt   time.Time
 	eligible    time.Time // founding: when this node first found it should found
+	sawGroup    bool      // this process has seen a group that had a leader: it never founds one
+	vetoedUntil time.Time // a peer knew of a group: no founding before then
+	polling     bool      // a founder is asking its peers (poll)
 	missing     map[uint64]time.Time
 	busy        bool   // the autopilot has a change in flight
 	expiring    bool   // an expiry proposal is in flight
@@ -106,6 +109,7 @@ func start(n *cluster.Node) *Service {
 	cluster.HandleFunc(n, methodRaft, s.receive)
 	cluster.HandleFunc(n, methodDo, s.serveDo)
 	cluster.HandleFunc(n, methodLeave, s.serveLeave)
+	cluster.HandleFunc(n, methodFounding, s.serveFounding)
 	s.unhook = n.BeforeLeave(s.handOver)
 	s.wg.Add(2)
 	go s.loop()
@@ -132,7 +136,7 @@ func (s *Service) close() {
 	if !s.nodeDown() {
 		s.depart()
 	}
-	for _, m := range []string{methodRaft, methodDo, methodLeave} {
+	for _, m := range []string{methodRaft, methodDo, methodLeave, methodFounding} {
 		s.node.Handle(m, nil)
 	}
 	s.stop()
