@@ -7,8 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/gossipsync/gossipsync/sim/chaos"
 )
 
 const simUsage = `usage: gossipsync sim [flags]
@@ -74,6 +77,17 @@ flags:
 // errList is what parseSimFlags returns for -list.
 var errList = errors.New("sim: -list")
 
+// simConfig is what the sim flags ask for: the run's options and where
+// its outputs go.
+type simConfig struct {
+	opts       chaos.Options
+	CPUProfile string   // -cpuprofile: where to write a CPU profile; "" = nowhere
+	JSON       string   // -json: where to write the report as JSON; "" = nowhere
+	jsonOut    *os.File // the file JSON names, created by parseSimFlags
+	HTML       string   // -html: where to write the timeline page; "" = nowhere
+	htmlOut    *os.File // the file HTML names, created by parseSimFlags
+}
+
 // parseSimFlags parses the sim flags. On a bad flag it prints the problem
 // and the usage to stderr and returns an error; on -h, flag.ErrHelp.
 func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
@@ -84,14 +98,15 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 		fs.PrintDefaults()
 	}
 	var cfg simConfig
-	fs.IntVar(&cfg.Nodes, "nodes", 5, fmt.Sprintf("number of nodes, 3 to %d", maxSimSize))
-	fs.DurationVar(&cfg.Duration, "duration", 30*time.Second, "how long to make faults, at least "+minPhase.String())
-	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the fault schedule, the network and the secret key")
-	name := fs.String("scenario", defaultScenario, "the `name` of the scenario to run: "+strings.Join(scenarioNames(), ", "))
+	var clocks chaos.Clocks
+	fs.IntVar(&cfg.opts.Nodes, "nodes", 5, fmt.Sprintf("number of nodes, 3 to %d", chaos.MaxNodes))
+	fs.DurationVar(&cfg.opts.Duration, "duration", 30*time.Second, "how long to make faults, at least "+chaos.MinDuration.String())
+	fs.Int64Var(&cfg.opts.Seed, "seed", 1, "seed of the fault schedule, the network and the secret key")
+	fs.StringVar(&cfg.opts.Scenario, "scenario", "all", "the `name` of the scenario to run: "+strings.Join(chaos.ScenarioNames(), ", "))
 	list := fs.Bool("list", false, "describe the scenarios and exit")
-	fs.DurationVar(&cfg.Skew, "skew", defaultSkew, "physical clocks are off by up to ± this (0 = none; default: the scenario's, 1h for skew)")
-	fs.Float64Var(&cfg.Drift, "drift", defaultDrift, fmt.Sprintf("physical clocks run fast or slow by up to ± this many ppm, whole ppm, at most %d (0 = none; default: the scenario's, %d for skew)", maxDriftFlag, largeDrift))
-	fs.BoolVar(&cfg.Unsafe, "unsafe", false, "run the lock workload without quorum (lockmgr.Quorum(false)): expect L1-L3 violations and exit status 1")
+	fs.DurationVar(&clocks.Skew, "skew", 5*time.Second, "physical clocks are off by up to ± this (0 = none; default: the scenario's, 1h for skew)")
+	fs.Float64Var(&clocks.Drift, "drift", 200, fmt.Sprintf("physical clocks run fast or slow by up to ± this many ppm, whole ppm, at most %d (0 = none; default: the scenario's, %d for skew)", chaos.MaxDrift, chaos.MaxDrift))
+	fs.BoolVar(&cfg.opts.Unsafe, "unsafe", false, "run the lock workload without quorum (lockmgr.Quorum(false)): expect L1-L3 violations and exit status 1")
 	fs.StringVar(&cfg.JSON, "json", "", "also write the report as JSON to this `file`")
 	fs.StringVar(&cfg.HTML, "html", "", "also write a timeline of the run as an HTML page to this `file`")
 	verbose := fs.Bool("v", false, "print the nodes' debug logs to stderr")
@@ -103,9 +118,9 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 		return cfg, errList
 	}
 	if *verbose {
-		cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		cfg.opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	err := checkSimFlags(fs, &cfg, *name)
+	err := checkSimFlags(fs, &cfg, clocks)
 	if err == nil && cfg.JSON != "" {
 		// Fail now, not after the whole run.
 		if cfg.jsonOut, err = os.Create(cfg.JSON); err != nil {
@@ -122,40 +137,35 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 	return cfg, err
 }
 
-// checkSimFlags validates what flag could not, and sets the scenario
-// named name and, unless given, its clocks.
-func checkSimFlags(fs *flag.FlagSet, cfg *simConfig, name string) error {
+// checkSimFlags validates what flag could not: the scenario's name, and
+// the options' ranges (chaos.Options.Check), as flag names. -skew and
+// -drift, if either is given, replace the scenario's clocks.
+func checkSimFlags(fs *flag.FlagSet, cfg *simConfig, clocks chaos.Clocks) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	var err error
-	if cfg.Scenario, err = lookupScenario(name); err != nil {
-		return err
+	names := chaos.ScenarioNames()
+	i := slices.Index(names, cfg.opts.Scenario)
+	if i < 0 {
+		return fmt.Errorf("unknown scenario %q (want one of %s; -list describes them)", cfg.opts.Scenario, strings.Join(names, ", "))
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	if !given["skew"] {
-		cfg.Skew = cfg.Scenario.Skew
-	}
-	if !given["drift"] {
-		cfg.Drift = cfg.Scenario.Drift
-	}
-	if cfg.Nodes < 3 || cfg.Nodes > maxSimSize {
-		return fmt.Errorf("-nodes is %d; want 3 to %d (a partition needs a majority and a minority)", cfg.Nodes, maxSimSize)
-	}
-	if scaleOnly(cfg.Scenario) {
-		if err := checkScaleSize(cfg.Nodes); err != nil {
-			return err
+	if given["skew"] || given["drift"] {
+		sc := chaos.Scenarios()[i].Clocks
+		if !given["skew"] {
+			clocks.Skew = sc.Skew
 		}
+		if !given["drift"] {
+			clocks.Drift = sc.Drift
+		}
+		cfg.opts.Clocks = &clocks
 	}
-	if cfg.Duration < minPhase {
-		return fmt.Errorf("-duration is %v; want at least %v (one phase)", cfg.Duration, minPhase)
-	}
-	if cfg.Skew < 0 || cfg.Skew > maxSkewFlag {
-		return fmt.Errorf("-skew is %v; want 0 to %v", cfg.Skew, maxSkewFlag)
-	}
-	if !(cfg.Drift >= 0 && cfg.Drift <= maxDriftFlag) { // also catches NaN
-		return fmt.Errorf("-drift is %v ppm; want 0 to %d (the clocks assume each physical clock within ±%d ppm)", cfg.Drift, maxDriftFlag, maxDriftFlag)
+	var oe *chaos.OptionError
+	if err := cfg.opts.Check(); errors.As(err, &oe) {
+		return fmt.Errorf("-%s %s", strings.ToLower(oe.Field), oe.Problem)
+	} else if err != nil {
+		return err
 	}
 	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -108,53 +107,20 @@ func TestSimBadJSONPath(t *testing.T) {
 	}
 }
 
-func TestSimStopsEarlyAndStillReports(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a cluster for a few seconds of real time")
+// A bad -html path fails before the run, and takes the -json file along.
+func TestSimHTMLBadPath(t *testing.T) {
+	dir := t.TempDir()
+	jsonPath := filepath.Join(dir, "r.json")
+	path := filepath.Join(dir, "no", "such", "dir", "t.html")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"sim", "-json", jsonPath, "-html", path}, &stdout, &stderr)
+	if code != 2 {
+		t.Fatalf("exit status %d, want 2; stderr:\n%s", code, stderr.String())
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	// Cancel, as Ctrl-C does, once the first phase has been reported.
-	out := &watchWriter{match: "converged in", onMatch: cancel}
-	crash, _ := lookupScenario("crash")
-	cfg := simConfig{Nodes: 3, Duration: time.Minute, Seed: 7, Scenario: crash}
-	rep, err := simulate(ctx, out, cfg)
-	if err != nil {
-		t.Fatalf("simulate: %v", err)
+	if want := "gossipsync sim: -html: cannot create the page file: open " + path; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
 	}
-	if !rep.Interrupted || len(rep.Phases) != 1 || !rep.OK() {
-		t.Errorf("interrupted %v, %d phases, OK %v; want true, 1, true", rep.Interrupted, len(rep.Phases), rep.OK())
+	if _, err := os.Stat(jsonPath); !os.IsNotExist(err) {
+		t.Errorf("the -json file of a run that did not happen is left behind: %v", err)
 	}
-	for _, w := range []string{"interrupted: 1 of the schedule's phases ran", "final: heal, loss off, restart ", "final convergence OK"} {
-		if !strings.Contains(out.String(), w) {
-			t.Errorf("output lacks %q:\n%s", w, out.String())
-		}
-	}
-}
-
-// watchWriter collects what is written and calls onMatch once, when a
-// write contains match. Safe for concurrent use.
-type watchWriter struct {
-	match   string
-	onMatch func()
-
-	mu      sync.Mutex // protects buf and matched
-	buf     bytes.Buffer
-	matched bool
-}
-
-func (w *watchWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.matched && bytes.Contains(p, []byte(w.match)) {
-		w.matched = true
-		w.onMatch()
-	}
-	return w.buf.Write(p)
-}
-
-func (w *watchWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
 }

@@ -1,0 +1,93 @@
+package chaos
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/gossipsync/gossipsync/internal/oneproc"
+)
+
+// TestMain fails the run if goroutines outlive the tests. serf and
+// memberlist do not wait for an in-flight dial on Shutdown (serf's
+// reconnect loop, for one, dials a crashed member with a 1 s timeout), so
+// the check gives such goroutines a few seconds to end before it reports.
+func TestMain(m *testing.M) {
+	oneproc.UnderRace()
+	code := m.Run()
+	if code == 0 {
+		if err := waitNoLeaks(5 * time.Second); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: errors on successful test run: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// waitNoLeaks checks for leaked goroutines until there are none or d has
+// passed, and returns the last finding.
+func waitNoLeaks(d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		err := goleak.Find() // itself retries for a moment
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+	}
+}
+
+func TestSimStopsEarlyAndStillReports(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a cluster for a few seconds of real time")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// Cancel, as Ctrl-C does, once the first phase has been reported.
+	out := &watchWriter{match: "converged in", onMatch: cancel}
+	rep, err := Simulate(ctx, out, Options{Scenario: "crash", Nodes: 3, Duration: time.Minute, Seed: 7})
+	if err != nil {
+		t.Fatalf("Simulate: %v", err)
+	}
+	if !rep.Interrupted || len(rep.Phases) != 1 || !rep.OK() {
+		t.Errorf("interrupted %v, %d phases, OK %v; want true, 1, true", rep.Interrupted, len(rep.Phases), rep.OK())
+	}
+	for _, w := range []string{"interrupted: 1 of the schedule's phases ran", "final: heal, loss off, restart ", "final convergence OK"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("output lacks %q:\n%s", w, out.String())
+		}
+	}
+}
+
+// watchWriter collects what is written and calls onMatch once, when a
+// write contains match. Safe for concurrent use.
+type watchWriter struct {
+	match   string
+	onMatch func()
+
+	mu      sync.Mutex // protects buf and matched
+	buf     bytes.Buffer
+	matched bool
+}
+
+func (w *watchWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.matched && bytes.Contains(p, []byte(w.match)) {
+		w.matched = true
+		w.onMatch()
+	}
+	return w.buf.Write(p)
+}
+
+func (w *watchWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
