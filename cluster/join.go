@@ -28,6 +28,7 @@ func (n *Node) Join(ctx context.Context, seeds ...string) (int, error) {
 	if len(seeds) == 0 {
 		return 0, errors.New("cluster: join: no seeds given")
 	}
+	n.joinAsked.Store(true)
 	ok, errs, err := n.greetAll(ctx, seeds)
 	if err != nil {
 		return 0, err
@@ -42,6 +43,13 @@ func (n *Node) Join(ctx context.Context, seeds ...string) (int, error) {
 	}
 	return c, err
 }
+
+// JoinPending reports whether Join was called and none has succeeded
+// yet: this node was asked to join a cluster and may not know its
+// members yet (a join that timed out may still complete in the
+// background, and does not end this). The voter service never founds a
+// group on such a node.
+func (n *Node) JoinPending() bool { return n.joinAsked.Load() && !n.joined.Load() }
 
 func (n *Node) serfJoin(ctx context.Context, addrs []string) (int, error) {
 	type result struct {

@@ -68,6 +68,7 @@ type Node struct {
 	// success. A node that tried and never heard of success may have been
 	// admitted all the same: Close makes it leave (see Close).
 	joinTried, joined atomic.Bool
+	joinAsked         atomic.Bool                   // Join was called with seeds (see JoinPending)
 	joining           atomic.Pointer[chan struct{}] // closed when the last gossip join ended
 	bcastTimeout      time.Duration                 // serf's BroadcastTimeout
 

@@ -28,30 +28,37 @@
 // running the service founds one, once it sees at least ExpectedSize of
 // them and a majority of every member it has seen
 // (cluster.Node.QuorumSize), that held for a settle time, its process
-// never saw a group, and as many of the nodes it sees as that majority
-// (itself included) answer its question (one RPC to each, all at once)
-// that they are in no group and never saw one either; a single answer
-// that names a group stops it for the failure threshold. The first
-// voters are it and the next names, as many as Voters allows. The
+// never saw a group, it is not waiting for a Join to succeed
+// (cluster.Node.JoinPending: until then it knows too few members), and
+// every node it sees running the service answers its question (one RPC
+// to each, all at once) that it is in no group and never saw one, and
+// needs no more answers than there are by its own quorum basis. A peer
+// that does not answer stops the founding as a no does; an answer that
+// names a group stops it for the failure threshold. The first voters
+// are the founder and the next names, as many as Voters allows. The
 // others start their members when the founder's first messages reach
 // them. The founding entry sets the table's first token to the founding
 // time in microseconds (with the founder's ID in the low bits), above
 // every token an earlier group could have issued while it committed
 // under a million entries a second. Members gossip their role only once
-// their group has had a leader; seeing one is what a process remembers
-// (a group that never had a leader committed nothing, and does not
-// count).
+// their group has had a leader; seeing one is what a node remembers,
+// for as long as it runs (its services may stop and start again: the
+// memory is the node's). A group that never had a leader committed
+// nothing, and does not count.
 //
 // Why memory and not sight: gossip cannot tell a group that is gone
 // from one this node cannot see. A partition may leave every voter on
 // one side and a majority of the members on the other; a node starved
-// of CPU may suspect every voter at once. A second group founded then
-// would grant what the first one holds while the first one's voters,
-// a majority of its own configuration, go on granting. A process that
-// saw the group never founds another; a new process (a restart) founds
-// only if a majority of the nodes it sees never saw one, which after
-// a group existed means a majority of the members restarted while cut
-// off from every one of its members.
+// of CPU may suspect every voter at once, or, just started, know only a
+// few members. A second group founded then would grant what the first
+// one holds while the first one's voters, a majority of its own
+// configuration, go on granting. A node that saw the group never founds
+// another; a new one (a restart, a join) founds only once its Join
+// succeeded (it then knows every member the seed knew, and its quorum
+// basis counts them) and every node it sees, at least a majority of
+// that basis, answers that it never saw a group: after a group existed
+// that means a majority of the members restarted while cut off from
+// every one of its members.
 //
 // The founder proposes the group's founding entry once a leader exists;
 // a leader whose table has not applied it proposes it again (same base,
@@ -96,10 +103,12 @@
 //     among the voters, whatever the number of members.
 //   - V4: a group is never founded beside one that has had a leader and
 //     lives on a majority of its voters, unless a majority of the
-//     members the founder sees are processes that never saw that group
-//     (see Founding): a process that saw it never founds, and never
-//     answers a founder that it knows of no group. (Raft gives V1 within
-//     one group; V4 is what keeps it to one group.)
+//     members the founder knows are processes that never saw that group
+//     (see Founding): a node that saw it never founds, and never answers
+//     a founder that it knows of no group; a founder hears from every
+//     node it sees, and they must be a majority of the largest quorum
+//     basis among them. (Raft gives V1 within one group; V4 is what
+//     keeps it to one group.)
 //
 // Raft's messages travel as cluster notifications (cluster.Node.Notify:
 // no reply frame, handled in order per connection), batched per peer.

@@ -8,7 +8,9 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/internal/leases"
+	"github.com/gossipsync/gossipsync/voters"
 )
 
 // A majority of the members cut off from every voter must not found a
@@ -17,8 +19,9 @@ import (
 // first one holds. Eleven nodes, the five voters on one side and six
 // clients (a majority of the members) on the other: the lowest name of
 // the clients' side sees a majority, so only the rule that a process
-// that saw a group never founds keeps it from founding. Then that
-// node restarts on its side, a process that never saw a group: only
+// that saw a group never founds keeps it from founding, also once every
+// client's service stopped and started again (the node remembers, not
+// the service). Then that node restarts on its side, a process that never saw a group: only
 // its peers' answers (poll) keep it from founding. After the heal one
 // group is left, the first, and the lock it granted before the
 // partition is still held.
@@ -78,6 +81,12 @@ func TestNoSecondGroupBesideALiveOne(t *testing.T) {
 		if r := do(t, e.s("n2"), 5*time.Second, claim("k2", leases.Holder{Node: "n2"}, time.Second)); !r.OK {
 			t.Fatalf("claim on the voters' side: %+v", r)
 		}
+		// Every client's service stops and starts again: the nodes are
+		// the processes that saw the group, and still remember it.
+		for _, name := range clientSide {
+			e.reacquire(name)
+		}
+		noGroup(10*time.Second, "the clients' services restarted")
 		e.crash(low)
 		e.restart(low)
 		noGroup(10*time.Second, low+" restarted")
@@ -101,5 +110,38 @@ func TestNoSecondGroupBesideALiveOne(t *testing.T) {
 			t.Errorf("claim of k through %s after the heal granted %+v; n1 holds it (token %d)", low, r, held.Token)
 		}
 		t.Logf("healed: one group %x, whole again in %v; k refused to %s, held under token %d", group, took, low, r.Token)
+	})
+}
+
+// A node whose Join did not succeed does not know the cluster's members
+// (its quorum basis is what little it saw) and must not found a group,
+// though it sees itself as a majority of all it knows; once it joins,
+// it is a client of the group there.
+func TestNoFoundingBeforeJoin(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nodes := startNodes(t, 4, 22, func(*cluster.Config) {})
+		join(t, nodes[:3]...)
+		ss := map[string]*voters.Service{}
+		for _, n := range nodes[:3] {
+			s, release := voters.Acquire(n)
+			t.Cleanup(release)
+			ss[n.Name()] = s
+		}
+		waitFor(t, 20*time.Second, "a group of 3", func() bool { ok, _ := whole(ss, 3); return ok })
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := nodes[3].Join(ctx, "127.0.20.99:7946") // nobody there
+		cancel()
+		if err == nil || !nodes[3].JoinPending() {
+			t.Fatalf("join through nobody: %v, pending %v; want an error, pending", err, nodes[3].JoinPending())
+		}
+		lone, release := voters.Acquire(nodes[3])
+		t.Cleanup(release)
+		holds(t, 5*time.Second, "no group on the node whose join failed", func() bool { return lone.State().ID == 0 })
+		join(t, nodes...)
+		if nodes[3].JoinPending() {
+			t.Fatal("still pending after a join that succeeded")
+		}
+		ss["n4"] = lone
+		waitFor(t, 20*time.Second, "n4 to see the group", func() bool { return lone.Info().Group == ss["n1"].Info().Group })
 	})
 }

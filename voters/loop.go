@@ -62,9 +62,7 @@ func (s *Service) step(now time.Time) {
 		// nothing; its members keep quiet, so that a founding whose
 		// first voters went elsewhere does not stop the next one.
 		m.led = true
-		s.mu.Lock()
-		s.sawGroup = true
-		s.mu.Unlock()
+		s.mem.saw(true)
 	}
 	role := roleOf(m, st)
 	switch {

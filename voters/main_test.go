@@ -29,13 +29,15 @@ type env struct {
 	c  *sim.Cluster
 	mu sync.Mutex
 	ss map[string]*voters.Service // the services of the alive nodes
+	// rel releases each node's reference to its service.
+	rel map[string]func()
 }
 
 // newEnv starts a cluster.Local cluster of n nodes and the service on
 // every node.
 func newEnv(t *testing.T, n int, seed int64) *env {
 	t.Helper()
-	e := &env{t: t, c: simtest.Start(t, n, seed), ss: map[string]*voters.Service{}}
+	e := &env{t: t, c: simtest.Start(t, n, seed), ss: map[string]*voters.Service{}, rel: map[string]func(){}}
 	for _, node := range e.c.Nodes() {
 		e.acquire(node)
 	}
@@ -49,8 +51,19 @@ func (e *env) acquire(n *cluster.Node) *voters.Service {
 	e.t.Cleanup(release)
 	e.mu.Lock()
 	e.ss[n.Name()] = s
+	e.rel[n.Name()] = release
 	e.mu.Unlock()
 	return s
+}
+
+// reacquire releases node name's service, which stops it (this is its
+// only user), and starts a new one on the same node.
+func (e *env) reacquire(name string) *voters.Service {
+	e.mu.Lock()
+	release := e.rel[name]
+	e.mu.Unlock()
+	release()
+	return e.acquire(e.c.Node(name))
 }
 
 func (e *env) s(name string) *voters.Service {

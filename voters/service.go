@@ -44,7 +44,7 @@ type Service struct {
 	suspectName string
 	suspectAt   time.Time
 	eligible    time.Time // founding: when this node first found it should found
-	sawGroup    bool      // this process has seen a group that had a leader: it never founds one
+	mem         *memory   // the node's: whether it saw a group (it then never founds one)
 	vetoedUntil time.Time // a peer knew of a group: no founding before then
 	polling     bool      // a founder is asking its peers (poll)
 	missing     map[uint64]time.Time
@@ -98,6 +98,7 @@ func start(n *cluster.Node) *Service {
 		log:     n.Logger().With("component", "voters"),
 		opt:     timingFor(n.Profile()),
 		rid:     newID(),
+		mem:     nodeMemory(n),
 		missing: map[uint64]time.Time{},
 		names:   map[uint64]string{},
 		known:   map[uint64]string{},
