@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"github.com/hashicorp/serf/serf"
+
+	"github.com/gossipsync/gossipsync/internal/errtext"
 )
 
 // MaxBroadcast is the most a broadcast's name and payload may hold
@@ -25,7 +27,7 @@ func (n *Node) Broadcast(name string, payload []byte) error {
 		return fmt.Errorf("cluster: broadcast %q: %d bytes, want at most %d", name, len(name)+len(payload), MaxBroadcast)
 	}
 	if err := n.serf.UserEvent(name, payload, false); err != nil {
-		return fmt.Errorf("cluster: broadcast %q: %w", name, err)
+		return errtext.Errorf("cluster: ", "cluster: broadcast %q: %w", name, err)
 	}
 	return nil
 }

@@ -12,10 +12,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gossipsync/gossipsync/internal/wire"
 	"github.com/hashicorp/go-sockaddr"
 	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/serf/serf"
+
+	"github.com/gossipsync/gossipsync/internal/errtext"
+	"github.com/gossipsync/gossipsync/internal/wire"
 )
 
 // Profile selects the timing of failure detection and gossip.
@@ -135,7 +137,7 @@ func (c *Config) Validate() error {
 	}
 	if c.BindAddr != "" {
 		if _, err := parseIPPort(c.BindAddr); err != nil {
-			return fmt.Errorf("cluster: config: BindAddr %q: %w", c.BindAddr, err)
+			return errtext.Errorf("cluster: ", "cluster: config: BindAddr %q: %w", c.BindAddr, err)
 		}
 	}
 	if c.AdvertiseAddr != "" {
@@ -144,7 +146,7 @@ func (c *Config) Validate() error {
 			err = errors.New("an unspecified IP cannot be reached")
 		}
 		if err != nil {
-			return fmt.Errorf("cluster: config: AdvertiseAddr %q: %w", c.AdvertiseAddr, err)
+			return errtext.Errorf("cluster: ", "cluster: config: AdvertiseAddr %q: %w", c.AdvertiseAddr, err)
 		}
 	}
 	if c.SecretKey != nil && len(c.SecretKey) == 0 {
@@ -294,7 +296,7 @@ func (c Config) withDefaults() Config {
 func (c *Config) advertiseAddr(bound net.Addr) (netip.AddrPort, error) {
 	b, err := parseIPPort(bound.String())
 	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("cluster: bound address %q: %w", bound, err)
+		return netip.AddrPort{}, errtext.Errorf("cluster: ", "cluster: bound address %q: %w", bound, err)
 	}
 	ip := b.Addr()
 	port := b.Port()
@@ -312,7 +314,7 @@ func (c *Config) advertiseAddr(bound net.Addr) (netip.AddrPort, error) {
 		}
 		ip, err = netip.ParseAddr(priv)
 		if err != nil {
-			return netip.AddrPort{}, fmt.Errorf("cluster: private IP %q: %w", priv, err)
+			return netip.AddrPort{}, errtext.Errorf("cluster: ", "cluster: private IP %q: %w", priv, err)
 		}
 	}
 	return netip.AddrPortFrom(ip, port), nil
@@ -396,7 +398,7 @@ func (c *Config) serfConfig(tr memberlist.Transport, events chan serf.Event, adv
 	if c.SecretKey != nil {
 		kr, err := memberlist.NewKeyring(c.SecondaryKeys, c.SecretKey)
 		if err != nil {
-			return nil, fmt.Errorf("cluster: keyring: %w", err)
+			return nil, errtext.Errorf("cluster: ", "cluster: keyring: %w", err)
 		}
 		mc.Keyring = kr
 	}

@@ -8,6 +8,10 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/hashicorp/memberlist"
+
+	"github.com/gossipsync/gossipsync/internal/errtext"
 )
 
 // Join contacts the seeds ("ip:port"; a missing port means 7946) and joins
@@ -44,12 +48,29 @@ func (n *Node) Join(ctx context.Context, seeds ...string) (int, error) {
 	return c, err
 }
 
-// JoinPending reports whether Join was called and none has succeeded
-// yet: this node was asked to join a cluster and may not know its
-// members yet (a join that timed out may still complete in the
-// background, and does not end this). The voter service never founds a
-// group on such a node.
-func (n *Node) JoinPending() bool { return n.joinAsked.Load() && !n.joined.Load() }
+// JoinPending reports whether Join was called and this node has not yet
+// exchanged its state with another node in a join: neither a join of
+// its own through another node (a seed that is this node itself does not
+// count) nor another node's join through it. Until then it may know few
+// of the cluster's members. The voter service never founds a group on
+// such a node.
+func (n *Node) JoinPending() bool { return n.joinAsked.Load() && !n.knowsOthers.Load() }
+
+// joinWatch is memberlist's merge delegate, which memberlist calls on
+// the state exchange of a join, in either direction (this node joining,
+// or another joining through it; never on the periodic exchanges): the
+// other side's state naming another node ends JoinPending.
+type joinWatch struct{ n *Node }
+
+func (w joinWatch) NotifyMerge(nodes []*memberlist.Node) error {
+	for _, m := range nodes {
+		if m.Name != w.n.cfg.Name {
+			w.n.knowsOthers.Store(true)
+			break
+		}
+	}
+	return nil
+}
 
 func (n *Node) serfJoin(ctx context.Context, addrs []string) (int, error) {
 	type result struct {
@@ -69,7 +90,7 @@ func (n *Node) serfJoin(ctx context.Context, addrs []string) (int, error) {
 	select {
 	case r := <-done:
 		if r.err != nil && r.n == 0 {
-			return 0, fmt.Errorf("cluster: join: %w", r.err)
+			return 0, errtext.Errorf("cluster: ", "cluster: join: %w", r.err)
 		}
 		return r.n, nil
 	case <-ctx.Done():
@@ -123,7 +144,7 @@ func (n *Node) greetAll(ctx context.Context, seeds []string) (ok, errs []string,
 		}
 		switch {
 		case errors.Is(g.err, ErrAuth) || errors.Is(g.err, ErrDuplicateName):
-			return nil, nil, fmt.Errorf("cluster: join %s: %w", g.seed, g.err)
+			return nil, nil, errtext.Errorf("cluster: ", "cluster: join %s: %w", g.seed, g.err)
 		case g.err != nil:
 			errs = append(errs, fmt.Sprintf("%s: %v", g.seed, g.err))
 		case !slices.Contains(ok, g.addr):
@@ -183,7 +204,7 @@ func (n *Node) Leave(ctx context.Context) error {
 	select {
 	case err := <-done:
 		if err != nil {
-			return fmt.Errorf("cluster: leave: %w", err)
+			return errtext.Errorf("cluster: ", "cluster: leave: %w", err)
 		}
 		return nil
 	case <-ctx.Done():

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/hashicorp/serf/serf"
+
+	"github.com/gossipsync/gossipsync/internal/errtext"
 )
 
 // Member is a live member of the cluster.
@@ -129,11 +131,11 @@ func (n *Node) RemoveFailed(ctx context.Context, name string) error {
 		}
 		known = true
 		if m.Status == serf.StatusAlive {
-			return fmt.Errorf("cluster: remove %q: %w", name, ErrMemberAlive)
+			return errtext.Errorf("cluster: ", "cluster: remove %q: %w", name, ErrMemberAlive)
 		}
 	}
 	if !known {
-		return fmt.Errorf("cluster: remove %q: %w", name, ErrUnknownNode)
+		return errtext.Errorf("cluster: ", "cluster: remove %q: %w", name, ErrUnknownNode)
 	}
 	done := make(chan error, 1)
 	if !n.spawn(func() { done <- n.serf.RemoveFailedNode(name) }) {
@@ -142,7 +144,7 @@ func (n *Node) RemoveFailed(ctx context.Context, name string) error {
 	select {
 	case err := <-done:
 		if err != nil {
-			return fmt.Errorf("cluster: remove %q: %w", name, err)
+			return errtext.Errorf("cluster: ", "cluster: remove %q: %w", name, err)
 		}
 		return nil
 	case <-ctx.Done():

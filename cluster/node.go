@@ -11,8 +11,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gossipsync/gossipsync/internal/wire"
 	"github.com/hashicorp/serf/serf"
+
+	"github.com/gossipsync/gossipsync/internal/errtext"
+	"github.com/gossipsync/gossipsync/internal/wire"
 )
 
 // EventType says what happened to a member.
@@ -69,6 +71,7 @@ type Node struct {
 	// admitted all the same: Close makes it leave (see Close).
 	joinTried, joined atomic.Bool
 	joinAsked         atomic.Bool                   // Join was called with seeds (see JoinPending)
+	knowsOthers       atomic.Bool                   // a join exchanged state with another node (see JoinPending)
 	joining           atomic.Pointer[chan struct{}] // closed when the last gossip join ended
 	bcastTimeout      time.Duration                 // serf's BroadcastTimeout
 
@@ -117,7 +120,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	ln, pc, err := listenPair(cfg.Network, cfg.BindAddr)
 	if err != nil {
-		return nil, fmt.Errorf("cluster: config: BindAddr %q: listen: %w", cfg.BindAddr, err)
+		return nil, errtext.Errorf("cluster: ", "cluster: config: BindAddr %q: listen: %w", cfg.BindAddr, err)
 	}
 	advertise, err := cfg.advertiseAddr(ln.Addr())
 	if err != nil {
@@ -156,12 +159,13 @@ func New(cfg Config) (*Node, error) {
 	sc, err := cfg.serfConfig(n.tr, events, advertise)
 	if err == nil {
 		n.logs.limitGossip(sc)
+		sc.MemberlistConfig.Merge = joinWatch{n} // serf sets none: no Merge in its config
 		n.serf, err = createSerf(sc)
 	}
 	if err != nil {
 		n.cancel()
 		n.tr.Shutdown()
-		return nil, fmt.Errorf("cluster: start gossip: %w", err)
+		return nil, errtext.Errorf("cluster: ", "cluster: start gossip: %w", err)
 	}
 	n.tags, n.bcastTimeout = sc.Tags, sc.BroadcastTimeout
 	n.wg.Add(1)
@@ -202,7 +206,7 @@ func (n *Node) SetTags(tags map[string]string) error {
 		// time out, yet the update still spreads (and push-pull carries
 		// it too). Only a refused update is an error.
 		if !strings.Contains(err.Error(), "timeout waiting for update broadcast") {
-			return fmt.Errorf("cluster: SetTags: %w", err)
+			return errtext.Errorf("cluster: ", "cluster: SetTags: %w", err)
 		}
 		n.log.Debug("tag update queued behind a busy gossip queue", "err", err)
 	}
@@ -366,7 +370,7 @@ func (n *Node) Close() error {
 	n.subs = nil
 	n.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("cluster: close: %w", err)
+		return errtext.Errorf("cluster: ", "cluster: close: %w", err)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gossipsync/gossipsync/internal/errtext"
 	"github.com/gossipsync/gossipsync/internal/wire"
 )
 
@@ -62,7 +63,7 @@ type Request struct {
 // Decode decodes the request body into v.
 func (r *Request) Decode(v any) error {
 	if err := wire.Decode(r.body, v); err != nil {
-		return fmt.Errorf("cluster: %s: decode request: %w", r.Method, err)
+		return errtext.Errorf("cluster: ", "cluster: %s: decode request: %w", r.Method, err)
 	}
 	return nil
 }
@@ -136,7 +137,7 @@ func (n *Node) Call(ctx context.Context, node, method string, req, resp any) err
 		return nil
 	}
 	if err := wire.Decode(reply.Body, resp); err != nil {
-		return fmt.Errorf("cluster: %s on %s: decode reply: %w", method, node, err)
+		return errtext.Errorf("cluster: ", "cluster: %s on %s: decode reply: %w", method, node, err)
 	}
 	return nil
 }
@@ -152,7 +153,7 @@ func (n *Node) request(ctx context.Context, method string, req any) ([]byte, err
 	}
 	body, err := wire.Encode(req)
 	if err != nil {
-		return nil, fmt.Errorf("cluster: %s: encode request: %w", method, err)
+		return nil, errtext.Errorf("cluster: ", "cluster: %s: encode request: %w", method, err)
 	}
 	return body, nil
 }
@@ -180,7 +181,7 @@ func (n *Node) serve(ctx context.Context, r *Request) *wire.Frame {
 	}
 	body, err := wire.Encode(v)
 	if err != nil {
-		return fail(fmt.Errorf("cluster: %s: encode reply: %w", r.Method, err))
+		return fail(errtext.Errorf("cluster: ", "cluster: %s: encode reply: %w", r.Method, err))
 	}
 	return &wire.Frame{Kind: wire.KindResponse, Body: body}
 }
@@ -281,7 +282,7 @@ func (n *Node) dialMember(ctx context.Context, name string) (*conn, error) {
 	}
 	c, err := n.dialRPC(ctx, addr)
 	if err != nil {
-		return nil, fmt.Errorf("cluster: connect to %s at %s: %w", name, addr, err)
+		return nil, errtext.Errorf("cluster: ", "cluster: connect to %s at %s: %w", name, addr, err)
 	}
 	if c.peer != name {
 		c.close(fmt.Errorf("cluster: %s answered as %s", addr, c.peer))

@@ -4,13 +4,14 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/gossipsync/gossipsync/internal/errtext"
 )
 
 // transport is memberlist's Transport over a Network. Packets and streams
@@ -65,7 +66,7 @@ func (t *transport) FinalAdvertiseAddr(string, int) (net.IP, int, error) {
 func (t *transport) WriteTo(b []byte, addr string) (time.Time, error) {
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("cluster: packet address %q: %w", addr, err)
+		return time.Time{}, errtext.Errorf("cluster: ", "cluster: packet address %q: %w", addr, err)
 	}
 	_, err = t.pc.WriteTo(b, net.UDPAddrFromAddrPort(ap))
 	return time.Now(), err

@@ -28,20 +28,28 @@
 // running the service founds one, once it sees at least ExpectedSize of
 // them and a majority of every member it has seen
 // (cluster.Node.QuorumSize), that held for a settle time, its process
-// never saw a group, it is not waiting for a Join to succeed
-// (cluster.Node.JoinPending: until then it knows too few members), and
-// every node it sees running the service answers its question (one RPC
-// to each, all at once) that it is in no group and never saw one, and
-// needs no more answers than there are by its own quorum basis. A peer
-// that does not answer stops the founding as a no does; an answer that
-// names a group stops it for the failure threshold. The first voters
+// never saw a group, it is not waiting for a Join
+// (cluster.Node.JoinPending: until its state was exchanged with another
+// node's in a join it may know few members), and every node it sees
+// running the service answers its question (one RPC to each, all at
+// once) that it is in no group, never saw one and answered no other
+// founder within the failure threshold (an answer binds the node that
+// long: it refuses other founders and founds nothing itself), and needs
+// no more answers than there are by its own quorum basis. A peer that
+// does not answer stops the founding as a refusal does; a refusal stops
+// it for half to all of the failure threshold (drawn, so that two
+// founders that refused each other try again apart). Every node answers
+// the question, from its memory, whether its service runs or not. The first voters
 // are the founder and the next names, as many as Voters allows. The
 // others start their members when the founder's first messages reach
 // them. The founding entry sets the table's first token to the founding
 // time in microseconds (with the founder's ID in the low bits), above
 // every token an earlier group could have issued while it committed
 // under a million entries a second. Members gossip their role only once
-// their group has had a leader; seeing one is what a node remembers,
+// their group has had a leader or an election past its pre-vote (a
+// vote a member cast may have made a leader it never heard from), and
+// a node remembers seeing any role tag, at once when it shows, and its
+// own member's group once it had either; that is what a node remembers,
 // for as long as it runs (its services may stop and start again: the
 // memory is the node's). A group that never had a leader committed
 // nothing, and does not count.
@@ -163,6 +171,22 @@
 //     off before any node of the other side saw its members' roles, a
 //     gossip round) can found a second group on the other side, if that
 //     side holds a majority of the members: see the next hazard.
+//   - Without ExpectedSize, a node's quorum basis is what it has seen,
+//     and a node that joins learns only the members alive for the node
+//     it joins through (memberlist passes on no failed member it never
+//     saw itself). Nodes that restart on the minority side of a
+//     partition, away from every node that saw the group, know only
+//     each other and can found a second group there; so can a node that
+//     restarts alone and never calls Join (a bootstrap node others join).
+//     V4's "a majority of the members the founder knows" is then a
+//     majority of very few. Set cluster.Config.ExpectedSize on every
+//     node: a founding then needs that many nodes, every one of them
+//     answering that it never saw a group.
+//   - A group that lost a majority of its voters keeps its survivors'
+//     role tags. When two groups meet, the younger dissolves into the
+//     older, even if the older is such a lost group; every node has
+//     then seen a group, so nobody founds: locks and elections are
+//     unavailable until every node has restarted (see the first hazard).
 //   - Two groups that formed apart (nodes that never saw each other's
 //     majority before meeting) merge by dissolving the one with the
 //     higher ID: its members join the other as new members, and its

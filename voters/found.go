@@ -2,7 +2,9 @@ package voters
 
 import (
 	"context"
+	"math/rand/v2"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,16 +18,28 @@ import (
 // memory is what a node remembers for as long as it runs, across
 // services: a node whose last lock Manager and Elector closed, and that
 // starts new ones, is the same process, and must not found a group
-// beside the one it saw.
+// beside the one it saw. It also answers founders (methodFounding) for
+// the node, whether a service runs or not.
 type memory struct {
+	node     *cluster.Node
 	sawGroup atomic.Bool // a group that had a leader was seen
+
+	mu       sync.Mutex
+	svc      *Service  // the node's running service, if any
+	promised string    // the founder last answered no
+	until    time.Time // ... which binds the answer until then
 }
 
 type memoryKey struct{}
 
-// nodeMemory returns n's memory, kept until n closes.
+// nodeMemory returns n's memory, kept until n closes, and serving
+// methodFounding from its first use on.
 func nodeMemory(n *cluster.Node) *memory {
-	v, _ := n.Shared(memoryKey{}, func() any { return &memory{} }, nil) // never released
+	v, _ := n.Shared(memoryKey{}, func() any { // never released
+		m := &memory{node: n}
+		cluster.HandleFunc(n, methodFounding, m.serveFounding)
+		return m
+	}, nil)
 	return v.(*memory)
 }
 
@@ -38,6 +52,21 @@ func (m *memory) saw(seen bool) bool {
 	return m.sawGroup.Load()
 }
 
+// promisedOther reports whether this node answered a founder other than
+// self no within the failure threshold: it then founds nothing itself.
+func (m *memory) promisedOther(self string, now time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.promised != "" && m.promised != self && now.Before(m.until)
+}
+
+// attach makes s the service that answers founders with m (nil: none).
+func (m *memory) attach(s *Service) {
+	m.mu.Lock()
+	m.svc = s
+	m.mu.Unlock()
+}
+
 // methodFounding asks a node whether it knows of a group (foundingResp).
 const methodFounding = "voters.founding"
 
@@ -45,24 +74,52 @@ const methodFounding = "voters.founding"
 type foundingReq struct{}
 
 // foundingResp is a node's answer: the group its member is in (0: none),
-// whether its process has seen a group, and how many answers a founding
-// needs by its own quorum basis.
+// whether its process has seen a group, whether it answered another
+// founder no within the failure threshold or is founding itself
+// (Promised), and how many answers a founding needs by its own quorum
+// basis. Any of the first three stops the founding.
 type foundingResp struct {
-	Group uint64 `msgpack:"g,omitempty"`
-	Seen  bool   `msgpack:"s,omitempty"`
-	Need  int    `msgpack:"n,omitempty"`
+	Group    uint64 `msgpack:"g,omitempty"`
+	Seen     bool   `msgpack:"s,omitempty"`
+	Promised bool   `msgpack:"p,omitempty"`
+	Need     int    `msgpack:"n,omitempty"`
 }
 
-// serveFounding answers a founder.
-func (s *Service) serveFounding(context.Context, string, foundingReq) (foundingResp, error) {
-	v := s.currentView()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	resp := foundingResp{Group: v.group, Seen: s.mem.saw(v.group != 0), Need: s.need()}
-	if s.m != nil {
-		resp.Group = s.m.group
+// serveFounding answers founder from, for the node.
+func (m *memory) serveFounding(_ context.Context, from string, _ foundingReq) (foundingResp, error) {
+	m.mu.Lock()
+	s := m.svc
+	m.mu.Unlock()
+	var group uint64
+	polling := false
+	if s != nil {
+		v := s.currentView()
+		s.mu.Lock()
+		group, polling = v.group, s.polling
+		if s.m != nil {
+			group = s.m.group
+		}
+		s.mu.Unlock()
 	}
-	return resp, nil
+	need := max(m.node.ExpectedSize(), m.node.QuorumSize(), 1)
+	return m.answer(from, group, polling, need, timingFor(m.node.Profile()).failAfter, time.Now()), nil
+}
+
+// answer is the answer to founder from, given the group this node's
+// member is in or its view shows (0: none) and whether it polls for a
+// founding of its own. A no binds this node for failAfter: another
+// founder asking meanwhile is refused, and the node founds nothing
+// itself, so two founders whose views differ never both hear no from
+// one node.
+func (m *memory) answer(from string, group uint64, polling bool, need int, failAfter time.Duration, now time.Time) foundingResp {
+	resp := foundingResp{Group: group, Seen: m.saw(group != 0), Need: need}
+	resp.Promised = polling || m.promisedOther(from, now)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if resp.Group == 0 && !resp.Seen && !resp.Promised {
+		m.promised, m.until = from, now.Add(failAfter)
+	}
+	return resp
 }
 
 // need is how many nodes running the service a founding needs: a
@@ -80,7 +137,7 @@ func (s *Service) need() int {
 func (s *Service) maybeFound(v view, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.mem.saw(v.group != 0) || now.Before(s.vetoedUntil) {
+	if s.mem.saw(v.group != 0) || now.Before(s.vetoedUntil) || s.mem.promisedOther(s.node.Name(), now) {
 		s.eligible = time.Time{} // most calls, on a cluster's clients: nothing to found
 		return
 	}
@@ -123,7 +180,7 @@ func (s *Service) maybeFound(v view, now time.Time) {
 			s.polling = false
 			s.mu.Unlock()
 		}()
-		if s.poll(names[1:], need) && s.currentView().group == 0 {
+		if s.poll(names[1:], need) && !s.mem.saw(s.currentView().group != 0) && !s.mem.promisedOther(s.node.Name(), time.Now()) {
 			s.found(ids)
 		}
 	})
@@ -160,7 +217,7 @@ func (s *Service) poll(peers []string, need int) bool {
 		switch {
 		case a.err != nil:
 			silent = a.name
-		case a.resp.Group != 0 || a.resp.Seen:
+		case a.resp.Group != 0 || a.resp.Seen || a.resp.Promised:
 			if veto == "" {
 				veto = a.name
 				cancel()
@@ -172,7 +229,8 @@ func (s *Service) poll(peers []string, need int) bool {
 	switch {
 	case veto != "":
 		s.mu.Lock()
-		s.vetoedUntil = time.Now().Add(s.opt.failAfter)
+		// Two founders that stopped each other try again apart.
+		s.vetoedUntil = time.Now().Add(s.opt.failAfter/2 + rand.N(s.opt.failAfter/2))
 		s.mu.Unlock()
 		s.log.Info("not founding a voter group: a peer knows of one", "peer", veto)
 		return false

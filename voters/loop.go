@@ -55,8 +55,10 @@ func (s *Service) step(now time.Time) {
 		return
 	}
 	m.noteRemoved(slices.Concat(st.Voters, st.Learners), v)
-	if st.Leader != 0 && !m.led {
-		// From now on the group has granted or may grant: its role
+	if (st.Leader != 0 || st.Term > 1) && !m.led {
+		// A leader, or an election past its pre-vote (a vote this
+		// member cast may have made a leader it never heard from):
+		// from now on the group has granted or may grant: its role
 		// tags tell every node that sees them never to found a group
 		// (maybeFound). A group that never had a leader committed
 		// nothing; its members keep quiet, so that a founding whose

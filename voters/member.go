@@ -12,6 +12,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/internal/errtext"
 	"github.com/gossipsync/gossipsync/internal/leases"
 	"github.com/gossipsync/gossipsync/internal/raftgroup"
 )
@@ -70,7 +71,7 @@ func (m machine) Apply(_ uint64, data []byte) any {
 	if !ok || len(rest) != 0 {
 		cmds = nil
 		if err := msgpack.Unmarshal(data, &cmds); err != nil {
-			return fmt.Errorf("voters: malformed entry: %w", err)
+			return errtext.Errorf("voters: ", "voters: malformed entry: %w", err)
 		}
 	}
 	return m.t.Apply(cmds, time.Now())
@@ -275,6 +276,7 @@ func (s *Service) observe(version uint64, members []cluster.Member) view {
 		}
 	}
 	s.view, s.viewSeen, s.viewVersion = v, true, version
+	s.mem.saw(v.group != 0) // whenever a group shows, not only when the loop looks
 	return v
 }
 

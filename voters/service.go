@@ -110,7 +110,7 @@ func start(n *cluster.Node) *Service {
 	cluster.HandleFunc(n, methodRaft, s.receive)
 	cluster.HandleFunc(n, methodDo, s.serveDo)
 	cluster.HandleFunc(n, methodLeave, s.serveLeave)
-	cluster.HandleFunc(n, methodFounding, s.serveFounding)
+	s.mem.attach(s)
 	s.unhook = n.BeforeLeave(s.handOver)
 	s.wg.Add(2)
 	go s.loop()
@@ -137,9 +137,10 @@ func (s *Service) close() {
 	if !s.nodeDown() {
 		s.depart()
 	}
-	for _, m := range []string{methodRaft, methodDo, methodLeave, methodFounding} {
+	for _, m := range []string{methodRaft, methodDo, methodLeave} {
 		s.node.Handle(m, nil)
 	}
+	s.mem.attach(nil) // the node still answers founders, from its memory
 	s.stop()
 	s.wg.Wait()
 }

@@ -9,6 +9,8 @@ import (
 
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/gossipsync/gossipsync/internal/errtext"
 )
 
 // Outbound Raft traffic: one queue and one sender per peer, so that a
@@ -288,7 +290,7 @@ func (s *Service) receive(ctx context.Context, from string, b raftBatch) (struct
 	for _, raw := range b.Msgs {
 		var msg raftpb.Message
 		if err := proto.Unmarshal(raw, &msg); err != nil {
-			return struct{}{}, fmt.Errorf("voters: malformed raft message: %w", err)
+			return struct{}{}, errtext.Errorf("voters: ", "voters: malformed raft message: %w", err)
 		}
 		if sender := s.knownName(msg.GetFrom()); sender != from {
 			// Raft trusts the sender ID a message states: only the
