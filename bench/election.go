@@ -8,10 +8,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gossipsync/gossipsync/cluster"
-	"github.com/gossipsync/gossipsync/election"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
+
+	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/election"
 )
 
 // electionWait bounds the wait for a leader.

@@ -8,11 +8,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/gossipsync/gossipsync/cluster"
-	"github.com/gossipsync/gossipsync/lockmgr"
 	"github.com/redis/go-redis/v9"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
+
+	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/lockmgr"
 )
 
 // Lock leases. gossipsync's TTL and LockDelay are the shortest pair that

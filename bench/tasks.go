@@ -10,9 +10,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/taskpool"
-	"github.com/hibiken/asynq"
 )
 
 // The task row's shape: closed-loop submitters spread over the 3
@@ -70,7 +71,7 @@ func startTaskpool(remote bool) func(context.Context, *env) (workload, error) {
 		}
 		noop := func(context.Context, []byte) ([]byte, error) { return nil, nil }
 		for i, node := range nodes {
-			p, err := taskpool.New(node, taskpool.WithPool(taskConcurrency))
+			p, err := taskpool.New(node, taskpool.Concurrency(taskConcurrency))
 			if err == nil && i < taskWorkers {
 				err = p.Register("noop", noop)
 			}

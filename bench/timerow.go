@@ -70,7 +70,7 @@ func measureTime(ctx context.Context, _ *env, cfg config, log io.Writer) []resul
 	}()
 	for i, n := range nodes {
 		skew := time.Duration(i-2) * clockSkewStep
-		c, err := clock.New(n, clock.WithSource(func() time.Time { return time.Now().Add(skew).Round(0) }))
+		c, err := clock.New(n, clock.Source(func() time.Time { return time.Now().Add(skew).Round(0) }))
 		if err != nil {
 			return fail(err)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/election"
+	"github.com/gossipsync/gossipsync/internal/errtext"
 	"github.com/gossipsync/gossipsync/internal/hlc"
 	"github.com/gossipsync/gossipsync/internal/timesync"
 )
@@ -92,7 +93,7 @@ func New(n *cluster.Node, opts ...Option) (*Clock, error) {
 	el, err := election.New(n, election.Group(ReferenceGroup), election.NoPreempt())
 	if err != nil {
 		release()
-		return nil, fmt.Errorf("clock: %w", err)
+		return nil, errtext.Errorf("clock: ", "clock: %w", err)
 	}
 	c := &Clock{node: n, opt: o, el: el, synced: make(chan struct{}), release: release}
 	c.mu.filter = timesync.NewFilter(o.window, o.maxDrift)

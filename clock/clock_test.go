@@ -8,13 +8,14 @@ import (
 	"testing/synctest"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/gossipsync/gossipsync/clock"
 	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/cluster/clustertest"
 	"github.com/gossipsync/gossipsync/internal/oneproc"
 	"github.com/gossipsync/gossipsync/sim"
 	"github.com/gossipsync/gossipsync/sim/simtest"
-	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
@@ -33,8 +34,8 @@ func TestOptions(t *testing.T) {
 			ok   bool
 		}{
 			{"defaults", nil, true},
-			{"all", []clock.Option{clock.WithSource(time.Now), clock.MaxUncertainty(time.Second), clock.MaxDrift(100), clock.SyncInterval(time.Second)}, true},
-			{"nil source", []clock.Option{clock.WithSource(nil)}, false},
+			{"all", []clock.Option{clock.Source(time.Now), clock.MaxUncertainty(time.Second), clock.MaxDrift(100), clock.SyncInterval(time.Second)}, true},
+			{"nil source", []clock.Option{clock.Source(nil)}, false},
 			{"zero uncertainty", []clock.Option{clock.MaxUncertainty(0)}, false},
 			{"negative drift", []clock.Option{clock.MaxDrift(-1)}, false},
 			{"tiny interval", []clock.Option{clock.SyncInterval(time.Microsecond)}, false},
@@ -73,7 +74,7 @@ func TestUnsyncedThenSyncedThenClosed(t *testing.T) {
 		c := startPlain(t, 3)
 		var clks []*clock.Clock
 		for _, n := range c.Nodes() {
-			clk, err := clock.New(n, clock.WithSource(c.Clock(n.Name())))
+			clk, err := clock.New(n, clock.Source(c.Clock(n.Name())))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -157,12 +158,12 @@ func TestTimestampCausality(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := startPlain(t, 2)
 		c.SetSkew("n1", 30*time.Second) // n1 runs 30 s ahead, and nobody is synced
-		a, err := clock.New(c.Node("n1"), clock.WithSource(c.Clock("n1")))
+		a, err := clock.New(c.Node("n1"), clock.Source(c.Clock("n1")))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer a.Close()
-		b, err := clock.New(c.Node("n2"), clock.WithSource(c.Clock("n2")))
+		b, err := clock.New(c.Node("n2"), clock.Source(c.Clock("n2")))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -202,7 +203,7 @@ func BenchmarkLoopbackSync(b *testing.B) {
 	var clks []*clock.Clock
 	for i, n := range nodes {
 		skew := time.Duration(i-2) * time.Second
-		clk, err := clock.New(n, clock.WithSource(func() time.Time { return time.Now().Add(skew).Round(0) }))
+		clk, err := clock.New(n, clock.Source(func() time.Time { return time.Now().Add(skew).Round(0) }))
 		if err != nil {
 			b.Fatal(err)
 		}

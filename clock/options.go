@@ -46,18 +46,24 @@ type options struct {
 	window   int
 }
 
-// WithSource sets the node's physical clock; default time.Now. The
+// Source sets the node's physical clock; default time.Now. The
 // simulation injects skewed and drifting clocks here. Readings should
 // carry no monotonic part (t.Round(0)) if the clock can be stepped.
-func WithSource(now func() time.Time) Option {
+func Source(now func() time.Time) Option {
 	return func(o *options) error {
 		if now == nil {
-			return errors.New("clock: WithSource: nil function")
+			return errors.New("clock: Source: nil function")
 		}
 		o.source = now
 		return nil
 	}
 }
+
+// WithSource is Source.
+//
+// Deprecated: options are named without a With prefix across the
+// packages (election.Group, lockmgr.TTL); use Source.
+func WithSource(now func() time.Time) Option { return Source(now) }
 
 // MaxUncertainty bounds the uncertainty a reading may have; beyond it,
 // readings fail with ErrUnsynced. Default 100 ms; at least 1 µs.

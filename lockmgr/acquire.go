@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/internal/errtext"
 	"github.com/gossipsync/gossipsync/internal/leases"
 )
 
@@ -51,7 +52,7 @@ func (m *Manager) acquire(ctx context.Context, id string, try bool, opts []Acqui
 		case cctx.Err() != nil:
 			return nil, m.acquireErr(ctx, cctx, id, cctx.Err())
 		case try:
-			return nil, fmt.Errorf("lockmgr: acquire %q: %w: taken while this process stood still", id, ErrLocked)
+			return nil, errtext.Errorf("lockmgr: ", "lockmgr: acquire %q: %w: taken while this process stood still", id, ErrLocked)
 		}
 	}
 }
@@ -172,9 +173,9 @@ func (m *Manager) acquireErr(ctx, cctx context.Context, id string, err error) er
 		}
 		return context.DeadlineExceeded
 	case over(cctx):
-		return fmt.Errorf("lockmgr: acquire %q: %w", id, ErrTimeout)
+		return errtext.Errorf("lockmgr: ", "lockmgr: acquire %q: %w", id, ErrTimeout)
 	}
-	return fmt.Errorf("lockmgr: acquire %q: %w", id, err)
+	return errtext.Errorf("lockmgr: ", "lockmgr: acquire %q: %w", id, err)
 }
 
 // over reports whether ctx ended or its deadline passed: a reply that

@@ -1,8 +1,9 @@
 package lockmgr
 
 import (
-	"fmt"
 	"sync"
+
+	"github.com/gossipsync/gossipsync/internal/errtext"
 )
 
 // Fence guards a resource written under locks: it remembers the highest
@@ -20,7 +21,7 @@ func (f *Fence) Check(id string, token uint64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if h := f.high[id]; token < h {
-		return fmt.Errorf("lockmgr: fence %q: token %d below %d: %w", id, token, h, ErrStaleToken)
+		return errtext.Errorf("lockmgr: ", "lockmgr: fence %q: token %d below %d: %w", id, token, h, ErrStaleToken)
 	}
 	if f.high == nil {
 		f.high = map[string]uint64{}

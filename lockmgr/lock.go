@@ -2,10 +2,10 @@ package lockmgr
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
+	"github.com/gossipsync/gossipsync/internal/errtext"
 	"github.com/gossipsync/gossipsync/internal/leases"
 )
 
@@ -44,7 +44,7 @@ func (l *Lock) ID() string { return l.id }
 func (l *Lock) Token() uint64 { return l.token }
 
 // GrantedAt returns the cluster time of the grant, if the Manager has a
-// clock (WithClock) that was synced then; else the zero time.
+// clock (Clock) that was synced then; else the zero time.
 func (l *Lock) GrantedAt() time.Time { return l.grantedAt }
 
 // Done returns a channel that closes when the lock may no longer be
@@ -112,9 +112,9 @@ func (l *Lock) endLocked(expired bool) {
 	}
 	l.ended, l.expired = true, expired
 	close(l.done)
-	cause := fmt.Errorf("lockmgr: %q released: %w", l.id, ErrNotHeld)
+	cause := errtext.Errorf("lockmgr: ", "lockmgr: %q released: %w", l.id, ErrNotHeld)
 	if expired {
-		cause = fmt.Errorf("lockmgr: %q: %w", l.id, ErrLeaseExpired)
+		cause = errtext.Errorf("lockmgr: ", "lockmgr: %q: %w", l.id, ErrLeaseExpired)
 	}
 	l.cancelCtx(cause)
 }
@@ -128,19 +128,19 @@ func (l *Lock) Release(ctx context.Context) error {
 	expired := l.expired
 	l.mu.Unlock()
 	if expired {
-		return fmt.Errorf("lockmgr: release %q: %w", l.id, ErrLeaseExpired)
+		return errtext.Errorf("lockmgr: ", "lockmgr: release %q: %w", l.id, ErrLeaseExpired)
 	}
 	first := false
 	l.stopOnce.Do(func() { first = true; close(l.stop) })
 	if !first {
-		return fmt.Errorf("lockmgr: release %q: %w: already released", l.id, ErrNotHeld)
+		return errtext.Errorf("lockmgr: ", "lockmgr: release %q: %w: already released", l.id, ErrNotHeld)
 	}
 	select {
 	case <-l.released:
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		if l.expired {
-			return fmt.Errorf("lockmgr: release %q: %w", l.id, ErrLeaseExpired)
+			return errtext.Errorf("lockmgr: ", "lockmgr: release %q: %w", l.id, ErrLeaseExpired)
 		}
 		return nil
 	case <-ctx.Done():

@@ -24,7 +24,7 @@ func TestOptions(t *testing.T) {
 			{"all set", []lockmgr.Option{lockmgr.Replicas(5), lockmgr.Quorum(false), lockmgr.LockDelay(time.Second)}, true},
 			{"zero replicas", []lockmgr.Option{lockmgr.Replicas(0)}, false},
 			{"tiny lock delay", []lockmgr.Option{lockmgr.LockDelay(time.Millisecond)}, false},
-			{"nil clock", []lockmgr.Option{lockmgr.WithClock(nil)}, false},
+			{"nil clock", []lockmgr.Option{lockmgr.Clock(nil)}, false},
 		}
 		for _, tt := range tests {
 			m, err := lockmgr.New(n, tt.opts...)

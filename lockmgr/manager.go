@@ -3,7 +3,6 @@ package lockmgr
 import (
 	"context"
 	"errors"
-	"fmt"
 	"maps"
 	"math/rand/v2"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/internal/errtext"
 	"github.com/gossipsync/gossipsync/internal/hashring"
 )
 
@@ -128,7 +128,7 @@ func (m *Manager) Release(ctx context.Context, id string) error {
 	case closed:
 		return ErrClosed
 	case l == nil:
-		return fmt.Errorf("lockmgr: release %q: %w", id, ErrNotHeld)
+		return errtext.Errorf("lockmgr: ", "lockmgr: release %q: %w", id, ErrNotHeld)
 	}
 	return l.Release(ctx)
 }

@@ -119,17 +119,23 @@ func LockDelay(d time.Duration) Option {
 	}
 }
 
-// WithClock makes Lock.GrantedAt report the cluster time of each grant.
+// Clock makes Lock.GrantedAt report the cluster time of each grant.
 // Tokens do not depend on it.
-func WithClock(c *clock.Clock) Option {
+func Clock(c *clock.Clock) Option {
 	return func(o *options) error {
 		if c == nil {
-			return errors.New("lockmgr: WithClock: nil clock")
+			return errors.New("lockmgr: Clock: nil clock")
 		}
 		o.clock = c
 		return nil
 	}
 }
+
+// WithClock is Clock.
+//
+// Deprecated: options are named without a With prefix across the
+// packages (election.Group, lockmgr.TTL); use Clock.
+func WithClock(c *clock.Clock) Option { return Clock(c) }
 
 // AcquireOption configures one Acquire or TryAcquire.
 type AcquireOption func(*acqOptions) error

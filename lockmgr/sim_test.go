@@ -10,9 +10,10 @@ import (
 	"testing/synctest"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/gossipsync/gossipsync/internal/oneproc"
 	"github.com/gossipsync/gossipsync/lockmgr"
-	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {

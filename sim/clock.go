@@ -37,7 +37,7 @@ func StartClocks(c *Cluster, opts ...clock.Option) (*ClockWorkload, error) {
 }
 
 func (w *ClockWorkload) start(n *cluster.Node) error {
-	opts := append([]clock.Option{clock.WithSource(w.c.Clock(n.Name()))}, w.opts...)
+	opts := append([]clock.Option{clock.Source(w.c.Clock(n.Name()))}, w.opts...)
 	clk, err := clock.New(n, opts...)
 	if err != nil {
 		return fmt.Errorf("sim: clock on %s: %w", n.Name(), err)

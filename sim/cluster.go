@@ -359,7 +359,7 @@ func (c *Cluster) SetLoss(p float64) { c.net.SetLoss(p) }
 func (c *Cluster) SetDelay(min, max time.Duration) { c.net.SetDelay(min, max) }
 
 // Clock returns node name's simulated physical clock, to pass to
-// clock.WithSource. It belongs to the machine, so it keeps running across
+// clock.Source. It belongs to the machine, so it keeps running across
 // crashes and restarts, and SetSkew and SetDrift apply to it at once. It
 // returns nil for an unknown name.
 func (c *Cluster) Clock(name string) func() time.Time {

@@ -20,7 +20,7 @@ import (
 type TaskOptions struct {
 	// Submitters is how many submitters loop on each node. Default 2.
 	Submitters int
-	// Pool is every Pool's size (taskpool.WithPool). Default 8.
+	// Pool is every Pool's size (taskpool.Concurrency). Default 8.
 	Pool int
 	// Deadline bounds every Run (its ctx). Default 3 s.
 	Deadline time.Duration
@@ -163,7 +163,7 @@ func StartTasks(c *Cluster, opts TaskOptions) (*TaskWorkload, error) {
 }
 
 func (w *TaskWorkload) start(n *cluster.Node) error {
-	p, err := taskpool.New(n, taskpool.WithPool(w.opt.Pool), taskpool.WithTimeout(w.opt.Timeout))
+	p, err := taskpool.New(n, taskpool.Concurrency(w.opt.Pool), taskpool.Timeout(w.opt.Timeout))
 	if err != nil {
 		return fmt.Errorf("sim: task pool on %s: %w", n.Name(), err)
 	}

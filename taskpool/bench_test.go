@@ -47,7 +47,7 @@ func BenchmarkNoop(b *testing.B) {
 		{"from-nonworker", 1, []int{1, 2}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			lb := startLoopback(b, 3, taskpool.WithPool(64))
+			lb := startLoopback(b, 3, taskpool.Concurrency(64))
 			lb.register(b, "noop", func(context.Context, []byte) ([]byte, error) { return nil, nil }, tc.workers...)
 			const conc = 64
 			var mu sync.Mutex

@@ -142,7 +142,7 @@ func TestSimRunDeadline(t *testing.T) {
 // its deadline with DeadlineExceeded wrapping ErrBusy.
 func TestSimRunBusyDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := startEnv(t, 3, taskpool.WithPool(1))
+		e := startEnv(t, 3, taskpool.Concurrency(1))
 		tl := newTally()
 		e.register(t, "stubborn", tl.stubborn("n2"), "n2")
 		fill, stop := context.WithCancel(context.Background())
@@ -294,7 +294,7 @@ func TestSimWaitDeadline(t *testing.T) {
 func TestSimCloseBound(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const grace = 500 * time.Millisecond
-		e := startEnv(t, 3, taskpool.WithTimeout(grace))
+		e := startEnv(t, 3, taskpool.Timeout(grace))
 		tl := newTally()
 		e.register(t, "stubborn", tl.stubborn("n2"), "n2")
 		e.c.SetLoss(0.2)

@@ -2,7 +2,7 @@
 // node submits a task, and a node that registered the command runs it,
 // within its pool size, with timeouts, retries and at-least-once delivery.
 //
-//	p, err := taskpool.New(node, taskpool.WithPool(8))
+//	p, err := taskpool.New(node, taskpool.Concurrency(8))
 //	if err != nil { ... }
 //	defer p.Close()
 //	p.Register("resize", func(ctx context.Context, img []byte) ([]byte, error) { ... })
@@ -18,7 +18,7 @@
 //
 // Register advertises the node's command names in its member tag "_tp"
 // (sorted, comma-joined; names are 1 to 64 bytes without ','), so every
-// node learns by gossip who runs what. A worker runs at most WithPool
+// node learns by gossip who runs what. A worker runs at most Concurrency
 // tasks at once (default runtime.NumCPU()); up to 4×size more wait for a
 // slot, and past that it refuses at once with ErrBusy. Every answer
 // carries the worker's load (running + queued) and pool size. A handler's

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/internal/errtext"
 )
 
 // Sentinel errors of the taskpool package; test with errors.Is. They keep
@@ -62,13 +63,13 @@ func codeErr(worker, name, code, msg string) error {
 	case codeOK:
 		return nil
 	case codeBusy:
-		return fmt.Errorf("taskpool: %s on %s: %w", name, worker, ErrBusy)
+		return errtext.Errorf("taskpool: ", "taskpool: %s on %s: %w", name, worker, ErrBusy)
 	case codeClosed:
-		return fmt.Errorf("taskpool: %s on %s: %w", name, worker, ErrClosed)
+		return errtext.Errorf("taskpool: ", "taskpool: %s on %s: %w", name, worker, ErrClosed)
 	case codeUnknown:
-		return fmt.Errorf("taskpool: %s on %s: %w", name, worker, ErrUnknownCommand)
+		return errtext.Errorf("taskpool: ", "taskpool: %s on %s: %w", name, worker, ErrUnknownCommand)
 	case codeTimeout:
-		return fmt.Errorf("taskpool: %s on %s: %w: %s", name, worker, ErrTimeout, msg)
+		return errtext.Errorf("taskpool: ", "taskpool: %s on %s: %w: %s", name, worker, ErrTimeout, msg)
 	}
 	return &TaskError{Node: worker, Name: name, Message: msg}
 }
@@ -97,27 +98,38 @@ func defaultOptions() options {
 	return options{size: runtime.NumCPU(), timeout: 30 * time.Second}
 }
 
-// WithPool sets how many tasks this node runs at once (default
+// Concurrency sets how many tasks this node runs at once (default
 // runtime.NumCPU()). Up to 4×size more wait in a queue; beyond that the
 // node refuses tasks with ErrBusy.
-func WithPool(size int) Option {
+func Concurrency(size int) Option {
 	return func(o *options) error {
 		if size < 1 {
-			return fmt.Errorf("taskpool: WithPool(%d): want at least 1", size)
+			return fmt.Errorf("taskpool: Concurrency(%d): want at least 1", size)
 		}
 		o.size = size
 		return nil
 	}
 }
 
-// WithTimeout sets the default per-attempt timeout of Run (Command.Timeout
+// Timeout sets the default per-attempt timeout of Run (Command.Timeout
 // overrides it); default 30 s.
-func WithTimeout(d time.Duration) Option {
+func Timeout(d time.Duration) Option {
 	return func(o *options) error {
 		if d <= 0 {
-			return fmt.Errorf("taskpool: WithTimeout(%v): want a positive duration", d)
+			return fmt.Errorf("taskpool: Timeout(%v): want a positive duration", d)
 		}
 		o.timeout = d
 		return nil
 	}
 }
+
+// WithPool is Concurrency.
+//
+// Deprecated: options are named without a With prefix across the
+// packages (election.Group, lockmgr.TTL); use Concurrency.
+func WithPool(size int) Option { return Concurrency(size) }
+
+// WithTimeout is Timeout.
+//
+// Deprecated: use Timeout.
+func WithTimeout(d time.Duration) Option { return Timeout(d) }

@@ -34,7 +34,7 @@ func Example() {
 				return
 			}
 		}
-		p, err := taskpool.New(n, taskpool.WithPool(4))
+		p, err := taskpool.New(n, taskpool.Concurrency(4))
 		if err != nil {
 			fmt.Println(err)
 			return

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/gossipsync/gossipsync/internal/errtext"
 )
 
 // runLocal runs cmd.Func on this node's pool, retrying a failure up to
@@ -28,7 +30,7 @@ func (p *Pool) runLocal(ctx context.Context, cmd Command) error {
 			return ended(ctx, cmd.Name, last)
 		}
 		if attempt >= cmd.Retries {
-			return fmt.Errorf("taskpool: %s: %d attempts failed, last: %w", cmd.Name, attempt+1, last)
+			return errtext.Errorf("taskpool: ", "taskpool: %s: %d attempts failed, last: %w", cmd.Name, attempt+1, last)
 		}
 	}
 }
@@ -123,7 +125,7 @@ func (p *Pool) Wait(ctx context.Context, id string) ([]byte, error) {
 	r := p.mu.results[id]
 	p.mu.Unlock()
 	if r == nil {
-		return nil, fmt.Errorf("taskpool: Wait(%q): %w", id, ErrUnknownTask)
+		return nil, errtext.Errorf("taskpool: ", "taskpool: Wait(%q): %w", id, ErrUnknownTask)
 	}
 	select {
 	case <-r.done:
@@ -135,10 +137,10 @@ func (p *Pool) Wait(ctx context.Context, id string) ([]byte, error) {
 	delete(p.mu.results, id)
 	p.mu.Unlock()
 	if !mine {
-		return nil, fmt.Errorf("taskpool: Wait(%q): %w", id, ErrUnknownTask)
+		return nil, errtext.Errorf("taskpool: ", "taskpool: Wait(%q): %w", id, ErrUnknownTask)
 	}
 	if errors.Is(r.err, context.Canceled) && p.ctx.Err() != nil {
-		return r.res, fmt.Errorf("taskpool: task %s: %w", id, ErrClosed)
+		return r.res, errtext.Errorf("taskpool: ", "taskpool: task %s: %w", id, ErrClosed)
 	}
 	return r.res, r.err
 }

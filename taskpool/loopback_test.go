@@ -105,7 +105,7 @@ func waitFor(tb testing.TB, d time.Duration, cond func() error) {
 }
 
 func TestLoopbackBehaviour(t *testing.T) {
-	lb := startLoopback(t, 3, taskpool.WithPool(2), taskpool.WithTimeout(5*time.Second))
+	lb := startLoopback(t, 3, taskpool.Concurrency(2), taskpool.Timeout(5*time.Second))
 	ctx := context.Background()
 	var fails atomic.Int32
 	var bodies atomic.Int32
@@ -222,7 +222,7 @@ func TestLoopbackBehaviour(t *testing.T) {
 }
 
 func TestLoopbackClose(t *testing.T) {
-	lb := startLoopback(t, 2, taskpool.WithPool(2), taskpool.WithTimeout(time.Second))
+	lb := startLoopback(t, 2, taskpool.Concurrency(2), taskpool.Timeout(time.Second))
 	lb.register(t, "echo", echo, 1)
 	if err := lb.p[1].Close(); err != nil {
 		t.Fatal(err)
@@ -294,7 +294,7 @@ func TestLoopbackSchedule(t *testing.T) {
 // An idempotency id is scoped to its command: the same id on two
 // commands runs both.
 func TestLoopbackIDScopedToCommand(t *testing.T) {
-	lb := startLoopback(t, 2, taskpool.WithPool(2))
+	lb := startLoopback(t, 2, taskpool.Concurrency(2))
 	slow := func(s string) taskpool.Handler {
 		return func(context.Context, []byte) ([]byte, error) {
 			time.Sleep(200 * time.Millisecond) // both Runs overlap

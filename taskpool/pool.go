@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/internal/errtext"
 	"github.com/gossipsync/gossipsync/internal/hashring"
 )
 
@@ -167,7 +168,7 @@ func (p *Pool) Register(name string, h Handler) error {
 		p.mu.Lock()
 		delete(p.mu.handlers, name)
 		p.mu.Unlock()
-		return fmt.Errorf("taskpool: Register(%q): advertise: %w", name, err)
+		return errtext.Errorf("taskpool: ", "taskpool: Register(%q): advertise: %w", name, err)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/internal/errtext"
 )
 
 // Backoff between attempts: 10 ms doubling up to 1 s, jittered.
@@ -61,9 +62,9 @@ func (p *Pool) Run(ctx context.Context, cmd Command) ([]byte, error) {
 // attempt's error if there was one.
 func ended(ctx context.Context, name string, last error) error {
 	if last == nil {
-		return fmt.Errorf("taskpool: %s: %w", name, context.Cause(ctx))
+		return errtext.Errorf("taskpool: ", "taskpool: %s: %w", name, context.Cause(ctx))
 	}
-	return fmt.Errorf("taskpool: %s: %w (last attempt: %w)", name, context.Cause(ctx), last)
+	return errtext.Errorf("taskpool: ", "taskpool: %s: %w (last attempt: %w)", name, context.Cause(ctx), last)
 }
 
 // outcome classifies a failed attempt.
@@ -131,11 +132,11 @@ func (p *Pool) runRemote(ctx context.Context, cmd Command) ([]byte, error) {
 			return nil, err
 		case failed:
 			if fails++; fails > cmd.Retries {
-				return nil, fmt.Errorf("taskpool: %s: %d attempts failed, last: %w", cmd.Name, req.Attempt, last)
+				return nil, errtext.Errorf("taskpool: ", "taskpool: %s: %d attempts failed, last: %w", cmd.Name, req.Attempt, last)
 			}
 		case lost:
 			if redispats++; redispats > maxRedispatch+cmd.Retries {
-				return nil, fmt.Errorf("taskpool: %s: gave up after %d attempts, last: %w", cmd.Name, req.Attempt, last)
+				return nil, errtext.Errorf("taskpool: ", "taskpool: %s: gave up after %d attempts, last: %w", cmd.Name, req.Attempt, last)
 			}
 		case busy:
 			if p.untried(cmd, tried) {
@@ -200,9 +201,9 @@ func (p *Pool) attempt(ctx context.Context, worker string, req runReq, timeout t
 	}
 	if r.err != nil {
 		if ctx.Err() == nil && actx.Err() != nil {
-			return nil, fmt.Errorf("taskpool: %s on %s: %w after %v", req.Name, worker, ErrTimeout, timeout)
+			return nil, errtext.Errorf("taskpool: ", "taskpool: %s on %s: %w after %v", req.Name, worker, ErrTimeout, timeout)
 		}
-		return nil, fmt.Errorf("taskpool: %s on %s: %w", req.Name, worker, r.err)
+		return nil, errtext.Errorf("taskpool: ", "taskpool: %s on %s: %w", req.Name, worker, r.err)
 	}
 	return r.resp.Result, codeErr(worker, req.Name, r.resp.Code, r.resp.Message)
 }
@@ -254,7 +255,7 @@ func contains(s []string, v string) bool {
 func (p *Pool) pick(cmd Command, tried []string) (string, error) {
 	all := p.workers(cmd.Name)
 	if len(all) == 0 {
-		return "", fmt.Errorf("taskpool: %s: %w", cmd.Name, ErrNoWorker)
+		return "", errtext.Errorf("taskpool: ", "taskpool: %s: %w", cmd.Name, ErrNoWorker)
 	}
 	if cmd.ID != "" {
 		owners := p.ring.Ring(all).Owners(cmd.ID, len(all))

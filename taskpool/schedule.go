@@ -3,8 +3,10 @@ package taskpool
 import (
 	"context"
 	"fmt"
-	"github.com/gossipsync/gossipsync/cluster"
 	"time"
+
+	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/internal/errtext"
 
 	"github.com/gossipsync/gossipsync/election"
 )
@@ -56,12 +58,12 @@ func (p *Pool) Schedule(name string, every time.Duration, cmd Command) (cancel f
 	}
 	if cmd.Func == nil {
 		if err := validName(cmd.Name); err != nil {
-			return nil, fmt.Errorf("taskpool: Schedule(%q): %w", name, err)
+			return nil, errtext.Errorf("taskpool: ", "taskpool: Schedule(%q): %w", name, err)
 		}
 	}
 	e, err := election.New(p.node, election.Group("taskpool.schedule."+name))
 	if err != nil {
-		return nil, fmt.Errorf("taskpool: Schedule(%q): %w", name, err)
+		return nil, errtext.Errorf("taskpool: ", "taskpool: Schedule(%q): %w", name, err)
 	}
 	ctx, stop := context.WithCancel(p.ctx)
 	done := make(chan struct{})

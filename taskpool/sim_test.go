@@ -10,11 +10,12 @@ import (
 	"testing/synctest"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/gossipsync/gossipsync/internal/oneproc"
 	"github.com/gossipsync/gossipsync/sim"
 	"github.com/gossipsync/gossipsync/sim/simtest"
 	"github.com/gossipsync/gossipsync/taskpool"
-	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
@@ -63,7 +64,7 @@ func echo(_ context.Context, b []byte) ([]byte, error) { return b, nil }
 
 func TestSimFunc(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := startEnv(t, 1, taskpool.WithPool(2))
+		e := startEnv(t, 1, taskpool.Concurrency(2))
 		p := e.p["n1"]
 		var ran atomic.Int32
 		if _, err := p.Run(context.Background(), taskpool.Command{Name: "f", Func: func() error { ran.Add(1); return nil }}); err != nil {
@@ -106,7 +107,7 @@ func TestSimEcho(t *testing.T) {
 func TestSimPlacement(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const size = 2
-		e := startEnv(t, 3, taskpool.WithPool(size))
+		e := startEnv(t, 3, taskpool.Concurrency(size))
 		var mu sync.Mutex
 		now, peak, count := map[string]int{}, map[string]int{}, map[string]int{}
 		for _, n := range []string{"n1", "n2", "n3"} {

@@ -69,7 +69,7 @@ func runNode(ctx context.Context, f demo.Flags, c clockFlags) error {
 	}
 	defer node.Close()
 	phys := physical{start: time.Now(), skew: c.skew, ppm: c.drift}
-	clk, err := clock.New(node, clock.WithSource(func() time.Time { return phys.at(time.Now()) }))
+	clk, err := clock.New(node, clock.Source(func() time.Time { return phys.at(time.Now()) }))
 	if err != nil {
 		return err
 	}
@@ -128,7 +128,7 @@ type physical struct {
 }
 
 // at returns the reading of the clock at true time t, given with its
-// monotonic reading. The result drops it (Round(0)), as WithSource asks,
+// monotonic reading. The result drops it (Round(0)), as clock.Source asks,
 // so that it compares by the time this clock shows.
 func (p physical) at(t time.Time) time.Time {
 	drift := time.Duration(float64(t.Sub(p.start)) * p.ppm / 1e6)

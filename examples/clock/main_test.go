@@ -9,8 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gossipsync/gossipsync/examples/internal/demo"
 	"go.uber.org/goleak"
+
+	"github.com/gossipsync/gossipsync/examples/internal/demo"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -78,7 +78,7 @@ func runNode(ctx context.Context, f demo.Flags, role string, tasks int) error {
 	if err := demo.Join(ctx, node, f.Join); err != nil {
 		return err
 	}
-	pool, err := taskpool.New(node, taskpool.WithPool(4), taskpool.WithTimeout(10*time.Second))
+	pool, err := taskpool.New(node, taskpool.Concurrency(4), taskpool.Timeout(10*time.Second))
 	if err != nil {
 		return err
 	}

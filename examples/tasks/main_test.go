@@ -4,8 +4,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gossipsync/gossipsync/examples/internal/demo"
 	"go.uber.org/goleak"
+
+	"github.com/gossipsync/gossipsync/examples/internal/demo"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

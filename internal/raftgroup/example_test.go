@@ -8,8 +8,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gossipsync/gossipsync/internal/raftgroup"
 	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/gossipsync/gossipsync/internal/raftgroup"
 )
 
 // kv is a replicated map: "key=value" sets a key and returns its old value.
