@@ -180,6 +180,8 @@ func TestClosedServiceReplaced(t *testing.T) {
 				break
 			}
 		}
+		goneState := svcs[gone].State()
+		t.Logf("releasing %s: member %x, applied %d, voters %x", gone, goneState.ID, goneState.Applied, goneState.Voters)
 		releases[gone]()
 		delete(releases, gone)
 		delete(svcs, gone)

@@ -25,8 +25,9 @@ type member struct {
 	g       *raftgroup.Group
 	table   *leases.Table
 	started time.Time
-	seen    bool // its own ID appeared in the applied configuration
-	led     bool // its group has had a leader: its role is gossiped from then on
+	seen    bool   // its own ID appeared in the applied configuration
+	via     string // the node whose message started it ("" for a founder's)
+	led     bool   // its group has had a leader: its role is gossiped from then on
 	// heard is when it last knew the leader that gossip names (or
 	// gossip named none); the loop's.
 	heard time.Time
@@ -107,8 +108,9 @@ func (s *Service) startMember(group uint64, voters []uint64) (*member, error) {
 
 // memberFor returns the member that messages for Raft ID to of group go
 // to. A node with no member that is addressed by its own ID starts an
-// empty one: a leader is adding it as a learner.
-func (s *Service) memberFor(group, to uint64) *member {
+// empty one: a leader is adding it as a learner, or a founder made it
+// one of the first voters. from, the sender, is remembered (member.via).
+func (s *Service) memberFor(group, to uint64, from string) *member {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if to != s.rid || s.ctx.Err() != nil {
@@ -128,6 +130,7 @@ func (s *Service) memberFor(group, to uint64) *member {
 		s.log.Warn("voter member not started", "err", err)
 		return nil
 	}
+	m.via = from
 	s.m = m
 	return m
 }

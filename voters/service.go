@@ -176,18 +176,34 @@ func (s *Service) depart() {
 		return
 	}
 	st, err := m.g.Status()
-	if err != nil || st.State == raft.StateLeader || roleOf(m, st) == "" {
+	if err != nil || st.State == raft.StateLeader {
 		return // the last voter, or a leader nobody could take over from
 	}
+	// A voter of a new group may not have applied its configuration,
+	// nor heard from the leader it voted for, nor even stepped a message:
+	// it asks the one it voted for, else the one gossip names, else the
+	// node whose message started it, and follows one redirect; the
+	// leader knows whether it is in the configuration.
 	lead := s.nameOf(st.Leader)
+	if lead == "" && st.Vote != m.id {
+		lead = s.nameOf(st.Vote)
+	}
+	if v := s.currentView(); lead == "" && v.group == m.group {
+		lead = v.leader
+	}
 	if lead == "" {
-		return
+		lead = m.via // it heard nothing yet: the node whose message started it knows more
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, departTimeout)
 	defer cancel()
-	var resp doResp
-	if err := s.node.Call(ctx, lead, methodLeave, leaveReq{Group: m.group, ID: m.id}, &resp); err != nil || resp.NotLeader {
+	for try := 0; try < 2 && lead != ""; try++ {
+		var resp doResp
+		err := s.node.Call(ctx, lead, methodLeave, leaveReq{Group: m.group, ID: m.id}, &resp)
+		if err == nil && !resp.NotLeader {
+			return
+		}
 		s.log.Debug("removal not asked for at close", "leader", lead, "err", err, "not-leader", resp.NotLeader)
+		lead = resp.Leader
 	}
 }
 

@@ -283,7 +283,7 @@ func (s *Service) knownName(id uint64) string {
 // receive steps the messages of b into the addressed member, starting
 // an empty one (a learner about to be added) when this node has none.
 func (s *Service) receive(ctx context.Context, from string, b raftBatch) (struct{}, error) {
-	m := s.memberFor(b.Group, b.To)
+	m := s.memberFor(b.Group, b.To, from)
 	if m == nil {
 		return struct{}{}, nil // not for this incarnation: dropped
 	}

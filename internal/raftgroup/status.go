@@ -13,6 +13,7 @@ type Status struct {
 	ID     uint64         // this member
 	Leader uint64         // the leader this member knows of, 0 if none
 	Term   uint64         // this member's current term
+	Vote   uint64         // whom this member voted for in Term, 0 if nobody
 	State  raft.StateType // this member's role: leader, follower, (pre-)candidate
 	Commit uint64         // highest log index known to be committed
 	// Applied is the index of the last entry applied to the state machine.
@@ -64,6 +65,7 @@ func (g *Group) status() Status {
 		ID:             g.cfg.ID,
 		Leader:         rs.Lead,
 		Term:           rs.HardState.GetTerm(),
+		Vote:           rs.HardState.GetVote(),
 		State:          rs.RaftState,
 		Commit:         rs.HardState.GetCommit(),
 		Applied:        g.applied,
