@@ -183,7 +183,15 @@
 //     time in microseconds), unique across all ids, increasing but not
 //     consecutive. A resource keeps the highest per id, as Fence does.
 //   - LockDelay bounds the TTL (TTL+TTL/4 at most LockDelay); it is
-//     otherwise unused until a rebuilt voter group needs a quiet period.
+//     otherwise unused. There is no quiet period, so there is nothing
+//     for a Ready method or an error to report: a voter group is founded
+//     once per cluster (internal/voters, V4) and grants from its first
+//     entry, with tokens above any earlier group's, and a lost group is
+//     not rebuilt (restarting every node forms a new one; the operator
+//     waits LockDelay first, see the first hazard). Before the first
+//     group exists, as while no voters answer, an Acquire claims again
+//     for max(TTL, 2 s) and then returns ErrNoQuorum (TryAcquire at
+//     once), never a bare timeout.
 //   - An Acquire that gives up (ctx, Wait) tells its coordinator, which
 //     drops the waiter, and frees any grant it may have got, in the
 //     background after it returned (dropped if the Manager closed); a

@@ -106,9 +106,10 @@ func Quorum(on bool) Option {
 }
 
 // LockDelay bounds the TTL: a TTL with TTL+TTL/4 > LockDelay is refused
-// by Acquire. It is the quiet period a rebuilt voter group will keep
-// (not yet: see the package doc's hazards). Default 12.5 s; at least
-// 125 ms.
+// by Acquire. It is also how long an operator waits after losing a
+// majority of the voters before restarting the cluster (the package
+// doc's hazards); nothing waits for it in the library: there is no quiet
+// period. Default 12.5 s; at least 125 ms.
 func LockDelay(d time.Duration) Option {
 	return func(o *options) error {
 		if d < holdFor(MinTTL) {

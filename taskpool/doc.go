@@ -109,6 +109,20 @@
 // longer one skips the ticks that passed without a leader (it does not
 // catch up). A run slower than every skips the ticks it overran.
 //
+// A scheduled registered command's handler reads its Tick (TickOf): the
+// schedule, the tick and the term of the leader that ran it. Since a
+// leader change may run a tick twice, and a leader frozen past its lease
+// may still be running one, fence the tick's effects with (Term, N): a
+// resource that refuses a pair below the highest it has seen admits one
+// leader's effects at a time. A Func command has no ctx and no tick.
+//
+// # Typed handlers
+//
+// Typed adapts func(ctx, In) (Out, error) to a Handler, with payloads
+// and results as msgpack (Payload builds a payload, Result reads a
+// result); a payload that does not decode fails the attempt with an
+// error naming the type, without calling the function.
+//
 // # Hazards
 //
 //   - At-least-once: a task whose worker crashed or was partitioned away

@@ -96,7 +96,7 @@ func classify(err error) outcome {
 }
 
 func (p *Pool) runRemote(ctx context.Context, cmd Command) ([]byte, error) {
-	req := runReq{TaskID: p.newTaskID(), Name: cmd.Name, Payload: cmd.Payload, ID: cmd.ID}
+	req := runReq{TaskID: p.newTaskID(), Name: cmd.Name, Payload: cmd.Payload, ID: cmd.ID, Tick: tickPtr(ctx)}
 	timeout := p.attemptTimeout(cmd)
 	var (
 		tried            []string

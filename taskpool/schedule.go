@@ -6,9 +6,8 @@ import (
 	"time"
 
 	"github.com/gossipsync/gossipsync/cluster"
-	"github.com/gossipsync/gossipsync/internal/errtext"
-
 	"github.com/gossipsync/gossipsync/election"
+	"github.com/gossipsync/gossipsync/internal/errtext"
 )
 
 // tickReq tells a member that a schedule's tick ran.
@@ -43,7 +42,8 @@ func (p *Pool) noteTick(schedule string, tick int64) {
 
 // Schedule runs cmd once per tick of every on the leader of the election
 // group "taskpool.schedule."+name, among the nodes that called Schedule
-// with that name. Tick k is the interval [k×every, (k+1)×every) of Unix
+// with that name. A registered command's handler reads the tick and the
+// leader's term with TickOf, to fence what it does. Tick k is the interval [k×every, (k+1)×every) of Unix
 // time; it runs at its start, or as soon as a leader takes over. See the
 // package doc for what a leader change does. cancel stops campaigning
 // and ticking on this node: it cancels a run in progress and waits for
@@ -127,7 +127,8 @@ func (p *Pool) lead(ctx context.Context, el *election.Elected, name string, ever
 			return
 		}
 		p.log.Debug("schedule: tick", "schedule", name, "tick", next, "term", el.Term())
-		if _, err := p.Run(lctx, cmd); err != nil && lctx.Err() == nil {
+		tick := Tick{Schedule: name, N: next, Term: el.Term()}
+		if _, err := p.Run(withTick(lctx, tick), cmd); err != nil && lctx.Err() == nil {
 			p.log.Warn("schedule: run failed", "schedule", name, "tick", next, "err", err)
 		}
 		if lctx.Err() != nil {

@@ -14,6 +14,7 @@ type runReq struct {
 	Payload []byte
 	ID      string // idempotency id, "" for none
 	Attempt int
+	Tick    *Tick `msgpack:",omitempty"` // the schedule's tick, for a scheduled run (TickOf)
 }
 
 // runResp is a worker's answer; it always carries the worker's load.
@@ -34,6 +35,9 @@ type flight struct {
 
 // serveRun is the worker side of methodRun.
 func (p *Pool) serveRun(ctx context.Context, from string, req runReq) (runResp, error) {
+	if req.Tick != nil {
+		ctx = withTick(ctx, *req.Tick)
+	}
 	p.mu.Lock()
 	h, ok := p.mu.handlers[req.Name]
 	switch {

@@ -83,6 +83,7 @@ type transfers struct {
 	ledger *ledger
 
 	mu      sync.Mutex
+	spans   []chaos.Span       // each client's life, and the fence's refusals, for the timeline
 	stopped bool               // Stop was called: no new clients
 	clients map[string]*client // by node name
 	done    int                // transfers committed
@@ -91,6 +92,7 @@ type transfers struct {
 
 // client runs transfers on one node until stopped.
 type client struct {
+	span   int // its index in spans
 	locks  *lockmgr.Manager
 	cancel context.CancelFunc
 	ended  chan struct{}
@@ -146,6 +148,8 @@ func (w *transfers) startClient(n *cluster.Node) error {
 	}
 	old := w.clients[n.Name()]
 	w.clients[n.Name()] = cl
+	cl.span = len(w.spans)
+	w.spans = append(w.spans, chaos.Span{Row: "client on " + n.Name(), Node: n.Name(), Label: "transfers", Start: time.Now()})
 	w.mu.Unlock()
 	if old != nil {
 		old.stop()
@@ -163,6 +167,9 @@ func (w *transfers) stopClient(name string) {
 	w.mu.Lock()
 	cl := w.clients[name]
 	delete(w.clients, name)
+	if cl != nil {
+		w.spans[cl.span].End = time.Now()
+	}
 	w.mu.Unlock()
 	if cl != nil {
 		cl.stop()
@@ -188,7 +195,7 @@ func (w *transfers) transfer(ctx context.Context, locks *lockmgr.Manager) {
 	defer l.Release(context.Background())
 	balances, err := w.ledger.read(l.Token())
 	if err != nil {
-		w.count(err)
+		w.count(err, l.Token())
 		return
 	}
 	from, to := rand.N(w.accounts), rand.N(w.accounts-1)
@@ -197,10 +204,12 @@ func (w *transfers) transfer(ctx context.Context, locks *lockmgr.Manager) {
 	}
 	amount := rand.N(balances[from] + 1)
 	pause(l.Context(), w.think) // the work a transfer does between its read and its commit
-	w.count(w.ledger.commit(l.Token(), from, to, balances[from]-amount, balances[to]+amount))
+	w.count(w.ledger.commit(l.Token(), from, to, balances[from]-amount, balances[to]+amount), l.Token())
 }
 
-func (w *transfers) count(err error) {
+// count records a transaction's outcome; a refusal by the fence is drawn
+// in the timeline.
+func (w *transfers) count(err error, token uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	switch {
@@ -208,7 +217,17 @@ func (w *transfers) count(err error) {
 		w.done++
 	case errors.Is(err, lockmgr.ErrStaleToken):
 		w.refused++
+		now := time.Now()
+		w.spans = append(w.spans, chaos.Span{Row: "refused by the fence", Label: fmt.Sprint(token), Start: now, End: now.Add(50 * time.Millisecond), Tip: err.Error()})
 	}
+}
+
+// Timeline draws each node's client from its start to its node's crash
+// (or the end), and the fence's refusals.
+func (w *transfers) Timeline() []chaos.Span {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.spans)
 }
 
 func pause(ctx context.Context, d time.Duration) {

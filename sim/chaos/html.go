@@ -224,6 +224,7 @@ func (c *chart) draw() {
 	c.locks()
 	c.clocks()
 	c.tasks()
+	c.user()
 	c.y += 4
 	c.axis(c.y+14, "axis-bottom")
 	c.grid(c.top, c.y)

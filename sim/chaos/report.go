@@ -95,6 +95,7 @@ type Report struct {
 	V2              v2Record // the idle ids' and group's tokens and terms
 	Tasks           taskReport
 	User            []Property // the verdicts of the user's workloads (Simulate's, Run's)
+	UserSpans       []Span     // their rows in the timeline (Timeliner)
 	Net             sim.NetStats
 	Voters          voterReport // the voter configuration over time
 	Wall            time.Duration

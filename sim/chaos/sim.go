@@ -81,6 +81,7 @@ func simulate(ctx context.Context, w io.Writer, cfg simConfig) (*Report, error) 
 	r.tasks.Close() // lets the Runs in flight end
 	rep.Tasks = newTaskReport(r.tasks.History())
 	rep.User = stopUserWorkloads(cfg.User)
+	rep.UserSpans = userSpans(cfg.User)
 	rep.Net = c.Net().Stats()
 	rep.Voters = r.voters.stop(r.start)
 	c.Close()

@@ -36,6 +36,11 @@ func (p *probe) Start(_ context.Context, c *sim.Cluster) error {
 	return nil
 }
 
+// Timeline draws one row with one span.
+func (p *probe) Timeline() []Span {
+	return []Span{{Row: "probe row", Node: "n1", Label: "probe span", Start: time.Now().Add(-time.Second)}}
+}
+
 func (p *probe) Stop() {
 	p.mu.Lock()
 	p.stopped = true
@@ -73,6 +78,15 @@ func TestUserWorkload(t *testing.T) {
 		}
 		if !strings.Contains(rep.String(), "every crashed node restarted") {
 			t.Errorf("the table lacks U1:\n%s", rep)
+		}
+		var page bytes.Buffer
+		if err := rep.WriteHTML(&page); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range []string{"your workloads", "probe row", "probe span"} {
+			if !strings.Contains(page.String(), w) {
+				t.Errorf("the HTML page lacks %q", w)
+			}
 		}
 		var buf bytes.Buffer
 		if err := rep.WriteJSON(&buf); err != nil {
