@@ -47,11 +47,15 @@
 // every token an earlier group could have issued while it committed
 // under a million entries a second. Members gossip their role only once
 // their group has had a leader or an election past its pre-vote (a
-// vote a member cast may have made a leader it never heard from), and
-// a node remembers seeing any role tag, at once when it shows, and its
-// own member's group once it had either; that is what a node remembers,
-// for as long as it runs (its services may stop and start again: the
-// memory is the node's). A group that never had a leader committed
+// vote a member cast may have made a leader it never heard from). A
+// node remembers a group once it saw a leader's role tag (at once when
+// a view shows it) or its own member's group had a leader or such an
+// election, for as long as it runs (its services may stop and start
+// again: the memory is the node's). While any role tag shows, nobody
+// founds; a node that only ever saw the tags of a group without a leader
+// (the survivors of a lost majority) does not remember it, so that the
+// nodes restarted after such a loss can found a new group once the
+// survivors are gone. A group that never had a leader committed
 // nothing, and does not count.
 //
 // Why memory and not sight: gossip cannot tell a group that is gone
@@ -112,11 +116,11 @@
 //   - V4: a group is never founded beside one that has had a leader and
 //     lives on a majority of its voters, unless a majority of the
 //     members the founder knows are processes that never saw that group
-//     (see Founding): a node that saw it never founds, and never answers
-//     a founder that it knows of no group; a founder hears from every
-//     node it sees, and they must be a majority of the largest quorum
-//     basis among them. (Raft gives V1 within one group; V4 is what
-//     keeps it to one group.)
+//     led (see Founding): a node that saw it led never founds, and never
+//     answers a founder that it knows of no group; a founder hears from
+//     every node it sees, and they must be a majority of the largest
+//     quorum basis among them. (Raft gives V1 within one group; V4 is
+//     what keeps it to one group.)
 //
 // Raft's messages travel as cluster notifications (cluster.Node.Notify:
 // no reply frame, handled in order per connection), batched per peer.

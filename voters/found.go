@@ -91,28 +91,28 @@ func (m *memory) serveFounding(_ context.Context, from string, _ foundingReq) (f
 	s := m.svc
 	m.mu.Unlock()
 	var group uint64
-	polling := false
+	led, polling := false, false
 	if s != nil {
 		v := s.currentView()
 		s.mu.Lock()
-		group, polling = v.group, s.polling
+		group, led, polling = v.group, v.led, s.polling
 		if s.m != nil {
 			group = s.m.group
 		}
 		s.mu.Unlock()
 	}
 	need := max(m.node.ExpectedSize(), m.node.QuorumSize(), 1)
-	return m.answer(from, group, polling, need, timingFor(m.node.Profile()).failAfter, time.Now()), nil
+	return m.answer(from, group, led, polling, need, timingFor(m.node.Profile()).failAfter, time.Now()), nil
 }
 
 // answer is the answer to founder from, given the group this node's
-// member is in or its view shows (0: none) and whether it polls for a
-// founding of its own. A no binds this node for failAfter: another
+// member is in or its view shows (0: none), whether its view shows a
+// leader, and whether it polls for a founding of its own. A no binds this node for failAfter: another
 // founder asking meanwhile is refused, and the node founds nothing
 // itself, so two founders whose views differ never both hear no from
 // one node.
-func (m *memory) answer(from string, group uint64, polling bool, need int, failAfter time.Duration, now time.Time) foundingResp {
-	resp := foundingResp{Group: group, Seen: m.saw(group != 0), Need: need}
+func (m *memory) answer(from string, group uint64, led, polling bool, need int, failAfter time.Duration, now time.Time) foundingResp {
+	resp := foundingResp{Group: group, Seen: m.saw(led), Need: need}
 	resp.Promised = polling || m.promisedOther(from, now)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -137,7 +137,7 @@ func (s *Service) need() int {
 func (s *Service) maybeFound(v view, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.mem.saw(v.group != 0) || now.Before(s.vetoedUntil) || s.mem.promisedOther(s.node.Name(), now) {
+	if v.group != 0 || s.mem.saw(v.led) || now.Before(s.vetoedUntil) || s.mem.promisedOther(s.node.Name(), now) {
 		s.eligible = time.Time{} // most calls, on a cluster's clients: nothing to found
 		return
 	}
@@ -180,7 +180,7 @@ func (s *Service) maybeFound(v view, now time.Time) {
 			s.polling = false
 			s.mu.Unlock()
 		}()
-		if s.poll(names[1:], need) && !s.mem.saw(s.currentView().group != 0) && !s.mem.promisedOther(s.node.Name(), time.Now()) {
+		if v := s.currentView(); s.poll(names[1:], need) && v.group == 0 && !s.mem.saw(v.led) && !s.mem.promisedOther(s.node.Name(), time.Now()) {
 			s.found(ids)
 		}
 	})

@@ -47,9 +47,9 @@ func TestNoSecondGroupBesideALiveOne(t *testing.T) {
 		if !held.OK {
 			t.Fatalf("claim: %+v", held)
 		}
-		waitFor(t, 10*time.Second, "every client to see the group", func() bool {
+		waitFor(t, 10*time.Second, "every client to see the group and its leader", func() bool {
 			for _, name := range clientSide {
-				if e.s(name).Info().Group != group {
+				if in := e.s(name).Info(); in.Group != group || in.Leader == "" {
 					return false
 				}
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/gossipsync/gossipsync/internal/leases"
 	"github.com/gossipsync/gossipsync/internal/oneproc"
 	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/simnet"
 	"github.com/gossipsync/gossipsync/sim/simtest"
 	"github.com/gossipsync/gossipsync/voters"
 )
@@ -232,7 +233,7 @@ func nodeCluster(t *testing.T, n int, seed int64, cfg func(*cluster.Config)) []*
 // each configured by cfg, without joining them; they close at cleanup.
 func startNodes(t *testing.T, n int, seed int64, cfg func(*cluster.Config)) []*cluster.Node {
 	t.Helper()
-	net := sim.NewNet(seed)
+	net := simnet.New(seed)
 	var nodes []*cluster.Node
 	t.Cleanup(func() {
 		for _, n := range nodes {

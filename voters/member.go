@@ -223,6 +223,7 @@ type view struct {
 	leader  string            // that group's leader, by its tag
 	members []string          // that group's members (voters and learners), by their tags
 	others  bool              // an alive member is in a higher group
+	led     bool              // an alive member's tag says it leads a group (any group)
 }
 
 // observe derives the view from members, read at the given
@@ -252,6 +253,7 @@ func (s *Service) observe(version uint64, members []cluster.Member) view {
 		if gid, err := strconv.ParseUint(g, 16, 64); err == nil {
 			groups[gid] = true
 			roles = append(roles, role{m.Name, gid, r})
+			v.led = v.led || r == "l"
 		}
 	}
 	for g := range groups {
@@ -279,7 +281,7 @@ func (s *Service) observe(version uint64, members []cluster.Member) view {
 		}
 	}
 	s.view, s.viewSeen, s.viewVersion = v, true, version
-	s.mem.saw(v.group != 0) // whenever a group shows, not only when the loop looks
+	s.mem.saw(v.led) // whenever a leader shows, not only when the loop looks
 	return v
 }
 
