@@ -15,6 +15,7 @@ import (
 	"github.com/gossipsync/gossipsync/cluster/clustertest"
 	"github.com/gossipsync/gossipsync/internal/oneproc"
 	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/check"
 	"github.com/gossipsync/gossipsync/sim/simtest"
 )
 
@@ -210,9 +211,9 @@ func BenchmarkLoopbackSync(b *testing.B) {
 		defer clk.Close()
 		clks = append(clks, clk)
 	}
-	check := sim.NewClockCheck()
-	read := func() []sim.Reading {
-		rs := make([]sim.Reading, len(clks))
+	judge := check.NewClockCheck()
+	read := func() []check.Reading {
+		rs := make([]check.Reading, len(clks))
 		for i, clk := range clks {
 			rs[i] = sim.Read(nodes[i].Name(), clk)
 		}
@@ -232,14 +233,14 @@ func BenchmarkLoopbackSync(b *testing.B) {
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		check.Add(read())
+		judge.Add(read())
 	}
 	b.StopTimer()
-	k := check.Clone()
-	b.ReportMetric(float64(sim.Percentile(k.Errors, 50).Microseconds()), "p50-err-µs")
-	b.ReportMetric(float64(sim.Percentile(k.Errors, 99).Microseconds()), "p99-err-µs")
-	b.ReportMetric(float64(sim.Percentile(k.Uncertainty, 50).Microseconds()), "p50-unc-µs")
-	b.ReportMetric(float64(sim.Percentile(k.Uncertainty, 99).Microseconds()), "p99-unc-µs")
+	k := judge.Clone()
+	b.ReportMetric(float64(check.Percentile(k.Errors, 50).Microseconds()), "p50-err-µs")
+	b.ReportMetric(float64(check.Percentile(k.Errors, 99).Microseconds()), "p99-err-µs")
+	b.ReportMetric(float64(check.Percentile(k.Uncertainty, 50).Microseconds()), "p50-unc-µs")
+	b.ReportMetric(float64(check.Percentile(k.Uncertainty, 99).Microseconds()), "p99-unc-µs")
 	b.ReportMetric(float64(len(k.C1Misses)), "C1-misses")
 	if !k.OK() {
 		b.Errorf("C1 %q C2 %q C3 %q", k.C1Misses, k.C2Backwards, k.C3Misses)

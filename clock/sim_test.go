@@ -9,6 +9,7 @@ import (
 
 	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/check"
 	"github.com/gossipsync/gossipsync/sim/simtest"
 )
 
@@ -32,7 +33,7 @@ func skewed(t *testing.T, nodes int) (*sim.Cluster, *sim.ClockWorkload) {
 }
 
 // observe reads every clock every 50 ms for d and returns the verdict.
-func observe(w *sim.ClockWorkload, d time.Duration) sim.ClockCheck {
+func observe(w *sim.ClockWorkload, d time.Duration) check.ClockCheck {
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
 		w.Observe()
 	}
@@ -57,11 +58,11 @@ func waitSynced(t *testing.T, w *sim.ClockWorkload, within time.Duration) time.D
 	return 0
 }
 
-func report(t *testing.T, k sim.ClockCheck) {
+func report(t *testing.T, k check.ClockCheck) {
 	t.Helper()
 	t.Logf("judged %d readings (%d unsynced, %d stale): |error| p50 %v p99 %v, uncertainty p50 %v p99 %v, C3 max %v",
-		k.Judged, k.Unsynced, k.Stale, sim.Percentile(k.Errors, 50), sim.Percentile(k.Errors, 99),
-		sim.Percentile(k.Uncertainty, 50), sim.Percentile(k.Uncertainty, 99), k.C3Max)
+		k.Judged, k.Unsynced, k.Stale, check.Percentile(k.Errors, 50), check.Percentile(k.Errors, 99),
+		check.Percentile(k.Uncertainty, 50), check.Percentile(k.Uncertainty, 99), k.C3Max)
 	for _, m := range slices.Concat(k.C1Misses, k.C2Backwards, k.C3Misses, k.NowOff) {
 		t.Error(m)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/election"
 	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/check"
 	"github.com/gossipsync/gossipsync/sim/simtest"
 )
 
@@ -24,7 +25,7 @@ func simElection(t *testing.T, nodes int, opts ...election.Option) (*sim.Cluster
 	}
 	t.Cleanup(func() {
 		w.Close()
-		v := sim.CheckElection(w.Leases(), time.Now())
+		v := check.CheckElection(w.Leases(), time.Now())
 		for _, p := range [][]string{v.E1, v.E2, v.E3} {
 			for _, s := range p {
 				t.Error(s)
@@ -38,7 +39,7 @@ func simElection(t *testing.T, nodes int, opts ...election.Option) (*sim.Cluster
 }
 
 // waitLeader waits until exactly one lease is open and returns it.
-func waitLeader(t *testing.T, w *sim.ElectionWorkload, within time.Duration) sim.LeaseRecord {
+func waitLeader(t *testing.T, w *sim.ElectionWorkload, within time.Duration) check.LeaseRecord {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
@@ -48,11 +49,11 @@ func waitLeader(t *testing.T, w *sim.ElectionWorkload, within time.Duration) sim
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("no single leader within %v; leases: %+v", within, w.Leases())
-	return sim.LeaseRecord{}
+	return check.LeaseRecord{}
 }
 
 // waitNewLeader waits for a leader other than old.
-func waitNewLeader(t *testing.T, w *sim.ElectionWorkload, old sim.LeaseRecord, within time.Duration) sim.LeaseRecord {
+func waitNewLeader(t *testing.T, w *sim.ElectionWorkload, old check.LeaseRecord, within time.Duration) check.LeaseRecord {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
@@ -62,7 +63,7 @@ func waitNewLeader(t *testing.T, w *sim.ElectionWorkload, old sim.LeaseRecord, w
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("no new leader after term %d within %v; leases: %+v", old.Term, within, w.Leases())
-	return sim.LeaseRecord{}
+	return check.LeaseRecord{}
 }
 
 func TestSimBullyOrder(t *testing.T) {
@@ -250,12 +251,12 @@ func TestSimManyGroups(t *testing.T) {
 		}
 		c.Crash("n3")
 		for _, w := range ws {
-			if l := waitNewLeader(t, w, sim.LeaseRecord{}, 10*time.Second); l.Node != "n2" {
+			if l := waitNewLeader(t, w, check.LeaseRecord{}, 10*time.Second); l.Node != "n2" {
 				t.Errorf("after crash: leader %+v, want n2", l)
 			}
 		}
 		for i, w := range ws {
-			if v := sim.CheckElection(w.Leases(), time.Now()); !v.OK() {
+			if v := check.CheckElection(w.Leases(), time.Now()); !v.OK() {
 				t.Errorf("group %s: %+v", groups[i], v)
 			}
 		}

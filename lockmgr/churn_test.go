@@ -8,6 +8,7 @@ import (
 
 	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/check"
 )
 
 // Nodes leave gracefully, rejoin and new ones join while clients on
@@ -50,11 +51,11 @@ func TestSimChurnDuringContention(t *testing.T) {
 		}
 		w.Close()
 		h := w.History()
-		v := sim.CheckLocks(h)
+		v := check.CheckLocks(h)
 		t.Logf("%d grants, %.1f/s, acquire p50 %v p99 %v, errors %v, %s", v.Grants, v.PerSecond, v.P50, v.P99, h.Errors, v.Porcupine)
 		for _, p := range []struct {
 			name string
-			v    sim.Violations
+			v    check.Violations
 		}{{"L1", v.L1}, {"L2", v.L2}, {"L3", v.L3}} {
 			for _, s := range p.v.First {
 				t.Errorf("%s: %s", p.name, s)

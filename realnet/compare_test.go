@@ -7,13 +7,13 @@ import (
 	"time"
 
 	"github.com/gossipsync/gossipsync/realnet"
-	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/check"
 )
 
 // replay runs realnet.Replay of schedule in a synctest bubble (a few
 // seconds for minutes of simulated faults) and checks the simulation's
 // grants by L1-L3 too.
-func replay(t *testing.T, schedule []realnet.Fault, span time.Duration, seed int64) (h sim.LockHistory, ws []realnet.Window) {
+func replay(t *testing.T, schedule []realnet.Fault, span time.Duration, seed int64) (h check.LockHistory, ws []realnet.Window) {
 	t.Helper()
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), span+5*time.Minute)
@@ -24,8 +24,8 @@ func replay(t *testing.T, schedule []realnet.Fault, span time.Duration, seed int
 			t.Fatal(err)
 		}
 	})
-	v := sim.CheckLocks(h)
-	for name, vs := range map[string]sim.Violations{"L1": v.L1, "L2": v.L2, "L3": v.L3} {
+	v := check.CheckLocks(h)
+	for name, vs := range map[string]check.Violations{"L1": v.L1, "L2": v.L2, "L3": v.L3} {
 		if vs.N > 0 {
 			t.Errorf("simulation: %s broken %d times: %v", name, vs.N, vs.First)
 		}
@@ -39,9 +39,9 @@ func replay(t *testing.T, schedule []realnet.Fault, span time.Duration, seed int
 // compare prints, per fault kind, the real run's grants/s and longest
 // gap without a grant beside those of the simulation's replay of the
 // same schedule.
-func (s *suite) compare(real sim.LockHistory, schedule []realnet.Fault, span time.Duration, seed uint64) {
+func (s *suite) compare(real check.LockHistory, schedule []realnet.Fault, span time.Duration, seed uint64) {
 	simH, simW := replay(s.t, schedule, span+5*time.Second, int64(seed))
-	rv, sv := sim.CheckLocks(real), sim.CheckLocks(simH)
+	rv, sv := check.CheckLocks(real), check.CheckLocks(simH)
 	s.t.Logf("%-18s %7s %26s %26s", "fault kind", "windows", "real: grants/s, gap", "simulation: grants/s, gap")
 	s.t.Logf("%-18s %7s %14.1f %11v %14.1f %11v", "whole run", "", rv.PerSecond, "", sv.PerSecond, "")
 	simA := map[string]realnet.Avail{}

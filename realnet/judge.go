@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/check"
 )
 
 // Window is a span of time in which a fault held.
@@ -27,7 +27,7 @@ type Faults struct {
 }
 
 // Locks turns the processes' events into the simulation's lock history,
-// so that sim.CheckLocks judges real processes by the same rules. A
+// so that check.CheckLocks judges real processes by the same rules. A
 // grant that its process never ended ends when the process was killed;
 // one of a process still running at end is open. A grant during which
 // its process was stopped ends when the stop began (a stopped process
@@ -36,13 +36,13 @@ type Faults struct {
 // like any grant; its second write, after the stop, is a late write:
 // refused, accepted although the store had accepted a newer token
 // before (a fencing failure), or harmless.
-func Locks(evs []Event, f Faults, begin, end time.Time) sim.LockHistory {
+func Locks(evs []Event, f Faults, begin, end time.Time) check.LockHistory {
 	type key struct {
 		pid   int
 		id    string
 		token uint64
 	}
-	h := sim.LockHistory{Begin: begin, End: end, Errors: map[string]int{}}
+	h := check.LockHistory{Begin: begin, End: end, Errors: map[string]int{}}
 	idx := map[key]int{}
 	writes := map[key]int{}
 	type lateWrite struct {
@@ -58,7 +58,7 @@ func Locks(evs []Event, f Faults, begin, end time.Time) sim.LockHistory {
 		switch e.T {
 		case "grant":
 			idx[k] = len(h.Grants)
-			h.Grants = append(h.Grants, sim.Grant{ID: e.ID, Token: e.Token,
+			h.Grants = append(h.Grants, check.Grant{ID: e.ID, Token: e.Token,
 				Node: fmt.Sprintf("%s/%d", e.Node, e.PID), Called: e.Called, Start: e.At})
 		case "end":
 			if i, ok := idx[k]; ok {
@@ -100,7 +100,7 @@ func Locks(evs []Event, f Faults, begin, end time.Time) sim.LockHistory {
 			g.End = from
 		}
 	}
-	slices.SortFunc(h.Grants, func(a, b sim.Grant) int { return a.Start.Compare(b.Start) })
+	slices.SortFunc(h.Grants, func(a, b check.Grant) int { return a.Start.Compare(b.Start) })
 	for _, w := range late {
 		// Fencing can refuse a stale token only once the resource has
 		// seen a newer one: a newer holder's write accepted before.
@@ -111,7 +111,7 @@ func Locks(evs []Event, f Faults, begin, end time.Time) sim.LockHistory {
 		case w.stale:
 			h.Late.Rejected++
 		case w.ok && newer:
-			h.Late.Accepted++ // a fencing failure (sim.LockVerdict.OK counts it)
+			h.Late.Accepted++ // a fencing failure (check.LockVerdict.OK counts it)
 		case w.ok:
 			h.Late.Harmless++
 		}
@@ -142,13 +142,13 @@ var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 // a lead its process never ended ends when the process was killed, or
 // is open; one that overlaps a pause of its process ends when the pause
 // began (a stopped leader does nothing).
-func Leases(evs []Event, f Faults) []sim.LeaseRecord {
+func Leases(evs []Event, f Faults) []check.LeaseRecord {
 	type key struct {
 		pid  int
 		term uint64
 	}
 	idx := map[key]int{}
-	var ls []sim.LeaseRecord
+	var ls []check.LeaseRecord
 	pids := map[int]int{} // lease index -> pid
 	for _, e := range evs {
 		k := key{e.PID, e.Token}
@@ -156,7 +156,7 @@ func Leases(evs []Event, f Faults) []sim.LeaseRecord {
 		case "lead":
 			idx[k] = len(ls)
 			pids[len(ls)] = e.PID
-			ls = append(ls, sim.LeaseRecord{Group: "realnet", Node: e.Node, ID: fmt.Sprint(e.PID), Term: e.Token, Start: e.At})
+			ls = append(ls, check.LeaseRecord{Group: "realnet", Node: e.Node, ID: fmt.Sprint(e.PID), Term: e.Token, Start: e.At})
 		case "unlead":
 			if i, ok := idx[k]; ok {
 				ls[i].End = e.At
@@ -185,7 +185,7 @@ type Gap struct {
 }
 
 // LongestGap returns the longest span between begin, grant starts and end.
-func LongestGap(h sim.LockHistory, f Faults) Gap {
+func LongestGap(h check.LockHistory, f Faults) Gap {
 	starts := []time.Time{h.Begin}
 	for _, g := range h.Grants {
 		starts = append(starts, g.Start)
@@ -220,7 +220,7 @@ type Avail struct {
 // Availability returns, per fault kind (in the order first seen), the
 // grants per second and the longest gap without a grant within its
 // windows.
-func Availability(h sim.LockHistory, ws []Window) []Avail {
+func Availability(h check.LockHistory, ws []Window) []Avail {
 	var out []Avail
 	at := map[string]int{}
 	for _, w := range ws {

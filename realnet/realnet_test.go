@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/gossipsync/gossipsync/realnet"
-	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/check"
 )
 
 // envDuration reads a duration from the environment, or def.
@@ -157,7 +157,7 @@ func (s *suite) waitGrants(timeout time.Duration, what string) {
 }
 
 // judge checks the histories and returns the lock history.
-func (s *suite) judge(begin, end time.Time) sim.LockHistory {
+func (s *suite) judge(begin, end time.Time) check.LockHistory {
 	evs, err := realnet.ReadDir(s.dir)
 	if err != nil {
 		s.t.Fatal(err)
@@ -168,11 +168,11 @@ func (s *suite) judge(begin, end time.Time) sim.LockHistory {
 		}
 	}
 	h := realnet.Locks(evs, s.faults, begin, end)
-	v := sim.CheckLocks(h)
+	v := check.CheckLocks(h)
 	gap := realnet.LongestGap(h, s.faults)
 	s.t.Logf("%d grants (%.1f/s), acquire p50 %v p99 %v; errors %v; longest gap without a grant %v from %s (no majority then: %v); late writes refused %d, accepted %d, harmless %d",
 		v.Grants, v.PerSecond, v.P50, v.P99, h.Errors, gap.Len.Round(time.Millisecond), gap.From.Format("15:04:05.000"), gap.InNoMajority, v.Late.Rejected, v.Late.Accepted, v.Late.Harmless)
-	for name, vs := range map[string]sim.Violations{"L1": v.L1, "L2": v.L2, "L3": v.L3} {
+	for name, vs := range map[string]check.Violations{"L1": v.L1, "L2": v.L2, "L3": v.L3} {
 		if vs.N > 0 {
 			s.t.Errorf("%s broken %d times: %v", name, vs.N, vs.First)
 		}
@@ -183,7 +183,7 @@ func (s *suite) judge(begin, end time.Time) sim.LockHistory {
 	if v.Late.Accepted > 0 {
 		s.t.Errorf("%d late writes accepted after the store had accepted a newer token", v.Late.Accepted)
 	}
-	ev := sim.CheckElection(realnet.Leases(evs, s.faults), end)
+	ev := check.CheckElection(realnet.Leases(evs, s.faults), end)
 	s.t.Logf("%d leader leases", ev.Leases)
 	for name, vs := range map[string][]string{"E1": ev.E1, "E2": ev.E2, "E3": ev.E3} {
 		if len(vs) > 0 {

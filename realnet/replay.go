@@ -7,6 +7,7 @@ import (
 
 	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/check"
 )
 
 // Replay makes the faults of schedule, at the same offsets from the
@@ -25,21 +26,21 @@ import (
 // run an election and a clock, whose traffic shares the links. After
 // the schedule it runs until span. It runs in real time or, much faster,
 // inside a testing/synctest bubble.
-func Replay(ctx context.Context, schedule []Fault, span time.Duration, seed int64) (sim.LockHistory, []Window, error) {
+func Replay(ctx context.Context, schedule []Fault, span time.Duration, seed int64) (check.LockHistory, []Window, error) {
 	c, err := sim.Start(ctx, sim.Options{Nodes: 5, Seed: seed, SecretKey: make([]byte, 32), Profile: cluster.Local})
 	if err != nil {
-		return sim.LockHistory{}, nil, err
+		return check.LockHistory{}, nil, err
 	}
 	defer c.Close()
 	c.Net().SetBlackHole(true)
 	w, err := sim.StartLocks(c, sim.LockOptions{Seed: seed})
 	if err != nil {
-		return sim.LockHistory{}, nil, err
+		return check.LockHistory{}, nil, err
 	}
 	defer w.Close()
 	for len(w.History().Grants) == 0 {
 		if ctx.Err() != nil {
-			return sim.LockHistory{}, nil, fmt.Errorf("realnet: replay: no first grant: %w", ctx.Err())
+			return check.LockHistory{}, nil, fmt.Errorf("realnet: replay: no first grant: %w", ctx.Err())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -49,7 +50,7 @@ func Replay(ctx context.Context, schedule []Fault, span time.Duration, seed int6
 		time.Sleep(time.Until(t0.Add(f.At)))
 		from := time.Now()
 		if err := replayFault(ctx, c, f); err != nil {
-			return sim.LockHistory{}, nil, fmt.Errorf("realnet: replay %v: %w", f, err)
+			return check.LockHistory{}, nil, fmt.Errorf("realnet: replay %v: %w", f, err)
 		}
 		windows = append(windows, Window{What: f.Kind, From: from, To: time.Now().Add(2 * time.Second)})
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gossipsync/gossipsync/clock"
 	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/sim/check"
 )
 
 // ClockWorkload runs a clock.Clock on every node of a Cluster, each on
@@ -21,12 +22,12 @@ type ClockWorkload struct {
 	mu     sync.Mutex // protects the fields below
 	clocks map[string]*clock.Clock
 	closed bool
-	check  *ClockCheck
+	check  *check.ClockCheck
 }
 
 // StartClocks starts a Clock on every alive node of c.
 func StartClocks(c *Cluster, opts ...clock.Option) (*ClockWorkload, error) {
-	w := &ClockWorkload{c: c, opts: opts, clocks: map[string]*clock.Clock{}, check: NewClockCheck()}
+	w := &ClockWorkload{c: c, opts: opts, clocks: map[string]*clock.Clock{}, check: check.NewClockCheck()}
 	// A restarted node whose Clock cannot start reads as unsynced, which
 	// the checker counts; there is no other record to keep.
 	ignore := func(error) {}
@@ -70,21 +71,9 @@ func (w *ClockWorkload) Clock(node string) *clock.Clock {
 	return w.clocks[node]
 }
 
-// Reading is one node's clock at one instant. In real time the instant
-// is only known to lie between At and Done; under synctest they are equal.
-type Reading struct {
-	Node     string
-	At, Done time.Time // real (or virtual) time just before and after Interval was read
-	Now      time.Time
-	NowAt    time.Time // real (or virtual) time just after Now was read
-	Interval clock.Interval
-	Stats    clock.Stats
-	Err      error
-}
-
 // Observe reads every clock at (as nearly as possible) one instant, feeds
 // the checker, and returns the readings.
-func (w *ClockWorkload) Observe() []Reading {
+func (w *ClockWorkload) Observe() []check.Reading {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	names := make([]string, 0, len(w.clocks))
@@ -92,7 +81,7 @@ func (w *ClockWorkload) Observe() []Reading {
 		names = append(names, name)
 	}
 	slices.SortFunc(names, compareNames)
-	rs := make([]Reading, 0, len(names))
+	rs := make([]check.Reading, 0, len(names))
 	for _, name := range names {
 		rs = append(rs, Read(name, w.clocks[name]))
 	}
@@ -101,11 +90,13 @@ func (w *ClockWorkload) Observe() []Reading {
 }
 
 // Read reads one clock now.
-func Read(node string, clk *clock.Clock) Reading {
-	r := Reading{Node: node, At: time.Now()}
-	r.Interval, r.Err = clk.Interval()
+func Read(node string, clk *clock.Clock) check.Reading {
+	r := check.Reading{Node: node, At: time.Now()}
+	iv, err := clk.Interval()
 	r.Done = time.Now()
-	r.Stats = clk.Stats()
+	st := clk.Stats()
+	r.Interval, r.Err = check.Interval{Earliest: iv.Earliest, Latest: iv.Latest}, err
+	r.Stats = check.ClockStats{Reference: st.Reference, Term: st.Term, IsReference: st.IsReference}
 	if r.Err == nil {
 		r.Now, r.Err = clk.Now()
 		r.NowAt = time.Now()
@@ -114,7 +105,7 @@ func Read(node string, clk *clock.Clock) Reading {
 }
 
 // Check returns what the checker has judged so far.
-func (w *ClockWorkload) Check() ClockCheck {
+func (w *ClockWorkload) Check() check.ClockCheck {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.check.Clone()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/sim/simnet"
 )
 
 // Options configures a simulated cluster.
@@ -34,7 +35,7 @@ type Options struct {
 // network (no real socket is opened). Safe for concurrent use.
 type Cluster struct {
 	opt Options
-	net *Net
+	net *simnet.Net
 
 	mu     sync.Mutex               // protects the fields below
 	nodes  map[string]*cluster.Node // alive nodes by name
@@ -76,7 +77,7 @@ func Start(ctx context.Context, opt Options) (*Cluster, error) {
 	if opt.Nodes < 1 || opt.Nodes > 25000 {
 		return nil, fmt.Errorf("sim: Options.Nodes is %d; want 1 to 25000", opt.Nodes)
 	}
-	c := &Cluster{opt: opt, net: NewNet(opt.Seed), nodes: map[string]*cluster.Node{}, ips: map[string]string{}, clocks: map[string]*physClock{}, paused: map[string]int{}}
+	c := &Cluster{opt: opt, net: simnet.New(opt.Seed), nodes: map[string]*cluster.Node{}, ips: map[string]string{}, clocks: map[string]*physClock{}, paused: map[string]int{}}
 	for i := 1; i <= opt.Nodes; i++ {
 		name := fmt.Sprintf("n%d", i)
 		c.ips[name] = fmt.Sprintf("127.0.%d.%d", 10+i/250, 1+i%250)
@@ -123,7 +124,7 @@ func (c *Cluster) startNode(name string) (*cluster.Node, error) {
 
 // Net returns the simulated network, for finer faults (one-way blocks,
 // per-link loss) and its counters.
-func (c *Cluster) Net() *Net { return c.net }
+func (c *Cluster) Net() *simnet.Net { return c.net }
 
 // Names returns the names of all nodes, alive or crashed, in order.
 func (c *Cluster) Names() []string {

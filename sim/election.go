@@ -9,15 +9,8 @@ import (
 
 	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/election"
+	"github.com/gossipsync/gossipsync/sim/check"
 )
-
-// LeaseRecord is one leadership as the leader lived it: from Elect's
-// return to Revoked closing (or its node crashing).
-type LeaseRecord struct {
-	Group, Node, ID string
-	Term            uint64
-	Start, End      time.Time // End is zero while the lease is held
-}
 
 // ElectionWorkload makes every node of a Cluster campaign in one group,
 // over and over, and records every lease. Restarted nodes campaign again.
@@ -30,7 +23,7 @@ type ElectionWorkload struct {
 	closing sync.WaitGroup // Electors of crashed nodes still closing
 
 	mu       sync.Mutex // protects the fields below
-	leases   []LeaseRecord
+	leases   []check.LeaseRecord
 	running  map[string]*campaigner // by node name
 	closed   bool
 	failures []string // errors the workload met (not property violations)
@@ -81,7 +74,7 @@ func (w *ElectionWorkload) campaign(ctx context.Context, node string, e *electio
 		if err != nil {
 			return // ctx done or Elector closed
 		}
-		i := w.record(LeaseRecord{Group: w.group, Node: node, ID: el.ID(), Term: el.Term(), Start: time.Now()})
+		i := w.record(check.LeaseRecord{Group: w.group, Node: node, ID: el.ID(), Term: el.Term(), Start: time.Now()})
 		select {
 		case <-el.Revoked():
 			w.end(i, time.Now())
@@ -92,7 +85,7 @@ func (w *ElectionWorkload) campaign(ctx context.Context, node string, e *electio
 	}
 }
 
-func (w *ElectionWorkload) record(r LeaseRecord) int {
+func (w *ElectionWorkload) record(r check.LeaseRecord) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.leases = append(w.leases, r)
@@ -147,22 +140,22 @@ func (w *ElectionWorkload) Elector(node string) *election.Elector {
 }
 
 // Leases returns a copy of every lease recorded so far, in start order.
-func (w *ElectionWorkload) Leases() []LeaseRecord {
+func (w *ElectionWorkload) Leases() []check.LeaseRecord {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return slices.Clone(w.leases)
 }
 
 // Current returns the lease held now, if exactly one is open.
-func (w *ElectionWorkload) Current() (LeaseRecord, bool) {
-	var open []LeaseRecord
+func (w *ElectionWorkload) Current() (check.LeaseRecord, bool) {
+	var open []check.LeaseRecord
 	for _, l := range w.Leases() {
 		if l.End.IsZero() {
 			open = append(open, l)
 		}
 	}
 	if len(open) != 1 {
-		return LeaseRecord{}, false
+		return check.LeaseRecord{}, false
 	}
 	return open[0], true
 }

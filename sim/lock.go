@@ -12,6 +12,7 @@ import (
 
 	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/lockmgr"
+	"github.com/gossipsync/gossipsync/sim/check"
 )
 
 // LockOptions configures a lock workload. The zero value of each field
@@ -57,40 +58,6 @@ func cmpOr[T comparable](v, def T) T {
 	return v
 }
 
-// Grant is one grant of a lock as its client lived it.
-type Grant struct {
-	ID    string
-	Token uint64
-	Node  string
-	// Called is when Acquire was called, Start when it returned the lock,
-	// End when the client stopped using it: it called Release, Done
-	// closed, or its node crashed. A zero End means still held.
-	Called, Start, End time.Time
-	// Paused: the holder's node was paused while it held the lock, so the
-	// grant may overlap a later one without breaking L3.
-	Paused bool
-	// Stale: the holder's first write through the Fence was refused.
-	Stale bool
-}
-
-// LateWrites counts the writes that clients of paused nodes make with
-// their old tokens once the pause ends.
-type LateWrites struct {
-	Rejected int // refused by the Fence (ErrStaleToken), as they must be after a newer grant
-	Accepted int // admitted although a newer token had been granted: a fencing failure
-	Harmless int // admitted, no newer token had been granted
-}
-
-// LockHistory is what a lock workload recorded.
-type LockHistory struct {
-	Grants     []Grant
-	Heals      []time.Time // recorded by Healed
-	Late       LateWrites
-	Errors     map[string]int // Acquire errors by kind: no quorum, wait timed out, closed, other
-	FirstOther string         // the first error of kind other
-	Begin, End time.Time      // of the workload
-}
-
 // LockWorkload runs lock clients on every node of a Cluster: each loops
 // Acquire, write through one shared lockmgr.Fence, hold, Release, and
 // every grant is recorded. Restarted nodes get a new Manager and clients;
@@ -107,14 +74,14 @@ type LockWorkload struct {
 	closing sync.WaitGroup // Managers of crashed nodes still closing
 
 	mu       sync.Mutex // protects the fields below
-	grants   []Grant
+	grants   []check.Grant
 	open     map[int]bool // indexes of grants not ended
 	running  map[string]*lockNode
 	starts   map[string]int // how often a node's clients started, for seeds
 	paused   map[string]int // nodes paused now, with nesting
 	pending  map[string][]int
 	heals    []time.Time
-	late     LateWrites
+	late     check.LateWrites
 	errs     map[string]int
 	firstErr string // the first error of kind "other"
 	closed   bool
@@ -192,7 +159,7 @@ func (w *LockWorkload) client(ctx context.Context, node string, m *lockmgr.Manag
 			sleepCtx(ctx, time.Duration(rng.Int64N(int64(w.opt.TTL/4)+1)))
 			continue
 		}
-		g := Grant{ID: id, Token: l.Token(), Node: node, Called: called, Start: time.Now()}
+		g := check.Grant{ID: id, Token: l.Token(), Node: node, Called: called, Start: time.Now()}
 		// Write before recording: a recorded grant has written, which
 		// the late writes of paused clients rely on.
 		g.Stale = errors.Is(w.write(id, l.Token()), lockmgr.ErrStaleToken)
@@ -253,7 +220,7 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	}
 }
 
-func (w *LockWorkload) record(g Grant) int {
+func (w *LockWorkload) record(g check.Grant) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	g.Paused = w.paused[g.Node] > 0
@@ -314,8 +281,8 @@ func (w *LockWorkload) Resumed(node string) {
 	delete(w.pending, node)
 }
 
-func (w *LockWorkload) lateWriteLocked(g Grant) {
-	newer := slices.ContainsFunc(w.grants, func(o Grant) bool { return o.ID == g.ID && o.Token > g.Token })
+func (w *LockWorkload) lateWriteLocked(g check.Grant) {
+	newer := slices.ContainsFunc(w.grants, func(o check.Grant) bool { return o.ID == g.ID && o.Token > g.Token })
 	switch err := w.write(g.ID, g.Token); {
 	case errors.Is(err, lockmgr.ErrStaleToken):
 		w.late.Rejected++
@@ -398,7 +365,7 @@ func (w *LockWorkload) crashed(name string) {
 }
 
 // History returns a copy of what was recorded so far.
-func (w *LockWorkload) History() LockHistory {
+func (w *LockWorkload) History() check.LockHistory {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	end := w.ended
@@ -409,7 +376,7 @@ func (w *LockWorkload) History() LockHistory {
 	for k, v := range w.errs {
 		errs[k] = v
 	}
-	return LockHistory{Grants: slices.Clone(w.grants), Heals: slices.Clone(w.heals), Late: w.late,
+	return check.LockHistory{Grants: slices.Clone(w.grants), Heals: slices.Clone(w.heals), Late: w.late,
 		Errors: errs, FirstOther: w.firstErr, Begin: w.begin, End: end}
 }
 

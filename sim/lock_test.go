@@ -4,6 +4,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/gossipsync/gossipsync/sim/check"
 )
 
 // A pause cuts the node off for its length, a Heal during it does not
@@ -36,7 +38,7 @@ func TestPauseAndLockWorkload(t *testing.T) {
 		converge(t, c, 10*time.Second, "after the pause")
 		w.Close()
 		h := w.History()
-		v := CheckLocks(h)
+		v := check.CheckLocks(h)
 		t.Logf("%d grants, late writes %+v, paused overlaps %d, %s", v.Grants, v.Late, v.Paused.N, v.Porcupine)
 		if v.L1.N+v.L2.N+v.L3.N != 0 || v.NotLinearizable {
 			t.Errorf("violations: L1 %v L2 %v L3 %v; %s", v.L1.First, v.L2.First, v.L3.First, v.Porcupine)

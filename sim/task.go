@@ -9,9 +9,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/sim/check"
 	"github.com/gossipsync/gossipsync/taskpool"
 )
 
@@ -65,56 +67,6 @@ func (o *TaskOptions) defaults() {
 // sharedWindow is how long one set of shared idempotency ids is used.
 const sharedWindow = 200 * time.Millisecond
 
-// Submission is one Run as its submitter lived it.
-type Submission struct {
-	Task      string // unique per submission
-	Idem      string // the Command's idempotency id; "" for none
-	Submitter string // node
-	// Incarnation counts the starts of the submitter's node (1 first).
-	Incarnation int
-	// Called is when Run was called, Deadline its ctx's deadline,
-	// Returned when it returned (zero: it has not).
-	Called, Deadline, Returned time.Time
-	Result                     string // the result, when Err is ""
-	Err                        string // the error's text
-	ErrKind                    string // the error's kind (TaskErrKind)
-	// SubmitterDied: the submitter's node crashed or left while the Run
-	// was in flight (the Run was canceled then); T1 does not judge it.
-	SubmitterDied bool
-}
-
-// Execution is one run of the "work" handler on a worker.
-type Execution struct {
-	Task, Idem  string // from the payload: the submission whose payload ran
-	Node        string
-	Incarnation int
-	Start, End  time.Time // End zero: still running
-}
-
-// TickRun is one run of the schedule's command.
-type TickRun struct {
-	// Tick is derived from the time the run started: Unix time divided by
-	// the period. The leader runs tick k at the start of k (or at once
-	// when it takes over during k), and the Func runs on its own pool at
-	// once; a run that started late would count for a later tick. The
-	// election term is not visible to a scheduled command.
-	Tick        int64
-	Node        string
-	Incarnation int
-	At          time.Time
-}
-
-// TaskHistory is what a task workload recorded.
-type TaskHistory struct {
-	Submissions []Submission
-	Executions  []Execution
-	Ticks       []TickRun
-	Tick        time.Duration // the schedule's period; 0: no schedule
-	Crashes     []time.Time   // crashes and leaves of nodes, for the schedule's misses
-	Failures    []string      // errors of the workload itself (not properties)
-	Begin, End  time.Time
-}
-
 // TaskWorkload runs a taskpool.Pool on every node of a Cluster with a
 // command "work", submitters that Run it in a loop, and a leader-only
 // schedule "tick"; it records every submission, execution and tick.
@@ -127,10 +79,10 @@ type TaskWorkload struct {
 	closing sync.WaitGroup // Pools of crashed nodes still closing
 
 	mu       sync.Mutex // protects the fields below
-	subs     []Submission
+	subs     []check.Submission
 	open     map[int]bool // indexes of submissions not returned
-	execs    []Execution
-	ticks    []TickRun
+	execs    []check.Execution
+	ticks    []check.TickRun
 	crashes  []time.Time
 	running  map[string]*taskNode
 	starts   map[string]int
@@ -192,7 +144,7 @@ func (w *TaskWorkload) start(n *cluster.Node) error {
 			// A crashed node's Pool closes in the background: what its
 			// schedule still does meanwhile a dead process would not.
 			if !tn.dead {
-				w.ticks = append(w.ticks, TickRun{Tick: now.UnixNano() / int64(w.opt.Tick), Node: name, Incarnation: inc, At: now})
+				w.ticks = append(w.ticks, check.TickRun{Tick: now.UnixNano() / int64(w.opt.Tick), Node: name, Incarnation: inc, At: now})
 			}
 			return nil
 		}})
@@ -235,7 +187,7 @@ func (w *TaskWorkload) handler(node string, inc int) taskpool.Handler {
 		fmt.Fprintf(h, "%d/%s", w.opt.Seed, task)
 		d := time.Millisecond + time.Duration(h.Sum64()%uint64(w.opt.MaxWork))
 		w.mu.Lock()
-		w.execs = append(w.execs, Execution{Task: task, Idem: idem, Node: node, Incarnation: inc, Start: time.Now()})
+		w.execs = append(w.execs, check.Execution{Task: task, Idem: idem, Node: node, Incarnation: inc, Start: time.Now()})
 		i := len(w.execs) - 1
 		w.mu.Unlock()
 		sleepCtx(ctx, d)
@@ -260,15 +212,21 @@ func (w *TaskWorkload) submitter(loop, run context.Context, node string, inc, k 
 		}
 		ctx, cancel := context.WithTimeout(run, w.opt.Deadline)
 		dl, _ := ctx.Deadline()
-		i := w.submitted(Submission{Task: task, Idem: idem, Submitter: node, Incarnation: inc, Called: time.Now(), Deadline: dl})
+		i := w.submitted(check.Submission{Task: task, Idem: idem, Submitter: node, Incarnation: inc, Called: time.Now(), Deadline: dl})
+		var noticed atomic.Int64
+		stop := context.AfterFunc(ctx, func() { noticed.Store(time.Now().UnixNano()) })
 		res, err := p.Run(ctx, taskpool.Command{Name: "work", Payload: payload(task, idem), ID: idem, Timeout: w.opt.Timeout, Retries: w.opt.Retries})
+		returned := time.Now()
+		if stop() { // the deadline had not come: nothing noticed it
+			noticed.Store(0)
+		}
 		cancel()
-		w.returned(i, res, err)
+		w.returned(i, returned, noticed.Load(), res, err)
 		sleepCtx(loop, time.Duration(rng.Int64N(int64(w.opt.MaxGap)+1)))
 	}
 }
 
-func (w *TaskWorkload) submitted(s Submission) int {
+func (w *TaskWorkload) submitted(s check.Submission) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.subs = append(w.subs, s)
@@ -277,12 +235,14 @@ func (w *TaskWorkload) submitted(s Submission) int {
 	return i
 }
 
-func (w *TaskWorkload) returned(i int, res []byte, err error) {
-	now := time.Now()
+func (w *TaskWorkload) returned(i int, at time.Time, noticed int64, res []byte, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	s := &w.subs[i]
-	s.Returned = now
+	s.Returned = at
+	if noticed != 0 && noticed <= at.UnixNano() {
+		s.Noticed = time.Unix(0, noticed)
+	}
 	delete(w.open, i)
 	if err != nil {
 		s.Err, s.ErrKind = err.Error(), TaskErrKind(err)
@@ -352,7 +312,7 @@ func (w *TaskWorkload) crashed(name string) {
 }
 
 // History returns a copy of what was recorded so far.
-func (w *TaskWorkload) History() TaskHistory {
+func (w *TaskWorkload) History() check.TaskHistory {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	end := w.ended
@@ -363,7 +323,7 @@ func (w *TaskWorkload) History() TaskHistory {
 	if tick < 0 {
 		tick = 0
 	}
-	return TaskHistory{Submissions: slices.Clone(w.subs), Executions: slices.Clone(w.execs), Ticks: slices.Clone(w.ticks),
+	return check.TaskHistory{Submissions: slices.Clone(w.subs), Executions: slices.Clone(w.execs), Ticks: slices.Clone(w.ticks),
 		Tick: tick, Crashes: slices.Clone(w.crashes), Failures: slices.Clone(w.failures), Begin: w.begin, End: end}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/check"
 )
 
 // TestSimChurn runs the simulation's task workload (submitters Running a
@@ -55,12 +56,12 @@ func TestSimChurn(t *testing.T) {
 		time.Sleep(3 * time.Second)
 		w.Close()
 
-		v := sim.CheckTasks(w.History())
+		v := check.CheckTasks(w.History())
 		t.Logf("%d submitted, %d done, failed %v, %d with the submitter crashed; %d executions, %d duplicated; T2 across workers %d; p50 %v p99 %v",
 			v.Submitted, v.Done, v.Failed, v.Died, v.Executions, v.Duplicated, v.T2Cross.N, v.P50, v.P99)
 		for _, p := range []struct {
 			name string
-			v    sim.Violations
+			v    check.Violations
 		}{{"T1 (lost)", v.T1}, {"T2 (concurrent on one worker)", v.T2}, {"T3 (past deadline)", v.T3}} {
 			if p.v.N > 0 {
 				t.Errorf("%s: %d, first %v", p.name, p.v.N, p.v.First[:min(len(p.v.First), 3)])

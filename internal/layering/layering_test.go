@@ -60,8 +60,12 @@ func TestLayering(t *testing.T) {
 		if err != nil {
 			return err
 		}
+		pure := strings.HasPrefix(filepath.ToSlash(rel), "sim/check/")
 		for _, imp := range f.Imports {
 			p := strings.Trim(imp.Path.Value, `"`)
+			if pure && (strings.HasPrefix(p, module) || p == "net" || strings.HasPrefix(p, "net/")) {
+				t.Errorf("%s imports %s: the checkers (sim/check) judge records and import no networking nor the library", rel, p)
+			}
 			if !strings.HasPrefix(p, module) {
 				continue
 			}

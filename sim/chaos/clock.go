@@ -12,6 +12,7 @@ import (
 
 	"github.com/gossipsync/gossipsync/clock"
 	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/check"
 )
 
 // The clock workload: every alive node runs a clock.Clock on its skewed,
@@ -118,10 +119,10 @@ type observer struct {
 	done   chan struct{}
 
 	mu     sync.Mutex // protects the fields below
-	refs   []sim.Reading
-	judged [][]sim.ClockPoint // the readings of one observation in every keep
-	keep   int                // observations per element of judged; 0 = 1
-	seen   int                // observations
+	refs   []check.Reading
+	judged [][]check.ClockPoint // the readings of one observation in every keep
+	keep   int                  // observations per element of judged; 0 = 1
+	seen   int                  // observations
 }
 
 // maxJudged bounds the observations the observer keeps for the timeline:
@@ -150,7 +151,7 @@ func startObserver(w *sim.ClockWorkload, every time.Duration) *observer {
 	return o
 }
 
-func (o *observer) note(rs []sim.Reading) {
+func (o *observer) note(rs []check.Reading) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.keepJudged(rs)
@@ -165,7 +166,7 @@ func (o *observer) note(rs []sim.Reading) {
 
 // stop ends the observation, waits for the last one and returns the
 // references seen, in order.
-func (o *observer) stop() []sim.Reading {
+func (o *observer) stop() []check.Reading {
 	o.cancel()
 	<-o.done
 	o.mu.Lock()
@@ -175,12 +176,12 @@ func (o *observer) stop() []sim.Reading {
 
 // keepJudged keeps the readings of an observation, judged, if it is one
 // of those kept; o.mu is held.
-func (o *observer) keepJudged(rs []sim.Reading) {
+func (o *observer) keepJudged(rs []check.Reading) {
 	o.seen++
 	if o.seen%max(o.keep, 1) != 0 {
 		return
 	}
-	o.judged = append(o.judged, sim.ClockSeries(rs))
+	o.judged = append(o.judged, check.ClockSeries(rs))
 	if len(o.judged) > maxJudged {
 		half := o.judged[:0]
 		for i := 1; i < len(o.judged); i += 2 {
@@ -193,7 +194,7 @@ func (o *observer) keepJudged(rs []sim.Reading) {
 }
 
 // series returns the readings kept so far, judged, in order.
-func (o *observer) series() []sim.ClockPoint {
+func (o *observer) series() []check.ClockPoint {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return slices.Concat(o.judged...)
@@ -202,8 +203,8 @@ func (o *observer) series() []sim.ClockPoint {
 // referenceOf returns the reading of the reference among rs: the node
 // that reads as the reference, with the highest term if more than one
 // does. Its Node is "" if none does.
-func referenceOf(rs []sim.Reading) sim.Reading {
-	var ref sim.Reading
+func referenceOf(rs []check.Reading) check.Reading {
+	var ref check.Reading
 	for _, r := range rs {
 		if r.Err == nil && r.Stats.IsReference && (ref.Node == "" || r.Stats.Term > ref.Stats.Term) {
 			ref = r
@@ -212,7 +213,7 @@ func referenceOf(rs []sim.Reading) sim.Reading {
 	return ref
 }
 
-func referenceLine(ref sim.Reading) string {
+func referenceLine(ref check.Reading) string {
 	if ref.Node == "" {
 		return "no clock reference"
 	}
@@ -221,21 +222,21 @@ func referenceLine(ref sim.Reading) string {
 
 // readAlive reads the clock of every alive node; a node whose clock has
 // not started yet reads as unsynced.
-func (r *runner) readAlive() []sim.Reading {
+func (r *runner) readAlive() []check.Reading {
 	nodes := r.c.Nodes()
-	rs := make([]sim.Reading, len(nodes))
+	rs := make([]check.Reading, len(nodes))
 	for i, n := range nodes {
 		if clk := r.clocks.Clock(n.Name()); clk != nil {
 			rs[i] = sim.Read(n.Name(), clk)
 		} else {
-			rs[i] = sim.Reading{Node: n.Name(), Err: clock.ErrUnsynced}
+			rs[i] = check.Reading{Node: n.Name(), Err: clock.ErrUnsynced}
 		}
 	}
 	return rs
 }
 
 // reference returns the current reference's reading; Node is "" if none.
-func (r *runner) reference() sim.Reading { return referenceOf(r.readAlive()) }
+func (r *runner) reference() check.Reading { return referenceOf(r.readAlive()) }
 
 // isReference reports whether node's clock is the reference, and its term.
 func (r *runner) isReference(node string) (bool, uint64) {
@@ -249,7 +250,7 @@ func (r *runner) isReference(node string) (bool, uint64) {
 
 // waitReference polls every pollEvery for a reference, up to d or until
 // ctx ends.
-func (r *runner) waitReference(ctx context.Context, d time.Duration) (sim.Reading, bool) {
+func (r *runner) waitReference(ctx context.Context, d time.Duration) (check.Reading, bool) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	tick := time.NewTicker(pollEvery)
@@ -260,7 +261,7 @@ func (r *runner) waitReference(ctx context.Context, d time.Duration) (sim.Readin
 		}
 		select {
 		case <-ctx.Done():
-			return sim.Reading{}, false
+			return check.Reading{}, false
 		case <-tick.C:
 		}
 	}
@@ -268,7 +269,7 @@ func (r *runner) waitReference(ctx context.Context, d time.Duration) (sim.Readin
 
 // clockSync is the clocks of the alive nodes at one instant.
 type clockSync struct {
-	Ref    sim.Reading   // the reference's reading; Node is "" if there is none
+	Ref    check.Reading // the reference's reading; Node is "" if there is none
 	OK     bool          // every alive clock reads without error on Ref's term
 	Synced int           // alive clocks that read without error on Ref's term
 	Alive  int           // alive nodes

@@ -7,17 +7,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gossipsync/gossipsync/clock"
-	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/check"
 )
 
 func TestClockSyncLines(t *testing.T) {
-	ref := sim.Reading{Node: "n3", Stats: clock.Stats{IsReference: true, Term: 4}}
+	ref := check.Reading{Node: "n3", Stats: check.ClockStats{IsReference: true, Term: 4}}
 	crash := phaseResult{phase: phase{Fault: faultCrash, Node: "n2"}, At: 11700 * time.Millisecond, Reference: true, RefCrash: true, RefTerm: 2}
 	resynced := crash
 	resynced.Resynced, resynced.Resync, resynced.NewRef, resynced.NewTerm = true, 1520*time.Millisecond, "n3", 4
 	rep := &Report{FinalConverged: true, Clock: clockReport{
-		References: []sim.Reading{{Node: "n2", Stats: clock.Stats{Term: 2}}, ref},
+		References: []check.Reading{{Node: "n2", Stats: check.ClockStats{Term: 2}}, ref},
 		First:      clockSync{Ref: ref, OK: true, Synced: 5, Alive: 5, Took: 2130 * time.Millisecond},
 		Crashes:    []phaseResult{resynced, crash},
 		Final:      clockSync{Ref: ref, Synced: 3, Alive: 5, Took: 10 * time.Second},

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/gossipsync/gossipsync/clock"
-	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/check"
 )
 
 // shownViolations is how many violations of a property the report lists.
@@ -16,11 +16,11 @@ const shownViolations = 3
 // clockReport is what the clock workload recorded and the checker's
 // verdict.
 type clockReport struct {
-	Check      sim.ClockCheck
-	References []sim.Reading // each reference the observer saw, in order
-	First      clockSync     // the first sync after the start
-	Crashes    []phaseResult // the crashes of the reference
-	Final      clockSync     // after the final heal
+	Check      check.ClockCheck
+	References []check.Reading // each reference the observer saw, in order
+	First      clockSync       // the first sync after the start
+	Crashes    []phaseResult   // the crashes of the reference
+	Final      clockSync       // after the final heal
 }
 
 // print writes the clock section of the report, aligned by tw.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/check"
 )
 
 // The election workload: every alive node campaigns in one group for the
@@ -33,7 +33,7 @@ func (r *runner) firstLeader(ctx context.Context, t0 time.Time) {
 
 // waitLeader polls every pollEvery for a current leader, up to d or until
 // ctx ends.
-func (r *runner) waitLeader(ctx context.Context, d time.Duration) (sim.LeaseRecord, bool) {
+func (r *runner) waitLeader(ctx context.Context, d time.Duration) (check.LeaseRecord, bool) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	tick := time.NewTicker(pollEvery)
@@ -44,7 +44,7 @@ func (r *runner) waitLeader(ctx context.Context, d time.Duration) (sim.LeaseReco
 		}
 		select {
 		case <-ctx.Done():
-			return sim.LeaseRecord{}, false
+			return check.LeaseRecord{}, false
 		case <-tick.C:
 		}
 	}
@@ -64,11 +64,11 @@ func (r *runner) aim(ctx context.Context, rest []phase) (p phase, noTarget bool)
 	case targetNode:
 		return rest[0], false
 	case targetLeader:
-		var l sim.LeaseRecord
+		var l check.LeaseRecord
 		l, ok = r.waitLeader(ctx, leaderWait)
 		node = l.Node
 	case targetReference:
-		var ref sim.Reading
+		var ref check.Reading
 		ref, ok = r.waitReference(ctx, leaderWait)
 		node = ref.Node
 	case targetHolder:
@@ -121,7 +121,7 @@ func (r *runner) showChanges(leader, reference string) {
 	}
 }
 
-func leaderLine(l sim.LeaseRecord, ok bool) string {
+func leaderLine(l check.LeaseRecord, ok bool) string {
 	if !ok {
 		return "no leader"
 	}
@@ -129,15 +129,15 @@ func leaderLine(l sim.LeaseRecord, ok bool) string {
 }
 
 // heldAt reports whether node held a lease at t.
-func heldAt(leases []sim.LeaseRecord, node string, t time.Time) bool {
-	return slices.ContainsFunc(leases, func(l sim.LeaseRecord) bool {
+func heldAt(leases []check.LeaseRecord, node string, t time.Time) bool {
+	return slices.ContainsFunc(leases, func(l check.LeaseRecord) bool {
 		return l.Node == node && !l.Start.After(t) && (l.End.IsZero() || !l.End.Before(t))
 	})
 }
 
 // firstLeaseAfter returns the lease that started first after t.
-func firstLeaseAfter(leases []sim.LeaseRecord, t time.Time) (sim.LeaseRecord, bool) {
-	var first sim.LeaseRecord
+func firstLeaseAfter(leases []check.LeaseRecord, t time.Time) (check.LeaseRecord, bool) {
+	var first check.LeaseRecord
 	found := false
 	for _, l := range leases {
 		if l.Start.After(t) && (!found || l.Start.Before(first.Start)) {
@@ -149,17 +149,17 @@ func firstLeaseAfter(leases []sim.LeaseRecord, t time.Time) (sim.LeaseRecord, bo
 
 // electionReport is what the election workload recorded and its verdict.
 type electionReport struct {
-	Leases        []sim.LeaseRecord
-	Verdict       sim.ElectionVerdict
-	LeaderCrashes []time.Time      // when a node crashed while it held the lease
-	FinalLeader   *sim.LeaseRecord // after the final heal; nil = none within finalLeaderWait
-	Failures      []string         // errors the workload met (not property violations)
+	Leases        []check.LeaseRecord
+	Verdict       check.ElectionVerdict
+	LeaderCrashes []time.Time        // when a node crashed while it held the lease
+	FinalLeader   *check.LeaseRecord // after the final heal; nil = none within finalLeaderWait
+	Failures      []string           // errors the workload met (not property violations)
 }
 
-func newElectionReport(leases []sim.LeaseRecord, leaderCrashes []time.Time, final *sim.LeaseRecord, failures []string, now time.Time) electionReport {
+func newElectionReport(leases []check.LeaseRecord, leaderCrashes []time.Time, final *check.LeaseRecord, failures []string, now time.Time) electionReport {
 	return electionReport{
 		Leases:        leases,
-		Verdict:       sim.CheckElection(leases, now),
+		Verdict:       check.CheckElection(leases, now),
 		LeaderCrashes: leaderCrashes,
 		FinalLeader:   final,
 		Failures:      failures,
@@ -209,7 +209,7 @@ func (e *electionReport) failover() string {
 
 // failovers returns, for each crash followed by a lease, the time from
 // the crash to the start of the first such lease.
-func failovers(crashes []time.Time, leases []sim.LeaseRecord) []time.Duration {
+func failovers(crashes []time.Time, leases []check.LeaseRecord) []time.Duration {
 	var out []time.Duration
 	for _, t := range crashes {
 		if l, ok := firstLeaseAfter(leases, t); ok {

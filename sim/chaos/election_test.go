@@ -5,13 +5,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/check"
 )
 
 func TestFailovers(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
-	leases := []sim.LeaseRecord{
+	leases := []check.LeaseRecord{
 		{Node: "n5", Term: 1, Start: at(0), End: at(2)},
 		{Node: "n3", Term: 3, Start: at(5), End: at(7)}, // recorded out of start order
 		{Node: "n4", Term: 2, Start: at(3.5), End: at(4)},
@@ -49,7 +49,7 @@ func TestFailovers(t *testing.T) {
 			t.Errorf("heldAt(%s, %v) = %v, want %v", h.node, h.t.Sub(t0), got, h.want)
 		}
 	}
-	if got := heldAt([]sim.LeaseRecord{{Node: "n1", Start: at(0)}}, "n1", at(9)); !got {
+	if got := heldAt([]check.LeaseRecord{{Node: "n1", Start: at(0)}}, "n1", at(9)); !got {
 		t.Error("heldAt(open lease) = false, want true")
 	}
 }

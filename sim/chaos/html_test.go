@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/check"
 )
 
 // oddNode is a node name that must be escaped wherever it shows.
@@ -45,12 +45,12 @@ func syntheticReport() (*Report, int) {
 	phases[0].Majority, phases[0].Minority = []string{"n1", "n2", "n3"}, []string{oddNode}
 	phases[2].Node, phases[2].LeaderCrash, phases[2].At, phases[2].CrashedAt = "n1", true, sec(6.2), at(6.2)
 	phases[3].Node, phases[3].Pause = "n2", sec(2)
-	leases := []sim.LeaseRecord{
+	leases := []check.LeaseRecord{
 		{Group: electionGroup, Node: "n1", Term: 1, Start: at(-1.5), End: at(6.2)},
 		{Group: electionGroup, Node: "n2", Term: 2, Start: at(7.4), End: at(9)},
 		{Group: electionGroup, Node: oddNode, Term: 3, Start: at(11.5)}, // still held
 	}
-	grants := []sim.Grant{
+	grants := []check.Grant{
 		{ID: "lock-0", Token: 1, Node: "n1", Called: at(-0.5), Start: at(-0.4), End: at(1)},
 		{ID: "lock-0", Token: 2, Node: "n2", Called: at(0.9), Start: at(1.2), End: at(4)},
 		{ID: "lock-0", Token: 3, Node: "n2", Called: at(8.8), Start: at(9), End: at(11.2), Paused: true},
@@ -58,24 +58,24 @@ func syntheticReport() (*Report, int) {
 		{ID: "lock-1", Token: 1, Node: oddNode, Called: at(2), Start: at(2.1), End: at(5)},
 		{ID: "lock-1", Token: 2, Node: "n3", Called: at(5), Start: at(5.5)}, // still held
 	}
-	var execs []sim.Execution
-	var points []sim.ClockPoint
+	var execs []check.Execution
+	var points []check.ClockPoint
 	for i := range 160 {
 		s := -1 + float64(i)/10
 		for k, n := range nodes {
 			if n == "n1" && s >= 6.2 && s < 15 { // crashed
 				continue
 			}
-			execs = append(execs, sim.Execution{Task: fmt.Sprint(i), Node: n, Start: at(s), End: at(s + 0.05*float64(k+1))})
-			p := sim.ClockPoint{Node: n, At: at(s), State: sim.ClockJudged,
+			execs = append(execs, check.Execution{Task: fmt.Sprint(i), Node: n, Start: at(s), End: at(s + 0.05*float64(k+1))})
+			p := check.ClockPoint{Node: n, At: at(s), State: check.ClockJudged,
 				Error: time.Duration(float64(200*time.Microsecond) * float64(k-1) * (1 + 0.5*float64(i%7))), Uncertainty: time.Millisecond}
 			switch {
 			case s < 0:
-				p = sim.ClockPoint{Node: n, At: at(s), State: sim.ClockUnsynced}
+				p = check.ClockPoint{Node: n, At: at(s), State: check.ClockUnsynced}
 			case n == "n2":
-				p.State, p.Error, p.Uncertainty = sim.ClockReference, 0, 20*time.Microsecond
+				p.State, p.Error, p.Uncertainty = check.ClockReference, 0, 20*time.Microsecond
 			case n == "n3" && s > 7 && s < 7.5:
-				p.State, p.Error = sim.ClockStale, 0
+				p.State, p.Error = check.ClockStale, 0
 			}
 			points = append(points, p)
 		}
@@ -320,18 +320,18 @@ func TestHTMLPage(t *testing.T) {
 func TestTimelineBuckets(t *testing.T) {
 	start := time.Unix(1000, 0)
 	ms := func(n int) time.Time { return start.Add(time.Duration(n) * time.Millisecond) }
-	execs := []sim.Execution{
+	execs := []check.Execution{
 		{Node: "n1", Start: ms(20), End: ms(500)},
 		{Node: "n1", Start: ms(40), End: ms(60)},
 		{Node: "n1", Start: ms(60), End: ms(80)}, // starts as the one before ends
 		{Node: "n2", Start: ms(300)},             // still running
 	}
-	points := []sim.ClockPoint{
-		{Node: "n1", At: ms(20), State: sim.ClockJudged, Error: 2 * time.Millisecond, Uncertainty: time.Millisecond},
-		{Node: "n1", At: ms(100), State: sim.ClockJudged, Error: -3 * time.Millisecond, Uncertainty: time.Millisecond},
-		{Node: "n1", At: ms(300), State: sim.ClockUnsynced},
-		{Node: "n2", At: ms(20), State: sim.ClockReference, Uncertainty: 5 * time.Microsecond},
-		{Node: "n2", At: ms(420), State: sim.ClockReference, Uncertainty: 5 * time.Microsecond},
+	points := []check.ClockPoint{
+		{Node: "n1", At: ms(20), State: check.ClockJudged, Error: 2 * time.Millisecond, Uncertainty: time.Millisecond},
+		{Node: "n1", At: ms(100), State: check.ClockJudged, Error: -3 * time.Millisecond, Uncertainty: time.Millisecond},
+		{Node: "n1", At: ms(300), State: check.ClockUnsynced},
+		{Node: "n2", At: ms(20), State: check.ClockReference, Uncertainty: 5 * time.Microsecond},
+		{Node: "n2", At: ms(420), State: check.ClockReference, Uncertainty: 5 * time.Microsecond},
 	}
 	tl := newTimeline(start, ms(790), time.Time{}, []string{"n2", "n1"}, nil, nil, execs, points)
 	if tl.Begin != 0 || tl.Step != 200*time.Millisecond || len(tl.Nodes) != 2 || tl.Nodes[0] != "n1" {
@@ -341,14 +341,14 @@ func TestTimelineBuckets(t *testing.T) {
 		t.Errorf("tasks in flight per bucket = %s, want %s", got, want)
 	}
 	b := tl.Clocks[0].Buckets
-	if b[0].N != 2 || b[0].State != sim.ClockJudged || b[0].Error != -3*time.Millisecond || b[0].Lo != -4*time.Millisecond || b[0].Hi != 3*time.Millisecond {
+	if b[0].N != 2 || b[0].State != check.ClockJudged || b[0].Error != -3*time.Millisecond || b[0].Lo != -4*time.Millisecond || b[0].Hi != 3*time.Millisecond {
 		t.Errorf("n1's first bucket = %+v, want 2 judged readings, error -3ms, from -4ms to 3ms", b[0])
 	}
-	if b[1].N != 1 || b[1].State != sim.ClockUnsynced || b[2].N != 0 || b[3].N != 0 {
+	if b[1].N != 1 || b[1].State != check.ClockUnsynced || b[2].N != 0 || b[3].N != 0 {
 		t.Errorf("n1's buckets 1 to 3 = %+v, %+v, %+v; want one unsynced reading, then none", b[1], b[2], b[3])
 	}
 	for i, r := range tl.Clocks[1].Buckets[:3] {
-		if r.State != sim.ClockReference || r.Lo != -5*time.Microsecond || r.Hi != 5*time.Microsecond {
+		if r.State != check.ClockReference || r.Lo != -5*time.Microsecond || r.Hi != 5*time.Microsecond {
 			t.Errorf("n2's bucket %d = %+v, want the reference's ±5µs", i, r)
 		}
 	}
@@ -362,7 +362,7 @@ func TestObserverKeepsBoundedSeries(t *testing.T) {
 	const n = 3*maxJudged + 7
 	for i := range n {
 		at := t0.Add(time.Duration(i) * observeEvery)
-		o.keepJudged([]sim.Reading{{Node: "n1", At: at, Done: at, Err: errors.New("unsynced")}})
+		o.keepJudged([]check.Reading{{Node: "n1", At: at, Done: at, Err: errors.New("unsynced")}})
 	}
 	got := o.series()
 	if len(got) > maxJudged || len(got) < maxJudged/4 {

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/check"
 )
 
 // The rows of the -html page's chart: leases and lock holds as bars in
@@ -221,7 +221,7 @@ func (c *chart) clocks() {
 	var most time.Duration
 	for _, nc := range c.tl.Clocks {
 		for _, b := range nc.Buckets {
-			if b.N > 0 && (b.State == sim.ClockJudged || b.State == sim.ClockReference) {
+			if b.N > 0 && (b.State == check.ClockJudged || b.State == check.ClockReference) {
 				most = max(most, absDur(b.Lo), absDur(b.Hi))
 			}
 		}
@@ -234,12 +234,12 @@ func (c *chart) clocks() {
 		var worst, widest time.Duration
 		var judged, referenced bool
 		for _, b := range nc.Buckets {
-			if b.N > 0 && b.State == sim.ClockJudged {
+			if b.N > 0 && b.State == check.ClockJudged {
 				judged = true
 				worst = max(worst, absDur(b.Error))
 			}
-			referenced = referenced || b.N > 0 && b.State == sim.ClockReference
-			if b.N > 0 && (b.State == sim.ClockJudged || b.State == sim.ClockReference) {
+			referenced = referenced || b.N > 0 && b.State == check.ClockReference
+			if b.N > 0 && (b.State == check.ClockJudged || b.State == check.ClockReference) {
 				widest = max(widest, (b.Hi-b.Lo)/2)
 			}
 		}
@@ -258,8 +258,8 @@ func (c *chart) clocks() {
 		}
 		fmt.Fprintf(&c.fg, "<line class=\"czero\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>\n", c.x0, c.x1, mid, mid)
 		c.clockMarks(nc.Buckets, top)
-		c.clockRuns(nc.Buckets, sim.ClockReference, refColor, y)
-		c.clockRuns(nc.Buckets, sim.ClockJudged, bandColor, y)
+		c.clockRuns(nc.Buckets, check.ClockReference, refColor, y)
+		c.clockRuns(nc.Buckets, check.ClockJudged, bandColor, y)
 	}
 }
 
@@ -272,11 +272,11 @@ func (c *chart) clockMarks(bs []clockBucket, top float64) {
 		}
 		x0, x1 := c.bucketX(i)
 		switch b.State {
-		case sim.ClockUnsynced:
+		case check.ClockUnsynced:
 			rect(&c.fg, x0, top, x1-x0, clockH, `class="unsynced"`)
-		case sim.ClockNoReference:
+		case check.ClockNoReference:
 			rect(&c.fg, x0, top, x1-x0, clockH, `class="noref"`)
-		case sim.ClockStale:
+		case check.ClockStale:
 			rect(&c.fg, x0, top+clockH/2-3, x1-x0, 6, `class="cstale"`)
 		}
 	}
@@ -284,7 +284,7 @@ func (c *chart) clockMarks(bs []clockBucket, top float64) {
 
 // clockRuns writes, for each run of consecutive buckets in state, the
 // band from Lo to Hi and the line of the error (0 for the reference).
-func (c *chart) clockRuns(bs []clockBucket, state sim.ClockState, fill string, y func(time.Duration) float64) {
+func (c *chart) clockRuns(bs []clockBucket, state check.ClockState, fill string, y func(time.Duration) float64) {
 	for i := 0; i < len(bs); {
 		if bs[i].N == 0 || bs[i].State != state {
 			i++
@@ -308,7 +308,7 @@ func (c *chart) clockRuns(bs []clockBucket, state sim.ClockState, fill string, y
 			line = []string{fmt.Sprintf("%.1f,%.1f", x0, y(bs[i].Error)), fmt.Sprintf("%.1f,%.1f", x1, y(bs[i].Error))}
 		}
 		class := "err"
-		if state == sim.ClockReference {
+		if state == check.ClockReference {
 			class = "referr"
 		}
 		fmt.Fprintf(&c.fg, "<polyline class=\"%s\" points=\"%s\"/>\n", class, strings.Join(line, " "))

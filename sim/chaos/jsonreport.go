@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/gossipsync/gossipsync/clock"
-	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/check"
 )
 
 // The -json report. The report structs hold times, errors and raw samples
@@ -382,8 +382,8 @@ func (k *clockReport) toJSON() jsonClock {
 		ReferenceGroup:   clock.ReferenceGroup,
 		References:       []jsonLeader{},
 		MaxDisagreement:  jsonDur(c.C3Max),
-		Error:            jsonPercentiles{jsonDur(sim.Percentile(c.Errors, 50)), jsonDur(sim.Percentile(c.Errors, 99))},
-		Uncertainty:      jsonPercentiles{jsonDur(sim.Percentile(c.Uncertainty, 50)), jsonDur(sim.Percentile(c.Uncertainty, 99))},
+		Error:            jsonPercentiles{jsonDur(check.Percentile(c.Errors, 50)), jsonDur(check.Percentile(c.Errors, 99))},
+		Uncertainty:      jsonPercentiles{jsonDur(check.Percentile(c.Uncertainty, 50)), jsonDur(check.Percentile(c.Uncertainty, 99))},
 		Judged:           c.Judged,
 		Unsynced:         c.Unsynced,
 		Stale:            c.Stale,
@@ -402,7 +402,7 @@ func (k *clockReport) toJSON() jsonClock {
 	return j
 }
 
-func fromViolations(id, label, meaning string, v sim.Violations) jsonProperty {
+func fromViolations(id, label, meaning string, v check.Violations) jsonProperty {
 	return newJSONProperty(id, label, meaning, v.N, v.First)
 }
 

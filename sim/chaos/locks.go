@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/check"
 )
 
 // The lock workload: on every node lockClients clients contend on
@@ -48,21 +49,21 @@ func (r *runner) runPause(ctx context.Context, p phase, res *phaseResult) {
 // lockReport is what the lock workload recorded and its verdict.
 type lockReport struct {
 	Unsafe     bool
-	Verdict    sim.LockVerdict
+	Verdict    check.LockVerdict
 	Ended      int // grants that ended: released, or the lease was lost, or the holder's node crashed
 	Heals      int
 	Errors     map[string]int
 	FirstOther string
 }
 
-func newLockReport(h sim.LockHistory, unsafe bool) lockReport {
+func newLockReport(h check.LockHistory, unsafe bool) lockReport {
 	ended := 0
 	for _, g := range h.Grants {
 		if !g.End.IsZero() {
 			ended++
 		}
 	}
-	return lockReport{Unsafe: unsafe, Verdict: sim.CheckLocks(h), Ended: ended, Heals: len(h.Heals), Errors: h.Errors, FirstOther: h.FirstOther}
+	return lockReport{Unsafe: unsafe, Verdict: check.CheckLocks(h), Ended: ended, Heals: len(h.Heals), Errors: h.Errors, FirstOther: h.FirstOther}
 }
 
 // print writes the locks section of the report, aligned by tw.

@@ -3,7 +3,7 @@ package chaos
 import (
 	"fmt"
 
-	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/simnet"
 )
 
 // opCost is what the simulated network carried per lock operation: every
@@ -18,7 +18,7 @@ type opCost struct {
 	Bytes    uint64 // their bytes
 }
 
-func newOpCost(s sim.NetStats, l lockReport) opCost {
+func newOpCost(s simnet.NetStats, l lockReport) opCost {
 	return opCost{Ops: l.Verdict.Grants + l.Ended, Messages: s.PacketsSent + s.StreamWrites, Bytes: s.PacketBytes + s.StreamBytes}
 }
 

@@ -5,14 +5,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/check"
+	"github.com/gossipsync/gossipsync/sim/simnet"
 )
 
 // The network's traffic is divided by the lock operations, grants and
 // their ends, in the text and the JSON report.
 func TestOpCost(t *testing.T) {
-	net := sim.NetStats{PacketsSent: 600, PacketBytes: 60_000, StreamWrites: 400, StreamBytes: 140_000}
-	locks := lockReport{Verdict: sim.LockVerdict{Grants: 6}, Ended: 4}
+	net := simnet.NetStats{PacketsSent: 600, PacketBytes: 60_000, StreamWrites: 400, StreamBytes: 140_000}
+	locks := lockReport{Verdict: check.LockVerdict{Grants: 6}, Ended: 4}
 	c := newOpCost(net, locks)
 	if c.Ops != 10 || c.Messages != 1000 || c.Bytes != 200_000 {
 		t.Fatalf("newOpCost = %+v, want 10 ops, 1000 messages, 200000 bytes", c)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/election"
-	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/check"
 )
 
 // A property's verdict.
@@ -46,7 +46,7 @@ type Property struct {
 // judge returns a property with the verdict of what the checker found:
 // broken if it found violations, else held, or not exercised if the run
 // had nothing for it to judge.
-func judge(id, name string, exercised bool, v sim.Violations, figures string) Property {
+func judge(id, name string, exercised bool, v check.Violations, figures string) Property {
 	p := Property{ID: id, Name: name, Figures: figures, Violations: v.N, First: v.First}
 	switch {
 	case v.N > 0:
@@ -59,9 +59,9 @@ func judge(id, name string, exercised bool, v sim.Violations, figures string) Pr
 	return p
 }
 
-// violations turns a checker's list into sim.Violations.
-func violations(list []string) sim.Violations {
-	return sim.Violations{N: len(list), First: list[:min(len(list), shownViolations)]}
+// violations turns a checker's list into check.Violations.
+func violations(list []string) check.Violations {
+	return check.Violations{N: len(list), First: list[:min(len(list), shownViolations)]}
 }
 
 // properties returns the verdict of every property, in the order of the
@@ -79,7 +79,7 @@ func (r *Report) properties() []Property {
 
 // membershipProperty judges the final convergence.
 func (r *Report) membershipProperty() Property {
-	var v sim.Violations
+	var v check.Violations
 	if !r.FinalConverged {
 		v = violations([]string{fmt.Sprintf("not converged %s after the final heal (limit %s)", fmtDur(r.FinalTook), fmtDur(finalWait))})
 	}
@@ -140,8 +140,8 @@ func (k *clockReport) properties() []Property {
 	return []Property{
 		judge("C1", "every Interval contains the reference's time", judged, violations(c.C1Misses),
 			fmt.Sprintf("|error| p50 %s, p99 %s; uncertainty p50 %s, p99 %s; %d readings judged",
-				fmtFine(sim.Percentile(c.Errors, 50)), fmtFine(sim.Percentile(c.Errors, 99)),
-				fmtFine(sim.Percentile(c.Uncertainty, 50)), fmtFine(sim.Percentile(c.Uncertainty, 99)), c.Judged)),
+				fmtFine(check.Percentile(c.Errors, 50)), fmtFine(check.Percentile(c.Errors, 99)),
+				fmtFine(check.Percentile(c.Uncertainty, 50)), fmtFine(check.Percentile(c.Uncertainty, 99)), c.Judged)),
 		judge("C2", "Now never goes backwards on a node", c.Observations > 0, violations(c.C2Backwards), ""),
 		judge("C2'", "Now stays within its own Interval (cluster time never jumps)", judged, violations(c.NowOff), ""),
 		judge("C3", "two nodes agree within their uncertainties", judged, violations(c.C3Misses), "max disagreement "+fmtFine(c.C3Max)),
@@ -152,11 +152,11 @@ func (r *Report) lockProperties() []Property {
 	v := r.Locks.Verdict
 	some := v.Grants > 0
 	lin := "porcupine: " + v.Porcupine
-	var notLin sim.Violations
+	var notLin check.Violations
 	if v.NotLinearizable {
 		notLin = violations([]string{v.Porcupine})
 	}
-	var accepted sim.Violations
+	var accepted check.Violations
 	if v.Late.Accepted > 0 {
 		accepted = violations([]string{fmt.Sprintf("the Fence accepted %d late writes of paused holders after a newer grant", v.Late.Accepted)})
 	}
@@ -251,7 +251,7 @@ func (t *taskReport) properties() []Property {
 			fmt.Sprintf("%d submitted, %d done, %.1f done/s, p50 %s, p99 %s", v.Submitted, v.Done, v.PerSecond, fmtDur(v.P50), fmtDur(v.P99))),
 		judge("T2", "a worker runs an idempotency id once at a time", v.IdemRuns > 0, v.T2,
 			fmt.Sprintf("%d runs of %d ids; %d tasks without id ran twice (at-least-once)%s", v.IdemRuns, v.IdemIDs, v.Duplicated, cross)),
-		judge("T3", "every Run returns by its deadline", some, v.T3, fmt.Sprintf("deadline %s + %s slack", fmtDur(taskDeadline), fmtDur(sim.DeadlineSlack))),
+		judge("T3", "every Run returns by its deadline", some, v.T3, fmt.Sprintf("deadline %s + %s slack", fmtDur(taskDeadline), fmtDur(check.DeadlineSlack))),
 	}
 }
 

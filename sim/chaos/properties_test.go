@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/check"
 )
 
 // TestPropertyVerdicts builds reports from small histories and checks the
@@ -20,15 +20,15 @@ func TestPropertyVerdicts(t *testing.T) {
 	sec := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 	// Election.
-	lease := func(node string, term uint64, start, end float64) sim.LeaseRecord {
-		return sim.LeaseRecord{Node: node, ID: "cand-" + node, Term: term, Start: at(start), End: at(end)}
+	lease := func(node string, term uint64, start, end float64) check.LeaseRecord {
+		return check.LeaseRecord{Node: node, ID: "cand-" + node, Term: term, Start: at(start), End: at(end)}
 	}
-	cleanLeases := []sim.LeaseRecord{lease("n5", 1, 0, 2), lease("n4", 2, 3.5, 9)}
+	cleanLeases := []check.LeaseRecord{lease("n5", 1, 0, 2), lease("n4", 2, 3.5, 9)}
 	crashOfN5 := phaseResult{phase: phase{Fault: faultCrash, Node: "n5", Length: sec(4)}, At: sec(2), CrashedAt: at(2),
 		LeaderCrash: true, Detected: true, DetectTook: sec(0.4), Converged: true, Took: sec(0.4)}
 
 	// Clock.
-	cleanClock := sim.ClockCheck{Observations: 300, Judged: 1100, C3Max: 1234 * time.Microsecond}
+	cleanClock := check.ClockCheck{Observations: 300, Judged: 1100, C3Max: 1234 * time.Microsecond}
 	for i := range 100 {
 		cleanClock.Errors = append(cleanClock.Errors, time.Duration(100-i)*time.Microsecond)
 		cleanClock.Uncertainty = append(cleanClock.Uncertainty, time.Duration(i+1)*20*time.Microsecond)
@@ -40,12 +40,12 @@ func TestPropertyVerdicts(t *testing.T) {
 	withC3.C3Misses = []string{"n1 and n9 differ by 9ms, more than ±1ms and ±2ms"}
 
 	// Locks.
-	grant := func(id string, token uint64, node string, start, end float64) sim.Grant {
-		return sim.Grant{ID: id, Token: token, Node: node, Called: at(start - 0.1), Start: at(start), End: at(end)}
+	grant := func(id string, token uint64, node string, start, end float64) check.Grant {
+		return check.Grant{ID: id, Token: token, Node: node, Called: at(start - 0.1), Start: at(start), End: at(end)}
 	}
-	cleanGrants := []sim.Grant{grant("lock-0", 1, "n1", 0.1, 1), grant("lock-0", 2, "n2", 1.5, 2), grant("lock-1", 1, "n3", 0.2, 3)}
-	locks := func(grants []sim.Grant, late sim.LateWrites, heals ...float64) lockReport {
-		h := sim.LockHistory{Grants: grants, Late: late, Begin: at(0), End: at(10)}
+	cleanGrants := []check.Grant{grant("lock-0", 1, "n1", 0.1, 1), grant("lock-0", 2, "n2", 1.5, 2), grant("lock-1", 1, "n3", 0.2, 3)}
+	locks := func(grants []check.Grant, late check.LateWrites, heals ...float64) lockReport {
+		h := check.LockHistory{Grants: grants, Late: late, Begin: at(0), End: at(10)}
 		for _, s := range heals {
 			h.Heals = append(h.Heals, at(s))
 		}
@@ -53,8 +53,8 @@ func TestPropertyVerdicts(t *testing.T) {
 	}
 
 	// Tasks.
-	sub := func(task, idem, node string, called, returned float64) sim.Submission {
-		s := sim.Submission{Task: task, Idem: idem, Submitter: node, Incarnation: 1, Called: at(called), Deadline: at(called + 3), Result: "done:" + task}
+	sub := func(task, idem, node string, called, returned float64) check.Submission {
+		s := check.Submission{Task: task, Idem: idem, Submitter: node, Incarnation: 1, Called: at(called), Deadline: at(called + 3), Result: "done:" + task}
 		if returned >= 0 {
 			s.Returned = at(returned)
 		} else {
@@ -62,13 +62,13 @@ func TestPropertyVerdicts(t *testing.T) {
 		}
 		return s
 	}
-	ex := func(task, idem, node string, start, end float64) sim.Execution {
-		return sim.Execution{Task: task, Idem: idem, Node: node, Incarnation: 1, Start: at(start), End: at(end)}
+	ex := func(task, idem, node string, start, end float64) check.Execution {
+		return check.Execution{Task: task, Idem: idem, Node: node, Incarnation: 1, Start: at(start), End: at(end)}
 	}
-	cleanSubs := []sim.Submission{sub("a", "", "n1", 0, 0.1), sub("b", "x", "n2", 0, 0.2)}
-	cleanExecs := []sim.Execution{ex("a", "", "n2", 0.01, 0.09), ex("b", "x", "n3", 0.01, 0.15)}
-	tasks := func(subs []sim.Submission, execs []sim.Execution) taskReport {
-		return newTaskReport(sim.TaskHistory{Submissions: subs, Executions: execs, Begin: at(0), End: at(10)})
+	cleanSubs := []check.Submission{sub("a", "", "n1", 0, 0.1), sub("b", "x", "n2", 0, 0.2)}
+	cleanExecs := []check.Execution{ex("a", "", "n2", 0.01, 0.09), ex("b", "x", "n3", 0.01, 0.15)}
+	tasks := func(subs []check.Submission, execs []check.Execution) taskReport {
+		return newTaskReport(check.TaskHistory{Submissions: subs, Executions: execs, Begin: at(0), End: at(10)})
 	}
 
 	// V2: tokens 1-3 at the start, the lock ids' up to 5 and terms up to 3
@@ -87,7 +87,7 @@ func TestPropertyVerdicts(t *testing.T) {
 			Phases:   []phaseResult{crashOfN5},
 			Election: newElectionReport(cleanLeases, []time.Time{at(2)}, &cleanLeases[1], nil, at(10)),
 			Clock:    clockReport{Check: cleanClock},
-			Locks:    locks(cleanGrants, sim.LateWrites{Rejected: 2, Harmless: 1}, 1),
+			Locks:    locks(cleanGrants, check.LateWrites{Rejected: 2, Harmless: 1}, 1),
 			Tasks:    tasks(cleanSubs, cleanExecs),
 			V2:       cleanV2(),
 		}
@@ -130,7 +130,7 @@ func TestPropertyVerdicts(t *testing.T) {
 		{
 			name: "leases overlap and a term reused",
 			change: func(r *Report) {
-				leases := []sim.LeaseRecord{lease("n5", 3, 0, 2), lease("n4", 3, 1.75, 5), lease("n3", 2, 6, 9)}
+				leases := []check.LeaseRecord{lease("n5", 3, 0, 2), lease("n4", 3, 1.75, 5), lease("n3", 2, 6, 9)}
 				r.Election = newElectionReport(leases, []time.Time{at(2)}, nil, nil, at(10))
 			},
 			wantHeld:   "M C1 C2 C2' C3 L1 L2 L3 L3+ F L4 V2 T1 T2 T3",
@@ -151,7 +151,7 @@ func TestPropertyVerdicts(t *testing.T) {
 		{
 			name: "duplicate token",
 			change: func(r *Report) {
-				r.Locks = locks(append(cleanGrants, grant("lock-1", 1, "n4", 4, 5)), sim.LateWrites{}, 1)
+				r.Locks = locks(append(cleanGrants, grant("lock-1", 1, "n4", 4, 5)), check.LateWrites{}, 1)
 			},
 			wantBroken: "L1 L2 L3+", wantHeld: "M E1 E2 E3 E4 C1 C2 C2' C3 L3 L4 V2 T1 T2 T3", wantNot: "F",
 			wantStderr: []string{"property L1 (no two grants of a lock carry one token) BROKEN: lock-1: token 1 granted to n3", "property L3+ (the history is linearizable (porcupine)) BROKEN: NOT linearizable"},
@@ -159,7 +159,7 @@ func TestPropertyVerdicts(t *testing.T) {
 		{
 			name: "holds overlap, late write accepted, no grant after a heal",
 			change: func(r *Report) {
-				r.Locks = locks(append(cleanGrants, grant("lock-1", 2, "n4", 2.5, 5)), sim.LateWrites{Accepted: 1}, 1, 6)
+				r.Locks = locks(append(cleanGrants, grant("lock-1", 2, "n4", 2.5, 5)), check.LateWrites{Accepted: 1}, 1, 6)
 			},
 			wantBroken: "L3 L3+ F L4", wantHeld: "M E1 E2 E3 E4 C1 C2 C2' C3 L1 L2 V2 T1 T2 T3",
 			wantStderr: []string{

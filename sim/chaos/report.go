@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/simnet"
 )
 
 // phaseResult is what happened in one phase.
@@ -96,7 +96,7 @@ type Report struct {
 	Tasks           taskReport
 	User            []Property // the verdicts of the user's workloads (Simulate's, Run's)
 	UserSpans       []Span     // their rows in the timeline (Timeliner)
-	Net             sim.NetStats
+	Net             simnet.NetStats
 	Voters          voterReport // the voter configuration over time
 	Wall            time.Duration
 	Stalls          stallStats // how late the machine ran the simulation's timers
@@ -282,7 +282,7 @@ func (r *Report) crashDetection() string {
 	return fmt.Sprintf("median %s, max %s (%d of %d crashes seen by all)", fmtMedian(times), fmtMax(times), len(times), crashes)
 }
 
-func netLine(s sim.NetStats) string {
+func netLine(s simnet.NetStats) string {
 	pct := 0.0
 	if s.PacketsSent > 0 {
 		pct = 100 * float64(s.PacketsDropped) / float64(s.PacketsSent)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/check"
 )
 
 const (
@@ -386,7 +387,7 @@ func (r *runner) recover(ctx context.Context) (bool, time.Duration) {
 // for the clocks' sync that recover waits for, and prints the leader and
 // the clock reference if they changed. The leader is nil if there was
 // none.
-func (r *runner) settle(ctx context.Context) (*sim.LeaseRecord, clockSync) {
+func (r *runner) settle(ctx context.Context) (*check.LeaseRecord, clockSync) {
 	l, ok := r.waitLeader(ctx, finalLeaderWait)
 	s := <-r.finalSync
 	r.showChanges(leaderLine(l, ok), referenceLine(s.Ref))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/check"
 )
 
 // The task workload: on every node taskSubmitters submitters Run the
@@ -30,12 +31,12 @@ func startTasks(c *sim.Cluster, cfg simConfig) (*sim.TaskWorkload, error) {
 
 // taskReport is what the task workload recorded and its verdict.
 type taskReport struct {
-	Verdict  sim.TaskVerdict
+	Verdict  check.TaskVerdict
 	Failures []string
 }
 
-func newTaskReport(h sim.TaskHistory) taskReport {
-	return taskReport{Verdict: sim.CheckTasks(h), Failures: h.Failures}
+func newTaskReport(h check.TaskHistory) taskReport {
+	return taskReport{Verdict: check.CheckTasks(h), Failures: h.Failures}
 }
 
 // print writes the tasks section of the report, aligned by tw.

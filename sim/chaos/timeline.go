@@ -4,7 +4,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/check"
 )
 
 // The -html timeline: what the page draws besides the report's phases and
@@ -24,7 +24,7 @@ type timeline struct {
 	End    time.Duration // and ends here: when the run ended
 	Healed time.Duration // the final heal; 0 if unknown
 	Nodes  []string      // every node, in order
-	Grants []sim.Grant   // the lock workload's grants
+	Grants []check.Grant // the lock workload's grants
 	Step   time.Duration // of the buckets below; bucket i starts at Begin + i*Step
 	Load   []nodeLoad    // per node, in the order of Nodes
 	Clocks []nodeClock   // per node, in the order of Nodes
@@ -44,9 +44,9 @@ type nodeClock struct {
 
 // clockBucket sums up a node's readings in one bucket.
 type clockBucket struct {
-	N     int            // readings; 0: none (the node was down)
-	State sim.ClockState // the best of the readings' states (judged first)
-	Error time.Duration  // judged: the error of the largest magnitude
+	N     int              // readings; 0: none (the node was down)
+	State check.ClockState // the best of the readings' states (judged first)
+	Error time.Duration    // judged: the error of the largest magnitude
 	// Lo and Hi span Error ± Uncertainty over the judged readings (±
 	// Uncertainty for the reference's own): the interval of times the
 	// node allowed for, relative to the reference's.
@@ -54,9 +54,9 @@ type clockBucket struct {
 }
 
 // add counts p in b.
-func (b *clockBucket) add(p sim.ClockPoint) {
-	judged := p.State == sim.ClockJudged || p.State == sim.ClockReference
-	first := b.N == 0 || !(b.State == sim.ClockJudged || b.State == sim.ClockReference)
+func (b *clockBucket) add(p check.ClockPoint) {
+	judged := p.State == check.ClockJudged || p.State == check.ClockReference
+	first := b.N == 0 || !(b.State == check.ClockJudged || b.State == check.ClockReference)
 	b.N++
 	if judged {
 		lo, hi := p.Error-p.Uncertainty, p.Error+p.Uncertainty
@@ -65,7 +65,7 @@ func (b *clockBucket) add(p sim.ClockPoint) {
 		}
 		b.Lo, b.Hi = min(b.Lo, lo), max(b.Hi, hi)
 	}
-	if p.State == sim.ClockJudged && (b.State != sim.ClockJudged || absDur(p.Error) > absDur(b.Error)) {
+	if p.State == check.ClockJudged && (b.State != check.ClockJudged || absDur(p.Error) > absDur(b.Error)) {
 		b.Error = p.Error
 	}
 	if b.N == 1 || p.State > b.State {
@@ -81,7 +81,7 @@ func absDur(d time.Duration) time.Duration {
 }
 
 // timeline collects the run's timeline once the workloads have stopped.
-func (r *runner) timeline(leases []sim.LeaseRecord) timeline {
+func (r *runner) timeline(leases []check.LeaseRecord) timeline {
 	points := r.observer.series()
 	return newTimeline(r.start, time.Now(), r.healed, r.c.Names(), leases, r.locks.History().Grants, r.tasks.History().Executions, points)
 }
@@ -89,7 +89,7 @@ func (r *runner) timeline(leases []sim.LeaseRecord) timeline {
 // newTimeline builds the timeline of a run whose schedule started at
 // start and which ended at end. The axis begins with the earliest record,
 // at most startWait before start.
-func newTimeline(start, end, healed time.Time, names []string, leases []sim.LeaseRecord, grants []sim.Grant, execs []sim.Execution, points []sim.ClockPoint) timeline {
+func newTimeline(start, end, healed time.Time, names []string, leases []check.LeaseRecord, grants []check.Grant, execs []check.Execution, points []check.ClockPoint) timeline {
 	first := start
 	nodes := slices.Clone(names)
 	saw := func(t time.Time, node string) {
@@ -133,7 +133,7 @@ func (tl timeline) bucket(t time.Time, n int) int {
 
 // taskLoad returns, per node, the most executions in flight in each of n
 // buckets.
-func taskLoad(tl timeline, n int, execs []sim.Execution) []nodeLoad {
+func taskLoad(tl timeline, n int, execs []check.Execution) []nodeLoad {
 	type event struct {
 		at    time.Time
 		delta int
@@ -171,7 +171,7 @@ func taskLoad(tl timeline, n int, execs []sim.Execution) []nodeLoad {
 }
 
 // clockBuckets sums up, per node, the clock readings in each of n buckets.
-func clockBuckets(tl timeline, n int, points []sim.ClockPoint) []nodeClock {
+func clockBuckets(tl timeline, n int, points []check.ClockPoint) []nodeClock {
 	out := make([]nodeClock, len(tl.Nodes))
 	index := map[string]int{}
 	for k, node := range tl.Nodes {

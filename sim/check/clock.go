@@ -1,11 +1,9 @@
-package sim
+package check
 
 import (
 	"fmt"
 	"slices"
 	"time"
-
-	"github.com/gossipsync/gossipsync/clock"
 )
 
 // ClockCheck judges clock readings against C1-C3.
@@ -115,7 +113,7 @@ func (k *ClockCheck) judge(r, ref Reading) {
 }
 
 // outside returns how far t lies outside iv (0 if within).
-func outside(t time.Time, iv clock.Interval) time.Duration {
+func outside(t time.Time, iv Interval) time.Duration {
 	switch {
 	case t.Before(iv.Earliest):
 		return iv.Earliest.Sub(t)
@@ -128,7 +126,7 @@ func outside(t time.Time, iv clock.Interval) time.Duration {
 // center is the middle of the instants a reading may have been taken at.
 func center(r Reading) time.Time { return r.At.Add(r.Done.Sub(r.At) / 2) }
 
-func missBy(iv clock.Interval, lo, hi time.Time) time.Duration {
+func missBy(iv Interval, lo, hi time.Time) time.Duration {
 	if hi.Before(iv.Earliest) {
 		return iv.Earliest.Sub(hi)
 	}
@@ -150,7 +148,7 @@ func (k *ClockCheck) disagreement(rs []Reading) {
 	}
 }
 
-func mid(iv clock.Interval) time.Time {
+func mid(iv Interval) time.Time {
 	return iv.Earliest.Add(iv.Latest.Sub(iv.Earliest) / 2)
 }
 
@@ -170,4 +168,32 @@ func Percentile(ds []time.Duration, p float64) time.Duration {
 	slices.Sort(s)
 	i := int(float64(len(s)-1) * p / 100)
 	return s[i]
+}
+
+// Reading is one node's clock at one instant. In real time the instant
+// is only known to lie between At and Done; under synctest they are equal.
+type Reading struct {
+	Node     string
+	At, Done time.Time // real (or virtual) time just before and after Interval was read
+	Now      time.Time
+	NowAt    time.Time // real (or virtual) time just after Now was read
+	Interval Interval
+	Stats    ClockStats
+	Err      error
+}
+
+// Interval is what a clock's Interval returned (Interval's
+// bounds): the checker imports no clock, nor anything with a network.
+type Interval struct {
+	Earliest, Latest time.Time
+}
+
+// Uncertainty is half the interval's width, as Interval's.
+func (i Interval) Uncertainty() time.Duration { return i.Latest.Sub(i.Earliest) / 2 }
+
+// ClockStats is what the checker needs of a clock's Stats at a reading.
+type ClockStats struct {
+	Reference   string // node name of the reference the clock follows; "" if none known
+	Term        uint64 // the reference term its bound rests on
+	IsReference bool   // this node is the reference
 }

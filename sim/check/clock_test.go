@@ -1,18 +1,16 @@
-package sim
+package check
 
 import (
 	"errors"
 	"testing"
 	"time"
-
-	"github.com/gossipsync/gossipsync/clock"
 )
 
 // NowOff flags a Now off its interval by more than NowSlack plus the
 // node's previous uncertainty, and nothing within that.
 func TestClockCheckNowOff(t *testing.T) {
 	t0 := time.Unix(1000, 0)
-	iv := clock.Interval{Earliest: t0, Latest: t0.Add(2 * time.Millisecond)} // ±1 ms
+	iv := Interval{Earliest: t0, Latest: t0.Add(2 * time.Millisecond)} // ±1 ms
 	tests := []struct {
 		name string
 		now  time.Time

@@ -1,11 +1,9 @@
-package sim
+package check
 
 import (
 	"errors"
 	"testing"
 	"time"
-
-	"github.com/gossipsync/gossipsync/clock"
 )
 
 // ClockSeries sorts and measures the readings as ClockCheck judges them:
@@ -17,8 +15,8 @@ func TestClockSeriesAgreesWithClockCheck(t *testing.T) {
 		m := t0.Add(midOff)
 		return Reading{
 			Node: node, At: t0, Done: t0.Add(took), NowAt: t0.Add(took), Now: m,
-			Interval: clock.Interval{Earliest: m.Add(-half), Latest: m.Add(half)},
-			Stats:    clock.Stats{IsReference: isRef, Term: term},
+			Interval: Interval{Earliest: m.Add(-half), Latest: m.Add(half)},
+			Stats:    ClockStats{IsReference: isRef, Term: term},
 		}
 	}
 	rs := []Reading{
@@ -78,8 +76,8 @@ func TestClockSeriesAgreesWithClockCheck(t *testing.T) {
 // Without a reference nothing is judged.
 func TestClockSeriesNoReference(t *testing.T) {
 	t0 := time.Unix(1000, 0)
-	iv := clock.Interval{Earliest: t0, Latest: t0.Add(2 * time.Millisecond)}
-	got := ClockSeries([]Reading{{Node: "n1", At: t0, Done: t0, Interval: iv, Stats: clock.Stats{Term: 3}}})
+	iv := Interval{Earliest: t0, Latest: t0.Add(2 * time.Millisecond)}
+	got := ClockSeries([]Reading{{Node: "n1", At: t0, Done: t0, Interval: iv, Stats: ClockStats{Term: 3}}})
 	if len(got) != 1 || got[0].State != ClockNoReference || got[0].Uncertainty != time.Millisecond {
 		t.Fatalf("got %+v, want one point with no reference and ±1ms", got)
 	}

@@ -1,4 +1,4 @@
-package sim
+package check
 
 import (
 	"fmt"
@@ -49,4 +49,12 @@ func CheckElection(leases []LeaseRecord, now time.Time) ElectionVerdict {
 		}
 	}
 	return v
+}
+
+// LeaseRecord is one leadership as the leader lived it: from Elect's
+// return to Revoked closing (or its node crashing).
+type LeaseRecord struct {
+	Group, Node, ID string
+	Term            uint64
+	Start, End      time.Time // End is zero while the lease is held
 }

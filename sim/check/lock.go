@@ -1,4 +1,4 @@
-package sim
+package check
 
 import (
 	"cmp"
@@ -235,4 +235,38 @@ func checkPorcupine(ids []string, byID map[string][]Grant, end time.Time) (bool,
 		return false, fmt.Sprintf("linearizable as far as checked; timed out on ids %v", unknown)
 	}
 	return false, "linearizable"
+}
+
+// Grant is one grant of a lock as its client lived it.
+type Grant struct {
+	ID    string
+	Token uint64
+	Node  string
+	// Called is when Acquire was called, Start when it returned the lock,
+	// End when the client stopped using it: it called Release, Done
+	// closed, or its node crashed. A zero End means still held.
+	Called, Start, End time.Time
+	// Paused: the holder's node was paused while it held the lock, so the
+	// grant may overlap a later one without breaking L3.
+	Paused bool
+	// Stale: the holder's first write through the Fence was refused.
+	Stale bool
+}
+
+// LateWrites counts the writes that clients of paused nodes make with
+// their old tokens once the pause ends.
+type LateWrites struct {
+	Rejected int // refused by the Fence (ErrStaleToken), as they must be after a newer grant
+	Accepted int // admitted although a newer token had been granted: a fencing failure
+	Harmless int // admitted, no newer token had been granted
+}
+
+// LockHistory is what a lock workload recorded.
+type LockHistory struct {
+	Grants     []Grant
+	Heals      []time.Time // recorded by Healed
+	Late       LateWrites
+	Errors     map[string]int // Acquire errors by kind: no quorum, wait timed out, closed, other
+	FirstOther string         // the first error of kind other
+	Begin, End time.Time      // of the workload
 }

@@ -1,4 +1,4 @@
-package sim
+package check
 
 import (
 	"slices"
@@ -38,6 +38,13 @@ func TestCheckTasks(t *testing.T) {
 	lateSub.Err, lateSub.ErrKind = "deadline", "deadline"
 	slackSub := sub("g", "", "n1", 2, 5.04, "")
 	slackSub.Err, slackSub.ErrKind = "deadline", "deadline"
+	// 100 ms late, but the machine ran nothing woken by the deadline for
+	// 80 ms: 20 ms are the Run's.
+	stalled := lateSub
+	stalled.Noticed = at(5.08)
+	// 100 ms late though the deadline was noticed 10 ms after it.
+	noticedLate := lateSub
+	noticedLate.Noticed = at(5.01)
 	tests := []struct {
 		name                 string
 		subs                 []Submission
@@ -57,6 +64,8 @@ func TestCheckTasks(t *testing.T) {
 		{name: "concurrent idem across incarnations", subs: cleanSubs, execs: append(cleanExecs, ex("c", "x", "n1", 2, 0.1, 0.2)), t2cross: 1},
 		{name: "late run", subs: append(cleanSubs, lateSub), execs: cleanExecs, t3: 1, want: "f (submitted by n1) returned 100ms after its deadline"},
 		{name: "within slack", subs: append(cleanSubs, slackSub), execs: cleanExecs},
+		{name: "late, the machine stalled", subs: append(cleanSubs, stalled), execs: cleanExecs},
+		{name: "late, the deadline noticed", subs: append(cleanSubs, noticedLate), execs: cleanExecs, t3: 1, want: "f (submitted by n1) returned 100ms after its deadline"},
 		{name: "duplicate execution", subs: cleanSubs, execs: append(cleanExecs, ex("a", "", "n3", 1, 0.05, 0.08)), dup: 1},
 		{name: "wrong result", subs: append(cleanSubs, sub("h", "", "n1", 2, 2.1, "done:a")), execs: cleanExecs, unmatched: 1},
 		{name: "ticks missed and doubled", subs: cleanSubs, execs: cleanExecs, ticks: append(cleanTicks, tick(15, "n3"), tick(15, "n1")), missed: 2, doubled: 1},

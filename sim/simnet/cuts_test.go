@@ -1,4 +1,4 @@
-package sim
+package simnet
 
 import (
 	"errors"
@@ -29,7 +29,7 @@ func isTimeout(err error) bool {
 // the data arrives in order within one held span; a crash still resets.
 func TestBlackHoleHoldsStreams(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := NewNet(1)
+		n := New(1)
 		n.SetBlackHole(true)
 		c, s := connect(t, n, ipA, ipC)
 		n.Partition([]string{ipA, ipB}, []string{ipC})
@@ -71,7 +71,7 @@ func TestBlackHoleHoldsStreams(t *testing.T) {
 // what c writes to a still arrives.
 func TestBlackHoleOneWay(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := NewNet(1)
+		n := New(1)
 		n.SetBlackHole(true)
 		c, s := connect(t, n, ipA, ipC)
 		n.Block(ipA, ipC)
@@ -95,7 +95,7 @@ func TestBlackHoleOneWay(t *testing.T) {
 func TestStreamLossRetransmits(t *testing.T) {
 	for _, loss := range []float64{0, 0.3} {
 		synctest.Test(t, func(t *testing.T) {
-			n := NewNet(7)
+			n := New(7)
 			n.SetLoss(loss)
 			c, s := connect(t, n, ipA, ipB)
 			slow := 0
@@ -127,7 +127,7 @@ func TestStreamLossRetransmits(t *testing.T) {
 // loss would have gone on to cause.
 func TestLossEndsRetransmissions(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := NewNet(3)
+		n := New(3)
 		c, s := connect(t, n, ipA, ipB)
 		n.SetLoss(1)
 		start := time.Now()

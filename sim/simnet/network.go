@@ -1,7 +1,11 @@
-// Package sim runs gossipsync nodes in one process on a virtual, faulty
-// network, so that tests can drive them through loss, delay, partitions and
-// crashes inside a testing/synctest bubble.
-package sim
+// Package simnet is the simulation's in-memory network: hosts by IP
+// address, each a cluster.Network (packets and streams), with loss,
+// delay, partitions, one-way cuts and hosts that go down, all seeded.
+// Streams behave as TCP would under those faults: a lost segment
+// delays what follows it (retransmit.go), and a cut may hold a stream
+// instead of resetting it (SetBlackHole). Package sim runs gossipsync
+// nodes on it.
+package simnet
 
 import (
 	"errors"
@@ -32,7 +36,7 @@ var (
 	errNoPorts    = errors.New("sim: no free port")
 )
 
-// NetStats counts what a Net did since NewNet. Every packet that was sent
+// NetStats counts what a Net did since New. Every packet that was sent
 // is, once it has left the wire, counted as delivered or as dropped.
 type NetStats struct {
 	PacketsSent      uint64 // WriteTo calls on an open packet conn
@@ -57,7 +61,7 @@ type link struct{ from, to string }
 // them until it heals (cuts.go).
 //
 // All random choices (loss, delay) come from one generator seeded by the
-// seed given to NewNet, so a run is repeatable up to the order in which the
+// seed given to New, so a run is repeatable up to the order in which the
 // Go scheduler runs senders. Net uses only the time package for time,
 // opens no socket and starts no goroutine of its own (only time.AfterFunc
 // callbacks that deliver delayed packets and fire deadlines), so it works
@@ -86,9 +90,9 @@ type Net struct {
 	}
 }
 
-// NewNet returns a network with no loss, no delay and every link up; seed
+// New returns a network with no loss, no delay and every link up; seed
 // seeds every random choice it makes.
-func NewNet(seed int64) *Net {
+func New(seed int64) *Net {
 	n := &Net{}
 	n.mu.rng = rand.New(rand.NewPCG(uint64(seed), uint64(seed)^0x9e3779b97f4a7c15))
 	n.mu.linkLoss = make(map[link]float64)

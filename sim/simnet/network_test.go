@@ -1,4 +1,4 @@
-package sim
+package simnet
 
 import (
 	"context"
@@ -69,7 +69,7 @@ func packetArrives(t *testing.T, from, to net.PacketConn) bool {
 
 func TestPacketDelivery(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := NewNet(1)
+		n := New(1)
 		pcs := listenPackets(t, n, ipA, ipB)
 		buf := []byte("hello")
 		if _, err := pcs[ipA].WriteTo(buf, pcs[ipB].LocalAddr()); err != nil {
@@ -105,7 +105,7 @@ func TestLoss(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				n := NewNet(1)
+				n := New(1)
 				pcs := listenPackets(t, n, ipA, ipB)
 				n.SetLoss(tt.loss)
 				for range 100 {
@@ -124,7 +124,7 @@ func TestLoss(t *testing.T) {
 // lossPattern sends 200 numbered packets at loss 0.5 and returns which
 // arrived.
 func lossPattern(t *testing.T, seed int64) []bool {
-	n := NewNet(seed)
+	n := New(seed)
 	pcs := listenPackets(t, n, ipA, ipB)
 	n.SetLoss(0.5)
 	for i := range 200 {
@@ -159,7 +159,7 @@ func TestLossIsSeeded(t *testing.T) {
 
 func TestLinkLoss(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := NewNet(1)
+		n := New(1)
 		pcs := listenPackets(t, n, ipA, ipB, ipC)
 		steps := []struct {
 			name     string
@@ -186,7 +186,7 @@ func TestLinkLoss(t *testing.T) {
 func TestDelay(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const lo, hi = 10 * time.Millisecond, 50 * time.Millisecond
-		n := NewNet(1)
+		n := New(1)
 		pcs := listenPackets(t, n, ipA, ipB)
 		n.SetDelay(lo, hi)
 		start := time.Now()
@@ -250,7 +250,7 @@ func dialWorks(t *testing.T, n *Net, from, to string) bool {
 
 func TestPartitionAndBlock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := NewNet(1)
+		n := New(1)
 		pcs := listenPackets(t, n, ipA, ipB, ipC, ipD)
 		acceptAll(t, n, ipA, ipB, ipC, ipD)
 		type route struct {
@@ -297,7 +297,7 @@ func TestPartitionAndBlock(t *testing.T) {
 
 func TestPartitionDropsPacketsInFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := NewNet(1)
+		n := New(1)
 		pcs := listenPackets(t, n, ipA, ipB)
 		n.SetDelay(10*time.Millisecond, 10*time.Millisecond)
 		pcs[ipA].WriteTo([]byte("x"), pcs[ipB].LocalAddr())
@@ -315,7 +315,7 @@ func TestPartitionDropsPacketsInFlight(t *testing.T) {
 
 func TestFullQueueDrops(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := NewNet(1)
+		n := New(1)
 		pcs := listenPackets(t, n, ipA, ipB)
 		const extra = 76
 		var size uint64
@@ -363,7 +363,7 @@ func TestDialFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				n := NewNet(1)
+				n := New(1)
 				if tt.listen {
 					ln, err := n.Host(ipB).Listen(ipB + ":" + port)
 					if err != nil {

@@ -1,4 +1,4 @@
-package sim
+package simnet
 
 import (
 	"bytes"
@@ -61,7 +61,7 @@ func transfer(w, r net.Conn, msg string) error {
 
 func TestStreamAddressesAndData(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := NewNet(1)
+		n := New(1)
 		client, server := connect(t, n, ipA, ipB)
 		local, ok := client.LocalAddr().(*net.TCPAddr)
 		if !ok || local.IP.String() != ipA || local.Port < firstEphemeralPort {
@@ -91,7 +91,7 @@ func TestStreamAddressesAndData(t *testing.T) {
 
 func TestPartitionResetsCrossingStreams(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := NewNet(1)
+		n := New(1)
 		crossC, crossS := connect(t, n, ipA, ipC)
 		sameC, sameS := connect(t, n, ipA, ipB)
 		read := make(chan error, 1)
@@ -115,7 +115,7 @@ func TestPartitionResetsCrossingStreams(t *testing.T) {
 
 func TestSetDownAndRestart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := NewNet(1)
+		n := New(1)
 		pcs := listenPackets(t, n, ipA, ipB)
 		ln, err := n.Host(ipB).Listen(ipB + ":" + port)
 		if err != nil {
@@ -165,7 +165,7 @@ func TestSetDownAndRestart(t *testing.T) {
 func TestStreamDelayKeepsOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const lo, hi = time.Millisecond, 30 * time.Millisecond
-		n := NewNet(1)
+		n := New(1)
 		n.SetDelay(lo, hi)
 		client, server := connect(t, n, ipA, ipB)
 		start := time.Now()
@@ -197,7 +197,7 @@ func TestStreamDelayKeepsOrder(t *testing.T) {
 
 func TestDeadlines(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := NewNet(1)
+		n := New(1)
 		pcs := listenPackets(t, n, ipA)
 		client, _ := connect(t, n, ipA, ipB)
 		tests := []struct {
@@ -240,7 +240,7 @@ func TestDeadlines(t *testing.T) {
 
 func TestCloseTwice(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := NewNet(1)
+		n := New(1)
 		pcs := listenPackets(t, n, ipA)
 		client, server := connect(t, n, ipA, ipB)
 		ln, err := n.Host(ipA).Listen(ipA + ":0")
@@ -262,7 +262,7 @@ func TestCloseTwice(t *testing.T) {
 
 func TestListenErrors(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := NewNet(1)
+		n := New(1)
 		h := n.Host(ipA)
 		if _, err := h.Listen(ipA + ":" + port); err != nil {
 			t.Fatalf("Listen: %v", err)
@@ -307,7 +307,7 @@ func asCloser[C io.Closer](listen func(string) (C, error)) func(string) (io.Clos
 // goroutine ends.
 func TestChaos(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := NewNet(3)
+		n := New(3)
 		n.SetLoss(0.1)
 		ips := []string{ipA, ipB, ipC, ipD}
 		pcs := listenPackets(t, n, ips...)
