@@ -5,8 +5,13 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/gossipsync/gossipsync/internal/leakcheck"
 	"github.com/gossipsync/gossipsync/sim/chaos"
 )
+
+// TestMain fails the run if goroutines outlive the tests, and runs them
+// on one P under the race detector (leakcheck).
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 // The transfers keep the total balance under every scenario, judged
 // beside the built-in properties, each run in a synctest bubble: 10 s of
