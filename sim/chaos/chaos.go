@@ -7,7 +7,18 @@
 // joining or redeployed in turn), heals everything, and judges every
 // property from what the workloads recorded. gossipsync sim is this
 // package with flags; a test can run it too, inside a testing/synctest
-// bubble, where a minute of faults takes seconds.
+// bubble, where a minute of faults takes seconds (Run).
+//
+// A user's own workload (Workload) runs beside the built-in ones: it
+// starts its clients on the cluster's nodes, follows crashes and
+// restarts through the cluster's hooks, and judges its own properties
+// (Judge), which join the report's table, its problems and its exit
+// status; a Timeliner also draws rows of its own in the timeline. The
+// records it keeps can be judged with package sim/check's checkers
+// (CheckLocks, CheckElection, CheckTasks) where they fit. The built-in
+// workloads do not go through the Workload interface: some of their
+// properties (E4, L4, M, V2) are judged against the schedule and the
+// measurements of the run, which a Workload's Check does not see.
 //
 // The same Seed gives the same fault schedule, physical clocks and
 // workload choices; timings still vary with the machine outside a
@@ -16,7 +27,8 @@
 // self-contained file (inline SVG, CSS and a few lines of script,
 // nothing fetched) with the faults as bands, the election leases, the
 // voter configuration, the lock holds, each node's clock error with its
-// uncertainty, and each node's tasks in flight.
+// uncertainty, each node's tasks in flight, and the user workloads'
+// rows.
 package chaos
 
 import (
