@@ -180,7 +180,11 @@ func (s *Service) maybeFound(v view, now time.Time) {
 			s.polling = false
 			s.mu.Unlock()
 		}()
-		if v := s.currentView(); s.poll(names[1:], need) && v.group == 0 && !s.mem.saw(v.led) && !s.mem.promisedOther(s.node.Name(), time.Now()) {
+		if !s.poll(names[1:], need) {
+			return
+		}
+		// The poll took up to failAfter: look again before founding.
+		if v := s.currentView(); v.group == 0 && !s.mem.saw(v.led) && !s.mem.promisedOther(s.node.Name(), time.Now()) {
 			s.found(ids)
 		}
 	})
