@@ -101,8 +101,7 @@ func (m *memory) serveFounding(_ context.Context, from string, _ foundingReq) (f
 		}
 		s.mu.Unlock()
 	}
-	need := max(m.node.ExpectedSize(), m.node.QuorumSize(), 1)
-	return m.answer(from, group, led, polling, need, timingFor(m.node.Profile()).failAfter, time.Now()), nil
+	return m.answer(from, group, led, polling, foundingNeed(m.node), timingFor(m.node.Profile()).failAfter, time.Now()), nil
 }
 
 // answer is the answer to founder from, given the group this node's
@@ -122,10 +121,14 @@ func (m *memory) answer(from string, group uint64, led, polling bool, need int, 
 	return resp
 }
 
-// need is how many nodes running the service a founding needs: a
-// majority of this node's quorum basis, and ExpectedSize.
-func (s *Service) need() int {
-	return max(s.node.ExpectedSize(), s.node.QuorumSize(), 1)
+// need is how many nodes running the service a founding needs, by this
+// node's quorum basis (foundingNeed).
+func (s *Service) need() int { return foundingNeed(s.node) }
+
+// foundingNeed is how many nodes running the service a founding needs
+// by n's quorum basis: a majority of it, and ExpectedSize.
+func foundingNeed(n *cluster.Node) int {
+	return max(n.ExpectedSize(), n.QuorumSize(), 1)
 }
 
 // maybeFound founds the first group: when no alive member is in one,
