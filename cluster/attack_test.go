@@ -111,7 +111,7 @@ func TestCraftedGossipStreamsLeaveNodeHealthy(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			needSources(t, tt.sources...)
-			streams, grew, failed, err := craftedGossipAttack(t, tt.declared, tt.sources)
+			streams, grew, failed, err := craftedGossipAttack(t, tt.declared, tt.sources, tt.neverSuspects)
 			if failed && tt.neverSuspects {
 				t.Errorf("another node declared the target failed during the attack")
 			}
@@ -129,8 +129,10 @@ func TestCraftedGossipStreamsLeaveNodeHealthy(t *testing.T) {
 // craftedGossipAttack runs the attack on the first node of a keyed
 // 3-node cluster and reports the number of streams opened, the peak
 // growth of the heap, whether another node declared the target failed,
-// and the result of a call to the target afterwards.
-func craftedGossipAttack(t *testing.T, declared int, sources []string) (streams int64, grew uint64, failed bool, callErr error) {
+// and the result of a call to the target afterwards (the first call, if
+// strict and nobody declared the target failed; else the first that
+// succeeds within 10 s).
+func craftedGossipAttack(t *testing.T, declared int, sources []string, strict bool) (streams int64, grew uint64, failed bool, callErr error) {
 	const (
 		attackers   = 16
 		attackFor   = time.Second
@@ -178,11 +180,15 @@ func craftedGossipAttack(t *testing.T, declared int, sources []string) (streams 
 		var pong string
 		return nodes[1].Call(ctx, target.Name(), "ping", "", &pong)
 	}
-	if failed {
+	if failed || !strict {
 		// A node that declared the target failed drops its connections
 		// to it when it handles the failure event, which may come after
 		// it sees the target alive again: a call in that moment gets
-		// ErrConnLost. What must hold is that the target serves again.
+		// ErrConnLost. So does a call on a connection the target itself
+		// dropped because it declared a peer failed while it was starved
+		// (connections are shared both ways), which the watch on the
+		// others does not see; a case that tolerates suspicion therefore
+		// asks only that the target serves again.
 		waitFor(t, 10*time.Second, "a call to the target to succeed", func() bool { return call() == nil })
 	}
 	return opened.Load(), grew, failed, call()
