@@ -120,6 +120,10 @@ type Config struct {
 	// Logger receives the node's logs, serf's and memberlist's included.
 	// nil = discard.
 	Logger *slog.Logger
+	// Clock is the machine's physical clock, which the node's leases and
+	// schedules read and wait on (see Clock). nil = SystemClock; a
+	// simulation gives each node one that is off and drifts.
+	Clock Clock
 	// MaxFrame is the largest RPC frame accepted or sent, in bytes. 0 =
 	// 4 MiB. A larger frame closes the connection it came on.
 	MaxFrame int
@@ -285,6 +289,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = discardLogger
+	}
+	if c.Clock == nil {
+		c.Clock = SystemClock{}
 	}
 	if c.MaxFrame == 0 {
 		c.MaxFrame = wire.DefaultMaxFrame

@@ -39,7 +39,7 @@ func (e *Elector) campaign(ctx context.Context, c candidate, h leases.Holder) (t
 			return 0, time.Time{}, err
 		}
 		leader, _, changed := e.w.view()
-		now := time.Now()
+		now := e.clk.Now()
 		// Announce every half TTL, times one plus the number of higher
 		// candidates heard: every candidate stays known, and the
 		// gossip of a cluster where every node campaigns grows with
@@ -72,7 +72,7 @@ func (e *Elector) campaign(ctx context.Context, c candidate, h leases.Holder) (t
 				continue
 			}
 		}
-		start = time.Now()
+		start = e.clk.Now()
 		preempt := !e.noPreempt && start.Sub(lastPreempt) >= e.ttl/4
 		r, err := e.do(ctx, e.ttl/4, leases.Cmd{Op: leases.OpClaim, Key: key(e.group), Holder: h, TTL: e.ttl, Preempt: preempt})
 		noQuorum = err != nil

@@ -161,7 +161,10 @@
 //     that matters.
 //   - Every Elector of a group should use the same LeaseTTL.
 //   - Leases assume clock rates within about 10 %; clock offsets do not
-//     matter, only durations are compared.
+//     matter, only durations are compared. Every duration and timer of a
+//     lease is on the node's clock (cluster.Config.Clock), the voters'
+//     hold of a grant on theirs; the chaos engine's drift scenario runs
+//     inside the bound and, with -drift 200000, past it, where E3 breaks.
 //   - Valid measures with Go's monotonic clock. On Linux it does not
 //     advance while the whole machine or VM is suspended (as opposed to
 //     a stopped process or a GC pause), so after such a suspend a lease

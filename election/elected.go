@@ -87,7 +87,7 @@ func (el *Elected) Term() uint64 {
 func (el *Elected) Valid() bool {
 	el.mu.Lock()
 	defer el.mu.Unlock()
-	return el.cur.validLocked(time.Now())
+	return el.cur.validLocked(el.e.clk.Now())
 }
 
 // Revoked returns a channel that closes as soon as this candidate may no
@@ -209,7 +209,7 @@ func (el *Elected) install(term uint64, start time.Time, h leases.Holder) (bool,
 		el.mu.Unlock()
 		return false, ErrClosed
 	}
-	if !time.Now().Before(end) {
+	if !e.clk.Now().Before(end) {
 		return false, nil
 	}
 	t := newTenure(e.ctx, term, end, h)

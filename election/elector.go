@@ -27,6 +27,7 @@ type Leader struct {
 // only while it has one. Safe for concurrent use.
 type Elector struct {
 	node       *cluster.Node
+	clk        cluster.Clock // the node's: leases are measured on it
 	svc        *voters.Service
 	releaseSvc func()        // drops this Elector's reference to svc
 	w          *watch        // the leader as announced by gossip
@@ -97,7 +98,7 @@ func New(n *cluster.Node, opts ...Option) (*Elector, error) {
 			return nil, err
 		}
 	}
-	e := &Elector{node: n, group: o.group, prio: o.priority, ttl: o.ttl, noPreempt: o.noPreempt, leading: map[*tenure]*Elected{}, w: newWatch()}
+	e := &Elector{node: n, clk: n.Clock(), group: o.group, prio: o.priority, ttl: o.ttl, noPreempt: o.noPreempt, leading: map[*tenure]*Elected{}, w: newWatch(n.Clock())}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.svc, e.releaseSvc = voters.Acquire(n)
 	e.unlisten = e.w.listen(n, e.group)
@@ -188,7 +189,7 @@ func (e *Elector) follow(ctx context.Context, out chan Leader) {
 		}
 		wait := time.Hour // nothing expires: wait for a change
 		if l.ID != "" {
-			wait = time.Until(expiry)
+			wait = expiry.Sub(e.clk.Now())
 		}
 		if e.wait(ctx, changed, wait) != nil {
 			return
@@ -234,7 +235,7 @@ func (e *Elector) check(ctx context.Context) error {
 // wait blocks until changed closes, d (at least minWait) passes, ctx is
 // done or the Elector closes.
 func (e *Elector) wait(ctx context.Context, changed <-chan struct{}, d time.Duration) error {
-	t := time.NewTimer(max(d, minWait))
+	t := e.clk.NewTimer(max(d, minWait))
 	defer t.Stop()
 	select {
 	case <-changed:

@@ -14,9 +14,9 @@ func (el *Elected) keep(t *tenure) {
 	e := el.e
 	defer el.end(t)
 	interval := e.ttl / 4
-	announced := time.Now() // install announced the win
+	announced := e.clk.Now() // install announced the win
 	for {
-		start := time.Now()
+		start := e.clk.Now()
 		el.mu.Lock()
 		live, leaseEnd := t.validLocked(start), t.end
 		el.mu.Unlock()
@@ -50,7 +50,7 @@ func (el *Elected) keep(t *tenure) {
 func (el *Elected) extend(t *tenure, start time.Time) bool {
 	el.mu.Lock()
 	defer el.mu.Unlock()
-	if !t.validLocked(time.Now()) {
+	if !t.validLocked(el.e.clk.Now()) {
 		return false
 	}
 	t.end = start.Add(el.e.ttl)
@@ -66,7 +66,7 @@ func (el *Elected) sleep(t *tenure, next time.Time) bool {
 		next = t.end
 	}
 	el.mu.Unlock()
-	timer := time.NewTimer(time.Until(next))
+	timer := el.e.clk.NewTimer(next.Sub(el.e.clk.Now()))
 	defer timer.Stop()
 	select {
 	case <-timer.C:
@@ -116,7 +116,7 @@ func (el *Elected) end(t *tenure) {
 	delete(e.leading, t)
 	e.mu.Unlock()
 	if !resigned {
-		timer := time.NewTimer(e.ttl / 4)
+		timer := e.clk.NewTimer(e.ttl / 4)
 		select {
 		case <-timer.C:
 		case <-e.ctx.Done():

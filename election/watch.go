@@ -35,6 +35,7 @@ type announcement struct {
 // announced or it goes unrefreshed for a hold (a leader announces again
 // every half TTL).
 type watch struct {
+	clk     cluster.Clock // the node's
 	mu      sync.Mutex
 	leader  Leader
 	expiry  time.Time
@@ -44,8 +45,8 @@ type watch struct {
 	campaigning map[candidate]time.Time
 }
 
-func newWatch() *watch {
-	return &watch{changed: make(chan struct{}), campaigning: map[candidate]time.Time{}}
+func newWatch(clk cluster.Clock) *watch {
+	return &watch{clk: clk, changed: make(chan struct{}), campaigning: map[candidate]time.Time{}}
 }
 
 // heard folds an announcement of the watched group in.
@@ -95,7 +96,7 @@ func (w *watch) currentLocked(now time.Time) Leader {
 func (w *watch) view() (Leader, time.Time, <-chan struct{}) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.currentLocked(time.Now()), w.expiry, w.changed
+	return w.currentLocked(w.clk.Now()), w.expiry, w.changed
 }
 
 // higher returns the highest-ranked live candidate heard campaigning
@@ -130,7 +131,7 @@ func (w *watch) listen(n *cluster.Node, group string) (unregister func()) {
 		if msgpack.Unmarshal(payload, &a) != nil || a.Group != group {
 			return
 		}
-		w.heard(a, time.Now())
+		w.heard(a, w.clk.Now())
 	})
 }
 

@@ -63,15 +63,16 @@ func (m *Manager) acquire(ctx context.Context, id string, try bool, opts []Acqui
 // lease; it reports false if that round fell short of a majority, or the
 // lease is over anyway by the time it ends.
 func (l *Lock) confirm(ctx context.Context) bool {
-	if time.Until(l.leaseEnd) < l.ttl/2 {
-		start := time.Now()
+	clk := l.m.node.Clock()
+	if l.leaseEnd.Sub(clk.Now()) < l.ttl/2 {
+		start := clk.Now()
 		ok, _ := l.renewRound(ctx, l.ttl/3, 0)
 		if !ok {
 			return false
 		}
 		l.start, l.leaseEnd = start, start.Add(l.ttl)
 	}
-	return time.Now().Before(l.leaseEnd)
+	return clk.Now().Before(l.leaseEnd)
 }
 
 // ask sends the acquisition to the id's coordinator, or to the next ring
@@ -92,7 +93,7 @@ func (m *Manager) ask(ctx context.Context, req acquireReq) (coord string, h hold
 		coord = owner
 		h = holder{Node: m.node.Name(), Mgr: m.id, Handle: m.handles.Add(1)}
 		req.Holder = h
-		sent := time.Now()
+		sent := m.node.Clock().Now()
 		var resp acquireResp
 		err = m.callCoordinator(ctx, owner, req, &resp)
 		if err == nil {

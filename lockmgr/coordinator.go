@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/internal/leases"
 )
 
@@ -39,7 +40,7 @@ type waiter struct {
 // runs claim rounds until it wins a majority, the caller's ctx ends, or
 // (TryAcquire) the id is held.
 func (s *server) acquire(ctx context.Context, _ string, req acquireReq) (acquireResp, error) {
-	begin := time.Now()
+	begin := s.node.Clock().Now()
 	ctx, cancel := context.WithCancel(ctx)
 	defer context.AfterFunc(s.ctx, cancel)()
 	defer cancel()
@@ -102,7 +103,7 @@ func (s *server) dequeue(id string, w *waiter) {
 // the coordinator keeps state only for ids in use, not for every id
 // ever locked.
 func (s *server) forgetLocked(id string, q *idQueue) {
-	if len(q.waiters) == 0 && (q.held == nil || !time.Now().Before(q.held.until)) {
+	if len(q.waiters) == 0 && (q.held == nil || !s.node.Clock().Now().Before(q.held.until)) {
 		delete(s.queues, id)
 	}
 }
@@ -200,20 +201,20 @@ func (s *server) serve(ctx context.Context, req acquireReq, begin time.Time) (ac
 		// The last grant made here is held: wait for its release (a
 		// claim now would fail), but at most TTL/4 in all, after which
 		// the voters' answer rules as usual.
-		now := time.Now()
+		now := s.node.Clock().Now()
 		if left, changed := s.heldLeft(req.ID, now); left > 0 && !req.Try {
 			if heldSince.IsZero() {
 				heldSince = now
 			}
 			if wait := min(left, heldSince.Add(req.TTL/4).Sub(now)); wait > 0 {
-				if err := sleep(ctx, changed, wait); err != nil {
+				if err := sleep(ctx, s.node.Clock(), changed, wait); err != nil {
 					return acquireResp{}, err
 				}
 				continue
 			}
 		}
 		free, changed := s.freedRelease(req.ID)
-		start := time.Now()
+		start := s.node.Clock().Now()
 		r, err := s.claim(req, free)
 		switch {
 		case err == nil && r.OK:
@@ -227,7 +228,7 @@ func (s *server) serve(ctx context.Context, req acquireReq, begin time.Time) (ac
 			return acquireResp{}, ctx.Err()
 		case req.Try && err == nil && r.Holder != nil:
 			return acquireResp{}, ErrLocked
-		case err != nil && (req.Try || !failingSince.IsZero() && time.Since(failingSince) >= noQuorumAfter(req.TTL)):
+		case err != nil && (req.Try || !failingSince.IsZero() && s.node.Clock().Now().Sub(failingSince) >= noQuorumAfter(req.TTL)):
 			return acquireResp{}, ErrNoQuorum
 		case err != nil && failingSince.IsZero():
 			failingSince = start
@@ -243,7 +244,7 @@ func (s *server) serve(ctx context.Context, req acquireReq, begin time.Time) (ac
 		} else if err == nil {
 			wait = min(quietRetry, req.TTL/4)
 		}
-		if err := sleep(ctx, changed, wait); err != nil {
+		if err := sleep(ctx, s.node.Clock(), changed, wait); err != nil {
 			return acquireResp{}, err
 		}
 	}
@@ -294,9 +295,9 @@ func (s *server) releaseGrant(req acquireReq, token uint64) {
 	s.do(ctx, req.Quorum, s.node.Name(), []leases.Cmd{{Op: leases.OpRelease, Key: key(req.ID), Holder: req.Holder.lease(), Token: token}})
 }
 
-// sleep waits for d, a close of changed, or the end of ctx.
-func sleep(ctx context.Context, changed <-chan struct{}, d time.Duration) error {
-	t := time.NewTimer(d)
+// sleep waits for d on clk, a close of changed, or the end of ctx.
+func sleep(ctx context.Context, clk cluster.Clock, changed <-chan struct{}, d time.Duration) error {
+	t := clk.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-changed:

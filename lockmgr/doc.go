@@ -86,7 +86,10 @@
 //     log, not in any one process.
 //   - L3: no two holds overlap in real time, as long as clock rates are
 //     within about 10 % and no holder pauses longer than its TTL while
-//     holding. An id is granted only when free; a grant is freed by its
+//     holding (every lease is measured on its node's clock,
+//     cluster.Config.Clock; TestSimClockRates cuts off a holder whose
+//     clock runs slow from voters whose clocks run fast: at ±4 % its
+//     lease ends first, at ±20 % the next grant comes first). An id is granted only when free; a grant is freed by its
 //     holder, or by an expiry proposed TTL + TTL/4 after the proposing
 //     voter applied the last renewal, which it received after the holder
 //     sent it; the holder's lease ends TTL after that send.

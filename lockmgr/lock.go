@@ -83,7 +83,7 @@ func (l *Lock) Valid() bool {
 		return false
 	default:
 	}
-	if l.liveLocked(time.Now()) {
+	if l.liveLocked(l.m.node.Clock().Now()) {
 		return true
 	}
 	l.endLocked(true) // does nothing if it ended already
@@ -169,7 +169,7 @@ func (l *Lock) keep() {
 		l.mu.Lock()
 		leaseEnd, ended := l.leaseEnd, l.ended
 		l.mu.Unlock()
-		start := time.Now()
+		start := m.node.Clock().Now()
 		if ended || !start.Before(leaseEnd) {
 			return
 		}
@@ -184,7 +184,7 @@ func (l *Lock) keep() {
 			l.mu.Lock()
 			// A lease that lapsed, even for a moment, stays over: the
 			// holder may have seen it gone (as in package election).
-			if !l.liveLocked(time.Now()) {
+			if !l.liveLocked(m.node.Clock().Now()) {
 				l.mu.Unlock()
 				return
 			}
@@ -212,7 +212,8 @@ func (l *Lock) pause(t time.Time) bool {
 	if leaseEnd.Before(t) {
 		t = leaseEnd
 	}
-	timer := time.NewTimer(time.Until(t))
+	clk := l.m.node.Clock()
+	timer := clk.NewTimer(t.Sub(clk.Now()))
 	defer timer.Stop()
 	select {
 	case <-timer.C:

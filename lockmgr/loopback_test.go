@@ -13,11 +13,16 @@ import (
 	"github.com/gossipsync/gossipsync/lockmgr"
 )
 
-// On real loopback sockets: a new acceptor is quiet for lbDelay, and
-// leases are lbTTL (the most lbDelay allows: TTL+TTL/4 <= LockDelay).
+// On real loopback sockets, LockDelay is lbDelay and leases are lbTTL
+// (short, so that a crashed holder's lease runs out soon) or, in the
+// tests that hammer many holds, hammerTTL: long enough that a machine
+// stalled by the race detector and a parallel build does not let a
+// lease lapse between Acquire and Release (it did at 400 ms: Release
+// returned ErrLeaseExpired).
 const (
-	lbDelay = 500 * time.Millisecond
-	lbTTL   = 400 * time.Millisecond
+	lbDelay   = 2500 * time.Millisecond // allows TTLs up to 2 s (TTL+TTL/4 <= LockDelay)
+	lbTTL     = 400 * time.Millisecond
+	hammerTTL = 2 * time.Second
 )
 
 // loopback is a cluster of nodes on 127.0.0.1 with one Manager each.
@@ -106,7 +111,7 @@ func hammer(t *testing.T, lb *loopback, ids []string, state []guarded, perNode, 
 // holdOnce acquires id, runs the critical section on g, checks the lease
 // held throughout, and releases.
 func holdOnce(ctx context.Context, m *lockmgr.Manager, id string, g *guarded) error {
-	l, err := m.Acquire(ctx, id, lockmgr.TTL(lbTTL))
+	l, err := m.Acquire(ctx, id, lockmgr.TTL(hammerTTL))
 	if err != nil {
 		return fmt.Errorf("acquire %s: %w", id, err)
 	}
@@ -140,7 +145,7 @@ func TestLoopbackOneID(t *testing.T) {
 			begin := time.Now()
 			hammer(t, lb, []string{"counter"}, state, tt.perNode, tt.iters)
 			want := tt.nodes * tt.perNode * tt.iters
-			t.Logf("%d holds in %v (the first waits out the %v quiet period)", want, time.Since(begin), lbDelay)
+			t.Logf("%d holds in %v", want, time.Since(begin))
 			if got := state[0].count; got != want {
 				t.Errorf("count = %d, want %d", got, want)
 			}

@@ -124,7 +124,7 @@ func (r *renewals) renew(ctx context.Context, quorum bool, coord string, cmd lea
 func (r *renewals) send(d renewDest, b *renewBatch, gather time.Duration) {
 	defer r.s.wg.Done()
 	defer close(b.done)
-	t := time.NewTimer(gather)
+	t := r.s.node.Clock().NewTimer(gather)
 	defer t.Stop()
 	select {
 	case <-t.C:

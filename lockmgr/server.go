@@ -40,7 +40,7 @@ type serverKey struct{}
 func acquireServer(n *cluster.Node) (*server, func()) {
 	v, release := n.Shared(serverKey{}, func() any {
 		s := &server{node: n, local: leases.New(), queues: map[string]*idQueue{}}
-		s.local.Apply([]leases.Cmd{{Op: leases.OpFound}}, time.Now())
+		s.local.Apply([]leases.Cmd{{Op: leases.OpFound}}, n.Clock().Now())
 		s.svc, s.releaseSvc = voters.Acquire(n)
 		s.ctx, s.cancel = context.WithCancel(context.Background())
 		s.renewals.s = s
@@ -85,16 +85,18 @@ func (s *server) applyLocal(cmds []leases.Cmd) []leases.Result {
 		s.wg.Add(1)
 		go s.expireLocal()
 	})
-	return s.local.Apply(cmds, time.Now())
+	return s.local.Apply(cmds, s.node.Clock().Now())
 }
 
 func (s *server) expireLocal() {
 	defer s.wg.Done()
-	t := time.NewTicker(localTick)
+	clk := s.node.Clock()
+	t := clk.NewTicker(localTick)
 	defer t.Stop()
 	for {
 		select {
-		case now := <-t.C:
+		case <-t.C:
+			now := clk.Now()
 			if cmds := s.local.Expired(now); len(cmds) > 0 {
 				s.local.Apply(cmds, now)
 			}

@@ -112,6 +112,7 @@ func (c *Cluster) startNode(name string) (*cluster.Node, error) {
 		Profile:   c.opt.Profile,
 		Network:   c.net.Host(ip),
 		Logger:    c.opt.Logger,
+		Clock:     c.physClock(name),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sim: start %s: %w", name, err)
@@ -359,36 +360,49 @@ func (c *Cluster) SetLoss(p float64) { c.net.SetLoss(p) }
 // SetDelay sets the per-message delay range.
 func (c *Cluster) SetDelay(min, max time.Duration) { c.net.SetDelay(min, max) }
 
-// Clock returns node name's simulated physical clock, to pass to
-// clock.Source. It belongs to the machine, so it keeps running across
-// crashes and restarts, and SetSkew and SetDrift apply to it at once. It
-// returns nil for an unknown name.
+// Clock returns the wall reading of node name's simulated physical
+// clock, to pass to clock.Source: its skew, drift and jumps. The node's
+// services other than its clock read the machine's clock as its
+// cluster.Clock (Node.Clock), which has the skew and the drift but not
+// the jumps. The clock belongs to the machine, so it keeps running across
+// crashes and restarts, and SetSkew, SetDrift and Jump apply to it at
+// once. Clock returns nil for an unknown name.
 func (c *Cluster) Clock(name string) func() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if pc := c.clocks[name]; pc != nil {
-		return pc.now
+	if pc := c.physClock(name); pc != nil {
+		return pc.wall
 	}
 	return nil
 }
 
-// SetSkew steps node name's physical clock to read real time plus d.
-func (c *Cluster) SetSkew(name string, d time.Duration) {
+// physClock returns node name's physical clock, or nil.
+func (c *Cluster) physClock(name string) *physClock {
 	c.mu.Lock()
-	pc := c.clocks[name]
-	c.mu.Unlock()
-	if pc != nil {
+	defer c.mu.Unlock()
+	return c.clocks[name]
+}
+
+// SetSkew sets node name's physical clock to read real time plus d now,
+// its wall reading and the readings its leases measure time with: the
+// machine's setting, for before its services start (see Jump).
+func (c *Cluster) SetSkew(name string, d time.Duration) {
+	if pc := c.physClock(name); pc != nil {
 		pc.setSkew(d)
+	}
+}
+
+// Jump steps the wall reading of node name's physical clock by d, as a
+// step of a real machine's time does: its cluster clock sees it, its
+// leases (which measure with monotonic readings) do not.
+func (c *Cluster) Jump(name string, d time.Duration) {
+	if pc := c.physClock(name); pc != nil {
+		pc.stepWall(d)
 	}
 }
 
 // SetDrift makes node name's physical clock run fast (ppm > 0) or slow by
 // ppm parts per million from now on, without a step.
 func (c *Cluster) SetDrift(name string, ppm float64) {
-	c.mu.Lock()
-	pc := c.clocks[name]
-	c.mu.Unlock()
-	if pc != nil {
+	if pc := c.physClock(name); pc != nil {
 		pc.setDrift(ppm)
 	}
 }

@@ -101,7 +101,10 @@
 //
 // Schedule(name, every, cmd) campaigns in the election group
 // "taskpool.schedule."+name. Tick k is [k×every, (k+1)×every) of Unix
-// time. The leader runs cmd once per tick, at its start, then tells every
+// time as the leader's clock reads it (cluster.Config.Clock: a leader
+// whose clock is off by d runs its ticks d early or late, and a leader
+// change to a clock ahead skips the ticks between, one to a clock behind
+// runs the next tick late; neither repeats a tick told done). The leader runs cmd once per tick, at its start, then tells every
 // member "tick k done" (best effort, bounded wait). A new leader first
 // asks the members for the highest tick done and waits for a majority of
 // the quorum basis to answer, then starts at max(that+1, current tick):

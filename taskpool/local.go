@@ -18,7 +18,7 @@ func (p *Pool) runLocal(ctx context.Context, cmd Command) error {
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			p.retried.Add(1)
-			if !sleep(ctx, backoff(attempt)) || ctx.Err() != nil {
+			if !p.sleep(ctx, backoff(attempt)) || ctx.Err() != nil {
 				return ended(ctx, cmd.Name, last)
 			}
 		}

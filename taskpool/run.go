@@ -146,7 +146,7 @@ func (p *Pool) runRemote(ctx context.Context, cmd Command) ([]byte, error) {
 		}
 		p.retried.Add(1)
 		waits++
-		if !sleep(ctx, backoff(waits)) {
+		if !p.sleep(ctx, backoff(waits)) {
 			return nil, ended(ctx, cmd.Name, last)
 		}
 	}
@@ -337,9 +337,10 @@ func backoff(n int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// sleep waits d or until ctx ends; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
+// sleep waits d on the node's clock or until ctx ends; it reports
+// whether d passed.
+func (p *Pool) sleep(ctx context.Context, d time.Duration) bool {
+	t := p.node.Clock().NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:

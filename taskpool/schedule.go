@@ -87,7 +87,7 @@ func (p *Pool) campaign(ctx context.Context, e *election.Elector, name string, e
 	for ctx.Err() == nil {
 		el, err := e.Elect(ctx, p.node.Name())
 		if err != nil {
-			if !sleep(ctx, 100*time.Millisecond) {
+			if !p.sleep(ctx, 100*time.Millisecond) {
 				return
 			}
 			continue
@@ -116,9 +116,13 @@ func (p *Pool) lead(ctx context.Context, el *election.Elected, name string, ever
 	if !ok {
 		return
 	}
-	next := max(last+1, tickOf(time.Now(), every))
+	// Ticks are counted on this node's clock, from the Unix epoch, so
+	// that they fall at the same wall times on every node, give or take
+	// the offsets of their clocks.
+	clk := p.node.Clock()
+	next := max(last+1, tickOf(clk.Now(), every))
 	for {
-		if !sleep(lctx, time.Until(time.Unix(0, 0).Add(time.Duration(next)*every))) {
+		if !p.sleep(lctx, time.Unix(0, 0).Add(time.Duration(next)*every).Sub(clk.Now())) {
 			return
 		}
 		// Revoked can close late after a freeze of this process
@@ -137,7 +141,7 @@ func (p *Pool) lead(ctx context.Context, el *election.Elected, name string, ever
 			return
 		}
 		p.tellDone(lctx, name, next, el.Term(), every)
-		next = max(next+1, tickOf(time.Now(), every))
+		next = max(next+1, tickOf(clk.Now(), every))
 	}
 }
 
@@ -163,7 +167,7 @@ func (p *Pool) lastDone(ctx context.Context, name string, every time.Duration) (
 			p.noteTick(name, best)
 			return best, true
 		}
-		if !sleep(ctx, 100*time.Millisecond) {
+		if !p.sleep(ctx, 100*time.Millisecond) {
 			return 0, false
 		}
 	}

@@ -101,7 +101,7 @@ func (m *memory) serveFounding(_ context.Context, from string, _ foundingReq) (f
 		}
 		s.mu.Unlock()
 	}
-	return m.answer(from, group, led, polling, foundingNeed(m.node), timingFor(m.node.Profile()).failAfter, time.Now()), nil
+	return m.answer(from, group, led, polling, foundingNeed(m.node), timingFor(m.node.Profile()).failAfter, m.node.Clock().Now()), nil
 }
 
 // answer is the answer to founder from, given the group this node's
@@ -187,7 +187,7 @@ func (s *Service) maybeFound(v view, now time.Time) {
 			return
 		}
 		// The poll took up to failAfter: look again before founding.
-		if v := s.currentView(); v.group == 0 && !s.mem.saw(v.led) && !s.mem.promisedOther(s.node.Name(), time.Now()) {
+		if v := s.currentView(); v.group == 0 && !s.mem.saw(v.led) && !s.mem.promisedOther(s.node.Name(), s.node.Clock().Now()) {
 			s.found(ids)
 		}
 	})
@@ -237,7 +237,7 @@ func (s *Service) poll(peers []string, need int) bool {
 	case veto != "":
 		s.mu.Lock()
 		// Two founders that stopped each other try again apart.
-		s.vetoedUntil = time.Now().Add(s.opt.failAfter/2 + rand.N(s.opt.failAfter/2))
+		s.vetoedUntil = s.node.Clock().Now().Add(s.opt.failAfter/2 + rand.N(s.opt.failAfter/2))
 		s.mu.Unlock()
 		s.log.Info("not founding a voter group: a peer knows of one", "peer", veto)
 		return false

@@ -17,7 +17,8 @@ import (
 // on the leader the autopilot and the expiry of leases.
 func (s *Service) loop() {
 	defer s.wg.Done()
-	t := time.NewTicker(s.opt.tick)
+	clk := s.node.Clock()
+	t := clk.NewTicker(s.opt.tick)
 	defer t.Stop()
 	for n := 0; ; n++ {
 		select {
@@ -29,7 +30,7 @@ func (s *Service) loop() {
 			leading := s.leading
 			s.mu.Unlock()
 			if leading || n%4 == 0 {
-				s.step(time.Now())
+				s.step(clk.Now())
 			}
 		case <-s.node.Done():
 			s.stop() // the node closed under the service (a crash)

@@ -65,7 +65,11 @@ func (m *member) noteRemoved(cfg []uint64, v view) {
 }
 
 // machine replicates a lease table: every entry is a batch of commands.
-type machine struct{ t *leases.Table }
+// It records when it applied each grant on clk, the node's clock.
+type machine struct {
+	t   *leases.Table
+	clk cluster.Clock
+}
 
 func (m machine) Apply(_ uint64, data []byte) any {
 	cmds, rest, ok := leases.ParseCmds(data)
@@ -75,12 +79,12 @@ func (m machine) Apply(_ uint64, data []byte) any {
 			return errtext.Errorf("voters: ", "voters: malformed entry: %w", err)
 		}
 	}
-	return m.t.Apply(cmds, time.Now())
+	return m.t.Apply(cmds, m.clk.Now())
 }
 
 func (m machine) Snapshot() ([]byte, error) { return m.t.Snapshot() }
 
-func (m machine) Restore(data []byte) error { return m.t.Restore(data, time.Now()) }
+func (m machine) Restore(data []byte) error { return m.t.Restore(data, m.clk.Now()) }
 
 // startMember starts this incarnation's member of group: the group's
 // first voter when voters is set, else an empty member that a leader
@@ -91,7 +95,7 @@ func (s *Service) startMember(group uint64, voters []uint64) (*member, error) {
 		ID:           s.rid,
 		Voters:       voters,
 		Transport:    groupTransport{s: s, group: group},
-		StateMachine: machine{t},
+		StateMachine: machine{t, s.node.Clock()},
 		Logger:       s.log,
 		// A heartbeat every other tick (20 ms), five per shortest
 		// election timeout (10 ticks): heartbeats are most of an idle
@@ -102,7 +106,7 @@ func (s *Service) startMember(group uint64, voters []uint64) (*member, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
+	now := s.node.Clock().Now()
 	return &member{group: group, id: s.rid, g: g, table: t, started: now, heard: now}, nil
 }
 

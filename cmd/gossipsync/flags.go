@@ -20,7 +20,8 @@ Runs a chaos test of gossipsync on a simulated in-memory network (no
 sockets) and reports whether its guarantees held.
 
 It starts -nodes nodes, each with a physical clock off by a seeded skew
-(up to the -skew flag) and drift (up to -drift ppm). On every node it
+(up to the -skew flag) and drift (up to -drift ppm), which its leases,
+timers and schedules run on as well as its cluster clock. On every node it
 runs four workloads at once: an election campaign in one group, a clock
 synchronized to the cluster's clock reference, lock clients contending
 on 3 locks and writing through a fencing Fence, and task submitters
@@ -105,7 +106,7 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 	fs.StringVar(&cfg.opts.Scenario, "scenario", "all", "the `name` of the scenario to run: "+strings.Join(chaos.ScenarioNames(), ", "))
 	list := fs.Bool("list", false, "describe the scenarios and exit")
 	fs.DurationVar(&clocks.Skew, "skew", 5*time.Second, "physical clocks are off by up to ± this (0 = none; default: the scenario's, 1h for skew)")
-	fs.Float64Var(&clocks.Drift, "drift", 200, fmt.Sprintf("physical clocks run fast or slow by up to ± this many ppm, whole ppm, at most %d (0 = none; default: the scenario's, %d for skew)", chaos.MaxDrift, chaos.MaxDrift))
+	fs.Float64Var(&clocks.Drift, "drift", 200, fmt.Sprintf("physical clocks run fast or slow by up to ± this many ppm, whole ppm, at most %d (0 = none; default: the scenario's, 1000 for skew, 40000 for drift; past 1000 the cluster clocks are told, and past about 50000 the leases' bound is left)", chaos.MaxDrift))
 	fs.BoolVar(&cfg.opts.Unsafe, "unsafe", false, "run the lock workload without quorum (lockmgr.Quorum(false)): expect L1-L3 violations and exit status 1")
 	fs.StringVar(&cfg.JSON, "json", "", "also write the report as JSON to this `file`")
 	fs.StringVar(&cfg.HTML, "html", "", "also write a timeline of the run as an HTML page to this `file`")

@@ -33,15 +33,15 @@ func TestUsageAndFlagErrors(t *testing.T) {
 		{"bad value", []string{"sim", "-nodes", "many"}, 2, "", `invalid value "many" for flag -nodes`},
 		{"too few nodes", []string{"sim", "-nodes", "2"}, 2, "", "-nodes is 2; want 3 to"},
 		{"short duration", []string{"sim", "-duration", "1s"}, 2, "", "-duration is 1s; want at least 3s"},
-		{"unknown scenario", []string{"sim", "-scenario", "flood"}, 2, "", `unknown scenario "flood" (want one of partition, crash, pause, skew, loss, churn, rollout, scale, all`},
+		{"unknown scenario", []string{"sim", "-scenario", "flood"}, 2, "", `unknown scenario "flood" (want one of partition, crash, pause, skew, loss, churn, rollout, scale, drift, all`},
 		{"scale past the size limit", []string{"sim", "-scenario", "scale", "-nodes", "150"}, 2, "", "-nodes is 150; the scale scenario grows the cluster to 1.5 times that, so want 3 to 133"},
 		{"list", []string{"sim", "-list"}, 0, "  churn      nodes leave gracefully", ""},
 		{"list scale", []string{"sim", "-list"}, 0, "  scale      the cluster grows by joins", ""},
 		{"extra argument", []string{"sim", "now"}, 2, "", `unexpected argument "now"`},
 		{"negative skew", []string{"sim", "-skew", "-1s"}, 2, "", "-skew is -1s; want 0 to 24h0m0s"},
 		{"skew without unit", []string{"sim", "-skew", "5"}, 2, "", `invalid value "5" for flag -skew`},
-		{"drift too fast", []string{"sim", "-drift", "1500"}, 2, "", "-drift is 1500 ppm; want 0 to 1000"},
-		{"drift NaN", []string{"sim", "-drift", "NaN"}, 2, "", "-drift is NaN ppm; want 0 to 1000"},
+		{"drift too fast", []string{"sim", "-drift", "250000"}, 2, "", "-drift is 250000 ppm; want 0 to 200000"},
+		{"drift NaN", []string{"sim", "-drift", "NaN"}, 2, "", "-drift is NaN ppm; want 0 to 200000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -67,7 +67,7 @@ func discardOutputs(cfg simConfig) {
 // exitStatus prints to stderr why the run failed, if it did, and returns
 // the exit status: 1 then, else 0.
 func exitStatus(rep *chaos.Report, stderr io.Writer) int {
-	for _, p := range rep.Problems() {
+	for _, p := range rep.Problems {
 		fmt.Fprintf(stderr, "gossipsync sim: %s\n", p)
 	}
 	return rep.Status()

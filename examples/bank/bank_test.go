@@ -23,12 +23,12 @@ func TestTransfersSurviveChaos(t *testing.T) {
 				w := newTransfers(false)
 				rep := chaos.Run(t, chaos.Options{Scenario: name, Nodes: 5, Seed: 7, Duration: 10 * time.Second}, w)
 				if rep.Broken() {
-					t.Errorf("broken: %q", rep.Problems())
+					t.Errorf("broken: %q", rep.Problems)
 				}
-				if len(rep.User) != 1 || rep.User[0].Verdict != chaos.Held {
-					t.Errorf("B1: %+v; want held", rep.User)
+				if len(rep.User()) != 1 || rep.User()[0].Verdict != chaos.Held {
+					t.Errorf("B1: %+v; want held", rep.User())
 				}
-				t.Logf("%s: B1 %s (%s)", name, rep.User[0].Verdict, rep.User[0].Figures)
+				t.Logf("%s: B1 %s (%s)", name, rep.User()[0].Verdict, rep.User()[0].Figures)
 				time.Sleep(10 * time.Second) // memberlist's and serf's goroutines end after Shutdown
 			})
 		})
@@ -41,10 +41,10 @@ func TestUnsafeTransfersBreak(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newTransfers(true)
 		rep := chaos.Run(t, chaos.Options{Scenario: "partition", Nodes: 5, Seed: 3, Duration: 10 * time.Second, Unsafe: true}, w)
-		if len(rep.User) != 1 || rep.User[0].Verdict != chaos.Broken || !rep.Broken() {
-			t.Errorf("B1: %+v; want broken, and the report broken", rep.User)
+		if len(rep.User()) != 1 || rep.User()[0].Verdict != chaos.Broken || !rep.Broken() {
+			t.Errorf("B1: %+v; want broken, and the report broken", rep.User())
 		}
-		t.Logf("unsafe: B1 %s (%s)", rep.User[0].Verdict, rep.User[0].Figures)
+		t.Logf("unsafe: B1 %s (%s)", rep.User()[0].Verdict, rep.User()[0].Figures)
 		time.Sleep(10 * time.Second)
 	})
 }

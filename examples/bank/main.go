@@ -50,10 +50,10 @@ func main() {
 			fmt.Fprintf(os.Stderr, "bank: %s: %v\n", name, err)
 			os.Exit(1)
 		}
-		for _, p := range rep.User {
+		for _, p := range rep.User() {
 			fmt.Printf("%-10s %s %s: %s (%s)\n", name, p.ID, p.Name, p.Verdict, p.Figures)
 		}
-		for _, p := range rep.Problems() {
+		for _, p := range rep.Problems {
 			fmt.Printf("%-10s %s\n", name, p)
 			status = 1
 		}

@@ -22,8 +22,11 @@
 //
 // The same Seed gives the same fault schedule, physical clocks and
 // workload choices; timings still vary with the machine outside a
-// bubble. Report carries the verdicts (Problems, OK), the figures behind
-// them, a JSON copy (WriteJSON) and a timeline page (WriteHTML): one
+// bubble. One Report carries the verdicts (Properties, Problems, OK)
+// and the figures behind them, in exported fields that are also its JSON
+// form (WriteJSON; a report read back with encoding/json is the same
+// value, without the records the page draws), its table (String) and a
+// timeline page (WriteHTML): one
 // self-contained file (inline SVG, CSS and a few lines of script,
 // nothing fetched) with the faults as bands, the election leases, the
 // voter configuration, the lock holds, each node's clock error with its
@@ -54,7 +57,12 @@ type Options struct {
 
 // Clocks bounds how far the nodes' physical clocks are off: each is
 // skewed by up to ±Skew (0 to MaxSkew) and runs fast or slow by up to
-// ±Drift ppm (0 to MaxDrift), drawn from the seed.
+// ±Drift ppm (0 to MaxDrift), drawn from the seed. The skew and the
+// drift reach every node's leases and schedules (cluster.Clock); the
+// clock reference's jumps reach only the cluster clocks. Past 1000 ppm
+// the cluster clocks are told the drift (clock.MaxDrift, at most 10 %);
+// the leases assume any two clocks' rates within about 10 % of each
+// other, which ±5 % keeps and more may not (the drift scenario).
 type Clocks struct {
 	Skew  time.Duration
 	Drift float64
@@ -65,7 +73,7 @@ const (
 	MaxNodes    = maxSimSize   // the simulation runs in real time
 	MinDuration = minPhase     // one phase
 	MaxSkew     = maxSkewFlag  // of Clocks.Skew
-	MaxDrift    = maxDriftFlag // ppm, of Clocks.Drift: the clocks assume each physical clock within it
+	MaxDrift    = maxDriftFlag // ppm, of Clocks.Drift: ±20 %, twice the bound the leases assume
 )
 
 // OptionError is an Options field out of its range.
@@ -113,7 +121,7 @@ func (o Options) config() (simConfig, error) {
 	case cfg.Skew < 0 || cfg.Skew > maxSkewFlag:
 		return cfg, &OptionError{"Skew", fmt.Sprintf("is %v; want 0 to %v", cfg.Skew, maxSkewFlag)}
 	case !(cfg.Drift >= 0 && cfg.Drift <= maxDriftFlag): // also catches NaN
-		return cfg, &OptionError{"Drift", fmt.Sprintf("is %v ppm; want 0 to %d (the clocks assume each physical clock within ±%d ppm)", cfg.Drift, maxDriftFlag, maxDriftFlag)}
+		return cfg, &OptionError{"Drift", fmt.Sprintf("is %v ppm; want 0 to %d (±%g %%)", cfg.Drift, maxDriftFlag, float64(maxDriftFlag)/1e4)}
 	}
 	return cfg, nil
 }

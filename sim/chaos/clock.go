@@ -21,8 +21,28 @@ import (
 const (
 	observeEvery = 100 * time.Millisecond
 	maxSkewFlag  = 24 * time.Hour
-	maxDriftFlag = 1000 // ppm; clock's default MaxDrift (2000 ppm) covers two clocks within ±1000 ppm
+	// clockDrift is the drift, in ppm, that the cluster clocks assume
+	// by default: clock's MaxDrift of 2000 ppm covers two physical
+	// clocks within ±1000 ppm. A run with more tells them (clockOptions).
+	clockDrift = 1000
+	// maxDriftFlag is ±20 %: far past the bound the leases assume (rates
+	// within about 10 % of each other), so that a run can show what
+	// breaks there.
+	maxDriftFlag = 200_000
+	// maxClockDrift is the most clock.MaxDrift takes: 10 %.
+	maxClockDrift = 100_000
 )
+
+// clockOptions returns the options of the cluster clocks for physical
+// clocks within ±ppm: none within clockDrift, else MaxDrift for two such
+// clocks, at most maxClockDrift. Beyond that the clocks assume less drift
+// than there is, as the leases do, and the report shows what breaks.
+func clockOptions(ppm float64) []clock.Option {
+	if ppm <= clockDrift {
+		return nil
+	}
+	return []clock.Option{clock.MaxDrift(min(2*ppm, maxClockDrift))}
+}
 
 // nodeNames returns the names sim.Start gives n nodes: n1..nN.
 func nodeNames(n int) []string {
@@ -315,14 +335,14 @@ func (r *runner) waitClockSync(ctx context.Context, t0 time.Time, d time.Duratio
 func (r *runner) showFirstSync(s clockSync) {
 	r.first = s
 	r.shownRef = referenceLine(s.Ref)
-	r.out.printf("clock: %s\n\n", syncLine(s, "the start"))
+	r.out.printf("clock: %s\n\n", newClockSync(s).line("the start"))
 }
 
 // stopClocks stops the observer and the clocks and returns the clock
 // section of the report.
-func (r *runner) stopClocks(phases []phaseResult, final clockSync) clockReport {
+func (r *runner) stopClocks(phases []phaseResult, final clockSync) clockRecord {
 	refs := r.observer.stop()
-	rep := clockReport{Check: r.clocks.Check(), References: refs, First: r.first, Final: final}
+	rep := clockRecord{Check: r.clocks.Check(), References: refs, First: r.first, Final: final}
 	r.clocks.Close()
 	for _, p := range phases {
 		if p.RefCrash {

@@ -15,14 +15,14 @@ func TestClockSyncLines(t *testing.T) {
 	crash := phaseResult{phase: phase{Fault: faultCrash, Node: "n2"}, At: 11700 * time.Millisecond, Reference: true, RefCrash: true, RefTerm: 2}
 	resynced := crash
 	resynced.Resynced, resynced.Resync, resynced.NewRef, resynced.NewTerm = true, 1520*time.Millisecond, "n3", 4
-	rep := &Report{FinalConverged: true, Clock: clockReport{
+	rep := &record{FinalConverged: true, Clock: clockRecord{
 		References: []check.Reading{{Node: "n2", Stats: check.ClockStats{Term: 2}}, ref},
 		First:      clockSync{Ref: ref, OK: true, Synced: 5, Alive: 5, Took: 2130 * time.Millisecond},
 		Crashes:    []phaseResult{resynced, crash},
 		Final:      clockSync{Ref: ref, Synced: 3, Alive: 5, Took: 10 * time.Second},
 	}}
 	var out bytes.Buffer
-	rep.print(&out)
+	summarize(rep).print(&out)
 	for _, w := range []string{
 		`\nclock +reference group "gossipsync.clock": 2 references: n2 term 2, n3 term 4\n`,
 		`\nclock first sync +all 5 on reference n3 term 4, 2.13s after the start\n`,
@@ -34,8 +34,8 @@ func TestClockSyncLines(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", w, out.String())
 		}
 	}
-	if got, want := syncLine(clockSync{Alive: 4}, "the start"), "NOT all synced within 0s of the start: 0 of 4 on no reference"; got != want {
-		t.Errorf("syncLine(nothing) = %q, want %q", got, want)
+	if got, want := newClockSync(clockSync{Alive: 4}).line("the start"), "NOT all synced within 0s of the start: 0 of 4 on no reference"; got != want {
+		t.Errorf("line(nothing) = %q, want %q", got, want)
 	}
 	if got, want := phaseLine(resynced, resynced.what(), 0), "[  11.7s] crash n2 (reference)  NOT converged after 0s, clocks on n3 in 1.52s"; got != want {
 		t.Errorf("phaseLine = %q, want %q", got, want)

@@ -147,8 +147,8 @@ func firstLeaseAfter(leases []check.LeaseRecord, t time.Time) (check.LeaseRecord
 	return first, found
 }
 
-// electionReport is what the election workload recorded and its verdict.
-type electionReport struct {
+// electionRecord is what the election workload recorded and its verdict.
+type electionRecord struct {
 	Leases        []check.LeaseRecord
 	Verdict       check.ElectionVerdict
 	LeaderCrashes []time.Time        // when a node crashed while it held the lease
@@ -156,8 +156,8 @@ type electionReport struct {
 	Failures      []string           // errors the workload met (not property violations)
 }
 
-func newElectionReport(leases []check.LeaseRecord, leaderCrashes []time.Time, final *check.LeaseRecord, failures []string, now time.Time) electionReport {
-	return electionReport{
+func newElectionRecord(leases []check.LeaseRecord, leaderCrashes []time.Time, final *check.LeaseRecord, failures []string, now time.Time) electionRecord {
+	return electionRecord{
 		Leases:        leases,
 		Verdict:       check.CheckElection(leases, now),
 		LeaderCrashes: leaderCrashes,
@@ -167,38 +167,30 @@ func newElectionReport(leases []check.LeaseRecord, leaderCrashes []time.Time, fi
 }
 
 // print writes the election section of the report, aligned by tw.
-func (e *electionReport) print(tw io.Writer) {
+func (e *ElectionReport) print(tw io.Writer) {
 	final := fmt.Sprintf("none within %s of the final heal", fmtDur(finalLeaderWait))
 	if e.FinalLeader != nil {
 		final = fmt.Sprintf("%s term %d", e.FinalLeader.Node, e.FinalLeader.Term)
 	}
-	fmt.Fprintf(tw, "election\tgroup %q: %s; final leader %s\n", electionGroup, e.summary(), final)
-	if len(e.Failures) > 0 {
-		fmt.Fprintf(tw, "election errors\t%d, the first: %s\n", len(e.Failures), e.Failures[0])
+	fmt.Fprintf(tw, "election\tgroup %q: %s; final leader %s\n", e.Group, e.leases(), final)
+	if len(e.WorkloadErrors) > 0 {
+		fmt.Fprintf(tw, "election errors\t%d, the first: %s\n", len(e.WorkloadErrors), e.WorkloadErrors[0])
 	}
 }
 
-// summary counts the leases and names the leaders.
-func (e *electionReport) summary() string {
-	if len(e.Leases) == 0 {
+// leases counts the leases and names the leaders.
+func (e ElectionReport) leases() string {
+	if e.Leases == 0 {
 		return "no leases"
 	}
-	var leaders []string
-	minTerm, maxTerm := e.Leases[0].Term, e.Leases[0].Term
-	for _, l := range e.Leases {
-		if !slices.Contains(leaders, l.Node) {
-			leaders = append(leaders, l.Node)
-		}
-		minTerm, maxTerm = min(minTerm, l.Term), max(maxTerm, l.Term)
-	}
-	slices.SortFunc(leaders, compareNames)
+	leaders := slices.SortedFunc(slices.Values(e.Leaders), compareNames)
 	return fmt.Sprintf("%d leases, %d distinct leaders (%s), terms %d to %d",
-		len(e.Leases), len(leaders), strings.Join(leaders, " "), minTerm, maxTerm)
+		e.Leases, len(leaders), strings.Join(leaders, " "), e.FirstTerm, e.LastTerm)
 }
 
 // failover summarizes, over the crashes of the leader, the time from the
 // crash to the start of the next lease.
-func (e *electionReport) failover() string {
+func (e *electionRecord) failover() string {
 	if len(e.LeaderCrashes) == 0 {
 		return "no leader crashed"
 	}

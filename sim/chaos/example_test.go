@@ -34,10 +34,10 @@ func ExampleSimulate() {
 		fmt.Println(err)
 		return
 	}
-	for _, p := range rep.User {
+	for _, p := range rep.User() {
 		fmt.Println(p.ID, p.Verdict, p.Figures)
 	}
 	if rep.Broken() {
-		fmt.Println(rep.Problems())
+		fmt.Println(rep.Problems)
 	}
 }

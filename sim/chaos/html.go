@@ -16,13 +16,9 @@ import (
 // comes from the run is escaped; the page is also well-formed XML, so
 // that a test can parse it without an HTML parser.
 
-// WriteHTML writes the timeline page of r to w: one self-contained file
-// (see the package doc).
-func (r *Report) WriteHTML(w io.Writer) error { return r.writeHTML(w, r.Status()) }
-
-// writeHTML writes the page of r as if its exit status were status.
-func (r *Report) writeHTML(w io.Writer, status int) error {
-	return pageTemplate.Execute(w, newPage(r, status))
+// writeHTML writes the page of r, whose Report is rep.
+func (r *record) writeHTML(w io.Writer, rep *Report) error {
+	return pageTemplate.Execute(w, newPage(r, rep))
 }
 
 // page is what pageTemplate shows.
@@ -56,14 +52,14 @@ type phaseRow struct {
 	Line  string
 }
 
-func newPage(r *Report, status int) page {
+func newPage(r *record, rep *Report) page {
 	c := newChart(r)
 	c.draw()
 	p := page{
 		Title:    pageTitle(r),
-		Replay:   replayCommand(r.Config),
-		Problems: r.Problems(),
-		Status:   status,
+		Replay:   rep.Replay,
+		Problems: rep.Problems,
+		Status:   rep.ExitStatus,
 		Width:    pageWidth,
 		Height:   c.y,
 		Bands:    c.bands,
@@ -86,7 +82,7 @@ func newPage(r *Report, status int) page {
 }
 
 // pageTitle is the title line: seed, scenario, nodes and duration.
-func pageTitle(r *Report) string {
+func pageTitle(r *record) string {
 	c := r.Config
 	s := fmt.Sprintf("gossipsync sim: seed %d, scenario %s, %d nodes, duration %v", c.Seed, c.Scenario.Name, c.Nodes, c.Duration)
 	if c.Unsafe {
@@ -165,7 +161,7 @@ var nodePalette = []string{"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f"
 
 // chart draws the SVG: bg the bands and grid behind, fg the rest.
 type chart struct {
-	r      *Report
+	r      *record
 	tl     timeline
 	bg, fg strings.Builder
 	y      float64 // the next row's top
@@ -187,7 +183,7 @@ type span struct {
 	what     string
 }
 
-func newChart(r *Report) *chart {
+func newChart(r *record) *chart {
 	c := &chart{r: r, tl: r.Timeline, x0: gutter, x1: pageWidth - rightPad, color: map[string]string{}}
 	if c.tl.End <= c.tl.Begin {
 		c.tl.End = c.tl.Begin + time.Second

@@ -27,7 +27,7 @@ const oddNode = `n<4>&"x"`
 // holder and a fault of a kind the page does not know, then the final
 // heal; leases, grants (one paused, one stale), executions and clock
 // readings along. It returns the number of bands the page must draw.
-func syntheticReport() (*Report, int) {
+func syntheticReport() (*record, int) {
 	start := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	sec := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 	at := func(s float64) time.Time { return start.Add(sec(s)) }
@@ -81,12 +81,12 @@ func syntheticReport() (*Report, int) {
 		}
 	}
 	tl := newTimeline(start, at(16), at(15), nodes, leases, grants, execs, points)
-	rep := &Report{
+	rep := &record{
 		Config:         simConfig{Nodes: 4, Duration: 15 * time.Second, Seed: 7},
 		Phases:         phases,
 		FinalConverged: true,
 		FinalTook:      sec(0.3),
-		Election:       electionReport{Leases: leases},
+		Election:       electionRecord{Leases: leases},
 		Voters:         syntheticVoters(3),
 		Timeline:       tl,
 	}
@@ -160,10 +160,10 @@ func hasClass(name, class string) func(*element) bool {
 	}
 }
 
-func renderPage(t *testing.T, rep *Report) string {
+func renderPage(t *testing.T, rep *record) string {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := rep.writeHTML(&buf, 1); err != nil {
+	if err := summarize(rep).WriteHTML(&buf); err != nil {
 		t.Fatal(err)
 	}
 	return buf.String()
@@ -204,7 +204,7 @@ func TestHTMLPage(t *testing.T) {
 	if replay := replayCommand(rep.Config); !strings.Contains(body, replay) {
 		t.Errorf("the page lacks the replay command %q", replay)
 	}
-	problems := rep.Problems()
+	problems := summarize(rep).Problems
 	for _, p := range problems {
 		if !strings.Contains(body, p) {
 			t.Errorf("the page lacks the problem %q", p)

@@ -159,7 +159,7 @@ func above(a, b uint64) string {
 // v2Property judges V2: not exercised when a round failed (no quorum at
 // the start or the end), broken when a final token or term does not
 // exceed all those before it.
-func (r *Report) v2Property() Property {
+func (r *record) v2Property() Property {
 	v := &r.V2
 	const name = "tokens and terms keep increasing across restarts, idle ids and groups included"
 	exercised := v.ran() && v.Start.Err == "" && v.Final.Err == ""

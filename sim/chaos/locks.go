@@ -46,8 +46,8 @@ func (r *runner) runPause(ctx context.Context, p phase, res *phaseResult) {
 	r.watch.settled()
 }
 
-// lockReport is what the lock workload recorded and its verdict.
-type lockReport struct {
+// lockRecord is what the lock workload recorded and its verdict.
+type lockRecord struct {
 	Unsafe     bool
 	Verdict    check.LockVerdict
 	Ended      int // grants that ended: released, or the lease was lost, or the holder's node crashed
@@ -56,31 +56,31 @@ type lockReport struct {
 	FirstOther string
 }
 
-func newLockReport(h check.LockHistory, unsafe bool) lockReport {
+func newLockRecord(h check.LockHistory, unsafe bool) lockRecord {
 	ended := 0
 	for _, g := range h.Grants {
 		if !g.End.IsZero() {
 			ended++
 		}
 	}
-	return lockReport{Unsafe: unsafe, Verdict: check.CheckLocks(h), Ended: ended, Heals: len(h.Heals), Errors: h.Errors, FirstOther: h.FirstOther}
+	return lockRecord{Unsafe: unsafe, Verdict: check.CheckLocks(h), Ended: ended, Heals: len(h.Heals), Errors: h.Errors, FirstOther: h.FirstOther}
 }
 
 // print writes the locks section of the report, aligned by tw.
-func (l *lockReport) print(tw io.Writer) {
-	v := l.Verdict
+func (l *LockReport) print(tw io.Writer) {
 	mode := "quorum mode"
-	if l.Unsafe {
+	if l.Mode == "unsafe" {
 		mode = "UNSAFE mode (Quorum(false))"
 	}
-	fmt.Fprintf(tw, "locks\t%d ids, %d clients per node, TTL %s, %s: %d grants, %.1f/s, acquire p50 %s, p99 %s\n", lockIDs, lockClients, fmtDur(lockTTL), mode, v.Grants, v.PerSecond, fmtDur(v.P50), fmtDur(v.P99))
-	if v.Stale > 0 {
-		fmt.Fprintf(tw, "fence\t%d writes of fresh holders rejected\n", v.Stale)
+	fmt.Fprintf(tw, "locks\t%d ids, %d clients per node, TTL %s, %s: %d grants, %.1f/s, acquire p50 %s, p99 %s\n",
+		l.IDs, l.ClientsPerNode, fmtDur(l.TTL.Std()), mode, l.Grants, l.PerSecond, fmtDur(l.Latency.P50.Std()), fmtDur(l.Latency.P99.Std()))
+	if l.StaleRejected > 0 {
+		fmt.Fprintf(tw, "fence\t%d writes of fresh holders rejected\n", l.StaleRejected)
 	}
-	if len(l.Errors) > 0 {
+	if len(l.AcquireErrors) > 0 {
 		var parts []string
-		for _, k := range slices.Sorted(maps.Keys(l.Errors)) {
-			parts = append(parts, fmt.Sprintf("%s %d", k, l.Errors[k]))
+		for _, k := range slices.Sorted(maps.Keys(l.AcquireErrors)) {
+			parts = append(parts, fmt.Sprintf("%s %d", k, l.AcquireErrors[k]))
 		}
 		line := strings.Join(parts, ", ")
 		if l.FirstOther != "" {

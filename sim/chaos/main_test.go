@@ -26,8 +26,8 @@ func TestSimStopsEarlyAndStillReports(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Simulate: %v", err)
 	}
-	if !rep.Interrupted || len(rep.Phases) != 1 || !rep.OK() {
-		t.Errorf("interrupted %v, %d phases, OK %v; want true, 1, true", rep.Interrupted, len(rep.Phases), rep.OK())
+	if !rep.Interrupted || len(rep.Schedule) != 1 || !rep.OK {
+		t.Errorf("interrupted %v, %d phases, OK %v; want true, 1, true", rep.Interrupted, len(rep.Schedule), rep.OK)
 	}
 	for _, w := range []string{"interrupted: 1 of the schedule's phases ran", "final: heal, loss off, restart ", "final convergence OK"} {
 		if !strings.Contains(out.String(), w) {

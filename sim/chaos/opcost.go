@@ -18,7 +18,7 @@ type opCost struct {
 	Bytes    uint64 // their bytes
 }
 
-func newOpCost(s simnet.NetStats, l lockReport) opCost {
+func newOpCost(s simnet.NetStats, l lockRecord) opCost {
 	return opCost{Ops: l.Verdict.Grants + l.Ended, Messages: s.PacketsSent + s.StreamWrites, Bytes: s.PacketBytes + s.StreamBytes}
 }
 
@@ -33,13 +33,12 @@ func (c opCost) perOp() (messages, bytes float64) {
 // line is the report's figure: "812 messages, 96.1 kB per lock
 // operation (all traffic: 513,000 messages, 60.7 MB over 632 grants and
 // ends)".
-func (c opCost) line() string {
-	if c.Ops == 0 {
+func (c OpCost) line() string {
+	if c.LockOps == 0 {
 		return fmt.Sprintf("no lock operations (all traffic: %d messages, %s)", c.Messages, fmtBytes(float64(c.Bytes)))
 	}
-	m, b := c.perOp()
 	return fmt.Sprintf("%.0f messages, %s per lock operation (all traffic, every workload and gossip: %d messages, %s over %d grants and ends)",
-		m, fmtBytes(b), c.Messages, fmtBytes(float64(c.Bytes)), c.Ops)
+		c.MessagesPerOp, fmtBytes(c.BytesPerOp), c.Messages, fmtBytes(float64(c.Bytes)), c.LockOps)
 }
 
 // fmtBytes formats a byte count for people: 812 B, 96.1 kB, 60.7 MB.
@@ -55,21 +54,7 @@ func fmtBytes(b float64) string {
 	return fmt.Sprintf("%.1f GB", b/1e9)
 }
 
-// jsonOpCost is opCost in the -json report.
-type jsonOpCost struct {
-	// LockOps are the lock operations: grants and their ends.
-	LockOps int `json:"lock_ops"`
-	// Messages and Bytes are every packet and stream write of the run
-	// (gossip and every workload's RPCs), and their bytes.
-	Messages uint64 `json:"messages"`
-	Bytes    uint64 `json:"bytes"`
-	// MessagesPerOp and BytesPerOp divide them by LockOps (0 without
-	// any): an upper bound on a lock operation's cost, not its own.
-	MessagesPerOp float64 `json:"messages_per_lock_op"`
-	BytesPerOp    float64 `json:"bytes_per_lock_op"`
-}
-
-func (c opCost) toJSON() jsonOpCost {
+func (c opCost) summary() OpCost {
 	m, b := c.perOp()
-	return jsonOpCost{LockOps: c.Ops, Messages: c.Messages, Bytes: c.Bytes, MessagesPerOp: m, BytesPerOp: b}
+	return OpCost{LockOps: c.Ops, Messages: c.Messages, Bytes: c.Bytes, MessagesPerOp: m, BytesPerOp: b}
 }

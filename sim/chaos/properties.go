@@ -41,6 +41,7 @@ type Property struct {
 	Figures    string   `json:"figures"` // the figures behind the verdict
 	Violations int      `json:"violations"`
 	First      []string `json:"first_violations,omitempty"` // the first few
+	User       bool     `json:"user,omitempty"`             // a user workload's (Report.User)
 }
 
 // judge returns a property with the verdict of what the checker found:
@@ -66,7 +67,7 @@ func violations(list []string) check.Violations {
 
 // properties returns the verdict of every property, in the order of the
 // report's table.
-func (r *Report) properties() []Property {
+func (r *record) properties() []Property {
 	var out []Property
 	out = append(out, r.membershipProperty())
 	out = append(out, r.electionProperties()...)
@@ -78,20 +79,20 @@ func (r *Report) properties() []Property {
 }
 
 // membershipProperty judges the final convergence.
-func (r *Report) membershipProperty() Property {
+func (r *record) membershipProperty() Property {
 	var v check.Violations
 	if !r.FinalConverged {
 		v = violations([]string{fmt.Sprintf("not converged %s after the final heal (limit %s)", fmtDur(r.FinalTook), fmtDur(finalWait))})
 	}
-	figures := fmt.Sprintf("final convergence in %s; crash detection %s; %d false suspicions", fmtDur(r.FinalTook), r.crashDetection(), r.FalseSuspicions)
+	figures := fmt.Sprintf("final convergence in %s; crash detection %s; %d false suspicions", fmtDur(r.FinalTook), newSpread(r.detections()).detectionLine(), r.FalseSuspicions)
 	return judge("M", "views re-converge after the final heal", true, v, figures)
 }
 
-func (r *Report) electionProperties() []Property {
+func (r *record) electionProperties() []Property {
 	e := &r.Election
 	some := len(e.Leases) > 0
 	return []Property{
-		judge("E1", "at most one leader per term", some, violations(e.Verdict.E1), e.summary()),
+		judge("E1", "at most one leader per term", some, violations(e.Verdict.E1), r.Election.summary().leases()),
 		judge("E2", "terms strictly increase", some, violations(e.Verdict.E2), ""),
 		judge("E3", "leader leases never overlap in time", some, violations(e.Verdict.E3), ""),
 		r.failoverProperty(),
@@ -101,7 +102,7 @@ func (r *Report) electionProperties() []Property {
 // failoverProperty judges E4: after each crash of the leader, a new lease
 // starts within detection (as measured for that crash) + the voters'
 // hold of 1.25 leases + one election round.
-func (r *Report) failoverProperty() Property {
+func (r *record) failoverProperty() Property {
 	var times []time.Duration
 	var late []string
 	crashes := 0
@@ -134,7 +135,7 @@ func (r *Report) failoverProperty() Property {
 	return judge("E4", "new leader soon after the leader crashes", crashes > 0, violations(late), figures)
 }
 
-func (k *clockReport) properties() []Property {
+func (k *clockRecord) properties() []Property {
 	c := k.Check
 	judged := c.Judged > 0
 	return []Property{
@@ -148,7 +149,7 @@ func (k *clockReport) properties() []Property {
 	}
 }
 
-func (r *Report) lockProperties() []Property {
+func (r *record) lockProperties() []Property {
 	v := r.Locks.Verdict
 	some := v.Grants > 0
 	lin := "porcupine: " + v.Porcupine
@@ -186,7 +187,7 @@ func (r *Report) lockProperties() []Property {
 // can leave the voters without a leader until the loss ends, and the
 // grant cannot come before one is elected. After a loss phase the bound
 // is lossRecovery longer.
-func (r *Report) healProperty() Property {
+func (r *record) healProperty() Property {
 	conv := r.FinalTook
 	for _, p := range r.Phases {
 		if p.Fault == faultHeal && p.Converged {
@@ -229,7 +230,7 @@ const lossRecovery = 2 * time.Second
 
 // afterLoss reports whether the last phase made before at (from the
 // start of the schedule) was a loss phase.
-func (r *Report) afterLoss(at time.Duration) bool {
+func (r *record) afterLoss(at time.Duration) bool {
 	var last fault
 	for _, p := range r.Phases {
 		if p.At < at {
@@ -239,7 +240,7 @@ func (r *Report) afterLoss(at time.Duration) bool {
 	return last == faultLoss
 }
 
-func (t *taskReport) properties() []Property {
+func (t *taskRecord) properties() []Property {
 	v := t.Verdict
 	some := v.Submitted > 0
 	cross := ""

@@ -44,12 +44,12 @@ func TestPropertyVerdicts(t *testing.T) {
 		return check.Grant{ID: id, Token: token, Node: node, Called: at(start - 0.1), Start: at(start), End: at(end)}
 	}
 	cleanGrants := []check.Grant{grant("lock-0", 1, "n1", 0.1, 1), grant("lock-0", 2, "n2", 1.5, 2), grant("lock-1", 1, "n3", 0.2, 3)}
-	locks := func(grants []check.Grant, late check.LateWrites, heals ...float64) lockReport {
+	locks := func(grants []check.Grant, late check.LateWrites, heals ...float64) lockRecord {
 		h := check.LockHistory{Grants: grants, Late: late, Begin: at(0), End: at(10)}
 		for _, s := range heals {
 			h.Heals = append(h.Heals, at(s))
 		}
-		return newLockReport(h, false)
+		return newLockRecord(h, false)
 	}
 
 	// Tasks.
@@ -67,8 +67,8 @@ func TestPropertyVerdicts(t *testing.T) {
 	}
 	cleanSubs := []check.Submission{sub("a", "", "n1", 0, 0.1), sub("b", "x", "n2", 0, 0.2)}
 	cleanExecs := []check.Execution{ex("a", "", "n2", 0.01, 0.09), ex("b", "x", "n3", 0.01, 0.15)}
-	tasks := func(subs []check.Submission, execs []check.Execution) taskReport {
-		return newTaskReport(check.TaskHistory{Submissions: subs, Executions: execs, Begin: at(0), End: at(10)})
+	tasks := func(subs []check.Submission, execs []check.Execution) taskRecord {
+		return newTaskRecord(check.TaskHistory{Submissions: subs, Executions: execs, Begin: at(0), End: at(10)})
 	}
 
 	// V2: tokens 1-3 at the start, the lock ids' up to 5 and terms up to 3
@@ -81,12 +81,12 @@ func TestPropertyVerdicts(t *testing.T) {
 		}
 	}
 
-	clean := func() *Report {
-		return &Report{
+	clean := func() *record {
+		return &record{
 			FinalConverged: true, FinalTook: sec(0.2),
 			Phases:   []phaseResult{crashOfN5},
-			Election: newElectionReport(cleanLeases, []time.Time{at(2)}, &cleanLeases[1], nil, at(10)),
-			Clock:    clockReport{Check: cleanClock},
+			Election: newElectionRecord(cleanLeases, []time.Time{at(2)}, &cleanLeases[1], nil, at(10)),
+			Clock:    clockRecord{Check: cleanClock},
 			Locks:    locks(cleanGrants, check.LateWrites{Rejected: 2, Harmless: 1}, 1),
 			Tasks:    tasks(cleanSubs, cleanExecs),
 			V2:       cleanV2(),
@@ -96,7 +96,7 @@ func TestPropertyVerdicts(t *testing.T) {
 
 	tests := []struct {
 		name        string
-		change      func(r *Report)
+		change      func(r *record)
 		wantHeld    string // the ids held, in table order
 		wantBroken  string // the ids broken
 		wantNot     string // the ids not exercised
@@ -104,7 +104,7 @@ func TestPropertyVerdicts(t *testing.T) {
 		wantInTable []string // regexps the table must match
 	}{
 		{
-			name: "clean", change: func(*Report) {}, wantHeld: allHeld,
+			name: "clean", change: func(*record) {}, wantHeld: allHeld,
 			wantInTable: []string{
 				`\nE1 +at most one leader per term +held +2 leases, 2 distinct leaders \(n4 n5\), terms 1 to 2\n`,
 				`\nE4 +new leader soon after the leader crashes +held +failover median 1.5s, max 1.5s over 1 leader crashes \(bound up to 2.15s\)\n`,
@@ -117,21 +117,21 @@ func TestPropertyVerdicts(t *testing.T) {
 		},
 		{
 			name:     "nothing exercised",
-			change:   func(r *Report) { *r = Report{FinalConverged: true} },
+			change:   func(r *record) { *r = record{FinalConverged: true} },
 			wantHeld: "M", wantNot: "E1 E2 E3 E4 C1 C2 C2' C3 L1 L2 L3 L3+ F L4 V2 T1 T2 T3",
 			wantInTable: []string{`\nE4 +new leader soon after the leader crashes +not exercised +no leader crashed\n`, `\nV2 +tokens and terms keep increasing .* +not exercised +not run\n`, `\n1 held, 18 not exercised\.\n`},
 		},
 		{
 			name:     "not converged",
-			change:   func(r *Report) { r.FinalConverged, r.FinalTook = false, finalWait },
+			change:   func(r *record) { r.FinalConverged, r.FinalTook = false, finalWait },
 			wantHeld: strings.TrimPrefix(allHeld, "M "), wantBroken: "M",
 			wantStderr: []string{"gossipsync sim: property M (views re-converge after the final heal) BROKEN: not converged 30s after the final heal (limit 30s)\n"},
 		},
 		{
 			name: "leases overlap and a term reused",
-			change: func(r *Report) {
+			change: func(r *record) {
 				leases := []check.LeaseRecord{lease("n5", 3, 0, 2), lease("n4", 3, 1.75, 5), lease("n3", 2, 6, 9)}
-				r.Election = newElectionReport(leases, []time.Time{at(2)}, nil, nil, at(10))
+				r.Election = newElectionRecord(leases, []time.Time{at(2)}, nil, nil, at(10))
 			},
 			wantHeld:   "M C1 C2 C2' C3 L1 L2 L3 L3+ F L4 V2 T1 T2 T3",
 			wantBroken: "E1 E2 E3 E4",
@@ -143,14 +143,14 @@ func TestPropertyVerdicts(t *testing.T) {
 		},
 		{
 			name:       "C1 and C3 missed",
-			change:     func(r *Report) { r.Clock.Check = withC1; r.Clock.Check.C3Misses = withC3.C3Misses },
+			change:     func(r *record) { r.Clock.Check = withC1; r.Clock.Check.C3Misses = withC3.C3Misses },
 			wantBroken: "C1 C3", wantHeld: "M E1 E2 E3 E4 C2 C2' L1 L2 L3 L3+ F L4 V2 T1 T2 T3",
 			wantStderr:  []string{"property C1 (every Interval contains the reference's time) BROKEN: n1: interval ±1ms misses the reference's time by 300µs (and 4 more)\n"},
 			wantInTable: []string{`\n +n1: interval ±1ms misses`, `\n +\(and 2 more\)\n`},
 		},
 		{
 			name: "duplicate token",
-			change: func(r *Report) {
+			change: func(r *record) {
 				r.Locks = locks(append(cleanGrants, grant("lock-1", 1, "n4", 4, 5)), check.LateWrites{}, 1)
 			},
 			wantBroken: "L1 L2 L3+", wantHeld: "M E1 E2 E3 E4 C1 C2 C2' C3 L3 L4 V2 T1 T2 T3", wantNot: "F",
@@ -158,7 +158,7 @@ func TestPropertyVerdicts(t *testing.T) {
 		},
 		{
 			name: "holds overlap, late write accepted, no grant after a heal",
-			change: func(r *Report) {
+			change: func(r *record) {
 				r.Locks = locks(append(cleanGrants, grant("lock-1", 2, "n4", 2.5, 5)), check.LateWrites{Accepted: 1}, 1, 6)
 			},
 			wantBroken: "L3 L3+ F L4", wantHeld: "M E1 E2 E3 E4 C1 C2 C2' C3 L1 L2 V2 T1 T2 T3",
@@ -170,7 +170,7 @@ func TestPropertyVerdicts(t *testing.T) {
 		},
 		{
 			name: "task lost, idempotency id run twice at once, deadline missed",
-			change: func(r *Report) {
+			change: func(r *record) {
 				late := sub("d", "", "n1", 2, 5.5)
 				r.Tasks = tasks(append(cleanSubs, sub("e", "", "n3", 1, -1), late), append(cleanExecs, ex("z", "x", "n3", 0.1, 0.3)))
 			},
@@ -180,7 +180,7 @@ func TestPropertyVerdicts(t *testing.T) {
 	}
 	tests = append(tests, []struct {
 		name        string
-		change      func(r *Report)
+		change      func(r *record)
 		wantHeld    string
 		wantBroken  string
 		wantNot     string
@@ -189,7 +189,7 @@ func TestPropertyVerdicts(t *testing.T) {
 	}{
 		{
 			name: "V2: a final token and term not above earlier ones",
-			change: func(r *Report) {
+			change: func(r *record) {
 				r.V2.Final.Tokens[1].Token, r.V2.Final.Term = 5, 2
 			},
 			wantHeld: strings.Replace(allHeld, " V2", "", 1), wantBroken: "V2",
@@ -198,7 +198,7 @@ func TestPropertyVerdicts(t *testing.T) {
 		},
 		{
 			name:     "V2: no quorum at the end",
-			change:   func(r *Report) { r.V2.Final = idleRound{Err: "acquire idle-0 on n1: lockmgr: no quorum"} },
+			change:   func(r *record) { r.V2.Final = idleRound{Err: "acquire idle-0 on n1: lockmgr: no quorum"} },
 			wantHeld: strings.Replace(allHeld, " V2", "", 1), wantNot: "V2",
 			wantInTable: []string{`\nV2 .* +not exercised +final round failed: acquire idle-0 on n1: lockmgr: no quorum\n`},
 		},
@@ -217,10 +217,11 @@ func TestPropertyVerdicts(t *testing.T) {
 				}
 			}
 			var out bytes.Buffer
-			rep.print(&out)
-			code, problems := rep.Status(), strings.Join(append(rep.Problems(), ""), "\n")
-			if wantCode := min(1, len(tt.wantBroken)); code != wantCode || rep.OK() != (code == 0) || rep.Broken() == rep.OK() {
-				t.Errorf("exit status = %d, OK = %v, Broken = %v; want %d", code, rep.OK(), rep.Broken(), wantCode)
+			sum := summarize(rep)
+			sum.print(&out)
+			code, problems := sum.Status(), strings.Join(append(sum.Problems, ""), "\n")
+			if wantCode := min(1, len(tt.wantBroken)); code != wantCode || sum.OK != (code == 0) || sum.Broken() == sum.OK {
+				t.Errorf("exit status = %d, OK = %v, Broken = %v; want %d", code, sum.OK, sum.Broken(), wantCode)
 			}
 			if code == 0 && problems != "" {
 				t.Errorf("problems %q, want none", problems)

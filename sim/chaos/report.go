@@ -1,121 +1,67 @@
 package chaos
 
 import (
-	"fmt"
+	"encoding/json"
+	"errors"
 	"io"
-	"slices"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
-
-	"github.com/gossipsync/gossipsync/sim/simnet"
 )
 
-// phaseResult is what happened in one phase.
-type phaseResult struct {
-	phase
-	At          time.Duration // when the fault was made, from the start of the schedule
-	Converged   bool          // every alive node saw what it should before the phase ended
-	Took        time.Duration // from the fault to convergence
-	Detected    bool          // crash: every alive node dropped the crashed one
-	DetectTook  time.Duration // crash: from the crash to Detected
-	Err         error         // a restart that failed
-	Interrupted bool          // the run was stopped during the phase
-
-	// What the phase's node was when the fault was made.
-	Leader      bool // it held the election lease
-	Reference   bool // it was the clock reference
-	Holder      bool // it held a lock
-	Coordinator bool // it coordinated a lock id
-	VoterLeader bool // it was the voters' Raft leader
-	Voter       bool // it was a voter, not their leader
-	NoTarget    bool // the schedule aimed at a role, but no alive node had it
-
-	// Crash and isolation phases and the election.
-	CrashedAt   time.Time
-	LeaderCrash bool          // crash: the node held the leader's lease
-	LeaderCut   bool          // isolate: the node held the leader's lease
-	FailedOver  bool          // after LeaderCrash or LeaderCut, a new lease started before the phase ended
-	Failover    time.Duration // from the fault to the new lease
-	NewLeader   string        // the node that holds it
-
-	// Crash phases and the clock.
-	RefCrash bool          // the node was the clock reference when it crashed
-	RefTerm  uint64        // its reference term then
-	Resynced bool          // after RefCrash, every alive node read on a new reference before the phase ended
-	Resync   time.Duration // from the crash to Resynced
-	NewRef   string        // the new reference
-	NewTerm  uint64        // its term
-}
-
-// what describes the phase as it was made, with the roles its node had:
-// "crash n5 (leader, reference)", "crash n4 (voters' leader)".
-func (r phaseResult) what() string {
-	s := r.phase.String()
-	if r.NoTarget {
-		return s + " (no " + r.Target.String() + ")"
-	}
-	var roles []string
-	for _, role := range []struct {
-		has  bool
-		name string
-	}{{r.Leader, "leader"}, {r.Reference, "reference"}, {r.VoterLeader, "voters' leader"}, {r.Voter, "voter"},
-		{r.Holder, "lock holder"}, {r.Coordinator, "coordinator"}} {
-		if role.has {
-			roles = append(roles, role.name)
-		}
-	}
-	if len(roles) > 0 {
-		s += " (" + strings.Join(roles, ", ") + ")"
-	}
-	return s
-}
-
-// widest returns the longest description p may get once made.
-func widest(p phase) int {
-	if p.Node == "" || p.Fault == faultJoin || p.Fault == faultRestart {
-		return len(phaseResult{phase: p}.what())
-	}
-	return len(phaseResult{phase: p, Leader: true, Reference: true}.what()) // rarer, longer lists overflow
-}
-
-// Report is the outcome of a run: what was done, what was measured, and
-// (Properties, Problems) the verdict of every property.
+// Report is the outcome of a run: what was done, what was measured and
+// the verdict of every property. It is one value for every form of the
+// report: String is the table gossipsync sim prints, WriteJSON its -json
+// copy (these fields, as tagged), and WriteHTML the timeline page, drawn
+// from the run's records besides. Durations are Duration: JSON strings
+// as time.Duration prints them ("1.234s"), rounded to the microsecond.
 type Report struct {
-	Config          simConfig
-	Phases          []phaseResult
-	Detected        int  // failures declared about crashed or cut-off members
-	FalseSuspicions int  // failures declared about reachable, alive members
-	Interrupted     bool // the run was stopped before the schedule ended
-	FinalConverged  bool // the cluster re-converged after the final heal
-	FinalTook       time.Duration
-	Election        electionReport
-	Clock           clockReport
-	Locks           lockReport
-	V2              v2Record // the idle ids' and group's tokens and terms
-	Tasks           taskReport
-	User            []Property // the verdicts of the user's workloads (Simulate's, Run's)
-	UserSpans       []Span     // their rows in the timeline (Timeliner)
-	Net             simnet.NetStats
-	Voters          voterReport // the voter configuration over time
-	Wall            time.Duration
-	Stalls          stallStats // how late the machine ran the simulation's timers
-	Timeline        timeline   // for -html
-}
+	Command string    `json:"command"` // "gossipsync sim"
+	Replay  string    `json:"replay"`  // the command line that replays the run
+	Config  RunConfig `json:"config"`
+	// OK is whether the run passed (no property broken); ExitStatus is
+	// what gossipsync sim exits with: 0 if OK, else 1.
+	OK         bool `json:"ok"`
+	ExitStatus int  `json:"exit_status"`
+	// Problems has a line for each broken property; empty if OK.
+	Problems []string `json:"problems"`
+	// Properties are the verdicts in the table's order, the user
+	// workloads' last (Property.User).
+	Properties  []Property       `json:"properties"`
+	Interrupted bool             `json:"interrupted"` // the run was stopped before the schedule ended
+	Schedule    []Phase          `json:"schedule"`    // the phases as made
+	Faults      []FaultRow       `json:"faults"`      // per kind of phase
+	Membership  MembershipReport `json:"membership"`
+	Network     NetworkReport    `json:"network"`
+	Election    ElectionReport   `json:"election"`
+	Clock       ClockReport      `json:"clock"`
+	Locks       LockReport       `json:"locks"`
+	Tasks       TaskReport       `json:"tasks"`
+	Voters      VoterReport      `json:"voters"` // the voter configuration over time
+	PhysClocks  []PhysClock      `json:"physical_clocks"`
+	Wall        Duration         `json:"wall_time"`
+	Machine     MachineReport    `json:"machine"`
 
-// OK reports whether the run passed: no property broken.
-func (r *Report) OK() bool { return len(r.Problems()) == 0 }
+	rec *record // what the run recorded, for the page; nil once read back from JSON
+}
 
 // Broken reports whether a property was broken (the opposite of OK).
-func (r *Report) Broken() bool { return !r.OK() }
+func (r *Report) Broken() bool { return !r.OK }
 
 // Status is the exit status gossipsync sim gives the run: 1 if a
 // property was broken, else 0.
-func (r *Report) Status() int {
-	if r.OK() {
-		return 0
+func (r *Report) Status() int { return r.ExitStatus }
+
+// User returns the verdicts of the user's workloads (Simulate's, Run's),
+// in their order.
+func (r *Report) User() []Property {
+	var out []Property
+	for _, p := range r.Properties {
+		if p.User {
+			out = append(out, p)
+		}
 	}
-	return 1
+	return out
 }
 
 // String is the report's table, as gossipsync sim prints it.
@@ -125,210 +71,174 @@ func (r *Report) String() string {
 	return b.String()
 }
 
-// Problems returns a line for each broken property.
-func (r *Report) Problems() []string {
-	var out []string
-	for _, p := range r.properties() {
-		if p.Verdict != broken {
-			continue
+// WriteJSON writes r as JSON to w, indented.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// errNoRecords is WriteHTML's error for a report read back from JSON.
+var errNoRecords = errors.New("chaos: the report has no records of the run to draw (a report read from JSON has only its figures)")
+
+// WriteHTML writes the timeline page of the run to w: one self-contained
+// file (see the package doc). A Report read back from JSON cannot draw
+// one.
+func (r *Report) WriteHTML(w io.Writer) error {
+	if r.rec == nil {
+		return errNoRecords
+	}
+	return r.rec.writeHTML(w, r)
+}
+
+// Duration is a time.Duration that marshals to JSON as a string:
+// "1.5s", "450µs".
+type Duration time.Duration
+
+// MarshalJSON writes d as time.Duration prints it, rounded to the
+// microsecond.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return []byte(strconv.Quote(time.Duration(d).Round(time.Microsecond).String())), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return errors.New("chaos: a duration is a quoted string such as \"1.5s\"")
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New("chaos: " + err.Error())
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// RunConfig is what the run was asked to do, defaults resolved.
+type RunConfig struct {
+	Nodes    int      `json:"nodes"`
+	Duration Duration `json:"duration"`
+	Seed     int64    `json:"seed"`
+	Scenario string   `json:"scenario"`
+	Faults   []string `json:"faults"`    // the scenario's kinds of phase
+	Skew     Duration `json:"skew"`      // each physical clock is off by up to ±Skew
+	DriftPPM float64  `json:"drift_ppm"` // and runs fast or slow by up to ±DriftPPM
+	Unsafe   bool     `json:"unsafe"`    // the lock workload ran without quorum
+}
+
+// PhysClock is one node's physical clock as drawn from the seed.
+type PhysClock struct {
+	Node string   `json:"node"`
+	Skew Duration `json:"skew"`
+	PPM  float64  `json:"drift_ppm"`
+}
+
+// Spread sums up how long Count of Of events took.
+type Spread struct {
+	Count  int       `json:"count"`  // events measured
+	Of     int       `json:"of"`     // events
+	Median *Duration `json:"median"` // over Count; nil if 0
+	Max    *Duration `json:"max"`
+}
+
+// newSpread sums up times, measured for len(times) of of events.
+func newSpread(times []time.Duration, of int) Spread {
+	s := Spread{Count: len(times), Of: of}
+	if len(times) > 0 {
+		med, mx := Duration(median(times)), Duration(times[0])
+		for _, t := range times {
+			mx = max(mx, Duration(t))
 		}
-		line := fmt.Sprintf("property %s (%s) BROKEN", p.ID, p.Name)
-		if len(p.First) > 0 {
-			line += ": " + p.First[0]
-		}
-		if p.Violations > 1 {
-			line += fmt.Sprintf(" (and %d more)", p.Violations-1)
-		}
-		out = append(out, line)
+		s.Median, s.Max = &med, &mx
 	}
-	return out
+	return s
 }
 
-// leaderCrashes returns when the crashes of the leader happened.
-func (r *Report) leaderCrashes() []time.Time {
-	var out []time.Time
-	for _, p := range r.Phases {
-		if p.LeaderCrash {
-			out = append(out, p.CrashedAt)
-		}
-	}
-	return out
+// FaultRow is how often one kind of phase was made and how long those
+// that converged took to.
+type FaultRow struct {
+	Fault     string    `json:"fault"`
+	Count     int       `json:"count"`
+	Converged int       `json:"converged"`
+	Median    *Duration `json:"median"` // nil if none converged
+	Max       *Duration `json:"max"`
 }
 
-// phaseLine formats the progress line of a phase described by what;
-// width aligns the outcomes.
-func phaseLine(r phaseResult, what string, width int) string {
-	line := fmt.Sprintf("[%6.1fs] %-*s  ", r.At.Seconds(), width, what)
-	switch {
-	case r.Fault == faultBridge:
-		line += "views not judged (the bridge relays across the cut)"
-	case r.Converged:
-		line += "converged in " + fmtDur(r.Took)
-	case r.Interrupted:
-		line += "interrupted"
-	default:
-		line += "NOT converged after " + fmtDur(r.Took)
-	}
-	if r.Fault == faultCrash && r.Detected {
-		line += ", failure seen by all in " + fmtDur(r.DetectTook)
-	}
-	switch {
-	case r.FailedOver:
-		line += fmt.Sprintf(", new leader %s in %s", r.NewLeader, fmtDur(r.Failover))
-	case r.LeaderCrash:
-		line += ", no new leader yet"
-	}
-	switch {
-	case r.Resynced:
-		line += fmt.Sprintf(", clocks on %s in %s", r.NewRef, fmtDur(r.Resync))
-	case r.RefCrash:
-		line += ", clocks not re-synced yet"
-	}
-	if r.Err != nil {
-		line += fmt.Sprintf(" (error: %v)", r.Err)
-	}
-	return line
+// MembershipReport is how the members' views followed the faults.
+type MembershipReport struct {
+	CrashDetection  Spread   `json:"crash_detection"`   // from each crash until every alive node dropped the node
+	Detected        int      `json:"failures_detected"` // failures declared about crashed or cut-off members
+	FalseSuspicions int      `json:"false_suspicions"`  // failures declared about reachable, alive members
+	FinalConverged  bool     `json:"final_converged"`   // the views agreed again after the final heal
+	FinalTook       Duration `json:"final_took"`        // to that, or until the report gave up
 }
 
-// print writes the final report.
-func (r *Report) print(w io.Writer) {
-	fmt.Fprintln(w)
-	if r.Interrupted {
-		fmt.Fprintf(w, "interrupted: %d of the schedule's phases ran\n\n", len(r.Phases))
-	}
-	r.printFaults(w)
-	fmt.Fprintln(w)
-	r.Voters.print(w)
-	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "membership\tfinal convergence %s; crash detection %s\n", r.finalLine(), r.crashDetection())
-	fmt.Fprintf(tw, "failures\t%d detected, %d false suspicions\n", r.Detected, r.FalseSuspicions)
-	fmt.Fprintf(tw, "network\t%s\n", netLine(r.Net))
-	fmt.Fprintf(tw, "per lock op\t%s\n", newOpCost(r.Net, r.Locks).line())
-	r.Election.print(tw)
-	r.Clock.print(tw)
-	r.Locks.print(tw)
-	r.Tasks.print(tw)
-	fmt.Fprintf(tw, "wall time\t%s\n", fmtDur(r.Wall))
-	fmt.Fprintf(tw, "machine\t%s\n", r.Stalls.line())
-	tw.Flush()
-	fmt.Fprintln(w)
-	props := r.properties()
-	printProperties(w, props)
-	fmt.Fprintf(w, "\n%s.\n", verdictCounts(props))
-	if warn := r.Stalls.warning(); warn != "" {
-		fmt.Fprintf(w, "\n%s\n", warn)
-	}
-	fmt.Fprintf(w, "\nseed %d; the same seed gives the same fault schedule.\n", r.Config.Seed)
-	fmt.Fprintf(w, "replay: %s\n", replayCommand(r.Config))
+// NetworkReport is what the simulated network carried.
+type NetworkReport struct {
+	PacketsSent      uint64  `json:"packets_sent"`
+	PacketsDelivered uint64  `json:"packets_delivered"`
+	PacketsDropped   uint64  `json:"packets_dropped"`
+	DroppedPct       float64 `json:"dropped_pct"`
+	StreamsOpened    uint64  `json:"streams_opened"`
+	DialsFailed      uint64  `json:"dials_failed"`
+	PacketBytes      uint64  `json:"packet_bytes"`
+	StreamWrites     uint64  `json:"stream_writes"` // Write calls that queued data
+	StreamBytes      uint64  `json:"stream_bytes"`
+	// PerLockOp is all of the traffic over the lock operations.
+	PerLockOp OpCost `json:"per_lock_op"`
 }
 
-// printFaults writes the table of convergence times per kind of phase.
-func (r *Report) printFaults(w io.Writer) {
-	const row = "%-10s %5s %9s %8s %8s\n"
-	fmt.Fprintf(w, row, "phase", "count", "converged", "median", "max")
-	for _, f := range r.faultRows() {
-		fmt.Fprintf(w, row, f.fault, fmt.Sprint(f.count), fmt.Sprintf("%d/%d", len(f.took), f.count), fmtMedian(f.took), fmtMax(f.took))
-	}
+// OpCost is every packet and stream write of the run (gossip, the RPCs
+// of every workload: elections, clocks, tasks and locks) over the lock
+// operations: an upper bound on a lock operation's cost, not its own,
+// that grows with the other workloads. Compare runs of one scenario at
+// different sizes.
+type OpCost struct {
+	LockOps       int     `json:"lock_ops"` // grants and their ends
+	Messages      uint64  `json:"messages"` // packets sent and stream writes
+	Bytes         uint64  `json:"bytes"`
+	MessagesPerOp float64 `json:"messages_per_lock_op"` // 0 without lock operations
+	BytesPerOp    float64 `json:"bytes_per_lock_op"`
 }
 
-// faultRow is how often one kind of phase was made and how long the
-// phases that converged took.
-type faultRow struct {
-	fault fault
-	count int
-	took  []time.Duration
+// Finding is a count the report shows beside the properties, with the
+// first few examples: "held" if none, else "broken".
+type Finding struct {
+	ID         string   `json:"id"`
+	Label      string   `json:"label"`
+	Meaning    string   `json:"meaning"`
+	Verdict    string   `json:"verdict"`
+	Violations int      `json:"violations"`
+	Examples   []string `json:"examples,omitempty"`
 }
 
-// faultRows returns a row per kind of phase made, in allFaults order.
-func (r *Report) faultRows() []faultRow {
-	var out []faultRow
-	for _, f := range allFaults {
-		row := faultRow{fault: f}
-		for _, p := range r.Phases {
-			if p.Fault == f {
-				row.count++
-				if p.Converged {
-					row.took = append(row.took, p.Took)
-				}
-			}
-		}
-		if row.count > 0 {
-			out = append(out, row)
-		}
-	}
-	return out
+// Leader is a node and its term: an election's leader, a clock's
+// reference.
+type Leader struct {
+	Node string `json:"node"`
+	Term uint64 `json:"term"`
 }
 
-// detections returns how long each crash took to be seen by all (for
-// those that were) and how many crashes there were.
-func (r *Report) detections() (times []time.Duration, crashes int) {
-	for _, p := range r.Phases {
-		if p.Fault == faultCrash {
-			crashes++
-			if p.Detected {
-				times = append(times, p.DetectTook)
-			}
-		}
-	}
-	return times, crashes
+// Percentiles are a latency's median and 99th percentile.
+type Percentiles struct {
+	P50 Duration `json:"p50"`
+	P99 Duration `json:"p99"`
 }
 
-func (r *Report) crashDetection() string {
-	times, crashes := r.detections()
-	if crashes == 0 {
-		return "no crashes"
-	}
-	return fmt.Sprintf("median %s, max %s (%d of %d crashes seen by all)", fmtMedian(times), fmtMax(times), len(times), crashes)
+// MachineReport is how late the machine ran the simulation's timers:
+// past the leases' margin, timing verdicts may reflect the machine.
+type MachineReport struct {
+	TimerLateP50  Duration `json:"timer_late_p50"`
+	TimerLateP99  Duration `json:"timer_late_p99"`
+	TimerLateMax  Duration `json:"timer_late_max"`
+	TimerSamples  int      `json:"timer_samples"`
+	TimerLateOver int      `json:"timer_late_over_margin"` // samples later than the margin
+	Overloaded    bool     `json:"overloaded"`
+	Warning       string   `json:"warning,omitempty"`
 }
 
-func netLine(s simnet.NetStats) string {
-	pct := 0.0
-	if s.PacketsSent > 0 {
-		pct = 100 * float64(s.PacketsDropped) / float64(s.PacketsSent)
-	}
-	return fmt.Sprintf("%d packets sent, %d dropped (%.1f%%), %d streams opened", s.PacketsSent, s.PacketsDropped, pct, s.StreamsOpened)
-}
-
-func (r *Report) finalLine() string {
-	if r.FinalConverged {
-		return "OK in " + fmtDur(r.FinalTook)
-	}
-	return fmt.Sprintf("FAILED: not converged %s after the final heal", fmtDur(r.FinalTook))
-}
-
-// median returns the middle of ds (the mean of the two middles for an
-// even count); ds must not be empty.
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func fmtMedian(ds []time.Duration) string {
-	if len(ds) == 0 {
-		return "-"
-	}
-	return fmtDur(median(ds))
-}
-
-func fmtMax(ds []time.Duration) string {
-	if len(ds) == 0 {
-		return "-"
-	}
-	return fmtDur(slices.Max(ds))
-}
-
-// fmtDur rounds d for people: 612ms, 1.23s, 42.1s.
-func fmtDur(d time.Duration) string {
-	switch {
-	case d < time.Second:
-		return d.Round(time.Millisecond).String()
-	case d < 10*time.Second:
-		return d.Round(10 * time.Millisecond).String()
-	}
-	return d.Round(100 * time.Millisecond).String()
-}
+// Std returns d as a time.Duration, rounded to the microsecond as its
+// JSON keeps it: the table prints the same figures from a report read
+// back from JSON.
+func (d Duration) Std() time.Duration { return time.Duration(d).Round(time.Microsecond) }

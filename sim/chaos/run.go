@@ -17,7 +17,7 @@ import (
 //	synctest.Test(t, func(t *testing.T) {
 //		rep := chaos.Run(t, chaos.Options{Scenario: "all", Seed: 7, Duration: time.Minute}, myWorkload)
 //		if rep.Broken() {
-//			t.Fatal(rep.Problems())
+//			t.Fatal(rep.Problems)
 //		}
 //		time.Sleep(10 * time.Second)
 //	})

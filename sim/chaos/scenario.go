@@ -25,7 +25,10 @@ const (
 	defaultSkew  = 5 * time.Second
 	defaultDrift = 200
 	largeSkew    = time.Hour
-	largeDrift   = maxDriftFlag
+	largeDrift   = clockDrift
+	// leaseDrift is the drift scenario's: ±4 %, so any two clocks
+	// within 8 %, inside the leases' bound of about 10 %.
+	leaseDrift = 40_000
 )
 
 // scenarios are the named scenarios, in the order -list shows them.
@@ -54,6 +57,9 @@ var scenarios = []scenario{
 	{Name: "scale", Faults: []fault{faultScale},
 		Summary: fmt.Sprintf("the cluster grows by joins, one node every %s, to max(30, 1.5 x -nodes) nodes, then shrinks back to -nodes by graceful leaves of alive nodes drawn at random (voters and the voters' leader among them), one every %s; a -duration shorter than %s (for 3 nodes) makes fewer steps, half up and half down; -nodes at most %d", fmtDur(scaleStep), fmtDur(scaleStep), fmtSpan(scaleSpan(3)), maxSimSize*2/3),
 		Skew:    defaultSkew, Drift: defaultDrift},
+	{Name: "drift", Faults: []fault{faultPartition, faultIsolate, faultCrash, faultPause},
+		Summary: fmt.Sprintf("physical clocks run fast or slow by up to ±%g %% (any two within %g %%, inside the leases' bound of about 10 %%; the cluster clocks are told, with clock.MaxDrift) while leases change hands: cuts, the leader cut off, crashes and pauses. Past the bound (-drift %d, ±%g %%) the report shows what breaks: the cluster clocks' C1 and C3, and E3 or L3 when a lease passes from a holder whose clock runs slow while the voters' run fast (it outlives their hold of its grant)", float64(leaseDrift)/1e4, float64(2*leaseDrift)/1e4, maxDriftFlag, float64(maxDriftFlag)/1e4),
+		Skew:    defaultSkew, Drift: leaseDrift},
 	{Name: "all", Grouped: true,
 		Faults:  []fault{faultPartition, faultSplit, faultBridge, faultIsolate, faultCrash, faultPause, faultJump, faultLoss, faultLeave, faultJoin, faultRollout},
 		Summary: "every fault above but a scale, drawn at random; each kind (cuts, crash, pause, jump, loss, churn, rollout) once before any repeats; a rollout here restarts, one at a time, only as many nodes as fit in its phase of 3-5 s (one or two), not all of them",

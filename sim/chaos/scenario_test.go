@@ -72,8 +72,13 @@ func simulateInBubble(t *testing.T, args ...string) (code int, out string, rep s
 	fs.DurationVar(&o.Duration, "duration", 0, "")
 	fs.Int64Var(&o.Seed, "seed", 1, "")
 	fs.BoolVar(&o.Unsafe, "unsafe", false, "")
+	drift := fs.Float64("drift", -1, "")
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
+	}
+	if *drift >= 0 {
+		sc, _ := lookupScenario(cmp.Or(o.Scenario, defaultScenario))
+		o.Clocks = &Clocks{Skew: sc.Skew, Drift: *drift}
 	}
 	var data bytes.Buffer
 	began := time.Now()
@@ -84,7 +89,7 @@ func simulateInBubble(t *testing.T, args ...string) (code int, out string, rep s
 			t.Fatalf("Simulate: %v", err)
 		}
 		code = r.Status()
-		out = stdout.String() + strings.Join(r.Problems(), "\n")
+		out = stdout.String() + strings.Join(r.Problems, "\n")
 		if err := r.WriteJSON(&data); err != nil {
 			t.Fatalf("WriteJSON: %v", err)
 		}
@@ -122,6 +127,7 @@ func TestScenarios(t *testing.T) {
 		{"churn", []string{"M", "E1", "L1", "T1"}, nil, "", false},
 		{scenario: "rollout", exercised: []string{"M", "E1", "E2", "L1", "L3", "V2", "T1"}, faults: []string{"crash", "restart"}, duration: "15s", restartAll: true},
 		{scenario: "scale", exercised: []string{"M", "E1", "E3", "C1", "L1", "L3", "V2", "T1"}, faults: []string{"join", "leave"}, duration: "6s"},
+		{"drift", []string{"E1", "E3", "C1", "C3", "L1", "L3", "T1"}, nil, "", false},
 		{"all", []string{"M", "E1", "C1", "L1", "L4", "V2", "T1"}, nil, "", false},
 	}
 	for _, tt := range tests {
@@ -210,6 +216,30 @@ func TestUnsafeBreaksLocks(t *testing.T) {
 	}
 	if !strings.Contains(out, "UNSAFE mode") || !strings.Contains(out, "property L") {
 		t.Errorf("output lacks the unsafe mode or the broken lock properties")
+	}
+}
+
+// TestDriftPastTheBound runs the drift scenario with clocks at ±20 %,
+// past the bound the leases and the cluster clocks assume: the report
+// must show properties broken, and only those that depend on the rates
+// (the clocks' C1-C3, the leases' E3, L3 and what follows from L3).
+func TestDriftPastTheBound(t *testing.T) {
+	code, out, rep := simulateInBubble(t, "-scenario", "drift", "-duration", "20s", "-seed", "2", "-drift", "200000")
+	var brokenIDs []string
+	for _, p := range rep.Properties {
+		if p.Verdict == broken {
+			brokenIDs = append(brokenIDs, p.ID)
+		}
+	}
+	t.Logf("broken past the bound: %v", brokenIDs)
+	rateBound := []string{"C1", "C2'", "C3", "E3", "L3", "L3+", "F"}
+	if code != 1 || len(brokenIDs) == 0 {
+		t.Errorf("exit status %d, broken %v; want 1 and some of %v\n%s", code, brokenIDs, rateBound, out)
+	}
+	for _, id := range brokenIDs {
+		if !slices.Contains(rateBound, id) {
+			t.Errorf("%s broken, which does not depend on clock rates\n%s", id, out)
+		}
 	}
 }
 

@@ -68,7 +68,7 @@ func simulate(ctx context.Context, w io.Writer, cfg simConfig) (*Report, error) 
 	for _, n := range c.Nodes() {
 		r.watch.watch(n)
 	}
-	rep := &Report{Config: cfg, V2: r.idleStart(ctx)} // V2's first round, before the faults
+	rep := &record{Config: cfg, V2: r.idleStart(ctx)} // V2's first round, before the faults
 	rep.Phases = r.runSchedule(ctx, buildSchedule(cfg.Seed, cfg.Duration, c.Names(), cfg.Scenario))
 	rep.Interrupted = ctx.Err() != nil
 	final := context.WithoutCancel(ctx)
@@ -78,9 +78,9 @@ func simulate(ctx context.Context, w io.Writer, cfg simConfig) (*Report, error) 
 	r.elect.Close()          // ends the open lease
 	r.finish(final, &rep.V2) // a grant after the heal, for L4; V2's final round
 	r.locks.Close()          // ends the open holds
-	rep.Locks = newLockReport(r.locks.History(), cfg.Unsafe)
+	rep.Locks = newLockRecord(r.locks.History(), cfg.Unsafe)
 	r.tasks.Close() // lets the Runs in flight end
-	rep.Tasks = newTaskReport(r.tasks.History())
+	rep.Tasks = newTaskRecord(r.tasks.History())
 	rep.User = stopUserWorkloads(cfg.User)
 	rep.UserSpans = userSpans(cfg.User)
 	rep.Net = c.Net().Stats()
@@ -88,12 +88,13 @@ func simulate(ctx context.Context, w io.Writer, cfg simConfig) (*Report, error) 
 	c.Close()
 	r.watch.wait()
 	rep.Detected, rep.FalseSuspicions = r.watch.counts()
-	rep.Election = newElectionReport(r.elect.Leases(), rep.leaderCrashes(), finalLeader, r.elect.Failures(), time.Now())
+	rep.Election = newElectionRecord(r.elect.Leases(), rep.leaderCrashes(), finalLeader, r.elect.Failures(), time.Now())
 	rep.Timeline = r.timeline(rep.Election.Leases)
 	rep.Wall = time.Since(began)
 	rep.Stalls = stalls.stop()
-	rep.print(w)
-	return rep, nil
+	report := summarize(rep)
+	report.print(w)
+	return report, nil
 }
 
 // startWorkloads sets the physical clocks, starts the election and clock
@@ -105,7 +106,7 @@ func startWorkloads(ctx context.Context, c *sim.Cluster, out *syncWriter, phys [
 	if err != nil {
 		return nil, err
 	}
-	clocks, err := sim.StartClocks(c)
+	clocks, err := sim.StartClocks(c, clockOptions(cfg.Drift)...)
 	if err != nil {
 		elect.Close()
 		return nil, err
@@ -124,10 +125,7 @@ func startWorkloads(ctx context.Context, c *sim.Cluster, out *syncWriter, phys [
 		return nil, err
 	}
 	r := &runner{c: c, elect: elect, clocks: clocks, locks: locks, tasks: tasks, out: out, voters: startVoterWatch(c),
-		aimRNG: rand.New(rand.NewPCG(uint64(cfg.Seed), pauseStream)), skews: map[string]time.Duration{}}
-	for _, p := range phys {
-		r.skews[p.Node] = p.Skew
-	}
+		aimRNG: rand.New(rand.NewPCG(uint64(cfg.Seed), pauseStream))}
 	r.observer = startObserver(clocks, observeEvery)
 	var first clockSync
 	var syncing sync.WaitGroup
@@ -177,10 +175,9 @@ type runner struct {
 	locks     *sim.LockWorkload
 	tasks     *sim.TaskWorkload
 	voters    *voterWatch
-	aimRNG    *rand.Rand               // chooses among the lock holders and coordinators to aim at
-	skews     map[string]time.Duration // each node's physical clock skew now
-	left      []string                 // the nodes that left
-	healed    time.Time                // the final heal
+	aimRNG    *rand.Rand // chooses among the lock holders and coordinators to aim at
+	left      []string   // the nodes that left
+	healed    time.Time  // the final heal
 	observer  *observer
 	out       *syncWriter
 	watch     *watcher
@@ -255,8 +252,7 @@ func (r *runner) runPhase(parent context.Context, rest []phase) phaseResult {
 		// lease failing to tell the voters it stops. Measure meanwhile.
 		crashing.Go(func() { r.c.Crash(p.Node) })
 	case faultJump:
-		r.skews[p.Node] += p.Jump
-		r.c.SetSkew(p.Node, r.skews[p.Node])
+		r.c.Jump(p.Node, p.Jump)
 	default:
 		n, err := p.apply(ctx, r.c)
 		if n != nil {

@@ -91,9 +91,10 @@ func newStallStats(lates []time.Duration) stallStats {
 	return s
 }
 
-func (s stallStats) line() string {
+// line is the report's machine line.
+func (m *MachineReport) line() string {
 	return fmt.Sprintf("timers ran late by p50 %s, p99 %s, max %s (%d of %d over %s)",
-		fmtFine(s.P50), fmtFine(s.P99), fmtFine(s.Max), s.Over, s.Samples, fmtDur(stallWarn))
+		fmtFine(m.TimerLateP50.Std()), fmtFine(m.TimerLateP99.Std()), fmtFine(m.TimerLateMax.Std()), m.TimerLateOver, m.TimerSamples, fmtDur(stallWarn))
 }
 
 // warning is what the report says when the machine stalled the

@@ -175,7 +175,7 @@ func (w *voterWatch) endBelowLocked(t time.Time) {
 
 // stop ends the sampling, lets go of every service and returns what was
 // recorded, with times from start (the start of the schedule).
-func (w *voterWatch) stop(start time.Time) voterReport {
+func (w *voterWatch) stop(start time.Time) voterRecord {
 	close(w.stopCh)
 	<-w.done
 	now := time.Now()
@@ -186,7 +186,7 @@ func (w *voterWatch) stop(start time.Time) voterReport {
 	}
 	held := w.mu.svcs
 	w.mu.svcs = nil
-	rep := newVoterReport(w.mu.changes, start, w.mu.longest, w.mu.from)
+	rep := newVoterRecord(w.mu.changes, start, w.mu.longest, w.mu.from)
 	w.mu.Unlock()
 	for _, h := range held {
 		h.release()

@@ -55,8 +55,8 @@ func TestReadConfig(t *testing.T) {
 // syntheticVoters returns the voter report of a made-up run: n changes,
 // one second apart from -1 s, of a group of three voters that grows to
 // five, with a leader change and a stretch below the target.
-func syntheticVoters(n int) voterReport {
-	v := voterReport{LongestBelow: 1200 * time.Millisecond, BelowFrom: 2 * time.Second}
+func syntheticVoters(n int) voterRecord {
+	v := voterRecord{LongestBelow: 1200 * time.Millisecond, BelowFrom: 2 * time.Second}
 	for i := range n {
 		c := voterConfig{Group: 0xabc, Epoch: uint64(10 * (i + 1)), Voters: nodeNames(3), Leader: "n1"}
 		if i%2 == 1 {
@@ -71,7 +71,7 @@ func syntheticVoters(n int) voterReport {
 // and sums them up; the JSON holds every change.
 func TestVoterReport(t *testing.T) {
 	var buf bytes.Buffer
-	few := syntheticVoters(3)
+	few := syntheticVoters(3).summary()
 	few.print(&buf)
 	out := buf.String()
 	for _, want := range []string{
@@ -86,13 +86,13 @@ func TestVoterReport(t *testing.T) {
 		}
 	}
 	buf.Reset()
-	many := syntheticVoters(maxShownChanges + 5)
+	many := syntheticVoters(maxShownChanges + 5).summary()
 	many.print(&buf)
 	out = buf.String()
 	if !strings.Contains(out, "(5 more)") || strings.Count(out, "\n") != maxShownChanges+4 || !strings.Contains(out, " 250  ") || strings.Contains(out, " 110  ") {
 		t.Errorf("the section of %d changes does not show the first and last %d with a line for the rest:\n%s", len(many.Changes), maxShownChanges/2, out)
 	}
-	data, err := json.Marshal(many.toJSON())
+	data, err := json.Marshal(many)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestVoterReport(t *testing.T) {
 	if c := j.Changes[1]; c.At != "0s" || c.Group != "abc" || c.Epoch != 20 || !slices.Equal(c.Voters, nodeNames(5)) || c.Leader != "n2" || c.Target != 5 {
 		t.Errorf("JSON change 1 = %+v", c)
 	}
-	none := voterReport{}
+	none := voterRecord{}.summary()
 	if got := none.summary(); got != "no voter group seen" {
 		t.Errorf("summary of nothing = %q", got)
 	}

@@ -11,10 +11,10 @@ import (
 // lists; beyond that it lists the first and the last half of them.
 const maxShownChanges = 20
 
-// voterReport is the voter configuration over a run: each change the
+// voterRecord is the voter configuration over a run: each change the
 // voter watch saw (see voterWatch) and the longest stretch of time with
 // fewer voters than the target.
-type voterReport struct {
+type voterRecord struct {
 	Changes      []voterChange
 	LongestBelow time.Duration // 0: never below the target
 	BelowFrom    time.Duration // when that stretch began, from the start of the schedule
@@ -27,8 +27,8 @@ type voterChange struct {
 	Target int // the number of voters the group aimed at then (see voterTarget)
 }
 
-func newVoterReport(changes []configChange, start time.Time, longest time.Duration, from time.Time) voterReport {
-	v := voterReport{LongestBelow: longest}
+func newVoterRecord(changes []configChange, start time.Time, longest time.Duration, from time.Time) voterRecord {
+	v := voterRecord{LongestBelow: longest}
 	if longest > 0 {
 		v.BelowFrom = from.Sub(start)
 	}
@@ -41,7 +41,7 @@ func newVoterReport(changes []configChange, start time.Time, longest time.Durati
 // counts returns how many configurations (group, epoch and voters) and
 // how many groups the changes show; a change of the leader alone is not
 // a new configuration.
-func (v *voterReport) counts() (configs, groups int) {
+func (v voterRecord) counts() (configs, groups int) {
 	seen := map[string]bool{}
 	seenGroup := map[uint64]bool{}
 	for _, c := range v.Changes {
@@ -61,17 +61,17 @@ func (v *voterReport) counts() (configs, groups int) {
 // summary is the section's last line: "12 configurations in 1 group
 // (epochs 1 to 305), 20 changes; below the target for at most 1.2s (from
 // 3.4s)".
-func (v *voterReport) summary() string {
+func (v *VoterReport) summary() string {
 	if len(v.Changes) == 0 {
 		return "no voter group seen"
 	}
-	configs, groups := v.counts()
-	first, last := v.Changes[0].Config.Epoch, v.Changes[len(v.Changes)-1].Config.Epoch
-	s := fmt.Sprintf("%d configurations in %d group%s (epochs %s to %s), %d changes; ", configs, groups, plural(groups), fmtEpoch(first), fmtEpoch(last), len(v.Changes))
-	if v.LongestBelow == 0 {
+	first, last := v.Changes[0].Epoch, v.Changes[len(v.Changes)-1].Epoch
+	s := fmt.Sprintf("%d configurations in %d group%s (epochs %s to %s), %d changes; ",
+		v.Configurations, v.Groups, plural(v.Groups), fmtEpoch(first), fmtEpoch(last), len(v.Changes))
+	if v.LongestBelowTarget == 0 || v.LongestBelowFrom == nil {
 		return s + "never fewer voters than the target"
 	}
-	return s + fmt.Sprintf("fewer voters than the target for at most %s (from %s)", fmtDur(v.LongestBelow), secs(v.BelowFrom))
+	return s + fmt.Sprintf("fewer voters than the target for at most %s (from %s)", fmtDur(v.LongestBelowTarget.Std()), secs(v.LongestBelowFrom.Std()))
 }
 
 // fmtEpoch prints an epoch, "?" for one not known.
@@ -84,7 +84,7 @@ func fmtEpoch(e uint64) string {
 
 // print writes the voters section of the report: a line per change (the
 // first and last ones if there are many) and the summary.
-func (v *voterReport) print(w io.Writer) {
+func (v *VoterReport) print(w io.Writer) {
 	fmt.Fprintln(w, "voter configuration (each change of the group, epoch, voters or voters' leader; target: the voters the group aims at)")
 	rows := [][]string{{"time", "group", "epoch", "voters (target)", "leader"}}
 	for i, c := range v.Changes {
@@ -109,49 +109,23 @@ func (v *voterReport) print(w io.Writer) {
 }
 
 // cells are the columns of c in the text report.
-func (c voterChange) cells() []string {
-	leader := c.Config.Leader
+func (c ConfigChange) cells() []string {
+	leader := c.Leader
 	if leader == "" {
 		leader = "none"
 	}
-	return []string{secs(c.At), fmt.Sprintf("%x", c.Config.Group), fmtEpoch(c.Config.Epoch),
-		fmt.Sprintf("%s (%d)", strings.Join(c.Config.Voters, " "), c.Target), leader}
+	return []string{secs(c.At.Std()), c.Group, fmtEpoch(c.Epoch),
+		fmt.Sprintf("%s (%d)", strings.Join(c.Voters, " "), c.Target), leader}
 }
 
-// jsonVoters is the voter configuration over the run.
-type jsonVoters struct {
-	// Changes are each change of the group, epoch, voters or voters'
-	// leader that the runner saw, sampling every 50 ms, in order.
-	Changes []jsonConfigChange `json:"changes"`
-	// Configurations counts the distinct configurations (group, epoch
-	// and voters) among Changes, and Groups the groups.
-	Configurations int `json:"configurations"`
-	Groups         int `json:"groups"`
-	// LongestBelowTarget is the longest stretch of time with fewer
-	// voters than the target ("0s": never), and LongestBelowFrom when it
-	// began, from the start of the schedule (absent if never).
-	LongestBelowTarget jsonDur  `json:"longest_below_target"`
-	LongestBelowFrom   *jsonDur `json:"longest_below_from,omitempty"`
-}
-
-// jsonConfigChange is one configuration of the voter group.
-type jsonConfigChange struct {
-	At     jsonDur  `json:"at"`     // first seen, from the start of the schedule; negative: before it
-	Group  string   `json:"group"`  // the group's ID in hex, as gossip carries it
-	Epoch  uint64   `json:"epoch"`  // the configuration's number: the log index of its entry; 0: not known (compacted)
-	Voters []string `json:"voters"` // sorted
-	Leader string   `json:"leader"` // the voters' Raft leader; "": none known
-	Target int      `json:"target"` // the number of voters the group aimed at: odd, at most the configured voters and the alive nodes
-}
-
-func (v *voterReport) toJSON() jsonVoters {
+func (v voterRecord) summary() VoterReport {
 	configs, groups := v.counts()
-	j := jsonVoters{Changes: []jsonConfigChange{}, Configurations: configs, Groups: groups, LongestBelowTarget: jsonDur(v.LongestBelow)}
+	j := VoterReport{Changes: []ConfigChange{}, Configurations: configs, Groups: groups, LongestBelowTarget: Duration(v.LongestBelow)}
 	if v.LongestBelow > 0 {
 		j.LongestBelowFrom = durPtr(v.BelowFrom)
 	}
 	for _, c := range v.Changes {
-		j.Changes = append(j.Changes, jsonConfigChange{At: jsonDur(c.At), Group: fmt.Sprintf("%x", c.Config.Group),
+		j.Changes = append(j.Changes, ConfigChange{At: Duration(c.At), Group: fmt.Sprintf("%x", c.Config.Group),
 			Epoch: c.Config.Epoch, Voters: append([]string{}, c.Config.Voters...), Leader: c.Config.Leader, Target: c.Target})
 	}
 	return j
@@ -161,7 +135,7 @@ func (v *voterReport) toJSON() jsonVoters {
 // schedule) the voters were without a Raft leader: 0 if one was known
 // then, else until the first change that names one (0 if none does: no
 // excuse without a leader seen).
-func (v *voterReport) leaderlessAfter(at time.Duration) time.Duration {
+func (v *voterRecord) leaderlessAfter(at time.Duration) time.Duration {
 	leader := false
 	for _, c := range v.Changes {
 		switch {

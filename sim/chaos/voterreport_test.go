@@ -7,7 +7,7 @@ import (
 
 func TestLeaderlessAfter(t *testing.T) {
 	s := time.Second
-	v := voterReport{Changes: []voterChange{
+	v := voterRecord{Changes: []voterChange{
 		{At: -2 * s, Config: voterConfig{Leader: "n1"}},
 		{At: 1 * s, Config: voterConfig{}},
 		{At: 5 * s, Config: voterConfig{Leader: "n2"}},

@@ -67,7 +67,10 @@ func stopUserWorkloads(ws []Workload) []Property {
 	}
 	var out []Property
 	for _, w := range ws {
-		out = append(out, w.Check()...)
+		for _, p := range w.Check() {
+			p.User = true
+			out = append(out, p)
+		}
 	}
 	return out
 }
