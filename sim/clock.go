@@ -104,6 +104,14 @@ func Read(node string, clk *clock.Clock) check.Reading {
 	return r
 }
 
+// AllowRate tells the checker how far any physical clock's rate may be
+// from real time's (check.ClockCheck.Rate): 0.04 for clocks within ±4 %.
+func (w *ClockWorkload) AllowRate(r float64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.check.Rate = r
+}
+
 // Check returns what the checker has judged so far.
 func (w *ClockWorkload) Check() check.ClockCheck {
 	w.mu.Lock()

@@ -35,13 +35,18 @@ const (
 
 // clockOptions returns the options of the cluster clocks for physical
 // clocks within ±ppm: none within clockDrift, else MaxDrift for two such
-// clocks, at most maxClockDrift. Beyond that the clocks assume less drift
-// than there is, as the leases do, and the report shows what breaks.
+// clocks, at most maxClockDrift. The drift bound is on the rate of the
+// offset measured on the local clock, (1+d)/(1-d) - 1 = 2d/(1-d) for
+// two clocks at +d and -d: at ±4 % that is 8.33 %, and 8 % let C1 and
+// C3 break by tens of microseconds. Beyond maxClockDrift the clocks
+// assume less drift than there is, as the leases do, and the report
+// shows what breaks.
 func clockOptions(ppm float64) []clock.Option {
 	if ppm <= clockDrift {
 		return nil
 	}
-	return []clock.Option{clock.MaxDrift(min(2*ppm, maxClockDrift))}
+	d := ppm / 1e6
+	return []clock.Option{clock.MaxDrift(min(math.Ceil(2*d/(1-d)*1e6), maxClockDrift))}
 }
 
 // nodeNames returns the names sim.Start gives n nodes: n1..nN.

@@ -111,6 +111,7 @@ func startWorkloads(ctx context.Context, c *sim.Cluster, out *syncWriter, phys [
 		elect.Close()
 		return nil, err
 	}
+	clocks.AllowRate(cfg.Drift / 1e6)
 	locks, err := startLocks(c, cfg)
 	if err != nil {
 		elect.Close()

@@ -30,7 +30,13 @@ type ClockCheck struct {
 	// more than NowSlack plus the node's previous uncertainty: Now stands
 	// still after a correction, which within that is normal and beyond it
 	// means cluster time jumped.
-	NowOff      []string
+	NowOff []string
+	// Rate is how far any physical clock's rate may be from real time's
+	// (0.04 for ±4 %): cluster time follows the reference's clock, so
+	// the reference's time at another instant is known only to within
+	// Rate times the real time between. 0 takes every rate as real
+	// time's, which is close enough for clocks within a few hundred ppm.
+	Rate        float64
 	Errors      []time.Duration
 	Uncertainty []time.Duration
 	last        map[string]time.Time
@@ -105,11 +111,17 @@ func (k *ClockCheck) judge(r, ref Reading) {
 	k.Errors = append(k.Errors, absDur(ClockError(r, ref)))
 	k.Uncertainty = append(k.Uncertainty, r.Interval.Uncertainty())
 	// The reference's time at r's instant lies in [lo, hi].
-	lo := ref.Interval.Earliest.Add(r.At.Sub(ref.Done))
-	hi := ref.Interval.Latest.Add(r.Done.Sub(ref.At))
+	lo := ref.Interval.Earliest.Add(k.advance(r.At.Sub(ref.Done), -1))
+	hi := ref.Interval.Latest.Add(k.advance(r.Done.Sub(ref.At), +1))
 	if hi.Before(r.Interval.Earliest) || lo.After(r.Interval.Latest) {
 		k.C1Misses = append(k.C1Misses, fmt.Sprintf("%s: interval ±%v misses the reference's time by %v", r.Node, r.Interval.Uncertainty(), missBy(r.Interval, lo, hi)))
 	}
+}
+
+// advance returns how far the reference's time moves in d of real time,
+// at the lowest (sign -1) or highest (+1) rate Rate allows.
+func (k *ClockCheck) advance(d time.Duration, sign float64) time.Duration {
+	return d + time.Duration(sign*k.Rate*float64(absDur(d)))
 }
 
 // outside returns how far t lies outside iv (0 if within).
@@ -139,8 +151,9 @@ func (k *ClockCheck) disagreement(rs []Reading) {
 		for _, b := range rs[i+1:] {
 			d := absDur(mid(a.Interval).Sub(mid(b.Interval).Add(center(a).Sub(center(b)))))
 			k.C3Max = max(k.C3Max, d)
-			// Allow for not knowing the instants within [At, Done].
-			slack := a.Done.Sub(a.At) + b.Done.Sub(b.At)
+			// Allow for not knowing the instants within [At, Done],
+			// and for the reference's rate over the time between.
+			slack := a.Done.Sub(a.At) + b.Done.Sub(b.At) + time.Duration(k.Rate*float64(absDur(center(a).Sub(center(b)))))
 			if d > a.Interval.Uncertainty()+b.Interval.Uncertainty()+slack && a.Stats.Term == b.Stats.Term {
 				k.C3Misses = append(k.C3Misses, fmt.Sprintf("%s and %s differ by %v, more than ±%v and ±%v", a.Node, b.Node, d, a.Interval.Uncertainty(), b.Interval.Uncertainty()))
 			}
