@@ -88,3 +88,15 @@ func TestRegressionRestoreMemoryBounded(t *testing.T) {
 		t.Errorf("a refused restore of an 11-byte snapshot allocated %d KB", most>>10)
 	}
 }
+
+// TestRegressionRestoreDeclaredLengths: a snapshot whose array header
+// declares four billion records, in eight bytes, is refused at once.
+// msgpack v5.4.1 made the slice that long before reading a record, and
+// the process ran out of memory (found by eventlog's fuzzer, the same
+// decoding).
+func TestRegressionRestoreDeclaredLengths(t *testing.T) {
+	data := []byte{0x81, 0xa1, 'r', 0xdd, 0xff, 0xff, 0xff, 0xff}
+	if err := New().Restore(data, t0); err == nil {
+		t.Fatal("restored a snapshot of four billion records held in no bytes")
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/gossipsync/gossipsync/internal/wire"
 )
 
 type snapshot struct {
@@ -40,9 +42,14 @@ func (t *Table) Snapshot() ([]byte, error) {
 // earlier than the member that took the snapshot applied it.
 func (t *Table) Restore(data []byte, now time.Time) error {
 	var s snapshot
-	// A decoder of its own: msgpack.Unmarshal's pooled decoder keeps a
-	// buffer grown by every failed read of a long string, so corrupted
-	// snapshots would make it hold ever more memory.
+	// wire.Check first: msgpack would make each slice as long as it
+	// declares, and twelve bytes could ask for gigabytes. A decoder of
+	// its own: msgpack.Unmarshal's pooled decoder keeps a buffer grown by
+	// every failed read of a long string, so corrupted snapshots would
+	// make it hold ever more memory.
+	if err := wire.Check(data); err != nil {
+		return fmt.Errorf("leases: restore: %w", err)
+	}
 	if err := msgpack.NewDecoder(bytes.NewReader(data)).Decode(&s); err != nil {
 		return fmt.Errorf("leases: restore: %w", err)
 	}

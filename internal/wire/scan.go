@@ -142,3 +142,17 @@ func length(b []byte, size int) (int, error) {
 	}
 	return int(n), nil
 }
+
+// Check reports, wrapped in ErrMalformed, whether b starts with a
+// complete msgpack value that nests no deeper than 100 and declares no
+// more map or array items than it holds bytes for. Decode runs it; a
+// caller that decodes with a msgpack.Decoder of its own runs it first,
+// because msgpack v5.4.1 makes a slice as long as its header declares
+// before reading any element (its allocation limit is never on): twelve
+// bytes could otherwise ask for hundreds of gigabytes.
+func Check(b []byte) error {
+	if err := checkValue(b); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return nil
+}

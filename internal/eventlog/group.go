@@ -1,0 +1,176 @@
+package eventlog
+
+import (
+	"maps"
+	"slices"
+)
+
+// group is a consumer group's place in its topic: offsets below next
+// were handed out at least once; pending ones are out with a member,
+// redo ones are waiting to be handed out again.
+type group struct {
+	next          uint64
+	maxDeliveries int // 0: no bound
+	pending       map[uint64]*delivery
+	redo          []uint64 // sorted
+	deliveries    map[uint64]int
+}
+
+// delivery is an offset out with a member until deadline.
+type delivery struct {
+	member   string
+	deadline int64
+}
+
+// fetch hands c.Member up to c.Max offsets: those to redo first, then
+// new ones.
+func (tp *topic) fetch(c *Cmd) Result {
+	if c.Group == "" || c.Member == "" || c.Max <= 0 || c.AckWait <= 0 || c.MaxDeliveries < 0 {
+		return Result{Err: CodeBadCmd}
+	}
+	g := tp.groups[c.Group]
+	if g == nil {
+		start := tp.next
+		if c.From != 0 {
+			if c.From < tp.first {
+				return Result{Err: CodeTruncated}
+			}
+			start = c.From
+		}
+		g = &group{next: start, maxDeliveries: c.MaxDeliveries, pending: map[uint64]*delivery{}, deliveries: map[uint64]int{}}
+		tp.groups[c.Group] = g
+	}
+	deadline := c.Now + int64(c.AckWait)
+	var res Result
+	hand := func(off uint64) {
+		e, ok := tp.event(off)
+		if !ok {
+			return
+		}
+		g.deliveries[off]++
+		g.pending[off] = &delivery{member: c.Member, deadline: deadline}
+		e.Deliveries = g.deliveries[off]
+		res.Events = append(res.Events, cloneEvents([]Event{e})...)
+	}
+	for len(res.Events) < c.Max && len(g.redo) > 0 {
+		off := g.redo[0]
+		g.redo = g.redo[1:]
+		hand(off)
+	}
+	for len(res.Events) < c.Max && g.next < tp.next {
+		off := max(g.next, tp.first)
+		g.next = off + 1
+		hand(off)
+	}
+	return res
+}
+
+// settle applies an ack, a nack or an expiry to the group; first is the
+// topic's first offset.
+func (g *group) settle(c *Cmd, first uint64) Result {
+	switch c.Op {
+	case OpAck, OpNack:
+		d := g.pending[c.Offset]
+		if d == nil || d.member != c.Member {
+			return Result{} // acked, expired or handed to another already: nothing to do
+		}
+		delete(g.pending, c.Offset)
+		if c.Op == OpAck {
+			delete(g.deliveries, c.Offset)
+		} else {
+			g.again(c.Offset)
+		}
+		return Result{}
+	}
+	var res Result
+	for _, off := range slices.Sorted(maps.Keys(g.pending)) {
+		if g.pending[off].deadline > c.Now {
+			continue
+		}
+		delete(g.pending, off)
+		if off < first || !g.again(off) {
+			delete(g.deliveries, off)
+			res.Dropped++
+		}
+	}
+	return res
+}
+
+// again queues off to be handed out again, in offset order, unless it
+// was handed out MaxDeliveries times already (then it reports false and
+// the group is done with it).
+func (g *group) again(off uint64) bool {
+	if g.maxDeliveries > 0 && g.deliveries[off] >= g.maxDeliveries {
+		delete(g.deliveries, off)
+		return false
+	}
+	i, found := slices.BinarySearch(g.redo, off)
+	if !found {
+		g.redo = slices.Insert(g.redo, i, off)
+	}
+	return true
+}
+
+// forget drops what the group holds of offsets before first (removed by
+// retention) and moves its position up to first.
+func (g *group) forget(first uint64) {
+	g.next = max(g.next, first)
+	i, _ := slices.BinarySearch(g.redo, first)
+	g.redo = slices.Clone(g.redo[i:])
+	for off := range g.pending {
+		if off < first {
+			delete(g.pending, off)
+		}
+	}
+	for off := range g.deliveries {
+		if off < first {
+			delete(g.deliveries, off)
+		}
+	}
+}
+
+// GroupInfo is a consumer group's state: its position (offsets before
+// Next were handed out at least once), the offsets out with members and
+// those waiting to be handed out again.
+type GroupInfo struct {
+	Next    uint64
+	Pending map[uint64]string // offset: the member that holds it
+	Redo    []uint64
+}
+
+// Group returns the state of group on topic; ok is false if there is no
+// such group.
+func (t *Table) Group(topicName, name string) (GroupInfo, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tp := t.topics[topicName]
+	if tp == nil || tp.groups[name] == nil {
+		return GroupInfo{}, false
+	}
+	g := tp.groups[name]
+	gi := GroupInfo{Next: g.next, Pending: map[uint64]string{}, Redo: slices.Clone(g.redo)}
+	for off, d := range g.pending {
+		gi.Pending[off] = d.member
+	}
+	return gi, true
+}
+
+// Due returns when the earliest pending delivery of any group of topic
+// is due to expire (ok false: none is), in ns of cluster time, so that
+// the leader knows when to propose OpExpire.
+func (t *Table) Due(topicName string) (at int64, group string, ok bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tp := t.topics[topicName]
+	if tp == nil {
+		return 0, "", false
+	}
+	for name, g := range tp.groups {
+		for _, d := range g.pending {
+			if !ok || d.deadline < at || d.deadline == at && name < group {
+				at, group, ok = d.deadline, name, true
+			}
+		}
+	}
+	return at, group, ok
+}
