@@ -11,6 +11,7 @@ import (
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
+	"github.com/gossipsync/gossipsync/internal/eventlog"
 	"github.com/gossipsync/gossipsync/internal/leases"
 	"github.com/gossipsync/gossipsync/internal/raftgroup"
 )
@@ -31,17 +32,35 @@ var ErrNoGroup = errors.New("voters: no reachable voter group")
 // returns its token again; renewals, releases and expiries name the
 // grant they act on), so a retry after an unknown outcome is safe.
 func (s *Service) Do(ctx context.Context, cmds []leases.Cmd) ([]leases.Result, error) {
+	resp, err := s.do(ctx, doReq{Cmds: cmds})
+	return resp.Results, err
+}
+
+// DoEvents applies event commands as Do applies lease commands: as one
+// log entry, through the leader. Unlike lease commands, a publish
+// applied twice appends twice, unless its events carry keys (see
+// eventlog.OpPublish): a retry after an unknown outcome may duplicate
+// events without keys.
+func (s *Service) DoEvents(ctx context.Context, cmds []eventlog.Cmd) ([]eventlog.Result, error) {
+	resp, err := s.do(ctx, doReq{Events: cmds})
+	return resp.Events, err
+}
+
+// do sends req to the leader, following redirects and trying again
+// until ctx ends (see Do).
+func (s *Service) do(ctx context.Context, req doReq) (doResp, error) {
 	backoff := time.Millisecond
 	var last error = ErrNoGroup
 	var failed string // the last target that did not answer
 	for hops := 0; ; hops++ {
 		if s.ctx.Err() != nil {
-			return nil, ErrClosed
+			return doResp{}, ErrClosed
 		}
 		target, group := s.target(hops, failed)
 		if target != "" {
 			tctx, cancel := tryContext(ctx)
-			res, next, err := s.try(tctx, target, group, cmds)
+			req.Group = group
+			res, next, err := s.try(tctx, target, req)
 			cancel()
 			if err == nil {
 				return res, nil
@@ -60,10 +79,10 @@ func (s *Service) Do(ctx context.Context, cmds []leases.Cmd) ([]leases.Result, e
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("%w (last: %v)", ctx.Err(), last)
+			return doResp{}, fmt.Errorf("%w (last: %v)", ctx.Err(), last)
 		case <-s.ctx.Done():
 			t.Stop()
-			return nil, ErrClosed
+			return doResp{}, ErrClosed
 		}
 		backoff = min(2*backoff, 50*time.Millisecond)
 	}
@@ -103,26 +122,25 @@ func tryContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // minTry is the least time a try waits for its answer.
 const minTry = 20 * time.Millisecond
 
-// try sends cmds to target once. next names the leader target pointed
+// try sends req to target once. next names the leader target pointed
 // to, if it is not the leader.
-func (s *Service) try(ctx context.Context, target string, group uint64, cmds []leases.Cmd) (res []leases.Result, next string, err error) {
-	var resp doResp
+func (s *Service) try(ctx context.Context, target string, req doReq) (resp doResp, next string, err error) {
 	if target == s.node.Name() {
-		resp, err = s.serveDo(ctx, target, doReq{Group: group, Cmds: cmds})
+		resp, err = s.serveDo(ctx, target, req)
 	} else {
-		err = s.node.Call(ctx, target, methodDo, doReq{Group: group, Cmds: cmds}, &resp)
+		err = s.node.Call(ctx, target, methodDo, req, &resp)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
 	case err != nil:
 		s.hint = ""
-		return nil, "", err
+		return doResp{}, "", err
 	case resp.NotLeader:
 		s.hint = resp.Leader
-		return nil, resp.Leader, fmt.Errorf("voters: %s is not the leader", target)
+		return doResp{}, resp.Leader, fmt.Errorf("voters: %s is not the leader", target)
 	}
-	return resp.Results, "", nil
+	return resp, "", nil
 }
 
 // target picks the node to send commands to: the leader named by the
@@ -191,15 +209,20 @@ func (s *Service) serveDo(ctx context.Context, _ string, req doReq) (doResp, err
 		// tries again after its backoff.
 		return doResp{NotLeader: true, Group: m.group}, nil
 	}
-	propose := s.propose
-	if renewalsOnly(req.Cmds) {
-		propose = s.proposeBatched
+	var resp doResp
+	var err error
+	switch {
+	case len(req.Events) > 0:
+		resp.Events, err = s.proposeEvents(ctx, m, req.Events)
+	case renewalsOnly(req.Cmds):
+		resp.Results, err = s.proposeBatched(ctx, m, req.Cmds)
+	default:
+		resp.Results, err = s.propose(ctx, m, req.Cmds)
 	}
-	res, err := propose(ctx, m, req.Cmds)
 	if errors.Is(err, raftgroup.ErrDropped) || errors.Is(err, raftgroup.ErrClosed) {
 		return doResp{NotLeader: true, Group: m.group}, nil
 	}
-	return doResp{Results: res}, err
+	return resp, err
 }
 
 // serveLeave removes a member that is leaving, on the leader.

@@ -1,6 +1,10 @@
 package voters
 
 import (
+	"fmt"
+
+	"github.com/vmihailenco/msgpack/v5"
+
 	"github.com/gossipsync/gossipsync/internal/leases"
 	"github.com/gossipsync/gossipsync/internal/wire"
 )
@@ -74,8 +78,13 @@ func (r *raftBatch) ParseMsgpack(b []byte) bool {
 // back; their commands and results are written by hand too (leases'
 // codec).
 
-// AppendMsgpack appends the request as a msgpack map.
+// AppendMsgpack appends the request as a msgpack map. Event commands
+// are encoded by msgpack itself (ParseMsgpack then leaves the request
+// to it too).
 func (r doReq) AppendMsgpack(b []byte) []byte {
+	if len(r.Events) > 0 {
+		return appendGeneric(b, r)
+	}
 	b = wire.AppendMapLen(b, 2)
 	b = wire.AppendUint(append(b, 0xa1, 'g'), r.Group)
 	return leases.AppendCmds(append(b, 0xa1, 'c'), r.Cmds)
@@ -105,6 +114,9 @@ func (r *doReq) ParseMsgpack(b []byte) bool {
 // AppendMsgpack appends the response as a msgpack map of its non-empty
 // fields.
 func (r doResp) AppendMsgpack(b []byte) []byte {
+	if len(r.Events) > 0 {
+		return appendGeneric(b, r)
+	}
 	b = wire.AppendMapLen(b, wire.Count(len(r.Results) > 0, r.NotLeader, r.Leader != "", r.Group != 0))
 	if len(r.Results) > 0 {
 		b = leases.AppendResults(append(b, 0xa1, 'r'), r.Results)
@@ -144,4 +156,14 @@ func (r *doResp) ParseMsgpack(b []byte) bool {
 	}
 	*r = out
 	return true
+}
+
+// appendGeneric appends v as msgpack encodes it by its struct tags, which
+// the parsers above refuse (a key they do not know) and leave to msgpack.
+func appendGeneric(b []byte, v any) []byte {
+	enc, err := msgpack.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("voters: encode %T: %v", v, err)) // plain structs of known types: cannot fail
+	}
+	return append(b, enc...)
 }

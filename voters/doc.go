@@ -7,9 +7,17 @@
 // Service (Acquire). At most cluster.Config.Voters of them (default 5,
 // odd; fewer in a smaller cluster) are the voters of a Raft group
 // (internal/raftgroup on go.etcd.io/raft/v3, in memory) that replicates
-// a lease table (internal/leases); the others are its clients: Do sends
-// commands to the group's leader, which gossip names, and a voter that is
-// asked answers with the leader it knows.
+// a lease table (internal/leases) and, in the same log, the event log of
+// the event streams (internal/eventlog: an entry of event commands starts
+// with the byte 0xc1, which msgpack never uses, and a snapshot holds both
+// tables); the others are its clients: Do (DoEvents) sends commands to
+// the group's leader, which gossip names, and a voter that is asked
+// answers with the leader it knows. ReadEvents reads a topic from a
+// member's table, the leader's if it answers: every member's log is a
+// prefix of the leader's, so members never disagree on an offset. The
+// event log lives in memory like the rest: it survives what the lease
+// table survives (a minority of voters lost at once, rolling restarts),
+// not the loss of a majority.
 //
 // # Configuration
 //

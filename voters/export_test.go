@@ -5,6 +5,8 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 	"go.etcd.io/raft/v3"
+
+	"github.com/gossipsync/gossipsync/internal/eventlog"
 )
 
 // State is what a test sees of a service's Raft member: the zero State
@@ -58,4 +60,18 @@ func RaftBatch(group, to uint64, msgs ...[]byte) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// MemberEvents returns the events of topic in this service's member's
+// own table (nil without a member).
+func (s *Service) MemberEvents(topic string) []eventlog.Event {
+	s.mu.Lock()
+	m := s.m
+	s.mu.Unlock()
+	if m == nil {
+		return nil
+	}
+	info, _ := m.events.Info(topic)
+	es, _, _ := m.events.Read(topic, info.First, int(info.Next-info.First))
+	return es
 }

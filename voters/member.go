@@ -9,10 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vmihailenco/msgpack/v5"
-
 	"github.com/gossipsync/gossipsync/cluster"
-	"github.com/gossipsync/gossipsync/internal/errtext"
+	"github.com/gossipsync/gossipsync/internal/eventlog"
 	"github.com/gossipsync/gossipsync/internal/leases"
 	"github.com/gossipsync/gossipsync/internal/raftgroup"
 )
@@ -24,6 +22,7 @@ type member struct {
 	id      uint64 // this member's Raft ID
 	g       *raftgroup.Group
 	table   *leases.Table
+	events  *eventlog.Table
 	started time.Time
 	seen    bool   // its own ID appeared in the applied configuration
 	via     string // the node whose message started it ("" for a founder's)
@@ -64,38 +63,16 @@ func (m *member) noteRemoved(cfg []uint64, v view) {
 	}
 }
 
-// machine replicates a lease table: every entry is a batch of commands.
-// It records when it applied each grant on clk, the node's clock.
-type machine struct {
-	t   *leases.Table
-	clk cluster.Clock
-}
-
-func (m machine) Apply(_ uint64, data []byte) any {
-	cmds, rest, ok := leases.ParseCmds(data)
-	if !ok || len(rest) != 0 {
-		cmds = nil
-		if err := msgpack.Unmarshal(data, &cmds); err != nil {
-			return errtext.Errorf("voters: ", "voters: malformed entry: %w", err)
-		}
-	}
-	return m.t.Apply(cmds, m.clk.Now())
-}
-
-func (m machine) Snapshot() ([]byte, error) { return m.t.Snapshot() }
-
-func (m machine) Restore(data []byte) error { return m.t.Restore(data, m.clk.Now()) }
-
 // startMember starts this incarnation's member of group: the group's
 // first voter when voters is set, else an empty member that a leader
 // is adding.
 func (s *Service) startMember(group uint64, voters []uint64) (*member, error) {
-	t := leases.New()
+	t, ev := leases.New(), eventlog.New(eventRetention)
 	g, err := raftgroup.Start(raftgroup.Config{
 		ID:           s.rid,
 		Voters:       voters,
 		Transport:    groupTransport{s: s, group: group},
-		StateMachine: machine{t, s.node.Clock()},
+		StateMachine: machine{t, ev, s.node.Clock()},
 		Logger:       s.log,
 		// A heartbeat every other tick (20 ms), five per shortest
 		// election timeout (10 ticks): heartbeats are most of an idle
@@ -107,7 +84,7 @@ func (s *Service) startMember(group uint64, voters []uint64) (*member, error) {
 		return nil, err
 	}
 	now := s.node.Clock().Now()
-	return &member{group: group, id: s.rid, g: g, table: t, started: now, heard: now}, nil
+	return &member{group: group, id: s.rid, g: g, table: t, events: ev, started: now, heard: now}, nil
 }
 
 // memberFor returns the member that messages for Raft ID to of group go
@@ -206,17 +183,34 @@ func (s *Service) dropMember(m *member, why string) {
 
 // propose applies cmds as one entry through m and returns their results.
 func (s *Service) propose(ctx context.Context, m *member, cmds []leases.Cmd) ([]leases.Result, error) {
-	_, res, err := m.g.Propose(ctx, leases.AppendCmds(nil, cmds))
+	return proposeEntry[[]leases.Result](ctx, m, leases.AppendCmds(nil, cmds))
+}
+
+// proposeEvents proposes cmds as one entry of the event log and returns
+// their results.
+func (s *Service) proposeEvents(ctx context.Context, m *member, cmds []eventlog.Cmd) ([]eventlog.Result, error) {
+	entry, err := appendEventCmds(nil, cmds)
 	if err != nil {
 		return nil, err
 	}
+	return proposeEntry[[]eventlog.Result](ctx, m, entry)
+}
+
+// proposeEntry proposes entry through m and returns what the machine's
+// Apply returned for it, a value of type R or an error.
+func proposeEntry[R any](ctx context.Context, m *member, entry []byte) (R, error) {
+	var zero R
+	_, res, err := m.g.Propose(ctx, entry)
+	if err != nil {
+		return zero, err
+	}
 	switch r := res.(type) {
-	case []leases.Result:
+	case R:
 		return r, nil
 	case error:
-		return nil, r
+		return zero, r
 	}
-	return nil, fmt.Errorf("voters: unexpected result %T", res)
+	return zero, fmt.Errorf("voters: unexpected result %T", res)
 }
 
 // view is what gossip says of the voter group.

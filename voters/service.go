@@ -110,6 +110,7 @@ func start(n *cluster.Node) *Service {
 	cluster.HandleFunc(n, methodRaft, s.receive)
 	cluster.HandleFunc(n, methodDo, s.serveDo)
 	cluster.HandleFunc(n, methodLeave, s.serveLeave)
+	cluster.HandleFunc(n, methodRead, s.serveRead)
 	s.mem.attach(s)
 	s.unhook = n.BeforeLeave(s.handOver)
 	s.wg.Add(2)
@@ -137,7 +138,7 @@ func (s *Service) close() {
 	if !s.nodeDown() {
 		s.depart()
 	}
-	for _, m := range []string{methodRaft, methodDo, methodLeave} {
+	for _, m := range []string{methodRaft, methodDo, methodLeave, methodRead} {
 		s.node.Handle(m, nil)
 	}
 	s.mem.attach(nil) // the node still answers founders, from its memory

@@ -1,6 +1,7 @@
 package voters
 
 import (
+	"github.com/gossipsync/gossipsync/internal/eventlog"
 	"github.com/gossipsync/gossipsync/internal/leases"
 )
 
@@ -29,19 +30,22 @@ type raftBatch struct {
 	Msgs  [][]byte `msgpack:"m"`
 }
 
-// doReq asks the leader of Group to apply Cmds as one entry.
+// doReq asks the leader of Group to apply Cmds, or Events (then Cmds is
+// empty), as one entry.
 type doReq struct {
-	Group uint64       `msgpack:"g"`
-	Cmds  []leases.Cmd `msgpack:"c"`
+	Group  uint64         `msgpack:"g"`
+	Cmds   []leases.Cmd   `msgpack:"c"`
+	Events []eventlog.Cmd `msgpack:"e,omitempty"`
 }
 
 // doResp is the results, or NotLeader with the leader the voter knows
 // of (Leader, possibly "") and its group.
 type doResp struct {
-	Results   []leases.Result `msgpack:"r,omitempty"`
-	NotLeader bool            `msgpack:"n,omitempty"`
-	Leader    string          `msgpack:"l,omitempty"`
-	Group     uint64          `msgpack:"g,omitempty"`
+	Results   []leases.Result   `msgpack:"r,omitempty"`
+	Events    []eventlog.Result `msgpack:"v,omitempty"`
+	NotLeader bool              `msgpack:"n,omitempty"`
+	Leader    string            `msgpack:"l,omitempty"`
+	Group     uint64            `msgpack:"g,omitempty"`
 }
 
 // leaveReq asks the leader of Group to remove member ID.

@@ -73,6 +73,13 @@ func (t *Table) Snapshot() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// Reset empties the table.
+func (t *Table) Reset() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.topics = map[string]*topic{}
+}
+
 // Restore replaces the table with a snapshot. A snapshot that breaks
 // the table's invariants (offsets not consecutive, times going back, a
 // group beyond its topic) is refused, and the table is left as it was.

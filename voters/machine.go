@@ -1,0 +1,109 @@
+package voters
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/internal/errtext"
+	"github.com/gossipsync/gossipsync/internal/eventlog"
+	"github.com/gossipsync/gossipsync/internal/leases"
+	"github.com/gossipsync/gossipsync/internal/wire"
+)
+
+// eventsTag starts a log entry of event commands, and a snapshot that
+// holds the event log beside the lease table: 0xc1 is the one byte
+// msgpack never uses, so no lease entry (a msgpack array) and no lease
+// snapshot (a msgpack map) starts with it.
+const eventsTag = 0xc1
+
+// eventRetention is what a topic keeps unless configured otherwise.
+var eventRetention = eventlog.Retention{MaxBytes: 64 << 20}
+
+// machine replicates the voters' state: the lease table, whose entries
+// are batches of lease commands, and the event log, whose entries are
+// eventsTag and a batch of event commands. It records when it applied
+// each grant on clk, the node's clock.
+type machine struct {
+	t   *leases.Table
+	ev  *eventlog.Table
+	clk cluster.Clock
+}
+
+func (m machine) Apply(_ uint64, data []byte) any {
+	if len(data) > 0 && data[0] == eventsTag {
+		cmds, err := decodeEventCmds(data[1:])
+		if err != nil {
+			return errtext.Errorf("voters: ", "voters: malformed entry: %w", err)
+		}
+		return m.ev.Apply(cmds)
+	}
+	cmds, rest, ok := leases.ParseCmds(data)
+	if !ok || len(rest) != 0 {
+		cmds = nil
+		if err := msgpack.Unmarshal(data, &cmds); err != nil {
+			return errtext.Errorf("voters: ", "voters: malformed entry: %w", err)
+		}
+	}
+	return m.t.Apply(cmds, m.clk.Now())
+}
+
+// appendEventCmds appends the log entry of cmds.
+func appendEventCmds(b []byte, cmds []eventlog.Cmd) ([]byte, error) {
+	enc, err := msgpack.Marshal(cmds)
+	return append(append(b, eventsTag), enc...), err
+}
+
+func decodeEventCmds(b []byte) ([]eventlog.Cmd, error) {
+	if err := wire.Check(b); err != nil {
+		return nil, err
+	}
+	var cmds []eventlog.Cmd
+	err := msgpack.NewDecoder(bytes.NewReader(b)).Decode(&cmds)
+	return cmds, err
+}
+
+// snapshot is the state in two parts, each its table's own encoding.
+type snapshot struct {
+	Leases []byte `msgpack:"l"`
+	Events []byte `msgpack:"e"`
+}
+
+// Snapshot returns eventsTag and both tables' snapshots.
+func (m machine) Snapshot() ([]byte, error) {
+	l, err := m.t.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	e, err := m.ev.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	enc, err := msgpack.Marshal(&snapshot{Leases: l, Events: e})
+	return append([]byte{eventsTag}, enc...), err
+}
+
+// Restore takes what Snapshot returns, or a lease table's snapshot alone
+// (the event log then starts empty).
+func (m machine) Restore(data []byte) error {
+	if len(data) == 0 || data[0] != eventsTag {
+		if err := m.t.Restore(data, m.clk.Now()); err != nil {
+			return err
+		}
+		m.ev.Reset()
+		return nil
+	}
+	var s snapshot
+	if err := wire.Check(data[1:]); err != nil {
+		return fmt.Errorf("voters: restore: %w", err)
+	}
+	if err := msgpack.NewDecoder(bytes.NewReader(data[1:])).Decode(&s); err != nil {
+		return fmt.Errorf("voters: restore: %w", err)
+	}
+	if err := m.t.Restore(s.Leases, m.clk.Now()); err != nil {
+		return err
+	}
+	return m.ev.Restore(s.Events)
+}
