@@ -213,6 +213,12 @@ func (s *Service) serveDo(ctx context.Context, _ string, req doReq) (doResp, err
 	var err error
 	switch {
 	case len(req.Events) > 0:
+		// The leader stamps the time: publish times, delivery deadlines
+		// and their expiry all read one clock while it leads.
+		now := s.node.Clock().Now().UnixNano()
+		for i := range req.Events {
+			req.Events[i].Now = now
+		}
 		resp.Events, err = s.proposeEvents(ctx, m, req.Events)
 	case renewalsOnly(req.Cmds):
 		resp.Results, err = s.proposeBatched(ctx, m, req.Cmds)

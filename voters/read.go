@@ -13,12 +13,17 @@ import (
 // methodRead reads a topic of the event log from a member's table.
 const methodRead = "voters.read"
 
-// readReq asks a member for up to Max events of Topic from offset From.
+// readReq asks a member for up to Max events of Topic from offset From,
+// waiting up to Wait for one if there is none yet; or, with Seek, for
+// the offset of the first event at or after time At.
 type readReq struct {
-	Group uint64 `msgpack:"g"`
-	Topic string `msgpack:"t"`
-	From  uint64 `msgpack:"f"`
-	Max   int    `msgpack:"m"`
+	Group uint64        `msgpack:"g"`
+	Topic string        `msgpack:"t"`
+	From  uint64        `msgpack:"f"`
+	Max   int           `msgpack:"m"`
+	Wait  time.Duration `msgpack:"w,omitempty"`
+	Seek  bool          `msgpack:"s,omitempty"`
+	At    int64         `msgpack:"a,omitempty"`
 }
 
 // readResp is the events read and the topic's next offset, or NotMember.
@@ -38,6 +43,28 @@ type readResp struct {
 // eventlog.ErrTruncated. It tries the members in turn until one answers
 // or ctx ends.
 func (s *Service) ReadEvents(ctx context.Context, topic string, from uint64, max int) ([]eventlog.Event, uint64, error) {
+	return s.read(ctx, readReq{Topic: topic, From: from, Max: max})
+}
+
+// WaitEvents is ReadEvents that, when there is nothing from offset from
+// yet, waits up to wait for an event to be appended (on the member that
+// answers) before it returns none.
+func (s *Service) WaitEvents(ctx context.Context, topic string, from uint64, max int, wait time.Duration) ([]eventlog.Event, uint64, error) {
+	return s.read(ctx, readReq{Topic: topic, From: from, Max: max, Wait: min(wait, maxWait)})
+}
+
+// SeekEvents returns the offset of topic's first event whose time is at
+// or after at (ns), as ReadEvents reads: the topic's next offset if no
+// event is that late yet.
+func (s *Service) SeekEvents(ctx context.Context, topic string, at int64) (uint64, error) {
+	_, next, err := s.read(ctx, readReq{Topic: topic, Seek: true, At: at})
+	return next, err
+}
+
+// maxWait bounds how long a member holds a read that found nothing.
+const maxWait = 5 * time.Second
+
+func (s *Service) read(ctx context.Context, req readReq) ([]eventlog.Event, uint64, error) {
 	backoff := time.Millisecond
 	var last error = ErrNoGroup
 	for {
@@ -51,7 +78,13 @@ func (s *Service) ReadEvents(ctx context.Context, topic string, from uint64, max
 		}
 		for _, target := range targets {
 			tctx, cancel := tryContext(ctx)
-			resp, err := s.readFrom(tctx, target, readReq{Group: v.group, Topic: topic, From: from, Max: max})
+			if req.Wait > 0 {
+				// The member holds the read up to Wait: the try waits
+				// that long, and a little more for the answer.
+				tctx, cancel = context.WithTimeout(ctx, req.Wait+time.Second)
+			}
+			req.Group = v.group
+			resp, err := s.readFrom(tctx, target, req)
 			cancel()
 			switch {
 			case err == nil && resp.Truncated:
@@ -90,18 +123,45 @@ func (s *Service) readFrom(ctx context.Context, target string, req readReq) (rea
 }
 
 // serveRead reads from this member's event log.
-func (s *Service) serveRead(_ context.Context, _ string, req readReq) (readResp, error) {
+func (s *Service) serveRead(ctx context.Context, _ string, req readReq) (readResp, error) {
 	s.mu.Lock()
 	m := s.m
 	s.mu.Unlock()
 	if m == nil || req.Group != 0 && m.group != req.Group {
 		return readResp{NotMember: true}, nil
 	}
-	events, next, err := m.events.Read(req.Topic, req.From, min(req.Max, maxRead))
-	if errors.Is(err, eventlog.ErrTruncated) {
-		return readResp{Next: next, Truncated: true}, nil
+	if req.Seek {
+		off, ok := m.events.Seek(req.Topic, req.At)
+		if !ok {
+			off = 1
+		}
+		return readResp{Next: off}, nil
 	}
-	return readResp{Events: events, Next: next}, err
+	var timeout <-chan time.Time
+	if req.Wait > 0 {
+		t := time.NewTimer(min(req.Wait, maxWait))
+		defer t.Stop()
+		timeout = t.C
+	}
+	for {
+		appended := m.events.Appended() // before the read: no append is missed
+		events, next, err := m.events.Read(req.Topic, req.From, min(req.Max, maxRead))
+		switch {
+		case errors.Is(err, eventlog.ErrTruncated):
+			return readResp{Next: next, Truncated: true}, nil
+		case err != nil || len(events) > 0 || timeout == nil:
+			return readResp{Events: events, Next: next}, err
+		}
+		select {
+		case <-appended:
+		case <-timeout:
+			return readResp{Next: next}, nil
+		case <-ctx.Done():
+			return readResp{Next: next}, nil
+		case <-m.g.Done():
+			return readResp{Next: next}, nil
+		}
+	}
 }
 
 // maxRead bounds the events one read returns.

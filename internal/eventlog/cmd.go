@@ -123,6 +123,7 @@ type Cmd struct {
 type Result struct {
 	Err     Code     `msgpack:"e,omitempty"`
 	Offsets []uint64 `msgpack:"o,omitempty"` // OpPublish: each event's offset
+	Times   []int64  `msgpack:"t,omitempty"` // OpPublish: each event's time
 	Events  []Event  `msgpack:"v,omitempty"` // OpFetch
 	Dropped int      `msgpack:"d,omitempty"` // OpExpire: offsets dropped after MaxDeliveries; OpTrim: events removed
 }

@@ -78,6 +78,13 @@ func (t *Table) Reset() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.topics = map[string]*topic{}
+	t.wakeLocked()
+}
+
+// wakeLocked closes and replaces the Appended channel.
+func (t *Table) wakeLocked() {
+	close(t.appended)
+	t.appended = make(chan struct{})
 }
 
 // Restore replaces the table with a snapshot. A snapshot that breaks
@@ -108,6 +115,7 @@ func (t *Table) Restore(data []byte) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.topics = topics
+	t.wakeLocked()
 	return nil
 }
 

@@ -21,6 +21,7 @@ type Table struct {
 	mu       sync.Mutex
 	defaults Retention
 	topics   map[string]*topic
+	appended chan struct{} // closed (and replaced) when a publish appends
 }
 
 // topic is one topic's events, from offset first to next-1.
@@ -37,7 +38,7 @@ type topic struct {
 // New returns an empty table whose new topics keep what defaults says
 // (MaxBytes must be positive: every topic is bounded).
 func New(defaults Retention) *Table {
-	return &Table{defaults: defaults, topics: map[string]*topic{}}
+	return &Table{defaults: defaults, topics: map[string]*topic{}, appended: make(chan struct{})}
 }
 
 // Apply applies a batch of commands in order and returns one result
@@ -46,10 +47,24 @@ func (t *Table) Apply(cmds []Cmd) []Result {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := make([]Result, len(cmds))
+	appended := false
 	for i := range cmds {
 		out[i] = t.applyLocked(&cmds[i])
+		appended = appended || cmds[i].Op == OpPublish && out[i].Err == CodeOK
+	}
+	if appended {
+		t.wakeLocked()
 	}
 	return out
+}
+
+// Appended returns a channel that closes when a publish next appends to
+// any topic (or a restore replaces the table): a reader with nothing new
+// to read waits on it.
+func (t *Table) Appended() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.appended
 }
 
 func (t *Table) applyLocked(c *Cmd) Result {
@@ -120,11 +135,14 @@ func (tp *topic) publish(c *Cmd) Result {
 	if len(c.Events) == 0 {
 		return Result{Err: CodeBadCmd}
 	}
-	res := Result{Offsets: make([]uint64, len(c.Events))}
+	res := Result{Offsets: make([]uint64, len(c.Events)), Times: make([]int64, len(c.Events))}
 	for i := range c.Events {
 		e := c.Events[i]
 		if off, ok := tp.keys[e.Key]; ok && e.Key != "" {
 			res.Offsets[i] = off
+			if held, ok := tp.event(off); ok {
+				res.Times[i] = held.Time
+			}
 			continue
 		}
 		e.Offset, e.Deliveries = tp.next, 0
@@ -136,7 +154,7 @@ func (tp *topic) publish(c *Cmd) Result {
 		if e.Key != "" {
 			tp.keys[e.Key] = e.Offset
 		}
-		res.Offsets[i] = e.Offset
+		res.Offsets[i], res.Times[i] = e.Offset, e.Time
 	}
 	tp.fit()
 	return res

@@ -1,6 +1,6 @@
 // Package layering holds a test that keeps the dependency direction of
 // DESIGN.md: cluster <- voters <- election <- clock <- lockmgr, cluster <-
-// taskpool,
+// taskpool, voters and clock <- events,
 // leaf packages under internal/ importing nothing above them, and nothing
 // but the command line, the real-process suite (realnet), the examples
 // (examples/bank chaos-tests a workload of its own) and tests importing
@@ -29,13 +29,14 @@ var allowed = map[string][]string{
 	"clock":    {"cluster", "voters", "election"},
 	"lockmgr":  {"cluster", "voters", "election", "clock"},
 	"taskpool": {"cluster", "voters", "election"},
-	"sim":      {"cluster", "voters", "election", "clock", "lockmgr", "taskpool"},
-	"cmd":      {"cluster", "voters", "election", "clock", "lockmgr", "taskpool", "sim"},
-	"examples": {"cluster", "voters", "election", "clock", "lockmgr", "taskpool", "sim"},
+	"events":   {"cluster", "voters", "clock"},
+	"sim":      {"cluster", "voters", "election", "clock", "lockmgr", "taskpool", "events"},
+	"cmd":      {"cluster", "voters", "election", "clock", "lockmgr", "taskpool", "events", "sim"},
+	"examples": {"cluster", "voters", "election", "clock", "lockmgr", "taskpool", "events", "sim"},
 	// CI's own tools (.ci/failed.go): the standard library only.
 	".ci": {},
 	// The real-process fault suite: a test harness like cmd's sim.
-	"realnet": {"cluster", "voters", "election", "clock", "lockmgr", "taskpool", "sim", "realnet"},
+	"realnet": {"cluster", "voters", "election", "clock", "lockmgr", "taskpool", "events", "sim", "realnet"},
 }
 
 func TestLayering(t *testing.T) {

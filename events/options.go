@@ -1,0 +1,122 @@
+package events
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gossipsync/gossipsync/internal/errtext"
+)
+
+// Errors of the package.
+var (
+	// ErrNoQuorum: the voters could not be reached (no group, or no
+	// majority) before the call's ctx ended. A Publish that returns it
+	// may or may not have appended its event (see Publish).
+	ErrNoQuorum = errors.New("events: no quorum")
+	// ErrTruncated: the subscription asked for, or fell behind to, an
+	// offset that retention has removed. It is never skipped silently:
+	// subscribe again from the offset the error names, or later.
+	ErrTruncated = errors.New("events: offset removed by retention")
+	// ErrClosed: the Stream or the Subscription is closed.
+	ErrClosed = errors.New("events: closed")
+	// ErrBadInput: an empty or oversized topic, payload or metadata, or
+	// an option out of range.
+	ErrBadInput = errors.New("events: bad input")
+)
+
+// Limits of the input.
+const (
+	MaxTopicLen = 256     // bytes
+	MaxPayload  = 1 << 20 // bytes
+	MaxMetadata = 16 << 10
+	maxBatch    = 256             // events a subscription reads at once
+	pollWait    = 2 * time.Second // a read that finds nothing waits this long on the member
+)
+
+// PublishOption configures one Publish.
+type PublishOption func(*publishOptions) error
+
+type publishOptions struct {
+	metadata map[string]string
+	key      string
+}
+
+// Metadata attaches m to the event (at most MaxMetadata bytes of keys and
+// values in all).
+func Metadata(m map[string]string) PublishOption {
+	return func(o *publishOptions) error {
+		n := 0
+		for k, v := range m {
+			n += len(k) + len(v)
+		}
+		if n > MaxMetadata {
+			return errtext.Errorf("events: ", "events: Metadata of %d bytes: %w (at most %d)", n, ErrBadInput, MaxMetadata)
+		}
+		o.metadata = m
+		return nil
+	}
+}
+
+// IdempotencyKey makes a retried Publish safe: while the topic still
+// holds an event published with key, a Publish with the same key appends
+// nothing and returns that event's offset.
+func IdempotencyKey(key string) PublishOption {
+	return func(o *publishOptions) error {
+		if key == "" || len(key) > MaxTopicLen {
+			return errtext.Errorf("events: ", "events: IdempotencyKey of %d bytes: %w (1 to %d)", len(key), ErrBadInput, MaxTopicLen)
+		}
+		o.key = key
+		return nil
+	}
+}
+
+// SubscribeOption configures a Subscription.
+type SubscribeOption func(*subscribeOptions) error
+
+type subscribeOptions struct {
+	from   uint64
+	at     time.Time
+	latest bool
+}
+
+// FromOffset starts the subscription at offset n (offsets start at 1).
+// An offset that retention removed is ErrTruncated.
+func FromOffset(n uint64) SubscribeOption {
+	return func(o *subscribeOptions) error {
+		if n == 0 {
+			return errtext.Errorf("events: ", "events: FromOffset(0): %w (offsets start at 1)", ErrBadInput)
+		}
+		o.from, o.at, o.latest = n, time.Time{}, false
+		return nil
+	}
+}
+
+// FromTime starts the subscription at the first event appended at or
+// after t (by the voters' leader's clock).
+func FromTime(t time.Time) SubscribeOption {
+	return func(o *subscribeOptions) error {
+		if t.IsZero() {
+			return errtext.Errorf("events: ", "events: FromTime(zero time): %w", ErrBadInput)
+		}
+		o.from, o.at, o.latest = 0, t, false
+		return nil
+	}
+}
+
+// Latest starts the subscription after the last event appended so far:
+// it sees only new events.
+func Latest() SubscribeOption {
+	return func(o *subscribeOptions) error {
+		o.from, o.at, o.latest = 0, time.Time{}, true
+		return nil
+	}
+}
+
+// checkTopic refuses an empty or oversized topic.
+func checkTopic(topic string) error {
+	if topic == "" || len(topic) > MaxTopicLen {
+		return fmt.Errorf("events: topic of %d bytes: %w (1 to %d)", len(topic), ErrBadInput, MaxTopicLen)
+	}
+	return nil
+}

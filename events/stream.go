@@ -1,0 +1,131 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/gossipsync/gossipsync/clock"
+	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/internal/errtext"
+	"github.com/gossipsync/gossipsync/internal/eventlog"
+	"github.com/gossipsync/gossipsync/voters"
+)
+
+// Event is one event of a topic.
+type Event struct {
+	Topic  string
+	Offset uint64 // its place in the topic: 1, 2, 3, ... for every subscriber
+	// Time is when the voters' leader appended it, by that leader's
+	// clock (Wall, ns since the Unix epoch; Logical is 0). Times never
+	// decrease along the offsets.
+	Time     clock.Timestamp
+	Metadata map[string]string
+	Payload  []byte
+}
+
+// Stream publishes to and subscribes to the topics of the cluster's
+// event log, which the voters replicate (package voters). Safe for
+// concurrent use.
+type Stream struct {
+	node    *cluster.Node
+	svc     *voters.Service
+	release func()
+
+	mu     sync.Mutex
+	closed bool
+	subs   map[*Subscription]struct{}
+}
+
+// New returns a Stream on n. Every node that publishes or subscribes
+// runs the node's voter service, and counts towards the voters' quorum
+// basis (see package voters).
+func New(n *cluster.Node) (*Stream, error) {
+	if n == nil {
+		return nil, errors.New("events: New: nil node")
+	}
+	svc, release := voters.Acquire(n)
+	return &Stream{node: n, svc: svc, release: release, subs: map[*Subscription]struct{}{}}, nil
+}
+
+// Close closes every Subscription of the Stream and releases the node's
+// voter service. Idempotent.
+func (s *Stream) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	subs := s.subs
+	s.subs = nil
+	s.mu.Unlock()
+	for sub := range subs {
+		sub.Close()
+	}
+	s.release()
+	return nil
+}
+
+// Publish appends payload to topic and returns the event as the log
+// holds it. It returns once the event is in the voters' log on a
+// majority and applied by their leader: from then on it is not lost
+// while a majority of the voters lives, and every subscriber of the
+// topic sees it at its offset (until retention removes it).
+//
+// An error may leave the outcome unknown: a Publish that returned
+// ErrNoQuorum or its ctx's error may have appended the event, and a
+// retry appends it again, unless both carry the same IdempotencyKey.
+func (s *Stream) Publish(ctx context.Context, topic string, payload []byte, opts ...PublishOption) (Event, error) {
+	if err := checkTopic(topic); err != nil {
+		return Event{}, err
+	}
+	if len(payload) > MaxPayload {
+		return Event{}, errtext.Errorf("events: ", "events: payload of %d bytes: %w (at most %d)", len(payload), ErrBadInput, MaxPayload)
+	}
+	var o publishOptions
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return Event{}, err
+		}
+	}
+	if err := s.check(); err != nil {
+		return Event{}, err
+	}
+	cmd := eventlog.Cmd{Op: eventlog.OpPublish, Topic: topic, Events: []eventlog.Event{{Key: o.key, Metadata: o.metadata, Payload: payload}}}
+	res, err := s.svc.DoEvents(ctx, []eventlog.Cmd{cmd})
+	if err != nil {
+		return Event{}, s.voterErr("publish", topic, err)
+	}
+	if err := res[0].Error(); err != nil {
+		return Event{}, fmt.Errorf("events: publish to %q: %w", topic, err)
+	}
+	return Event{Topic: topic, Offset: res[0].Offsets[0], Time: clock.Timestamp{Wall: res[0].Times[0]}, Metadata: o.metadata, Payload: payload}, nil
+}
+
+// check returns ErrClosed once the Stream is closed.
+func (s *Stream) check() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+// voterErr turns an error of the voter service into this package's.
+func (s *Stream) voterErr(what, topic string, err error) error {
+	switch {
+	case errors.Is(err, voters.ErrClosed):
+		return ErrClosed
+	case errors.Is(err, eventlog.ErrTruncated):
+		return fmt.Errorf("events: %s %q: %w", what, topic, ErrTruncated)
+	}
+	return fmt.Errorf("events: %s %q: %w (%w)", what, topic, ErrNoQuorum, err)
+}
+
+// event converts an event of the log.
+func event(topic string, e eventlog.Event) Event {
+	return Event{Topic: topic, Offset: e.Offset, Time: clock.Timestamp{Wall: e.Time}, Metadata: e.Metadata, Payload: e.Payload}
+}

@@ -1,0 +1,161 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/gossipsync/gossipsync/internal/eventlog"
+)
+
+// Subscription reads one topic in offset order: every subscriber of a
+// topic sees the same events at the same offsets, and one Subscription
+// returns each offset once, with no gap (S1). Next is for one goroutine
+// at a time; Close may be called from any.
+type Subscription struct {
+	s     *Stream
+	topic string
+
+	mu     sync.Mutex
+	next   uint64             // the offset Next returns next
+	buf    []eventlog.Event   // read ahead, from next on
+	ctx    context.Context    // ends at Close: ends a Next in progress
+	cancel context.CancelFunc // of ctx
+}
+
+// Subscribe starts reading topic: from its first retained event, or
+// where an option says (FromOffset, FromTime, Latest). The topic need not
+// have events yet.
+func (s *Stream) Subscribe(ctx context.Context, topic string, opts ...SubscribeOption) (*Subscription, error) {
+	if err := checkTopic(topic); err != nil {
+		return nil, err
+	}
+	var o subscribeOptions
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	start, err := s.start(ctx, topic, o)
+	if err != nil {
+		return nil, err
+	}
+	sub := &Subscription{s: s, topic: topic, next: start}
+	sub.ctx, sub.cancel = context.WithCancel(context.Background())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		sub.cancel()
+		return nil, ErrClosed
+	}
+	s.subs[sub] = struct{}{}
+	return sub, nil
+}
+
+// start resolves the first offset of a subscription.
+func (s *Stream) start(ctx context.Context, topic string, o subscribeOptions) (uint64, error) {
+	switch {
+	case o.from != 0:
+		return o.from, nil
+	case !o.at.IsZero():
+		off, err := s.svc.SeekEvents(ctx, topic, o.at.UnixNano())
+		if err != nil {
+			return 0, s.voterErr("subscribe to", topic, err)
+		}
+		return off, nil
+	}
+	// The first retained event, or (Latest) the next offset: a read of
+	// nothing from offset 1 answers with the next offset, and with
+	// ErrTruncated if offset 1 is gone.
+	_, next, err := s.svc.ReadEvents(ctx, topic, 1, 0)
+	switch {
+	case err != nil && !errors.Is(err, eventlog.ErrTruncated):
+		return 0, s.voterErr("subscribe to", topic, err)
+	case o.latest:
+		return next, nil
+	case err == nil:
+		return 1, nil
+	}
+	return s.first(ctx, topic)
+}
+
+// first returns the topic's first retained offset (1 if none is).
+func (s *Stream) first(ctx context.Context, topic string) (uint64, error) {
+	off, err := s.svc.SeekEvents(ctx, topic, 0)
+	if err != nil {
+		return 0, s.voterErr("subscribe to", topic, err)
+	}
+	return off, nil
+}
+
+// Next returns the next event, waiting for one to be published if
+// there is none yet, until ctx ends or the Subscription closes
+// (ErrClosed). If retention removed the next offset before it was read,
+// Next returns an error wrapping ErrTruncated that names the offsets
+// lost; a later Next goes on from the first retained event.
+func (sub *Subscription) Next(ctx context.Context) (Event, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sub.mu.Lock()
+	stop := context.AfterFunc(sub.ctx, cancel)
+	sub.mu.Unlock()
+	defer stop()
+	for {
+		sub.mu.Lock()
+		if sub.ctx.Err() != nil {
+			sub.mu.Unlock()
+			return Event{}, ErrClosed
+		}
+		if len(sub.buf) > 0 {
+			e := sub.buf[0]
+			sub.buf = sub.buf[1:]
+			sub.next = e.Offset + 1
+			sub.mu.Unlock()
+			return event(sub.topic, e), nil
+		}
+		from := sub.next
+		sub.mu.Unlock()
+		events, _, err := sub.s.svc.WaitEvents(ctx, sub.topic, from, maxBatch, pollWait)
+		switch {
+		case sub.ctx.Err() != nil:
+			return Event{}, ErrClosed
+		case errors.Is(err, eventlog.ErrTruncated):
+			first, ferr := sub.s.first(ctx, sub.topic)
+			if ferr != nil {
+				return Event{}, ferr
+			}
+			sub.mu.Lock()
+			sub.next = max(sub.next, first)
+			sub.mu.Unlock()
+			return Event{}, fmt.Errorf("events: %q: offsets %d to %d: %w", sub.topic, from, first-1, ErrTruncated)
+		case err != nil && ctx.Err() != nil:
+			return Event{}, ctx.Err()
+		case err != nil:
+			return Event{}, sub.s.voterErr("read", sub.topic, err)
+		}
+		sub.mu.Lock()
+		for _, e := range events {
+			if e.Offset == sub.next+uint64(len(sub.buf)) { // in order and no gap: anything else is a stale answer
+				sub.buf = append(sub.buf, e)
+			}
+		}
+		sub.mu.Unlock()
+	}
+}
+
+// Close ends the Subscription: a Next in progress returns ErrClosed.
+// Idempotent.
+func (sub *Subscription) Close() error {
+	sub.mu.Lock()
+	sub.cancel()
+	sub.buf = nil
+	sub.mu.Unlock()
+	sub.s.mu.Lock()
+	delete(sub.s.subs, sub)
+	sub.s.mu.Unlock()
+	return nil
+}
