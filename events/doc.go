@@ -26,6 +26,17 @@
 //     it. A Publish that returned an error may or may not have appended
 //     its event; a retry with the same IdempotencyKey appends it at most
 //     once, as long as the topic still holds the first.
+//   - S3: a group subscription (Group) is a member of a consumer group
+//     on the topic: the group hands each event to one member at a time,
+//     which acks it (Event.Ack) or hands it back (Event.Nack); an event
+//     not acked within AckWait is handed out again, to any member, up to
+//     MaxDeliveries times. The group's position and its deliveries are
+//     entries of the voters' log, so they survive the crash of any
+//     member and of the voters' leader. Delivery is at-least-once: a
+//     member that was slow past its AckWait may process an event that
+//     another member processes too, so make the effects idempotent.
+//     Deadlines are the voters' leader's clock; a new leader whose clock
+//     differs redelivers that much earlier or later.
 //   - S4: a Subscription from an offset (FromOffset) or a time (FromTime)
 //     starts there and then follows new events; an offset that retention
 //     removed is ErrTruncated from Next, never skipped silently, and so
@@ -42,13 +53,15 @@
 // what the lock table survives (the loss of a minority of voters at
 // once, rolling restarts one node at a time), not the loss of a majority
 // at once, nor a restart of the whole cluster. A topic keeps at most 64
-// MiB of events (payloads, keys and metadata; the oldest go first).
+// MiB of events (payloads, keys and metadata; the oldest go first) unless
+// SetRetention says otherwise, and by age if it says so.
 //
 // # Not yet
 //
-// Consumer groups (one member at a time per event, acks, redelivery),
-// retention by age and per-topic retention settings are in the
-// replicated state machine (internal/eventlog) but not yet in this
-// package. The number of topics is not bounded: each costs memory on
-// every voter until it is deleted, which this package cannot do yet.
+// The number of topics and of groups is not bounded: each costs memory
+// on every voter until it is deleted, which this package cannot do yet.
+// A group member asks for one event at a time (a round to the voters'
+// leader each), and a subscription waits on a member with a held read of
+// up to two seconds: throughput has not been measured against NATS
+// JetStream or Redis Streams yet.
 package events

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -214,3 +215,60 @@ func TestErrorsAndClose(t *testing.T) {
 
 func first(_ events.Event, err error) error          { return err }
 func second(_ *events.Subscription, err error) error { return err }
+
+// Retention removes the oldest events; a subscription from an offset it
+// removed, or one that falls behind it, gets ErrTruncated naming the lost
+// offsets and then goes on from the first kept (S4).
+func TestRetention(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := simtest.Start(t, 3, 5)
+		s := streams(t, c)["n2"]
+		ctx := ctxFor(t, 30*time.Second)
+		if err := s.SetRetention(ctx, "r", 0, 10); err != nil {
+			t.Fatal(err)
+		}
+		slow, err := s.Subscribe(ctx, "r", events.FromOffset(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 5 {
+			if _, err := s.Publish(ctx, "r", []byte(fmt.Sprintf("%04d", i))); err != nil { // 4 bytes each: two fit
+				t.Fatal(err)
+			}
+		}
+		if _, err := slow.Next(ctx); !errors.Is(err, events.ErrTruncated) || !strings.Contains(err.Error(), "offsets 1 to 3") {
+			t.Fatalf("Next behind retention: %v, want ErrTruncated for offsets 1 to 3", err)
+		}
+		if e, err := slow.Next(ctx); err != nil || e.Offset != 4 {
+			t.Fatalf("then Next = %d, %v; want offset 4", e.Offset, err)
+		}
+		late, _ := s.Subscribe(ctx, "r", events.FromOffset(2))
+		if _, err := late.Next(ctx); !errors.Is(err, events.ErrTruncated) {
+			t.Errorf("a subscription from a removed offset: %v, want ErrTruncated", err)
+		}
+		if err := s.SetRetention(ctx, "r", time.Second, 0); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "events older than a second trimmed", func() bool {
+			sub, err := s.Subscribe(ctx, "r", events.FromOffset(5))
+			if err != nil {
+				return false
+			}
+			defer sub.Close()
+			_, err = sub.Next(ctxFor(t, 100*time.Millisecond))
+			return errors.Is(err, events.ErrTruncated)
+		})
+	})
+}
+
+// waitFor polls f every 50 ms until it holds, failing after d.
+func waitFor(t *testing.T, d time.Duration, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

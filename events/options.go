@@ -75,9 +75,61 @@ func IdempotencyKey(key string) PublishOption {
 type SubscribeOption func(*subscribeOptions) error
 
 type subscribeOptions struct {
-	from   uint64
-	at     time.Time
-	latest bool
+	from          uint64
+	at            time.Time
+	latest        bool
+	group         string
+	ackWait       time.Duration
+	maxDeliveries int
+}
+
+// Defaults of a group subscription.
+const (
+	DefaultAckWait = 30 * time.Second
+	MaxAckWait     = 24 * time.Hour
+)
+
+// Group makes the subscription a member of consumer group name on the
+// topic: the group hands each event to one member at a time, which acks
+// it (Event.Ack) within AckWait or sees it handed out again, to any
+// member, at most MaxDeliveries times (S3). The group's position and its
+// deliveries live in the voters' log: they survive the crash of any
+// member. A new group starts where the other options say (by default at
+// the first retained event); an existing one goes on from its position.
+func Group(name string) SubscribeOption {
+	return func(o *subscribeOptions) error {
+		if name == "" || len(name) > MaxTopicLen {
+			return errtext.Errorf("events: ", "events: Group of %d bytes: %w (1 to %d)", len(name), ErrBadInput, MaxTopicLen)
+		}
+		o.group = name
+		return nil
+	}
+}
+
+// AckWait is how long a group member has to ack an event before the
+// group hands it out again (default DefaultAckWait, at most MaxAckWait).
+// It counts from the hand-out, by the voters' leader's clock.
+func AckWait(d time.Duration) SubscribeOption {
+	return func(o *subscribeOptions) error {
+		if d <= 0 || d > MaxAckWait {
+			return errtext.Errorf("events: ", "events: AckWait(%v): %w (more than 0, at most %v)", d, ErrBadInput, MaxAckWait)
+		}
+		o.ackWait = d
+		return nil
+	}
+}
+
+// MaxDeliveries bounds how often a group hands out one event (0, the
+// default: no bound); an event handed out that often and not acked is
+// dropped by the group. It applies when the group is created.
+func MaxDeliveries(n int) SubscribeOption {
+	return func(o *subscribeOptions) error {
+		if n < 0 {
+			return errtext.Errorf("events: ", "events: MaxDeliveries(%d): %w (0 or more)", n, ErrBadInput)
+		}
+		o.maxDeliveries = n
+		return nil
+	}
 }
 
 // FromOffset starts the subscription at offset n (offsets start at 1).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/gossipsync/gossipsync/clock"
 	"github.com/gossipsync/gossipsync/cluster"
@@ -23,6 +24,9 @@ type Event struct {
 	Time     clock.Timestamp
 	Metadata map[string]string
 	Payload  []byte
+
+	ack        *acker // set for an event of a group subscription
+	deliveries int
 }
 
 // Stream publishes to and subscribes to the topics of the cluster's
@@ -128,4 +132,27 @@ func (s *Stream) voterErr(what, topic string, err error) error {
 // event converts an event of the log.
 func event(topic string, e eventlog.Event) Event {
 	return Event{Topic: topic, Offset: e.Offset, Time: clock.Timestamp{Wall: e.Time}, Metadata: e.Metadata, Payload: e.Payload}
+}
+
+// SetRetention bounds what topic keeps, on every voter: events no older
+// than maxAge (0: any age; trimmed by the voters' leader when its clock
+// says they are due) and at most maxBytes of payloads, keys and metadata
+// (0 keeps the current bound, 64 MiB for a new topic; the newest event
+// always stays). Removing events this way is what ErrTruncated reports
+// to the subscriptions that had not read them.
+func (s *Stream) SetRetention(ctx context.Context, topic string, maxAge time.Duration, maxBytes int64) error {
+	if err := checkTopic(topic); err != nil {
+		return err
+	}
+	if maxAge < 0 || maxBytes < 0 {
+		return errtext.Errorf("events: ", "events: SetRetention(%v, %d): %w (0 or more)", maxAge, maxBytes, ErrBadInput)
+	}
+	if err := s.check(); err != nil {
+		return err
+	}
+	res, err := s.svc.DoEvents(ctx, []eventlog.Cmd{{Op: eventlog.OpConfigure, Topic: topic, MaxAge: maxAge, MaxBytes: maxBytes}})
+	if err != nil {
+		return s.voterErr("set retention of", topic, err)
+	}
+	return res[0].Error()
 }

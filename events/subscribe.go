@@ -17,6 +17,8 @@ type Subscription struct {
 	s     *Stream
 	topic string
 
+	m *member // a group subscription's membership; nil for a plain one
+
 	mu     sync.Mutex
 	next   uint64             // the offset Next returns next
 	buf    []eventlog.Event   // read ahead, from next on
@@ -45,6 +47,9 @@ func (s *Stream) Subscribe(ctx context.Context, topic string, opts ...SubscribeO
 		return nil, err
 	}
 	sub := &Subscription{s: s, topic: topic, next: start}
+	if o.group != "" {
+		sub.m = newMember(s.node.Name(), o, start)
+	}
 	sub.ctx, sub.cancel = context.WithCancel(context.Background())
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -94,7 +99,8 @@ func (s *Stream) first(ctx context.Context, topic string) (uint64, error) {
 
 // Next returns the next event, waiting for one to be published if
 // there is none yet, until ctx ends or the Subscription closes
-// (ErrClosed). If retention removed the next offset before it was read,
+// (ErrClosed). On a group subscription it is the next event the group
+// hands this member: Ack it when done (see Group). If retention removed the next offset before it was read,
 // Next returns an error wrapping ErrTruncated that names the offsets
 // lost; a later Next goes on from the first retained event.
 func (sub *Subscription) Next(ctx context.Context) (Event, error) {
@@ -104,6 +110,9 @@ func (sub *Subscription) Next(ctx context.Context) (Event, error) {
 	stop := context.AfterFunc(sub.ctx, cancel)
 	sub.mu.Unlock()
 	defer stop()
+	if sub.m != nil {
+		return sub.nextInGroup(ctx)
+	}
 	for {
 		sub.mu.Lock()
 		if sub.ctx.Err() != nil {

@@ -116,6 +116,7 @@ func (s *Service) step(now time.Time) {
 		s.refound(m)
 	}
 	s.expire(m, now)
+	s.expireEvents(m, now)
 	s.autopilot(m, st, v, now)
 }
 
@@ -163,6 +164,24 @@ func (s *Service) expire(m *member, now time.Time) {
 		defer cancel()
 		if _, err := s.propose(ctx, m, cmds); err != nil {
 			s.log.Debug("expiry not applied", "n", len(cmds), "err", err)
+		}
+	})
+}
+
+// expireEvents proposes what the event log has due: the redelivery of
+// events whose delivery deadline passed, and the trimming of events past
+// their topic's age, one proposal at a time. Its times are this
+// leader's clock, as those of the deadlines it stamped (see serveDo).
+func (s *Service) expireEvents(m *member, now time.Time) {
+	cmds := m.events.Due(now.UnixNano())
+	if len(cmds) == 0 {
+		return
+	}
+	s.oneAtATime(&s.expiringEvents, nil, func() {
+		ctx, cancel := context.WithTimeout(s.ctx, time.Second)
+		defer cancel()
+		if _, err := s.proposeEvents(ctx, m, cmds); err != nil {
+			s.log.Debug("event expiry not applied", "n", len(cmds), "err", err)
 		}
 	})
 }

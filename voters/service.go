@@ -48,14 +48,16 @@ type Service struct {
 	vetoedUntil time.Time // a peer knew of a group: no founding before then
 	polling     bool      // a founder is asking its peers (poll)
 	missing     map[uint64]time.Time
-	busy        bool   // the autopilot has a change in flight
-	expiring    bool   // an expiry proposal is in flight
-	founding    bool   // a founding entry proposed by a leader that is not the founder is in flight
-	asking      bool   // a cut-off member is asking the leader to remove it
-	role        string // the role tag last set
-	leading     bool   // this member led at the loop's last step
-	view        view   // the last view observed
-	viewSeen    bool   // view was observed
+	busy        bool // the autopilot has a change in flight
+	expiring    bool // an expiry proposal is in flight
+	// expiringEvents: an event log expiry (redelivery, trim) is in flight.
+	expiringEvents bool
+	founding       bool   // a founding entry proposed by a leader that is not the founder is in flight
+	asking         bool   // a cut-off member is asking the leader to remove it
+	role           string // the role tag last set
+	leading        bool   // this member led at the loop's last step
+	view           view   // the last view observed
+	viewSeen       bool   // view was observed
 	// viewVersion: the node's MembersVersion when view was observed.
 	viewVersion uint64
 	leaving     bool              // Leave began: no ID tag, no new member

@@ -155,22 +155,27 @@ func (t *Table) Group(topicName, name string) (GroupInfo, bool) {
 	return gi, true
 }
 
-// Due returns when the earliest pending delivery of any group of topic
-// is due to expire (ok false: none is), in ns of cluster time, so that
-// the leader knows when to propose OpExpire.
-func (t *Table) Due(topicName string) (at int64, group string, ok bool) {
+// Due returns the commands that are due at now (ns of the leader's
+// cluster time): an OpExpire for each group with a delivery whose
+// deadline passed, and an OpTrim for each topic with events older than
+// its MaxAge. The voters' leader proposes them.
+func (t *Table) Due(now int64) []Cmd {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	tp := t.topics[topicName]
-	if tp == nil {
-		return 0, "", false
-	}
-	for name, g := range tp.groups {
-		for _, d := range g.pending {
-			if !ok || d.deadline < at || d.deadline == at && name < group {
-				at, group, ok = d.deadline, name, true
+	var out []Cmd
+	for _, name := range slices.Sorted(maps.Keys(t.topics)) {
+		tp := t.topics[name]
+		if tp.ret.MaxAge > 0 && len(tp.events) > 0 && tp.events[0].Time < now-int64(tp.ret.MaxAge) {
+			out = append(out, Cmd{Op: OpTrim, Topic: name, Now: now})
+		}
+		for _, gname := range slices.Sorted(maps.Keys(tp.groups)) {
+			for _, d := range tp.groups[gname].pending {
+				if d.deadline <= now {
+					out = append(out, Cmd{Op: OpExpire, Topic: name, Group: gname, Now: now})
+					break
+				}
 			}
 		}
 	}
-	return at, group, ok
+	return out
 }

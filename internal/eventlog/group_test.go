@@ -62,8 +62,15 @@ func TestGroupDelivery(t *testing.T) {
 		t.Errorf("a new event: %v, want [5]", got)
 	}
 	// 3 and 4, fetched at 4s, are due at 5s; 5 at 6s.
-	if at, g, ok := tb.Due("a"); !ok || g != "g" || at != 5*sec {
-		t.Errorf("Due = %d %q %v, want 5s for g", at, g, ok)
+	if due := tb.Due(5*sec - 1); len(due) != 0 {
+		t.Errorf("Due before 5s = %+v, want nothing", due)
+	}
+	if due := tb.Due(5 * sec); len(due) != 1 || due[0].Op != OpExpire || due[0].Group != "g" || due[0].Now != 5*sec {
+		t.Errorf("Due at 5s = %+v, want an expiry of g at 5s", due)
+	}
+	tb.Apply([]Cmd{{Op: OpConfigure, Topic: "a", MaxAge: time.Second}})
+	if due := tb.Due(7 * sec); len(due) != 2 || due[0].Op != OpTrim {
+		t.Errorf("Due at 7s with MaxAge 1s = %+v, want a trim and an expiry", due)
 	}
 }
 

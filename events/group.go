@@ -1,0 +1,111 @@
+package events
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gossipsync/gossipsync/internal/errtext"
+	"github.com/gossipsync/gossipsync/internal/eventlog"
+)
+
+// member is a group subscription's place in its group.
+type member struct {
+	group         string
+	id            string // unique to the Subscription: its deliveries are its own
+	from          uint64 // where a new group starts
+	ackWait       time.Duration
+	maxDeliveries int
+	seen          uint64 // the topic's next offset, as last read: waits start there
+}
+
+// newMember returns the group membership of a Subscription on node.
+func newMember(node string, o subscribeOptions, from uint64) *member {
+	b := make([]byte, 6)
+	rand.Read(b)
+	wait := o.ackWait
+	if wait == 0 {
+		wait = DefaultAckWait
+	}
+	return &member{group: o.group, id: node + "/" + hex.EncodeToString(b), from: from, ackWait: wait, maxDeliveries: o.maxDeliveries, seen: 1}
+}
+
+// acker is what an event handed out by a group needs to be acked.
+type acker struct {
+	s     *Stream
+	topic string
+	m     *member
+}
+
+// Ack tells the event's group that it is done with the event: it is not
+// handed out again. It is for events of a group subscription; an event
+// that the group handed to another member since (its AckWait passed) is
+// not affected, and Ack returns nil then too: the event may be processed
+// twice, so make its effects idempotent or fenced.
+func (e Event) Ack(ctx context.Context) error { return e.settle(ctx, eventlog.OpAck) }
+
+// Nack hands the event back to its group, to be handed out again at
+// once (to any member).
+func (e Event) Nack(ctx context.Context) error { return e.settle(ctx, eventlog.OpNack) }
+
+// Deliveries counts how often the event's group handed it out, this time
+// included (0 outside a group).
+func (e Event) Deliveries() int { return e.deliveries }
+
+func (e Event) settle(ctx context.Context, op eventlog.Op) error {
+	if e.ack == nil {
+		return errtext.Errorf("events: ", "events: %v of offset %d: %w (not from a group subscription)", op, e.Offset, ErrBadInput)
+	}
+	a := e.ack
+	res, err := a.s.svc.DoEvents(ctx, []eventlog.Cmd{{Op: op, Topic: a.topic, Group: a.m.group, Member: a.m.id, Offset: e.Offset}})
+	if err != nil {
+		return a.s.voterErr(op.String(), a.topic, err)
+	}
+	return res[0].Error()
+}
+
+// nextInGroup asks the group for an event for this member, and waits for
+// new events (or for the next redelivery, at most pollWait) while it has
+// none.
+func (sub *Subscription) nextInGroup(ctx context.Context) (Event, error) {
+	m := sub.m
+	for {
+		if sub.ctx.Err() != nil {
+			return Event{}, ErrClosed
+		}
+		fetch := eventlog.Cmd{Op: eventlog.OpFetch, Topic: sub.topic, Group: m.group, Member: m.id, Max: 1,
+			AckWait: m.ackWait, MaxDeliveries: m.maxDeliveries, From: m.from}
+		res, err := sub.s.svc.DoEvents(ctx, []eventlog.Cmd{fetch})
+		switch {
+		case sub.ctx.Err() != nil:
+			return Event{}, ErrClosed
+		case err != nil && ctx.Err() != nil:
+			return Event{}, ctx.Err()
+		case err != nil:
+			return Event{}, sub.s.voterErr("read", sub.topic, err)
+		case errors.Is(res[0].Error(), eventlog.ErrTruncated):
+			return Event{}, fmt.Errorf("events: %q: group %q from offset %d: %w", sub.topic, m.group, m.from, ErrTruncated)
+		case res[0].Error() != nil:
+			return Event{}, fmt.Errorf("events: %q: group %q: %w", sub.topic, m.group, res[0].Error())
+		case len(res[0].Events) > 0:
+			e := res[0].Events[0]
+			ev := event(sub.topic, e)
+			ev.ack, ev.deliveries = &acker{s: sub.s, topic: sub.topic, m: m}, e.Deliveries
+			return ev, nil
+		}
+		_, next, err := sub.s.svc.WaitEvents(ctx, sub.topic, m.seen, 1, pollWait)
+		switch {
+		case err == nil || errors.Is(err, eventlog.ErrTruncated):
+			m.seen = max(m.seen, next)
+		case sub.ctx.Err() != nil:
+			return Event{}, ErrClosed
+		case ctx.Err() != nil:
+			return Event{}, ctx.Err()
+		default:
+			return Event{}, sub.s.voterErr("read", sub.topic, err)
+		}
+	}
+}

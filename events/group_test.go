@@ -1,0 +1,98 @@
+package events_test
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gossipsync/gossipsync/events"
+	"github.com/gossipsync/gossipsync/sim/simtest"
+)
+
+// A group hands each event to one member at a time: two members ack what
+// they get, a third takes two events and never acks them (it stopped
+// mid-work); after AckWait the group hands those two out again, and in
+// the end every event was acked once (S3).
+func TestGroup(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := simtest.Start(t, 3, 4)
+		ss := streams(t, c)
+		for i := range 30 {
+			if _, err := ss["n1"].Publish(ctxFor(t, 30*time.Second), "jobs", []byte(fmt.Sprint(i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		join := func(node string) *events.Subscription {
+			sub, err := ss[node].Subscribe(ctxFor(t, 10*time.Second), "jobs", events.Group("w"), events.AckWait(time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return sub
+		}
+		lazy := join("n3")
+		var dropped []uint64
+		for range 2 {
+			e, err := lazy.Next(ctxFor(t, 10*time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			dropped = append(dropped, e.Offset)
+		}
+		lazy.Close()
+		var mu sync.Mutex
+		acked := map[uint64]int{}
+		redelivered := map[uint64]int{}
+		var wg sync.WaitGroup
+		for _, node := range []string{"n1", "n2"} {
+			sub := join(node)
+			wg.Go(func() {
+				defer sub.Close()
+				for {
+					mu.Lock()
+					done := len(acked) == 30
+					mu.Unlock()
+					if done {
+						return
+					}
+					e, err := sub.Next(ctxFor(t, 3*time.Second))
+					if err != nil {
+						if !errors.Is(err, events.ErrClosed) {
+							t.Logf("%s: %v", node, err)
+						}
+						continue
+					}
+					if err := e.Ack(ctxFor(t, 10*time.Second)); err != nil {
+						t.Errorf("ack %d: %v", e.Offset, err)
+					}
+					mu.Lock()
+					acked[e.Offset]++
+					if e.Deliveries() > 1 {
+						redelivered[e.Offset] = e.Deliveries()
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		for off := uint64(1); off <= 30; off++ {
+			if acked[off] != 1 {
+				t.Errorf("offset %d acked %d times, want once", off, acked[off])
+			}
+		}
+		for _, off := range dropped {
+			if redelivered[off] != 2 {
+				t.Errorf("offset %d, never acked by its first member, was delivered %d times, want 2", off, redelivered[off])
+			}
+		}
+		if len(redelivered) != len(dropped) {
+			t.Errorf("redelivered %v, want only %v", redelivered, dropped)
+		}
+		var plain events.Event
+		if err := plain.Ack(ctxFor(t, time.Second)); !errors.Is(err, events.ErrBadInput) {
+			t.Errorf("Ack of an event not from a group: %v, want ErrBadInput", err)
+		}
+	})
+}
