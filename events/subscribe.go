@@ -140,7 +140,7 @@ func (sub *Subscription) Next(ctx context.Context) (Event, error) {
 			sub.mu.Lock()
 			sub.next = max(sub.next, first)
 			sub.mu.Unlock()
-			return Event{}, fmt.Errorf("events: %q: offsets %d to %d: %w", sub.topic, from, first-1, ErrTruncated)
+			return Event{}, &TruncatedError{Topic: sub.topic, From: from, To: first - 1}
 		case err != nil && ctx.Err() != nil:
 			return Event{}, ctx.Err()
 		case err != nil:
@@ -168,3 +168,18 @@ func (sub *Subscription) Close() error {
 	sub.s.mu.Unlock()
 	return nil
 }
+
+// TruncatedError is Next's error when retention removed offsets From to
+// To of Topic before the Subscription read them. It matches ErrTruncated
+// (errors.Is).
+type TruncatedError struct {
+	Topic    string
+	From, To uint64
+}
+
+func (e *TruncatedError) Error() string {
+	return fmt.Sprintf("events: %q: offsets %d to %d: %v", e.Topic, e.From, e.To, ErrTruncated)
+}
+
+// Is reports whether target is ErrTruncated.
+func (e *TruncatedError) Is(target error) bool { return target == ErrTruncated }
