@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/gossipsync/gossipsync/internal/eventlog"
 )
@@ -113,6 +114,7 @@ func (sub *Subscription) Next(ctx context.Context) (Event, error) {
 	if sub.m != nil {
 		return sub.nextInGroup(ctx)
 	}
+	var idle backoff
 	for {
 		sub.mu.Lock()
 		if sub.ctx.Err() != nil {
@@ -128,6 +130,7 @@ func (sub *Subscription) Next(ctx context.Context) (Event, error) {
 		}
 		from := sub.next
 		sub.mu.Unlock()
+		asked := time.Now()
 		events, _, err := sub.s.svc.WaitEvents(ctx, sub.topic, from, maxBatch, pollWait)
 		switch {
 		case sub.ctx.Err() != nil:
@@ -152,7 +155,33 @@ func (sub *Subscription) Next(ctx context.Context) (Event, error) {
 				sub.buf = append(sub.buf, e)
 			}
 		}
+		got := len(sub.buf) > 0
 		sub.mu.Unlock()
+		switch {
+		case got || time.Since(asked) >= pollWait/2: // an answer, or a read the member held
+			idle.d = 0
+		case !idle.wait(ctx):
+			return Event{}, ctx.Err()
+		}
+	}
+}
+
+// backoff spaces the reads that found nothing at once: the member holds
+// a read up to pollWait, but one that is shutting down answers at once,
+// and asking again at once would spin.
+type backoff struct{ d time.Duration }
+
+// wait waits the next backoff, 10 ms doubling to 200 ms; false if ctx
+// ended first.
+func (b *backoff) wait(ctx context.Context) bool {
+	b.d = min(max(2*b.d, 10*time.Millisecond), 200*time.Millisecond)
+	t := time.NewTimer(b.d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

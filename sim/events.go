@@ -102,22 +102,30 @@ func (w *EventWorkload) publish(ctx context.Context, node string, s *events.Stre
 	}
 }
 
-// read records what subscription i returns until ctx ends.
+// read records what subscription i returns until ctx ends or the
+// node's services close (a leave closes them before the workload's
+// hook runs). Other errors are waited out: a loop that asked again at
+// once would spin, and in a synctest bubble stop virtual time.
 func (w *EventWorkload) read(ctx context.Context, i int, sub *events.Subscription) {
 	for ctx.Err() == nil {
 		e, err := sub.Next(ctx)
+		var te *events.TruncatedError
 		w.mu.Lock()
 		rec := &w.hist.Subscriptions[i]
 		switch {
 		case err == nil:
 			rec.Deliveries = append(rec.Deliveries, check.Delivery{Offset: e.Offset, Payload: string(e.Payload), At: time.Now()})
-		default:
-			var te *events.TruncatedError
-			if errors.As(err, &te) {
-				rec.Truncated = append(rec.Truncated, check.Truncation{Before: len(rec.Deliveries), Lost: te.To})
-			}
+		case errors.As(err, &te):
+			rec.Truncated = append(rec.Truncated, check.Truncation{Before: len(rec.Deliveries), Lost: te.To})
 		}
 		w.mu.Unlock()
+		switch {
+		case err == nil || te != nil:
+		case errors.Is(err, events.ErrClosed):
+			return
+		default:
+			sleepCtx(ctx, 50*time.Millisecond)
+		}
 	}
 }
 

@@ -127,7 +127,7 @@ func (s *Service) serveRead(ctx context.Context, _ string, req readReq) (readRes
 	s.mu.Lock()
 	m := s.m
 	s.mu.Unlock()
-	if m == nil || req.Group != 0 && m.group != req.Group {
+	if m == nil || req.Group != 0 && m.group != req.Group || stopped(m) {
 		return readResp{NotMember: true}, nil
 	}
 	if req.Seek {
@@ -159,8 +159,19 @@ func (s *Service) serveRead(ctx context.Context, _ string, req readReq) (readRes
 		case <-ctx.Done():
 			return readResp{Next: next}, nil
 		case <-m.g.Done():
-			return readResp{Next: next}, nil
+			return readResp{NotMember: true}, nil
 		}
+	}
+}
+
+// stopped reports whether m's Raft group has stopped: its table no
+// longer follows the log, and a reader must ask another member.
+func stopped(m *member) bool {
+	select {
+	case <-m.g.Done():
+		return true
+	default:
+		return false
 	}
 }
 

@@ -22,10 +22,11 @@ sockets) and reports whether its guarantees held.
 It starts -nodes nodes, each with a physical clock off by a seeded skew
 (up to the -skew flag) and drift (up to -drift ppm), which its leases,
 timers and schedules run on as well as its cluster clock. On every node it
-runs four workloads at once: an election campaign in one group, a clock
+runs five workloads at once: an election campaign in one group, a clock
 synchronized to the cluster's clock reference, lock clients contending
-on 3 locks and writing through a fencing Fence, and task submitters
-plus a leader-only schedule.
+on 3 locks and writing through a fencing Fence, task submitters plus a
+leader-only schedule, and an event stream every node publishes to and
+reads.
 
 For -duration it then makes the faults of a scenario, one per phase of
 3-5 s: cuts of the network, crashes, pauses, clock jumps, packet loss,
@@ -56,6 +57,9 @@ Properties checked:
   T1  no Run of a living submitter is lost
   T2  one worker never runs an idempotency id twice at once
   T3  every Run returns by its deadline
+  S1  every subscriber of the event stream sees one order, no gap, no
+      duplicate
+  S2  no event whose Publish returned is lost
   E4  after a leader crash, a new leader within detection+lease+a round
   L4  after a heal, a lock is granted within detection + lock delay + TTL + an election round
   V2  tokens and terms keep increasing across restarts, idle ids too

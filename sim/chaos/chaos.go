@@ -2,9 +2,10 @@
 // network (package sim): it starts a cluster, runs the built-in
 // workloads on every node (an election campaign, a clock on a skewed,
 // drifting physical clock, lock clients writing through a Fence, task
-// submitters), makes the faults of a scenario one per phase (cuts of
-// the network, crashes, pauses, clock jumps, packet loss, nodes leaving,
-// joining or redeployed in turn), heals everything, and judges every
+// submitters, an event stream every node publishes to and reads), makes
+// the faults of a scenario one per phase (cuts of the network, crashes,
+// pauses, clock jumps, packet loss, nodes leaving, joining or redeployed
+// in turn), heals everything, and judges every
 // property from what the workloads recorded. gossipsync sim is this
 // package with flags; a test can run it too, inside a testing/synctest
 // bubble, where a minute of faults takes seconds (Run).

@@ -75,6 +75,7 @@ func (r *record) properties() []Property {
 	out = append(out, r.lockProperties()...)
 	out = append(out, r.v2Property())
 	out = append(out, r.Tasks.properties()...)
+	out = append(out, r.Events.properties()...)
 	return append(out, r.User...)
 }
 

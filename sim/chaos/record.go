@@ -93,6 +93,7 @@ type record struct {
 	Locks           lockRecord
 	V2              v2Record // the idle ids' and group's tokens and terms
 	Tasks           taskRecord
+	Events          eventRecord
 	User            []Property // the verdicts of the user's workloads
 	UserSpans       []Span     // their rows in the timeline (Timeliner)
 	Net             simnet.NetStats

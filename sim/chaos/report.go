@@ -37,6 +37,7 @@ type Report struct {
 	Clock       ClockReport      `json:"clock"`
 	Locks       LockReport       `json:"locks"`
 	Tasks       TaskReport       `json:"tasks"`
+	Events      EventReport      `json:"events"`
 	Voters      VoterReport      `json:"voters"` // the voter configuration over time
 	PhysClocks  []PhysClock      `json:"physical_clocks"`
 	Wall        Duration         `json:"wall_time"`

@@ -10,7 +10,7 @@ import (
 
 // scenario is a named kind of chaos: the faults its schedule draws from
 // and the physical clocks it starts with unless -skew and -drift say
-// otherwise. Every scenario runs all four workloads.
+// otherwise. Every scenario runs all five workloads.
 type scenario struct {
 	Name    string
 	Summary string  // one line for -list
@@ -89,7 +89,7 @@ func scenarioNames() []string {
 
 // listScenarios writes what -list prints.
 func listScenarios(w io.Writer) {
-	fmt.Fprint(w, "Scenarios of gossipsync sim (-scenario NAME; the default is all). Each runs\nthe election, clock, lock and task workloads on every node while its\nfaults are made, one per phase of 3-5 s (the steps of a rollout or a\nscale are shorter), and then heals everything.\n\n")
+	fmt.Fprint(w, "Scenarios of gossipsync sim (-scenario NAME; the default is all). Each runs\nthe election, clock, lock, task and event workloads on every node while\nits faults are made, one per phase of 3-5 s (the steps of a rollout or a\nscale are shorter), and then heals everything.\n\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, sc := range scenarios {
 		lines := wrap(sc.Summary, 64)

@@ -81,6 +81,8 @@ func simulate(ctx context.Context, w io.Writer, cfg simConfig) (*Report, error) 
 	rep.Locks = newLockRecord(r.locks.History(), cfg.Unsafe)
 	r.tasks.Close() // lets the Runs in flight end
 	rep.Tasks = newTaskRecord(r.tasks.History())
+	r.events.Close()
+	rep.Events = newEventRecord(r.events.History(), eventEvery(cfg.Nodes))
 	rep.User = stopUserWorkloads(cfg.User)
 	rep.UserSpans = userSpans(cfg.User)
 	rep.Net = c.Net().Stats()
@@ -125,7 +127,15 @@ func startWorkloads(ctx context.Context, c *sim.Cluster, out *syncWriter, phys [
 		locks.Close()
 		return nil, err
 	}
-	r := &runner{c: c, elect: elect, clocks: clocks, locks: locks, tasks: tasks, out: out, voters: startVoterWatch(c),
+	evs, err := startEvents(c, cfg)
+	if err != nil {
+		elect.Close()
+		clocks.Close()
+		locks.Close()
+		tasks.Close()
+		return nil, err
+	}
+	r := &runner{c: c, elect: elect, clocks: clocks, locks: locks, tasks: tasks, events: evs, out: out, voters: startVoterWatch(c),
 		aimRNG: rand.New(rand.NewPCG(uint64(cfg.Seed), pauseStream))}
 	r.observer = startObserver(clocks, observeEvery)
 	var first clockSync
@@ -175,6 +185,7 @@ type runner struct {
 	clocks    *sim.ClockWorkload
 	locks     *sim.LockWorkload
 	tasks     *sim.TaskWorkload
+	events    *sim.EventWorkload
 	voters    *voterWatch
 	aimRNG    *rand.Rand // chooses among the lock holders and coordinators to aim at
 	left      []string   // the nodes that left

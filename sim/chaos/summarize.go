@@ -58,6 +58,7 @@ func summarize(rec *record) *Report {
 	j.Clock = r.Clock.summary()
 	j.Locks = r.Locks.summary()
 	j.Tasks = r.Tasks.summary()
+	j.Events = r.Events.summary()
 	j.Voters = r.Voters.summary()
 	return j
 }

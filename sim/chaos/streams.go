@@ -1,0 +1,77 @@
+package chaos
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/gossipsync/gossipsync/sim"
+	"github.com/gossipsync/gossipsync/sim/check"
+)
+
+// The event workload: every node publishes to one topic and reads it
+// with a subscription of its own from offset 1; the report judges the
+// history against S1 and S2. The publishers together publish about
+// eventRate events a second, whatever the size of the cluster.
+const (
+	eventTopic    = "chaos"
+	eventRate     = 50
+	minEventEvery = 100 * time.Millisecond
+)
+
+// eventEvery is how often each of n nodes publishes.
+func eventEvery(n int) time.Duration {
+	return max(minEventEvery, time.Duration(n)*time.Second/eventRate)
+}
+
+// startEvents starts the event workload.
+func startEvents(c *sim.Cluster, cfg simConfig) (*sim.EventWorkload, error) {
+	return sim.StartEvents(c, eventTopic, eventEvery(cfg.Nodes))
+}
+
+// eventRecord is what the event workload recorded, judged.
+type eventRecord struct {
+	Every   time.Duration
+	Verdict check.EventVerdict
+}
+
+func newEventRecord(h check.EventHistory, every time.Duration) eventRecord {
+	return eventRecord{Every: every, Verdict: check.CheckEvents(h)}
+}
+
+// EventReport is what the event workload recorded: every node publishes
+// to Topic every PublishEvery and reads it with a subscription of its
+// own.
+type EventReport struct {
+	Topic        string      `json:"topic"`
+	PublishEvery Duration    `json:"publish_every"`
+	Published    int         `json:"published"` // publications that returned an offset
+	Failed       int         `json:"failed"`    // that returned an error: outcome unknown
+	Delivered    int         `json:"delivered"` // over every subscription
+	Truncations  int         `json:"truncations"`
+	Latency      Percentiles `json:"publish_latency"`
+}
+
+func (e *eventRecord) summary() EventReport {
+	v := e.Verdict
+	return EventReport{Topic: eventTopic, PublishEvery: Duration(e.Every), Published: v.Published, Failed: v.Failed,
+		Delivered: v.Delivered, Truncations: v.Truncation, Latency: Percentiles{Duration(v.P50), Duration(v.P99)}}
+}
+
+// print writes the events section of the report, aligned by tw.
+func (e *EventReport) print(tw io.Writer) {
+	fmt.Fprintf(tw, "events\ttopic %q, every node publishing every %s: %d published (%d failed), %d delivered, publish p50 %s, p99 %s\n",
+		e.Topic, fmtDur(e.PublishEvery.Std()), e.Published, e.Failed, e.Delivered, fmtDur(e.Latency.P50.Std()), fmtDur(e.Latency.P99.Std()))
+}
+
+// properties judges S1 and S2.
+func (e *eventRecord) properties() []Property {
+	v := e.Verdict
+	some := v.Published > 0 && v.Delivered > 0
+	return []Property{
+		judge("S1", "every subscriber sees one order, no gap, no duplicate", some, v.S1,
+			fmt.Sprintf("%d events delivered over the subscriptions, %d truncations", v.Delivered, v.Truncation)),
+		judge("S2", "no published event is lost", some, v.S2,
+			fmt.Sprintf("%d published (%d failed: outcome unknown), p50 %s, p99 %s", v.Published, v.Failed, fmtDur(v.P50), fmtDur(v.P99))),
+	}
+}
