@@ -96,3 +96,31 @@ func TestGroup(t *testing.T) {
 		}
 	})
 }
+
+// A group subscription may start before the topic has its first event:
+// it gets the event once it is published.
+func TestGroupBeforeTheFirstEvent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := simtest.Start(t, 3, 7)
+		ss := streams(t, c)
+		sub, err := ss["n2"].Subscribe(ctxFor(t, 10*time.Second), "later", events.Group("g"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan events.Event, 1)
+		go func() {
+			e, err := sub.Next(ctxFor(t, 30*time.Second))
+			if err != nil {
+				t.Errorf("Next: %v", err)
+			}
+			got <- e
+		}()
+		time.Sleep(3 * time.Second) // Next waits: nothing is published yet
+		if _, err := ss["n1"].Publish(ctxFor(t, 10*time.Second), "later", []byte("first")); err != nil {
+			t.Fatal(err)
+		}
+		if e := <-got; e.Offset != 1 || string(e.Payload) != "first" {
+			t.Errorf("got %+v, want the first event", e)
+		}
+	})
+}

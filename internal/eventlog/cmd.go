@@ -39,7 +39,8 @@ const (
 	// OpFetch hands Member of Group on Topic up to Max events that no
 	// other member holds: those to deliver again first, then new ones
 	// from the group's position (a new group starts at From). Each is
-	// pending with Member until Now+AckWait.
+	// pending with Member until Now+AckWait. It creates the topic and
+	// the group if need be: a group may start before the first event.
 	OpFetch
 	// OpAck ends the delivery of Offset to Member: the group is done with
 	// it.

@@ -74,6 +74,20 @@ func TestGroupDelivery(t *testing.T) {
 	}
 }
 
+// A group may start on a topic that has no event yet, and gets the
+// first one when it comes.
+func TestGroupBeforeTheTopic(t *testing.T) {
+	tb := newTable()
+	c := Cmd{Op: OpFetch, Topic: "new", Group: "g", Member: "m", Max: 5, AckWait: time.Second}
+	if r := tb.Apply([]Cmd{c})[0]; r.Err != CodeOK || len(r.Events) != 0 {
+		t.Fatalf("a fetch before the first event: %+v, want nothing and no error", r)
+	}
+	publish(t, tb, "new", sec, "first")
+	if r := tb.Apply([]Cmd{c})[0]; len(r.Events) != 1 || r.Events[0].Offset != 1 {
+		t.Fatalf("then: %+v, want offset 1", r.Events)
+	}
+}
+
 // A new group starts at From, or at the topic's next offset; From
 // before the topic's first is ErrTruncated.
 func TestGroupStart(t *testing.T) {

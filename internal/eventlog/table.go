@@ -74,6 +74,8 @@ func (t *Table) applyLocked(c *Cmd) Result {
 	switch c.Op {
 	case OpPublish:
 		return t.topicLocked(c.Topic).publish(c)
+	case OpFetch: // a group may start on a topic before its first event
+		return t.topicLocked(c.Topic).fetch(c)
 	case OpConfigure:
 		if c.MaxAge < 0 || c.MaxBytes < 0 {
 			return Result{Err: CodeBadCmd}
@@ -101,8 +103,6 @@ func (t *Table) applyLocked(c *Cmd) Result {
 	switch c.Op {
 	case OpTrim:
 		return Result{Dropped: tp.trimAge(c.Now)}
-	case OpFetch:
-		return tp.fetch(c)
 	case OpAck, OpNack, OpExpire:
 		g := tp.groups[c.Group]
 		if g == nil {
