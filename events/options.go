@@ -145,7 +145,9 @@ func FromOffset(n uint64) SubscribeOption {
 }
 
 // FromTime starts the subscription at the first event appended at or
-// after t (by the voters' leader's clock).
+// after t (by the voters' leader's clock), as the voter it asks knows
+// the topic: one that lags the leader may start it at an earlier event
+// that it has not applied yet.
 func FromTime(t time.Time) SubscribeOption {
 	return func(o *subscribeOptions) error {
 		if t.IsZero() {
@@ -156,8 +158,10 @@ func FromTime(t time.Time) SubscribeOption {
 	}
 }
 
-// Latest starts the subscription after the last event appended so far:
-// it sees only new events.
+// Latest starts the subscription after the last event appended so far
+// (after every Publish that returned before Subscribe was called): it
+// sees only new events. Finding that place costs an entry in the
+// voters' log.
 func Latest() SubscribeOption {
 	return func(o *subscribeOptions) error {
 		o.from, o.at, o.latest = 0, time.Time{}, true

@@ -74,15 +74,21 @@ func (s *Stream) start(ctx context.Context, topic string, o subscribeOptions) (u
 		}
 		return off, nil
 	}
-	// The first retained event, or (Latest) the next offset: a read of
-	// nothing from offset 1 answers with the next offset, and with
-	// ErrTruncated if offset 1 is gone.
-	_, next, err := s.svc.ReadEvents(ctx, topic, 1, 0)
+	if o.latest {
+		// The next offset as of a place in the log after every Publish
+		// that returned: a member that lags could give an earlier one.
+		res, err := s.svc.DoEvents(ctx, []eventlog.Cmd{{Op: eventlog.OpPosition, Topic: topic}})
+		if err != nil {
+			return 0, s.voterErr("subscribe to", topic, err)
+		}
+		return res[0].Offsets[0], res[0].Error()
+	}
+	// The first retained event: a read of nothing from offset 1 answers
+	// with ErrTruncated if offset 1 is gone.
+	_, _, err := s.svc.ReadEvents(ctx, topic, 1, 0)
 	switch {
 	case err != nil && !errors.Is(err, eventlog.ErrTruncated):
 		return 0, s.voterErr("subscribe to", topic, err)
-	case o.latest:
-		return next, nil
 	case err == nil:
 		return 1, nil
 	}

@@ -55,6 +55,10 @@ const (
 	// OpDelete removes Topic with its events and groups, or (Group set)
 	// only that group.
 	OpDelete
+	// OpPosition changes nothing and returns Topic's next offset as of
+	// its place in the log (Result.Offsets[0]; 1 for a topic with no
+	// event yet): a position no read of a member that lags can give.
+	OpPosition
 )
 
 func (o Op) String() string {
@@ -75,6 +79,8 @@ func (o Op) String() string {
 		return "expire"
 	case OpDelete:
 		return "delete"
+	case OpPosition:
+		return "position"
 	}
 	return fmt.Sprintf("op(%d)", uint8(o))
 }

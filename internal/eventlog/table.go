@@ -84,6 +84,12 @@ func (t *Table) applyLocked(c *Cmd) Result {
 		tp.ret.MaxAge = cmpOr(c.MaxAge, tp.ret.MaxAge)
 		tp.ret.MaxBytes = cmpOr(c.MaxBytes, tp.ret.MaxBytes)
 		return Result{Dropped: tp.fit()}
+	case OpPosition:
+		next := uint64(1)
+		if tp := t.topics[c.Topic]; tp != nil {
+			next = tp.next
+		}
+		return Result{Offsets: []uint64{next}}
 	case OpDelete:
 		tp := t.topics[c.Topic]
 		switch {

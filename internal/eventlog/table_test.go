@@ -143,10 +143,13 @@ func TestBadCommands(t *testing.T) {
 	if after, _ := tb.Snapshot(); string(after) != string(before) {
 		t.Error("a refused command changed the table")
 	}
+	if r := tb.Apply([]Cmd{{Op: OpPosition, Topic: "a"}, {Op: OpPosition, Topic: "none"}}); r[0].Offsets[0] != 2 || r[1].Offsets[0] != 1 {
+		t.Errorf("positions %v %v, want 2 and 1", r[0].Offsets, r[1].Offsets)
+	}
 	if s := Op(99).String(); s != "op(99)" {
 		t.Errorf("Op(99) = %q", s)
 	}
-	for op := OpPublish; op <= OpDelete; op++ {
+	for op := OpPublish; op <= OpPosition; op++ {
 		if s := op.String(); s == fmt.Sprintf("op(%d)", op) {
 			t.Errorf("op %d has no name", op)
 		}
