@@ -81,7 +81,15 @@ func (s *Stream) start(ctx context.Context, topic string, o subscribeOptions) (u
 		if err != nil {
 			return 0, s.voterErr("subscribe to", topic, err)
 		}
-		return res[0].Offsets[0], res[0].Error()
+		switch {
+		case len(res) != 1:
+			return 0, fmt.Errorf("events: subscribe to %q: %d answers to one command", topic, len(res))
+		case res[0].Error() != nil:
+			return 0, fmt.Errorf("events: subscribe to %q: %w", topic, res[0].Error())
+		case len(res[0].Offsets) != 1:
+			return 0, fmt.Errorf("events: subscribe to %q: the voters' answer has no position", topic)
+		}
+		return res[0].Offsets[0], nil
 	}
 	// The first retained event: a read of nothing from offset 1 answers
 	// with ErrTruncated if offset 1 is gone.

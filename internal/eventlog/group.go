@@ -2,6 +2,7 @@ package eventlog
 
 import (
 	"maps"
+	"math"
 	"slices"
 )
 
@@ -14,6 +15,10 @@ type group struct {
 	pending       map[uint64]*delivery
 	redo          []uint64 // sorted
 	deliveries    map[uint64]int
+	// dueFrom is a lower bound of the pending deadlines, kept for Due
+	// alone (a new or restored group starts at 0: scan once). It is
+	// never part of a result or a snapshot.
+	dueFrom int64
 }
 
 // delivery is an offset out with a member until deadline.
@@ -49,6 +54,7 @@ func (tp *topic) fetch(c *Cmd) Result {
 		}
 		g.deliveries[off]++
 		g.pending[off] = &delivery{member: c.Member, deadline: deadline}
+		g.dueFrom = min(g.dueFrom, deadline)
 		e.Deliveries = g.deliveries[off]
 		res.Events = append(res.Events, cloneEvents([]Event{e})...)
 	}
@@ -169,13 +175,26 @@ func (t *Table) Due(now int64) []Cmd {
 			out = append(out, Cmd{Op: OpTrim, Topic: name, Now: now})
 		}
 		for _, gname := range slices.Sorted(maps.Keys(tp.groups)) {
-			for _, d := range tp.groups[gname].pending {
-				if d.deadline <= now {
-					out = append(out, Cmd{Op: OpExpire, Topic: name, Group: gname, Now: now})
-					break
-				}
+			if g := tp.groups[gname]; g.due(now) {
+				out = append(out, Cmd{Op: OpExpire, Topic: name, Group: gname, Now: now})
 			}
 		}
 	}
 	return out
+}
+
+// due tells whether a pending deadline of g has passed at now. The
+// leader asks on every step, so it walks the pending offsets only when
+// the lower bound dueFrom says one may have, and then raises the bound
+// to the earliest deadline it saw.
+func (g *group) due(now int64) bool {
+	if g.dueFrom > now {
+		return false
+	}
+	earliest := int64(math.MaxInt64)
+	for _, d := range g.pending {
+		earliest = min(earliest, d.deadline)
+	}
+	g.dueFrom = earliest
+	return earliest <= now
 }

@@ -126,3 +126,33 @@ func TestGroupForgetsRemovedEvents(t *testing.T) {
 		t.Errorf("fetched %v, want [3 4 5]", got)
 	}
 }
+
+// Due keeps a lower bound of a group's deadlines so that the leader's
+// steps need not walk every pending offset; a later fetch with a
+// shorter AckWait, or a restored table, must still be seen due.
+func TestGroupDueBound(t *testing.T) {
+	tb := newTable()
+	publish(t, tb, "a", sec, "1", "2")
+	fetch(tb, "m1", 1, sec) // due at 2s
+	if due := tb.Due(sec); len(due) != 0 {
+		t.Fatalf("Due at 1s = %+v, want nothing", due)
+	}
+	r := tb.Apply([]Cmd{{Op: OpFetch, Topic: "a", Group: "g", Member: "m2", Max: 1, Now: sec + 1, AckWait: time.Millisecond}})[0]
+	if len(r.Events) != 1 {
+		t.Fatalf("m2 fetched %+v, want offset 2", r.Events)
+	}
+	if due := tb.Due(sec + 2*int64(time.Millisecond)); len(due) != 1 || due[0].Op != OpExpire {
+		t.Fatalf("Due after m2's 1 ms = %+v, want an expiry", due)
+	}
+	snap, err := tb.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := newTable()
+	if err := back.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	if due := back.Due(sec + 2*int64(time.Millisecond)); len(due) != 1 {
+		t.Fatalf("Due of the restored table = %+v, want an expiry", due)
+	}
+}
