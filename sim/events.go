@@ -18,10 +18,11 @@ import (
 // subscription stop; a restarted node starts new ones. Safe for
 // concurrent use.
 type EventWorkload struct {
-	c     *Cluster
-	topic string
-	every time.Duration
-	wg    sync.WaitGroup // the nodes' loops, and Streams still closing
+	c      *Cluster
+	topic  string
+	every  time.Duration
+	unsafe bool
+	wg     sync.WaitGroup // the nodes' loops, and Streams still closing
 
 	mu     sync.Mutex // protects the fields below
 	nodes  map[string]*eventNode
@@ -39,7 +40,30 @@ type eventNode struct {
 
 // StartEvents starts the workload on every alive node of c.
 func StartEvents(c *Cluster, topic string, every time.Duration) (*EventWorkload, error) {
-	w := &EventWorkload{c: c, topic: topic, every: every, nodes: map[string]*eventNode{}}
+	return StartEventsWith(c, EventOptions{Topic: topic, Every: every})
+}
+
+// EventOptions sets up an EventWorkload.
+type EventOptions struct {
+	Topic string
+	Every time.Duration // each node publishes this often
+	// Unsafe makes every reader a consumer that does not keep its place:
+	// when Next has returned nothing for UnsafeWait, or an error, it
+	// subscribes again at Latest under the same record. Where a fault
+	// holds a reader back (a partition, a lost quorum) it skips what was
+	// published meanwhile, and check.CheckEvents reports S1 and S2
+	// broken: the chaos engine's -unsafe uses it to show that the event
+	// checker can fail.
+	Unsafe bool
+}
+
+// UnsafeWait is how long an Unsafe reader waits for an event.
+const UnsafeWait = 500 * time.Millisecond
+
+// StartEventsWith starts the workload that o describes on every alive
+// node of c.
+func StartEventsWith(c *Cluster, o EventOptions) (*EventWorkload, error) {
+	w := &EventWorkload{c: c, topic: o.Topic, every: o.Every, unsafe: o.Unsafe, nodes: map[string]*eventNode{}}
 	ignore := func(error) {} // a node that cannot start its Stream just records nothing
 	if err := startWorkload(c, w.start, w.Close, ignore, Hooks{OnCrash: w.stop}); err != nil {
 		return nil, err
@@ -71,7 +95,7 @@ func (w *EventWorkload) start(n *cluster.Node) error {
 	en := &eventNode{s: s, cancel: cancel}
 	w.nodes[n.Name()] = en
 	en.done.Go(func() { w.publish(ctx, n.Name(), s) })
-	en.done.Go(func() { w.read(ctx, i, sub) })
+	en.done.Go(func() { w.read(ctx, i, s, sub) })
 	return nil
 }
 
@@ -106,9 +130,18 @@ func (w *EventWorkload) publish(ctx context.Context, node string, s *events.Stre
 // node's services close (a leave closes them before the workload's
 // hook runs). Other errors are waited out: a loop that asked again at
 // once would spin, and in a synctest bubble stop virtual time.
-func (w *EventWorkload) read(ctx context.Context, i int, sub *events.Subscription) {
+func (w *EventWorkload) read(ctx context.Context, i int, s *events.Stream, sub *events.Subscription) {
+	defer func() { sub.Close() }()
 	for ctx.Err() == nil {
-		e, err := sub.Next(ctx)
+		e, err := w.next(ctx, sub)
+		if w.unsafe && err != nil && ctx.Err() == nil && !errors.Is(err, events.ErrClosed) {
+			if again, serr := s.Subscribe(ctx, w.topic, events.Latest()); serr == nil {
+				sub.Close()
+				sub = again
+			}
+			sleepCtx(ctx, 50*time.Millisecond)
+			continue
+		}
 		var te *events.TruncatedError
 		w.mu.Lock()
 		rec := &w.hist.Subscriptions[i]
@@ -127,6 +160,17 @@ func (w *EventWorkload) read(ctx context.Context, i int, sub *events.Subscriptio
 			sleepCtx(ctx, 50*time.Millisecond)
 		}
 	}
+}
+
+// next returns the subscription's next event; an Unsafe reader waits
+// at most UnsafeWait for it.
+func (w *EventWorkload) next(ctx context.Context, sub *events.Subscription) (events.Event, error) {
+	if !w.unsafe {
+		return sub.Next(ctx)
+	}
+	nctx, cancel := context.WithTimeout(ctx, UnsafeWait)
+	defer cancel()
+	return sub.Next(nctx)
 }
 
 // stop ends a crashed node's part. Closing its Stream may wait on the

@@ -68,13 +68,17 @@ Exit status: 0 if the cluster re-converged and every property held;
 1 if not, or if the simulation could not start; 2 on a bad flag.
 
 -unsafe runs the locks without quorum, so they stay available on both
-sides of a partition and break L1-L3: the report shows the violations
-and the exit status is 1. It proves the checkers can fail.
+sides of a partition and break L1-L3, and makes the event readers
+consumers that do not keep their place (after an error, or 500 ms with
+nothing, they subscribe again at Latest), so a reader held back by a
+fault skips events and breaks S1 and S2: the report shows the
+violations and the exit status is 1. It proves the checkers can fail.
 
 -html writes one self-contained page with the run on a time axis: the
 faults as bands, the election leases, the voter configuration, the lock
-holds, each node's clock error with its uncertainty, and each node's
-tasks in flight.
+holds, each node's clock error with its uncertainty, each node's
+tasks in flight and Publishes, and the event subscriptions' lag (red
+where one skipped offsets).
 
 flags:
 `
@@ -111,7 +115,7 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 	list := fs.Bool("list", false, "describe the scenarios and exit")
 	fs.DurationVar(&clocks.Skew, "skew", 5*time.Second, "physical clocks are off by up to ± this (0 = none; default: the scenario's, 1h for skew)")
 	fs.Float64Var(&clocks.Drift, "drift", 200, fmt.Sprintf("physical clocks run fast or slow by up to ± this many ppm, whole ppm, at most %d (0 = none; default: the scenario's, 1000 for skew, 40000 for drift; past 1000 the cluster clocks are told, and past about 50000 the leases' bound is left)", chaos.MaxDrift))
-	fs.BoolVar(&cfg.opts.Unsafe, "unsafe", false, "run the lock workload without quorum (lockmgr.Quorum(false)): expect L1-L3 violations and exit status 1")
+	fs.BoolVar(&cfg.opts.Unsafe, "unsafe", false, "run the lock workload without quorum (lockmgr.Quorum(false)) and the event readers without keeping their place: expect L1-L3, S1 and S2 violations and exit status 1")
 	fs.StringVar(&cfg.JSON, "json", "", "also write the report as JSON to this `file`")
 	fs.StringVar(&cfg.HTML, "html", "", "also write a timeline of the run as an HTML page to this `file`")
 	verbose := fs.Bool("v", false, "print the nodes' debug logs to stderr")

@@ -31,8 +31,8 @@
 // self-contained file (inline SVG, CSS and a few lines of script,
 // nothing fetched) with the faults as bands, the election leases, the
 // voter configuration, the lock holds, each node's clock error with its
-// uncertainty, each node's tasks in flight, and the user workloads'
-// rows.
+// uncertainty, each node's tasks in flight and Publishes, the event
+// subscriptions' lag, and the user workloads' rows.
 package chaos
 
 import (
@@ -52,7 +52,7 @@ type Options struct {
 	Duration time.Duration // how long to make faults, at least MinDuration; 0 = 30 s
 	Seed     int64         // of the fault schedule, the network, the clocks and the key
 	Clocks   *Clocks       // the nodes' physical clocks; nil = the scenario's
-	Unsafe   bool          // the lock workload runs without quorum: L1-L3 break
+	Unsafe   bool          // the lock workload runs without quorum (L1-L3 break) and the event readers do not keep their place (S1, S2 break)
 	Logger   *slog.Logger  // the nodes' logs; nil = none
 }
 

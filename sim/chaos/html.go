@@ -12,7 +12,8 @@ import (
 // of script, nothing fetched) with the run on one time axis, in seconds
 // from the start of the schedule: the faults as bands over the whole
 // chart, the election leases, the voter configuration, the lock holds, each node's clock error
-// with its uncertainty, and each node's tasks in flight. Every text that
+// with its uncertainty, each node's tasks in flight and its acknowledged
+// and failed Publishes, and the event subscriptions' lag. Every text that
 // comes from the run is escaped; the page is also well-formed XML, so
 // that a test can parse it without an HTML parser.
 
@@ -86,7 +87,7 @@ func pageTitle(r *record) string {
 	c := r.Config
 	s := fmt.Sprintf("gossipsync sim: seed %d, scenario %s, %d nodes, duration %v", c.Seed, c.Scenario.Name, c.Nodes, c.Duration)
 	if c.Unsafe {
-		s += ", UNSAFE locks"
+		s += ", UNSAFE locks and event readers"
 	}
 	return s
 }
@@ -120,6 +121,7 @@ const (
 	noRefColor  = "#dee2e6"
 	staleColor  = "#868e96"
 	loadColor   = "#5c7cfa"
+	eventColor  = "#20c997"
 	downColor   = "#343a40"
 	convergedOK = "#212529"
 	convergedNo = "#e03131"
@@ -220,6 +222,7 @@ func (c *chart) draw() {
 	c.locks()
 	c.clocks()
 	c.tasks()
+	c.events()
 	c.user()
 	c.y += 4
 	c.axis(c.y+14, "axis-bottom")

@@ -327,25 +327,6 @@ func (c *chart) tasks() {
 	for _, l := range c.tl.Load {
 		peak := slices.Max(append([]int{0}, l.Max...))
 		top := c.nodeRow(l.Node, loadH, fmt.Sprintf("max %d", peak), fmt.Sprintf("%s: at most %d Runs at once", l.Node, peak))
-		base := top + loadH
-		y := func(v int) float64 { return base - float64(v)/float64(most)*(loadH-2) }
-		pts := []string{fmt.Sprintf("%.1f,%.1f", c.x0, base)}
-		prev := -1
-		for i, v := range l.Max {
-			if v == prev {
-				continue
-			}
-			x0, _ := c.bucketX(i)
-			if prev >= 0 {
-				pts = append(pts, fmt.Sprintf("%.1f,%.1f", x0, y(prev)))
-			}
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x0, y(v)))
-			prev = v
-		}
-		if prev >= 0 {
-			_, x1 := c.bucketX(len(l.Max) - 1)
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x1, y(prev)), fmt.Sprintf("%.1f,%.1f", x1, base))
-		}
-		fmt.Fprintf(&c.fg, "<polygon class=\"load\" points=\"%s\"/>\n", strings.Join(pts, " "))
+		c.area(top, l.Max, most, "load")
 	}
 }

@@ -53,6 +53,11 @@ func (c *chart) legend() []legendGroup {
 		{swatchFill(noRefColor, 1), "no reference"},
 	}}
 	tasks := legendGroup{Name: "tasks", Items: []legendItem{{swatchFill(loadColor, 0.7), "Runs in flight"}}}
+	events := legendGroup{Name: "events", Items: []legendItem{
+		{swatchFill(eventColor, 0.7), "Publishes acknowledged; lag"},
+		{swatchFill(convergedNo, 0.5), "Publish failed"},
+		{swatchFill(convergedNo, 0.8), "offsets skipped (S1)"},
+	}}
 	voters := legendGroup{Name: "voters", Items: []legendItem{
 		{swatch(`<rect x="1" y="1" width="20" height="10" fill="#4e79a7" stroke="` + convergedNo + `" stroke-width="2"/>`), "fewer voters than the target"},
 		{swatchFill(noLeaderColor, 1), "no voters' leader known"},
@@ -61,5 +66,5 @@ func (c *chart) legend() []legendGroup {
 	for _, n := range c.tl.Nodes {
 		nodes.Items = append(nodes.Items, legendItem{swatchFill(c.color[n], 1), n})
 	}
-	return []legendGroup{faults, nodeStates, voters, locks, clocks, tasks, nodes}
+	return []legendGroup{faults, nodeStates, voters, locks, clocks, tasks, events, nodes}
 }

@@ -48,6 +48,9 @@ svg.timeline text.tick { font-size: 10px; fill: #495057; }
 .noref { fill: ` + noRefColor + `; }
 .cstale { fill: ` + staleColor + `; }
 .load { fill: ` + loadColor + `; fill-opacity: 0.7; stroke: ` + loadColor + `; stroke-width: 0.5; }
+.evload { fill: ` + eventColor + `; fill-opacity: 0.7; stroke: ` + eventColor + `; stroke-width: 0.5; }
+.evfail { fill: ` + convergedNo + `; fill-opacity: 0.5; }
+.evgap { fill: ` + convergedNo + `; fill-opacity: 0.8; }
 table.phases { border-collapse: collapse; margin-top: 10px; }
 table.phases td:first-child { text-align: right; color: #495057; }
 table.phases td { padding: 1px 8px 1px 0; white-space: pre; font: 12px ui-monospace, "DejaVu Sans Mono", Menlo, monospace; }

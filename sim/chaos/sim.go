@@ -30,7 +30,7 @@ type simConfig struct {
 	Scenario scenario      // its faults and, unless Options.Clocks is set, its clocks
 	Skew     time.Duration // each node's physical clock is off by up to ±Skew
 	Drift    float64       // and runs fast or slow by up to ±Drift ppm
-	Unsafe   bool          // the lock workload runs without quorum
+	Unsafe   bool          // the lock workload runs without quorum, the event readers resume at Latest
 	Logger   *slog.Logger  // the nodes' logs; nil = none
 	User     []Workload    // the user's workloads, beside the built-in ones
 }
@@ -82,7 +82,7 @@ func simulate(ctx context.Context, w io.Writer, cfg simConfig) (*Report, error) 
 	r.tasks.Close() // lets the Runs in flight end
 	rep.Tasks = newTaskRecord(r.tasks.History())
 	r.events.Close()
-	rep.Events = newEventRecord(r.events.History(), eventEvery(cfg.Nodes))
+	rep.Events = newEventRecord(r.events.History(), eventEvery(cfg.Nodes), cfg.Unsafe)
 	rep.User = stopUserWorkloads(cfg.User)
 	rep.UserSpans = userSpans(cfg.User)
 	rep.Net = c.Net().Stats()

@@ -26,17 +26,18 @@ func eventEvery(n int) time.Duration {
 
 // startEvents starts the event workload.
 func startEvents(c *sim.Cluster, cfg simConfig) (*sim.EventWorkload, error) {
-	return sim.StartEvents(c, eventTopic, eventEvery(cfg.Nodes))
+	return sim.StartEventsWith(c, sim.EventOptions{Topic: eventTopic, Every: eventEvery(cfg.Nodes), Unsafe: cfg.Unsafe})
 }
 
 // eventRecord is what the event workload recorded, judged.
 type eventRecord struct {
 	Every   time.Duration
+	Unsafe  bool // the readers did not keep their place
 	Verdict check.EventVerdict
 }
 
-func newEventRecord(h check.EventHistory, every time.Duration) eventRecord {
-	return eventRecord{Every: every, Verdict: check.CheckEvents(h)}
+func newEventRecord(h check.EventHistory, every time.Duration, unsafe bool) eventRecord {
+	return eventRecord{Every: every, Unsafe: unsafe, Verdict: check.CheckEvents(h)}
 }
 
 // EventReport is what the event workload recorded: every node publishes
@@ -44,6 +45,7 @@ func newEventRecord(h check.EventHistory, every time.Duration) eventRecord {
 // own.
 type EventReport struct {
 	Topic        string      `json:"topic"`
+	Readers      string      `json:"readers"` // "keep their place", or in -unsafe "UNSAFE: resume at Latest"
 	PublishEvery Duration    `json:"publish_every"`
 	Published    int         `json:"published"` // publications that returned an offset
 	Failed       int         `json:"failed"`    // that returned an error: outcome unknown
@@ -54,14 +56,18 @@ type EventReport struct {
 
 func (e *eventRecord) summary() EventReport {
 	v := e.Verdict
-	return EventReport{Topic: eventTopic, PublishEvery: Duration(e.Every), Published: v.Published, Failed: v.Failed,
+	readers := "keep their place"
+	if e.Unsafe {
+		readers = "UNSAFE: resume at Latest"
+	}
+	return EventReport{Topic: eventTopic, Readers: readers, PublishEvery: Duration(e.Every), Published: v.Published, Failed: v.Failed,
 		Delivered: v.Delivered, Truncations: v.Truncation, Latency: Percentiles{Duration(v.P50), Duration(v.P99)}}
 }
 
 // print writes the events section of the report, aligned by tw.
 func (e *EventReport) print(tw io.Writer) {
-	fmt.Fprintf(tw, "events\ttopic %q, every node publishing every %s: %d published (%d failed), %d delivered, publish p50 %s, p99 %s\n",
-		e.Topic, fmtDur(e.PublishEvery.Std()), e.Published, e.Failed, e.Delivered, fmtDur(e.Latency.P50.Std()), fmtDur(e.Latency.P99.Std()))
+	fmt.Fprintf(tw, "events\ttopic %q, every node publishing every %s, readers %s: %d published (%d failed), %d delivered, publish p50 %s, p99 %s\n",
+		e.Topic, fmtDur(e.PublishEvery.Std()), e.Readers, e.Published, e.Failed, e.Delivered, fmtFine(e.Latency.P50.Std()), fmtFine(e.Latency.P99.Std()))
 }
 
 // properties judges S1 and S2.
@@ -72,6 +78,6 @@ func (e *eventRecord) properties() []Property {
 		judge("S1", "every subscriber sees one order, no gap, no duplicate", some, v.S1,
 			fmt.Sprintf("%d events delivered over the subscriptions, %d truncations", v.Delivered, v.Truncation)),
 		judge("S2", "no published event is lost", some, v.S2,
-			fmt.Sprintf("%d published (%d failed: outcome unknown), p50 %s, p99 %s", v.Published, v.Failed, fmtDur(v.P50), fmtDur(v.P99))),
+			fmt.Sprintf("%d published (%d failed: outcome unknown), p50 %s, p99 %s", v.Published, v.Failed, fmtFine(v.P50), fmtFine(v.P99))),
 	}
 }

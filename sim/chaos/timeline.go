@@ -28,6 +28,7 @@ type timeline struct {
 	Step   time.Duration // of the buckets below; bucket i starts at Begin + i*Step
 	Load   []nodeLoad    // per node, in the order of Nodes
 	Clocks []nodeClock   // per node, in the order of Nodes
+	Events eventTimeline // the event workload
 }
 
 // nodeLoad is one node's tasks in flight.
@@ -83,7 +84,9 @@ func absDur(d time.Duration) time.Duration {
 // timeline collects the run's timeline once the workloads have stopped.
 func (r *runner) timeline(leases []check.LeaseRecord) timeline {
 	points := r.observer.series()
-	return newTimeline(r.start, time.Now(), r.healed, r.c.Names(), leases, r.locks.History().Grants, r.tasks.History().Executions, points)
+	tl := newTimeline(r.start, time.Now(), r.healed, r.c.Names(), leases, r.locks.History().Grants, r.tasks.History().Executions, points)
+	tl.Events = eventBuckets(tl, tl.buckets(), r.events.History())
+	return tl
 }
 
 // newTimeline builds the timeline of a run whose schedule started at
@@ -119,10 +122,15 @@ func newTimeline(start, end, healed time.Time, names []string, leases []check.Le
 	}
 	span := tl.End - tl.Begin
 	tl.Step = max(minStep, (span/maxBuckets).Round(10*time.Millisecond)+10*time.Millisecond)
-	n := int(span/tl.Step) + 1
+	n := tl.buckets()
 	tl.Load = taskLoad(tl, n, execs)
 	tl.Clocks = clockBuckets(tl, n, points)
 	return tl
+}
+
+// buckets returns how many buckets of Step the axis spans.
+func (tl timeline) buckets() int {
+	return int((tl.End-tl.Begin)/tl.Step) + 1
 }
 
 // bucket returns the bucket of t, within [0, n).
