@@ -56,14 +56,21 @@
 // MiB of events (payloads, keys and metadata; the oldest go first) unless
 // SetRetention says otherwise, and by age if it says so.
 //
+// # Cost
+//
+// A Publish is one command to the voters' leader and one entry of the
+// log (the leader appends the entries that arrive together in one
+// round to the followers). A plain subscription reads up to 256 events a
+// round from a member's table, the leader's first, and waits there for
+// new ones with a held read of up to two seconds, so a subscriber costs
+// no entries. A group member costs an entry per round, which takes one
+// event, or up to Prefetch events.
+//
 // # Not yet
 //
 // The number of topics and of groups is not bounded: each costs memory
 // on every voter until it is deleted, which this package cannot do yet.
-// A group member asks for one event at a time (a round to the voters'
-// leader each), and a subscription waits on a member with a held read of
-// up to two seconds: throughput has not been measured against NATS
-// JetStream or Redis Streams yet. The chaos engine (sim/chaos) judges S1
+// The chaos engine (sim/chaos) judges S1
 // and S2 in every scenario, with every node publishing and subscribing;
 // S3 is tested on the simulated network (TestGroup) and across processes
 // (examples/events), not yet under the chaos engine's faults.

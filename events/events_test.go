@@ -183,11 +183,15 @@ func TestErrorsAndClose(t *testing.T) {
 		s := ss["n1"]
 		ctx := ctxFor(t, 10*time.Second)
 		for name, err := range map[string]error{
-			"empty topic":   first(s.Publish(ctx, "", nil)),
-			"long topic":    first(s.Publish(ctx, string(make([]byte, events.MaxTopicLen+1)), nil)),
-			"large payload": first(s.Publish(ctx, "t", make([]byte, events.MaxPayload+1))),
-			"empty key":     first(s.Publish(ctx, "t", nil, events.IdempotencyKey(""))),
-			"FromOffset(0)": second(s.Subscribe(ctx, "t", events.FromOffset(0))),
+			"empty topic":            first(s.Publish(ctx, "", nil)),
+			"long topic":             first(s.Publish(ctx, string(make([]byte, events.MaxTopicLen+1)), nil)),
+			"large payload":          first(s.Publish(ctx, "t", make([]byte, events.MaxPayload+1))),
+			"empty key":              first(s.Publish(ctx, "t", nil, events.IdempotencyKey(""))),
+			"FromOffset(0)":          second(s.Subscribe(ctx, "t", events.FromOffset(0))),
+			"Prefetch(0)":            second(s.Subscribe(ctx, "t", events.Group("g"), events.Prefetch(0))),
+			"Prefetch(max+1)":        second(s.Subscribe(ctx, "t", events.Group("g"), events.Prefetch(events.MaxPrefetch+1))),
+			"Prefetch without Group": second(s.Subscribe(ctx, "t", events.Prefetch(2))),
+			"AckWait without Group":  second(s.Subscribe(ctx, "t", events.AckWait(time.Second))),
 		} {
 			if !errors.Is(err, events.ErrBadInput) {
 				t.Errorf("%s: %v, want ErrBadInput", name, err)

@@ -19,7 +19,12 @@ type member struct {
 	from          uint64 // where a new group starts
 	ackWait       time.Duration
 	maxDeliveries int
+	prefetch      int
 	seen          uint64 // the topic's next offset, as last read: waits start there
+	// taken holds the events of the last fetch that Next has not
+	// returned yet, and when they were fetched.
+	taken   []eventlog.Event
+	takenAt time.Time
 }
 
 // newMember returns the group membership of a Subscription on node.
@@ -30,7 +35,8 @@ func newMember(node string, o subscribeOptions, from uint64) *member {
 	if wait == 0 {
 		wait = DefaultAckWait
 	}
-	return &member{group: o.group, id: node + "/" + hex.EncodeToString(b), from: from, ackWait: wait, maxDeliveries: o.maxDeliveries, seen: 1}
+	return &member{group: o.group, id: node + "/" + hex.EncodeToString(b), from: from, ackWait: wait, maxDeliveries: o.maxDeliveries,
+		prefetch: max(o.prefetch, 1), seen: 1}
 }
 
 // acker is what an event handed out by a group needs to be acked.
@@ -76,8 +82,14 @@ func (sub *Subscription) nextInGroup(ctx context.Context) (Event, error) {
 		if sub.ctx.Err() != nil {
 			return Event{}, ErrClosed
 		}
-		fetch := eventlog.Cmd{Op: eventlog.OpFetch, Topic: sub.topic, Group: m.group, Member: m.id, Max: 1,
+		if e, ok := m.fromTaken(); ok {
+			ev := event(sub.topic, e)
+			ev.ack, ev.deliveries = &acker{s: sub.s, topic: sub.topic, m: m}, e.Deliveries
+			return ev, nil
+		}
+		fetch := eventlog.Cmd{Op: eventlog.OpFetch, Topic: sub.topic, Group: m.group, Member: m.id, Max: m.prefetch,
 			AckWait: m.ackWait, MaxDeliveries: m.maxDeliveries, From: m.from}
+		asked := time.Now()
 		res, err := sub.s.svc.DoEvents(ctx, []eventlog.Cmd{fetch})
 		switch {
 		case sub.ctx.Err() != nil:
@@ -91,10 +103,8 @@ func (sub *Subscription) nextInGroup(ctx context.Context) (Event, error) {
 		case res[0].Error() != nil:
 			return Event{}, fmt.Errorf("events: %q: group %q: %w", sub.topic, m.group, res[0].Error())
 		case len(res[0].Events) > 0:
-			e := res[0].Events[0]
-			ev := event(sub.topic, e)
-			ev.ack, ev.deliveries = &acker{s: sub.s, topic: sub.topic, m: m}, e.Deliveries
-			return ev, nil
+			m.taken, m.takenAt = res[0].Events, asked
+			continue
 		}
 		_, next, err := sub.s.svc.WaitEvents(ctx, sub.topic, m.seen, 1, pollWait)
 		switch {
@@ -108,4 +118,18 @@ func (sub *Subscription) nextInGroup(ctx context.Context) (Event, error) {
 			return Event{}, sub.s.voterErr("read", sub.topic, err)
 		}
 	}
+}
+
+// fromTaken returns the next event of the last fetch whose AckWait,
+// counted from when the fetch was sent, has not passed: one whose has
+// may be with another member already, so it is skipped.
+func (m *member) fromTaken() (eventlog.Event, bool) {
+	for len(m.taken) > 0 {
+		e := m.taken[0]
+		m.taken = m.taken[1:]
+		if time.Since(m.takenAt) < m.ackWait {
+			return e, true
+		}
+	}
+	return eventlog.Event{}, false
 }

@@ -124,3 +124,59 @@ func TestGroupBeforeTheFirstEvent(t *testing.T) {
 		}
 	})
 }
+
+// A member with Prefetch takes a batch in one round: the next member
+// starts after it. What it took and did not return before it closed is
+// handed out again once AckWait passes; an event whose AckWait passed
+// while it waited in a member is skipped there, not returned late.
+func TestGroupPrefetch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := simtest.Start(t, 3, 5)
+		ss := streams(t, c)
+		for i := range 25 {
+			if _, err := ss["n1"].Publish(ctxFor(t, 30*time.Second), "batch", []byte(fmt.Sprint(i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		join := func(node string, n int) *events.Subscription {
+			sub, err := ss[node].Subscribe(ctxFor(t, 10*time.Second), "batch", events.Group("w"), events.AckWait(time.Second), events.Prefetch(n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return sub
+		}
+		next := func(sub *events.Subscription) events.Event {
+			t.Helper()
+			e, err := sub.Next(ctxFor(t, 10*time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return e
+		}
+		a, b := join("n2", 10), join("n3", 10)
+		if e := next(a); e.Offset != 1 {
+			t.Fatalf("a's first event: offset %d, want 1", e.Offset)
+		}
+		if e := next(b); e.Offset != 11 {
+			t.Fatalf("b's first event: offset %d, want 11 (a took 1 to 10 in one round)", e.Offset)
+		}
+		a.Close() // took 2 to 10 and never returned them
+		time.Sleep(2 * time.Second)
+		// Every AckWait passed: a's 1 to 10 and b's 11 (returned, never
+		// acked) and 12 to 20 (taken, skipped now) go out again, in
+		// offset order, then the new 21 to 25.
+		for want := uint64(1); want <= 25; want++ {
+			e := next(b)
+			deliveries := 2
+			if want > 20 {
+				deliveries = 1
+			}
+			if e.Offset != want || e.Deliveries() != deliveries {
+				t.Fatalf("b's next event: offset %d delivery %d, want offset %d delivery %d", e.Offset, e.Deliveries(), want, deliveries)
+			}
+			if err := e.Ack(ctxFor(t, 10*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}

@@ -81,12 +81,14 @@ type subscribeOptions struct {
 	group         string
 	ackWait       time.Duration
 	maxDeliveries int
+	prefetch      int
 }
 
 // Defaults of a group subscription.
 const (
 	DefaultAckWait = 30 * time.Second
 	MaxAckWait     = 24 * time.Hour
+	MaxPrefetch    = 1000
 )
 
 // Group makes the subscription a member of consumer group name on the
@@ -128,6 +130,27 @@ func MaxDeliveries(n int) SubscribeOption {
 			return errtext.Errorf("events: ", "events: MaxDeliveries(%d): %w (0 or more)", n, ErrBadInput)
 		}
 		o.maxDeliveries = n
+		return nil
+	}
+}
+
+// Prefetch lets a group member take up to n events from its group in
+// one round to the voters' leader (default 1, at most MaxPrefetch), and
+// hand them out one by one from Next: under load a member then costs
+// the voters one entry per n events instead of one per event. Every
+// event it took is its own from that round on: its AckWait runs while
+// it waits in the member, another member cannot have it meanwhile, and
+// an event whose AckWait passed before Next reached it is skipped (the
+// group hands it out again), and so is what the member took but had not
+// returned when it closed, once its AckWait passes. Prefetch a batch
+// that the member handles well within AckWait; 1 spreads the events
+// most evenly over the members.
+func Prefetch(n int) SubscribeOption {
+	return func(o *subscribeOptions) error {
+		if n < 1 || n > MaxPrefetch {
+			return errtext.Errorf("events: ", "events: Prefetch(%d): %w (1 to %d)", n, ErrBadInput, MaxPrefetch)
+		}
+		o.prefetch = n
 		return nil
 	}
 }

@@ -40,6 +40,9 @@ func (s *Stream) Subscribe(ctx context.Context, topic string, opts ...SubscribeO
 			return nil, err
 		}
 	}
+	if o.group == "" && (o.ackWait != 0 || o.maxDeliveries != 0 || o.prefetch != 0) {
+		return nil, fmt.Errorf("events: subscribe to %q: AckWait, MaxDeliveries and Prefetch are for a Group: %w", topic, ErrBadInput)
+	}
 	if err := s.check(); err != nil {
 		return nil, err
 	}
