@@ -3,6 +3,7 @@ package raftgroup
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"go.etcd.io/raft/v3"
@@ -199,6 +200,28 @@ func (g *Group) installSnapshot(s *raftpb.Snapshot) error {
 		}
 		return fmt.Errorf("raftgroup: install snapshot: %w", err)
 	}
+	if g.disk != nil {
+		// Before anything vouches for it; the entries after it come in
+		// this Ready and are saved with its HardState.
+		hs, _, _ := g.storage.InitialState()
+		if err := g.disk.saveSnapshot(s, hs, nil); err != nil {
+			return err
+		}
+	}
+	if err := g.loadSnapshot(s); err != nil {
+		return err
+	}
+	g.log.Info("raftgroup: installed a snapshot", "index", s.GetMetadata().GetIndex(), "voters", g.confState.GetVoters())
+	// The snapshot covers our proposals up to table[ID]: applied or
+	// refused, we cannot tell which.
+	g.retireUpTo(g.table[g.cfg.ID], true, ErrUnknownOutcome)
+	g.settleJoint()
+	return nil
+}
+
+// loadSnapshot makes the state machine and the replicated state those
+// of s: one the leader sent, or the one the member's Dir held at start.
+func (g *Group) loadSnapshot(s *raftpb.Snapshot) error {
 	table, state, err := decodeSnapshot(s.GetData())
 	if err != nil {
 		return err
@@ -211,11 +234,6 @@ func (g *Group) installSnapshot(s *raftpb.Snapshot) error {
 	g.setConfState(proto.Clone(s.GetMetadata().GetConfState()).(*raftpb.ConfState))
 	g.confIndex = 0 // a snapshot does not say which entry made its configuration
 	g.applied, g.snapIndex, g.nextSnap = index, index, index+g.cfg.SnapshotEntries
-	g.log.Info("raftgroup: installed a snapshot", "index", index, "voters", g.confState.GetVoters())
-	// The snapshot covers our proposals up to table[ID]: applied or
-	// refused, we cannot tell which.
-	g.retireUpTo(table[g.cfg.ID], true, ErrUnknownOutcome)
-	g.settleJoint()
 	return nil
 }
 
@@ -236,15 +254,39 @@ func (g *Group) takeSnapshot(compact bool) {
 		return
 	}
 	data := encodeSnapshot(g.table, state)
-	if _, err := g.storage.CreateSnapshot(g.applied, g.confState, data); err != nil {
+	snap, err := g.storage.CreateSnapshot(g.applied, g.confState, data)
+	if err != nil {
 		g.log.Error("raftgroup: create snapshot", "index", g.applied, "err", err)
 		return
 	}
 	g.snapIndex = g.applied
+	g.persistSnapshot(snap)
 	if !compact || g.applied <= g.cfg.KeepEntries {
 		return
 	}
 	if err := g.storage.Compact(g.applied - g.cfg.KeepEntries); err != nil && !errors.Is(err, raft.ErrCompacted) {
 		g.log.Error("raftgroup: compact", "index", g.applied-g.cfg.KeepEntries, "err", err)
+	}
+}
+
+// persistSnapshot writes snap to the Dir with the entries after it, so
+// the wal shrinks to them. A failure costs only disk space: the wal
+// still holds every entry since the snapshot before.
+func (g *Group) persistSnapshot(snap *raftpb.Snapshot) {
+	if g.disk == nil {
+		return
+	}
+	hs, _, _ := g.storage.InitialState()
+	first := snap.GetMetadata().GetIndex() + 1
+	last, err := g.storage.LastIndex()
+	var ents []*raftpb.Entry
+	if err == nil && last >= first {
+		if ents, err = g.storage.Entries(first, last+1, math.MaxUint64); err != nil {
+			g.log.Error("raftgroup: entries after a snapshot", "err", err)
+			return
+		}
+	}
+	if err := g.disk.saveSnapshot(snap, hs, ents); err != nil {
+		g.log.Error("raftgroup: save snapshot", "index", snap.GetMetadata().GetIndex(), "err", err)
 	}
 }

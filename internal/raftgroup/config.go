@@ -62,9 +62,18 @@ const (
 // but ID, Transport and StateMachine means its documented default.
 type Config struct {
 	// ID identifies this member in the group. It must not be 0 and must
-	// never be reused: storage is in memory, so a process that restarts
-	// joins as a new member under a new ID (see the package doc).
+	// never be reused without the member's Dir: a member whose storage
+	// is in memory loses it when its process stops, and joins again as
+	// a new member under a new ID (see the package doc).
 	ID uint64
+
+	// Dir, when set, keeps the member's Raft state on disk there (the
+	// log since the last snapshot, the snapshot, term and vote), written
+	// before the member sends what depends on it: a member started again
+	// on the same Dir, under the same ID and without Voters, goes on as
+	// the member it was. A Dir that holds state must not be given with
+	// Voters, nor to two members at once. See disk.go.
+	Dir string
 
 	// Voters, when set, bootstraps a new group with these voters, which
 	// must include ID; every initial member is started with the same

@@ -20,6 +20,7 @@ type Group struct {
 	sm      StateMachine
 	log     *slog.Logger
 	storage *raft.MemoryStorage
+	disk    *disk // Config.Dir; nil without
 
 	inbox   chan *raftpb.Message // inbound messages, for the loop
 	ops     chan func()          // calls to run on the loop
@@ -63,8 +64,15 @@ func Start(cfg Config) (*Group, error) {
 	}
 	c := cfg.withDefaults()
 	storage := raft.NewMemoryStorage()
-	rn, err := raft.NewRawNode(c.raftConfig(storage))
+	d, r, err := loadDir(c, storage)
 	if err != nil {
+		return nil, err
+	}
+	rcfg := c.raftConfig(storage)
+	rcfg.Applied = r.snap.GetMetadata().GetIndex()
+	rn, err := raft.NewRawNode(rcfg)
+	if err != nil {
+		d.close()
 		return nil, fmt.Errorf("raftgroup: %w", err)
 	}
 	if len(c.Voters) > 0 {
@@ -73,6 +81,7 @@ func Start(cfg Config) (*Group, error) {
 			peers[i] = raft.Peer{ID: id}
 		}
 		if err := rn.Bootstrap(peers); err != nil {
+			d.close()
 			return nil, fmt.Errorf("raftgroup: bootstrap: %w", err)
 		}
 	}
@@ -81,6 +90,7 @@ func Start(cfg Config) (*Group, error) {
 		sm:      c.StateMachine,
 		log:     c.Logger.With("member", c.ID),
 		storage: storage,
+		disk:    d,
 		inbox:   make(chan *raftpb.Message, 1024),
 		ops:     make(chan func(), 256),
 		done:    make(chan struct{}),
@@ -89,8 +99,57 @@ func Start(cfg Config) (*Group, error) {
 	g.mu.pending = map[uint64]*waiter{}
 	g.mu.subs = map[*subscription]func() bool{}
 	g.loopState = newLoopState(rn)
+	g.nextSnap = c.SnapshotEntries
+	g.seq = r.seq
+	if r.snap != nil {
+		if err := g.loadSnapshot(r.snap); err != nil {
+			d.close()
+			return nil, err
+		}
+	}
 	go g.run()
 	return g, nil
+}
+
+// loadDir opens c.Dir, if set, and loads what it holds into storage.
+// Without a Dir it returns a nil disk and an empty restored.
+func loadDir(c Config, storage *raft.MemoryStorage) (*disk, *restored, error) {
+	if c.Dir == "" {
+		return nil, &restored{}, nil
+	}
+	d, r, err := openDisk(c.Dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r.empty() {
+		return d, r, nil
+	}
+	if len(c.Voters) > 0 {
+		d.close()
+		return nil, nil, fmt.Errorf("%w: Dir %s holds a member's state: start it without Voters to go on, or give an empty Dir", ErrInvalidConfig, c.Dir)
+	}
+	if r.snap != nil {
+		if err := storage.ApplySnapshot(r.snap); err != nil {
+			d.close()
+			return nil, nil, fmt.Errorf("%w: snapshot: %v", ErrCorrupt, err)
+		}
+	}
+	if err := storage.Append(r.ents); err != nil {
+		d.close()
+		return nil, nil, fmt.Errorf("%w: entries: %v", ErrCorrupt, err)
+	}
+	if r.hs != nil {
+		hs := proto.Clone(r.hs).(*raftpb.HardState)
+		// What the snapshot holds was committed; the wal may hold an
+		// older commit index if a crash came between the two files.
+		last, _ := storage.LastIndex()
+		hs.Commit = proto.Uint64(min(max(hs.GetCommit(), r.snap.GetMetadata().GetIndex()), last))
+		if err := storage.SetHardState(hs); err != nil {
+			d.close()
+			return nil, nil, fmt.Errorf("%w: hard state: %v", ErrCorrupt, err)
+		}
+	}
+	return d, r, nil
 }
 
 // ID returns this member's ID.

@@ -59,7 +59,6 @@ func newLoopState(rn *raft.RawNode) loopState {
 
 func (g *Group) run() {
 	defer close(g.stopped)
-	g.nextSnap = g.cfg.SnapshotEntries
 	ticker := time.NewTicker(g.cfg.TickInterval)
 	defer ticker.Stop()
 	for {
@@ -158,6 +157,9 @@ func (g *Group) handleReady() error {
 			return fmt.Errorf("raftgroup: hard state: %w", err)
 		}
 		g.term = rd.HardState.GetTerm()
+	}
+	if err := g.disk.save(rd.HardState, rd.Entries); err != nil {
+		return err // nothing may be sent that vouches for what is not on disk
 	}
 	g.send(rd.Messages)
 	g.apply(rd.CommittedEntries)
@@ -403,4 +405,7 @@ func (g *Group) shutdown(err error) {
 		t.ch <- ErrClosed
 	}
 	g.joint, g.transfers = nil, nil
+	if err := g.disk.close(); err != nil {
+		g.log.Warn("raftgroup: close wal", "err", err)
+	}
 }
