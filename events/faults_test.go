@@ -71,3 +71,32 @@ func restart(t *testing.T, c *sim.Cluster, name string) {
 		t.Fatalf("restart %s: %v", name, err)
 	}
 }
+
+// The voters' leader stops answering for longer than a Publish's try
+// (its network is paused): the publishers' requests wait in it while
+// they try again elsewhere, and it applies them when it comes back.
+// Each acknowledged event must still be in the log once (S1 judges a
+// payload at two offsets), and none lost.
+func TestPublishOnceAcrossRetries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := simtest.Start(t, 5, 8)
+		w, err := sim.StartEvents(c, "retries", 50*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			time.Sleep(3 * time.Second)
+			c.Pause(votersLeader(c), 2500*time.Millisecond)
+		}
+		time.Sleep(5 * time.Second)
+		w.Close()
+		v := check.CheckEvents(w.History())
+		t.Logf("%d published (%d failed), %d delivered", v.Published, v.Failed, v.Delivered)
+		if v.S1.N+v.S2.N > 0 {
+			t.Errorf("S1: %d %q\nS2: %d %q", v.S1.N, v.S1.First, v.S2.N, v.S2.First)
+		}
+		if v.Published < 500 {
+			t.Errorf("%d published: the workload did not run", v.Published)
+		}
+	})
+}

@@ -60,11 +60,15 @@ func Metadata(m map[string]string) PublishOption {
 
 // IdempotencyKey makes a retried Publish safe: while the topic still
 // holds an event published with key, a Publish with the same key appends
-// nothing and returns that event's offset.
+// nothing and returns that event's offset. A key must not start with a
+// zero byte: those are the keys Publish gives events that have none.
 func IdempotencyKey(key string) PublishOption {
 	return func(o *publishOptions) error {
 		if key == "" || len(key) > MaxTopicLen {
 			return errtext.Errorf("events: ", "events: IdempotencyKey of %d bytes: %w (1 to %d)", len(key), ErrBadInput, MaxTopicLen)
+		}
+		if key[0] == 0 {
+			return errtext.Errorf("events: ", "events: IdempotencyKey starting with a zero byte: %w (reserved)", ErrBadInput)
 		}
 		o.key = key
 		return nil

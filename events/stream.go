@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"sync"
@@ -81,6 +82,13 @@ func (s *Stream) Close() error {
 // An error may leave the outcome unknown: a Publish that returned
 // ErrNoQuorum or its ctx's error may have appended the event, and a
 // retry appends it again, unless both carry the same IdempotencyKey.
+//
+// Within one call the event is appended once: the call sends its
+// command again when a voter does not answer in time, and a voter may
+// still append the first one later, so an event published without a
+// key gets one of its own (a zero byte and 12 random ones, stored with
+// the event and counted in the topic's bytes) that makes the second
+// copy return the first one's offset.
 func (s *Stream) Publish(ctx context.Context, topic string, payload []byte, opts ...PublishOption) (Event, error) {
 	if err := checkTopic(topic); err != nil {
 		return Event{}, err
@@ -96,6 +104,9 @@ func (s *Stream) Publish(ctx context.Context, topic string, payload []byte, opts
 	}
 	if err := s.check(); err != nil {
 		return Event{}, err
+	}
+	if o.key == "" {
+		o.key = onceKey()
 	}
 	cmd := eventlog.Cmd{Op: eventlog.OpPublish, Topic: topic, Events: []eventlog.Event{{Key: o.key, Metadata: o.metadata, Payload: payload}}}
 	res, err := s.svc.DoEvents(ctx, []eventlog.Cmd{cmd})
@@ -155,4 +166,12 @@ func (s *Stream) SetRetention(ctx context.Context, topic string, maxAge time.Dur
 		return s.voterErr("set retention of", topic, err)
 	}
 	return res[0].Error()
+}
+
+// onceKey returns the idempotency key of a Publish that has none: a
+// zero byte, which no user key starts with, and 96 random bits.
+func onceKey() string {
+	b := make([]byte, 13)
+	rand.Read(b[1:])
+	return string(b)
 }

@@ -64,8 +64,9 @@ type EventVerdict struct {
 
 // CheckEvents judges h. S1: each subscription returns consecutive
 // offsets (but across a reported truncation, which may skip exactly the
-// offsets it reports), and all subscriptions agree on the payload at
-// every offset of a topic. S2: an event whose Publish returned an offset
+// offsets it reports), all subscriptions agree on the payload at every
+// offset of a topic, and no payload is at two offsets (payloads are
+// unique in a history, so that is one Publish appended twice). S2: an event whose Publish returned an offset
 // is at that offset, and every subscription that read past that offset
 // read it (unless a truncation it reported covered it).
 func CheckEvents(h EventHistory) EventVerdict {
@@ -75,6 +76,8 @@ func CheckEvents(h EventHistory) EventVerdict {
 		offset uint64
 	}
 	at := map[key]string{} // payload seen at each offset
+	type payloadKey struct{ topic, payload string }
+	where := map[payloadKey]uint64{} // offset each payload was read at
 	var latency []time.Duration
 	for _, p := range h.Publications {
 		if !p.OK {
@@ -107,6 +110,11 @@ func CheckEvents(h EventHistory) EventVerdict {
 				v.S1.add("%s: offset %d holds %q, another subscription read %q there", s.Name, d.Offset, d.Payload, p)
 			}
 			at[k] = d.Payload
+			pk := payloadKey{s.Topic, d.Payload}
+			if off, ok := where[pk]; ok && off != d.Offset {
+				v.S1.add("%s: %q at offset %d, and at offset %d too: one Publish appended twice", s.Name, d.Payload, d.Offset, off)
+			}
+			where[pk] = d.Offset
 			prev = d.Offset
 		}
 	}

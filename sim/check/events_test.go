@@ -31,6 +31,7 @@ func TestCheckEvents(t *testing.T) {
 		{"a duplicate", []SubscriptionRecord{subOf("x", 1, 1, 2, 2, 3)}, "offset 2 after 2, want 3", ""},
 		{"a late start", []SubscriptionRecord{subOf("x", 1, 2, 3)}, "offset 2 after 0, want 1", "never read \"a\""},
 		{"two payloads", []SubscriptionRecord{subOf("x", 1, 1, 2), {Name: "y", Topic: "t", From: 1, Deliveries: []Delivery{{Offset: 1, Payload: "z"}, {Offset: 2, Payload: "b"}}}}, "another subscription read", "read \"z\" at offset 1"},
+		{"appended twice", []SubscriptionRecord{{Name: "x", Topic: "t", From: 1, Deliveries: []Delivery{{Offset: 1, Payload: "a"}, {Offset: 2, Payload: "b"}, {Offset: 3, Payload: "c"}, {Offset: 4, Payload: "d"}, {Offset: 5, Payload: "b"}}}}, "\"b\" at offset 5, and at offset 2 too", ""},
 		{"a reported truncation", []SubscriptionRecord{{Name: "x", Topic: "t", From: 1, Deliveries: []Delivery{{Offset: 1, Payload: "a"}, {Offset: 4, Payload: "d"}}, Truncated: []Truncation{{Before: 1, Lost: 3}}}}, "", ""},
 	}
 	for _, tt := range tests {
