@@ -228,7 +228,7 @@ func TestRetention(t *testing.T) {
 		c := simtest.Start(t, 3, 5)
 		s := streams(t, c)["n2"]
 		ctx := ctxFor(t, 30*time.Second)
-		if err := s.SetRetention(ctx, "r", 0, 10); err != nil {
+		if err := s.SetRetention(ctx, "r", 0, 40); err != nil {
 			t.Fatal(err)
 		}
 		slow, err := s.Subscribe(ctx, "r", events.FromOffset(1))
@@ -236,7 +236,7 @@ func TestRetention(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := range 5 {
-			if _, err := s.Publish(ctx, "r", []byte(fmt.Sprintf("%04d", i))); err != nil { // 4 bytes each: two fit
+			if _, err := s.Publish(ctx, "r", []byte(fmt.Sprintf("%04d", i))); err != nil { // 17 bytes each with Publish's own key: two fit
 				t.Fatal(err)
 			}
 		}
