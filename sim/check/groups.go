@@ -156,11 +156,11 @@ func (v *GroupVerdict) overlap(g GroupRecord, ds []GroupDelivery, margin time.Du
 }
 
 // counts checks that an offset's Deliveries go up by one, allowing a gap
-// only where a Next of unknown outcome may have taken the missing
+// only where Nexts of unknown outcome may have taken the missing
 // hand-outs.
 func (v *GroupVerdict) counts(g GroupRecord, ds []GroupDelivery, margin time.Duration) {
 	prev := 0
-	var since time.Time // the previous delivery's time, less margin
+	var due time.Time // when the previous delivery's hold ended (zero: none)
 	for _, d := range ds {
 		switch {
 		case g.MaxDeliveries > 0 && d.Deliveries > g.MaxDeliveries:
@@ -170,23 +170,37 @@ func (v *GroupVerdict) counts(g GroupRecord, ds []GroupDelivery, margin time.Dur
 		case d.Deliveries > prev+1:
 			gap := d.Deliveries - prev - 1
 			v.Hidden += gap
-			if n := unknownIn(g, since, d.At); n < gap {
-				v.Count.add("%s/%s: offset %d delivery %d to %s after delivery %d, and %d Nexts of unknown outcome between", g.Topic, g.Group, d.Offset, d.Deliveries, d.Member, prev, n)
+			if n := hiddenChain(g, due.Add(-margin), d.At, d.At.Add(margin)); n < gap {
+				v.Count.add("%s/%s: offset %d delivery %d to %s after delivery %d, and %d Nexts of unknown outcome that could take the hand-outs between", g.Topic, g.Group, d.Offset, d.Deliveries, d.Member, prev, n)
 			}
 		}
-		prev, since = max(prev, d.Deliveries), d.At.Add(-margin)
+		prev, due = max(prev, d.Deliveries), holdEnd(g, d)
 	}
 }
 
-// unknownIn counts the Nexts of g's members of unknown outcome that
-// ended in [from, to] (from zero: any time before to).
-func unknownIn(g GroupRecord, from, to time.Time) int {
-	n := 0
+// hiddenChain counts the hand-outs of one offset that g's members may
+// have taken unseen from from to to: each in a Next of unknown outcome
+// that ended in that time, each at least AckWait after the one before
+// (it was out with its member until then), and each over by next (zero:
+// no bound), when the group handed the offset out again.
+func hiddenChain(g GroupRecord, from, to, next time.Time) int {
+	var ends []time.Time
 	for _, m := range g.Members {
 		for _, t := range m.Unknown {
 			if !t.Before(from) && !t.After(to) {
-				n++
+				ends = append(ends, t)
 			}
+		}
+	}
+	slices.SortFunc(ends, time.Time.Compare)
+	n := 0
+	for _, t := range ends {
+		if !next.IsZero() && from.Add(g.AckWait).After(next) {
+			break
+		}
+		if !t.Before(from) {
+			n++
+			from = from.Add(g.AckWait)
 		}
 	}
 	return n
@@ -250,8 +264,10 @@ func undone(g GroupRecord, ds []GroupDelivery, end time.Time, margin time.Durati
 		return "never delivered", false
 	}
 	last := ds[len(ds)-1]
-	hidden := unknownIn(g, last.At.Add(-margin), end)
 	due := holdEnd(g, last) // when the group hands it out again
+	// Nexts cut off at end by the workload's close are not counted: a
+	// hand-out to one of them is not the group's last.
+	hidden := hiddenChain(g, due.Add(-margin), end.Add(-time.Nanosecond), time.Time{})
 	switch {
 	case last.Settle == Acked:
 		return "", false

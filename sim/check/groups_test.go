@@ -50,9 +50,26 @@ func TestCheckGroup(t *testing.T) {
 			h.Groups[0].Deliveries = h.Groups[0].Deliveries[:4]
 		}, ""},
 		{"a gap after a Next of unknown outcome", func(h *GroupHistory) {
+			d := &h.Groups[0].Deliveries[4]
+			d.Deliveries, d.At, d.Settled = 3, at(2400), at(2450)
+			h.Groups[0].Members[0].Unknown = []time.Time{at(1400)}
+		}, ""},
+		{"a gap before a Next of unknown outcome could take it", func(h *GroupHistory) {
 			h.Groups[0].Deliveries[4].Deliveries = 3
 			h.Groups[0].Members[0].Unknown = []time.Time{at(900)}
+		}, "Count: t/g: offset 2 delivery 3 to m2 after delivery 1, and 0 Nexts of unknown outcome"},
+		{"a gap too soon after a Next of unknown outcome", func(h *GroupHistory) {
+			h.Groups[0].Deliveries[4].Deliveries = 3
+			h.Groups[0].Members[0].Unknown = []time.Time{at(1320)}
+		}, "Count: t/g: offset 2 delivery 3 to m2 after delivery 1, and 0 Nexts of unknown outcome"},
+		{"exhausted by a Next of unknown outcome", func(h *GroupHistory) {
+			h.Groups[0].Deliveries = h.Groups[0].Deliveries[:5] // offset 3 last handed to m1, delivery 2, at 610
+			h.Groups[0].Members[1].Unknown = []time.Time{at(1700)}
 		}, ""},
+		{"not exhausted by Nexts of unknown outcome before it was due or cut off at the end", func(h *GroupHistory) {
+			h.Groups[0].Deliveries = h.Groups[0].Deliveries[:5]
+			h.Groups[0].Members[1].Unknown = []time.Time{at(1500), at(20000)}
+		}, "Lost: t/g: offset 3 (\"c\", published by n1): last delivery 2 to m1"},
 		{"two holders", func(h *GroupHistory) {
 			h.Groups[0].Deliveries[4].At, h.Groups[0].Deliveries[4].Settled = at(800), at(850)
 		}, "Overlap: t/g: offset 2 handed to m2 (delivery 2) 500ms before m1's hold (delivery 1) ended"},
@@ -64,7 +81,7 @@ func TestCheckGroup(t *testing.T) {
 		}, "Count: t/g: offset 2 delivery 1 to m2 after delivery 1"},
 		{"a count skipped", func(h *GroupHistory) {
 			h.Groups[0].Deliveries[4].Deliveries = 3
-		}, "Count: t/g: offset 2 delivery 3 to m2 after delivery 1, and 0 Nexts of unknown outcome between"},
+		}, "Count: t/g: offset 2 delivery 3 to m2 after delivery 1, and 0 Nexts of unknown outcome"},
 		{"above MaxDeliveries", func(h *GroupHistory) {
 			h.Groups[0].Deliveries = append(h.Groups[0].Deliveries, GroupDelivery{Member: "m1", Offset: 3, Payload: "c", Deliveries: 4, At: at(2800)})
 		}, "Count: t/g: offset 3 delivery 4 to m1, above MaxDeliveries 3"},
