@@ -204,6 +204,10 @@ func TestScenarioRollingRestart(t *testing.T) {
 				t.Logf("%s restarted: voters %v, leader %s", name, in.Voters, in.Leader)
 				time.Sleep(time.Second)
 			}
+			last := lastAcknowledged(sc.ew.History(), sc.topic)
+			for _, n := range sc.c.Nodes() {
+				sc.replayFrom(n.Name(), 1, last) // every node, all restarted, reads the topic from the start
+			}
 		})
 	})
 }
