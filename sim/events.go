@@ -27,7 +27,8 @@ type EventWorkload struct {
 	mu     sync.Mutex // protects the fields below
 	nodes  map[string]*eventNode
 	closed bool
-	seq    int // numbers payloads and subscriptions
+	quiet  time.Time // when Quiet stopped the publishers; zero: they run
+	seq    int       // numbers payloads and subscriptions
 	hist   check.EventHistory
 }
 
@@ -110,6 +111,10 @@ func (w *EventWorkload) publish(ctx context.Context, node string, s *events.Stre
 		case <-t.C:
 		}
 		w.mu.Lock()
+		if !w.quiet.IsZero() {
+			w.mu.Unlock()
+			return
+		}
 		w.seq++
 		p := check.Publication{Node: node, Topic: w.topic, Payload: fmt.Sprintf("%s-%d", node, w.seq), Called: time.Now()}
 		w.mu.Unlock()
@@ -188,6 +193,25 @@ func (w *EventWorkload) stop(name string) {
 		en.done.Wait()
 		en.s.Close()
 	})
+}
+
+// Quiet stops the publishers, on every node and on those that restart
+// later, while the subscriptions go on reading, and returns when: no
+// Publish is called from then on. Later calls return the first's time.
+func (w *EventWorkload) Quiet() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.quiet.IsZero() {
+		w.quiet = time.Now()
+	}
+	return w.quiet
+}
+
+// quietSince returns when Quiet stopped the publishers (zero: not yet).
+func (w *EventWorkload) quietSince() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.quiet
 }
 
 // Close stops the workload everywhere and waits for it.

@@ -51,7 +51,7 @@ type EventHistory struct {
 	Subscriptions []SubscriptionRecord
 }
 
-// EventVerdict judges an event history against S1 and S2.
+// EventVerdict judges an event history against S1, S2 and S4.
 type EventVerdict struct {
 	Published  int           // publications that returned an offset
 	Failed     int           // that returned an error (outcome unknown)
@@ -59,16 +59,20 @@ type EventVerdict struct {
 	P50, P99   time.Duration // publish latency of those that returned an offset
 	S1         Violations    // a gap, a duplicate or a reordering in a subscription, or two payloads at one offset
 	S2         Violations    // an acknowledged publication missing from a subscription that read past its offset, or at another offset
+	S4         Violations    // a subscription from an offset that did not start there (nor at the first offset after a truncation it reported)
 	Truncation int           // ErrTruncated seen
 }
 
 // CheckEvents judges h. S1: each subscription returns consecutive
-// offsets (but across a reported truncation, which may skip exactly the
+// offsets (but across a reported truncation, which skips exactly the
 // offsets it reports), all subscriptions agree on the payload at every
 // offset of a topic, and no payload is at two offsets (payloads are
-// unique in a history, so that is one Publish appended twice). S2: an event whose Publish returned an offset
+// unique in a history, so that is one Publish appended twice). S2: an
+// event whose Publish returned an offset
 // is at that offset, and every subscription that read past that offset
-// read it (unless a truncation it reported covered it).
+// read it (unless a truncation it reported covered it). S4: a
+// subscription with a From returns From first, or reports a truncation
+// from From on and then returns the offset after it.
 func CheckEvents(h EventHistory) EventVerdict {
 	var v EventVerdict
 	type key struct {
@@ -97,12 +101,14 @@ func CheckEvents(h EventHistory) EventVerdict {
 				want = cmpOr(s.From, d.Offset)
 			}
 			if t := truncationBefore(s.Truncated, i); t != nil {
-				want = max(want, t.Lost+1)
-				if d.Offset > want {
-					want = d.Offset // a truncation may find more removed than it said
-				}
+				want = max(want, t.Lost+1) // a later removal is a truncation of its own
 			}
-			if d.Offset != want {
+			switch {
+			case i == 0 && s.From != 0 && len(s.Truncated) > 0 && s.Truncated[0].Before == 0 && s.Truncated[0].Lost < s.From:
+				v.S4.add("%s: from offset %d, reported offsets up to %d lost", s.Name, s.From, s.Truncated[0].Lost)
+			case i == 0 && s.From != 0 && d.Offset != want:
+				v.S4.add("%s: from offset %d, started at %d, want %d", s.Name, s.From, d.Offset, want)
+			case d.Offset != want:
 				v.S1.add("%s: offset %d after %d, want %d", s.Name, d.Offset, prev, want)
 			}
 			k := key{s.Topic, d.Offset}
