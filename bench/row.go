@@ -216,6 +216,9 @@ func measureRow(ctx context.Context, e *env, r row, cfg config, log io.Writer) [
 				res.FirstError = l.rec.firstErr.Error()
 			}
 			var notes []string
+			if k, apart := l.rec.samples(); apart {
+				notes = append(notes, fmt.Sprintf("%d deliveries", k))
+			}
 			if l.w.note != nil && l.w.note() != "" {
 				notes = append(notes, l.w.note())
 			}
@@ -299,6 +302,8 @@ func allRows() []row {
 		failoverRow(),
 		resignRow(),
 		tasksRow(),
+		eventsRow(1),
+		eventsRow(eventPublishersMany),
 		timeRow(),
 	}
 }
