@@ -123,7 +123,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.only, "only", "", "run only the row `NAME` (see -list)")
 	fs.StringVar(&cfg.jsonPath, "json", "", "also write the raw figures to `FILE` as JSON")
 	fs.BoolVar(&cfg.list, "list", false, "name the rows and what each measures, then exit")
-	fs.StringVar(&cfg.cpuprof, "cpuprofile", "", "write a CPU profile of the whole run (every system: this process hosts all but Redis) to `FILE`")
+	fs.StringVar(&cfg.cpuprof, "cpuprofile", "", "write a CPU profile of the whole run (every system: this process hosts all but Redis; samples carry the labels row and system, e.g. go tool pprof -tagfocus system=gossipsync) to `FILE`")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: go run . [flags]\n\n"+
 			"Measures gossipsync beside etcd (embedded, 1 and 3 members), Redis and asynq\n"+
