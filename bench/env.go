@@ -9,8 +9,8 @@ import (
 )
 
 // env holds the peers a run shares between rows, started on first use
-// and stopped by close: the gossipsync lock clusters, the etcd clusters
-// and the Redis server. Rows run one at a time, so it needs no lock.
+// and stopped by close: the gossipsync lock clusters, the etcd clusters,
+// the NATS cluster and the Redis server. Rows run one at a time, so it needs no lock.
 type env struct {
 	log     io.Writer
 	dir     string   // every data directory lives under it
@@ -18,6 +18,7 @@ type env struct {
 
 	locks    map[bool]*lockCluster // by quorum mode
 	etcds    map[int]*etcdCluster  // by member count
+	nats     *natsCluster
 	redisSrv *redisServer
 	redisErr error // why Redis cannot run, once tried
 }

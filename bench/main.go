@@ -1,5 +1,6 @@
-// Command bench measures gossipsync side by side with etcd, Redis and
-// asynq on one machine, in one run, and prints one markdown table.
+// Command bench measures gossipsync side by side with etcd, Redis, asynq
+// and NATS JetStream on one machine, in one run, and prints one markdown
+// table.
 //
 //	cd bench && go run .                 # every row, about three minutes on 2 cores
 //	go run . -only contended             # one row
@@ -8,15 +9,16 @@
 //
 // Every peer runs on this machine, on loopback, with its data under a
 // temporary directory that the program removes: etcd embedded in this
-// process (1 member and 3 members), Redis as a child process
-// (redis-server from PATH; without it the Redis and asynq lines say
+// process (1 member and 3 members), NATS JetStream embedded in this
+// process (3 servers), Redis as a child process (redis-server from PATH;
+// without it the Redis, Redis Streams and asynq lines say
 // "skipped: redis-server not found"), and gossipsync as 3 nodes on real
 // loopback sockets. Within a row the systems run alternately, in short
 // slices, so that drift of the machine hits all of them; the table gives
 // ratios, which travel between machines better than absolute times.
 //
-// This is its own Go module, so that the library never depends on etcd
-// or Redis clients.
+// This is its own Go module, so that the library never depends on etcd,
+// NATS or Redis.
 package main
 
 import (
@@ -123,11 +125,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.only, "only", "", "run only the row `NAME` (see -list)")
 	fs.StringVar(&cfg.jsonPath, "json", "", "also write the raw figures to `FILE` as JSON")
 	fs.BoolVar(&cfg.list, "list", false, "name the rows and what each measures, then exit")
-	fs.StringVar(&cfg.cpuprof, "cpuprofile", "", "write a CPU profile of the whole run (every system: this process hosts all but Redis) to `FILE`")
+	fs.StringVar(&cfg.cpuprof, "cpuprofile", "", "write a CPU profile of the whole run (every system: this process hosts all but Redis; samples carry the labels row and system, e.g. go tool pprof -tagfocus system=gossipsync) to `FILE`")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: go run . [flags]\n\n"+
-			"Measures gossipsync beside etcd (embedded, 1 and 3 members), Redis and asynq\n"+
-			"(redis-server from PATH) on loopback, and prints one markdown table.\n\nFlags:\n")
+			"Measures gossipsync beside etcd (embedded, 1 and 3 members), NATS JetStream\n"+
+			"(embedded, 3 servers), Redis, Redis Streams and asynq (redis-server from PATH)\n"+
+			"on loopback, and prints one markdown table.\n\nFlags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(stderr, "\nRows: %s\n", strings.Join(rowNames(), ", "))
 	}

@@ -14,6 +14,11 @@ type recorder struct {
 	errs     int
 	firstErr error
 	elapsed  time.Duration // wall time of the recorded runs, for ops/s
+	// ops counts the operations of a workload whose latencies are not
+	// one per operation (done): an event's publish, whose deliveries each
+	// add a latency. Once done was called, count returns ops.
+	ops   int
+	apart bool
 }
 
 // add records one operation that took d.
@@ -37,11 +42,32 @@ func (r *recorder) fail(err error) {
 	r.mu.Unlock()
 }
 
-// count returns how many operations succeeded.
+// done counts one operation that succeeded and whose latencies are
+// recorded apart, with add.
+func (r *recorder) done() {
+	r.mu.Lock()
+	r.ops++
+	r.apart = true
+	r.mu.Unlock()
+}
+
+// count returns how many operations succeeded: the latencies recorded,
+// or, once done was called, the operations it counted.
 func (r *recorder) count() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.apart {
+		return r.ops
+	}
 	return len(r.lat)
+}
+
+// samples returns how many latencies were recorded, and whether they
+// are apart from the operations (done).
+func (r *recorder) samples() (int, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.lat), r.apart
 }
 
 // percentile returns the p-th percentile (0..100) of the recorded

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -164,7 +165,9 @@ func measureRow(ctx context.Context, e *env, r row, cfg config, log io.Writer) [
 		l := &line{rec: &recorder{}, res: result{Name: r.name, Row: r.title, System: s.name, Gossipsync: s.role != peer, role: s.role}}
 		lines = append(lines, l)
 		fmt.Fprintf(log, "   start %s\n", s.name)
-		w, err := s.start(ctx, e)
+		var w workload
+		var err error
+		labelled(ctx, r.name, s.name, func(ctx context.Context) { w, err = s.start(ctx, e) })
 		switch {
 		case errors.Is(err, errSkip):
 			l.res.Skipped = err.Error()
@@ -187,7 +190,9 @@ func measureRow(ctx context.Context, e *env, r row, cfg config, log io.Writer) [
 		rounds, slice = max(rounds, r.minOps), 0
 	} else if cfg.warmup > 0 {
 		for _, l := range live {
-			l.err = l.w.run(ctx, time.Now().Add(cfg.warmup), &recorder{})
+			labelled(ctx, r.name, l.res.System, func(ctx context.Context) {
+				l.err = l.w.run(ctx, time.Now().Add(cfg.warmup), &recorder{})
+			})
 		}
 	}
 	for i := range rounds {
@@ -200,7 +205,9 @@ func measureRow(ctx context.Context, e *env, r row, cfg config, log io.Writer) [
 				continue
 			}
 			t0 := time.Now()
-			l.err = l.w.run(ctx, t0.Add(slice), l.rec)
+			labelled(ctx, r.name, l.res.System, func(ctx context.Context) {
+				l.err = l.w.run(ctx, t0.Add(slice), l.rec)
+			})
 			l.rec.elapsed += time.Since(t0)
 		}
 		fmt.Fprintf(log, "   round %d/%d done\n", i+1, rounds)
@@ -216,6 +223,9 @@ func measureRow(ctx context.Context, e *env, r row, cfg config, log io.Writer) [
 				res.FirstError = l.rec.firstErr.Error()
 			}
 			var notes []string
+			if k, apart := l.rec.samples(); apart {
+				notes = append(notes, fmt.Sprintf("%d deliveries", k))
+			}
 			if l.w.note != nil && l.w.note() != "" {
 				notes = append(notes, l.w.note())
 			}
@@ -239,6 +249,15 @@ func measureRow(ctx context.Context, e *env, r row, cfg config, log io.Writer) [
 }
 
 func micros(d time.Duration) float64 { return float64(d) / 1e3 }
+
+// labelled runs f with the profiler labels row and system, which the
+// goroutines it starts inherit (a system's servers and nodes too, as
+// they start in its start; a peer that rows share keeps the labels of
+// the first), so that -cpuprofile can be read one system
+// at a time: go tool pprof -tagfocus 'system=gossipsync, 3 nodes'.
+func labelled(ctx context.Context, row, system string, f func(context.Context)) {
+	pprof.Do(ctx, pprof.Labels("row", row, "system", system), f)
+}
 
 // setRatios fills Ratio and VariantRatio of the peers' lines.
 func setRatios(rs []result, m metric) {
@@ -299,6 +318,8 @@ func allRows() []row {
 		failoverRow(),
 		resignRow(),
 		tasksRow(),
+		eventsRow(1),
+		eventsRow(eventPublishersMany),
 		timeRow(),
 	}
 }
