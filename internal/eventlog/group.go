@@ -119,18 +119,28 @@ func (g *group) again(off uint64) bool {
 
 // forget drops what the group holds of offsets before first (removed by
 // retention) and moves its position up to first.
-func (g *group) forget(first uint64) {
+func (g *group) forget(from, first uint64) {
 	g.next = max(g.next, first)
-	i, _ := slices.BinarySearch(g.redo, first)
-	g.redo = slices.Clone(g.redo[i:])
-	for off := range g.pending {
-		if off < first {
-			delete(g.pending, off)
-		}
+	if i, _ := slices.BinarySearch(g.redo, first); i > 0 {
+		g.redo = slices.Clone(g.redo[i:])
 	}
-	for off := range g.deliveries {
+	forgetBelow(g.pending, from, first)
+	forgetBelow(g.deliveries, from, first)
+}
+
+// forgetBelow deletes the keys of m from from to first-1 (m holds none
+// below from): one by one when they are fewer than m's keys, so that
+// dropping an event per publish costs little, else by a walk of m.
+func forgetBelow[V any](m map[uint64]V, from, first uint64) {
+	if first-from <= uint64(len(m)) {
+		for off := from; off < first; off++ {
+			delete(m, off)
+		}
+		return
+	}
+	for off := range m {
 		if off < first {
-			delete(g.deliveries, off)
+			delete(m, off)
 		}
 	}
 }

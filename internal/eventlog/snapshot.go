@@ -161,7 +161,7 @@ func restoreTopic(st snapTopic) (*topic, error) {
 			g.pending[d.Offset] = &delivery{member: d.Member, deadline: d.Deadline}
 			g.deliveries[d.Offset] = d.Deliveries
 		}
-		g.forget(tp.first)
+		g.forget(0, tp.first) // a snapshot's group may name anything
 		tp.groups[sg.Name] = g
 	}
 	return tp, nil

@@ -32,6 +32,7 @@ func (g *Group) apply(ents []*raftpb.Entry) {
 			g.applyConf(e)
 		}
 		g.applied = e.GetIndex()
+		g.sinceSnap += len(e.GetData())
 	}
 	if g.snapNow {
 		// A member was added: the snapshot a leader would send it must
@@ -234,15 +235,25 @@ func (g *Group) loadSnapshot(s *raftpb.Snapshot) error {
 	g.setConfState(proto.Clone(s.GetMetadata().GetConfState()).(*raftpb.ConfState))
 	g.confIndex = 0 // a snapshot does not say which entry made its configuration
 	g.applied, g.snapIndex, g.nextSnap = index, index, index+g.cfg.SnapshotEntries
+	g.snapSize, g.sinceSnap = len(s.GetData()), 0
 	return nil
 }
 
-// maybeSnapshot takes a snapshot every SnapshotEntries applied entries.
+// maybeSnapshot takes a snapshot every SnapshotEntries applied entries;
+// after a snapshot of more than bigSnapshot bytes, not before the
+// entries applied since hold half as many: a snapshot encodes the whole
+// state, so a large state (an event log of many megabytes) is
+// snapshotted that much less often, and its cost per byte applied stays
+// bounded.
 func (g *Group) maybeSnapshot() {
-	if g.applied >= g.nextSnap {
+	if g.applied >= g.nextSnap && (g.snapSize <= bigSnapshot || g.sinceSnap >= g.snapSize/2) {
 		g.takeSnapshot(true)
 	}
 }
+
+// bigSnapshot is the size above which snapshots wait for bytes as well
+// as entries.
+const bigSnapshot = 1 << 20
 
 // takeSnapshot snapshots the state machine at the applied index and, with
 // compact, compacts the log down to KeepEntries below it.
@@ -260,6 +271,7 @@ func (g *Group) takeSnapshot(compact bool) {
 		return
 	}
 	g.snapIndex = g.applied
+	g.snapSize, g.sinceSnap = len(data), 0
 	g.persistSnapshot(snap)
 	if !compact || g.applied <= g.cfg.KeepEntries {
 		return

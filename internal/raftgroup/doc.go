@@ -1,6 +1,7 @@
 // Package raftgroup runs one member of a Raft group on go.etcd.io/raft/v3
-// (the Raft state machine as a library): storage is in memory, the
-// transport and the replicated state machine are the caller's. It is the
+// (the Raft state machine as a library): storage is in memory (and, with
+// Config.Dir, on disk as well), the transport and the replicated state
+// machine are the caller's. It is the
 // substrate of the voter core: a small set of voters agree on one log.
 //
 //	g, err := raftgroup.Start(raftgroup.Config{
@@ -21,10 +22,14 @@
 // Propose and the others, and then handles every Ready: install a
 // snapshot, append the entries to the MemoryStorage, record the
 // HardState, hand the messages to Transport.Send, apply the committed
-// entries, Advance. Every SnapshotEntries applied entries it snapshots
-// the state machine and compacts the log down to KeepEntries entries, so
-// memory is bounded by the live state plus about SnapshotEntries +
-// KeepEntries entries. A member behind the compacted log gets the
+// entries, Advance. Every SnapshotEntries applied entries (and, after a
+// snapshot of more than a MiB, no sooner than the entries since hold
+// half its bytes, so that snapshotting a large state costs a bounded
+// share of the work)
+// it snapshots the state machine and compacts the log down to
+// KeepEntries entries, so memory is bounded by the live state plus
+// about SnapshotEntries + KeepEntries entries, or half the state's size
+// in entries if that is more. A member behind the compacted log gets the
 // leader's snapshot (Restore). CheckQuorum and PreVote are on: a leader
 // cut off from a majority steps down within an election timeout, and a
 // member that comes back from a partition does not disrupt the group.
@@ -97,16 +102,24 @@
 //
 // # Hazards
 //
-//   - Storage is in memory. A member that restarts has lost its log and
-//     its votes: it must join again under a new ID, added by the group,
-//     never under its old one (it could vote twice in a term, or count
-//     toward a majority for entries it no longer holds). An ID that was
-//     removed must never be added back either: its proposal table row
-//     is gone, so an old duplicate of its proposal could be admitted.
-//   - Losing a majority of the voters at once loses the group: the
-//     survivors cannot commit or change the configuration, and no
-//     member holds anything durable to recover from. Rebuilding a group
-//     from a survivor's state is the caller's job.
+//   - Without a Dir, storage is in memory. A member that restarts has
+//     lost its log and its votes: it must join again under a new ID,
+//     added by the group, never under its old one (it could vote twice
+//     in a term, or count toward a majority for entries it no longer
+//     holds). An ID that was removed must never be added back either:
+//     its proposal table row is gone, so an old duplicate of its
+//     proposal could be admitted. With a Dir, a member started again on
+//     it goes on under its ID as the member it was (disk.go: its HardState
+//     and entries are fsynced before the messages that depend on them are
+//     sent); a Dir must never be copied, shared or given to another ID,
+//     and one whose member was removed must be emptied first.
+//   - Losing a majority of the voters at once loses the group if they
+//     have no Dir: the survivors cannot commit or change the
+//     configuration, and no member holds anything durable to recover
+//     from. Rebuilding a group from a survivor's state is the caller's
+//     job. Members with a Dir that all stop (a whole-cluster restart)
+//     and start again go on as the group they were, once a majority of
+//     the configuration is back.
 //   - The Transport is trusted. Step refuses messages that are
 //     malformed in ways that would make raft panic (a proposal carrying
 //     a configuration change, local message types, wrong addressee),

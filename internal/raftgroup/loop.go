@@ -35,6 +35,8 @@ type loopState struct {
 	applied   uint64 // index of the last applied entry
 	snapIndex uint64 // index of the last snapshot taken or installed
 	nextSnap  uint64 // applied index at which to take the next snapshot
+	snapSize  int    // bytes of the last snapshot taken or installed
+	sinceSnap int    // bytes of the entries applied since
 	snapNow   bool   // a member was added: snapshot after this batch
 	lead      uint64 // leader as of the last Ready
 	term      uint64 // term as of the last Ready
