@@ -21,6 +21,7 @@ type member struct {
 	maxDeliveries int
 	prefetch      int
 	seen          uint64 // the topic's next offset, as last read: waits start there
+	req           uint64 // numbers its fetches: one sent again gets its events back
 	// taken holds the events of the last fetch that Next has not
 	// returned yet, and when they were fetched.
 	taken   []eventlog.Event
@@ -87,8 +88,9 @@ func (sub *Subscription) nextInGroup(ctx context.Context) (Event, error) {
 			ev.ack, ev.deliveries = &acker{s: sub.s, topic: sub.topic, m: m}, e.Deliveries
 			return ev, nil
 		}
+		m.req++
 		fetch := eventlog.Cmd{Op: eventlog.OpFetch, Topic: sub.topic, Group: m.group, Member: m.id, Max: m.prefetch,
-			AckWait: m.ackWait, MaxDeliveries: m.maxDeliveries, From: m.from}
+			AckWait: m.ackWait, MaxDeliveries: m.maxDeliveries, From: m.from, Request: m.req}
 		asked := time.Now()
 		res, err := sub.s.svc.DoEvents(ctx, []eventlog.Cmd{fetch})
 		switch {

@@ -38,6 +38,10 @@ type Stream struct {
 	svc     *voters.Service
 	release func()
 
+	ctx    context.Context // ends at Close: ends the requests of Publish
+	cancel context.CancelFunc
+	batch  batcher // Publish's requests (publish.go)
+
 	mu     sync.Mutex
 	closed bool
 	subs   map[*Subscription]struct{}
@@ -51,7 +55,8 @@ func New(n *cluster.Node) (*Stream, error) {
 		return nil, errors.New("events: New: nil node")
 	}
 	svc, release := voters.Acquire(n)
-	return &Stream{node: n, svc: svc, release: release, subs: map[*Subscription]struct{}{}}, nil
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Stream{node: n, svc: svc, release: release, ctx: ctx, cancel: cancel, subs: map[*Subscription]struct{}{}}, nil
 }
 
 // Close closes every Subscription of the Stream and releases the node's
@@ -69,6 +74,8 @@ func (s *Stream) Close() error {
 	for sub := range subs {
 		sub.Close()
 	}
+	s.cancel()
+	s.batch.wg.Wait()
 	s.release()
 	return nil
 }
@@ -109,15 +116,24 @@ func (s *Stream) Publish(ctx context.Context, topic string, payload []byte, opts
 		o.key = onceKey()
 	}
 	cmd := eventlog.Cmd{Op: eventlog.OpPublish, Topic: topic, Events: []eventlog.Event{{Key: o.key, Metadata: o.metadata, Payload: payload}}}
-	res, err := s.svc.DoEvents(ctx, []eventlog.Cmd{cmd})
-	if err != nil {
+	res, err := s.publish(ctx, cmd)
+	switch {
+	case err != nil && s.ctx.Err() != nil:
+		return Event{}, ErrClosed
+	case err != nil && ctx.Err() != nil:
+		return Event{}, fmt.Errorf("events: publish to %q: %w", topic, ctx.Err())
+	case err != nil:
 		return Event{}, s.voterErr("publish", topic, err)
+	case res.Error() != nil:
+		return Event{}, fmt.Errorf("events: publish to %q: %w", topic, res.Error())
+	case len(res.Offsets) != 1 || len(res.Times) != 1:
+		return Event{}, fmt.Errorf("events: publish to %q: %w", topic, errBatchAnswer)
 	}
-	if err := res[0].Error(); err != nil {
-		return Event{}, fmt.Errorf("events: publish to %q: %w", topic, err)
-	}
-	return Event{Topic: topic, Offset: res[0].Offsets[0], Time: clock.Timestamp{Wall: res[0].Times[0]}, Metadata: o.metadata, Payload: payload}, nil
+	return Event{Topic: topic, Offset: res.Offsets[0], Time: clock.Timestamp{Wall: res.Times[0]}, Metadata: o.metadata, Payload: payload}, nil
 }
+
+// errBatchAnswer is a voter's answer that does not match the request.
+var errBatchAnswer = errors.New("events: the voters' answer does not match the request")
 
 // check returns ErrClosed once the Stream is closed.
 func (s *Stream) check() error {

@@ -126,7 +126,15 @@ func (w *GroupWorkload) start(n *cluster.Node) error {
 func (w *GroupWorkload) consume(ctx context.Context, m *groupMember, i int, sub *events.Subscription, rng *rand.Rand) {
 	defer sub.Close()
 	for ctx.Err() == nil {
+		asked := time.Now()
 		e, err := sub.Next(ctx)
+		if err == nil && time.Since(asked) >= w.opt.AckWait {
+			// A Next skips what a fetch that took longer than AckWait
+			// brought (its deadline may have passed): hand-outs it hid.
+			w.mu.Lock()
+			w.rec.Members[i].Unknown = append(w.rec.Members[i].Unknown, time.Now())
+			w.mu.Unlock()
+		}
 		if err != nil {
 			w.mu.Lock()
 			w.rec.Members[i].Unknown = append(w.rec.Members[i].Unknown, time.Now())

@@ -214,8 +214,9 @@ func (s *Service) serveDo(ctx context.Context, _ string, req doReq) (doResp, err
 	switch {
 	case len(req.Events) > 0:
 		// The leader stamps the time: publish times, delivery deadlines
-		// and their expiry all read one clock while it leads.
-		now := s.node.Clock().Now().UnixNano()
+		// and their expiry all read one clock while it leads, kept
+		// continuous with its predecessor's (member.eventTime).
+		now := m.eventTime(s.node.Clock().Now())
 		for i := range req.Events {
 			req.Events[i].Now = now
 		}

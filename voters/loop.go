@@ -171,9 +171,10 @@ func (s *Service) expire(m *member, now time.Time) {
 // expireEvents proposes what the event log has due: the redelivery of
 // events whose delivery deadline passed, and the trimming of events past
 // their topic's age, one proposal at a time. Its times are this
-// leader's clock, as those of the deadlines it stamped (see serveDo).
+// leader's event clock, as those of the deadlines it stamped (see
+// serveDo and member.eventTime).
 func (s *Service) expireEvents(m *member, now time.Time) {
-	cmds := m.events.Due(now.UnixNano())
+	cmds := m.events.Due(m.eventTime(now))
 	if len(cmds) == 0 {
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gossipsync/gossipsync/cluster"
@@ -38,6 +39,43 @@ type member struct {
 	// removed node may gossip its old ID for a while yet.
 	cfg     []uint64
 	removed map[uint64]bool
+	// clock is the time this member stamps event commands with as
+	// leader (eventTime).
+	clock eventClock
+}
+
+// eventClock keeps the time a leader stamps event commands with
+// continuous across leader changes.
+type eventClock struct {
+	mu   sync.Mutex
+	term uint64 // the term the offset was fixed in
+	off  int64  // added to this node's clock
+}
+
+// eventTime returns the time to stamp event commands with, as leader in
+// term: this node's clock, moved forward by an offset fixed at the start
+// of its term so that it starts no earlier than the latest time the log
+// holds (and raised if the clock steps back). So a leader whose clock is
+// behind the one before it goes on from that one's time at its own
+// clock's rate, and a delivery deadline passes after its AckWait of that
+// time, not after the clocks' difference as well; a leader whose clock
+// is ahead goes on from its own, so deadlines stamped before it pass
+// early (a redelivery sooner, never a lost one).
+func (m *member) eventTime(now time.Time) int64 {
+	own, last := now.UnixNano(), m.events.LastNow()
+	l := m.g.Leader() // may lag a Ready: only a term this member leads starts an offset
+	c := &m.clock
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if l.ID == m.id && l.Term != c.term {
+		c.term, c.off = l.Term, max(0, last-own)
+	}
+	t := own + c.off
+	if t < last {
+		c.off += last - t
+		t = last
+	}
+	return t
 }
 
 // noteRemoved records the IDs that left the configuration since the

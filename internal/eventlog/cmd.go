@@ -124,6 +124,10 @@ type Cmd struct {
 	AckWait       time.Duration `msgpack:"w,omitempty"` // OpFetch
 	MaxDeliveries int           `msgpack:"r,omitempty"` // OpFetch (a new group's); OpExpire
 	Offset        uint64        `msgpack:"s,omitempty"` // OpAck, OpNack
+	// Request numbers a member's fetches (OpFetch; 0: not numbered): a
+	// fetch whose number names offsets still out with the member is
+	// the same fetch sent again, and gets those offsets back.
+	Request uint64 `msgpack:"q,omitempty"`
 }
 
 // Result is what one command did.

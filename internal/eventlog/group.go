@@ -15,16 +15,67 @@ type group struct {
 	pending       map[uint64]*delivery
 	redo          []uint64 // sorted
 	deliveries    map[uint64]int
+	// requests counts the pending offsets of each numbered fetch; it
+	// is derived from pending (rebuilt by a restore).
+	requests map[request]int
 	// dueFrom is a lower bound of the pending deadlines, kept for Due
 	// alone (a new or restored group starts at 0: scan once). It is
 	// never part of a result or a snapshot.
 	dueFrom int64
 }
 
-// delivery is an offset out with a member until deadline.
+// delivery is an offset out with a member until deadline, handed out
+// by its fetch number req (0: not numbered).
 type delivery struct {
 	member   string
 	deadline int64
+	req      uint64
+}
+
+// request is a member's numbered fetch.
+type request struct {
+	member string
+	req    uint64
+}
+
+// out records off as out with d.
+func (g *group) out(off uint64, d *delivery) {
+	g.pending[off] = d
+	if d.req != 0 {
+		g.requests[request{d.member, d.req}]++
+	}
+}
+
+// unpend removes off from the offsets out with a member.
+func (g *group) unpend(off uint64) {
+	d := g.pending[off]
+	if d == nil {
+		return
+	}
+	delete(g.pending, off)
+	if d.req == 0 {
+		return
+	}
+	k := request{d.member, d.req}
+	if g.requests[k]--; g.requests[k] <= 0 {
+		delete(g.requests, k)
+	}
+}
+
+// resend answers a fetch sent again (the answer to the first was lost,
+// and its member asked again): the offsets it handed out that are still
+// out with its member, as they are, with nothing changed.
+func (g *group) resend(tp *topic, c *Cmd) Result {
+	var res Result
+	for _, off := range slices.Sorted(maps.Keys(g.pending)) {
+		if d := g.pending[off]; d.member == c.Member && d.req == c.Request {
+			if e, ok := tp.event(off); ok {
+				e.Deliveries = g.deliveries[off]
+				res.Events = append(res.Events, cloneEvents([]Event{e})...)
+			}
+		}
+	}
+	return res
 }
 
 // fetch hands c.Member up to c.Max offsets: those to redo first, then
@@ -42,8 +93,11 @@ func (tp *topic) fetch(c *Cmd) Result {
 			}
 			start = c.From
 		}
-		g = &group{next: start, maxDeliveries: c.MaxDeliveries, pending: map[uint64]*delivery{}, deliveries: map[uint64]int{}}
+		g = newGroup(start, c.MaxDeliveries)
 		tp.groups[c.Group] = g
+	}
+	if c.Request != 0 && g.requests[request{c.Member, c.Request}] > 0 {
+		return g.resend(tp, c)
 	}
 	deadline := c.Now + int64(c.AckWait)
 	var res Result
@@ -53,7 +107,7 @@ func (tp *topic) fetch(c *Cmd) Result {
 			return
 		}
 		g.deliveries[off]++
-		g.pending[off] = &delivery{member: c.Member, deadline: deadline}
+		g.out(off, &delivery{member: c.Member, deadline: deadline, req: c.Request})
 		g.dueFrom = min(g.dueFrom, deadline)
 		e.Deliveries = g.deliveries[off]
 		res.Events = append(res.Events, cloneEvents([]Event{e})...)
@@ -80,7 +134,7 @@ func (g *group) settle(c *Cmd, first uint64) Result {
 		if d == nil || d.member != c.Member {
 			return Result{} // acked, expired or handed to another already: nothing to do
 		}
-		delete(g.pending, c.Offset)
+		g.unpend(c.Offset)
 		if c.Op == OpAck {
 			delete(g.deliveries, c.Offset)
 		} else {
@@ -93,7 +147,7 @@ func (g *group) settle(c *Cmd, first uint64) Result {
 		if g.pending[off].deadline > c.Now {
 			continue
 		}
-		delete(g.pending, off)
+		g.unpend(off)
 		if off < first || !g.again(off) {
 			delete(g.deliveries, off)
 			res.Dropped++
@@ -124,8 +178,23 @@ func (g *group) forget(from, first uint64) {
 	if i, _ := slices.BinarySearch(g.redo, first); i > 0 {
 		g.redo = slices.Clone(g.redo[i:])
 	}
-	forgetBelow(g.pending, from, first)
+	if first-from <= uint64(len(g.pending)) {
+		for off := from; off < first; off++ {
+			g.unpend(off)
+		}
+	} else {
+		for off := range g.pending {
+			if off < first {
+				g.unpend(off)
+			}
+		}
+	}
 	forgetBelow(g.deliveries, from, first)
+}
+
+// newGroup returns a group that starts at next.
+func newGroup(next uint64, maxDeliveries int) *group {
+	return &group{next: next, maxDeliveries: maxDeliveries, pending: map[uint64]*delivery{}, deliveries: map[uint64]int{}, requests: map[request]int{}}
 }
 
 // forgetBelow deletes the keys of m from from to first-1 (m holds none

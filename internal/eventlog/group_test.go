@@ -156,3 +156,32 @@ func TestGroupDueBound(t *testing.T) {
 		t.Fatalf("Due of the restored table = %+v, want an expiry", due)
 	}
 }
+
+// A numbered fetch sent again (its first answer was lost) gets back the
+// offsets it handed out, unchanged: no new hand-out, no delivery counted
+// twice, the same deadline. A new number fetches anew.
+func TestGroupFetchSentAgain(t *testing.T) {
+	tb := newTable()
+	publish(t, tb, "a", sec, "1", "2", "3", "4")
+	numbered := func(req uint64, now int64) []Event {
+		return tb.Apply([]Cmd{{Op: OpFetch, Topic: "a", Group: "g", Member: "m", Max: 2, Now: now, AckWait: time.Second, From: 1, Request: req}})[0].Events
+	}
+	first := numbered(7, sec)
+	again := numbered(7, sec+1)
+	if len(first) != 2 || len(again) != 2 || again[0].Offset != 1 || again[1].Offset != 2 || again[0].Deliveries != 1 {
+		t.Fatalf("fetch 7 = %+v, sent again = %+v; want offsets 1 and 2 twice, delivery 1", first, again)
+	}
+	if due := tb.Due(2 * sec); len(due) != 1 {
+		t.Errorf("Due at 2s = %+v, want the expiry of the first fetch's deadline", due)
+	}
+	if next := numbered(8, sec); len(next) != 2 || next[0].Offset != 3 {
+		t.Errorf("fetch 8 = %+v, want offsets 3 and 4", next)
+	}
+	settle(tb, OpAck, "m", 1, sec)
+	settle(tb, OpAck, "m", 2, sec)
+	// Once none of its offsets is out, a number is forgotten: a copy
+	// that comes that late is a new fetch (here, of nothing left).
+	if late := numbered(7, sec); len(late) != 0 {
+		t.Errorf("fetch 7 once its offsets were acked = %+v, want nothing left to hand out", late)
+	}
+}

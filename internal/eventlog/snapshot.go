@@ -39,6 +39,7 @@ type snapDelivery struct {
 	Member     string `msgpack:"m,omitempty"`
 	Deadline   int64  `msgpack:"d,omitempty"`
 	Deliveries int    `msgpack:"c,omitempty"`
+	Request    uint64 `msgpack:"q,omitempty"` // the fetch that handed it out
 }
 
 // Snapshot encodes the table: every topic, event and group, in name
@@ -55,7 +56,7 @@ func (t *Table) Snapshot() ([]byte, error) {
 			sg := snapGroup{Name: gname, Next: g.next, MaxDeliveries: g.maxDeliveries}
 			for _, off := range slices.Sorted(maps.Keys(g.pending)) {
 				d := g.pending[off]
-				sg.Pending = append(sg.Pending, snapDelivery{Offset: off, Member: d.member, Deadline: d.deadline, Deliveries: g.deliveries[off]})
+				sg.Pending = append(sg.Pending, snapDelivery{Offset: off, Member: d.member, Deadline: d.deadline, Deliveries: g.deliveries[off], Request: d.req})
 			}
 			for _, off := range g.redo {
 				sg.Redo = append(sg.Redo, snapDelivery{Offset: off, Deliveries: g.deliveries[off]})
@@ -115,6 +116,10 @@ func (t *Table) Restore(data []byte) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.topics = topics
+	t.lastNow = 0
+	for _, tp := range topics {
+		t.lastNow = max(t.lastNow, tp.lastTime)
+	}
 	t.wakeLocked()
 	return nil
 }
@@ -145,7 +150,7 @@ func restoreTopic(st snapTopic) (*topic, error) {
 		if sg.Name == "" || tp.groups[sg.Name] != nil || sg.Next > tp.next || sg.MaxDeliveries < 0 {
 			return nil, fmt.Errorf("group %q: empty, twice, or beyond the topic", sg.Name)
 		}
-		g := &group{next: max(sg.Next, tp.first), maxDeliveries: sg.MaxDeliveries, pending: map[uint64]*delivery{}, deliveries: map[uint64]int{}}
+		g := newGroup(max(sg.Next, tp.first), sg.MaxDeliveries)
 		for i, d := range sg.Redo {
 			if d.Offset >= g.next || i > 0 && d.Offset <= sg.Redo[i-1].Offset {
 				return nil, fmt.Errorf("group %q: offsets to redo not in order or not handed out", sg.Name)
@@ -158,7 +163,7 @@ func restoreTopic(st snapTopic) (*topic, error) {
 			if d.Offset >= g.next || redo || g.pending[d.Offset] != nil {
 				return nil, fmt.Errorf("group %q: offset %d pending but not handed out, twice, or also to redo", sg.Name, d.Offset)
 			}
-			g.pending[d.Offset] = &delivery{member: d.Member, deadline: d.Deadline}
+			g.out(d.Offset, &delivery{member: d.Member, deadline: d.Deadline, req: d.Request})
 			g.deliveries[d.Offset] = d.Deliveries
 		}
 		g.forget(0, tp.first) // a snapshot's group may name anything

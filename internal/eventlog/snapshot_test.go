@@ -2,6 +2,7 @@ package eventlog
 
 import (
 	"bytes"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -29,6 +30,7 @@ func randomCmds(rng *rand.Rand, now *int64) []Cmd {
 			}
 		case k < 6:
 			c.Op, c.Max, c.AckWait, c.MaxDeliveries = OpFetch, 1+rng.IntN(3), time.Duration(1+rng.IntN(500))*time.Millisecond, rng.IntN(4)
+			c.Request = uint64(rng.IntN(3)) // 0: not numbered; a number again: the fetch sent again
 		case k < 7:
 			c.Op, c.Offset = OpAck, uint64(1+rng.IntN(30))
 		case k < 8:
@@ -66,7 +68,9 @@ func (m model) follow(t *testing.T, c Cmd, r Result) {
 	switch c.Op {
 	case OpFetch:
 		for _, e := range r.Events {
-			if o, ok := outs[e.Offset]; ok {
+			if o, ok := outs[e.Offset]; ok && o.member == c.Member && c.Request != 0 {
+				continue // a fetch sent again gets what it handed out back, unchanged
+			} else if ok {
 				t.Fatalf("%s: offset %d handed to %s while out with %s", key, e.Offset, c.Member, o.member)
 			}
 			outs[e.Offset] = out{c.Member, c.Now + int64(c.AckWait)}
@@ -107,10 +111,17 @@ func check(t *testing.T, tb *Table) {
 					t.Fatalf("%s/%s: offset %d to redo is out, removed or not handed out yet", name, gname, off)
 				}
 			}
-			for off := range g.pending {
+			counts := map[request]int{}
+			for off, d := range g.pending {
 				if off < tp.first || off >= g.next {
 					t.Fatalf("%s/%s: offset %d out but removed or not handed out yet", name, gname, off)
 				}
+				if d.req != 0 {
+					counts[request{d.member, d.req}]++
+				}
+			}
+			if !maps.Equal(counts, g.requests) {
+				t.Fatalf("%s/%s: fetch counts %v, pending says %v", name, gname, g.requests, counts)
 			}
 		}
 	}

@@ -22,6 +22,10 @@ type Table struct {
 	defaults Retention
 	topics   map[string]*topic
 	appended chan struct{} // closed (and replaced) when a publish appends
+	// lastNow is the latest Now of the commands applied (after a
+	// restore, the latest event time): a hint for the leader that
+	// stamps the next ones (LastNow), never read by Apply.
+	lastNow int64
 }
 
 // topic is one topic's events, from offset first to next-1.
@@ -49,6 +53,7 @@ func (t *Table) Apply(cmds []Cmd) []Result {
 	out := make([]Result, len(cmds))
 	appended := false
 	for i := range cmds {
+		t.lastNow = max(t.lastNow, cmds[i].Now)
 		out[i] = t.applyLocked(&cmds[i])
 		appended = appended || cmds[i].Op == OpPublish && out[i].Err == CodeOK
 	}
@@ -56,6 +61,15 @@ func (t *Table) Apply(cmds []Cmd) []Result {
 		t.wakeLocked()
 	}
 	return out
+}
+
+// LastNow returns the latest time a command applied was stamped with
+// (after a restore, the latest event time held): a new leader stamps no
+// earlier.
+func (t *Table) LastNow() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.lastNow
 }
 
 // Appended returns a channel that closes when a publish next appends to

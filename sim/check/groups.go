@@ -32,9 +32,11 @@ type GroupDelivery struct {
 }
 
 // GroupMember is one member (one group subscription) of a group.
-// Unknown lists the ends of its Next calls that returned an error or
-// were cut off by its stop: each may have been handed an event the
-// member never saw, which the group hands out again after AckWait.
+// Unknown lists the ends of its Next calls that returned an error, were
+// cut off by its stop, or took longer than AckWait (Next skips what a
+// fetch that slow brought, as its deadline may have passed): each may
+// have been handed events the member never saw, which the group hands
+// out again after AckWait.
 type GroupMember struct {
 	Name    string // unique in the record: the node and a number
 	Unknown []time.Time
