@@ -35,20 +35,20 @@
 //     member and of the voters' leader. Delivery is at-least-once: a
 //     member that was slow past its AckWait may process an event that
 //     another member processes too, so make the effects idempotent.
-//     Deadlines are the log's time (below): a leader change never
-//     delays a redelivery, and a new leader whose clock is ahead
-//     redelivers that much early.
+//     Deadlines are the log's time (below): a leader change neither
+//     delays nor hastens a redelivery, whatever the leaders' clocks read.
 //   - S4: a Subscription from an offset (FromOffset) or a time (FromTime)
 //     starts there and then follows new events; an offset that retention
 //     removed is ErrTruncated from Next, never skipped silently, and so
 //     is falling behind retention while reading.
 //   - Event times are the log's time when the event was appended: the
-//     voters' leader's clock, kept continuous across leader changes (a
-//     new leader whose clock is behind the latest time in the log goes
-//     on from that time at its own clock's rate; one whose clock is
-//     ahead goes on from its own), so they never decrease along the
-//     offsets and never stand still for a clock's difference. FromTime
-//     reads them, so it is as accurate as the leaders' clocks agree.
+//     first voters' leader's clock, which each new leader goes on from by
+//     the time its own clock says passed since it applied the latest
+//     time in the log. So they never decrease along the offsets, never
+//     stand still or leap for a difference between the leaders' clock
+//     readings, and stay as close to that first clock as the leaders'
+//     clocks' rates agree (a leader whose clock is stepped does not
+//     move them). FromTime reads them.
 //
 // # Durability and bounds
 //

@@ -9,75 +9,79 @@ import (
 	"github.com/gossipsync/gossipsync/sim/simtest"
 )
 
-// The voters' leader stamps event times and delivery deadlines with its
-// clock. When it crashes and the next leader's clock is an hour behind,
-// the times go on from the last one in the log: an event a member held
-// unacked is handed out again after its AckWait, not an hour later, and
-// event times do not go back or stand still.
+// The voters' leader stamps event times and delivery deadlines. When it
+// crashes and the next leader's clock reads an hour behind, or an hour
+// ahead, the log's time goes on by the time that passed: an event a
+// member held unacked is handed out again once its AckWait has passed,
+// neither an hour later nor at once, and event times go on at the
+// clock's rate, never back.
 func TestEventClockAcrossLeaders(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		c := simtest.Start(t, 3, 11)
-		ss := streams(t, c) // the voter service runs from here
-		var lead string
-		waitFor(t, 30*time.Second, "a voters' leader", func() bool {
-			lead = votersLeader(c)
-			return lead != ""
-		})
-		for _, n := range c.Names() {
-			if n != lead {
-				c.SetSkew(n, -time.Hour)
-			}
-		}
-		var other string
-		for _, n := range c.Names() {
-			if n != lead {
-				other = n
-				break
-			}
-		}
-		first, err := ss[other].Publish(ctxFor(t, 10*time.Second), "skew", []byte("held"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		holder, err := ss[other].Subscribe(ctxFor(t, 10*time.Second), "skew", events.Group("g"), events.AckWait(time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if e, err := holder.Next(ctxFor(t, 10*time.Second)); err != nil || e.Offset != first.Offset {
-			t.Fatalf("the holder's Next: %v, %v", e.Offset, err)
-		}
-		c.Crash(lead)
-		second, err := ss[other].Publish(ctxFor(t, 30*time.Second), "skew", []byte("after"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if second.Time.Wall < first.Time.Wall {
-			t.Errorf("an event after the leader change is stamped %v before the one before it", time.Duration(first.Time.Wall-second.Time.Wall))
-		}
-		taker, err := ss[other].Subscribe(ctxFor(t, 10*time.Second), "skew", events.Group("g"), events.AckWait(time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx := ctxFor(t, time.Minute)
-		for {
-			e, err := taker.Next(ctx)
-			if err != nil {
-				t.Fatalf("offset %d not handed out again within a minute: %v", first.Offset, err)
-			}
-			if e.Offset == first.Offset {
-				if e.Deliveries() != 2 {
-					t.Errorf("offset %d handed out as delivery %d, want 2", e.Offset, e.Deliveries())
+	const ackWait = 30 * time.Second
+	for _, skew := range []time.Duration{-time.Hour, time.Hour} {
+		t.Run(skew.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c := simtest.Start(t, 3, 11)
+				ss := streams(t, c) // the voter service runs from here
+				var lead string
+				waitFor(t, 30*time.Second, "a voters' leader", func() bool {
+					lead = votersLeader(c)
+					return lead != ""
+				})
+				var other string
+				for _, n := range c.Names() {
+					if n != lead {
+						c.SetSkew(n, skew)
+						other = n
+					}
 				}
-				break
-			}
-			if err := e.Ack(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
-		time.Sleep(2 * time.Second)
-		later, err := ss[other].Publish(ctxFor(t, 10*time.Second), "skew", []byte("later"))
-		if gone := time.Duration(later.Time.Wall - second.Time.Wall); err != nil || gone < 2*time.Second {
-			t.Errorf("a publish 2 s or more after the one before is stamped %v after it (%v); want time to go on at the clock's rate", gone, err)
-		}
-	})
+				first, err := ss[other].Publish(ctxFor(t, 10*time.Second), "skew", []byte("held"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				holder, err := ss[other].Subscribe(ctxFor(t, 10*time.Second), "skew", events.Group("g"), events.AckWait(ackWait))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if e, err := holder.Next(ctxFor(t, 10*time.Second)); err != nil || e.Offset != first.Offset {
+					t.Fatalf("the holder's Next: %v, %v", e.Offset, err)
+				}
+				handed := time.Now()
+				c.Crash(lead)
+				second, err := ss[other].Publish(ctxFor(t, 30*time.Second), "skew", []byte("after"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if second.Time.Wall < first.Time.Wall {
+					t.Errorf("an event after the leader change is stamped %v before the one before it", time.Duration(first.Time.Wall-second.Time.Wall))
+				}
+				taker, err := ss[other].Subscribe(ctxFor(t, 10*time.Second), "skew", events.Group("g"), events.AckWait(ackWait))
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctx := ctxFor(t, 2*time.Minute)
+				for {
+					e, err := taker.Next(ctx)
+					if err != nil {
+						t.Fatalf("offset %d not handed out again within two minutes: %v", first.Offset, err)
+					}
+					if e.Offset != first.Offset {
+						if err := e.Ack(ctx); err != nil {
+							t.Fatal(err)
+						}
+						continue
+					}
+					if since := time.Since(handed); since < ackWait-time.Second || e.Deliveries() != 2 {
+						t.Errorf("offset %d handed out again %v after it was handed out (delivery %d); want AckWait %v, delivery 2", e.Offset, since, e.Deliveries(), ackWait)
+					}
+					break
+				}
+				mark := time.Now()
+				time.Sleep(2 * time.Second)
+				later, err := ss[other].Publish(ctxFor(t, 10*time.Second), "skew", []byte("later"))
+				if gone := time.Duration(later.Time.Wall - second.Time.Wall); err != nil || gone < time.Since(mark) {
+					t.Errorf("a publish %v after the one before is stamped %v after it (%v); want time to go on at the clock's rate", time.Since(mark), gone, err)
+				}
+			})
+		})
+	}
 }

@@ -3,6 +3,8 @@ package voters
 import (
 	"bytes"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
 
@@ -27,9 +29,36 @@ var eventRetention = eventlog.Retention{MaxBytes: 64 << 20}
 // eventsTag and a batch of event commands. It records when it applied
 // each grant on clk, the node's clock.
 type machine struct {
-	t   *leases.Table
-	ev  *eventlog.Table
-	clk cluster.Clock
+	t    *leases.Table
+	ev   *eventlog.Table
+	clk  cluster.Clock
+	seen *stampSeen // when the latest event time was applied here
+}
+
+// stampSeen is the latest time an event command was stamped with, and
+// when (by this node's clock, monotonic reading included) this member
+// applied it: a member that becomes leader goes on from it by the time
+// passed since (member.eventTime).
+type stampSeen struct {
+	mu  sync.Mutex
+	now int64
+	at  time.Time
+}
+
+func (s *stampSeen) note(cmds []eventlog.Cmd, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range cmds {
+		if c.Now > s.now {
+			s.now, s.at = c.Now, at
+		}
+	}
+}
+
+func (s *stampSeen) get() (int64, time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.now, s.at
 }
 
 func (m machine) Apply(_ uint64, data []byte) any {
@@ -37,6 +66,9 @@ func (m machine) Apply(_ uint64, data []byte) any {
 		cmds, err := decodeEventCmds(data[1:])
 		if err != nil {
 			return errtext.Errorf("voters: ", "voters: malformed entry: %w", err)
+		}
+		if m.seen != nil {
+			m.seen.note(cmds, m.clk.Now())
 		}
 		return m.ev.Apply(cmds)
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 func newMachine() machine {
-	return machine{leases.New(), eventlog.New(eventRetention), cluster.SystemClock{}}
+	return machine{leases.New(), eventlog.New(eventRetention), cluster.SystemClock{}, &stampSeen{}}
 }
 
 // A machine applies lease and event entries apart, snapshots both, and

@@ -24,6 +24,7 @@ type member struct {
 	g       *raftgroup.Group
 	table   *leases.Table
 	events  *eventlog.Table
+	stamps  *stampSeen // the latest event time applied here, and when
 	started time.Time
 	seen    bool   // its own ID appeared in the applied configuration
 	via     string // the node whose message started it ("" for a founder's)
@@ -47,35 +48,36 @@ type member struct {
 // eventClock keeps the time a leader stamps event commands with
 // continuous across leader changes.
 type eventClock struct {
-	mu   sync.Mutex
-	term uint64 // the term the offset was fixed in
-	off  int64  // added to this node's clock
+	mu    sync.Mutex
+	term  uint64    // the term it was set in
+	base  int64     // the log's time at start
+	start time.Time // this node's clock then (its monotonic reading counts)
 }
 
-// eventTime returns the time to stamp event commands with, as leader in
-// term: this node's clock, moved forward by an offset fixed at the start
-// of its term so that it starts no earlier than the latest time the log
-// holds (and raised if the clock steps back). So a leader whose clock is
-// behind the one before it goes on from that one's time at its own
-// clock's rate, and a delivery deadline passes after its AckWait of that
-// time, not after the clocks' difference as well; a leader whose clock
-// is ahead goes on from its own, so deadlines stamped before it pass
-// early (a redelivery sooner, never a lost one).
+// eventTime returns the time to stamp event commands with, as leader:
+// the log's time, which goes on from one leader to the next. At the
+// start of a term this member leads it takes the latest time it applied
+// from the log, plus the time its clock says passed since it applied
+// it (its own clock's reading if it applied none), and from then on
+// adds the time its clock's monotonic reading says passed. So the
+// log's time follows the time that passes, at the rate of the leader's
+// clock, whatever the leaders' clocks read or how they are stepped: a
+// delivery deadline passes AckWait after its hand-out, neither later
+// nor earlier for a difference of readings. It never goes back: a stamp
+// below the latest in the log is raised to it.
 func (m *member) eventTime(now time.Time) int64 {
-	own, last := now.UnixNano(), m.events.LastNow()
-	l := m.g.Leader() // may lag a Ready: only a term this member leads starts an offset
+	last := m.events.LastNow()
+	l := m.g.Leader() // may lag a Ready: only a term this member leads sets the clock
 	c := &m.clock
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if l.ID == m.id && l.Term != c.term {
-		c.term, c.off = l.Term, max(0, last-own)
+	if l.ID == m.id && l.Term != c.term || c.start.IsZero() {
+		c.term, c.base, c.start = l.Term, now.UnixNano(), now
+		if seenNow, seenAt := m.stamps.get(); seenNow != 0 {
+			c.base = seenNow + int64(now.Sub(seenAt))
+		}
 	}
-	t := own + c.off
-	if t < last {
-		c.off += last - t
-		t = last
-	}
-	return t
+	return max(c.base+int64(now.Sub(c.start)), last)
 }
 
 // noteRemoved records the IDs that left the configuration since the
@@ -105,12 +107,12 @@ func (m *member) noteRemoved(cfg []uint64, v view) {
 // first voter when voters is set, else an empty member that a leader
 // is adding.
 func (s *Service) startMember(group uint64, voters []uint64) (*member, error) {
-	t, ev := leases.New(), eventlog.New(eventRetention)
+	t, ev, seen := leases.New(), eventlog.New(eventRetention), &stampSeen{}
 	g, err := raftgroup.Start(raftgroup.Config{
 		ID:           s.rid,
 		Voters:       voters,
 		Transport:    groupTransport{s: s, group: group},
-		StateMachine: machine{t, ev, s.node.Clock()},
+		StateMachine: machine{t, ev, s.node.Clock(), seen},
 		Logger:       s.log,
 		// A heartbeat every other tick (20 ms), five per shortest
 		// election timeout (10 ticks): heartbeats are most of an idle
@@ -122,7 +124,7 @@ func (s *Service) startMember(group uint64, voters []uint64) (*member, error) {
 		return nil, err
 	}
 	now := s.node.Clock().Now()
-	return &member{group: group, id: s.rid, g: g, table: t, events: ev, started: now, heard: now}, nil
+	return &member{group: group, id: s.rid, g: g, table: t, events: ev, stamps: seen, started: now, heard: now}, nil
 }
 
 // memberFor returns the member that messages for Raft ID to of group go
