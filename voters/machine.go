@@ -2,6 +2,7 @@ package voters
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"sync"
 	"time"
@@ -113,8 +114,23 @@ func (m machine) Snapshot() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	enc, err := msgpack.Marshal(&snapshot{Leases: l, Events: e})
-	return append([]byte{eventsTag}, enc...), err
+	return appendSnapshot(make([]byte, 0, 16+len(l)+len(e)), l, e), nil
+}
+
+// appendSnapshot appends eventsTag and the msgpack encoding of
+// snapshot{l, e} (a map of two bin32 values) to b, copying each part
+// once: the event log may be tens of MiB.
+func appendSnapshot(b, l, e []byte) []byte {
+	b = append(b, eventsTag, 0x82) // a map of 2
+	for _, part := range []struct {
+		key  byte
+		data []byte
+	}{{'l', l}, {'e', e}} {
+		b = append(b, 0xa1, part.key, 0xc6) // a 1-byte string; bin32
+		b = binary.BigEndian.AppendUint32(b, uint32(len(part.data)))
+		b = append(b, part.data...)
+	}
+	return b
 }
 
 // Restore takes what Snapshot returns, or a lease table's snapshot alone

@@ -1,7 +1,10 @@
 package voters
 
 import (
+	"bytes"
 	"testing"
+
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/internal/eventlog"
@@ -66,5 +69,18 @@ func TestEventRequestsRoundTrip(t *testing.T) {
 	var back doResp
 	if err := wire.Decode(resp.AppendMsgpack(nil), &back); err != nil || len(back.Events) != 1 || back.Events[0].Offsets[0] != 3 {
 		t.Fatalf("response: %+v, %v", back, err)
+	}
+}
+
+// The snapshot's envelope is written by hand: it must read back with
+// msgpack as the snapshot struct, whatever the parts' sizes.
+func TestSnapshotEnvelope(t *testing.T) {
+	for _, n := range []int{0, 1, 300, 70000} {
+		l, e := bytes.Repeat([]byte{1}, n), bytes.Repeat([]byte{2}, n+5)
+		b := appendSnapshot(nil, l, e)
+		var s snapshot
+		if b[0] != eventsTag || msgpack.Unmarshal(b[1:], &s) != nil || !bytes.Equal(s.Leases, l) || !bytes.Equal(s.Events, e) {
+			t.Errorf("parts of %d and %d bytes do not read back", len(l), len(e))
+		}
 	}
 }

@@ -48,8 +48,10 @@ func (t *Table) Snapshot() ([]byte, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var s snapshot
+	size := 64
 	for _, name := range slices.Sorted(maps.Keys(t.topics)) {
 		tp := t.topics[name]
+		size += int(tp.bytes) + 32*len(tp.events) + 64*len(tp.groups)
 		st := snapTopic{Name: name, First: tp.first, LastTime: tp.lastTime, Ret: tp.ret, Events: tp.events}
 		for _, gname := range slices.Sorted(maps.Keys(tp.groups)) {
 			g := tp.groups[gname]
@@ -66,6 +68,7 @@ func (t *Table) Snapshot() ([]byte, error) {
 		s.Topics = append(s.Topics, st)
 	}
 	var buf bytes.Buffer
+	buf.Grow(size) // about what it needs: growing a large buffer step by step costs more than encoding
 	enc := msgpack.NewEncoder(&buf)
 	enc.SetSortMapKeys(true) // one table, one encoding
 	if err := enc.Encode(&s); err != nil {

@@ -241,12 +241,12 @@ func (g *Group) loadSnapshot(s *raftpb.Snapshot) error {
 
 // maybeSnapshot takes a snapshot every SnapshotEntries applied entries;
 // after a snapshot of more than bigSnapshot bytes, not before the
-// entries applied since hold half as many: a snapshot encodes the whole
+// entries applied since hold as many: a snapshot encodes the whole
 // state, so a large state (an event log of many megabytes) is
 // snapshotted that much less often, and its cost per byte applied stays
-// bounded.
+// bounded (about one encoding of each byte).
 func (g *Group) maybeSnapshot() {
-	if g.applied >= g.nextSnap && (g.snapSize <= bigSnapshot || g.sinceSnap >= g.snapSize/2) {
+	if g.applied >= g.nextSnap && (g.snapSize <= bigSnapshot || g.sinceSnap >= g.snapSize) {
 		g.takeSnapshot(true)
 	}
 }

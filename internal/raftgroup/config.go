@@ -100,10 +100,10 @@ type Config struct {
 	// SnapshotEntries is how many applied entries pass between two
 	// snapshots of the state machine (default 1000), at least: after a
 	// snapshot of more than a MiB, the next one waits until the entries
-	// applied since hold half as many bytes. At each snapshot the log is
+	// applied since hold as many bytes. At each snapshot the log is
 	// compacted down to KeepEntries entries, so memory is bounded by the
-	// live state plus about SnapshotEntries+KeepEntries entries, or half
-	// the state's size in entries if that is more.
+	// live state plus about SnapshotEntries+KeepEntries entries, or the
+	// state's size in entries if that is more.
 	SnapshotEntries uint64
 	// KeepEntries is how many entries below a snapshot stay in the log, so
 	// that a member that is behind by fewer catches up from the log rather

@@ -24,12 +24,12 @@
 // HardState, hand the messages to Transport.Send, apply the committed
 // entries, Advance. Every SnapshotEntries applied entries (and, after a
 // snapshot of more than a MiB, no sooner than the entries since hold
-// half its bytes, so that snapshotting a large state costs a bounded
+// as many bytes, so that snapshotting a large state costs a bounded
 // share of the work)
 // it snapshots the state machine and compacts the log down to
 // KeepEntries entries, so memory is bounded by the live state plus
-// about SnapshotEntries + KeepEntries entries, or half the state's size
-// in entries if that is more. A member behind the compacted log gets the
+// about SnapshotEntries + KeepEntries entries, or the state's size in
+// entries if that is more. A member behind the compacted log gets the
 // leader's snapshot (Restore). CheckQuorum and PreVote are on: a leader
 // cut off from a majority steps down within an election timeout, and a
 // member that comes back from a partition does not disrupt the group.

@@ -13,7 +13,7 @@ func (s *bigSM) Snapshot() ([]byte, error) { return bytes.Repeat([]byte{1}, 2<<2
 func (s *bigSM) Restore(data []byte) error { return nil }
 
 // After a snapshot of more than a MiB the next one waits until the
-// entries applied since hold half its bytes, however many entries pass:
+// entries applied since hold as many bytes, however many entries pass:
 // small entries do not make a large state be encoded again and again.
 func TestSnapshotWaitsForBytes(t *testing.T) {
 	bubble(t, func(t *testing.T) {
@@ -40,9 +40,13 @@ func TestSnapshotWaitsForBytes(t *testing.T) {
 		if st, _ := g.Status(); st.SnapshotIndex != first.SnapshotIndex {
 			t.Errorf("a snapshot at %d after 200 small entries; want none after the one at %d until a MiB is applied", st.SnapshotIndex, first.SnapshotIndex)
 		}
+		prop(20, 64<<10) // 1.25 MiB: not yet
+		if st, _ := g.Status(); st.SnapshotIndex != first.SnapshotIndex {
+			t.Errorf("a snapshot at %d after 1.25 MiB of entries; want none before 2 MiB", st.SnapshotIndex)
+		}
 		prop(20, 64<<10)
 		if st, _ := g.Status(); st.SnapshotIndex == first.SnapshotIndex {
-			t.Errorf("no snapshot after 1.25 MiB of entries; the last is still at %d", st.SnapshotIndex)
+			t.Errorf("no snapshot after 2.5 MiB of entries; the last is still at %d", st.SnapshotIndex)
 		}
 	})
 }
