@@ -172,7 +172,7 @@ func (v *GroupVerdict) counts(g GroupRecord, ds []GroupDelivery, margin time.Dur
 		case d.Deliveries > prev+1:
 			gap := d.Deliveries - prev - 1
 			v.Hidden += gap
-			if n := hiddenChain(g, due.Add(-margin), d.At, d.At.Add(margin)); n < gap {
+			if n := hiddenChain(g, due, margin, time.Time{}, d.At); n < gap {
 				v.Count.add("%s/%s: offset %d delivery %d to %s after delivery %d, and %d Nexts of unknown outcome that could take the hand-outs between", g.Topic, g.Group, d.Offset, d.Deliveries, d.Member, prev, n)
 			}
 		}
@@ -180,30 +180,41 @@ func (v *GroupVerdict) counts(g GroupRecord, ds []GroupDelivery, margin time.Dur
 	}
 }
 
+// lateApply is how long after its Next gave up a fetch may still be
+// applied: a command on its way to the voters' leader when its node
+// crashed, or its caller's ctx ended, is applied or dropped within about
+// two election timeouts of the leader's Raft group, and an RPC's try
+// lasts no longer than its share of the caller's deadline.
+const lateApply = 2 * time.Second
+
 // hiddenChain counts the hand-outs of one offset that g's members may
-// have taken unseen from from to to: each in a Next of unknown outcome
-// that ended in that time, each at least AckWait after the one before
-// (it was out with its member until then), and each over by next (zero:
-// no bound), when the group handed the offset out again.
-func hiddenChain(g GroupRecord, from, to, next time.Time) int {
+// have taken unseen after a hold that ended at due: each by a Next of
+// unknown outcome that ended before cutoff (zero: any), applied no
+// sooner than the offset was free again (due, then AckWait after the
+// hidden hand-out before it, less margin) and no later than lateApply
+// after its Next ended; and, if next is set (the next hand-out seen),
+// each over by then.
+func hiddenChain(g GroupRecord, due time.Time, margin time.Duration, cutoff, next time.Time) int {
 	var ends []time.Time
 	for _, m := range g.Members {
 		for _, t := range m.Unknown {
-			if !t.Before(from) && !t.After(to) {
+			if cutoff.IsZero() || t.Before(cutoff) {
 				ends = append(ends, t)
 			}
 		}
 	}
 	slices.SortFunc(ends, time.Time.Compare)
+	free := due.Add(-margin) // the earliest the next hidden hand-out could be applied
 	n := 0
 	for _, t := range ends {
-		if !next.IsZero() && from.Add(g.AckWait).After(next) {
+		if t.Add(lateApply).Before(free) {
+			continue // its fetch was applied, if at all, while the offset was out
+		}
+		if !next.IsZero() && free.Add(g.AckWait).After(next.Add(margin)) {
 			break
 		}
-		if !t.Before(from) {
-			n++
-			from = from.Add(g.AckWait)
-		}
+		n++
+		free = free.Add(g.AckWait)
 	}
 	return n
 }
@@ -269,7 +280,7 @@ func undone(g GroupRecord, ds []GroupDelivery, end time.Time, margin time.Durati
 	due := holdEnd(g, last) // when the group hands it out again
 	// Nexts cut off at end by the workload's close are not counted: a
 	// hand-out to one of them is not the group's last.
-	hidden := hiddenChain(g, due.Add(-margin), end.Add(-time.Nanosecond), time.Time{})
+	hidden := hiddenChain(g, due, margin, end, time.Time{})
 	switch {
 	case last.Settle == Acked:
 		return "", false

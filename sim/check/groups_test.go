@@ -62,13 +62,19 @@ func TestCheckGroup(t *testing.T) {
 			h.Groups[0].Deliveries[4].Deliveries = 3
 			h.Groups[0].Members[0].Unknown = []time.Time{at(1320)}
 		}, "Count: t/g: offset 2 delivery 3 to m2 after delivery 1, and 0 Nexts of unknown outcome"},
+		{"a gap taken by a Next of unknown outcome that ended before the offset was free", func(h *GroupHistory) {
+			h.Groups[0].Deliveries[5].At = at(2700) // offset 3, free at 1610: a hidden hand-out applied then, over at 2610
+			h.Groups[0].Deliveries[5].Deliveries = 4
+			h.Groups[0].MaxDeliveries = 4                          // and delivery 4 is the last
+			h.Groups[0].Members[0].Unknown = []time.Time{at(1000)} // its fetch may have been applied up to lateApply later
+		}, ""},
 		{"exhausted by a Next of unknown outcome", func(h *GroupHistory) {
 			h.Groups[0].Deliveries = h.Groups[0].Deliveries[:5] // offset 3 last handed to m1, delivery 2, at 610
 			h.Groups[0].Members[1].Unknown = []time.Time{at(1700)}
 		}, ""},
-		{"not exhausted by Nexts of unknown outcome before it was due or cut off at the end", func(h *GroupHistory) {
+		{"not exhausted by Nexts of unknown outcome over long before it was due or cut off at the end", func(h *GroupHistory) {
 			h.Groups[0].Deliveries = h.Groups[0].Deliveries[:5]
-			h.Groups[0].Members[1].Unknown = []time.Time{at(1500), at(20000)}
+			h.Groups[0].Members[1].Unknown = []time.Time{at(-600), at(20000)} // due at 1610; a fetch applies at most lateApply after its Next
 		}, "Lost: t/g: offset 3 (\"c\", published by n1): last delivery 2 to m1"},
 		{"two holders", func(h *GroupHistory) {
 			h.Groups[0].Deliveries[4].At, h.Groups[0].Deliveries[4].Settled = at(800), at(850)
