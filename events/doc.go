@@ -69,16 +69,22 @@
 // no entries. A group member costs an entry per round, which takes one
 // event, or up to Prefetch events.
 //
+// # Testing
+//
+// The chaos engine (sim/chaos) judges S1-S3 in every scenario, with
+// every node publishing, subscribing and running a member of one
+// consumer group. S1-S4 are judged from recorded histories (sim/check:
+// CheckEvents, CheckGroup) on the simulated network through a crash of
+// the voters' leader, a partition, the replacement of a voter, a
+// rolling restart and the crash of a group member holding events
+// (scenarios_test.go), S3 across processes (examples/events), and S1
+// and S2 on loopback sockets (TestLoopback).
+//
 // # Not yet
 //
-// The number of topics and of groups is not bounded: each costs memory
-// on every voter until it is deleted, which this package cannot do yet.
-// The chaos engine (sim/chaos) judges S1 and S2 in every scenario,
-// with every node publishing and subscribing. S1-S4 are judged from
-// recorded histories (sim/check: CheckEvents, CheckGroup) on the
-// simulated network through a crash of the voters' leader, a partition,
-// the replacement of a voter, a rolling restart and the crash of a
-// group member holding events (scenarios_test.go), and S3 across
-// processes (examples/events); the chaos engine does not run a consumer
-// group yet.
+// The log lives in memory only: the voters' Raft layer can keep a
+// member's state in a directory (internal/raftgroup Config.Dir), but the
+// voters do not use it yet, so a restart of the whole cluster loses the
+// log. The number of topics and of groups is not bounded: each costs
+// memory on every voter, and this package cannot delete them yet.
 package events

@@ -2,7 +2,8 @@
 // network (package sim): it starts a cluster, runs the built-in
 // workloads on every node (an election campaign, a clock on a skewed,
 // drifting physical clock, lock clients writing through a Fence, task
-// submitters, an event stream every node publishes to and reads), makes
+// submitters, an event stream every node publishes to and reads, and a
+// consumer group with a member on every node), makes
 // the faults of a scenario one per phase (cuts of the network, crashes,
 // pauses, clock jumps, packet loss, nodes leaving, joining or redeployed
 // in turn), heals everything, and judges every
@@ -16,7 +17,8 @@
 // (Judge), which join the report's table, its problems and its exit
 // status; a Timeliner also draws rows of its own in the timeline. The
 // records it keeps can be judged with package sim/check's checkers
-// (CheckLocks, CheckElection, CheckTasks) where they fit. The built-in
+// (CheckLocks, CheckElection, CheckTasks, CheckEvents, CheckGroup) where
+// they fit. The built-in
 // workloads do not go through the Workload interface: some of their
 // properties (E4, L4, M, V2) are judged against the schedule and the
 // measurements of the run, which a Workload's Check does not see.
