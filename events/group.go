@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/gossipsync/gossipsync/internal/errtext"
@@ -22,10 +23,17 @@ type member struct {
 	prefetch      int
 	seen          uint64 // the topic's next offset, as last read: waits start there
 	req           uint64 // numbers its fetches: one sent again gets its events back
+	// unanswered is set while the fetch numbered req has no answer (its
+	// Next returned an error): the next fetch goes under the same number,
+	// so that what the voters handed out for it comes back, and counts
+	// its AckWait from when it was first asked (asked).
+	unanswered bool
+	asked      time.Time
 	// taken holds the events of the last fetch that Next has not
 	// returned yet, and when they were fetched.
 	taken   []eventlog.Event
 	takenAt time.Time
+	skipped atomic.Int64 // events taken and skipped (Subscription.Skipped)
 }
 
 // newMember returns the group membership of a Subscription on node.
@@ -88,11 +96,14 @@ func (sub *Subscription) nextInGroup(ctx context.Context) (Event, error) {
 			ev.ack, ev.deliveries = &acker{s: sub.s, topic: sub.topic, m: m}, e.Deliveries
 			return ev, nil
 		}
-		m.req++
+		if !m.unanswered {
+			m.req++
+			m.asked = time.Now()
+		}
 		fetch := eventlog.Cmd{Op: eventlog.OpFetch, Topic: sub.topic, Group: m.group, Member: m.id, Max: m.prefetch,
 			AckWait: m.ackWait, MaxDeliveries: m.maxDeliveries, From: m.from, Request: m.req}
-		asked := time.Now()
 		res, err := sub.s.svc.DoEvents(ctx, []eventlog.Cmd{fetch})
+		m.unanswered = err != nil
 		switch {
 		case sub.ctx.Err() != nil:
 			return Event{}, ErrClosed
@@ -105,7 +116,7 @@ func (sub *Subscription) nextInGroup(ctx context.Context) (Event, error) {
 		case res[0].Error() != nil:
 			return Event{}, fmt.Errorf("events: %q: group %q: %w", sub.topic, m.group, res[0].Error())
 		case len(res[0].Events) > 0:
-			m.taken, m.takenAt = res[0].Events, asked
+			m.taken, m.takenAt = res[0].Events, m.asked
 			continue
 		}
 		_, next, err := sub.s.svc.WaitEvents(ctx, sub.topic, m.seen, 1, pollWait)
@@ -132,6 +143,19 @@ func (m *member) fromTaken() (eventlog.Event, bool) {
 		if time.Since(m.takenAt) < m.ackWait {
 			return e, true
 		}
+		m.skipped.Add(1)
 	}
 	return eventlog.Event{}, false
+}
+
+// Skipped counts the events this group subscription took from its group
+// and skipped because their AckWait had passed before Next reached them
+// (a fetch that took that long, or a Prefetch batch handled too slowly):
+// the group hands each out again, and the skipped hand-out counts
+// toward MaxDeliveries. 0 for a subscription that is not a group's.
+func (sub *Subscription) Skipped() int {
+	if sub.m == nil {
+		return 0
+	}
+	return int(sub.m.skipped.Load())
 }

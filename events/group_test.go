@@ -166,6 +166,9 @@ func TestGroupPrefetch(t *testing.T) {
 		// acked) and 12 to 20 (taken, skipped now) go out again, in
 		// offset order, then the new 21 to 25.
 		for want := uint64(1); want <= 25; want++ {
+			if want == 2 && b.Skipped() != 9 {
+				t.Errorf("b skipped %d events, want 9 (12 to 20)", b.Skipped())
+			}
 			e := next(b)
 			deliveries := 2
 			if want > 20 {

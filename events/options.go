@@ -146,7 +146,8 @@ func MaxDeliveries(n int) SubscribeOption {
 // it waits in the member, another member cannot have it meanwhile, and
 // an event whose AckWait passed before Next reached it is skipped (the
 // group hands it out again), and so is what the member took but had not
-// returned when it closed, once its AckWait passes. Prefetch a batch
+// returned when it closed, once its AckWait passes (Subscription.Skipped
+// counts what it skipped). Prefetch a batch
 // that the member handles well within AckWait; 1 spreads the events
 // most evenly over the members.
 func Prefetch(n int) SubscribeOption {

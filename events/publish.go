@@ -14,10 +14,18 @@ import (
 // each with its own result. A Publish that finds nothing in flight goes
 // at once, so batching adds no wait when there is no load; under load a
 // request carries what arrived during the one before it.
+//
+// A request's deadline is the earliest of its callers': when it passes,
+// the callers still waiting go again in the next request (their
+// commands carry keys, so a command the voters applied the first time
+// is not appended twice), so a caller with a long deadline, or none, is
+// not held to a short one's, and a short one is not held up by a request
+// sent for a long one.
 const (
 	maxBatchCmds  = 128       // commands in one request
 	maxBatchBytes = 256 << 10 // their payloads and metadata (a larger event goes alone)
-	// noDeadline bounds a request whose callers gave no deadline.
+	// noDeadline is the deadline of a request whose callers gave none;
+	// they go again after it.
 	noDeadline = 30 * time.Second
 )
 
@@ -56,6 +64,10 @@ func (s *Stream) publish(ctx context.Context, cmd eventlog.Cmd) (eventlog.Result
 	p.deadline, _ = ctx.Deadline()
 	b := &s.batch
 	b.mu.Lock()
+	if s.ctx.Err() != nil {
+		b.mu.Unlock()
+		return eventlog.Result{}, ErrClosed
+	}
 	b.queue = append(b.queue, p)
 	if !b.sending {
 		b.sending = true
@@ -83,21 +95,20 @@ func (s *Stream) send() {
 		}
 		b.mu.Unlock()
 		cmds := make([]eventlog.Cmd, len(batch))
-		var latest time.Time
-		unbounded := false
+		earliest := time.Now().Add(noDeadline)
 		for i, p := range batch {
 			cmds[i] = p.cmd
-			unbounded = unbounded || p.deadline.IsZero()
-			if p.deadline.After(latest) {
-				latest = p.deadline
+			if !p.deadline.IsZero() && p.deadline.Before(earliest) {
+				earliest = p.deadline
 			}
 		}
-		if unbounded {
-			latest = time.Now().Add(noDeadline)
-		}
-		ctx, cancel := context.WithDeadline(s.ctx, latest)
+		ctx, cancel := context.WithDeadline(s.ctx, earliest)
 		res, err := s.svc.DoEvents(ctx, cmds)
+		expired := err != nil && ctx.Err() != nil && s.ctx.Err() == nil
 		cancel()
+		if expired {
+			batch = b.again(batch, err)
+		}
 		if err == nil && len(res) != len(cmds) {
 			err = errBatchAnswer
 		}
@@ -128,6 +139,25 @@ func (b *batcher) take() []*pending {
 		size += p.size
 		n++
 	}
+	clear(b.queue[:n]) // let go of the sent ones' payloads
 	b.queue = b.queue[n:]
 	return batch
+}
+
+// again puts the callers of a request whose deadline passed that are
+// still waiting back at the head of the queue, and returns the others,
+// to be given err.
+func (b *batcher) again(batch []*pending, err error) []*pending {
+	var waiting, done []*pending
+	for _, p := range batch {
+		if p.ctx.Err() == nil {
+			waiting = append(waiting, p)
+		} else {
+			done = append(done, p)
+		}
+	}
+	b.mu.Lock()
+	b.queue = append(waiting, b.queue...)
+	b.mu.Unlock()
+	return done
 }

@@ -74,3 +74,40 @@ func TestConcurrentPublish(t *testing.T) {
 		}
 	})
 }
+
+// A Publish is held to its own deadline, not to another's in the same
+// request: while the node has no quorum, a Publish with a second to go
+// fails after about a second, and one with no deadline waits through a
+// 40 s partition (requests are sent again after 30 s) and succeeds once
+// the quorum is back.
+func TestPublishDeadlines(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := simtest.Start(t, 3, 10)
+		ss := streams(t, c)
+		s := ss["n2"]
+		if _, err := s.Publish(ctxFor(t, 30*time.Second), "d", []byte("first")); err != nil {
+			t.Fatal(err)
+		}
+		c.Partition([]string{"n2"}, []string{"n1", "n3"})
+		long := make(chan error, 1)
+		go func() {
+			_, err := s.Publish(context.Background(), "d", []byte("no deadline"))
+			long <- err
+		}()
+		start := time.Now()
+		_, err := s.Publish(ctxFor(t, time.Second), "d", []byte("short"))
+		if took := time.Since(start); err == nil || took > 2*time.Second {
+			t.Errorf("the short Publish returned %v after %v; want an error after about a second", err, took)
+		}
+		time.Sleep(40 * time.Second)
+		c.Heal()
+		select {
+		case err := <-long:
+			if err != nil {
+				t.Errorf("the Publish without a deadline: %v; want it to succeed once the quorum is back", err)
+			}
+		case <-time.After(time.Minute):
+			t.Errorf("the Publish without a deadline did not return within a minute of the heal")
+		}
+	})
+}

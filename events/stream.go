@@ -86,9 +86,11 @@ func (s *Stream) Close() error {
 // while a majority of the voters lives, and every subscriber of the
 // topic sees it at its offset (until retention removes it).
 //
-// An error may leave the outcome unknown: a Publish that returned
-// ErrNoQuorum or its ctx's error may have appended the event, and a
-// retry appends it again, unless both carry the same IdempotencyKey.
+// It waits as long as ctx lets it (without a deadline, until the voters
+// answer or the Stream closes). An error may leave the outcome unknown:
+// a Publish that returned ErrNoQuorum or its ctx's error may have
+// appended the event, and a retry appends it again, unless both carry
+// the same IdempotencyKey.
 //
 // Within one call the event is appended once: the call sends its
 // command again when a voter does not answer in time, and a voter may

@@ -25,7 +25,8 @@ import (
 // partition and behind the same loss and delay; and the real nodes also
 // run an election and a clock, whose traffic shares the links. After
 // the schedule it runs until span. It runs in real time or, much faster,
-// inside a testing/synctest bubble.
+// inside a testing/synctest bubble (sleep 10 s of virtual time after it
+// returns there: memberlist's probes in flight end by their timeouts).
 func Replay(ctx context.Context, schedule []Fault, span time.Duration, seed int64) (check.LockHistory, []Window, error) {
 	c, err := sim.Start(ctx, sim.Options{Nodes: 5, Seed: seed, SecretKey: make([]byte, 32), Profile: cluster.Local})
 	if err != nil {

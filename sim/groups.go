@@ -126,11 +126,11 @@ func (w *GroupWorkload) start(n *cluster.Node) error {
 func (w *GroupWorkload) consume(ctx context.Context, m *groupMember, i int, sub *events.Subscription, rng *rand.Rand) {
 	defer sub.Close()
 	for ctx.Err() == nil {
-		asked := time.Now()
+		skipped := sub.Skipped()
 		e, err := sub.Next(ctx)
-		if err == nil && time.Since(asked) >= w.opt.AckWait {
-			// A Next skips what a fetch that took longer than AckWait
-			// brought (its deadline may have passed): hand-outs it hid.
+		if err == nil && sub.Skipped() > skipped {
+			// This Next skipped events whose AckWait passed before it
+			// reached them: hand-outs no member saw.
 			w.mu.Lock()
 			w.rec.Members[i].Unknown = append(w.rec.Members[i].Unknown, time.Now())
 			w.mu.Unlock()

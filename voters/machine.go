@@ -46,13 +46,21 @@ type stampSeen struct {
 	at  time.Time
 }
 
+// note records the commands' latest stamp, applied at at. A stamp
+// applied again (a leader whose clock was behind stamps the log's latest
+// time until its own catches up) moves at to the latest application:
+// the time since then is sure to have passed.
 func (s *stampSeen) note(cmds []eventlog.Cmd, at time.Time) {
+	for _, c := range cmds {
+		s.noteTime(c.Now, at)
+	}
+}
+
+func (s *stampSeen) noteTime(now int64, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, c := range cmds {
-		if c.Now > s.now {
-			s.now, s.at = c.Now, at
-		}
+	if now != 0 && now >= s.now {
+		s.now, s.at = now, at
 	}
 }
 
@@ -153,5 +161,14 @@ func (m machine) Restore(data []byte) error {
 	if err := m.t.Restore(s.Leases, m.clk.Now()); err != nil {
 		return err
 	}
-	return m.ev.Restore(s.Events)
+	if err := m.ev.Restore(s.Events); err != nil {
+		return err
+	}
+	// The snapshot's latest event time, as of now: the time since it
+	// was stamped is unknown, so a leader this member becomes goes on
+	// from it late rather than early (member.eventTime).
+	if m.seen != nil {
+		m.seen.noteTime(m.ev.LastNow(), m.clk.Now())
+	}
+	return nil
 }

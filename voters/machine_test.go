@@ -84,3 +84,29 @@ func TestSnapshotEnvelope(t *testing.T) {
 		}
 	}
 }
+
+// A machine notes the latest event stamp it applied and when; one that
+// restored a snapshot notes the snapshot's latest event time as of the
+// restore, so a leader it becomes goes on from there (member.eventTime).
+func TestMachineNotesStamps(t *testing.T) {
+	m := newMachine()
+	entry, err := appendEventCmds(nil, []eventlog.Cmd{{Op: eventlog.OpPublish, Topic: "t", Now: 5e9, Events: []eventlog.Event{{Payload: []byte("x")}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Apply(1, entry)
+	if now, at := m.seen.get(); now != 5e9 || at.IsZero() {
+		t.Errorf("after applying a stamp of 5s: %d at %v", now, at)
+	}
+	snap, err := m.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := newMachine()
+	if err := n.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	if now, at := n.seen.get(); now != 5e9 || at.IsZero() {
+		t.Errorf("after a restore: %d at %v; want the snapshot's latest event time, 5s, as of the restore", now, at)
+	}
+}

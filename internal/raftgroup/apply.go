@@ -32,7 +32,7 @@ func (g *Group) apply(ents []*raftpb.Entry) {
 			g.applyConf(e)
 		}
 		g.applied = e.GetIndex()
-		g.sinceSnap += len(e.GetData())
+		g.sinceSnap += len(e.GetData()) + entryOverhead
 	}
 	if g.snapNow {
 		// A member was added: the snapshot a leader would send it must
@@ -252,8 +252,12 @@ func (g *Group) maybeSnapshot() {
 }
 
 // bigSnapshot is the size above which snapshots wait for bytes as well
-// as entries.
-const bigSnapshot = 1 << 20
+// as entries; entryOverhead is what an entry costs in memory besides its
+// data (so that many small entries count for what they hold).
+const (
+	bigSnapshot   = 1 << 20
+	entryOverhead = 64
+)
 
 // takeSnapshot snapshots the state machine at the applied index and, with
 // compact, compacts the log down to KeepEntries below it.
@@ -282,8 +286,9 @@ func (g *Group) takeSnapshot(compact bool) {
 }
 
 // persistSnapshot writes snap to the Dir with the entries after it, so
-// the wal shrinks to them. A failure costs only disk space: the wal
-// still holds every entry since the snapshot before.
+// the wal shrinks to them. A failure before the new wal replaces the old
+// one costs only disk space (the old wal still holds every entry since
+// the snapshot before); one after it stops the member (diskErr).
 func (g *Group) persistSnapshot(snap *raftpb.Snapshot) {
 	if g.disk == nil {
 		return
@@ -300,5 +305,8 @@ func (g *Group) persistSnapshot(snap *raftpb.Snapshot) {
 	}
 	if err := g.disk.saveSnapshot(snap, hs, ents); err != nil {
 		g.log.Error("raftgroup: save snapshot", "index", snap.GetMetadata().GetIndex(), "err", err)
+		if errors.Is(err, errAfterSwap) {
+			g.diskErr = err
+		}
 	}
 }

@@ -140,6 +140,11 @@ func nextRecord(data []byte) (kind byte, body []byte, n int, err error) {
 	}
 	size := binary.LittleEndian.Uint32(data)
 	if size < 1 || size > maxRecord {
+		if allZero(data) {
+			// Blocks a crash left allocated but never written: the
+			// fsync that would have vouched for them did not happen.
+			return 0, nil, 0, io.ErrUnexpectedEOF
+		}
 		return 0, nil, 0, fmt.Errorf("length %d", size)
 	}
 	if uint64(len(data)-8) < uint64(size) {
@@ -259,17 +264,37 @@ func (d *disk) saveSnapshot(snap *raftpb.Snapshot, hs *raftpb.HardState, ents []
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(d.dir, walName, walData); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(filepath.Join(d.dir, walName), os.O_WRONLY|os.O_APPEND, 0o600)
+	// The new wal is opened before it replaces the old one, so that no
+	// failure after the rename leaves the member writing to the old,
+	// unlinked file; a failure from the rename on is errAfterSwap.
+	tmp := filepath.Join(d.dir, walName+".tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o600)
 	if err != nil {
-		return fmt.Errorf("raftgroup: reopen wal: %w", err)
+		return fmt.Errorf("raftgroup: write wal: %w", err)
+	}
+	if _, err := f.Write(walData); err == nil {
+		err = f.Sync()
+	}
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("raftgroup: write wal: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(d.dir, walName)); err != nil {
+		f.Close()
+		return fmt.Errorf("%w: %v", errAfterSwap, err)
 	}
 	d.wal.Close()
 	d.wal = f
+	if err := syncDir(d.dir); err != nil {
+		return fmt.Errorf("%w: %v", errAfterSwap, err)
+	}
 	return nil
 }
+
+// errAfterSwap is a failure of saveSnapshot from the rename of the new
+// wal on: whether the old or the new wal is the one a restart reads is
+// not known, so the member must stop.
+var errAfterSwap = errors.New("raftgroup: replacing the wal failed")
 
 // readSnap reads the snapshot file at path; nil if there is none.
 func readSnap(path string) (*raftpb.Snapshot, error) {
@@ -353,4 +378,13 @@ func (d *disk) close() error {
 		return nil
 	}
 	return d.wal.Close()
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }

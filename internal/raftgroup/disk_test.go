@@ -165,6 +165,12 @@ func TestDirWAL(t *testing.T) {
 	if fi, _ := os.Stat(wal); fi.Size() != int64(len(whole)) {
 		t.Errorf("the wal is %d bytes after the torn record was dropped, want %d", fi.Size(), len(whole))
 	}
+	os.WriteFile(wal, append(slices.Clone(whole), make([]byte, 4096)...), 0o600) // blocks allocated, never written
+	if d, r2, err := openDisk(dir); err != nil || len(r2.ents) != 6 {
+		t.Errorf("a zero-filled tail: %v, %d entries; want it dropped and 6 entries", err, len(r2.ents))
+	} else {
+		d.close()
+	}
 	bad := slices.Clone(whole)
 	bad[20] ^= 0xff // inside the first record
 	os.WriteFile(wal, bad, 0o600)

@@ -35,6 +35,7 @@ type loopState struct {
 	applied   uint64 // index of the last applied entry
 	snapIndex uint64 // index of the last snapshot taken or installed
 	nextSnap  uint64 // applied index at which to take the next snapshot
+	diskErr   error  // the Dir failed in a way that stops the member
 	snapSize  int    // bytes of the last snapshot taken or installed
 	sinceSnap int    // bytes of the entries applied since
 	snapNow   bool   // a member was added: snapshot after this batch
@@ -178,7 +179,7 @@ func (g *Group) handleReady() error {
 	}
 	g.observeLeader(lead)
 	g.maybeSnapshot()
-	return nil
+	return g.diskErr
 }
 
 func (g *Group) send(msgs []*raftpb.Message) {

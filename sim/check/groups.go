@@ -33,10 +33,10 @@ type GroupDelivery struct {
 
 // GroupMember is one member (one group subscription) of a group.
 // Unknown lists the ends of its Next calls that returned an error, were
-// cut off by its stop, or took longer than AckWait (Next skips what a
-// fetch that slow brought, as its deadline may have passed): each may
-// have been handed events the member never saw, which the group hands
-// out again after AckWait.
+// cut off by its stop, or skipped events whose AckWait passed before it
+// reached them (events.Subscription.Skipped): each may have been handed
+// events the member never saw, which the group hands out again after
+// AckWait.
 type GroupMember struct {
 	Name    string // unique in the record: the node and a number
 	Unknown []time.Time
@@ -107,7 +107,7 @@ func CheckGroup(h GroupHistory, margin time.Duration) GroupVerdict {
 			ds := byOffset[off]
 			slices.SortStableFunc(ds, func(a, b GroupDelivery) int { return a.At.Compare(b.At) })
 			v.overlap(g, ds, margin)
-			v.counts(g, ds, margin)
+			v.counts(g, ds, h.End, margin)
 			v.afterAck(g, ds, margin)
 		}
 		v.lost(h, g, byOffset, margin)
@@ -160,7 +160,10 @@ func (v *GroupVerdict) overlap(g GroupRecord, ds []GroupDelivery, margin time.Du
 // counts checks that an offset's Deliveries go up by one, allowing a gap
 // only where Nexts of unknown outcome may have taken the missing
 // hand-outs.
-func (v *GroupVerdict) counts(g GroupRecord, ds []GroupDelivery, margin time.Duration) {
+//
+// Nexts cut off at end (zero: none) by the workload's close explain no
+// gap: no hand-out was seen after them.
+func (v *GroupVerdict) counts(g GroupRecord, ds []GroupDelivery, end time.Time, margin time.Duration) {
 	prev := 0
 	var due time.Time // when the previous delivery's hold ended (zero: none)
 	for _, d := range ds {
@@ -172,7 +175,7 @@ func (v *GroupVerdict) counts(g GroupRecord, ds []GroupDelivery, margin time.Dur
 		case d.Deliveries > prev+1:
 			gap := d.Deliveries - prev - 1
 			v.Hidden += gap
-			if n := hiddenChain(g, due, margin, time.Time{}, d.At); n < gap {
+			if n := hiddenChain(g, due, margin, end, d.At); n < gap {
 				v.Count.add("%s/%s: offset %d delivery %d to %s after delivery %d, and %d Nexts of unknown outcome that could take the hand-outs between", g.Topic, g.Group, d.Offset, d.Deliveries, d.Member, prev, n)
 			}
 		}
