@@ -62,8 +62,10 @@
 // # Cost
 //
 // A Publish is one command to the voters' leader and one entry of the
-// log (the leader appends the entries that arrive together in one
-// round to the followers). A plain subscription reads up to 256 events a
+// log; the Publishes that meet on a Stream (one request in flight, the
+// others waiting for it) go together in the next request, as one entry,
+// and the leader appends the entries that arrive together in one round
+// to the followers. A plain subscription reads up to 256 events a
 // round from a member's table, the leader's first, and waits there for
 // new ones with a held read of up to two seconds, so a subscriber costs
 // no entries. A group member costs an entry per round, which takes one
