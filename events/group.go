@@ -104,6 +104,12 @@ func (sub *Subscription) nextInGroup(ctx context.Context) (Event, error) {
 			AckWait: m.ackWait, MaxDeliveries: m.maxDeliveries, From: m.from, Request: m.req}
 		res, err := sub.s.svc.DoEvents(ctx, []eventlog.Cmd{fetch})
 		m.unanswered = err != nil
+		if err == nil && time.Since(m.asked) >= m.ackWait {
+			// An answer this late may come after what the fetch was
+			// handed the first time went out again (sent again, it
+			// found nothing still out with this member): missed.
+			m.skipped.Add(1)
+		}
 		switch {
 		case sub.ctx.Err() != nil:
 			return Event{}, ErrClosed
@@ -148,11 +154,14 @@ func (m *member) fromTaken() (eventlog.Event, bool) {
 	return eventlog.Event{}, false
 }
 
-// Skipped counts the events this group subscription took from its group
-// and skipped because their AckWait had passed before Next reached them
-// (a fetch that took that long, or a Prefetch batch handled too slowly):
-// the group hands each out again, and the skipped hand-out counts
-// toward MaxDeliveries. 0 for a subscription that is not a group's.
+// Skipped counts the hand-outs this group subscription missed: events it
+// took from its group and skipped because their AckWait had passed
+// before Next reached them (a fetch that took that long, or a Prefetch
+// batch handled too slowly), and fetches answered AckWait or more after
+// they were first asked, whose hand-outs may have gone out again before
+// the answer came. The group hands such events out again, and each
+// missed hand-out counts toward MaxDeliveries. 0 for a subscription that
+// is not a group's.
 func (sub *Subscription) Skipped() int {
 	if sub.m == nil {
 		return 0

@@ -126,19 +126,17 @@ func (w *GroupWorkload) start(n *cluster.Node) error {
 func (w *GroupWorkload) consume(ctx context.Context, m *groupMember, i int, sub *events.Subscription, rng *rand.Rand) {
 	defer sub.Close()
 	for ctx.Err() == nil {
-		skipped := sub.Skipped()
+		skipped, asked := sub.Skipped(), time.Now()
 		e, err := sub.Next(ctx)
-		if err == nil && sub.Skipped() > skipped {
-			// This Next skipped events whose AckWait passed before it
-			// reached them: hand-outs no member saw.
+		if err != nil || sub.Skipped() > skipped {
+			// This Next failed, or skipped hand-outs whose AckWait
+			// passed before it reached them: hand-outs no member saw.
 			w.mu.Lock()
-			w.rec.Members[i].Unknown = append(w.rec.Members[i].Unknown, time.Now())
+			m := &w.rec.Members[i]
+			m.Unknown, m.Asked = append(m.Unknown, time.Now()), append(m.Asked, asked)
 			w.mu.Unlock()
 		}
 		if err != nil {
-			w.mu.Lock()
-			w.rec.Members[i].Unknown = append(w.rec.Members[i].Unknown, time.Now())
-			w.mu.Unlock()
 			if errors.Is(err, events.ErrClosed) {
 				return
 			}
@@ -247,7 +245,7 @@ func (w *GroupWorkload) History() check.GroupHistory {
 	rec.Deliveries = append([]check.GroupDelivery(nil), w.rec.Deliveries...)
 	rec.Members = nil
 	for _, m := range w.rec.Members {
-		m.Unknown = append([]time.Time(nil), m.Unknown...)
+		m.Unknown, m.Asked = append([]time.Time(nil), m.Unknown...), append([]time.Time(nil), m.Asked...)
 		rec.Members = append(rec.Members, m)
 	}
 	end := w.end

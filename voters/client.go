@@ -108,19 +108,26 @@ func (s *Service) suspectedLocked(name string) bool {
 const suspectFor = time.Second
 
 // tryContext bounds one try to a third of what is left of ctx (at least
-// minTry): a leader that crashed may not refuse a connection, and gossip
-// names it until its failure is detected, so a try that waited for all
-// of ctx could leave no time to find the new leader.
+// minTry), or to maxTry if ctx has no deadline: a leader that crashed or
+// was cut off may not refuse a connection, and gossip names it until its
+// failure is detected, so a try that waited for all of ctx could leave
+// no time to find the new leader, or, without a deadline, wait for ever
+// (a consumer group's fetch did, for the rest of a chaos run, while the
+// events handed out for it went out again).
 func tryContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	d, ok := ctx.Deadline()
 	if !ok {
-		return ctx, func() {}
+		return context.WithTimeout(ctx, maxTry)
 	}
 	return context.WithTimeout(ctx, max(time.Until(d)/3, minTry))
 }
 
-// minTry is the least time a try waits for its answer.
-const minTry = 20 * time.Millisecond
+// minTry is the least time a try waits for its answer; maxTry the most
+// when its caller gave no deadline.
+const (
+	minTry = 20 * time.Millisecond
+	maxTry = 3 * time.Second
+)
 
 // try sends req to target once. next names the leader target pointed
 // to, if it is not the leader.

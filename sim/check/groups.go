@@ -36,10 +36,13 @@ type GroupDelivery struct {
 // cut off by its stop, or skipped events whose AckWait passed before it
 // reached them (events.Subscription.Skipped): each may have been handed
 // events the member never saw, which the group hands out again after
-// AckWait.
+// AckWait. Asked, where set, has when each of those Nexts was called
+// (Asked[i] for Unknown[i]; a missing or zero one: long before): a
+// hand-out hidden in it was applied no sooner.
 type GroupMember struct {
 	Name    string // unique in the record: the node and a number
 	Unknown []time.Time
+	Asked   []time.Time
 }
 
 // GroupRecord is what the members of one consumer group of a topic
@@ -107,7 +110,7 @@ func CheckGroup(h GroupHistory, margin time.Duration) GroupVerdict {
 			ds := byOffset[off]
 			slices.SortStableFunc(ds, func(a, b GroupDelivery) int { return a.At.Compare(b.At) })
 			v.overlap(g, ds, margin)
-			v.counts(g, ds, h.End, margin)
+			v.counts(g, ds, margin)
 			v.afterAck(g, ds, margin)
 		}
 		v.lost(h, g, byOffset, margin)
@@ -160,10 +163,7 @@ func (v *GroupVerdict) overlap(g GroupRecord, ds []GroupDelivery, margin time.Du
 // counts checks that an offset's Deliveries go up by one, allowing a gap
 // only where Nexts of unknown outcome may have taken the missing
 // hand-outs.
-//
-// Nexts cut off at end (zero: none) by the workload's close explain no
-// gap: no hand-out was seen after them.
-func (v *GroupVerdict) counts(g GroupRecord, ds []GroupDelivery, end time.Time, margin time.Duration) {
+func (v *GroupVerdict) counts(g GroupRecord, ds []GroupDelivery, margin time.Duration) {
 	prev := 0
 	var due time.Time // when the previous delivery's hold ended (zero: none)
 	for _, d := range ds {
@@ -175,7 +175,7 @@ func (v *GroupVerdict) counts(g GroupRecord, ds []GroupDelivery, end time.Time, 
 		case d.Deliveries > prev+1:
 			gap := d.Deliveries - prev - 1
 			v.Hidden += gap
-			if n := hiddenChain(g, due, margin, end, d.At); n < gap {
+			if n := hiddenChain(g, due, margin, time.Time{}, d.At); n < gap {
 				v.Count.add("%s/%s: offset %d delivery %d to %s after delivery %d, and %d Nexts of unknown outcome that could take the hand-outs between", g.Topic, g.Group, d.Offset, d.Deliveries, d.Member, prev, n)
 			}
 		}
@@ -198,26 +198,35 @@ const lateApply = 2 * time.Second
 // after its Next ended; and, if next is set (the next hand-out seen),
 // each over by then.
 func hiddenChain(g GroupRecord, due time.Time, margin time.Duration, cutoff, next time.Time) int {
-	var ends []time.Time
+	type window struct{ from, to time.Time } // when a Next's hidden hand-out could be applied
+	var ws []window
 	for _, m := range g.Members {
-		for _, t := range m.Unknown {
+		for i, t := range m.Unknown {
 			if cutoff.IsZero() || t.Before(cutoff) {
-				ends = append(ends, t)
+				w := window{to: t.Add(lateApply)}
+				if i < len(m.Asked) {
+					w.from = m.Asked[i]
+				}
+				ws = append(ws, w)
 			}
 		}
 	}
-	slices.SortFunc(ends, time.Time.Compare)
+	slices.SortFunc(ws, func(a, b window) int { return a.to.Compare(b.to) })
 	free := due.Add(-margin) // the earliest the next hidden hand-out could be applied
 	n := 0
-	for _, t := range ends {
-		if t.Add(lateApply).Before(free) {
+	for _, w := range ws {
+		at := free
+		if w.from.After(at) {
+			at = w.from
+		}
+		if at.After(w.to) {
 			continue // its fetch was applied, if at all, while the offset was out
 		}
-		if !next.IsZero() && free.Add(g.AckWait).After(next.Add(margin)) {
-			break
+		if !next.IsZero() && at.Add(g.AckWait).After(next.Add(margin)) {
+			continue
 		}
 		n++
-		free = free.Add(g.AckWait)
+		free = at.Add(g.AckWait)
 	}
 	return n
 }

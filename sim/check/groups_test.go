@@ -68,6 +68,20 @@ func TestCheckGroup(t *testing.T) {
 			h.Groups[0].MaxDeliveries = 4                          // and delivery 4 is the last
 			h.Groups[0].Members[0].Unknown = []time.Time{at(1000)} // its fetch may have been applied up to lateApply later
 		}, ""},
+		{"a gap taken by a Next asked before the offset was free, cut off at the end", func(h *GroupHistory) {
+			h.Groups[0].Deliveries[5].At = at(2700)
+			h.Groups[0].Deliveries[5].Deliveries = 4
+			h.Groups[0].MaxDeliveries = 4
+			h.Groups[0].Members[0].Unknown = []time.Time{at(20000)}
+			h.Groups[0].Members[0].Asked = []time.Time{at(1000)}
+		}, ""},
+		{"a gap no Next asked in time could take", func(h *GroupHistory) {
+			h.Groups[0].Deliveries[5].At = at(2700)
+			h.Groups[0].Deliveries[5].Deliveries = 4
+			h.Groups[0].MaxDeliveries = 4
+			h.Groups[0].Members[0].Unknown = []time.Time{at(20000)}
+			h.Groups[0].Members[0].Asked = []time.Time{at(2000)} // free at 1610, but asked at 2000: over at 3000 at the soonest
+		}, "Count: t/g: offset 3 delivery 4 to m2 after delivery 2, and 0 Nexts of unknown outcome"},
 		{"exhausted by a Next of unknown outcome", func(h *GroupHistory) {
 			h.Groups[0].Deliveries = h.Groups[0].Deliveries[:5] // offset 3 last handed to m1, delivery 2, at 610
 			h.Groups[0].Members[1].Unknown = []time.Time{at(1700)}
