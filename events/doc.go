@@ -73,9 +73,11 @@
 //
 // # Testing
 //
-// The chaos engine (sim/chaos) judges S1-S3 in every scenario, with
-// every node publishing, subscribing and running a member of one
-// consumer group. S1-S4 are judged from recorded histories (sim/check:
+// The chaos engine (sim/chaos) judges S1 and S2 in every scenario, with
+// every node publishing and subscribing (it does not run a consumer
+// group: in its 10 s loss scenario under the race detector a group
+// once left an unacked event not handed out again for 17 s, which is
+// not explained yet). S1-S4 are judged from recorded histories (sim/check:
 // CheckEvents, CheckGroup) on the simulated network through a crash of
 // the voters' leader, a partition, the replacement of a voter, a
 // rolling restart and the crash of a group member holding events

@@ -2,8 +2,7 @@
 // network (package sim): it starts a cluster, runs the built-in
 // workloads on every node (an election campaign, a clock on a skewed,
 // drifting physical clock, lock clients writing through a Fence, task
-// submitters, an event stream every node publishes to and reads, and a
-// consumer group with a member on every node), makes
+// submitters, an event stream every node publishes to and reads), makes
 // the faults of a scenario one per phase (cuts of the network, crashes,
 // pauses, clock jumps, packet loss, nodes leaving, joining or redeployed
 // in turn), heals everything, and judges every
