@@ -178,18 +178,8 @@ func (g *group) forget(from, first uint64) {
 	if i, _ := slices.BinarySearch(g.redo, first); i > 0 {
 		g.redo = slices.Clone(g.redo[i:])
 	}
-	if first-from <= uint64(len(g.pending)) {
-		for off := from; off < first; off++ {
-			g.unpend(off)
-		}
-	} else {
-		for off := range g.pending {
-			if off < first {
-				g.unpend(off)
-			}
-		}
-	}
-	forgetBelow(g.deliveries, from, first)
+	forgetBelow(g.pending, from, first, g.unpend)
+	forgetBelow(g.deliveries, from, first, func(off uint64) { delete(g.deliveries, off) })
 }
 
 // newGroup returns a group that starts at next.
@@ -197,19 +187,19 @@ func newGroup(next uint64, maxDeliveries int) *group {
 	return &group{next: next, maxDeliveries: maxDeliveries, pending: map[uint64]*delivery{}, deliveries: map[uint64]int{}, requests: map[request]int{}}
 }
 
-// forgetBelow deletes the keys of m from from to first-1 (m holds none
-// below from): one by one when they are fewer than m's keys, so that
-// dropping an event per publish costs little, else by a walk of m.
-func forgetBelow[V any](m map[uint64]V, from, first uint64) {
+// forgetBelow calls del for the keys of m from from to first-1 (m holds
+// none below from): one by one when they are fewer than m's keys, so
+// that dropping an event per publish costs little, else by a walk of m.
+func forgetBelow[V any](m map[uint64]V, from, first uint64, del func(uint64)) {
 	if first-from <= uint64(len(m)) {
 		for off := from; off < first; off++ {
-			delete(m, off)
+			del(off)
 		}
 		return
 	}
 	for off := range m {
 		if off < first {
-			delete(m, off)
+			del(off)
 		}
 	}
 }
