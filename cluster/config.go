@@ -115,6 +115,18 @@ type Config struct {
 	// has as many voters as it has members, less one when that is even.
 	// Every node of a cluster should use the same value.
 	Voters int
+	// DataDir, when set, is a directory (created if need be) where the
+	// node keeps its part of the voters' state (package voters: the
+	// Raft log and snapshots of its member, which hold the lease table
+	// and the event log), so that a restart of every node at once keeps
+	// locks' fencing tokens and the event streams. "" = memory only:
+	// the state survives while a majority of the voters runs (rolling
+	// restarts included), not a restart of them all. Give each node a
+	// directory of its own, never two running nodes the same one, and
+	// never put back an older copy (a backup) of one: a member that goes
+	// back in its log can break the agreement. See package voters for
+	// what each mode survives.
+	DataDir string
 	// Network carries the node's traffic. nil = real UDP and TCP sockets.
 	Network Network
 	// Logger receives the node's logs, serf's and memberlist's included.

@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -125,5 +126,27 @@ func TestParseProfile(t *testing.T) {
 	}
 	if _, err := ParseProfile("fast"); err == nil {
 		t.Error("ParseProfile(fast) = nil error, want one")
+	}
+}
+
+func TestNewDataDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a", "b")
+	n, err := New(Config{Name: "a", BindAddr: "127.0.0.1:0", Profile: Local, DataDir: dir})
+	if err != nil {
+		t.Fatalf("New with a DataDir to create: %v", err)
+	}
+	if n.DataDir() != dir {
+		t.Errorf("DataDir() = %q, want %q", n.DataDir(), dir)
+	}
+	n.Close()
+	if ents, err := os.ReadDir(dir); err != nil || len(ents) != 0 {
+		t.Errorf("DataDir after New: %v, %v; want an empty directory", ents, err)
+	}
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Config{Name: "b", BindAddr: "127.0.0.1:0", Profile: Local, DataDir: file}); err == nil || !strings.Contains(err.Error(), "DataDir") {
+		t.Fatalf("New with a DataDir that is a file = %v, want an error naming DataDir", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -118,6 +119,9 @@ func New(cfg Config) (*Node, error) {
 	if err := validateName(cfg.Name); err != nil {
 		return nil, err
 	}
+	if err := prepareDataDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
 	ln, pc, err := listenPair(cfg.Network, cfg.BindAddr)
 	if err != nil {
 		return nil, errtext.Errorf("cluster: ", "cluster: config: BindAddr %q: listen: %w", cfg.BindAddr, err)
@@ -228,6 +232,28 @@ func (n *Node) Name() string { return n.name }
 // Profile returns the node's timing profile; other packages derive their
 // default timeouts and leases from it.
 func (n *Node) Profile() Profile { return n.cfg.Profile }
+
+// prepareDataDir creates dir if need be and checks that a file can be
+// written in it, so that a node whose durable state could not be kept
+// fails to start rather than run from memory unnoticed.
+func prepareDataDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("cluster: config: DataDir: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".probe-*")
+	if err != nil {
+		return fmt.Errorf("cluster: config: DataDir %s is not writable: %w", dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// DataDir returns Config.DataDir: where the node keeps its durable
+// state ("" for none).
+func (n *Node) DataDir() string { return n.cfg.DataDir }
 
 // Addr returns the advertised gossip address, usable as a seed by others.
 func (n *Node) Addr() string { return n.addr }

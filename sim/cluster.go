@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -28,6 +29,10 @@ type Options struct {
 	Profile cluster.Profile
 	// Logger receives the nodes' logs; nil = discard.
 	Logger *slog.Logger
+	// DataDir, when set, gives each node the directory DataDir/<name>
+	// as its cluster.Config.DataDir, kept across its crashes and
+	// restarts (a process restarted on the same disk). "" = memory only.
+	DataDir string
 }
 
 // Cluster is a whole gossipsync cluster on one in-memory Net. Node i is
@@ -113,6 +118,7 @@ func (c *Cluster) startNode(name string) (*cluster.Node, error) {
 		Network:   c.net.Host(ip),
 		Logger:    c.opt.Logger,
 		Clock:     c.physClock(name),
+		DataDir:   c.dataDir(name),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sim: start %s: %w", name, err)
@@ -121,6 +127,14 @@ func (c *Cluster) startNode(name string) (*cluster.Node, error) {
 	c.nodes[name] = n
 	c.mu.Unlock()
 	return n, nil
+}
+
+// dataDir returns node name's DataDir ("" for none).
+func (c *Cluster) dataDir(name string) string {
+	if c.opt.DataDir == "" {
+		return ""
+	}
+	return filepath.Join(c.opt.DataDir, name)
 }
 
 // Net returns the simulated network, for finer faults (one-way blocks,

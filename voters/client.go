@@ -269,9 +269,14 @@ func (s *Service) handOver(ctx context.Context) {
 	if m == nil {
 		return
 	}
+	removed := false // confirmed: the member's DataDir state is of no more use
 	for ctx.Err() == nil {
 		st, err := m.g.Status()
-		if err != nil || roleOf(m, st) == "" {
+		if err == nil && roleOf(m, st) == "" {
+			removed = true
+			break
+		}
+		if err != nil {
 			break
 		}
 		if st.State == raft.StateLeader {
@@ -285,6 +290,7 @@ func (s *Service) handOver(ctx context.Context) {
 		} else if lead := s.nameOf(st.Leader); lead != "" {
 			var resp doResp
 			if err := s.node.Call(ctx, lead, methodLeave, leaveReq{Group: m.group, ID: m.id}, &resp); err == nil && !resp.NotLeader {
+				removed = true
 				break
 			}
 		}
@@ -295,7 +301,9 @@ func (s *Service) handOver(ctx context.Context) {
 		}
 		t.Stop()
 	}
-	s.dropMember(m, "leaving the cluster")
+	// The last voter, or one whose removal was not confirmed, keeps its
+	// state in the DataDir: a restart on it goes on as that member.
+	s.leaveMember(m, "leaving the cluster", removed)
 }
 
 // successor picks the caught-up voter to hand leadership to.

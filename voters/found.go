@@ -22,6 +22,7 @@ import (
 // the node, whether a service runs or not.
 type memory struct {
 	node     *cluster.Node
+	store    *store      // the node's DataDir, nil for none
 	sawGroup atomic.Bool // a group that had a leader was seen
 
 	mu       sync.Mutex
@@ -36,7 +37,14 @@ type memoryKey struct{}
 // methodFounding from its first use on.
 func nodeMemory(n *cluster.Node) *memory {
 	v, _ := n.Shared(memoryKey{}, func() any { // never released
-		m := &memory{node: n}
+		st, err := openStore(n.DataDir())
+		if err != nil {
+			// cluster.New made the directory and wrote in it: this is
+			// rare, and the node goes on in memory only.
+			n.Logger().Error("voters: DataDir unusable: the voter state stays in memory", "err", err)
+		}
+		m := &memory{node: n, store: st}
+		m.sawGroup.Store(st.sawGroup())
 		cluster.HandleFunc(n, methodFounding, m.serveFounding)
 		return m
 	}, nil)
@@ -45,9 +53,14 @@ func nodeMemory(n *cluster.Node) *memory {
 
 // saw records that a group was seen, if seen, and reports whether one
 // ever was.
+//
+// With a DataDir, the first sighting is written there (store.markSeen),
+// so that the node remembers it across restarts.
 func (m *memory) saw(seen bool) bool {
-	if seen {
-		m.sawGroup.Store(true)
+	if seen && !m.sawGroup.Swap(true) {
+		if err := m.store.markSeen(); err != nil {
+			m.node.Logger().Error("voters: the sight of a group not written to the DataDir", "err", err)
+		}
 	}
 	return m.sawGroup.Load()
 }

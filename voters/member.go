@@ -106,10 +106,27 @@ func (m *member) noteRemoved(cfg []uint64, v view) {
 // startMember starts this incarnation's member of group: the group's
 // first voter when voters is set, else an empty member that a leader
 // is adding.
+// With a DataDir, the member is named in the node's store first, and
+// keeps its Raft state there. s.mu is held.
 func (s *Service) startMember(group uint64, voters []uint64) (*member, error) {
+	dir := ""
+	if st := s.mem.store; st != nil {
+		var err error
+		if dir, err = st.setMember(group, s.rid); err != nil {
+			return nil, err
+		}
+	}
+	return s.runMember(group, voters, dir)
+}
+
+// runMember starts member s.rid of group, with its Raft state in dir
+// ("" for memory): the group's first voters when voters is set, else a
+// member that a leader is adding, or one that dir holds.
+func (s *Service) runMember(group uint64, voters []uint64, dir string) (*member, error) {
 	t, ev, seen := leases.New(), eventlog.New(eventRetention), &stampSeen{}
 	g, err := raftgroup.Start(raftgroup.Config{
 		ID:           s.rid,
+		Dir:          dir,
 		Voters:       voters,
 		Transport:    groupTransport{s: s, group: group},
 		StateMachine: machine{t, ev, s.node.Clock(), seen},
@@ -206,7 +223,19 @@ func (s *Service) found(voters []uint64) {
 // dropMember stops the member and takes a new Raft ID: the old one may
 // have voted and must never be used again (a removed ID cannot come
 // back).
-func (s *Service) dropMember(m *member, why string) {
+//
+// With a DataDir, the member is forgotten there too (see leaveMember).
+func (s *Service) dropMember(m *member, why string) { s.leaveMember(m, why, true) }
+
+// leaveMember stops member m and takes a new Raft ID. forget removes
+// m's state from the node's DataDir: every caller but a hand-over whose
+// removal was not confirmed forgets, as m left the configuration (or
+// never was in one that granted anything: a group never founded, one
+// that dissolves into an older one, a member that stopped on an error
+// and whose ID the autopilot removes once the new one shows). A member
+// still in the configuration keeps its state, so that the process that
+// starts next on the DataDir goes on as it.
+func (s *Service) leaveMember(m *member, why string, forget bool) {
 	s.mu.Lock()
 	if s.m != m {
 		s.mu.Unlock()
@@ -217,6 +246,11 @@ func (s *Service) dropMember(m *member, why string) {
 	s.mu.Unlock()
 	s.log.Info("left the voter group", "group", strconv.FormatUint(m.group, 16), "why", why)
 	m.g.Close()
+	if forget {
+		if err := s.mem.store.clearMember(m.id); err != nil {
+			s.log.Warn("left member not cleared from the data dir", "err", err)
+		}
+	}
 	s.setIDTag()
 	s.setRole("")
 }

@@ -113,6 +113,7 @@ func start(n *cluster.Node) *Service {
 	cluster.HandleFunc(n, methodDo, s.serveDo)
 	cluster.HandleFunc(n, methodLeave, s.serveLeave)
 	cluster.HandleFunc(n, methodRead, s.serveRead)
+	s.restore()
 	s.mem.attach(s)
 	s.unhook = n.BeforeLeave(s.handOver)
 	s.wg.Add(2)
@@ -137,8 +138,9 @@ func (s *Service) close() {
 	// round (about a second on LAN), which would hold up Close.
 	s.closing = true
 	s.mu.Unlock()
+	var departed uint64
 	if !s.nodeDown() {
-		s.depart()
+		departed = s.depart()
 	}
 	for _, m := range []string{methodRaft, methodDo, methodLeave, methodRead} {
 		s.node.Handle(m, nil)
@@ -146,6 +148,13 @@ func (s *Service) close() {
 	s.mem.attach(nil) // the node still answers founders, from its memory
 	s.stop()
 	s.wg.Wait()
+	if departed != 0 {
+		// Removed from the configuration: its DataDir state is of no use.
+		// One that did not depart keeps it, to go on from.
+		if err := s.mem.store.clearMember(departed); err != nil {
+			s.log.Warn("departed member not cleared from the data dir", "err", err)
+		}
+	}
 }
 
 // nodeDown reports whether the node closed (a crash, Leave or Close):
@@ -169,18 +178,19 @@ const departTimeout = 500 * time.Millisecond
 // on a member that is gone (else it would be a voter for good: its node
 // is alive and keeps gossiping the service's tags, so the autopilot
 // would never find it missing). Leaders remember removed IDs while gossip
-// names them, so the stale tags do not bring it back.
-func (s *Service) depart() {
+// names them, so the stale tags do not bring it back. It returns the
+// member's ID once the leader answered that it removed it (0 if not).
+func (s *Service) depart() uint64 {
 	s.yieldLeadership()
 	s.mu.Lock()
 	m := s.m
 	s.mu.Unlock()
 	if m == nil {
-		return
+		return 0
 	}
 	st, err := m.g.Status()
 	if err != nil || st.State == raft.StateLeader {
-		return // the last voter, or a leader nobody could take over from
+		return 0 // the last voter, or a leader nobody could take over from
 	}
 	// A voter of a new group may not have applied its configuration,
 	// nor heard from the leader it voted for, nor even stepped a message:
@@ -203,11 +213,12 @@ func (s *Service) depart() {
 		var resp doResp
 		err := s.node.Call(ctx, lead, methodLeave, leaveReq{Group: m.group, ID: m.id}, &resp)
 		if err == nil && !resp.NotLeader {
-			return
+			return m.id
 		}
 		s.log.Debug("removal not asked for at close", "leader", lead, "err", err, "not-leader", resp.NotLeader)
 		lead = resp.Leader
 	}
+	return 0
 }
 
 // yieldTimeout bounds yieldLeadership: about an election timeout.

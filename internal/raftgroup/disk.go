@@ -12,6 +12,8 @@ import (
 
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/gossipsync/gossipsync/internal/atomicfile"
 )
 
 // Durable storage (Config.Dir). A member with a Dir keeps there what
@@ -285,7 +287,7 @@ func (d *disk) saveSnapshot(snap *raftpb.Snapshot, hs *raftpb.HardState, ents []
 	}
 	d.wal.Close()
 	d.wal = f
-	if err := syncDir(d.dir); err != nil {
+	if err := atomicfile.SyncDir(d.dir); err != nil {
 		return fmt.Errorf("%w: %v", errAfterSwap, err)
 	}
 	return nil
@@ -336,42 +338,6 @@ func raiseSeq(dir string) (uint64, error) {
 	return floor, nil
 }
 
-// writeAtomic replaces dir/name with data: a temporary file, fsynced,
-// renamed over it, and the directory fsynced.
-func writeAtomic(dir, name string, data []byte) error {
-	tmp := filepath.Join(dir, name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("raftgroup: write %s: %w", name, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err == nil {
-		err = syncDir(dir)
-	}
-	if err != nil {
-		return fmt.Errorf("raftgroup: write %s: %w", name, err)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
 // close closes the wal; a nil disk (no Dir) has nothing to close.
 func (d *disk) close() error {
 	if d == nil {
@@ -387,4 +353,12 @@ func allZero(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// writeAtomic is atomicfile.Write, its errors this package's.
+func writeAtomic(dir, name string, data []byte) error {
+	if err := atomicfile.Write(dir, name, data); err != nil {
+		return fmt.Errorf("raftgroup: %w", err)
+	}
+	return nil
 }

@@ -1,0 +1,80 @@
+package voters
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/gossipsync/gossipsync/internal/raftgroup"
+)
+
+// restore starts the member the node's DataDir names, if any, under its
+// Raft ID: the process goes on as the member it was (see store). A
+// directory that does not open is set aside, and the node goes on under
+// a new ID as one without a DataDir would. It runs in start, before the
+// node gossips its ID.
+func (s *Service) restore() {
+	st := s.mem.store
+	sm, ok, err := st.member()
+	if err != nil {
+		s.log.Error("voter member in the DataDir not read: starting afresh", "err", err)
+		if err := st.clearMember(sm.id); err != nil {
+			s.log.Error("voter member in the DataDir not cleared", "err", err)
+		}
+		return
+	}
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	s.rid = sm.id
+	m, err := s.runMember(sm.group, nil, st.raftDir(sm.id))
+	if err != nil {
+		s.rid = newID()
+		s.mu.Unlock()
+		s.log.Error("voter member in the DataDir not restored: set aside, starting afresh", "id", strconv.FormatUint(sm.id, 16), "err", err)
+		if err := st.setAside(sm.id); err != nil {
+			s.log.Error("voter member in the DataDir not set aside", "err", err)
+		}
+		return
+	}
+	s.m = m
+	s.mu.Unlock()
+	s.log.Info("voter member restored from the DataDir", "group", strconv.FormatUint(sm.group, 16), "id", strconv.FormatUint(sm.id, 16))
+	rs, err := waitReplayed(m.g)
+	if err != nil || rs.Term <= 1 {
+		return // a group that never had an election: the loop sees to it
+	}
+	// Its group had elections: it gossips its role (from the
+	// configuration it applied) with its ID, in the same update. A
+	// leader that removed it while it was down then never adds its ID
+	// back (plan skips a node that gossips a role in the group but is not
+	// in the configuration), and the member, cut off, rejoins under a
+	// new ID (step).
+	s.mem.saw(true)
+	s.mu.Lock()
+	if s.m == m {
+		m.led = true
+		s.role = roleOf(m, rs)
+		s.tags[tagRole] = s.role
+	}
+	s.mu.Unlock()
+}
+
+// replayWait bounds waitReplayed: replaying a directory's entries
+// takes milliseconds; a member slower than this gossips its role later,
+// from the loop.
+const replayWait = time.Second
+
+// waitReplayed waits until g applied what its directory held as
+// committed (a restarted member learns its configuration by applying
+// it again), at most replayWait, and returns its status.
+func waitReplayed(g *raftgroup.Group) (raftgroup.Status, error) {
+	st, err := g.Status()
+	want := st.Commit
+	deadline := time.Now().Add(replayWait)
+	for err == nil && st.Applied < want && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+		st, err = g.Status()
+	}
+	return st, err
+}
