@@ -1,8 +1,10 @@
 package voters_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"testing/synctest"
@@ -136,4 +138,70 @@ func TestDataDirOneRestart(t *testing.T) {
 			})
 		})
 	}
+}
+
+// Two voters that were removed while they were down keep, in their
+// DataDirs, an old configuration that counts them and a log without
+// their removal. Restarted beside one member of the current
+// configuration, with the others down, they are a majority of their old
+// configuration, but never elect a leader nor grant anything: the
+// current member's log is newer, so it refuses them its vote (Raft's
+// election restriction), and it cannot win without another current
+// member. Once one comes back the group goes on, with the lease held
+// before still held, and the two rejoin under new IDs.
+func TestDataDirStaleVotersCannotDecide(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, _ := newDirEnv(t, 5, 14)
+		e.waitWhole(20*time.Second, 5)
+		lead := e.leader()
+		var stale, rest []string
+		for _, name := range e.c.Names() {
+			if name != lead && len(stale) < 2 {
+				stale = append(stale, name)
+			} else {
+				rest = append(rest, name)
+			}
+		}
+		old := map[string]uint64{}
+		for _, name := range stale {
+			old[name] = e.s(name).State().ID
+			e.crash(name)
+		}
+		e.waitWhole(30*time.Second, 3) // the two were removed
+		group := e.leaderState().Group
+		held := do(t, e.s(rest[0]), 5*time.Second, claim("held", leases.Holder{Node: rest[0]}, time.Minute))
+		if !held.OK {
+			t.Fatalf("claim: %+v", held)
+		}
+		for _, name := range rest {
+			e.crash(name)
+		}
+		time.Sleep(5 * time.Second)
+		for _, name := range append(slices.Clone(stale), rest[0]) {
+			e.restart(name)
+		}
+		time.Sleep(15 * time.Second)
+		for name, s := range e.live() {
+			if s.State().Leader {
+				t.Fatalf("%s leads with only %v and %s up", name, stale, rest[0])
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		_, err := e.s(stale[0]).Do(ctx, []leases.Cmd{claim("new", leases.Holder{Node: stale[0]}, time.Second)})
+		cancel()
+		if err == nil {
+			t.Fatal("a claim was granted with no majority of the current configuration up")
+		}
+		e.restart(rest[1])
+		e.restart(rest[2])
+		e.waitWhole(60*time.Second, 5)
+		for _, name := range stale {
+			if st := e.s(name).State(); st.ID == old[name] || st.Group != group {
+				t.Errorf("%s: member %x of group %x; want a new ID (was %x) in group %x", name, st.ID, st.Group, old[name], group)
+			}
+		}
+		if r := do(t, e.s(stale[1]), 5*time.Second, claim("held", leases.Holder{Node: stale[1]}, time.Second)); r.OK {
+			t.Errorf("the lease held across the restart was granted again: %+v", r)
+		}
+	})
 }

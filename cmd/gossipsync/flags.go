@@ -74,6 +74,11 @@ nothing, they subscribe again at Latest), so a reader held back by a
 fault skips events and breaks S1 and S2: the report shows the
 violations and the exit status is 1. It proves the checkers can fail.
 
+-disk gives every node a DataDir (cluster.Config.DataDir) in a
+temporary directory, removed at the end: a node restarted by a crash,
+a rollout or the outage scenario goes on as the voter member it was,
+from its directory, instead of joining again under a new Raft ID.
+
 -html writes one self-contained page with the run on a time axis: the
 faults as bands, the election leases, the voter configuration, the lock
 holds, each node's clock error with its uncertainty, each node's
@@ -116,6 +121,7 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 	fs.DurationVar(&clocks.Skew, "skew", 5*time.Second, "physical clocks are off by up to ± this (0 = none; default: the scenario's, 1h for skew)")
 	fs.Float64Var(&clocks.Drift, "drift", 200, fmt.Sprintf("physical clocks run fast or slow by up to ± this many ppm, whole ppm, at most %d (0 = none; default: the scenario's, 1000 for skew, 40000 for drift; past 1000 the cluster clocks are told, and past about 50000 the leases' bound is left)", chaos.MaxDrift))
 	fs.BoolVar(&cfg.opts.Unsafe, "unsafe", false, "run the lock workload without quorum (lockmgr.Quorum(false)) and the event readers without keeping their place: expect L1-L3, S1 and S2 violations and exit status 1")
+	fs.BoolVar(&cfg.opts.Disk, "disk", false, "give every node a DataDir (in a temporary directory, removed at the end): a restarted node goes on as the voter member it was")
 	fs.StringVar(&cfg.JSON, "json", "", "also write the report as JSON to this `file`")
 	fs.StringVar(&cfg.HTML, "html", "", "also write a timeline of the run as an HTML page to this `file`")
 	verbose := fs.Bool("v", false, "print the nodes' debug logs to stderr")

@@ -1,6 +1,6 @@
 // Command gossipsync is the command line of gossipsync.
 //
-//	gossipsync sim [-scenario all] [-nodes 5] [-duration 30s] [-seed 1] [-skew 5s] [-drift 200] [-unsafe] [-json file] [-html file] [-v]
+//	gossipsync sim [-scenario all] [-nodes 5] [-duration 30s] [-seed 1] [-skew 5s] [-drift 200] [-unsafe] [-disk] [-json file] [-html file] [-v]
 //	gossipsync sim -list
 //
 // runs a seeded chaos simulation of a cluster on an in-memory network: on

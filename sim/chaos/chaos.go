@@ -54,7 +54,12 @@ type Options struct {
 	Seed     int64         // of the fault schedule, the network, the clocks and the key
 	Clocks   *Clocks       // the nodes' physical clocks; nil = the scenario's
 	Unsafe   bool          // the lock workload runs without quorum (L1-L3 break) and the event readers do not keep their place (S1, S2 break)
-	Logger   *slog.Logger  // the nodes' logs; nil = none
+	// Disk gives every node a DataDir (cluster.Config.DataDir), in a
+	// temporary directory removed at the end: a restarted node goes on
+	// as the voter member it was, from its directory, instead of
+	// joining again under a new Raft ID.
+	Disk   bool
+	Logger *slog.Logger // the nodes' logs; nil = none
 }
 
 // Clocks bounds how far the nodes' physical clocks are off: each is
@@ -94,7 +99,7 @@ func (o Options) Check() error {
 
 // config resolves o's defaults and checks it.
 func (o Options) config() (simConfig, error) {
-	cfg := simConfig{Nodes: o.Nodes, Duration: o.Duration, Seed: o.Seed, Unsafe: o.Unsafe, Logger: o.Logger}
+	cfg := simConfig{Nodes: o.Nodes, Duration: o.Duration, Seed: o.Seed, Unsafe: o.Unsafe, Disk: o.Disk, Logger: o.Logger}
 	name := o.Scenario
 	if name == "" {
 		name = defaultScenario

@@ -126,6 +126,7 @@ type RunConfig struct {
 	Skew     Duration `json:"skew"`      // each physical clock is off by up to ±Skew
 	DriftPPM float64  `json:"drift_ppm"` // and runs fast or slow by up to ±DriftPPM
 	Unsafe   bool     `json:"unsafe"`    // the lock workload ran without quorum
+	Disk     bool     `json:"disk"`      // every node had a DataDir
 }
 
 // PhysClock is one node's physical clock as drawn from the seed.

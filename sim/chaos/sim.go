@@ -2,9 +2,11 @@ package chaos
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -31,6 +33,7 @@ type simConfig struct {
 	Skew     time.Duration // each node's physical clock is off by up to ±Skew
 	Drift    float64       // and runs fast or slow by up to ±Drift ppm
 	Unsafe   bool          // the lock workload runs without quorum, the event readers resume at Latest
+	Disk     bool          // every node has a DataDir (see Options.Disk)
 	Logger   *slog.Logger  // the nodes' logs; nil = none
 	User     []Workload    // the user's workloads, beside the built-in ones
 }
@@ -48,7 +51,12 @@ func simulate(ctx context.Context, w io.Writer, cfg simConfig) (*Report, error) 
 	out.printf("replay: %s\n", replayCommand(cfg))
 	phys := drawPhysClocks(cfg.Seed, nodeNames(cfg.Nodes), cfg.Skew, cfg.Drift)
 	out.printf("%s\n", physLine(cfg.Skew, cfg.Drift, phys))
-	c, err := startCluster(ctx, cfg)
+	dataDir, err := makeDataDir(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dataDir) // after the cluster closed
+	c, err := startCluster(ctx, cfg, dataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +156,8 @@ func startWorkloads(ctx context.Context, c *sim.Cluster, out *syncWriter, phys [
 }
 
 // startCluster starts the nodes and waits until they all see each other.
-func startCluster(ctx context.Context, cfg simConfig) (*sim.Cluster, error) {
+// dataDir, if set, holds the nodes' DataDirs.
+func startCluster(ctx context.Context, cfg simConfig, dataDir string) (*sim.Cluster, error) {
 	ctx, cancel := context.WithTimeout(ctx, startWait)
 	defer cancel()
 	c, err := sim.Start(ctx, sim.Options{
@@ -157,6 +166,7 @@ func startCluster(ctx context.Context, cfg simConfig) (*sim.Cluster, error) {
 		SecretKey: secretKey(cfg.Seed),
 		Profile:   cluster.Local,
 		Logger:    cfg.Logger,
+		DataDir:   dataDir,
 	})
 	if err == nil {
 		// Every cut black-holes the streams it crosses, as a real
@@ -166,6 +176,19 @@ func startCluster(ctx context.Context, cfg simConfig) (*sim.Cluster, error) {
 		c.Net().SetBlackHole(true)
 	}
 	return c, err
+}
+
+// makeDataDir makes the temporary directory of the nodes' DataDirs when
+// cfg.Disk is set ("" otherwise).
+func makeDataDir(cfg simConfig) (string, error) {
+	if !cfg.Disk {
+		return "", nil
+	}
+	dir, err := os.MkdirTemp("", "gossipsync-sim-*")
+	if err != nil {
+		return "", fmt.Errorf("chaos: the nodes' data directory: %w", err)
+	}
+	return dir, nil
 }
 
 // secretKey derives a 32-byte cluster key from seed.

@@ -20,7 +20,7 @@ func summarize(rec *record) *Report {
 		Command: "gossipsync sim",
 		Replay:  replayCommand(cfg),
 		Config: RunConfig{Nodes: cfg.Nodes, Duration: Duration(cfg.Duration), Seed: cfg.Seed,
-			Scenario: cfg.Scenario.Name, Faults: faultNames(cfg.Scenario.Faults), Skew: Duration(cfg.Skew), DriftPPM: cfg.Drift, Unsafe: cfg.Unsafe},
+			Scenario: cfg.Scenario.Name, Faults: faultNames(cfg.Scenario.Faults), Skew: Duration(cfg.Skew), DriftPPM: cfg.Drift, Unsafe: cfg.Unsafe, Disk: cfg.Disk},
 		Problems:    problems(props),
 		Properties:  props,
 		Interrupted: r.Interrupted,
@@ -196,6 +196,9 @@ func replayCommand(cfg simConfig) string {
 		cfg.Scenario.Name, cfg.Nodes, cfg.Duration, cfg.Seed, fmtSpan(cfg.Skew), strconv.FormatFloat(cfg.Drift, 'f', -1, 64))
 	if cfg.Unsafe {
 		s += " -unsafe"
+	}
+	if cfg.Disk {
+		s += " -disk"
 	}
 	return s
 }
