@@ -146,12 +146,15 @@
 //
 // # Hazards
 //
-//   - Losing a majority of the voters at once (three of five crash or
-//     restart together) leaves elections unavailable: the survivors
-//     cannot commit, and no member holds anything durable to rebuild
-//     from. One-at-a-time restarts and failures are replaced
-//     automatically (see internal/voters); after such a loss a new group
-//     forms once every node has restarted (see lockmgr's hazards).
+//   - Without cluster.Config.DataDir, losing a majority of the voters
+//     at once (three of five crash or restart together) leaves elections
+//     unavailable: the survivors cannot commit, and no member holds
+//     anything durable to rebuild from. One-at-a-time restarts and
+//     failures are replaced automatically (see package voters); after
+//     such a loss a new group forms once every node has restarted (see
+//     lockmgr's hazards). With a DataDir on every node the group goes on
+//     once a majority of the voters is back on its directory, terms
+//     above all granted (package voters, Durability).
 //   - The first voter group forms once a node sees a majority of the
 //     members it knows (and ExpectedSize, if set) running the voter
 //     service. Nodes started apart that never see each other's majority

@@ -1,7 +1,8 @@
 // Package events is an ordered, replicated event stream per topic, with
 // no server of its own: the events live in the log of the cluster's
 // voters (package voters), the same Raft log that grants locks and
-// elections, and in every voter's memory.
+// elections, in every voter's memory and, with cluster.Config.DataDir,
+// on its disk.
 //
 //	s, _ := events.New(node)
 //	e, err := s.Publish(ctx, "orders", payload, events.IdempotencyKey(id))
@@ -52,10 +53,23 @@
 //
 // # Durability and bounds
 //
-// The log is in memory, on the voters (by default five): it survives
-// what the lock table survives (the loss of a minority of voters at
-// once, rolling restarts one node at a time), not the loss of a majority
-// at once, nor a restart of the whole cluster. A topic keeps at most 64
+// The log is on the voters (by default five), and survives what the
+// lock table survives (package voters, Durability):
+//
+//   - in memory (the default): the loss of a minority of the voters at
+//     once and rolling restarts one node at a time; not the loss of a
+//     majority at once, nor a restart of the whole cluster;
+//   - with cluster.Config.DataDir on every node: also the loss of any
+//     number of voters at once, a restart of the whole cluster included,
+//     once a majority of them is back on its directory (until then
+//     Publish and Subscribe wait, or fail with their context): events,
+//     offsets and the groups' positions and pending deliveries go on
+//     (TestFullRestartWithDataDir). Not the loss of a majority's
+//     directories. The log's time does not count the time the whole
+//     group was down: AckWait deadlines and age retention resume where
+//     they stopped.
+//
+// A topic keeps at most 64
 // MiB of events (payloads, keys and metadata; the oldest go first) unless
 // SetRetention says otherwise, and by age if it says so.
 //
@@ -86,9 +100,9 @@
 //
 // # Not yet
 //
-// The log lives in memory only: the voters' Raft layer can keep a
-// member's state in a directory (internal/raftgroup Config.Dir), but the
-// voters do not use it yet, so a restart of the whole cluster loses the
-// log. The number of topics and of groups is not bounded: each costs
-// memory on every voter, and this package cannot delete them yet.
+// The number of topics and of groups is not bounded: each costs memory
+// on every voter (and disk, with a DataDir), and this package cannot
+// delete them yet. A snapshot holds the whole log: with a DataDir each
+// voter writes it whole (at least every SnapshotEntries entries, or as
+// many bytes as the last one).
 package events

@@ -164,9 +164,14 @@
 //     id, possibly with the same token. L1-L3 do not hold; use it only
 //     where availability matters more than exclusion (the simulation uses
 //     it to show violations).
-//   - Losing a majority of the voters at once (three of five crash or
-//     restart together) leaves locks unavailable: the survivors cannot
-//     commit, and no member holds anything durable to rebuild from.
+//   - Without cluster.Config.DataDir, losing a majority of the voters at
+//     once (three of five crash or restart together) leaves locks
+//     unavailable: the survivors cannot commit, and no member holds
+//     anything durable to rebuild from. (With a DataDir on every node
+//     the voters keep their Raft state on disk, and the group goes on
+//     once a majority of them is back, a restart of the whole cluster
+//     included, with its leases and tokens: see package voters,
+//     Durability. The rest of this hazard is about memory only.)
 //     Failures and restarts one at a time are replaced automatically.
 //     To recover, restart every node (a rolling restart will do): a
 //     process that saw the lost group never founds a new one, since it

@@ -6,7 +6,8 @@
 // Every node that runs a lock Manager or an Elector runs the node's one
 // Service (Acquire). At most cluster.Config.Voters of them (default 5,
 // odd; fewer in a smaller cluster) are the voters of a Raft group
-// (internal/raftgroup on go.etcd.io/raft/v3, in memory) that replicates
+// (internal/raftgroup on go.etcd.io/raft/v3, in memory, or on disk with
+// cluster.Config.DataDir: see Durability) that replicates
 // a lease table (internal/leases) and, in the same log, the event log of
 // the event streams (internal/eventlog: an entry of event commands starts
 // with the byte 0xc1, which msgpack never uses, and a snapshot holds both
@@ -15,9 +16,78 @@
 // answers with the leader it knows. ReadEvents reads a topic from a
 // member's table, the leader's if it answers: every member's log is a
 // prefix of the leader's, so members never disagree on an offset. The
-// event log lives in memory like the rest: it survives what the lease
-// table survives (a minority of voters lost at once, rolling restarts),
-// not the loss of a majority.
+// event log lives where the lease table lives and survives what it
+// survives (see Durability).
+//
+// # Durability
+//
+// Without a DataDir (the default) the state is in memory: it survives
+// the loss of a minority of the voters at once and any sequence of
+// rolling restarts (each restarted node comes back under a new Raft ID
+// and is sent the log or a snapshot before it votes), not the loss of a
+// majority at once, nor a restart of every node.
+//
+// With cluster.Config.DataDir on every node, each member also keeps its
+// Raft state there (DataDir/voters: see store.go): the log since the
+// last snapshot and the HardState, appended and fsynced before the
+// member sends anything that vouches for them, and the snapshot. A
+// process started again on the same directory goes on as the member it
+// was, under the same Raft ID, from its term, vote and log: to Raft it
+// is a member that was cut off for a while. So the state also survives
+// the loss of any number of voters at once, a restart of the whole
+// cluster included, once a majority of the last configuration is back:
+// leases still held, tokens above every token issued, the event log and
+// the groups' positions (TestDataDirFullRestart,
+// TestFullRestartWithDataDir). Until then the members wait: they never
+// found another group (below). What a directory does not survive: its
+// loss (a node that comes back without it is a new member, as without a
+// DataDir: the others must hold a majority), and going back in time (a
+// copy restored from a backup, or a directory given to two nodes: such
+// a member may vote twice in a term and break V1). The log's time (event
+// times, delivery deadlines, age retention) does not count the time the
+// whole group was down: it goes on from the latest time stamped.
+//
+// Restarts with a DataDir:
+//
+//   - A member restarted under its ID gossips its role tag with its ID
+//     tag in the same update (once it applied what its directory held
+//     as committed, which gives it its configuration). A leader that
+//     removed it while it was down (unseen for the failure threshold)
+//     sees a node that gossips a role in the group without being in the
+//     configuration, and never adds that ID back; the member, hearing
+//     from no leader, finds itself cut off after the failure threshold
+//     and rejoins under a new ID, its old state removed. A member that
+//     comes back before that is not replaced: it catches up from the
+//     leader's log or a snapshot, without a learner's round trip.
+//   - A member forgets its directory's state only once it left the
+//     configuration: removed (its own applied configuration shows it,
+//     or the leader answered that it removed it), a departure the
+//     leader confirmed, a group that dissolves into an older one, a
+//     group never founded. A member whose raftgroup stopped on an
+//     error, whose removal was not confirmed, or that is the last voter
+//     keeps it, so that the next process on the directory goes on as
+//     it. (A member that stopped on an error takes a new ID at once;
+//     the autopilot removes the old one, as for a node restarted
+//     without its state.)
+//   - A node writes, the first time it sees a group that had a leader,
+//     that it saw one (DataDir/voters/seen), and never removes it: such
+//     a node never founds a group and tells every founder that it saw
+//     one, across any restart. A cluster whose every node keeps its
+//     DataDir is founded once; to start it afresh, remove every node's
+//     DataDir.
+//
+// Safety with a DataDir is Raft's with durable storage: a member never
+// acts under an ID whose state it lost (its directory holds the ID's
+// term, vote and log, written before it sent what depends on them; a
+// directory that does not open is set aside and the node takes a new
+// ID), and it forgets that state only once the ID left the
+// configuration, when Raft no longer counts it. A member restarted with
+// a stale configuration and an old log (it missed its removal, or later
+// changes) campaigns like any partitioned member: a change committed on
+// a majority of the configuration before it, so some member of every
+// majority it could count holds a longer log and refuses it its vote
+// (TestDataDirStaleVotersCannotDecide: two voters removed while down,
+// restarted beside one current member, never elect a leader).
 //
 // # Configuration
 //
@@ -118,7 +188,9 @@
 //     learner and receives the log, or a snapshot of the table, before it
 //     is promoted; the table's counter is in both. A majority of the
 //     configuration survives every single replacement, so no committed
-//     entry is lost.
+//     entry is lost. With a DataDir on every node, across any restarts,
+//     the whole cluster's at once included: the counter is in every
+//     member's directory, and the group goes on from a majority of them.
 //   - V3: a command costs one round trip to the leader and one Raft round
 //     among the voters, whatever the number of members.
 //   - V4: a group is never founded beside one that has had a leader and
@@ -161,14 +233,18 @@
 // together and mostly go as one entry.
 //
 // Raft's own safety needs storage that a member never loses while it
-// counts: storage here is in memory, which is why a restarted process
-// never reuses an ID.
+// counts: without a DataDir storage is in memory, which is why a
+// restarted process never reuses an ID; with one, it reuses only the ID
+// whose state its directory holds (see Durability).
 //
 // # Hazards
 //
-//   - Losing a majority of the voters at once (three of five crash or
-//     restart together) loses the group: the survivors cannot commit,
-//     and no member holds anything durable to rebuild from. Locks and
+//   - Without a DataDir, losing a majority of the voters at once (three
+//     of five crash or restart together) loses the group: the survivors
+//     cannot commit, and no member holds anything durable to rebuild
+//     from. (With DataDirs, the group waits for a majority to come back
+//     on their directories, for as long as that takes: a node never
+//     founds another, see Durability.) Locks and
 //     elections are then unavailable (Do returns ctx's error); rebuilding
 //     a group from a survivor's state after a quiet period is not done.
 //     A new group forms once every process that saw the lost one has
