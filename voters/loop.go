@@ -52,7 +52,9 @@ func (s *Service) step(now time.Time) {
 	}
 	st, err := m.g.Status()
 	if err != nil {
-		s.dropMember(m, "stopped: "+err.Error())
+		// Still in the configuration: its DataDir state stays, for the
+		// next process on the directory (a new member replaces it).
+		s.leaveMember(m, "stopped: "+err.Error(), false)
 		return
 	}
 	m.noteRemoved(slices.Concat(st.Voters, st.Learners), v)

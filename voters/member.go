@@ -228,13 +228,13 @@ func (s *Service) found(voters []uint64) {
 func (s *Service) dropMember(m *member, why string) { s.leaveMember(m, why, true) }
 
 // leaveMember stops member m and takes a new Raft ID. forget removes
-// m's state from the node's DataDir: every caller but a hand-over whose
-// removal was not confirmed forgets, as m left the configuration (or
-// never was in one that granted anything: a group never founded, one
-// that dissolves into an older one, a member that stopped on an error
-// and whose ID the autopilot removes once the new one shows). A member
-// still in the configuration keeps its state, so that the process that
-// starts next on the DataDir goes on as it.
+// m's state from the node's DataDir: a member forgets once it left the
+// configuration (or never was in one that granted anything: a group
+// never founded, one that dissolves into an older one). A member still
+// in the configuration (a hand-over whose removal was not confirmed, a
+// member whose group stopped on an error) keeps its state, so that the
+// process that starts next on the DataDir goes on as it, until this
+// one starts a new member (setMember replaces it).
 func (s *Service) leaveMember(m *member, why string, forget bool) {
 	s.mu.Lock()
 	if s.m != m {
