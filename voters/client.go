@@ -303,7 +303,11 @@ func (s *Service) handOver(ctx context.Context) {
 	}
 	// The last voter, or one whose removal was not confirmed, keeps its
 	// state in the DataDir: a restart on it goes on as that member.
-	s.leaveMember(m, "leaving the cluster", removed)
+	fate := keepState
+	if removed {
+		fate = forgetState
+	}
+	s.leaveMember(m, "leaving the cluster", fate)
 }
 
 // successor picks the caught-up voter to hand leadership to.

@@ -205,3 +205,52 @@ func TestDataDirStaleVotersCannotDecide(t *testing.T) {
 		}
 	})
 }
+
+// A member file that names a member whose Raft directory is missing (a
+// crash while a damaged directory was set aside, or a directory removed
+// by hand) retires the ID: the node comes back under a new one, never as
+// that member with empty state, which would vote as if it never voted.
+// Here the follower c lags (it missed a claim), and b, whose state is
+// lost, comes back beside it while a, the other holder of the claim, is
+// down: b must not vote for c as if it never voted, or c would lead and
+// grant the claim again.
+func TestDataDirLostStateRetiresID(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, root := newDirEnv(t, 3, 21)
+		e.waitWhole(20*time.Second, 3)
+		a := e.leader()
+		var others []string
+		for _, n := range e.c.Names() {
+			if n != a {
+				others = append(others, n)
+			}
+		}
+		b, c := others[0], others[1]
+		bID := e.s(b).State().ID
+		e.crash(c) // c lags from here on
+		held := do(t, e.s(a), 5*time.Second, claim("L", leases.Holder{Node: a, Owner: "first"}, time.Minute))
+		if !held.OK {
+			t.Fatalf("claim: %+v", held)
+		}
+		e.crash(a)
+		e.crash(b)
+		dir := filepath.Join(root, b, "voters", "raft-"+strconv.FormatUint(bID, 16))
+		if err := os.Rename(dir, dir+".damaged"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		e.restart(b)
+		e.restart(c)
+		time.Sleep(5 * time.Second)
+		if id := e.s(b).State().ID; id == bID {
+			t.Errorf("%s came back under the ID %x whose state is lost", b, id)
+		}
+		for _, n := range []string{b, c} {
+			if e.s(n).State().Leader {
+				if r := do(t, e.s(n), 5*time.Second, claim("L", leases.Holder{Node: n, Owner: "second"}, time.Minute)); r.OK {
+					t.Errorf("L granted twice: first %+v, then %+v", held, r)
+				}
+			}
+		}
+	})
+}

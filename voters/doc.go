@@ -42,10 +42,12 @@
 // found another group (below). What a directory does not survive: its
 // loss (a node that comes back without it is a new member, as without a
 // DataDir: the others must hold a majority), and going back in time (a
-// copy restored from a backup, or a directory given to two nodes: such
-// a member may vote twice in a term and break V1). The log's time (event
-// times, delivery deadlines, age retention) does not count the time the
-// whole group was down: it goes on from the latest time stamped.
+// copy restored from a backup, or a directory given to two running
+// nodes at once: such a member may vote twice in a term and break V1;
+// on Unix a member locks its directory, so two processes of one host
+// cannot share it). The log's time (event times, delivery deadlines,
+// age retention) does not count the time the whole group was down: it
+// goes on from the latest time stamped.
 //
 // Restarts with a DataDir:
 //
@@ -54,27 +56,41 @@
 //     as committed, which gives it its configuration). A leader that
 //     removed it while it was down (unseen for the failure threshold)
 //     sees a node that gossips a role in the group without being in the
-//     configuration, and never adds that ID back; the member, hearing
+//     configuration, and does not add that ID back; the member, hearing
 //     from no leader, finds itself cut off after the failure threshold
-//     and rejoins under a new ID, its old state removed. A member that
+//     and rejoins under a new ID, its old state removed. (A member that
+//     shows no role, because it applied its own removal, or took more
+//     than 10 s to replay its directory, may be added back under its
+//     ID: Raft allows that for a member whose storage is whole, which
+//     catches up as any member that was cut off. Only an ID whose state
+//     was lost must never come back, and none does, below.) A member that
 //     comes back before that is not replaced: it catches up from the
 //     leader's log or a snapshot, without a learner's round trip.
 //   - A member forgets its directory's state only once it left the
 //     configuration: removed (its own applied configuration shows it,
 //     or the leader answered that it removed it), a departure the
 //     leader confirmed, a group that dissolves into an older one, a
-//     group never founded. A member whose raftgroup stopped on an
-//     error, whose removal was not confirmed, or that is the last voter
-//     keeps it, so that the next process on the directory goes on as
-//     it. (A member that stopped on an error takes a new ID at once;
-//     the autopilot removes the old one, as for a node restarted
-//     without its state.)
+//     group never founded. A member whose removal was not confirmed,
+//     or that is the last voter, keeps it, so that the next process on
+//     the directory goes on as it.
+//   - An ID whose state may be incomplete is retired, never started
+//     again: a member whose group stopped on an error (a failed write
+//     or fsync may leave files that do not hold what it vouched for)
+//     and one whose directory is damaged (raftgroup.ErrCorrupt) have it
+//     set aside (raft-<id>.damaged); a member file that names a
+//     directory that is missing is dropped (the directory is made, and
+//     its name fsynced, before the member file names it, so only a
+//     crash while setting one aside, or a hand, leaves that). The node
+//     goes on under a new ID, and the autopilot removes the old one, as
+//     for a node restarted without its state. Other failures to start
+//     (the directory in use, a full disk) leave the directory as it is
+//     for a later process, and the node goes on under a new ID.
 //   - A node writes, the first time it sees a group that had a leader,
 //     that it saw one (DataDir/voters/seen), and never removes it: such
 //     a node never founds a group and tells every founder that it saw
 //     one, across any restart. A cluster whose every node keeps its
-//     DataDir is founded once; to start it afresh, remove every node's
-//     DataDir.
+//     DataDir is founded once; to start it afresh, stop every node and
+//     remove every node's DataDir (see the hazards).
 //
 // Safety with a DataDir is Raft's with durable storage: a member never
 // acts under an ID whose state it lost (its directory holds the ID's
@@ -281,6 +297,16 @@
 //     grants are forgotten, so a lock held in both may overlap and its
 //     tokens may go back. Set cluster.Config.ExpectedSize on every node to
 //     the cluster's size to make that need twice as many nodes.
+//   - With DataDirs, a node that comes back with an old directory
+//     restores the group it was in. If the cluster was founded afresh
+//     meanwhile (DataDirs removed while that node was down), the two
+//     groups meet and the younger, the new one, dissolves into the old
+//     one, as in the hazard above, even though the old one has no
+//     majority left: remove every DataDir, that node's included, before
+//     starting any node again. Likewise, a cluster whose last voter
+//     left (cluster.Node.Leave) keeps its group's state in that node's
+//     DataDir alone, and no other node founds a group (each saw one):
+//     start that node again on its directory, or remove every DataDir.
 //   - Peers are trusted: a member checks that a Raft message's sender ID
 //     belongs to the node that sent it, but a node that holds the
 //     cluster's key can still send well-formed lies (raft panics on some,

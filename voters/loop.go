@@ -52,9 +52,7 @@ func (s *Service) step(now time.Time) {
 	}
 	st, err := m.g.Status()
 	if err != nil {
-		// Still in the configuration: its DataDir state stays, for the
-		// next process on the directory (a new member replaces it).
-		s.leaveMember(m, "stopped: "+err.Error(), false)
+		s.leaveMember(m, "stopped: "+err.Error(), retireState)
 		return
 	}
 	m.noteRemoved(slices.Concat(st.Voters, st.Learners), v)

@@ -225,17 +225,30 @@ func (s *Service) found(voters []uint64) {
 // back).
 //
 // With a DataDir, the member is forgotten there too (see leaveMember).
-func (s *Service) dropMember(m *member, why string) { s.leaveMember(m, why, true) }
+func (s *Service) dropMember(m *member, why string) { s.leaveMember(m, why, forgetState) }
 
-// leaveMember stops member m and takes a new Raft ID. forget removes
-// m's state from the node's DataDir: a member forgets once it left the
-// configuration (or never was in one that granted anything: a group
-// never founded, one that dissolves into an older one). A member still
-// in the configuration (a hand-over whose removal was not confirmed, a
-// member whose group stopped on an error) keeps its state, so that the
-// process that starts next on the DataDir goes on as it, until this
-// one starts a new member (setMember replaces it).
-func (s *Service) leaveMember(m *member, why string, forget bool) {
+// What leaveMember does with a member's DataDir state.
+type stateFate int
+
+const (
+	// forgetState removes it: the member left the configuration (or
+	// never was in one that granted anything: a group never founded,
+	// one that dissolves into an older one).
+	forgetState stateFate = iota
+	// keepState leaves it, for the next process on the DataDir to go
+	// on as the member (a hand-over whose removal was not confirmed, the
+	// last voter), until this one starts a new member (setMember
+	// replaces it).
+	keepState
+	// retireState sets it aside (store.setAside): the member's group
+	// stopped on an error, perhaps a failed write or fsync, after which
+	// what the files hold may not be what the member vouched for.
+	retireState
+)
+
+// leaveMember stops member m and takes a new Raft ID, and does with its
+// DataDir state what fate says.
+func (s *Service) leaveMember(m *member, why string, fate stateFate) {
 	s.mu.Lock()
 	if s.m != m {
 		s.mu.Unlock()
@@ -246,10 +259,16 @@ func (s *Service) leaveMember(m *member, why string, forget bool) {
 	s.mu.Unlock()
 	s.log.Info("left the voter group", "group", strconv.FormatUint(m.group, 16), "why", why)
 	m.g.Close()
-	if forget {
-		if err := s.mem.store.clearMember(m.id); err != nil {
-			s.log.Warn("left member not cleared from the data dir", "err", err)
-		}
+	var err error
+	switch st := s.mem.store; {
+	case st == nil:
+	case fate == forgetState:
+		err = st.clearMember(m.id)
+	case fate == retireState:
+		err = st.setAside(m.id)
+	}
+	if err != nil {
+		s.log.Warn("the left member's state not removed from the data dir", "err", err)
 	}
 	s.setIDTag()
 	s.setRole("")

@@ -120,13 +120,23 @@ func (st *store) raftDir(id uint64) string {
 }
 
 // setMember names member id of group as the node's, and returns its
-// (empty) Raft directory. The name is written first: a crash before the
-// member writes anything leaves a named member with no state, which
-// goes on as a member that has not been heard from yet (it vouched for
-// nothing).
+// (empty) Raft directory. The directory is made, and its name fsynced,
+// before the member file names it: a member file always names a
+// directory that exists, and restore takes a named member whose
+// directory is missing for lost (a crash in setAside, or a directory
+// removed by hand), never for one to start empty under the same ID. A
+// crash before the member writes anything leaves a named member with
+// an empty directory, which goes on as a member that has not been
+// heard from yet: it vouched for nothing.
 func (st *store) setMember(group, id uint64) (string, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	if err := os.MkdirAll(st.raftDir(id), 0o700); err != nil {
+		return "", fmt.Errorf("voters: data dir: %w", err)
+	}
+	if err := atomicfile.SyncDir(st.dir); err != nil {
+		return "", fmt.Errorf("voters: data dir: %w", err)
+	}
 	b := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, group), id)
 	if err := atomicfile.Write(st.dir, memberName, b); err != nil {
 		return "", fmt.Errorf("voters: data dir: %w", err)
@@ -143,6 +153,17 @@ func (st *store) clearMember(id uint64) error {
 	if st == nil {
 		return nil
 	}
+	if err := st.forgetName(id); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(st.raftDir(id)); err != nil {
+		return fmt.Errorf("voters: data dir: %w", err)
+	}
+	return nil
+}
+
+// forgetName removes the member file if it names id (or is malformed).
+func (st *store) forgetName(id uint64) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	b, err := os.ReadFile(filepath.Join(st.dir, memberName))
@@ -157,21 +178,29 @@ func (st *store) clearMember(id uint64) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("voters: data dir: %w", err)
 	}
-	if err := os.RemoveAll(st.raftDir(id)); err != nil {
-		return fmt.Errorf("voters: data dir: %w", err)
-	}
 	return nil
 }
 
-// setAside renames member id's Raft directory, which did not open, so
-// that nothing uses it again, and forgets the member.
+// setAside retires member id: it forgets the member (the member file
+// first, so that a crash midway never leaves the name of a member
+// without its directory) and renames its Raft directory
+// raft-<id>.damaged, for a person to look at.
 func (st *store) setAside(id uint64) error {
+	if err := st.forgetName(id); err != nil {
+		return err
+	}
 	dir := st.raftDir(id)
 	_ = os.RemoveAll(dir + ".damaged")
 	if err := os.Rename(dir, dir+".damaged"); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("voters: data dir: %w", err)
 	}
-	return st.clearMember(id)
+	return nil
+}
+
+// hasRaftDir reports whether member id's Raft directory exists.
+func (st *store) hasRaftDir(id uint64) bool {
+	fi, err := os.Stat(st.raftDir(id))
+	return err == nil && fi.IsDir()
 }
 
 // removeRaftDirs removes every Raft directory but keep's (0: all).

@@ -42,6 +42,9 @@ func TestStoreLife(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !st.hasRaftDir(0xa) {
+		t.Fatal("setMember named a member without making its directory first")
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil { // as raftgroup does
 		t.Fatal(err)
 	}

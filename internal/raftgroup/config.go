@@ -72,7 +72,11 @@ type Config struct {
 	// before the member sends what depends on it: a member started again
 	// on the same Dir, under the same ID and without Voters, goes on as
 	// the member it was. A Dir that holds state must not be given with
-	// Voters, nor to two members at once. See disk.go.
+	// Voters, nor to two members at once (on Unix a member locks its Dir
+	// while it runs, and a second Start on it fails with ErrDirInUse).
+	// A Dir whose member stopped on an error (Group.Err: a failed write
+	// or fsync) may not hold what the member vouched for: do not start
+	// it again. See disk.go.
 	Dir string
 
 	// Voters, when set, bootstraps a new group with these voters, which

@@ -41,6 +41,7 @@ const (
 	walName  = "wal"
 	snapName = "snap"
 	seqName  = "seq"
+	lockName = "lock"
 
 	recHardState byte = 1
 	recEntry     byte = 2
@@ -62,9 +63,10 @@ func checksum(b []byte) uint32 { return crc32.Checksum(b, crc32.MakeTable(crc32.
 
 // disk is a member's Dir.
 type disk struct {
-	dir string
-	wal *os.File
-	buf []byte // reused by save
+	dir  string
+	wal  *os.File
+	lock *os.File // holds the Dir's lock until close
+	buf  []byte   // reused by save
 }
 
 // restored is what a Dir held at start.
@@ -79,10 +81,32 @@ func (r *restored) empty() bool { return r.snap == nil && r.hs == nil && len(r.e
 
 // openDisk reads dir (creating it if need be), raises its proposal
 // floor, and opens its wal for appending after the last whole record.
+// It locks dir (lockName) until close: a second member on it fails with
+// ErrDirInUse. The names it creates (dir in its parent, the wal in dir)
+// are fsynced before it returns, so that a crash cannot lose a file a
+// record was acknowledged from.
 func openDisk(dir string) (*disk, *restored, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("raftgroup: Dir: %w", err)
 	}
+	if err := atomicfile.SyncDir(filepath.Dir(dir)); err != nil {
+		return nil, nil, fmt.Errorf("raftgroup: Dir: %w", err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, r, err := readDisk(dir)
+	if err != nil {
+		lock.Close()
+		return nil, nil, err
+	}
+	d.lock = lock
+	return d, r, nil
+}
+
+// readDisk is openDisk once dir is locked.
+func readDisk(dir string) (*disk, *restored, error) {
 	r := &restored{}
 	var err error
 	if r.snap, err = readSnap(filepath.Join(dir, snapName)); err != nil {
@@ -110,6 +134,10 @@ func openDisk(dir string) (*disk, *restored, error) {
 	if _, err := f.Seek(int64(good), io.SeekStart); err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("raftgroup: seek wal: %w", err)
+	}
+	if err := atomicfile.SyncDir(dir); err != nil { // the wal's name
+		f.Close()
+		return nil, nil, fmt.Errorf("raftgroup: Dir: %w", err)
 	}
 	return &disk{dir: dir, wal: f}, r, nil
 }
@@ -338,12 +366,17 @@ func raiseSeq(dir string) (uint64, error) {
 	return floor, nil
 }
 
-// close closes the wal; a nil disk (no Dir) has nothing to close.
+// close closes the wal and releases the Dir's lock; a nil disk (no
+// Dir) has nothing to close.
 func (d *disk) close() error {
 	if d == nil {
 		return nil
 	}
-	return d.wal.Close()
+	err := d.wal.Close()
+	if d.lock != nil {
+		d.lock.Close() // closing the file releases its lock
+	}
+	return err
 }
 
 func allZero(b []byte) bool {

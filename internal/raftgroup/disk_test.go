@@ -124,6 +124,29 @@ func TestDirWithVotersRefused(t *testing.T) {
 	})
 }
 
+// A Dir holds one member at a time: a second Start on it, while the
+// first runs, fails with ErrDirInUse and leaves the first running; once
+// the first closed, the Dir starts again.
+func TestDirInUse(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		c, dirs := dirCluster(t, 3)
+		c.waitLeader([]uint64{1, 2, 3}, 5*time.Second)
+		_, err := Start(Config{ID: 1, Dir: dirs[1], Transport: c.net.endpoint(1), StateMachine: &logSM{}})
+		if !errors.Is(err, ErrDirInUse) {
+			t.Fatalf("Start on a Dir in use: %v, want ErrDirInUse", err)
+		}
+		if _, err := c.groups[1].Status(); err != nil {
+			t.Fatalf("the first member after a refused second Start: %v", err)
+		}
+		c.close()
+		g, err := Start(Config{ID: 1, Dir: dirs[1], Transport: c.net.endpoint(1), StateMachine: &logSM{}})
+		if err != nil {
+			t.Fatalf("Start on the Dir after Close: %v", err)
+		}
+		g.Close()
+	})
+}
+
 func testEntries(from, to uint64, term uint64) []*raftpb.Entry {
 	var out []*raftpb.Entry
 	for i := from; i <= to; i++ {

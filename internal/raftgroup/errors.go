@@ -10,6 +10,10 @@ var (
 	// they refuse; the message names the field.
 	ErrInvalidConfig = errors.New("raftgroup: invalid config")
 
+	// ErrDirInUse is returned by Start when another member, in this
+	// process or another, holds Config.Dir.
+	ErrDirInUse = errors.New("raftgroup: Dir in use by another member")
+
 	// ErrClosed is returned by every call on a Group whose loop has
 	// stopped: Close was called, or the state machine failed (see Err).
 	ErrClosed = errors.New("raftgroup: closed")

@@ -115,6 +115,7 @@ func (o Options) config() (simConfig, error) {
 		cfg.Duration = 30 * time.Second
 	}
 	cfg.Skew, cfg.Drift = cfg.Scenario.Skew, cfg.Scenario.Drift
+	cfg.Disk = cfg.Disk || cfg.Scenario.Disk
 	if o.Clocks != nil {
 		cfg.Skew, cfg.Drift = o.Clocks.Skew, o.Clocks.Drift
 	}

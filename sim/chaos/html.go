@@ -141,8 +141,10 @@ func faultColor(f fault) string {
 		return "#40c057"
 	case faultCrash:
 		return "#e03131"
-	case faultRestart:
+	case faultRestart, faultRestartAll:
 		return "#1c7ed6"
+	case faultOutage:
+		return "#c92a2a"
 	case faultPause:
 		return "#0ca678"
 	case "jump":

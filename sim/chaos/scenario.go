@@ -18,6 +18,7 @@ type scenario struct {
 	Grouped bool    // show each family of Faults once before repeating (see fault.family)
 	Skew    time.Duration
 	Drift   float64 // ppm
+	Disk    bool    // every node keeps a DataDir, whatever Options.Disk says
 }
 
 // Physical clocks of most scenarios, and of skew.
@@ -60,6 +61,9 @@ var scenarios = []scenario{
 	{Name: "drift", Faults: []fault{faultPartition, faultIsolate, faultCrash, faultPause},
 		Summary: fmt.Sprintf("physical clocks run fast or slow by up to ±%g %% (any two within %g %%, inside the leases' bound of about 10 %%; the cluster clocks are told, with clock.MaxDrift) while leases change hands: cuts, the leader cut off, crashes and pauses. Past the bound (-drift %d, ±%g %%) the report shows what breaks: the cluster clocks' C1 and C3, and E3 or L3 when a lease passes from a holder whose clock runs slow while the voters' run fast (it outlives their hold of its grant)", float64(leaseDrift)/1e4, float64(2*leaseDrift)/1e4, maxDriftFlag, float64(maxDriftFlag)/1e4),
 		Skew:    defaultSkew, Drift: leaseDrift},
+	{Name: "outage", Faults: []fault{faultOutage}, Disk: true,
+		Summary: fmt.Sprintf("every node crashes at once (a power loss, or a redeploy of everything together), stays down %s-%s, and restarts, one after the other, each joining those already up; then %s of running before the next outage. Every node keeps a DataDir (as with -disk): the voters go on from their directories, with the leases, tokens and event log of before the outage", fmtDur(minOutage), fmtDur(maxOutage), fmtDur(outageRun)),
+		Skew:    defaultSkew, Drift: defaultDrift},
 	{Name: "all", Grouped: true,
 		Faults:  []fault{faultPartition, faultSplit, faultBridge, faultIsolate, faultCrash, faultPause, faultJump, faultLoss, faultLeave, faultJoin, faultRollout},
 		Summary: "every fault above but a scale, drawn at random; each kind (cuts, crash, pause, jump, loss, churn, rollout) once before any repeats; a rollout here restarts, one at a time, only as many nodes as fit in its phase of 3-5 s (one or two), not all of them",

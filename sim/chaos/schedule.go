@@ -35,7 +35,7 @@ const (
 
 // allFaults are every kind of phase, in the order reports list them.
 var allFaults = []fault{faultPartition, faultSplit, faultBridge, faultIsolate, faultHeal, faultCrash, faultRestart,
-	faultPause, faultJump, faultLoss, faultLeave, faultJoin}
+	faultPause, faultJump, faultLoss, faultLeave, faultJoin, faultOutage, faultRestartAll}
 
 // cuts reports whether f partitions the network; a heal follows it.
 func (f fault) cuts() bool {
@@ -136,6 +136,10 @@ func (p phase) String() string {
 		return fmt.Sprintf("jump %s's clock %s", p.Node, fmtSigned(p.Jump))
 	case faultLoss:
 		return fmt.Sprintf("loss %.0f%%, delay %d-%dms", p.Loss*100, lossMinDelay.Milliseconds(), lossMaxDelay.Milliseconds())
+	case faultOutage:
+		return "outage: every node crashes"
+	case faultRestartAll:
+		return "restart every node"
 	}
 	return string(p.Fault)
 }
@@ -164,6 +168,9 @@ func buildSchedule(seed int64, duration time.Duration, names []string, sc scenar
 	}
 	if scaleOnly(sc) {
 		return scalePhases(rng, names, duration)
+	}
+	if outageOnly(sc) {
+		return outagePhases(rng, duration)
 	}
 	var out []phase
 	var at time.Duration

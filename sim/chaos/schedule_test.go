@@ -41,6 +41,9 @@ func TestSchedulesFollowTheRules(t *testing.T) {
 			if slices.Contains(sc.Faults, faultScale) {
 				allowed = append(allowed, faultJoin, faultLeave)
 			}
+			if slices.Contains(sc.Faults, faultOutage) {
+				allowed = append(allowed, faultRestartAll)
+			}
 			if slices.Equal(sc.Faults, []fault{faultLeave, faultJoin}) {
 				allowed = append(allowed, faultLoss) // when churn can go neither way
 			}
@@ -102,6 +105,8 @@ func checkSchedule(s []phase, d time.Duration, names []string, allowed []fault) 
 			least = min(minRestartAfter, rejoinWait) // a step of a rollout
 		case p.Steps > 0:
 			least = scaleStep
+		case p.Fault == faultOutage, p.Fault == faultRestartAll:
+			least = minOutage
 		}
 		if p.Start != at || p.Length < least {
 			return fmt.Errorf("phase %d: starts at %v for %v; want start %v, length >= %v", i, p.Start, p.Length, at, least)
@@ -146,6 +151,16 @@ func checkSchedule(s []phase, d time.Duration, names []string, allowed []fault) 
 			if basis := len(alive) + len(crashed) - 1; len(crashed) > maxDown(basis) {
 				return fmt.Errorf("phase %d: %d of %d nodes down at once", i, len(crashed), basis)
 			}
+		case faultOutage:
+			if len(crashed) > 0 || p.Node != "" {
+				return fmt.Errorf("phase %d: an outage with %v down already", i, crashed)
+			}
+			crashed = slices.Clone(alive)
+		case faultRestartAll:
+			if i == 0 || s[i-1].Fault != faultOutage {
+				return fmt.Errorf("phase %d: a restart of every node without an outage before it", i)
+			}
+			crashed = nil
 		case faultRestart:
 			if !slices.Contains(crashed, p.Node) {
 				return fmt.Errorf("phase %d: restarts %s, which is not crashed", i, p.Node)

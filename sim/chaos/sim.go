@@ -222,6 +222,7 @@ type runner struct {
 	shownRef  string         // the clock reference line printed last
 	first     clockSync      // the clocks' first sync
 	finalSync chan clockSync // the clocks' sync after the final heal, from recover
+	down      []string       // the nodes the last outage crashed
 }
 
 // runSchedule runs the phases in order, each at its start time, until the
@@ -268,7 +269,7 @@ func (r *runner) runPhase(parent context.Context, rest []phase) phaseResult {
 		r.runPause(ctx, p, &res)
 		res.Interrupted = !res.Converged && parent.Err() != nil
 		return res
-	case faultHeal, faultRestart, faultJoin:
+	case faultHeal, faultRestart, faultJoin, faultRestartAll:
 		r.watch.recovering()
 	case faultIsolate:
 		res.LeaderCut = res.Leader
@@ -288,6 +289,8 @@ func (r *runner) runPhase(parent context.Context, rest []phase) phaseResult {
 		crashing.Go(func() { r.c.Crash(p.Node) })
 	case faultJump:
 		r.c.Jump(p.Node, p.Jump)
+	case faultOutage, faultRestartAll:
+		r.runOutage(ctx, p, &res)
 	default:
 		n, err := p.apply(ctx, r.c)
 		if n != nil {
@@ -302,7 +305,7 @@ func (r *runner) runPhase(parent context.Context, rest []phase) phaseResult {
 		r.measure(ctx, t0, crashed, &res)
 	}
 	crashing.Wait()
-	if p.Fault == faultHeal || p.Fault == faultRestart || p.Fault == faultJoin {
+	if p.Fault == faultHeal || p.Fault == faultRestart || p.Fault == faultJoin || restartsAll(p) {
 		r.watch.settled()
 	}
 	res.Interrupted = !res.Converged && parent.Err() != nil
