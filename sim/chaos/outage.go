@@ -24,8 +24,8 @@ const (
 // maxOutage, and the cluster runs outageRun after the restart before the
 // next outage.
 const (
-	minOutage   = time.Second
-	maxOutage   = 2 * time.Second
+	minOutage = time.Second
+	maxOutage = 2 * time.Second
 	outageRun = 6 * time.Second
 )
 

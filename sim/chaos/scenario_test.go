@@ -129,6 +129,7 @@ func TestScenarios(t *testing.T) {
 		{scenario: "scale", exercised: []string{"M", "E1", "E3", "C1", "L1", "L3", "V2", "T1"}, faults: []string{"join", "leave"}, duration: "6s"},
 		{"drift", []string{"E1", "E3", "C1", "C3", "L1", "L3", "T1"}, nil, "", false},
 		{"all", []string{"M", "E1", "C1", "L1", "L4", "V2", "T1"}, nil, "", false},
+		{"outage", []string{"M", "E1", "L1", "L2", "V2", "S1", "S2", "T1"}, []string{"outage", "restart-all"}, "", false},
 	}
 	for _, tt := range tests {
 		for _, seed := range []string{"1", "2", "3"} {
