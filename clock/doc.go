@@ -36,8 +36,11 @@
 //     reference, until the node's next sample (one SyncInterval), the new
 //     reference's time may lie outside by up to the new reference's
 //     uncertainty at takeover.
-//   - C2: Now never goes backwards on a node. After a correction it
-//     stands still until cluster time catches up.
+//   - C2: Now never goes backwards on a node (a Clock, in one process).
+//     After a correction it stands still until cluster time catches
+//     up. Nothing keeps cluster time across a stop of every node at
+//     once: it starts again from the new reference's physical clock,
+//     which may be behind the last reading before the stop.
 //   - C3: after sync, two nodes' readings differ by at most the sum of
 //     their uncertainties (it follows from C1).
 //   - Readings fail with ErrUnsynced before the first good sample (Synced

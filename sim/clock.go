@@ -58,6 +58,7 @@ func (w *ClockWorkload) stop(name string) {
 	w.mu.Lock()
 	clk := w.clocks[name]
 	delete(w.clocks, name)
+	w.check.Restarted(name)
 	w.mu.Unlock()
 	if clk != nil {
 		w.closing.Go(func() { clk.Close() })

@@ -67,6 +67,17 @@ func (k *ClockCheck) Clone() ClockCheck {
 	return c
 }
 
+// Restarted tells the checker that node's process stopped: its next
+// readings are a new clock's. C2 (and NowOff's allowance) compare a
+// clock's readings with its own: a process that starts has no earlier
+// Now to stay above, and after a restart of every node at once cluster
+// time starts again from the new reference's physical clock, which may
+// be behind the old one's.
+func (k *ClockCheck) Restarted(node string) {
+	delete(k.last, node)
+	delete(k.lastU, node)
+}
+
 // Add judges the readings of every node at one instant.
 func (k *ClockCheck) Add(rs []Reading) {
 	k.Observations++

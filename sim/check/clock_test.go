@@ -59,3 +59,27 @@ func TestClockCheckRate(t *testing.T) {
 		}
 	}
 }
+
+// C2 compares a process's readings with its own: Now going back on a
+// running clock breaks it, and a restarted node's new clock starts
+// afresh.
+func TestClockCheckC2Restart(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	read := func(now time.Time) Reading {
+		iv := Interval{Earliest: now.Add(-time.Millisecond), Latest: now.Add(time.Millisecond)}
+		return Reading{Node: "n1", At: t0, Done: t0, NowAt: t0, Now: now, Interval: iv}
+	}
+	k := NewClockCheck()
+	k.Add([]Reading{read(t0.Add(time.Second))})
+	k.Add([]Reading{read(t0)})
+	if len(k.C2Backwards) != 1 {
+		t.Fatalf("C2 = %q, want Now going back flagged", k.C2Backwards)
+	}
+	k = NewClockCheck()
+	k.Add([]Reading{read(t0.Add(time.Second))})
+	k.Restarted("n1")
+	k.Add([]Reading{read(t0)})
+	if len(k.C2Backwards) != 0 {
+		t.Fatalf("C2 = %q across a restart, want nothing", k.C2Backwards)
+	}
+}
