@@ -33,7 +33,7 @@ func TestUsageAndFlagErrors(t *testing.T) {
 		{"bad value", []string{"sim", "-nodes", "many"}, 2, "", `invalid value "many" for flag -nodes`},
 		{"too few nodes", []string{"sim", "-nodes", "2"}, 2, "", "-nodes is 2; want 3 to"},
 		{"short duration", []string{"sim", "-duration", "1s"}, 2, "", "-duration is 1s; want at least 3s"},
-		{"unknown scenario", []string{"sim", "-scenario", "flood"}, 2, "", `unknown scenario "flood" (want one of partition, crash, pause, skew, loss, churn, rollout, scale, drift, all`},
+		{"unknown scenario", []string{"sim", "-scenario", "flood"}, 2, "", `unknown scenario "flood" (want one of partition, crash, pause, skew, loss, churn, rollout, scale, drift, outage, all`},
 		{"scale past the size limit", []string{"sim", "-scenario", "scale", "-nodes", "150"}, 2, "", "-nodes is 150; the scale scenario grows the cluster to 1.5 times that, so want 3 to 133"},
 		{"list", []string{"sim", "-list"}, 0, "  churn      nodes leave gracefully", ""},
 		{"list scale", []string{"sim", "-list"}, 0, "  scale      the cluster grows by joins", ""},
