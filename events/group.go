@@ -72,6 +72,15 @@ func (e Event) Nack(ctx context.Context) error { return e.settle(ctx, eventlog.O
 // included (0 outside a group).
 func (e Event) Deliveries() int { return e.deliveries }
 
+// HeldUntil is when the group's hold of the event for this member ends,
+// at the earliest, by this node's clock (zero outside a group): until
+// then no other member is handed it; after it, the group may hand it
+// out again. It is AckWait after the member sent the fetch that took
+// it, or less if the fetch's first answer was lost (the answer to the
+// fetch sent again is the first one's hand-out, with what is left of
+// it): Next may return an event whose hold is about to end.
+func (e Event) HeldUntil() time.Time { return e.heldUntil }
+
 func (e Event) settle(ctx context.Context, op eventlog.Op) error {
 	if e.ack == nil {
 		return errtext.Errorf("events: ", "events: %v of offset %d: %w (not from a group subscription)", op, e.Offset, ErrBadInput)
@@ -95,7 +104,7 @@ func (sub *Subscription) nextInGroup(ctx context.Context) (Event, error) {
 		}
 		if e, ok := m.fromTaken(); ok {
 			ev := event(sub.topic, e)
-			ev.ack, ev.deliveries = &acker{s: sub.s, topic: sub.topic, m: m}, e.Deliveries
+			ev.ack, ev.deliveries, ev.heldUntil = &acker{s: sub.s, topic: sub.topic, m: m}, e.Deliveries, m.holdEnd(e)
 			return ev, nil
 		}
 		if !m.unanswered {

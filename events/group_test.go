@@ -167,6 +167,9 @@ func TestGroupFetchThroughAnOutage(t *testing.T) {
 		if e.Offset != 1 || e.Deliveries() != 1 {
 			t.Errorf("Next returned offset %d on delivery %d, want offset 1 on its first (skipped %d)", e.Offset, e.Deliveries(), sub.Skipped())
 		}
+		if left := time.Until(e.HeldUntil()); left <= 0 || left > time.Second {
+			t.Errorf("held for %v more, want some of AckWait (1s)", left)
+		}
 	})
 }
 
