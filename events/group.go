@@ -181,14 +181,14 @@ func (m *member) holdEnd(e eventlog.Event) time.Time {
 
 // Skipped counts the hand-outs this group subscription missed: events it
 // took from its group and skipped because their hold had ended before
-// Next reached them (a fetch sent again whose answer came after the
-// hold its lost first answer started had ended, or a Prefetch batch
-// handled too slowly; a fetch handed events after waiting through an
-// outage of the voters keeps them), and fetches answered AckWait or
-// more after they were first asked, whose hand-outs may have gone out
-// again before the answer came. The group hands such events out again, and each
-// missed hand-out counts toward MaxDeliveries. 0 for a subscription that
-// is not a group's.
+// Next reached them (a try of the fetch whose answer took longer than
+// the hold, or a Prefetch batch handled too slowly; a fetch handed
+// events after waiting through an outage of the voters keeps them),
+// and fetches answered AckWait or more after they were first asked,
+// whose first hand-outs may have gone out again before the answer
+// came. The group hands such events out again, and each missed
+// hand-out counts toward MaxDeliveries. 0 for a subscription that is
+// not a group's.
 func (sub *Subscription) Skipped() int {
 	if sub.m == nil {
 		return 0
