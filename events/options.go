@@ -143,8 +143,9 @@ func MaxDeliveries(n int) SubscribeOption {
 // hand them out one by one from Next: under load a member then costs
 // the voters one entry per n events instead of one per event. Every
 // event it took is its own from that round on: its AckWait runs while
-// it waits in the member, another member cannot have it meanwhile, and
-// an event whose AckWait passed before Next reached it is skipped (the
+// it waits in the member (from when the round was sent), another member
+// cannot have it meanwhile, and an event whose AckWait passed before
+// Next reached it is skipped (the
 // group hands it out again), and so is what the member took but had not
 // returned when it closed, once its AckWait passes (Subscription.Skipped
 // counts what it skipped). Prefetch a batch

@@ -28,6 +28,7 @@ type Event struct {
 
 	ack        *acker // set for an event of a group subscription
 	deliveries int
+	heldUntil  time.Time
 }
 
 // Stream publishes to and subscribes to the topics of the cluster's

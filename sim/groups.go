@@ -129,11 +129,13 @@ func (w *GroupWorkload) consume(ctx context.Context, m *groupMember, i int, sub 
 		skipped, asked := sub.Skipped(), time.Now()
 		e, err := sub.Next(ctx)
 		if err != nil || sub.Skipped() > skipped {
-			// This Next failed, or skipped hand-outs whose AckWait
-			// passed before it reached them: hand-outs no member saw.
+			// This Next failed, or skipped hand-outs whose hold ended
+			// before it reached them (how many: Skips): hand-outs no
+			// member saw.
 			w.mu.Lock()
 			m := &w.rec.Members[i]
 			m.Unknown, m.Asked = append(m.Unknown, time.Now()), append(m.Asked, asked)
+			m.Skips = append(m.Skips, sub.Skipped()-skipped)
 			w.mu.Unlock()
 		}
 		if err != nil {
@@ -172,7 +174,7 @@ func (w *GroupWorkload) record(m *groupMember, i int, e events.Event) (int, bool
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.rec.Deliveries = append(w.rec.Deliveries, check.GroupDelivery{Member: w.rec.Members[i].Name, Offset: e.Offset,
-		Payload: string(e.Payload), Deliveries: e.Deliveries(), At: time.Now()})
+		Payload: string(e.Payload), Deliveries: e.Deliveries(), At: time.Now(), HeldUntil: e.HeldUntil()})
 	return len(w.rec.Deliveries) - 1, m.stalled
 }
 
@@ -246,6 +248,7 @@ func (w *GroupWorkload) History() check.GroupHistory {
 	rec.Members = nil
 	for _, m := range w.rec.Members {
 		m.Unknown, m.Asked = append([]time.Time(nil), m.Unknown...), append([]time.Time(nil), m.Asked...)
+		m.Skips = append([]int(nil), m.Skips...)
 		rec.Members = append(rec.Members, m)
 	}
 	end := w.end

@@ -32,7 +32,7 @@ var ErrNoGroup = errors.New("voters: no reachable voter group")
 // returns its token again; renewals, releases and expiries name the
 // grant they act on), so a retry after an unknown outcome is safe.
 func (s *Service) Do(ctx context.Context, cmds []leases.Cmd) ([]leases.Result, error) {
-	resp, err := s.do(ctx, doReq{Cmds: cmds})
+	resp, _, err := s.do(ctx, doReq{Cmds: cmds})
 	return resp.Results, err
 }
 
@@ -42,28 +42,39 @@ func (s *Service) Do(ctx context.Context, cmds []leases.Cmd) ([]leases.Result, e
 // eventlog.OpPublish): a retry after an unknown outcome may duplicate
 // events without keys.
 func (s *Service) DoEvents(ctx context.Context, cmds []eventlog.Cmd) ([]eventlog.Result, error) {
-	resp, err := s.do(ctx, doReq{Events: cmds})
-	return resp.Events, err
+	res, _, err := s.DoEventsSent(ctx, cmds)
+	return res, err
+}
+
+// DoEventsSent is DoEvents that also returns when the try that was
+// answered was sent: the leader stamped the commands (their Now) after
+// that, however long the tries before it took, so the hold a fetch's
+// answer gives (eventlog.Event.Left) lasts at least that long from then.
+func (s *Service) DoEventsSent(ctx context.Context, cmds []eventlog.Cmd) ([]eventlog.Result, time.Time, error) {
+	resp, sent, err := s.do(ctx, doReq{Events: cmds})
+	return resp.Events, sent, err
 }
 
 // do sends req to the leader, following redirects and trying again
-// until ctx ends (see Do).
-func (s *Service) do(ctx context.Context, req doReq) (doResp, error) {
+// until ctx ends (see Do), and returns the answer and when the try that
+// got it was sent.
+func (s *Service) do(ctx context.Context, req doReq) (doResp, time.Time, error) {
 	backoff := time.Millisecond
 	var last error = ErrNoGroup
 	var failed string // the last target that did not answer
 	for hops := 0; ; hops++ {
 		if s.ctx.Err() != nil {
-			return doResp{}, ErrClosed
+			return doResp{}, time.Time{}, ErrClosed
 		}
 		target, group := s.target(hops, failed)
 		if target != "" {
 			tctx, cancel := tryContext(ctx)
 			req.Group = group
+			sent := time.Now()
 			res, next, err := s.try(tctx, target, req)
 			cancel()
 			if err == nil {
-				return res, nil
+				return res, sent, nil
 			}
 			if next == "" {
 				failed = target
@@ -79,10 +90,10 @@ func (s *Service) do(ctx context.Context, req doReq) (doResp, error) {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return doResp{}, fmt.Errorf("%w (last: %v)", ctx.Err(), last)
+			return doResp{}, time.Time{}, fmt.Errorf("%w (last: %v)", ctx.Err(), last)
 		case <-s.ctx.Done():
 			t.Stop()
-			return doResp{}, ErrClosed
+			return doResp{}, time.Time{}, ErrClosed
 		}
 		backoff = min(2*backoff, 50*time.Millisecond)
 	}

@@ -60,6 +60,8 @@ Properties checked:
   S1  every subscriber of the event stream sees one order, no gap, no
       duplicate
   S2  no event whose Publish returned is lost
+  S3  a consumer group hands an event to one member at a time, again
+      after AckWait, until it is acked (or handed out MaxDeliveries times)
   E4  after a leader crash, a new leader within detection+lease+a round
   L4  after a heal, a lock is granted within detection + lock delay + TTL + an election round
   V2  tokens and terms keep increasing across restarts, idle ids too

@@ -95,6 +95,13 @@ type Event struct {
 	// Deliveries counts the times a group handed the event out, this one
 	// included (in OpFetch's results only).
 	Deliveries int `msgpack:"d,omitempty"`
+	// Left is how long the group holds the event for the member as of
+	// the fetch's Now, in ns of the log's time (in OpFetch's results
+	// only): AckWait for a hand-out, what is left of it for one sent
+	// again; at least 1 (0: a table that sets none). The leader stamps
+	// Now after the fetch reaches it, so the hold lasts Left at least
+	// from when the member sent the fetch, however late the answer.
+	Left int64 `msgpack:"l,omitempty"`
 }
 
 // size is what an event counts against its topic's MaxBytes.

@@ -64,13 +64,14 @@ func (g *group) unpend(off uint64) {
 
 // resend answers a fetch sent again (the answer to the first was lost,
 // and its member asked again): the offsets it handed out that are still
-// out with its member, as they are, with nothing changed.
+// out with its member, as they are, with nothing changed, each with
+// what is left of its hold as of c.Now.
 func (g *group) resend(tp *topic, c *Cmd) Result {
 	var res Result
 	for _, off := range slices.Sorted(maps.Keys(g.pending)) {
 		if d := g.pending[off]; d.member == c.Member && d.req == c.Request {
 			if e, ok := tp.event(off); ok {
-				e.Deliveries = g.deliveries[off]
+				e.Deliveries, e.Left = g.deliveries[off], max(d.deadline-c.Now, 1)
 				res.Events = append(res.Events, cloneEvents([]Event{e})...)
 			}
 		}
@@ -109,7 +110,7 @@ func (tp *topic) fetch(c *Cmd) Result {
 		g.deliveries[off]++
 		g.out(off, &delivery{member: c.Member, deadline: deadline, req: c.Request})
 		g.dueFrom = min(g.dueFrom, deadline)
-		e.Deliveries = g.deliveries[off]
+		e.Deliveries, e.Left = g.deliveries[off], int64(c.AckWait)
 		res.Events = append(res.Events, cloneEvents([]Event{e})...)
 	}
 	for len(res.Events) < c.Max && len(g.redo) > 0 {

@@ -159,7 +159,8 @@ func TestGroupDueBound(t *testing.T) {
 
 // A numbered fetch sent again (its first answer was lost) gets back the
 // offsets it handed out, unchanged: no new hand-out, no delivery counted
-// twice, the same deadline. A new number fetches anew.
+// twice, the same deadline, with what is left of the hold (Left) where
+// a hand-out has all of AckWait. A new number fetches anew.
 func TestGroupFetchSentAgain(t *testing.T) {
 	tb := newTable()
 	publish(t, tb, "a", sec, "1", "2", "3", "4")
@@ -167,9 +168,15 @@ func TestGroupFetchSentAgain(t *testing.T) {
 		return tb.Apply([]Cmd{{Op: OpFetch, Topic: "a", Group: "g", Member: "m", Max: 2, Now: now, AckWait: time.Second, From: 1, Request: req}})[0].Events
 	}
 	first := numbered(7, sec)
-	again := numbered(7, sec+1)
+	again := numbered(7, sec+int64(300*time.Millisecond))
 	if len(first) != 2 || len(again) != 2 || again[0].Offset != 1 || again[1].Offset != 2 || again[0].Deliveries != 1 {
 		t.Fatalf("fetch 7 = %+v, sent again = %+v; want offsets 1 and 2 twice, delivery 1", first, again)
+	}
+	if first[0].Left != int64(time.Second) || again[1].Left != int64(700*time.Millisecond) {
+		t.Errorf("hold left: %v handed out, %v sent again 300ms later; want 1s and 700ms", time.Duration(first[0].Left), time.Duration(again[1].Left))
+	}
+	if late := numbered(7, 3*sec); len(late) != 2 || late[0].Left != 1 {
+		t.Errorf("fetch 7 sent again past its deadline, not yet expired = %+v, want offsets 1 and 2 with Left 1 (held no more)", late)
 	}
 	if due := tb.Due(2 * sec); len(due) != 1 {
 		t.Errorf("Due at 2s = %+v, want the expiry of the first fetch's deadline", due)

@@ -2,7 +2,8 @@
 // network (package sim): it starts a cluster, runs the built-in
 // workloads on every node (an election campaign, a clock on a skewed,
 // drifting physical clock, lock clients writing through a Fence, task
-// submitters, an event stream every node publishes to and reads), makes
+// submitters, an event stream every node publishes to and reads, and a
+// consumer group with a member on every node), makes
 // the faults of a scenario one per phase (cuts of the network, crashes,
 // pauses, clock jumps, packet loss, nodes leaving, joining or redeployed
 // in turn), heals everything, and judges every

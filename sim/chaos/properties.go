@@ -76,6 +76,7 @@ func (r *record) properties() []Property {
 	out = append(out, r.v2Property())
 	out = append(out, r.Tasks.properties()...)
 	out = append(out, r.Events.properties()...)
+	out = append(out, r.Groups.property())
 	return append(out, r.User...)
 }
 

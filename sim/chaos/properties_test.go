@@ -90,10 +90,11 @@ func TestPropertyVerdicts(t *testing.T) {
 			Locks:    locks(cleanGrants, check.LateWrites{Rejected: 2, Harmless: 1}, 1),
 			Tasks:    tasks(cleanSubs, cleanExecs),
 			Events:   eventRecord{Verdict: check.EventVerdict{Published: 10, Delivered: 30}},
+			Groups:   groupRecord{Verdict: check.GroupVerdict{Delivered: 12, Redelivered: 2, Acked: 10}},
 			V2:       cleanV2(),
 		}
 	}
-	allHeld := "M E1 E2 E3 E4 C1 C2 C2' C3 L1 L2 L3 L3+ F L4 V2 T1 T2 T3 S1 S2"
+	allHeld := "M E1 E2 E3 E4 C1 C2 C2' C3 L1 L2 L3 L3+ F L4 V2 T1 T2 T3 S1 S2 S3"
 
 	tests := []struct {
 		name        string
@@ -113,14 +114,14 @@ func TestPropertyVerdicts(t *testing.T) {
 				`\nL4 +a lock is granted soon after a heal +held +first grant after a heal: median 500ms, max 500ms over 1 heals`,
 				`\nF +the Fence rejects a paused holder's late write +held +3 late writes: 2 rejected, 1 harmless`,
 				`\nV2 +tokens and terms keep increasing across restarts, idle ids and groups included +held +idle-0 token 7 > max 5; idle-1 token 8 > max 5; "idle" term 4 > max 3\n`,
-				`\n21 held\.\n`,
+				`\n22 held\.\n`,
 			},
 		},
 		{
 			name:     "nothing exercised",
 			change:   func(r *record) { *r = record{FinalConverged: true} },
-			wantHeld: "M", wantNot: "E1 E2 E3 E4 C1 C2 C2' C3 L1 L2 L3 L3+ F L4 V2 T1 T2 T3 S1 S2",
-			wantInTable: []string{`\nE4 +new leader soon after the leader crashes +not exercised +no leader crashed\n`, `\nV2 +tokens and terms keep increasing .* +not exercised +not run\n`, `\n1 held, 20 not exercised\.\n`},
+			wantHeld: "M", wantNot: "E1 E2 E3 E4 C1 C2 C2' C3 L1 L2 L3 L3+ F L4 V2 T1 T2 T3 S1 S2 S3",
+			wantInTable: []string{`\nE4 +new leader soon after the leader crashes +not exercised +no leader crashed\n`, `\nV2 +tokens and terms keep increasing .* +not exercised +not run\n`, `\n1 held, 21 not exercised\.\n`},
 		},
 		{
 			name:     "not converged",
@@ -134,7 +135,7 @@ func TestPropertyVerdicts(t *testing.T) {
 				leases := []check.LeaseRecord{lease("n5", 3, 0, 2), lease("n4", 3, 1.75, 5), lease("n3", 2, 6, 9)}
 				r.Election = newElectionRecord(leases, []time.Time{at(2)}, nil, nil, at(10))
 			},
-			wantHeld:   "M C1 C2 C2' C3 L1 L2 L3 L3+ F L4 V2 T1 T2 T3 S1 S2",
+			wantHeld:   "M C1 C2 C2' C3 L1 L2 L3 L3+ F L4 V2 T1 T2 T3 S1 S2 S3",
 			wantBroken: "E1 E2 E3 E4",
 			wantStderr: []string{
 				"property E1 (at most one leader per term) BROKEN: term 3 held by n5/cand-n5 and n4/cand-n4\n",
@@ -145,7 +146,7 @@ func TestPropertyVerdicts(t *testing.T) {
 		{
 			name:       "C1 and C3 missed",
 			change:     func(r *record) { r.Clock.Check = withC1; r.Clock.Check.C3Misses = withC3.C3Misses },
-			wantBroken: "C1 C3", wantHeld: "M E1 E2 E3 E4 C2 C2' L1 L2 L3 L3+ F L4 V2 T1 T2 T3 S1 S2",
+			wantBroken: "C1 C3", wantHeld: "M E1 E2 E3 E4 C2 C2' L1 L2 L3 L3+ F L4 V2 T1 T2 T3 S1 S2 S3",
 			wantStderr:  []string{"property C1 (every Interval contains the reference's time) BROKEN: n1: interval ±1ms misses the reference's time by 300µs (and 4 more)\n"},
 			wantInTable: []string{`\n +n1: interval ±1ms misses`, `\n +\(and 2 more\)\n`},
 		},
@@ -154,7 +155,7 @@ func TestPropertyVerdicts(t *testing.T) {
 			change: func(r *record) {
 				r.Locks = locks(append(cleanGrants, grant("lock-1", 1, "n4", 4, 5)), check.LateWrites{}, 1)
 			},
-			wantBroken: "L1 L2 L3+", wantHeld: "M E1 E2 E3 E4 C1 C2 C2' C3 L3 L4 V2 T1 T2 T3 S1 S2", wantNot: "F",
+			wantBroken: "L1 L2 L3+", wantHeld: "M E1 E2 E3 E4 C1 C2 C2' C3 L3 L4 V2 T1 T2 T3 S1 S2 S3", wantNot: "F",
 			wantStderr: []string{"property L1 (no two grants of a lock carry one token) BROKEN: lock-1: token 1 granted to n3", "property L3+ (the history is linearizable (porcupine)) BROKEN: NOT linearizable"},
 		},
 		{
@@ -162,7 +163,7 @@ func TestPropertyVerdicts(t *testing.T) {
 			change: func(r *record) {
 				r.Locks = locks(append(cleanGrants, grant("lock-1", 2, "n4", 2.5, 5)), check.LateWrites{Accepted: 1}, 1, 6)
 			},
-			wantBroken: "L3 L3+ F L4", wantHeld: "M E1 E2 E3 E4 C1 C2 C2' C3 L1 L2 V2 T1 T2 T3 S1 S2",
+			wantBroken: "L3 L3+ F L4", wantHeld: "M E1 E2 E3 E4 C1 C2 C2' C3 L1 L2 V2 T1 T2 T3 S1 S2 S3",
 			wantStderr: []string{
 				"property L3 (no two holds of a lock overlap in time) BROKEN: lock-1: n4 (token 2) granted at ",
 				"property F (the Fence rejects a paused holder's late write) BROKEN: the Fence accepted 1 late writes",
@@ -175,8 +176,16 @@ func TestPropertyVerdicts(t *testing.T) {
 				late := sub("d", "", "n1", 2, 5.5)
 				r.Tasks = tasks(append(cleanSubs, sub("e", "", "n3", 1, -1), late), append(cleanExecs, ex("z", "x", "n3", 0.1, 0.3)))
 			},
-			wantBroken: "T1 T2 T3", wantHeld: "M E1 E2 E3 E4 C1 C2 C2' C3 L1 L2 L3 L3+ F L4 V2 S1 S2",
+			wantBroken: "T1 T2 T3", wantHeld: "M E1 E2 E3 E4 C1 C2 C2' C3 L1 L2 L3 L3+ F L4 V2 S1 S2 S3",
 			wantStderr: []string{"property T1 (no task of a living submitter is lost) BROKEN: e ", "property T2 (a worker runs an idempotency id once at a time) BROKEN: x: ran on n3#1 from ", "property T3 (every Run returns by its deadline) BROKEN: d (submitted by n1) returned 500ms after its deadline"},
+		},
+		{
+			name: "a group event with two holders at once",
+			change: func(r *record) {
+				r.Groups.Verdict.Overlap = check.Violations{N: 1, First: []string{"chaos/workers: offset 7 handed to n2#1 while n1#1 held it"}}
+			},
+			wantBroken: "S3", wantHeld: "M E1 E2 E3 E4 C1 C2 C2' C3 L1 L2 L3 L3+ F L4 V2 T1 T2 T3 S1 S2",
+			wantStderr: []string{"property S3 (a group hands an event to one member at a time, again after AckWait, until acked) BROKEN: chaos/workers: offset 7 handed to n2#1 while n1#1 held it"},
 		},
 	}
 	tests = append(tests, []struct {

@@ -94,6 +94,7 @@ type record struct {
 	V2              v2Record // the idle ids' and group's tokens and terms
 	Tasks           taskRecord
 	Events          eventRecord
+	Groups          groupRecord
 	User            []Property // the verdicts of the user's workloads
 	UserSpans       []Span     // their rows in the timeline (Timeliner)
 	Net             simnet.NetStats

@@ -38,6 +38,7 @@ type Report struct {
 	Locks       LockReport       `json:"locks"`
 	Tasks       TaskReport       `json:"tasks"`
 	Events      EventReport      `json:"events"`
+	Groups      GroupReport      `json:"consumer_group"`
 	Voters      VoterReport      `json:"voters"` // the voter configuration over time
 	PhysClocks  []PhysClock      `json:"physical_clocks"`
 	Wall        Duration         `json:"wall_time"`

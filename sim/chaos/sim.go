@@ -80,6 +80,7 @@ func simulate(ctx context.Context, w io.Writer, cfg simConfig) (*Report, error) 
 	rep.Phases = r.runSchedule(ctx, buildSchedule(cfg.Seed, cfg.Duration, c.Names(), cfg.Scenario))
 	rep.Interrupted = ctx.Err() != nil
 	final := context.WithoutCancel(ctx)
+	quiet := r.events.Quiet() // the group's quiet period runs from the final heal
 	rep.FinalConverged, rep.FinalTook = r.recover(final)
 	finalLeader, finalSync := r.settle(final)
 	rep.Clock = r.stopClocks(rep.Phases, finalSync)
@@ -89,8 +90,11 @@ func simulate(ctx context.Context, w io.Writer, cfg simConfig) (*Report, error) 
 	rep.Locks = newLockRecord(r.locks.History(), cfg.Unsafe)
 	r.tasks.Close() // lets the Runs in flight end
 	rep.Tasks = newTaskRecord(r.tasks.History())
+	sleepUntil(final, quiet.Add(groupQuiet))
+	r.groups.Close()
 	r.events.Close()
 	rep.Events = newEventRecord(r.events.History(), eventEvery(cfg.Nodes), cfg.Unsafe)
+	rep.Groups = newGroupRecord(r.groups.History(), cfg.Drift)
 	rep.User = stopUserWorkloads(cfg.User)
 	rep.UserSpans = userSpans(cfg.User)
 	rep.Net = c.Net().Stats()
@@ -143,7 +147,16 @@ func startWorkloads(ctx context.Context, c *sim.Cluster, out *syncWriter, phys [
 		tasks.Close()
 		return nil, err
 	}
-	r := &runner{c: c, elect: elect, clocks: clocks, locks: locks, tasks: tasks, events: evs, out: out, voters: startVoterWatch(c),
+	groups, err := startGroups(c, evs, cfg)
+	if err != nil {
+		elect.Close()
+		clocks.Close()
+		locks.Close()
+		tasks.Close()
+		evs.Close()
+		return nil, err
+	}
+	r := &runner{c: c, elect: elect, clocks: clocks, locks: locks, tasks: tasks, events: evs, groups: groups, out: out, voters: startVoterWatch(c),
 		aimRNG: rand.New(rand.NewPCG(uint64(cfg.Seed), pauseStream))}
 	r.observer = startObserver(clocks, observeEvery)
 	var first clockSync
@@ -209,6 +222,7 @@ type runner struct {
 	locks     *sim.LockWorkload
 	tasks     *sim.TaskWorkload
 	events    *sim.EventWorkload
+	groups    *sim.GroupWorkload
 	voters    *voterWatch
 	aimRNG    *rand.Rand // chooses among the lock holders and coordinators to aim at
 	left      []string   // the nodes that left

@@ -59,6 +59,7 @@ func summarize(rec *record) *Report {
 	j.Locks = r.Locks.summary()
 	j.Tasks = r.Tasks.summary()
 	j.Events = r.Events.summary()
+	j.Groups = r.Groups.summary()
 	j.Voters = r.Voters.summary()
 	return j
 }

@@ -28,6 +28,7 @@ func (r *Report) print(w io.Writer) {
 	r.Locks.print(tw)
 	r.Tasks.print(tw)
 	r.Events.print(tw)
+	r.Groups.print(tw)
 	fmt.Fprintf(tw, "wall time\t%s\n", fmtDur(r.Wall.Std()))
 	fmt.Fprintf(tw, "machine\t%s\n", r.Machine.line())
 	tw.Flush()

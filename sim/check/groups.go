@@ -26,23 +26,31 @@ type GroupDelivery struct {
 	Payload    string
 	Deliveries int       // the event's Deliveries(): the group's count, this one included
 	At         time.Time // when Next returned it
-	Settle     Settle
-	SettleOK   bool      // Ack or Nack returned nil (with an error its outcome is unknown)
-	Settled    time.Time // when Ack or Nack returned
+	// HeldUntil is the end of the member's hold as Next gave it (the
+	// event's HeldUntil, by the member's clock): no other member may
+	// be handed the offset before. Zero: AckWait after At.
+	HeldUntil time.Time
+	Settle    Settle
+	SettleOK  bool      // Ack or Nack returned nil (with an error its outcome is unknown)
+	Settled   time.Time // when Ack or Nack returned
 }
 
 // GroupMember is one member (one group subscription) of a group.
 // Unknown lists the ends of its Next calls that returned an error, were
-// cut off by its stop, or skipped events whose AckWait passed before it
+// cut off by its stop, or skipped events whose hold ended before it
 // reached them (events.Subscription.Skipped): each may have been handed
 // events the member never saw, which the group hands out again after
 // AckWait. Asked, where set, has when each of those Nexts was called
 // (Asked[i] for Unknown[i]; a missing or zero one: long before): a
-// hand-out hidden in it was applied no sooner.
+// hand-out hidden in it was applied no sooner. Skips, where set, has
+// how many hand-outs each skipped (the growth of Skipped over it): a
+// Next fetches again after a skip, so it may hide that many, one after
+// the other; one cut off at the end hides those it skipped before.
 type GroupMember struct {
 	Name    string // unique in the record: the node and a number
 	Unknown []time.Time
 	Asked   []time.Time
+	Skips   []int
 }
 
 // GroupRecord is what the members of one consumer group of a topic
@@ -96,8 +104,9 @@ type GroupVerdict struct {
 // CheckGroup judges h against S3, for each group, with margin as the
 // error allowed to the deadlines: a member's deadline is AckWait from
 // the hand-out by the voters' leader's clock, the record has when Next
-// returned by the member's, so margin covers the fetch's round trip
-// and the clocks' disagreement.
+// returned by the member's (or the end of the hold Next gave, if
+// sooner: GroupDelivery.HeldUntil), so margin covers the fetch's round
+// trip and the clocks' disagreement.
 func CheckGroup(h GroupHistory, margin time.Duration) GroupVerdict {
 	var v GroupVerdict
 	for _, g := range h.Groups {
@@ -134,10 +143,22 @@ func (v *GroupVerdict) count(d GroupDelivery) {
 	}
 }
 
-// holdEnd is when d's member stopped holding its offset, at the
-// latest: at its deadline, or earlier when an Ack or Nack returned nil.
-func holdEnd(g GroupRecord, d GroupDelivery) time.Time {
+// heldUntil is when d's hold ends: AckWait after Next returned it, or
+// sooner if Next said so (a fetch whose first answer was lost gets
+// back what is left of the hold).
+func heldUntil(g GroupRecord, d GroupDelivery) time.Time {
 	end := d.At.Add(g.AckWait)
+	if !d.HeldUntil.IsZero() && d.HeldUntil.Before(end) {
+		end = d.HeldUntil
+	}
+	return end
+}
+
+// holdEnd is when d's member stopped holding its offset, at the
+// latest: at the end of its hold, or earlier when an Ack or Nack
+// returned nil.
+func holdEnd(g GroupRecord, d GroupDelivery) time.Time {
+	end := heldUntil(g, d)
 	if d.Settle != Unsettled && d.SettleOK && d.Settled.Before(end) {
 		end = d.Settled
 	}
@@ -192,41 +213,53 @@ const lateApply = 2 * time.Second
 
 // hiddenChain counts the hand-outs of one offset that g's members may
 // have taken unseen after a hold that ended at due: each by a Next of
-// unknown outcome that ended before cutoff (zero: any), applied no
-// sooner than the offset was free again (due, then AckWait after the
-// hidden hand-out before it, less margin) and no later than lateApply
-// after its Next ended; and, if next is set (the next hand-out seen),
-// each over by then.
+// unknown outcome (as many as it skipped, at least one) that ended
+// before cutoff (zero: any), or that was cut off then but skipped some
+// (those), applied no sooner than the offset was free again (due, then
+// AckWait after the hidden hand-out before it, less margin) and no
+// later than lateApply after its Next ended; and, if next is set (the
+// next hand-out seen), each over by then.
 func hiddenChain(g GroupRecord, due time.Time, margin time.Duration, cutoff, next time.Time) int {
-	type window struct{ from, to time.Time } // when a Next's hidden hand-out could be applied
+	type window struct {
+		from, to time.Time // when a Next's hidden hand-outs could be applied
+		n        int       // how many it may hide
+	}
 	var ws []window
 	for _, m := range g.Members {
 		for i, t := range m.Unknown {
-			if cutoff.IsZero() || t.Before(cutoff) {
-				w := window{to: t.Add(lateApply)}
-				if i < len(m.Asked) {
-					w.from = m.Asked[i]
-				}
-				ws = append(ws, w)
+			w := window{to: t.Add(lateApply), n: 1}
+			if i < len(m.Asked) {
+				w.from = m.Asked[i]
 			}
+			if i < len(m.Skips) {
+				w.n = max(m.Skips[i], 1)
+			}
+			if !cutoff.IsZero() && !t.Before(cutoff) {
+				if w.n = 0; i < len(m.Skips) {
+					w.n = m.Skips[i]
+				}
+			}
+			ws = append(ws, w)
 		}
 	}
 	slices.SortFunc(ws, func(a, b window) int { return a.to.Compare(b.to) })
 	free := due.Add(-margin) // the earliest the next hidden hand-out could be applied
 	n := 0
 	for _, w := range ws {
-		at := free
-		if w.from.After(at) {
-			at = w.from
+		for range w.n {
+			at := free
+			if w.from.After(at) {
+				at = w.from
+			}
+			if at.After(w.to) {
+				break // its fetch was applied, if at all, while the offset was out
+			}
+			if !next.IsZero() && at.Add(g.AckWait).After(next.Add(margin)) {
+				break
+			}
+			n++
+			free = at.Add(g.AckWait)
 		}
-		if at.After(w.to) {
-			continue // its fetch was applied, if at all, while the offset was out
-		}
-		if !next.IsZero() && at.Add(g.AckWait).After(next.Add(margin)) {
-			continue
-		}
-		n++
-		free = at.Add(g.AckWait)
 	}
 	return n
 }
@@ -236,7 +269,7 @@ func hiddenChain(g GroupRecord, due time.Time, margin time.Duration, cutoff, nex
 // group's work on the offset.
 func (v *GroupVerdict) afterAck(g GroupRecord, ds []GroupDelivery, margin time.Duration) {
 	for i, a := range ds {
-		if a.Settle != Acked || !a.SettleOK || !a.Settled.Add(margin).Before(a.At.Add(g.AckWait)) {
+		if a.Settle != Acked || !a.SettleOK || !a.Settled.Add(margin).Before(heldUntil(g, a)) {
 			continue
 		}
 		for _, d := range ds[i+1:] {
@@ -290,8 +323,9 @@ func undone(g GroupRecord, ds []GroupDelivery, end time.Time, margin time.Durati
 	}
 	last := ds[len(ds)-1]
 	due := holdEnd(g, last) // when the group hands it out again
-	// Nexts cut off at end by the workload's close are not counted: a
-	// hand-out to one of them is not the group's last.
+	// Nexts cut off at end by the workload's close are not counted but
+	// for what they skipped before: a hand-out to one of them is not the
+	// group's last.
 	hidden := hiddenChain(g, due, margin, end, time.Time{})
 	switch {
 	case last.Settle == Acked:

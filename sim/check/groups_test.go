@@ -75,6 +75,25 @@ func TestCheckGroup(t *testing.T) {
 			h.Groups[0].Members[0].Unknown = []time.Time{at(20000)}
 			h.Groups[0].Members[0].Asked = []time.Time{at(1000)}
 		}, ""},
+		{"a gap of two taken by one Next that skipped two", func(h *GroupHistory) {
+			h.Groups[0].Deliveries[5].At = at(4000) // offset 3, free at 1610: hidden hand-outs over at 2610 and 3610
+			h.Groups[0].Deliveries[5].Deliveries = 5
+			h.Groups[0].MaxDeliveries = 5
+			m := &h.Groups[0].Members[0]
+			m.Unknown, m.Asked, m.Skips = []time.Time{at(3500)}, []time.Time{at(1500)}, []int{2}
+		}, ""},
+		{"a gap of two and one Next that skipped one", func(h *GroupHistory) {
+			h.Groups[0].Deliveries[5].At = at(4000)
+			h.Groups[0].Deliveries[5].Deliveries = 5
+			h.Groups[0].MaxDeliveries = 5
+			m := &h.Groups[0].Members[0]
+			m.Unknown, m.Asked, m.Skips = []time.Time{at(3500)}, []time.Time{at(1500)}, []int{1}
+		}, "Count: t/g: offset 3 delivery 5 to m2 after delivery 2, and 1 Nexts of unknown outcome"},
+		{"exhausted by what a Next cut off at the end skipped", func(h *GroupHistory) {
+			h.Groups[0].Deliveries = h.Groups[0].Deliveries[:5] // offset 3 last handed to m1, delivery 2, at 610
+			m := &h.Groups[0].Members[1]
+			m.Unknown, m.Asked, m.Skips = []time.Time{at(20000)}, []time.Time{at(1000)}, []int{1}
+		}, ""},
 		{"a gap no Next asked in time could take", func(h *GroupHistory) {
 			h.Groups[0].Deliveries[5].At = at(2700)
 			h.Groups[0].Deliveries[5].Deliveries = 4
@@ -93,6 +112,16 @@ func TestCheckGroup(t *testing.T) {
 		{"two holders", func(h *GroupHistory) {
 			h.Groups[0].Deliveries[4].At, h.Groups[0].Deliveries[4].Settled = at(800), at(850)
 		}, "Overlap: t/g: offset 2 handed to m2 (delivery 2) 500ms before m1's hold (delivery 1) ended"},
+		{"handed out after a hold Next gave short", func(h *GroupHistory) {
+			// m1's fetch was sent again after its first answer was lost:
+			// 300ms of its hold were left.
+			h.Groups[0].Deliveries[1].HeldUntil = at(600)
+			h.Groups[0].Deliveries[4].At, h.Groups[0].Deliveries[4].Settled = at(800), at(850)
+		}, ""},
+		{"two holders, one with a short hold", func(h *GroupHistory) {
+			h.Groups[0].Deliveries[1].HeldUntil = at(900)
+			h.Groups[0].Deliveries[4].At, h.Groups[0].Deliveries[4].Settled = at(700), at(850)
+		}, "Overlap: t/g: offset 2 handed to m2 (delivery 2) 200ms before m1's hold (delivery 1) ended"},
 		{"handed out after a nack failed", func(h *GroupHistory) {
 			h.Groups[0].Deliveries[2].SettleOK = false
 		}, "Overlap: t/g: offset 3 handed to m1 (delivery 2) 890ms before m2's hold"},
