@@ -107,14 +107,7 @@ func TestGroupBeforeTheFirstEvent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := make(chan events.Event, 1)
-		go func() {
-			e, err := sub.Next(ctxFor(t, 30*time.Second))
-			if err != nil {
-				t.Errorf("Next: %v", err)
-			}
-			got <- e
-		}()
+		got := nextAsync(t, sub)
 		time.Sleep(3 * time.Second) // Next waits: nothing is published yet
 		if _, err := ss["n1"].Publish(ctxFor(t, 10*time.Second), "later", []byte("first")); err != nil {
 			t.Fatal(err)
@@ -150,14 +143,7 @@ func TestGroupFetchThroughAnOutage(t *testing.T) {
 			}
 		}
 		c.Partition([]string{node}, others)
-		got := make(chan events.Event, 1)
-		go func() {
-			e, err := sub.Next(ctxFor(t, 30*time.Second))
-			if err != nil {
-				t.Errorf("Next: %v", err)
-			}
-			got <- e
-		}()
+		got := nextAsync(t, sub)
 		if _, err := ss[others[0]].Publish(ctxFor(t, 10*time.Second), "outage", []byte("x")); err != nil {
 			t.Fatal(err)
 		}
@@ -230,4 +216,18 @@ func TestGroupPrefetch(t *testing.T) {
 			}
 		}
 	})
+}
+
+// nextAsync calls sub.Next on a goroutine of its own and hands over
+// what it returns.
+func nextAsync(t *testing.T, sub *events.Subscription) <-chan events.Event {
+	got := make(chan events.Event, 1)
+	go func() {
+		e, err := sub.Next(ctxFor(t, 30*time.Second))
+		if err != nil {
+			t.Errorf("Next: %v", err)
+		}
+		got <- e
+	}()
+	return got
 }
