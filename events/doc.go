@@ -100,7 +100,10 @@
 // partition, the replacement of a voter, a rolling restart and the
 // crash of a group member holding events (scenarios_test.go), S3
 // across processes (examples/events), and S1 and S2 on loopback
-// sockets (TestLoopback).
+// sockets (TestLoopback). A restart of every node at once keeps the
+// log, the offsets and the groups with DataDirs (TestFullRestartWithDataDir;
+// the chaos engine's outage scenario, where S1-S3 hold across three
+// outages and the same schedule in memory breaks S1 or S2).
 //
 // # Not yet
 //
