@@ -63,9 +63,10 @@
 //     than 10 s to replay its directory, may be added back under its
 //     ID: Raft allows that for a member whose storage is whole, which
 //     catches up as any member that was cut off. Only an ID whose state
-//     was lost must never come back, and none does, below.) A member that
-//     comes back before that is not replaced: it catches up from the
-//     leader's log or a snapshot, without a learner's round trip.
+//     was lost must never come back, and none does, below.) A member
+//     that comes back within the failure threshold is not replaced: it
+//     catches up from the leader's log or a snapshot, without a
+//     learner's round trip.
 //   - A member forgets its directory's state only once it left the
 //     configuration: removed (its own applied configuration shows it,
 //     or the leader answered that it removed it), a departure the
@@ -113,7 +114,8 @@
 // log index of its entry; every command goes through the current leader
 // and carries the group's ID, and a member of another group refuses it.
 // Gossip carries what every node must know: each node's Raft ID (tag
-// "_v", a new random ID per incarnation and per removal) and each
+// "_v", a new random ID per incarnation, unless a DataDir holds the
+// member's state, and per removal) and each
 // member's role in the group (tag "_vg": group ID, leader, voter or
 // learner).
 //
