@@ -115,6 +115,16 @@ type Config struct {
 	// has as many voters as it has members, less one when that is even.
 	// Every node of a cluster should use the same value.
 	Voters int
+	// NonVoter keeps the node out of the voter set whatever the cluster's
+	// size: it never becomes a voter or learner, never founds a group,
+	// and uses the voters as a client (its locks, elections, tasks and
+	// events work as on any node). For short-lived members, such as the
+	// gossipsync lock and elect commands, and for nodes that should not
+	// carry the voters' load. It still counts in the others' quorum
+	// basis while it is a member (so it should leave gracefully: Close
+	// does), and ExpectedSize should count only the nodes that may vote.
+	// It keeps no state: DataDir must be empty.
+	NonVoter bool
 	// DataDir, when set, is a directory (created if need be) where the
 	// node keeps its part of the voters' state (package voters: the
 	// Raft log and snapshots of its member, which hold the lease table
@@ -175,6 +185,9 @@ func (c *Config) Validate() error {
 		if !validKeyLen(k) {
 			return fmt.Errorf("cluster: config: SecondaryKeys[%d] is %d bytes; it must be 16, 24 or 32", i, len(k))
 		}
+	}
+	if c.NonVoter && c.DataDir != "" {
+		return errors.New("cluster: config: a NonVoter keeps no voter state: leave DataDir empty")
 	}
 	if c.SecretKey == nil && len(c.SecondaryKeys) > 0 {
 		return errors.New("cluster: config: SecondaryKeys need a SecretKey")

@@ -28,6 +28,7 @@ func TestConfigValidate(t *testing.T) {
 		{"empty non-nil key", Config{SecretKey: []byte(os.Getenv("GOSSIPSYNC_UNSET_FOR_TEST"))}, "SecretKey is empty"},
 		{"bad secondary key", Config{SecretKey: make([]byte, 16), SecondaryKeys: [][]byte{make([]byte, 7)}}, "SecondaryKeys[0]"},
 		{"secondary without primary", Config{SecondaryKeys: [][]byte{make([]byte, 16)}}, "SecondaryKeys"},
+		{"non-voter with a data dir", Config{NonVoter: true, DataDir: "/tmp/x"}, "NonVoter"},
 		{"reserved tag", Config{Tags: map[string]string{"_rpc": "x"}}, "Tags"},
 		{"tags over 512 bytes", Config{Tags: map[string]string{"big": strings.Repeat("x", 600)}}, "Tags"},
 		{"many small tags over 512 bytes", Config{Tags: manyTags(100)}, "Tags"},

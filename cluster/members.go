@@ -103,6 +103,10 @@ func (n *Node) QuorumSize() int {
 // is expected to have (0: not set).
 func (n *Node) ExpectedSize() int { return n.cfg.ExpectedSize }
 
+// NonVoter reports whether the node stays out of the voter set
+// (Config.NonVoter).
+func (n *Node) NonVoter() bool { return n.cfg.NonVoter }
+
 // Voters returns the configured size of the voter set (Config.Voters, or
 // DefaultVoters).
 func (n *Node) Voters() int {

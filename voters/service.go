@@ -270,7 +270,10 @@ func (s *Service) setIDTag() {
 		// Handing over: its peers must still reach its member (Raft
 		// messages go by this tag), but it is no candidate any more.
 		tag = "-" + tag
-	case s.leaving:
+	case s.leaving, s.node.NonVoter():
+		// A non-voter gossips no ID: no autopilot adds it, and it
+		// never counts (nor founds) among the members running the
+		// service.
 		tag = ""
 	}
 	s.tags[tagID] = tag
