@@ -63,6 +63,7 @@ Properties checked:
   S3  a consumer group hands an event to one member at a time, again
       after AckWait, until it is acked (or handed out MaxDeliveries times)
   E4  after a leader crash, a new leader within detection+lease+a round
+      (from the voters' new leader on, if the crashed node led them too)
   L4  after a heal, a lock is granted within detection + lock delay + TTL + an election round
   V2  tokens and terms keep increasing across restarts, idle ids too
 

@@ -140,7 +140,7 @@ func TestPropertyVerdicts(t *testing.T) {
 			wantStderr: []string{
 				"property E1 (at most one leader per term) BROKEN: term 3 held by n5/cand-n5 and n4/cand-n4\n",
 				"property E3 (leader leases never overlap in time) BROKEN: n4/cand-n4 (term 3) started 250ms before n5 (term 3) ended",
-				"property E4 (new leader soon after the leader crashes) BROKEN: crash of n5 at 2.0s: new leader n3 after 4s, bound 2.15s\n",
+				"property E4 (new leader soon after the leader crashes) BROKEN: crash of n5 at 2.0s: new leader n3 after 4s, bound 2.15s (crash n5)\n",
 			},
 		},
 		{
@@ -245,6 +245,45 @@ func TestPropertyVerdicts(t *testing.T) {
 				if !regexp.MustCompile(re).MatchString(out.String()) {
 					t.Errorf("report does not match %q:\n%s", re, out.String())
 				}
+			}
+		})
+	}
+}
+
+// E4's bound counts from the voters' new leader when the crashed leader
+// also led the voters: a renewal it proposed just before the crash holds
+// from when their new leader commits it.
+func TestFailoverBoundAfterVotersLeaderCrash(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	sec := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+	at := func(s float64) time.Time { return t0.Add(sec(s)) }
+	for _, tt := range []struct {
+		name        string
+		voterLeader bool
+		newLease    float64 // after the crash at 2s
+		want        string
+	}{
+		{"the voters' leader, within the bound from their new leader", true, 2.6, held},
+		{"the voters' leader, later than that", true, 2.8, broken},
+		{"not the voters' leader: from detection", false, 2.6, broken},
+		{"not the voters' leader, within the bound", false, 2.1, held},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &record{
+				Phases: []phaseResult{{phase: phase{Fault: faultCrash, Node: "n5", Length: sec(4)}, At: sec(2), CrashedAt: at(2),
+					LeaderCrash: true, Detected: true, DetectTook: sec(0.4), VoterLeader: tt.voterLeader}},
+				Voters: voterRecord{Changes: []voterChange{
+					{At: sec(0.5), Config: voterConfig{Leader: "n5"}},
+					{At: sec(2.3), Config: voterConfig{}},
+					{At: sec(3), Config: voterConfig{Leader: "n2"}},
+				}},
+			}
+			r.Election.Leases = []check.LeaseRecord{
+				{Node: "n5", ID: "cand-n5", Term: 1, Start: at(0), End: at(2)},
+				{Node: "n4", ID: "cand-n4", Term: 2, Start: at(2 + tt.newLease), End: at(9)},
+			}
+			if p := r.failoverProperty(); p.Verdict != tt.want {
+				t.Errorf("E4 %s (%s); want %s", p.Verdict, strings.Join(p.First, "; "), tt.want)
 			}
 		})
 	}

@@ -38,6 +38,18 @@ func newVoterRecord(changes []configChange, start time.Time, longest time.Durati
 	return v
 }
 
+// newLeaderAfter returns how long after at (from the start of the
+// schedule) the voters were first seen led by another node than crashed;
+// 0 if never (E4 is then judged from detection alone).
+func (v voterRecord) newLeaderAfter(at time.Duration, crashed string) time.Duration {
+	for _, c := range v.Changes {
+		if c.At >= at && c.Config.Leader != "" && c.Config.Leader != crashed {
+			return c.At - at
+		}
+	}
+	return 0
+}
+
 // counts returns how many configurations (group, epoch and voters) and
 // how many groups the changes show; a change of the leader alone is not
 // a new configuration.
