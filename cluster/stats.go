@@ -31,8 +31,8 @@ type Stats struct {
 	// QuorumSize is QuorumSize: the members that make a majority.
 	QuorumSize int
 	// RPC holds, per method this node called (Call, and CallAll's calls),
-	// its calls, sorted by method. Past maxRPCMethods methods, the others
-	// count together under the method "other".
+	// its calls, sorted by method. Past 64 methods, the calls of the
+	// others count together under the method "other".
 	RPC []MethodStats
 }
 
