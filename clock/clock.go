@@ -65,6 +65,7 @@ type Clock struct {
 		steps                 int // physical clock steps seen
 		samples               int
 		rejected              int
+		failed                int // exchanges without an answer
 		closed                bool
 	}
 }
@@ -173,13 +174,14 @@ func (c *Clock) Timestamp() Timestamp { return c.hlc.Now() }
 func (c *Clock) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := Stats{Reference: c.mu.ref.Node, Term: c.mu.refEpoch, IsReference: c.mu.isRef, Samples: c.mu.samples, Rejected: c.mu.rejected}
+	s := Stats{Reference: c.mu.ref.Node, Term: c.mu.refEpoch, IsReference: c.mu.isRef, Samples: c.mu.samples, Rejected: c.mu.rejected, Failed: c.mu.failed}
 	if c.mu.isRef {
-		s.Reference, s.Term, s.Offset = c.node.Name(), c.mu.refTerm, c.mu.refOffset
+		s.Reference, s.Term, s.Offset, s.Synced = c.node.Name(), c.mu.refTerm, c.mu.refOffset, true
 		return s
 	}
 	if b, ok := c.mu.filter.Bound(c.localLocked()); ok {
 		s.Offset, s.Uncertainty, s.RTT = b.Offset, b.Uncertainty, c.mu.filter.BestRTT()
+		s.Synced = b.Uncertainty <= c.opt.maxU
 	}
 	return s
 }

@@ -260,11 +260,14 @@ func (c *Clock) sample(ref string) bool {
 	t1, steps := c.readLocal()
 	err := c.node.Call(ctx, ref, methodSample, sampleReq{}, &r)
 	t4, steps4 := c.readLocal()
-	if err != nil {
-		return false
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err != nil {
+		if c.ctx.Err() == nil { // not Close cutting the exchange short
+			c.mu.failed++
+		}
+		return false
+	}
 	if steps4 != steps {
 		return true // the physical clock stepped during the exchange
 	}

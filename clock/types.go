@@ -48,4 +48,8 @@ type Stats struct {
 	RTT         time.Duration // round-trip time of the best sample kept
 	Samples     int           // samples accepted since the Clock started
 	Rejected    int           // samples rejected as inconsistent or invalid
+	Failed      int           // exchanges with the reference that got no answer in time
+	// Synced reports whether Interval (and Now) would succeed now: this
+	// node is the reference, or has a bound within MaxUncertainty.
+	Synced bool
 }

@@ -103,8 +103,15 @@ func (n *Node) Handle(method string, h Handler) {
 // bounds the handler; a caller that gives up cancels the handler's ctx
 // too. One caller's ctx never closes the connection that other calls
 // share. A call to the node's own name runs the handler locally, through
-// the same encoding.
+// the same encoding. Every call counts in Stats.
 func (n *Node) Call(ctx context.Context, node, method string, req, resp any) error {
+	start := time.Now()
+	err := n.call(ctx, node, method, req, resp)
+	n.rpc.stats.record(method, start, err)
+	return err
+}
+
+func (n *Node) call(ctx context.Context, node, method string, req, resp any) error {
 	body, err := n.request(ctx, method, req)
 	if err != nil {
 		return err
@@ -241,6 +248,7 @@ type rpcState struct {
 	nextID   uint64
 
 	stamp atomic.Pointer[Stamper] // read on every frame, without mu
+	stats rpcStats                // the calls this node made, by method
 }
 
 // rpcConn returns a live connection to the member named name, dialing one

@@ -30,7 +30,7 @@ func (n *Node) Shared(key any, create func() any, destroy func(any)) (v any, rel
 	}
 	first := s == nil
 	if first {
-		s = &sharedValue{ready: make(chan struct{})}
+		s = &sharedValue{ready: make(chan struct{}), destroy: destroy}
 		n.shared[key] = s
 	}
 	s.refs++
@@ -41,8 +41,32 @@ func (n *Node) Shared(key any, create func() any, destroy func(any)) (v any, rel
 	} else {
 		<-s.ready
 	}
+	return s.v, n.releaseShared(key, s)
+}
+
+// LookupShared returns the value kept under key, as Shared does, if
+// one is kept now: it never makes one. ok is false when none is (then
+// release is nil). The reference it takes is one like Shared's: the
+// caller calls release, and if that is the last reference, release
+// destroys the value. It is for observers (package metrics reads the
+// voter service of a node that runs one, and must not start one).
+func (n *Node) LookupShared(key any) (v any, release func(), ok bool) {
+	n.sharedMu.Lock()
+	s := n.shared[key]
+	if s == nil || s.gone != nil {
+		n.sharedMu.Unlock()
+		return nil, nil, false
+	}
+	s.refs++
+	n.sharedMu.Unlock()
+	<-s.ready
+	return s.v, n.releaseShared(key, s), true
+}
+
+// releaseShared returns the release function of one reference to s.
+func (n *Node) releaseShared(key any, s *sharedValue) func() {
 	released := false
-	return s.v, func() {
+	return func() {
 		n.sharedMu.Lock()
 		if released {
 			n.sharedMu.Unlock()
@@ -62,16 +86,17 @@ func (n *Node) Shared(key any, create func() any, destroy func(any)) (v any, rel
 				close(s.gone)
 				n.sharedMu.Unlock()
 			}()
-			destroy(s.v)
+			s.destroy(s.v)
 		}
 	}
 }
 
 type sharedValue struct {
-	ready chan struct{} // closed once v is made
-	v     any
-	refs  int
-	gone  chan struct{} // set while v is destroyed, closed after
+	ready   chan struct{} // closed once v is made
+	v       any
+	destroy func(any) // the first Shared's (made v)
+	refs    int
+	gone    chan struct{} // set while v is destroyed, closed after
 }
 
 // Exclusive takes this node's one slot under key, for a service of which

@@ -217,6 +217,9 @@ func (el *Elected) install(term uint64, start time.Time, h leases.Holder) (bool,
 	el.cur = t
 	el.mu.Unlock()
 	e.leading[t] = el
+	e.stats.wins.Add(1)
+	e.stats.leading.Add(1)
+	storeMax(&e.w.term, term)
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()

@@ -46,6 +46,8 @@ type Elector struct {
 	// goCleanup).
 	wg sync.WaitGroup
 
+	stats counters // see Stats
+
 	mu      sync.Mutex // protects closed and leading
 	closed  bool
 	leading map[*tenure]*Elected // the leases being renewed

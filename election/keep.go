@@ -115,7 +115,9 @@ func (el *Elected) end(t *tenure) {
 	e.mu.Lock()
 	delete(e.leading, t)
 	e.mu.Unlock()
+	e.stats.leading.Add(-1)
 	if !resigned {
+		e.stats.leaseLosses.Add(1)
 		timer := e.clk.NewTimer(e.ttl / 4)
 		select {
 		case <-timer.C:

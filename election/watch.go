@@ -2,6 +2,7 @@ package election
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -43,6 +44,9 @@ type watch struct {
 	// campaigning: the candidates heard campaigning, until when (they
 	// announce again every half TTL while they do).
 	campaigning map[candidate]time.Time
+
+	term    atomic.Uint64 // the highest term seen (see Stats)
+	changes atomic.Uint64 // changes of leader seen (see Stats)
 }
 
 func newWatch(clk cluster.Clock) *watch {
@@ -79,7 +83,9 @@ func (w *watch) heard(a announcement, now time.Time) {
 	l := Leader{ID: a.ID, Node: a.Node, Term: a.Term}
 	changed := l != cur
 	w.leader, w.expiry = l, now.Add(leases.Hold(a.TTL))
+	storeMax(&w.term, a.Term)
 	if changed {
+		w.changes.Add(1)
 		w.notifyLocked()
 	}
 }

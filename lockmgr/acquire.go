@@ -12,6 +12,15 @@ import (
 )
 
 func (m *Manager) acquire(ctx context.Context, id string, try bool, opts []AcquireOption) (*Lock, error) {
+	start := time.Now()
+	m.stats.acquiring.Add(1)
+	l, err := m.acquireLoop(ctx, id, try, opts)
+	m.stats.acquiring.Add(-1)
+	m.stats.acquired(start, err)
+	return l, err
+}
+
+func (m *Manager) acquireLoop(ctx context.Context, id string, try bool, opts []AcquireOption) (*Lock, error) {
 	o, err := m.acqOptions(id, opts)
 	if err != nil {
 		return nil, err

@@ -258,7 +258,12 @@ func (l *Lock) end(expired bool) {
 	m := l.m
 	l.mu.Lock()
 	l.endLocked(expired)
+	lost := l.expired
 	l.mu.Unlock()
+	m.stats.held.Add(-1)
+	if lost {
+		m.stats.leaseLosses.Add(1)
+	}
 	defer close(l.released)
 	m.forget(l)
 	ctx, cancel := context.WithTimeout(context.Background(), max(l.ttl/4, minClaimWait))

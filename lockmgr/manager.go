@@ -29,6 +29,7 @@ type Manager struct {
 	ring       *hashring.Cache // the coordinators' ring of the last view
 
 	hooks testHooks // set by tests only
+	stats counters  // see Stats
 
 	ctx    context.Context // canceled by Close
 	cancel context.CancelFunc
@@ -96,6 +97,8 @@ func (m *Manager) start(l *Lock) bool {
 		return false
 	}
 	m.locks[l.id] = l
+	m.stats.grants.Add(1)
+	m.stats.held.Add(1)
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()

@@ -15,6 +15,7 @@ import (
 	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/internal/errtext"
 	"github.com/gossipsync/gossipsync/internal/hashring"
+	"github.com/gossipsync/gossipsync/internal/stats"
 )
 
 // tagCommands is the member tag that lists a node's commands, sorted and
@@ -58,6 +59,12 @@ type Stats struct {
 	Failed  uint64         // executions on this node that failed (error, panic, timeout)
 	Retried uint64         // further attempts made by this node's Runs
 	Loads   map[string]int // per worker: the last load (running+queued) it reported to this node
+
+	Submitted   uint64         // Runs started on this node, Submit's included
+	RunFailures uint64         // of those, the ones that returned an error
+	InFlight    int            // Runs of this node in progress
+	RunLatency  stats.Snapshot // how long each Run of this node took, whatever its outcome
+	ExecLatency stats.Snapshot // how long each execution on this node took (handlers and local Funcs)
 }
 
 // Pool runs named commands on the cluster's workers and serves this
@@ -78,6 +85,10 @@ type Pool struct {
 	done    atomic.Uint64
 	failed  atomic.Uint64
 	retried atomic.Uint64
+
+	submitted, runFailures atomic.Uint64
+	runsInFlight           atomic.Int64
+	runLatency, execTime   stats.Histogram
 
 	ctx      context.Context // canceled by Close: Submits, schedules, Runs
 	cancel   context.CancelFunc
@@ -195,6 +206,12 @@ func (p *Pool) Stats() Stats {
 		Failed:  p.failed.Load(),
 		Retried: p.retried.Load(),
 		Loads:   map[string]int{},
+
+		Submitted:   p.submitted.Load(),
+		RunFailures: p.runFailures.Load(),
+		InFlight:    int(p.runsInFlight.Load()),
+		RunLatency:  p.runLatency.Snapshot(),
+		ExecLatency: p.execTime.Snapshot(),
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

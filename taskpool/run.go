@@ -39,6 +39,19 @@ const loadFresh = time.Second
 // running on this node until it returns (see Deadlines in the package
 // doc for the bounds).
 func (p *Pool) Run(ctx context.Context, cmd Command) ([]byte, error) {
+	start := time.Now()
+	p.submitted.Add(1)
+	p.runsInFlight.Add(1)
+	res, err := p.run(ctx, cmd)
+	p.runsInFlight.Add(-1)
+	p.runLatency.Since(start)
+	if err != nil {
+		p.runFailures.Add(1)
+	}
+	return res, err
+}
+
+func (p *Pool) run(ctx context.Context, cmd Command) ([]byte, error) {
 	if p.ctx.Err() != nil {
 		return nil, ErrClosed
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"time"
 )
 
 // runReq asks a worker to run one attempt of a task.
@@ -141,7 +142,9 @@ func (p *Pool) release() {
 
 // call runs f, turning a panic into an error.
 func (p *Pool) call(name string, f func() ([]byte, error)) (res []byte, err error) {
+	start := time.Now()
 	defer func() {
+		p.execTime.Since(start)
 		if r := recover(); r != nil {
 			p.log.Error("task panicked", "command", name, "panic", r, "stack", string(debug.Stack()))
 			res, err = nil, fmt.Errorf("panic: %v", r)

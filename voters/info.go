@@ -21,6 +21,8 @@ type Info struct {
 	// whose log no longer holds that entry (compacted, or received in a
 	// snapshot).
 	Epoch uint64
+	// Term is, on a member, its current Raft term (0 elsewhere).
+	Term uint64
 }
 
 // Info returns this node's view of the voter group. On a member it
@@ -32,7 +34,7 @@ func (s *Service) Info() Info {
 	s.mu.Unlock()
 	if m != nil {
 		if st, epoch, err := m.g.ConfStatus(); err == nil && roleOf(m, st) != "" {
-			in := Info{Group: m.group, Leader: s.nameOf(st.Leader), Epoch: epoch}
+			in := Info{Group: m.group, Leader: s.nameOf(st.Leader), Epoch: epoch, Term: st.Term}
 			for _, id := range st.Voters {
 				in.Voters = append(in.Voters, s.nameOrID(id))
 			}

@@ -94,6 +94,19 @@ func Acquire(n *cluster.Node) (s *Service, release func()) {
 	return v.(*Service), release
 }
 
+// Lookup returns the node's Service if one runs, with a function that
+// drops the reference it took, and never starts one (ok false, release
+// nil): for observers such as package metrics, which must not make a
+// node a voter by looking. Call release soon: while it is held the
+// service runs on after its last other user let go.
+func Lookup(n *cluster.Node) (s *Service, release func(), ok bool) {
+	v, release, ok := n.LookupShared(sharedKey{})
+	if !ok {
+		return nil, nil, false
+	}
+	return v.(*Service), release, true
+}
+
 func start(n *cluster.Node) *Service {
 	s := &Service{
 		node:    n,

@@ -1,6 +1,7 @@
 // Package layering holds a test that keeps the dependency direction of
 // DESIGN.md: cluster <- voters <- election <- clock <- lockmgr, cluster <-
-// taskpool, voters and clock <- events,
+// taskpool, voters and clock <- events, every primitive <- metrics (the
+// only package that imports Prometheus),
 // leaf packages under internal/ importing nothing above them, and nothing
 // but the command line, the real-process suite (realnet), the examples
 // (examples/bank chaos-tests a workload of its own) and tests importing
@@ -30,6 +31,9 @@ var allowed = map[string][]string{
 	"lockmgr":  {"cluster", "voters", "election", "clock"},
 	"taskpool": {"cluster", "voters", "election"},
 	"events":   {"cluster", "voters", "clock"},
+	// Prometheus metrics of a node and its primitives, read through
+	// their Stats.
+	"metrics":  {"cluster", "voters", "election", "clock", "lockmgr", "taskpool", "events"},
 	"sim":      {"cluster", "voters", "election", "clock", "lockmgr", "taskpool", "events"},
 	"cmd":      {"cluster", "voters", "election", "clock", "lockmgr", "taskpool", "events", "sim"},
 	"examples": {"cluster", "voters", "election", "clock", "lockmgr", "taskpool", "events", "sim"},
@@ -37,6 +41,16 @@ var allowed = map[string][]string{
 	".ci": {},
 	// The real-process fault suite: a test harness like cmd's sim.
 	"realnet": {"cluster", "voters", "election", "clock", "lockmgr", "taskpool", "events", "sim", "realnet"},
+}
+
+// monitored lists the folders whose non-test code may import a
+// monitoring system (Prometheus, go-metrics' sinks): the metrics package
+// only, so that a program that does not ask for metrics pays nothing
+// for them. memberlist and serf import go-metrics itself, not a sink.
+var monitored = []string{"metrics"}
+
+func monitoring(path string) bool {
+	return strings.HasPrefix(path, "github.com/prometheus/") || strings.HasPrefix(path, "github.com/hashicorp/go-metrics")
 }
 
 func TestLayering(t *testing.T) {
@@ -66,6 +80,9 @@ func TestLayering(t *testing.T) {
 			p := strings.Trim(imp.Path.Value, `"`)
 			if pure && (strings.HasPrefix(p, module) || p == "net" || strings.HasPrefix(p, "net/")) {
 				t.Errorf("%s imports %s: the checkers (sim/check) judge records and import no networking nor the library", rel, p)
+			}
+			if monitoring(p) && !slices.Contains(monitored, top) {
+				t.Errorf("%s imports %s: only package metrics imports a monitoring system; the others keep Stats", rel, p)
 			}
 			if !strings.HasPrefix(p, module) {
 				continue
