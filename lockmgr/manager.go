@@ -64,8 +64,9 @@ func New(n *cluster.Node, opts ...Option) (*Manager, error) {
 	return m, nil
 }
 
-// Acquire blocks until this Manager holds id, and returns the Lock. It
-// returns ErrTimeout when the Wait option elapsed first, ctx.Err() when
+// Acquire blocks until this Manager holds id, and returns the Lock. An
+// id is 1 to MaxIDLen bytes; ids that begin with "\x00sem/" are the
+// slots of semaphores (SlotID) and refused here. It returns ErrTimeout when the Wait option elapsed first, ctx.Err() when
 // ctx ended, ErrNoQuorum at once in quorum mode when this node (or the
 // id's coordinator) sees no majority, and ErrClosed after Close. Waiters
 // are served first come, first served by the id's coordinator. A second
