@@ -39,11 +39,14 @@ type Manager struct {
 	locks  map[string]*Lock
 }
 
-// testHooks stand in, in tests, for a process frozen at a given point;
-// nil in production.
+// testHooks stand in, in tests, for a process frozen at a given point
+// (or for chance); nil in production.
 type testHooks struct {
 	afterGrant  func() // Acquire got its grant and has not yet returned
 	beforeRenew func() // a renew loop is about to send a renewal
+	// firstSlot picks the slot a semaphore pass starts at, in place of
+	// a random one, so that a test knows which slots a waiter visits.
+	firstSlot func(slots int) int
 }
 
 // New makes a Manager on n. The node starts accepting grants for every

@@ -97,7 +97,7 @@ func (m *Manager) acquireSemaphore(ctx context.Context, sem string, slots int, t
 	}
 	what := "semaphore " + strconv.Quote(sem)
 	for {
-		first := rand.IntN(slots) // spread the callers over the slots
+		first := m.firstSlot(slots)
 		// One slot: queue at once, as Acquire does.
 		if try || slots > 1 {
 			l, err := m.trySlots(cctx, sem, slots, first, o)
@@ -124,6 +124,15 @@ func (m *Manager) acquireSemaphore(ctx context.Context, sem string, slots int, t
 			return nil, m.acquireErr(ctx, cctx, what, err)
 		}
 	}
+}
+
+// firstSlot returns a random slot to start a pass at, which spreads the
+// callers over the slots.
+func (m *Manager) firstSlot(slots int) int {
+	if m.hooks.firstSlot != nil {
+		return m.hooks.firstSlot(slots) % slots
+	}
+	return rand.IntN(slots)
 }
 
 func (m *Manager) semOptions(sem string, slots int, opts []AcquireOption) (acqOptions, error) {

@@ -39,13 +39,15 @@ func notYet(t *testing.T, got <-chan *lockmgr.Lock, what string) {
 
 // A waiter of a full semaphore gets the slot that frees, whichever it
 // is, about a round trip after its release; TryAcquireSemaphore finds
-// the semaphore full.
+// the semaphore full. The waiter's passes start at slot 0, so that
+// freeing each slot in turn covers every place in its order.
 func TestSimSemaphoreWaiterTakesReleasedSlot(t *testing.T) {
 	const slots = 3
 	for freed := range slots {
 		t.Run(fmt.Sprintf("slot%d", freed), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				e := startEnv(t, 3)
+				lockmgr.SetFirstSlot(e.m["n2"], func(int) int { return 0 })
 				locks, holds := e.fillSem(t, "pool", slots)
 				_, err := e.m["n1"].TryAcquireSemaphore(context.Background(), "pool", slots, lockmgr.TTL(testTTL))
 				if !errors.Is(err, lockmgr.ErrLocked) {
@@ -179,5 +181,40 @@ func TestSimSemaphoreGiveUp(t *testing.T) {
 		}
 		e.rec.release(t, h, l)
 		e.rec.release(t, holds[0], locks[0])
+	})
+}
+
+// A waiter queued for two slots that free at once may be granted both:
+// it keeps one and frees the other at once, for the next caller.
+func TestSimSemaphoreTwoFreeAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := startEnv(t, 3)
+		const slots = 2
+		locks, holds := e.fillSem(t, "two", slots)
+		got := e.acquireSemAsync(t, "n3", "two", slots)
+		time.Sleep(time.Second)
+		notYet(t, got, "while full")
+		for i := range slots {
+			go e.rec.release(t, holds[i], locks[i])
+		}
+		l := received(t, got)
+		released := time.Now()
+		deadline := released.Add(testTTL / 2)
+		for {
+			l2, err := e.m["n1"].TryAcquireSemaphore(context.Background(), "two", slots, lockmgr.TTL(testTTL))
+			if err == nil {
+				t.Logf("the other slot granted %v after the waiter's", time.Since(released))
+				if l2.Slot() == l.Slot() {
+					t.Errorf("both got slot %d", l.Slot())
+				}
+				e.rec.release(t, e.rec.add("n1", l2), l2)
+				break
+			}
+			if !errors.Is(err, lockmgr.ErrLocked) || time.Now().After(deadline) {
+				t.Fatalf("TryAcquireSemaphore %v after the waiter's grant: %v; want the other slot free", time.Since(released), err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		e.rec.release(t, e.rec.last(), l)
 	})
 }
