@@ -59,6 +59,7 @@ func TestSimSemaphoreWaiterTakesReleasedSlot(t *testing.T) {
 				released := time.Now()
 				e.rec.release(t, holds[freed], locks[freed])
 				l := received(t, got)
+				t.Logf("waiter granted %v after the release", time.Since(released))
 				if d := time.Since(released); d > testTTL/4 {
 					t.Errorf("waiter granted %v after the release, want about a round trip", d)
 				}
