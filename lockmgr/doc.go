@@ -102,7 +102,7 @@
 //     when its coordinator could not reach the voters for a TTL (at least
 //     2 s); TryAcquire returns ErrNoQuorum when one claim goes
 //     unanswered. A holder there loses its lease within TTL.
-
+//
 // # Using the token
 //
 // A lease can end while its holder is paused (GC, a stopped VM) and does
