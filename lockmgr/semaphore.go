@@ -73,8 +73,8 @@ func (m *Manager) AcquireSemaphore(ctx context.Context, id string, slots int, op
 
 // TryAcquireSemaphore is AcquireSemaphore that tries each slot once, as
 // TryAcquire does, and returns ErrLocked when every slot is held or has
-// waiters. When some slot could not be tried (ErrNoQuorum) and none was
-// free, it returns that error instead.
+// waiters. It returns ErrNoQuorum as soon as one slot's claim goes
+// unanswered (all slots are granted by the same voters).
 func (m *Manager) TryAcquireSemaphore(ctx context.Context, id string, slots int, opts ...AcquireOption) (*Lock, error) {
 	return m.acquireSemaphore(ctx, id, slots, true, opts)
 }
@@ -146,28 +146,23 @@ func (m *Manager) semOptions(sem string, slots int, opts []AcquireOption) (acqOp
 }
 
 // trySlots tries each slot of sem once, from first on, and returns the
-// first it wins. Else it returns the first error other than ErrLocked
-// (a slot that could not be tried), or ErrLocked when every slot is
-// held; at once when ctx ends or m closes.
+// first it wins, or ErrLocked when every slot is held. It stops at the
+// first other error: every slot's claims go to the same voters, so when
+// one goes unanswered (ErrNoQuorum), the next would wait as long for
+// nothing.
 func (m *Manager) trySlots(ctx context.Context, sem string, slots, first int, o acqOptions) (*Lock, error) {
-	var held, other error
+	var err error
 	for k := range slots {
-		l, err := m.acquireName(ctx, slotName(sem, (first+k)%slots), true, o)
-		switch {
-		case err == nil:
+		var l *Lock
+		l, err = m.acquireName(ctx, slotName(sem, (first+k)%slots), true, o)
+		if err == nil {
 			return l, nil
-		case over(ctx) || m.ctx.Err() != nil:
+		}
+		if !errors.Is(err, ErrLocked) {
 			return nil, err
-		case errors.Is(err, ErrLocked):
-			held = err
-		case other == nil:
-			other = err
 		}
 	}
-	if other != nil {
-		return nil, other
-	}
-	return nil, held
+	return nil, err
 }
 
 // waitSlots queues for n slots of sem at once (first, first+1, ... modulo

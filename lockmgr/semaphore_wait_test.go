@@ -219,3 +219,33 @@ func TestSimSemaphoreTwoFreeAtOnce(t *testing.T) {
 		e.rec.release(t, e.rec.last(), l)
 	})
 }
+
+// Cut off from a majority of the voters, a semaphore is refused with
+// ErrNoQuorum, as a lock is, while the majority's side goes on.
+func TestSimSemaphoreNoQuorum(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := startEnv(t, 5)
+		const slots = 3
+		e.c.Partition([]string{"n1", "n2"}, []string{"n3", "n4", "n5"})
+		time.Sleep(2 * time.Second) // each side sees the other gone
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		begin := time.Now()
+		_, err := e.m["n2"].TryAcquireSemaphore(ctx, "q", slots, lockmgr.TTL(testTTL))
+		if !errors.Is(err, lockmgr.ErrNoQuorum) {
+			t.Errorf("minority TryAcquireSemaphore = %v, want ErrNoQuorum", err)
+		}
+		t.Logf("TryAcquireSemaphore refused after %v", time.Since(begin))
+		begin = time.Now()
+		_, err = e.m["n1"].AcquireSemaphore(ctx, "q", slots, lockmgr.TTL(testTTL))
+		if !errors.Is(err, lockmgr.ErrNoQuorum) {
+			t.Errorf("minority AcquireSemaphore = %v, want ErrNoQuorum", err)
+		}
+		if d := time.Since(begin); d > 5*time.Second {
+			t.Errorf("minority AcquireSemaphore refused after %v, want about 2 s", d)
+		}
+		l, h := e.acquireSem(t, "n4", "q", slots)
+		e.rec.release(t, h, l)
+		e.c.Heal()
+	})
+}
