@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/gossipsync/gossipsync/cluster"
@@ -21,10 +22,22 @@ func (m *Manager) acquire(ctx context.Context, id string, try bool, opts []Acqui
 }
 
 func (m *Manager) acquireLoop(ctx context.Context, id string, try bool, opts []AcquireOption) (*Lock, error) {
-	o, err := m.acqOptions(id, opts)
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	if isSlotID(id) {
+		return nil, fmt.Errorf("lockmgr: id %.40q: the form of a semaphore slot is reserved (use AcquireSemaphore)", id)
+	}
+	o, err := m.acqOptions(opts)
 	if err != nil {
 		return nil, err
 	}
+	return m.acquireName(ctx, lockName{id: id, slot: -1}, try, o)
+}
+
+// acquireName is acquire of a valid name with valid options.
+func (m *Manager) acquireName(ctx context.Context, n lockName, try bool, o acqOptions) (*Lock, error) {
+	id := n.id
 	if err := m.check(ctx); err != nil {
 		return nil, err
 	}
@@ -42,12 +55,12 @@ func (m *Manager) acquireLoop(ctx context.Context, id string, try bool, opts []A
 			// Return now, at the caller's deadline; the clean-up
 			// (up to two calls of TTL/4) goes on in the background.
 			m.spawn(func() { m.abandon(coord, id, h, 0, o.ttl) })
-			return nil, m.acquireErr(ctx, cctx, id, err)
+			return nil, m.acquireErr(ctx, cctx, strconv.Quote(id), err)
 		}
 		if m.hooks.afterGrant != nil {
 			m.hooks.afterGrant()
 		}
-		l := m.newLock(id, h, coord, token, o.ttl, start)
+		l := m.newLock(n, h, coord, token, o.ttl, start)
 		if l.confirm(cctx) {
 			return m.hold(l)
 		}
@@ -59,7 +72,7 @@ func (m *Manager) acquireLoop(ctx context.Context, id string, try bool, opts []A
 		m.spawn(func() { m.abandon(coord, id, h, token, o.ttl) })
 		switch {
 		case cctx.Err() != nil:
-			return nil, m.acquireErr(ctx, cctx, id, cctx.Err())
+			return nil, m.acquireErr(ctx, cctx, strconv.Quote(id), cctx.Err())
 		case try:
 			return nil, errtext.Errorf("lockmgr: ", "lockmgr: acquire %q: %w: taken while this process stood still", id, ErrLocked)
 		}
@@ -149,11 +162,8 @@ func (m *Manager) callCoordinator(ctx context.Context, owner string, req acquire
 	}
 }
 
-func (m *Manager) acqOptions(id string, opts []AcquireOption) (acqOptions, error) {
+func (m *Manager) acqOptions(opts []AcquireOption) (acqOptions, error) {
 	o := acqOptions{ttl: DefaultTTL}
-	if err := checkID(id); err != nil {
-		return o, err
-	}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return o, err
@@ -173,7 +183,9 @@ func retryable(err error) bool {
 	return !errors.As(err, &re) || errors.Is(err, cluster.ErrUnknownMethod) || errors.Is(err, ErrClosed)
 }
 
-func (m *Manager) acquireErr(ctx, cctx context.Context, id string, err error) error {
+// acquireErr returns the error of an acquisition of what (a quoted id,
+// or a semaphore's) that failed with err.
+func (m *Manager) acquireErr(ctx, cctx context.Context, what string, err error) error {
 	switch {
 	case m.ctx.Err() != nil:
 		return ErrClosed
@@ -183,9 +195,9 @@ func (m *Manager) acquireErr(ctx, cctx context.Context, id string, err error) er
 		}
 		return context.DeadlineExceeded
 	case over(cctx):
-		return errtext.Errorf("lockmgr: ", "lockmgr: acquire %q: %w", id, ErrTimeout)
+		return errtext.Errorf("lockmgr: ", "lockmgr: acquire %s: %w", what, ErrTimeout)
 	}
-	return errtext.Errorf("lockmgr: ", "lockmgr: acquire %q: %w", id, err)
+	return errtext.Errorf("lockmgr: ", "lockmgr: acquire %s: %w", what, err)
 }
 
 // over reports whether ctx ended or its deadline passed: a reply that
@@ -233,8 +245,8 @@ func (m *Manager) spawn(f func()) bool {
 }
 
 // newLock makes the Lock of a won grant, not yet renewing.
-func (m *Manager) newLock(id string, h holder, coord string, token uint64, ttl time.Duration, start time.Time) *Lock {
-	l := &Lock{m: m, id: id, h: h, coord: coord, token: token, ttl: ttl, start: start, leaseEnd: start.Add(ttl),
+func (m *Manager) newLock(n lockName, h holder, coord string, token uint64, ttl time.Duration, start time.Time) *Lock {
+	l := &Lock{m: m, id: n.id, sem: n.sem, slot: n.slot, h: h, coord: coord, token: token, ttl: ttl, start: start, leaseEnd: start.Add(ttl),
 		done: make(chan struct{}), stop: make(chan struct{}), released: make(chan struct{})}
 	l.ctx, l.cancelCtx = context.WithCancelCause(context.Background())
 	return l

@@ -102,7 +102,7 @@
 //     when its coordinator could not reach the voters for a TTL (at least
 //     2 s); TryAcquire returns ErrNoQuorum when one claim goes
 //     unanswered. A holder there loses its lease within TTL.
-
+//
 // # Using the token
 //
 // A lease can end while its holder is paused (GC, a stopped VM) and does
@@ -155,6 +155,73 @@
 // up) runs in the background, bounded by TTL/2, and Close waits for it.
 // Release returns ctx.Err() when ctx ends first and finishes the release
 // in the background.
+//
+// # Semaphores
+//
+// A semaphore lets up to n holders in at once, where a lock lets one (as
+// consul lock -n, or etcd's semaphore recipes):
+//
+//	l, err := m.AcquireSemaphore(ctx, "encoders", 4, lockmgr.TTL(10*time.Second))
+//	if err != nil { ... }
+//	defer l.Release(context.Background())
+//	if !l.Valid() {
+//		return // the slot is gone: stop at once
+//	}
+//	store.Write(l.ID(), data, l.Token()) // one lane per slot
+//
+// A semaphore of n slots is n locks. Slot i of the semaphore s is the
+// lock of id SlotID(s, i): "\x00sem/", i in decimal, "/", s. Acquire
+// and TryAcquire refuse ids that begin with "\x00sem/", so no plain
+// lock is a slot; the slot number ends at the first "/", so two
+// semaphores never share a slot. The semaphore s and the plain lock s
+// are unrelated. AcquireSemaphore returns the Lock of one slot, a lock
+// like any other: its own token, lease, renewals, Done, Valid, Context
+// and Release; Slot and Semaphore say which slot it is. So the
+// guarantees are the locks', slot by slot:
+//
+//   - At most n holders at once: a holder of a semaphore holds one of
+//     its n slots, and no two holds of one slot overlap (L3, with its
+//     bounds on clock rates and pauses).
+//   - Fencing per slot: the tokens of a slot are unique (L1) and
+//     increase in real-time order of its grants (L2). Key the fence by
+//     the slot's id (l.ID()): the resource keeps a highest token per
+//     slot, and a paused holder whose slot went to another is refused
+//     in that slot's lane. Tokens of different slots are unique too,
+//     but a resource that keeps one highest token for the whole
+//     semaphore refuses every holder but the newest.
+//   - A slot freed by a release goes to a waiter queued for it within
+//     one round of the voters, and one whose holder crashed as L4 says
+//     for a lock; with up to 8 slots every waiter is queued for every
+//     slot (see below).
+//
+// AcquireSemaphore tries each slot once, as TryAcquire does, from a
+// random slot on, so that callers spread over the slots. When every
+// slot is held (or has waiters), it queues for up to 8 slots at once at
+// their coordinators, as Acquire queues for one id, takes the first
+// granted and gives up the others (a slot granted to it meanwhile is
+// released at once: it returns holding one slot). With up to 8 slots it
+// waits on every slot and is woken by any release; with more it waits
+// on 8 and tries every slot again after TTL/2 to TTL. A pass costs at
+// most a claim at the voters per slot; a waiter costs a queue entry at up
+// to 8 coordinators, and giving them up a message and a release each.
+// Hence MaxSlots (256); a semaphore of thousands wants another design
+// (one lease table entry counting its holders).
+//
+// Hazards of semaphores:
+//
+//   - Every caller must pass the same n for an id. The slots are plain
+//     locks: a caller that passes n+1 may take slot n, which the others
+//     do not know of. While n changes (a rolling deploy), up to the
+//     larger n hold at once, and holders of slots past the new n keep
+//     them until they release.
+//   - Each call is a holder: a Manager that calls AcquireSemaphore twice
+//     may hold two slots of one semaphore, as it may hold two locks.
+//   - Order is first come, first served per slot only. A waiter queues
+//     for up to 8 slots, so with up to 8 it is served about in its turn;
+//     with more, not. TryAcquireSemaphore fails while every slot has
+//     waiters, even at the moment one is handed over.
+//   - Quorum(false) gives semaphores no guarantee, as it gives locks
+//     none: both sides of a partition grant the same slots.
 //
 // # Hazards
 //

@@ -20,3 +20,7 @@ func SetOnRenewRequest(m *Manager, f func(n int)) {
 	defer r.mu.Unlock()
 	r.onSend = f
 }
+
+// SetFirstSlot makes every semaphore pass of m start at the slot f
+// returns, in place of a random one.
+func SetFirstSlot(m *Manager, f func(slots int) int) { m.hooks.firstSlot = f }

@@ -14,6 +14,8 @@ import (
 type Lock struct {
 	m         *Manager
 	id        string
+	sem       string // the semaphore of a slot lock, else ""
+	slot      int    // the slot of a semaphore, else -1
 	h         holder
 	coord     string // the coordinator that granted it, woken on release
 	token     uint64
@@ -35,8 +37,19 @@ type Lock struct {
 	released  chan struct{} // closed once the voters were told
 }
 
-// ID returns the lock's id.
+// ID returns the lock's id. For a slot of a semaphore it is the slot's
+// own id, SlotID(l.Semaphore(), l.Slot()): the id its Token is unique
+// and increasing for (key a Fence by it), and the one Manager.Release
+// and Manager.Coordinator take.
 func (l *Lock) ID() string { return l.id }
+
+// Semaphore returns the id of the semaphore whose slot l holds, or ""
+// for a plain lock.
+func (l *Lock) Semaphore() string { return l.sem }
+
+// Slot returns which slot of its semaphore l holds, from 0 to slots-1,
+// or -1 for a plain lock.
+func (l *Lock) Slot() int { return l.slot }
 
 // Token returns the fencing token: unique per id, and greater than the
 // token of every grant of the id that ended before this one was made.

@@ -40,11 +40,14 @@ type Manager struct {
 	locks  map[string]*Lock
 }
 
-// testHooks stand in, in tests, for a process frozen at a given point;
-// nil in production.
+// testHooks stand in, in tests, for a process frozen at a given point
+// (or for chance); nil in production.
 type testHooks struct {
 	afterGrant  func() // Acquire got its grant and has not yet returned
 	beforeRenew func() // a renew loop is about to send a renewal
+	// firstSlot picks the slot a semaphore pass starts at, in place of
+	// a random one, so that a test knows which slots a waiter visits.
+	firstSlot func(slots int) int
 }
 
 // New makes a Manager on n. The node starts accepting grants for every
@@ -65,8 +68,9 @@ func New(n *cluster.Node, opts ...Option) (*Manager, error) {
 	return m, nil
 }
 
-// Acquire blocks until this Manager holds id, and returns the Lock. It
-// returns ErrTimeout when the Wait option elapsed first, ctx.Err() when
+// Acquire blocks until this Manager holds id, and returns the Lock. An
+// id is 1 to MaxIDLen bytes; ids that begin with "\x00sem/" are the
+// slots of semaphores (SlotID) and refused here. It returns ErrTimeout when the Wait option elapsed first, ctx.Err() when
 // ctx ended, ErrNoQuorum at once in quorum mode when this node (or the
 // id's coordinator) sees no majority, and ErrClosed after Close. Waiters
 // are served first come, first served by the id's coordinator. A second
