@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -229,4 +231,86 @@ func (o *output) String() string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return strings.Join(o.lines, "\n")
+}
+
+// deploymentEnv reads deployment.yaml's container env: the names with a
+// literal value, and those filled by the Downward API.
+func deploymentEnv(t *testing.T) (env map[string]string, replicas string) {
+	t.Helper()
+	b, err := os.ReadFile("deployment.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env = map[string]string{}
+	var name string
+	for line := range strings.Lines(string(b)) {
+		line = strings.TrimSpace(line)
+		if v, ok := strings.CutPrefix(line, "replicas:"); ok {
+			replicas, _, _ = strings.Cut(strings.TrimSpace(v), " ")
+		}
+		if v, ok := strings.CutPrefix(line, "- name: "); ok {
+			name = v
+			env[name] = "(downward API)"
+		}
+		if v, ok := strings.CutPrefix(line, "value: "); ok && name != "" {
+			env[name] = strings.Trim(v, `"`)
+		}
+	}
+	return env, replicas
+}
+
+// nxResolver knows no name.
+type nxResolver struct{}
+
+func (nxResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+}
+
+func (nxResolver) LookupSRV(_ context.Context, _, _, name string) (string, []*net.SRV, error) {
+	return "", nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
+}
+
+// deployment.yaml gives the variables the program needs, EXPECTED_SIZE
+// equal to replicas, and seeds that Join takes.
+func TestDeploymentYAML(t *testing.T) {
+	env, replicas := deploymentEnv(t)
+	filled := map[string]string{"POD_NAME": "gossipsync-demo-7d9c-abcde", "POD_NAMESPACE": "default", "POD_IP": "10.1.2.3"}
+	for k, v := range filled {
+		if env[k] != "(downward API)" {
+			t.Errorf("%s = %q in deployment.yaml, want it from the Downward API", k, env[k])
+		}
+		env[k] = v
+	}
+	for k, v := range env {
+		for ref, val := range filled {
+			v = strings.ReplaceAll(v, "$("+ref+")", val)
+		}
+		env[k] = v
+	}
+	readFile := func(name string) ([]byte, error) {
+		if name != env["GOSSIP_KEY_FILE"] {
+			return nil, fs.ErrNotExist
+		}
+		return []byte(testKeyHex), nil
+	}
+	s, err := settingsFromEnv(func(k string) string { return env[k] }, readFile)
+	if err != nil {
+		t.Fatalf("settings from deployment.yaml: %v", err)
+	}
+	if fmt.Sprint(s.node.ExpectedSize) != replicas {
+		t.Errorf("EXPECTED_SIZE %d, replicas %s: want them equal", s.node.ExpectedSize, replicas)
+	}
+	if len(s.seeds) != 1 || !strings.HasPrefix(s.seeds[0], "dns+") {
+		t.Errorf("seeds %q, want one dns+ seed", s.seeds)
+	}
+	node, err := cluster.New(cluster.Config{Name: "check", BindAddr: "127.0.0.1:0", Profile: cluster.Local, Resolver: nxResolver{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := node.Join(ctx, s.seeds...); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no such host") {
+		t.Errorf("Join(%q) = %v; want it to look the name up until the deadline", s.seeds, err)
+	}
 }
