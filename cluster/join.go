@@ -46,13 +46,14 @@ import (
 // any (errors.As finds a *net.DNSError), and says why the last attempt
 // failed.
 //
-// So Join waits as long as ctx lets it: give ctx a deadline where a
+// So Join waits as long as ctx lets it, and a ctx without deadline
+// waits for ever for an unreachable seed: give ctx a deadline where a
 // cluster that cannot be reached must be reported (a command line
-// tool, a test), and none in a service that should wait for its peers
-// however long they take (it returns at once when the service stops
-// and cancels ctx). Up to this version Join gave up after one attempt;
-// every caller in this repository either gives a deadline or retries
-// itself, and keeps working.
+// tool, a test; a short one for a single attempt), and none in a
+// service that should wait for its peers however long they take (it
+// returns when the service stops and cancels ctx). Join used to give up
+// after one attempt; the callers in this repository that join seeds
+// that may be down give a deadline or retry themselves.
 //
 // If ctx ends while a gossip join is under way, Join returns and the
 // join may still complete in the background; if no Join of this node
@@ -211,7 +212,8 @@ func (n *Node) greet(ctx context.Context, addr string) error {
 // ctx ends): the others see a leave, not a failure, and lower their quorum
 // basis. First it runs the functions registered with BeforeLeave (a voter
 // hands its place over), in the order registered, each within ctx. The
-// node keeps its listeners until Close.
+// node keeps its listeners until Close, but no longer joins its seeds
+// again when alone (see Join), and a Join after Leave fails.
 func (n *Node) Leave(ctx context.Context) error {
 	if n.closed.Load() {
 		return ErrClosed
