@@ -36,9 +36,10 @@ import (
 // of failing silently, then joins the gossip through those that
 // answered. While no seed can be contacted (none answers, a name has no
 // address yet, or its lookup fails), Join tries again after a wait that
-// starts at 100 ms and doubles up to 5 s, with jitter (Local profile:
-// 50 ms to 1 s; WAN: 200 ms to 15 s), so that a node started before its
-// peers waits for them. It returns the number of seed addresses
+// starts at 100 ms and doubles up to 5 s, each drawn from the upper half
+// of its value (jitter, so that nodes started together do not retry in
+// step; Local profile: 50 ms to 1 s; WAN: 200 ms to 15 s), so that a
+// node started before its peers waits for them. It returns the number of seed addresses
 // contacted; an error only when the cluster refused this node (ErrAuth,
 // ErrDuplicateName: returned at once, since waiting does not mend
 // them), the node closed (ErrClosed) or left, or ctx ended first. In
@@ -69,7 +70,8 @@ import (
 // be declared failed, and a node whose peers all restarted at new
 // addresses (pods rescheduled), which serf's own reconnection, to the
 // addresses it knew, cannot find. A node whose peers all left keeps
-// trying, at most every 5 s (one lookup and one dial per seed address).
+// trying, every 2.5 to 5 s on LAN (a lookup per name and a dial per
+// address each time).
 func (n *Node) Join(ctx context.Context, seeds ...string) (int, error) {
 	if n.closed.Load() {
 		return 0, ErrClosed
