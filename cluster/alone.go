@@ -3,8 +3,6 @@ package cluster
 import (
 	"strings"
 	"time"
-
-	"github.com/hashicorp/serf/serf"
 )
 
 // watchAlone records the seeds of a Join that succeeded and starts, on
@@ -23,39 +21,39 @@ func (n *Node) watchAlone(seeds []seed) {
 
 // aloneLoop checks a few times per alone period whether the node sees
 // another alive member, and rejoins once it has seen none for the whole
-// period.
+// period. It counts the members again only when the membership moved
+// (MembersVersion): on a large cluster a count is a walk over every
+// member, and the membership of a settled cluster rarely moves.
 func (n *Node) aloneLoop() {
 	timing := n.cfg.Profile.joinTiming()
 	tick := time.NewTicker(timing.alone / 4)
 	defer tick.Stop()
 	var since time.Time // when the node was first seen alone; zero while it is not
+	version, alone := n.membersVersion.Load(), n.alone()
 	for {
 		select {
 		case <-tick.C:
 		case <-n.rejoinCtx.Done():
 			return
 		}
+		if v := n.membersVersion.Load(); v != version {
+			version, alone = v, n.alone()
+		}
 		switch {
-		case !n.alone():
+		case !alone:
 			since = time.Time{}
 		case since.IsZero():
 			since = time.Now()
 		case time.Since(since) >= timing.alone:
 			n.rejoin(timing)
 			since = time.Time{}
+			version, alone = n.membersVersion.Load(), n.alone()
 		}
 	}
 }
 
 // alone reports whether the node sees no other alive member.
-func (n *Node) alone() bool {
-	for _, m := range n.serf.Members() {
-		if m.Name != n.name && m.Status == serf.StatusAlive {
-			return false
-		}
-	}
-	return true
-}
+func (n *Node) alone() bool { return n.serf.Memberlist().NumMembers() <= 1 }
 
 // rejoin joins the seeds of the last Join that succeeded, looking them
 // up again on every attempt, with backoff, until an attempt contacts a
