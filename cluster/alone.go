@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"strings"
 	"time"
 )
@@ -76,7 +77,7 @@ func (n *Node) rejoin(timing joinTiming) {
 		case err == nil && a.contacted > 0:
 			n.log.Info("joined the seeds again", "contacted", a.contacted, "attempts", tries)
 			return
-		case err != nil && ctx.Err() != nil:
+		case err != nil && (ctx.Err() != nil || errors.Is(err, ErrClosed)):
 			return
 		case err != nil && !warned: // refused (a wrong key, a name in use): it may change, keep trying
 			n.log.Warn("joining the seeds again: refused; still trying", "err", err)
