@@ -139,6 +139,9 @@ type Config struct {
 	DataDir string
 	// Network carries the node's traffic. nil = real UDP and TCP sockets.
 	Network Network
+	// Resolver looks up the names of Join's DNS seeds ("dns+host:port",
+	// "dnssrv+name"). nil = net.DefaultResolver.
+	Resolver Resolver
 	// Logger receives the node's logs, serf's and memberlist's included.
 	// nil = discard.
 	Logger *slog.Logger
@@ -311,6 +314,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Network == nil {
 		c.Network = SocketNetwork{}
+	}
+	if c.Resolver == nil {
+		c.Resolver = net.DefaultResolver
 	}
 	if c.Logger == nil {
 		c.Logger = discardLogger

@@ -22,6 +22,40 @@
 // arrives earlier fails with ErrUnknownMethod, so packages built on the
 // node register their methods once their own state exists.
 //
+// # Joining
+//
+// Join takes seeds in three forms, the prefixes of Grafana's dskit:
+// "ip:port" (or "ip", port 7946); "dns+host:port", whose A and AAAA
+// records are all seeds; and "dnssrv+name", whose SRV records are all
+// seeds, each target's addresses at its port. Names are looked up with
+// Config.Resolver (net.DefaultResolver unless set), again on every
+// attempt, and this node's own address is skipped, so every instance of
+// a service can be started with the same seeds: on Kubernetes,
+// "dns+<headless service>:7946", a Service with clusterIP None and
+// publishNotReadyAddresses, which lists every pod as soon as it has an
+// IP (see examples/kubernetes).
+//
+// Join waits for the cluster: while no seed can be contacted (nobody
+// answers yet, a name has no address yet, a lookup fails) it tries
+// again with exponential backoff (100 ms doubling to 5 s on LAN, with
+// jitter) until ctx ends, so instances may start in any order. A
+// refusal returns at once: a malformed seed (ErrBadSeed), a wrong key
+// (ErrAuth), a name in use (ErrDuplicateName). When ctx ends first, the
+// error says why the last attempt failed and wraps the last lookup
+// error. Give ctx a deadline where an unreachable cluster must be
+// reported rather than waited for.
+//
+// After a Join that succeeded, a node that sees no other alive member
+// for a while (5 s on LAN, 1 s on Local, 30 s on WAN) joins the same
+// seeds again in the background, looking them up again, with the same
+// backoff, until it has company, leaves or closes. That mends a node
+// that was declared failed by the others during a partition, and a node
+// whose peers all came back at new addresses, which serf's own
+// reconnection (to the addresses it knew) cannot find. The hazard: a
+// node that was cut off, or whose peers restarted, is alone until then
+// and serves as a cluster of one; the quorum basis (below) keeps it
+// from deciding anything on its own.
+//
 // # Membership
 //
 // Members lists the alive members; Watch delivers joins, leaves,

@@ -31,6 +31,9 @@ var (
 	// ErrMemberAlive is returned by RemoveFailed for a member that this
 	// node sees alive: only a failed member can be removed.
 	ErrMemberAlive = errors.New("cluster: member is alive")
+	// ErrBadSeed is returned by Join, at once, for a seed it cannot
+	// parse; the error names the seed and says why.
+	ErrBadSeed = errors.New("cluster: malformed seed")
 )
 
 // errCodes maps stable wire codes to sentinel errors, so that a handler's

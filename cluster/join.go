@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -14,38 +12,88 @@ import (
 	"github.com/gossipsync/gossipsync/internal/errtext"
 )
 
-// Join contacts the seeds ("ip:port"; a missing port means 7946) and joins
-// the cluster through those that answer. It first opens an RPC connection
-// to every seed at once (a seed that does not answer costs no more than
-// a quarter of a second after another one answered), so that a wrong secret key (ErrAuth) or a name already in
-// use (ErrDuplicateName) is reported at once instead of failing silently.
-// It returns the number of seeds contacted; an error only if none was, or
-// the cluster refused this node. If ctx ends first, Join returns ctx.Err()
-// and the join may still complete in the background; if no Join of this
-// node ever succeeds, Close then leaves gracefully, so that a node
-// admitted behind a failed Join does not stay in the others' quorum basis
-// as a failed member.
+// Join joins the cluster through seeds, each in one of these forms (the
+// prefixes are those of Grafana's dskit):
+//
+//   - "ip:port", or "ip" for port 7946 (DefaultPort);
+//   - "dns+host:port", or "dns+host" for port 7946: every A and AAAA
+//     record of host is a seed, at port;
+//   - "dnssrv+name", e.g. "dnssrv+_gossip._tcp.svc.ns.svc.cluster.local":
+//     every SRV record of name is a seed, the A and AAAA records of its
+//     target at its port.
+//
+// Names are looked up with Config.Resolver, again on every attempt. This
+// node's own address among the seeds is skipped, so every instance of a
+// service can be given the same seeds (a Kubernetes headless Service
+// that lists them all). A seed that cannot be parsed (a host name
+// without "dns+", a bad port, an unknown prefix) fails the Join at once
+// with ErrBadSeed, naming it.
+//
+// An attempt opens an RPC connection to every seed address at once (a
+// seed that does not answer costs no more than a quarter of a second
+// after another one answered), so that a wrong secret key (ErrAuth) or
+// a name already in use (ErrDuplicateName) is reported at once instead
+// of failing silently, then joins the gossip through those that
+// answered. While no seed can be contacted (none answers, a name has no
+// address yet, or its lookup fails), Join tries again after a wait that
+// starts at 100 ms and doubles up to 5 s, each drawn from the upper half
+// of its value (jitter, so that nodes started together do not retry in
+// step; Local profile: 50 ms to 1 s; WAN: 200 ms to 15 s), so that a
+// node started before its peers waits for them. It returns the number of seed addresses
+// contacted; an error only when the cluster refused this node (ErrAuth,
+// ErrDuplicateName: returned at once, since waiting does not mend
+// them), the node closed (ErrClosed) or left, or ctx ended first. In
+// the last case the error wraps ctx.Err() and the last lookup error, if
+// any (errors.As finds a *net.DNSError), and says why the last attempt
+// failed.
+//
+// So Join waits as long as ctx lets it, and a ctx without deadline
+// waits for ever for an unreachable seed: give ctx a deadline where a
+// cluster that cannot be reached must be reported (a command line
+// tool, a test; a short one for a single attempt), and none in a
+// service that should wait for its peers however long they take (it
+// returns when the service stops and cancels ctx). Join used to give up
+// after one attempt; the callers in this repository that join seeds
+// that may be down give a deadline or retry themselves.
+//
+// If ctx ends while a gossip join is under way, Join returns and the
+// join may still complete in the background; if no Join of this node
+// ever succeeds, Close then leaves gracefully, so that a node admitted
+// behind a failed Join does not stay in the others' quorum basis as a
+// failed member.
+//
+// Rejoining when alone: after a Join that succeeded, a node that sees
+// no other alive member for 5 s (Local: 1 s; WAN: 30 s) joins the seeds
+// of its last successful Join again, in the background, looking the
+// names up again, with the same backoff, until it sees another member,
+// leaves or closes. That mends a node that was cut off long enough to
+// be declared failed, and a node whose peers all restarted at new
+// addresses (pods rescheduled), which serf's own reconnection, to the
+// addresses it knew, cannot find. A node whose peers all left keeps
+// trying, every 2.5 to 5 s on LAN (a lookup per name and a dial per
+// address each time).
 func (n *Node) Join(ctx context.Context, seeds ...string) (int, error) {
 	if n.closed.Load() {
 		return 0, ErrClosed
 	}
+	if n.rejoinCtx.Err() != nil {
+		return 0, errors.New("cluster: join: the node has left the cluster")
+	}
 	if len(seeds) == 0 {
 		return 0, errors.New("cluster: join: no seeds given")
 	}
+	parsed, err := parseSeeds(seeds)
+	if err != nil {
+		return 0, errtext.Errorf("cluster: ", "cluster: join: %w", err)
+	}
 	n.joinAsked.Store(true)
-	ok, errs, err := n.greetAll(ctx, seeds)
+	c, err := n.joinSeeds(ctx, parsed)
 	if err != nil {
 		return 0, err
 	}
-	if len(ok) == 0 {
-		return 0, fmt.Errorf("cluster: join: no seed could be contacted: %s", strings.Join(errs, "; "))
-	}
-	n.joinTried.Store(true)
-	c, err := n.serfJoin(ctx, ok)
-	if err == nil {
-		n.joined.Store(true)
-	}
-	return c, err
+	n.joined.Store(true)
+	n.watchAlone(parsed)
+	return c, nil
 }
 
 // JoinPending reports whether Join was called and this node has not yet
@@ -102,35 +150,29 @@ func (n *Node) serfJoin(ctx context.Context, addrs []string) (int, error) {
 // answered.
 const greetGrace = 250 * time.Millisecond
 
-// greetAll greets every seed at once, so that a seed that does not
+// greetAll greets every target at once, so that a seed that does not
 // answer (a crashed host, a partition: a dial there hangs until its
 // deadline) does not use up ctx before the others are tried. It returns
-// when every seed answered or failed, or greetGrace after the first
+// when every target answered or failed, or greetGrace after the first
 // answer, with the addresses that answered and why the others did not
 // (those still pending are not listed). A wrong key or a name in use is
-// returned as err at once; ctx's end too, if no seed answered by then.
-func (n *Node) greetAll(ctx context.Context, seeds []string) (ok, errs []string, err error) {
+// returned as err at once; ctx's end too, if no target answered by then.
+func (n *Node) greetAll(ctx context.Context, targets []target) (ok, errs []string, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type greeting struct {
-		seed, addr string
-		err        error
+		t   target
+		err error
 	}
-	results := make(chan greeting, len(seeds))
-	for _, s := range seeds {
-		greet := func() {
-			addr, err := seedAddr(s)
-			if err == nil {
-				err = n.greet(ctx, addr)
-			}
-			results <- greeting{s, addr, err}
-		}
+	results := make(chan greeting, len(targets))
+	for _, t := range targets {
+		greet := func() { results <- greeting{t, n.greet(ctx, t.addr)} }
 		if !n.spawn(greet) { // Close waits for the greetings it did not cancel
 			return nil, nil, ErrClosed
 		}
 	}
 	var grace <-chan time.Time
-	for range seeds {
+	for range targets {
 		var g greeting
 		select {
 		case g = <-results:
@@ -138,17 +180,17 @@ func (n *Node) greetAll(ctx context.Context, seeds []string) (ok, errs []string,
 			return ok, errs, nil
 		case <-ctx.Done():
 			if len(ok) == 0 {
-				return nil, nil, ctx.Err()
+				return nil, errs, ctx.Err()
 			}
 			return ok, errs, nil
 		}
 		switch {
-		case errors.Is(g.err, ErrAuth) || errors.Is(g.err, ErrDuplicateName):
-			return nil, nil, errtext.Errorf("cluster: ", "cluster: join %s: %w", g.seed, g.err)
+		case errors.Is(g.err, ErrAuth) || errors.Is(g.err, ErrDuplicateName) || errors.Is(g.err, ErrClosed):
+			return nil, nil, errtext.Errorf("cluster: ", "cluster: join %s: %w", g.t.label(), g.err)
 		case g.err != nil:
-			errs = append(errs, fmt.Sprintf("%s: %v", g.seed, g.err))
-		case !slices.Contains(ok, g.addr):
-			ok = append(ok, g.addr)
+			errs = append(errs, fmt.Sprintf("%s: %v", g.t.label(), g.err))
+		case !slices.Contains(ok, g.t.addr):
+			ok = append(ok, g.t.addr)
 			if grace == nil {
 				t := time.NewTimer(greetGrace)
 				defer t.Stop()
@@ -168,26 +210,17 @@ func (n *Node) greet(ctx context.Context, addr string) error {
 	return err
 }
 
-func seedAddr(s string) (string, error) {
-	if _, _, err := net.SplitHostPort(s); err != nil {
-		s = net.JoinHostPort(s, fmt.Sprint(DefaultPort))
-	}
-	ap, err := parseIPPort(s)
-	if err != nil {
-		return "", fmt.Errorf("seed %q: %w", s, err)
-	}
-	return ap.String(), nil
-}
-
 // Leave announces a graceful departure and waits until it has spread (or
 // ctx ends): the others see a leave, not a failure, and lower their quorum
 // basis. First it runs the functions registered with BeforeLeave (a voter
 // hands its place over), in the order registered, each within ctx. The
-// node keeps its listeners until Close.
+// node keeps its listeners until Close, but no longer joins its seeds
+// again when alone (see Join), and a Join after Leave fails.
 func (n *Node) Leave(ctx context.Context) error {
 	if n.closed.Load() {
 		return ErrClosed
 	}
+	n.stopRejoin() // a node that leaves does not join again when alone
 	n.mu.Lock()
 	hooks := make([]func(context.Context), 0, len(n.beforeLeave))
 	for _, h := range n.beforeLeave {

@@ -64,8 +64,12 @@ type Node struct {
 
 	baseCtx context.Context // canceled by Close; parent of handler contexts
 	cancel  context.CancelFunc
-	closed  atomic.Bool
-	wg      sync.WaitGroup // every goroutine the node started
+	// rejoinCtx, a child of baseCtx, is canceled by Leave too: it bounds
+	// the rejoining of a node that is alone (see watchAlone).
+	rejoinCtx  context.Context
+	stopRejoin context.CancelFunc
+	closed     atomic.Bool
+	wg         sync.WaitGroup // every goroutine the node started
 
 	// joinTried: Join started a gossip join; joined: a Join returned
 	// success. A node that tried and never heard of success may have been
@@ -95,6 +99,10 @@ type Node struct {
 	// beforeLeave: run by Leave before it announces the departure.
 	beforeLeave []*leaveHook
 	broadcasts  []*broadcastHandler // see OnBroadcast
+	// rejoinSeeds: the seeds of the last Join that succeeded, which a
+	// node alone joins again; aloneWatched: watchAlone's goroutine runs.
+	rejoinSeeds  []seed
+	aloneWatched bool
 
 	leaveMu sync.Mutex // serializes serf's Leave and Shutdown
 
@@ -143,6 +151,7 @@ func New(cfg Config) (*Node, error) {
 		rpc:    rpcState{handlers: map[string]Handler{}, conns: map[string]*conn{}, live: map[*conn]struct{}{}, dialing: map[string]chan struct{}{}},
 	}
 	n.baseCtx, n.cancel = context.WithCancel(context.Background())
+	n.rejoinCtx, n.stopRejoin = context.WithCancel(n.baseCtx)
 	n.logs = newNodeLogs(n.log)
 	keys := [][]byte{}
 	if cfg.SecretKey != nil {

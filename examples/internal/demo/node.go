@@ -96,31 +96,34 @@ func (f *Flags) decodeKey(s string) error {
 
 // Join joins node to the cluster through seeds, the comma-separated
 // addresses of -join, and prints "joined via <seeds>"; with no seeds it
-// does nothing. While no seed answers it prints why and retries every
-// second, so that the nodes can be started in any order. A wrong key or a
-// name in use will not get better: it returns those errors at once, and
-// ctx.Err() if ctx ends first.
+// does nothing. node.Join waits until a seed answers, so that the nodes
+// can be started in any order; every few seconds without one this
+// prints why and goes on waiting. A malformed seed, a wrong key or a
+// name in use will not get better: node.Join returns those errors at
+// once, and so does this; ctx.Err() if ctx ends first.
 func Join(ctx context.Context, node *cluster.Node, seeds string) error {
 	if seeds == "" {
 		return nil
 	}
 	for {
-		_, err := node.Join(ctx, strings.Split(seeds, ",")...)
-		if err == nil {
+		jctx, cancel := context.WithTimeout(ctx, joinReport)
+		_, err := node.Join(jctx, strings.Split(seeds, ",")...)
+		cancel()
+		switch {
+		case err == nil:
 			fmt.Printf("joined via %s\n", seeds)
 			return nil
-		}
-		if errors.Is(err, cluster.ErrAuth) || errors.Is(err, cluster.ErrDuplicateName) {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case !errors.Is(err, context.DeadlineExceeded): // refused
 			return err
 		}
-		fmt.Printf("join: %v; retrying in 1s\n", err)
-		select {
-		case <-time.After(time.Second):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		fmt.Printf("join: %v; still trying\n", err)
 	}
 }
+
+// joinReport is how often Join reports that no seed answered yet.
+const joinReport = 3 * time.Second
 
 // Leave prints "leaving", leaves the cluster, so that the others see this
 // node leave rather than fail, prints "left" and closes node. It gives
