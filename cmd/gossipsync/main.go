@@ -20,6 +20,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"syscall"
 )
 
 // command is a subcommand: run gets the arguments after its name and
@@ -31,11 +32,14 @@ type command struct {
 }
 
 var commands = []command{
+	{"agent", "run a node with every primitive and serve its status over HTTP", runAgent},
+	{"members", "print the members of the cluster, as a running agent sees them", runMembers},
+	{"status", "print the voters, leaders, locks and clock, as a running agent sees them", runStatus},
 	{"sim", "run a seeded chaos simulation on an in-memory network and report", runSim},
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-ctx.Done()
 		stop() // a second Ctrl-C quits at once
@@ -92,7 +96,7 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, "gossipsync: locks, leader election, tasks and time for Go services, by gossip.\n\n")
 	fmt.Fprint(w, "usage: gossipsync <command> [flags]\n\ncommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-6s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, "  %-6s %s\n", "help", "print this help, or a command's: gossipsync help sim")
+	fmt.Fprintf(w, "  %-8s %s\n", "help", "print this help, or a command's: gossipsync help agent")
 }
