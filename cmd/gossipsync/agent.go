@@ -339,12 +339,14 @@ func (a *agent) status(ctx context.Context) Status {
 	st.Node.Healthy, st.Node.Health = a.health()
 	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
 	defer cancel()
-	if g, err := a.svc.Grants(ctx, voters.MaxGrants); err != nil {
+	if info.Group == 0 {
+		// Grants would wait for a group until ctx ends.
+		st.Grants.Error = "no voter group known yet"
+	} else if g, err := a.svc.Grants(ctx, voters.MaxGrants); err != nil {
 		st.Grants.Error = err.Error()
 	} else {
 		fillGrants(&st, g)
 	}
-	st.normalize()
 	return st
 }
 

@@ -44,6 +44,7 @@ func newHandler(src statusSource, metrics http.Handler) http.Handler {
 	})
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		st := src.status(r.Context())
+		st.normalize()
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		enc := json.NewEncoder(w)

@@ -95,7 +95,9 @@ func fetchStatus(ctx context.Context, addr string) (Status, error) {
 	if err != nil {
 		return Status{}, fmt.Errorf("-http %q: %v", addr, err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	// One request: no connection is kept for later.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Do(req)
 	if err != nil {
 		return Status{}, fmt.Errorf("cannot reach the agent at %s (is gossipsync agent running with -http %s?): %v", url, addr, err)
 	}
