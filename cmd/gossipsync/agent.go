@@ -20,11 +20,13 @@ import (
 	"github.com/gossipsync/gossipsync/voters"
 )
 
-const agentUsage = `usage: gossipsync agent -join SEED [flags]
+const agentUsage = `usage: gossipsync agent [-join SEED]... [flags]
 
 Runs a gossipsync node with every primitive, as a member of a cluster,
 and serves its state over HTTP until interrupted (SIGINT or SIGTERM),
-then leaves the cluster gracefully and exits 0.
+then leaves the cluster gracefully and exits 0. It exits 1 if it
+cannot start, or cannot ever join (a wrong key, a name in use); 2 on a
+bad flag.
 
 The node joins through the seeds of -join (repeatable or
 comma-separated; its own address may be among them, so that every
@@ -119,9 +121,11 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	fmt.Fprintf(stdout, "gossipsync agent: node %s, gossip %s, http http://%s/ui\n", a.node.Name(), a.node.Addr(), a.httpAddr)
+	status := 0
 	select {
 	case <-ctx.Done():
-	case <-a.failed:
+	case <-a.failed: // join printed why
+		status = 1
 	}
 	fmt.Fprintf(stdout, "gossipsync agent: leaving\n")
 	if err := a.close(); err != nil {
@@ -129,7 +133,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	fmt.Fprintf(stdout, "gossipsync agent: left\n")
-	return 0
+	return status
 }
 
 // agent is a running node with every primitive and its HTTP server.

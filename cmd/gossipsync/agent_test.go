@@ -149,9 +149,9 @@ func get(t *testing.T, url string) (int, string) {
 // left.
 func TestAgentCluster(t *testing.T) {
 	key := writeKey(t)
-	a := startAgentCmd(t, "a", key)
-	b := startAgentCmd(t, "b", key, "-join", a.gossip)
-	c := startAgentCmd(t, "c", key, "-join", a.gossip+","+b.gossip)
+	a := startAgentCmd(t, "a", key, "-tag", "zone=eu-1")
+	b := startAgentCmd(t, "b", key, "-tag", "zone=eu-2", "-join", a.gossip)
+	c := startAgentCmd(t, "c", key, "-tag", "zone=us-1", "-join", a.gossip, "-join", b.gossip)
 	agents := []*testAgent{a, b, c}
 
 	// The client: a short-lived non-voting member, as the lock command
@@ -235,6 +235,8 @@ func clusterProblem(st Status, self, token string) string {
 		return "alive members: " + strings.Join(names, ",")
 	case !slices.Equal(st.Voters.Voters, []string{"a", "b", "c"}) || !slices.Contains(st.Voters.Voters, st.Voters.Leader):
 		return "voters: " + strings.Join(st.Voters.Voters, ",") + " led by " + st.Voters.Leader
+	case st.Members[0].Tags["zone"] != "eu-1":
+		return "a's tags: " + mustMarshal(st.Members[0].Tags)
 	case st.Grants.Error != "":
 		return "grants: " + st.Grants.Error
 	case !slices.ContainsFunc(st.Leaders, func(l LeaderStatus) bool { return l.Group == agentGroup && slices.Contains(st.Voters.Voters, l.Node) }):
@@ -248,4 +250,32 @@ func clusterProblem(st Status, self, token string) string {
 func mustMarshal(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// An agent with another key cannot join: it says why and exits 1, and
+// the cluster never lists it.
+func TestAgentWrongKey(t *testing.T) {
+	a := startAgentCmd(t, "a", writeKey(t))
+	other := filepath.Join(t.TempDir(), "other.key")
+	if err := os.WriteFile(other, bytes.Repeat([]byte{9}, 16), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(context.Background(), []string{"agent", "-name", "x", "-bind", "127.0.0.1:0", "-http", "127.0.0.1:0",
+			"-profile", "local", "-key-file", other, "-join", a.gossip}, &stdout, &stderr)
+	}()
+	select {
+	case code := <-done:
+		if code != 1 || !strings.Contains(stderr.String(), "authentication failed") {
+			t.Errorf("exit status %d; want 1 with the reason\nstderr:\n%s", code, stderr.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("an agent with the wrong key did not exit")
+	}
+	st, err := statusOf(t, a)
+	if err != nil || len(st.Members) != 1 {
+		t.Errorf("a's members: %+v, %v; want only a", st.Members, err)
+	}
 }

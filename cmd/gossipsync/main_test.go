@@ -50,6 +50,7 @@ func TestUsageAndFlagErrors(t *testing.T) {
 		{"help members", []string{"help", "members"}, 0, "usage: gossipsync members", ""},
 		{"help status", []string{"help", "status"}, 0, "usage: gossipsync status", ""},
 		{"status extra argument", []string{"status", "now"}, 2, "", `gossipsync status: unexpected argument "now"`},
+		{"agent bad tag", []string{"agent", "-tag", "zone"}, 2, "", `invalid value "zone" for flag -tag: want key=value, not "zone"`},
 		{"members unknown flag", []string{"members", "-bogus"}, 2, "", "flag provided but not defined: -bogus"},
 	}
 	for _, tt := range tests {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +32,7 @@ type nodeFlags struct {
 	dataDir   string   // -data-dir: cluster.Config.DataDir
 	profile   string   // -profile: lan, wan or local
 	logLevel  string   // -log-level: debug, info, warn or error
+	tags      tagList  // -tag: user tags, key=value, repeatable
 	// nonVoter sets cluster.Config.NonVoter: not a flag; the commands
 	// that join as short-lived members set it.
 	nonVoter bool
@@ -56,6 +58,30 @@ func (s *seedList) Set(v string) error {
 	return nil
 }
 
+// tagList is the -tag flag: key=value, repeatable.
+type tagList map[string]string
+
+func (t *tagList) String() string {
+	var parts []string
+	for k, v := range *t {
+		parts = append(parts, k+"="+v)
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ",")
+}
+
+func (t *tagList) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want key=value, not %q", v)
+	}
+	if *t == nil {
+		*t = tagList{}
+	}
+	(*t)[k] = val
+	return nil
+}
+
 // register defines the flags on fs.
 func (f *nodeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.name, "name", "", "the node's `name`, unique in the cluster (default: the host name and a random suffix)")
@@ -67,13 +93,14 @@ func (f *nodeFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.voters, "voters", 0, fmt.Sprintf("the size of the voter set, odd (0: %d)", cluster.DefaultVoters))
 	fs.StringVar(&f.dataDir, "data-dir", "", "`dir`ectory where the node keeps its voter state across restarts (default: memory only)")
 	fs.StringVar(&f.profile, "profile", "lan", "failure-detection timing: lan, wan or local (one host)")
+	fs.Var(&f.tags, "tag", "a `key=value` tag gossiped to every member (shown by status and /ui); repeatable")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "the least `level` of the node's logs printed to stderr: debug, info, warn or error")
 }
 
 // config returns the node's configuration, logging to logTo.
 func (f *nodeFlags) config() (cluster.Config, error) {
 	cfg := cluster.Config{Name: f.name, BindAddr: f.bind, AdvertiseAddr: f.advertise, ExpectedSize: f.expect,
-		Voters: f.voters, DataDir: f.dataDir, NonVoter: f.nonVoter}
+		Voters: f.voters, DataDir: f.dataDir, NonVoter: f.nonVoter, Tags: f.tags}
 	var err error
 	if cfg.Profile, err = cluster.ParseProfile(f.profile); err != nil {
 		return cfg, fmt.Errorf("-profile: unknown profile %q (want lan, wan or local)", f.profile)

@@ -80,7 +80,7 @@ func TestNodeFlagsConfig(t *testing.T) {
 	}
 	f := parseNodeFlags(t, "-name", "n1", "-bind", "127.0.0.1:0", "-advertise", "127.0.0.2:7000",
 		"-join", "127.0.0.1:1,127.0.0.1:2", "-join", " 127.0.0.1:3 ,", "-key-file", keyPath,
-		"-expect", "3", "-voters", "3", "-data-dir", "/tmp/x", "-profile", "local")
+		"-expect", "3", "-voters", "3", "-data-dir", "/tmp/x", "-profile", "local", "-tag", "zone=eu-1", "-tag", "rack=")
 	f.nonVoter = true
 	cfg, err := f.config()
 	if err == nil {
@@ -91,7 +91,8 @@ func TestNodeFlagsConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.Name != "n1" || cfg.BindAddr != "127.0.0.1:0" || cfg.AdvertiseAddr != "127.0.0.2:7000" || len(cfg.SecretKey) != 16 ||
-		cfg.ExpectedSize != 3 || cfg.Voters != 3 || cfg.Profile != cluster.Local || !cfg.NonVoter {
+		cfg.ExpectedSize != 3 || cfg.Voters != 3 || cfg.Profile != cluster.Local || !cfg.NonVoter ||
+		len(cfg.Tags) != 2 || cfg.Tags["zone"] != "eu-1" || cfg.Tags["rack"] != "" {
 		t.Errorf("config = %+v", cfg)
 	}
 	if want := []string{"127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"}; !slices.Equal(f.join, want) {
@@ -106,6 +107,7 @@ func TestNodeFlagsConfig(t *testing.T) {
 		{[]string{"-voters", "4"}, "Voters 4: want 0"},
 		{[]string{"-bind", "nowhere"}, "BindAddr"},
 		{[]string{"-key-file", filepath.Join(t.TempDir(), "none")}, "-key-file: open"},
+		{[]string{"-tag", "_v=1"}, `Tags key "_v"`},
 	} {
 		f := parseNodeFlags(t, tt.args...)
 		if _, err := f.config(); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
