@@ -52,7 +52,8 @@ authentication):
     GET /v1/status   this node, the members (state, address, role,
                      tags), the voter group, the leader of each election
                      group, the held locks (holder, token, remaining
-                     hold) and the clock, as JSON (see gossipsync status)
+                     hold) and the clock, as JSON (its shape: type
+                     Status in cmd/gossipsync/status.go)
     GET /ui          a page that shows /v1/status, refreshed every 2 s
     GET /            redirects to /ui
     GET /metrics     Prometheus metrics (404 until built in)
@@ -138,9 +139,11 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 // agent is a running node with every primitive and its HTTP server.
 type agent struct {
-	node     *cluster.Node
-	svc      *voters.Service
-	release  func() // drops svc
+	node    *cluster.Node
+	svc     *voters.Service
+	release func() // drops svc
+	// The primitives; status reads the clock, and the metrics will read
+	// them all.
 	locks    *lockmgr.Manager
 	elector  *election.Elector
 	clock    *clock.Clock
@@ -167,7 +170,7 @@ type agent struct {
 
 // startAgent creates the node and its primitives, serves HTTP, and
 // starts joining the seeds in the background.
-func startAgent(cfg agentConfig, stderr io.Writer) (a *agent, err error) {
+func startAgent(cfg agentConfig, stderr io.Writer) (*agent, error) {
 	ln, err := net.Listen("tcp", cfg.http)
 	if err != nil {
 		return nil, fmt.Errorf("-http: %w", err)
@@ -178,19 +181,20 @@ func startAgent(cfg agentConfig, stderr io.Writer) (a *agent, err error) {
 		ln.Close()
 		return nil, err
 	}
-	a = &agent{node: n, started: time.Now(), profile: n.Profile().String(), stderr: stderr,
+	a := &agent{node: n, started: time.Now(), profile: n.Profile().String(), stderr: stderr,
 		httpAddr: ln.Addr().String(), failed: make(chan struct{})}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
-	defer func() {
-		if err != nil {
-			ln.Close()
-			a.close()
-		}
-	}()
 	if err := a.startPrimitives(); err != nil {
-		return a, err
+		ln.Close()
+		a.close()
+		return nil, err
 	}
-	a.http = serveHTTP(ln, a, nil) // METRICS: pass the handler of the metrics registry here
+	// METRICS: serve the metrics registry here, once built in:
+	// reg := prometheus.NewRegistry(); reg.MustRegister(metrics.NewCollector(a.node,
+	// metrics.WithLocks(a.locks), metrics.WithElector(a.elector), metrics.WithClock(a.clock),
+	// metrics.WithTasks(a.pool))); metrics.BridgeGossip(reg); and pass
+	// promhttp.HandlerFor(reg, promhttp.HandlerOpts{}) instead of nil.
+	a.http = serveHTTP(ln, a, nil)
 	a.wg.Add(2)
 	go a.join(cfg.node)
 	go a.campaign()
