@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -209,7 +210,9 @@ func TestAgentCluster(t *testing.T) {
 		screenshot(t, a, path)
 	}
 
-	if err := l.Release(ctx); err != nil {
+	// On a loaded machine the lease may have run out by now (the client
+	// starved of CPU past its TTL): that is not the agent's doing.
+	if err := l.Release(ctx); err != nil && !errors.Is(err, lockmgr.ErrNotHeld) {
 		t.Errorf("Release: %v", err)
 	}
 	c.stop(t)
