@@ -282,3 +282,23 @@ func TestAgentWrongKey(t *testing.T) {
 		t.Errorf("a's members: %+v, %v; want only a", st.Members, err)
 	}
 }
+
+// An agent whose seeds do not answer serves /healthz as 503 with the
+// reason while it keeps trying, and still stops cleanly.
+func TestAgentNotJoined(t *testing.T) {
+	a := startAgentCmd(t, "a", writeKey(t), "-join", "127.0.0.1:1")
+	var code int
+	var body string
+	waitFor(t, 30*time.Second, "/healthz to say why", func() bool {
+		code, body = get(t, "http://"+a.http+"/healthz")
+		return strings.HasPrefix(body, "not joined: ")
+	}, func() string { return body })
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "127.0.0.1:1") {
+		t.Errorf("/healthz: %d %q; want 503 naming the seed", code, body)
+	}
+	st, err := statusOf(t, a)
+	if err != nil || st.Node.Healthy || st.Node.Health != strings.TrimSpace(body) || st.Grants.Error == "" {
+		t.Errorf("status: node %+v, grants %+v, %v; want unhealthy with the reason, and no table", st.Node, st.Grants, err)
+	}
+	a.stop(t)
+}
