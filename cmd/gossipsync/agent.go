@@ -47,8 +47,9 @@ bytes. Make one with:
 HTTP, on -http (keep it on loopback or a trusted network: it has no
 authentication):
 
-    GET /healthz     200 "ok" while the node runs and has joined;
-                     503 with the reason otherwise
+    GET /healthz     200 "ok" while the node runs and has joined (or,
+                     without -join, started a cluster); 503 with the
+                     reason otherwise
     GET /v1/status   this node, the members (state, address, role,
                      tags), the voter group, the leader of each election
                      group, the held locks (holder, token, remaining
