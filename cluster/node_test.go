@@ -106,6 +106,20 @@ func TestLeaveSeenAsLeave(t *testing.T) {
 	if got, want := nodes[0].QuorumSize(), 2; got != want {
 		t.Errorf("QuorumSize after a leave = %d, want %d", got, want)
 	}
+	wantState(t, nodes[0], "n3", "left")
+}
+
+// wantState checks that n lists member name in state, beside the alive
+// members.
+func wantState(t *testing.T, n *Node, name, state string) {
+	t.Helper()
+	got := map[string]string{}
+	for _, m := range n.MemberStates() {
+		got[m.Name] = m.State
+	}
+	if got[name] != state || got[n.Name()] != "alive" {
+		t.Errorf("MemberStates = %v; want %s %s and %s alive", got, name, state, n.Name())
+	}
 }
 
 func TestCrashSeenAsFailure(t *testing.T) {
@@ -124,6 +138,7 @@ func TestCrashSeenAsFailure(t *testing.T) {
 	if got, want := nodes[0].QuorumSize(), 3; got != want {
 		t.Errorf("QuorumSize after a crash = %d, want %d", got, want)
 	}
+	wantState(t, nodes[0], "n3", "failed")
 }
 
 func TestExpectedSizeSetsQuorum(t *testing.T) {

@@ -17,7 +17,9 @@
 // member's table, the leader's if it answers: every member's log is a
 // prefix of the leader's, so members never disagree on an offset. The
 // event log lives where the lease table lives and survives what it
-// survives (see Durability).
+// survives (see Durability). Grants lists the table's live grants for
+// reports (the agent's status): a member reads its own table, any other
+// node asks a member, the leader first; at most MaxGrants at a time.
 //
 // # Durability
 //

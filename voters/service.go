@@ -126,6 +126,7 @@ func start(n *cluster.Node) *Service {
 	cluster.HandleFunc(n, methodDo, s.serveDo)
 	cluster.HandleFunc(n, methodLeave, s.serveLeave)
 	cluster.HandleFunc(n, methodRead, s.serveRead)
+	cluster.HandleFunc(n, methodGrants, s.serveGrants)
 	s.restore()
 	s.mem.attach(s)
 	s.unhook = n.BeforeLeave(s.handOver)
@@ -155,7 +156,7 @@ func (s *Service) close() {
 	if !s.nodeDown() {
 		departed = s.depart()
 	}
-	for _, m := range []string{methodRaft, methodDo, methodLeave, methodRead} {
+	for _, m := range []string{methodRaft, methodDo, methodLeave, methodRead, methodGrants} {
 		s.node.Handle(m, nil)
 	}
 	s.mem.attach(nil) // the node still answers founders, from its memory

@@ -1,5 +1,29 @@
 // Command gossipsync is the command line of gossipsync.
 //
+//	gossipsync agent -name N -bind IP:PORT [-advertise IP:PORT] [-join SEED]... -key-file F [-expect K] [-voters K]
+//	                 [-data-dir D] [-profile lan|wan|local] [-tag K=V]... [-log-level warn] [-http 127.0.0.1:8500]
+//
+// runs a node of a cluster with every primitive (a lock Manager, an
+// Elector campaigning in the group "agent", a cluster clock, a task pool
+// that runs "agent.ping", an event stream) until SIGINT or SIGTERM, then
+// leaves the cluster gracefully and exits 0. It joins through the seeds
+// of -join (repeatable or comma-separated, its own address allowed),
+// trying again every second until one answers; without -join it starts a
+// new cluster. The key file holds the cluster's 16, 24 or 32-byte key as
+// hex or base64 text, or raw. On -http (no authentication: keep it on
+// loopback or a trusted network) it serves GET /healthz (200 "ok" while
+// running and joined, else 503 and the reason), GET /v1/status (JSON:
+// see Status for its shape), GET /ui (a self-contained page that shows
+// /v1/status, refreshed every 2 s; / redirects there) and GET /metrics
+// (404 until the metrics are built in).
+//
+//	gossipsync members [-http 127.0.0.1:8500]
+//	gossipsync status [-http 127.0.0.1:8500]
+//
+// read an agent's /v1/status and print the members (name, address,
+// state, role), or the node, voters, election leaders, held locks
+// (holder, fencing token, remaining hold) and clock.
+//
 //	gossipsync sim [-scenario all] [-nodes 5] [-duration 30s] [-seed 1] [-skew 5s] [-drift 200] [-unsafe] [-disk] [-json file] [-html file] [-v]
 //	gossipsync sim -list
 //
@@ -20,6 +44,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"syscall"
 )
 
 // command is a subcommand: run gets the arguments after its name and
@@ -31,11 +56,14 @@ type command struct {
 }
 
 var commands = []command{
+	{"agent", "run a node with every primitive and serve its status over HTTP", runAgent},
+	{"members", "print the members of the cluster, as a running agent sees them", runMembers},
+	{"status", "print the voters, leaders, locks and clock, as a running agent sees them", runStatus},
 	{"sim", "run a seeded chaos simulation on an in-memory network and report", runSim},
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-ctx.Done()
 		stop() // a second Ctrl-C quits at once
@@ -92,7 +120,7 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, "gossipsync: locks, leader election, tasks and time for Go services, by gossip.\n\n")
 	fmt.Fprint(w, "usage: gossipsync <command> [flags]\n\ncommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-6s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, "  %-6s %s\n", "help", "print this help, or a command's: gossipsync help sim")
+	fmt.Fprintf(w, "  %-8s %s\n", "help", "print this help, or a command's: gossipsync help agent")
 }

@@ -42,6 +42,16 @@ func TestUsageAndFlagErrors(t *testing.T) {
 		{"skew without unit", []string{"sim", "-skew", "5"}, 2, "", `invalid value "5" for flag -skew`},
 		{"drift too fast", []string{"sim", "-drift", "250000"}, 2, "", "-drift is 250000 ppm; want 0 to 200000"},
 		{"drift NaN", []string{"sim", "-drift", "NaN"}, 2, "", "-drift is NaN ppm; want 0 to 200000"},
+		{"help agent", []string{"help", "agent"}, 0, "usage: gossipsync agent", ""},
+		{"agent -h", []string{"agent", "-h"}, 0, "", "GET /v1/status"},
+		{"agent bad profile", []string{"agent", "-profile", "moon"}, 2, "", `gossipsync agent: -profile: unknown profile "moon"`},
+		{"agent extra argument", []string{"agent", "now"}, 2, "", `gossipsync agent: unexpected argument "now"`},
+		{"agent missing key file", []string{"agent", "-key-file", "/nonexistent/key"}, 2, "", "gossipsync agent: -key-file: open /nonexistent/key"},
+		{"help members", []string{"help", "members"}, 0, "usage: gossipsync members", ""},
+		{"help status", []string{"help", "status"}, 0, "usage: gossipsync status", ""},
+		{"status extra argument", []string{"status", "now"}, 2, "", `gossipsync status: unexpected argument "now"`},
+		{"agent bad tag", []string{"agent", "-tag", "zone"}, 2, "", `invalid value "zone" for flag -tag: want key=value, not "zone"`},
+		{"members unknown flag", []string{"members", "-bogus"}, 2, "", "flag provided but not defined: -bogus"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,8 @@
 package leases
 
 import (
+	"maps"
+	"slices"
 	"sync"
 	"time"
 )
@@ -98,7 +100,7 @@ func (t *Table) claimLocked(c *Cmd, now time.Time) Result {
 			r.preempt, r.preemptAt = &h, now
 		}
 		h := r.holder
-		return Result{Token: r.token, Holder: &h, Remaining: max(r.at.Add(Hold(r.ttl)).Sub(now), 0)}
+		return Result{Token: r.token, Holder: &h, Remaining: r.remaining(now)}
 	}
 	if t.quiet || !t.founded {
 		return Result{Quiet: true}
@@ -135,6 +137,7 @@ func (t *Table) Expired(now time.Time) []Cmd {
 
 // Grant is a live grant as one member knows it.
 type Grant struct {
+	Key       string // set by List
 	Holder    Holder
 	Token     uint64
 	Remaining time.Duration // this member holds it this long at most
@@ -148,8 +151,25 @@ func (t *Table) Get(key string, now time.Time) (g Grant, held bool, last uint64)
 	if r == nil {
 		return g, false, t.last
 	}
-	return Grant{Holder: r.holder, Token: r.token, Remaining: max(r.at.Add(Hold(r.ttl)).Sub(now), 0)}, true, t.last
+	return Grant{Holder: r.holder, Token: r.token, Remaining: r.remaining(now)}, true, t.last
 }
+
+// List returns up to limit live grants (limit <= 0: none), in the order
+// of their keys, as of now, and how many more there are. It is for
+// reports: it sorts every key.
+func (t *Table) List(now time.Time, limit int) (gs []Grant, more int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	keys := slices.Sorted(maps.Keys(t.recs))
+	for _, k := range keys[:min(len(keys), max(limit, 0))] {
+		r := t.recs[k]
+		gs = append(gs, Grant{Key: k, Holder: r.holder, Token: r.token, Remaining: r.remaining(now)})
+	}
+	return gs, len(keys) - len(gs)
+}
+
+// remaining is how long this member still holds r, as of now.
+func (r *rec) remaining(now time.Time) time.Duration { return max(r.at.Add(Hold(r.ttl)).Sub(now), 0) }
 
 // Len returns the number of live grants.
 func (t *Table) Len() int {

@@ -224,6 +224,47 @@ func TestExpiredAtHoldBoundary(t *testing.T) {
 	}
 }
 
+// List returns the live grants in key order, bounded, with a count of
+// the rest, and drops released keys.
+func TestList(t *testing.T) {
+	tb := founded(t)
+	for _, k := range []string{"l/b", "e/x", "l/a", "l/c"} {
+		apply1(tb, claim(k, hA), t0)
+	}
+	apply1(tb, Cmd{Op: OpRelease, Key: "l/c", Holder: hA}, t0)
+	tests := []struct {
+		name     string
+		limit    int
+		wantKeys []string
+		wantMore int
+	}{
+		{"all", 10, []string{"e/x", "l/a", "l/b"}, 0},
+		{"bounded", 2, []string{"e/x", "l/a"}, 1},
+		{"none", 0, nil, 3},
+		{"negative", -1, nil, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gs, more := tb.List(t0.Add(ttl), tt.limit)
+			var keys []string
+			for _, g := range gs {
+				keys = append(keys, g.Key)
+				if g.Holder != hA || g.Token == 0 || g.Remaining != ttl/4 {
+					t.Errorf("grant %+v: want holder %+v, a token, remaining %v", g, hA, ttl/4)
+				}
+			}
+			if !slices.Equal(keys, tt.wantKeys) || more != tt.wantMore {
+				t.Errorf("List(%d) = %q, %d more; want %q, %d more", tt.limit, keys, more, tt.wantKeys, tt.wantMore)
+			}
+		})
+	}
+	// Claimed in the order l/b, e/x, l/a: tokens 1, 2, 3.
+	gs, _ := tb.List(t0, 10)
+	if got := []uint64{gs[0].Token, gs[1].Token, gs[2].Token}; !slices.Equal(got, []uint64{2, 3, 1}) {
+		t.Errorf("tokens of e/x, l/a, l/b = %v; want [2 3 1]", got)
+	}
+}
+
 func TestGet(t *testing.T) {
 	tb := New()
 	if g, held, last := tb.Get("k", t0); held || last != 0 || g != (Grant{}) {
