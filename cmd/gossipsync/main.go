@@ -20,6 +20,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"syscall"
 )
 
 // command is a subcommand: run gets the arguments after its name and
@@ -32,10 +33,12 @@ type command struct {
 
 var commands = []command{
 	{"sim", "run a seeded chaos simulation on an in-memory network and report", runSim},
+	{"lock", "run a command while holding a lock (or a semaphore slot)", runLock},
+	{"elect", "run a command while leading an election group, or -listen", runElect},
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-ctx.Done()
 		stop() // a second Ctrl-C quits at once
