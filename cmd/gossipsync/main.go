@@ -60,6 +60,8 @@ var commands = []command{
 	{"members", "print the members of the cluster, as a running agent sees them", runMembers},
 	{"status", "print the voters, leaders, locks and clock, as a running agent sees them", runStatus},
 	{"sim", "run a seeded chaos simulation on an in-memory network and report", runSim},
+	{"lock", "run a command while holding a lock (or a semaphore slot)", runLock},
+	{"elect", "run a command while leading an election group, or -listen", runElect},
 }
 
 func main() {

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startChild runs script in sh as a child and returns, once the script
+// printed "ready", a channel with its result.
+func startChild(t *testing.T, ctx context.Context, lost <-chan struct{}, grace time.Duration, script string, env ...string) <-chan childResult {
+	t.Helper()
+	r, w := io.Pipe()
+	c := child{argv: []string{"/bin/sh", "-c", script}, env: env, grace: grace, stdout: w, stderr: io.Discard}
+	out := make(chan childResult, 1)
+	go func() {
+		status, why, err := c.run(ctx, lost)
+		w.Close()
+		out <- childResult{status, why, err}
+	}()
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if strings.TrimSpace(sc.Text()) == "ready" {
+			go io.Copy(io.Discard, r)
+			return out
+		}
+	}
+	res := <-out
+	t.Fatalf("the child exited before it was ready: %+v", res)
+	return nil
+}
+
+type childResult struct {
+	status int
+	why    stopReason
+	err    error
+}
+
+func waitChild(t *testing.T, out <-chan childResult) childResult {
+	t.Helper()
+	select {
+	case res := <-out:
+		return res
+	case <-time.After(30 * time.Second):
+		t.Fatal("the child did not end within 30s")
+		return childResult{}
+	}
+}
+
+func TestChildExitStatus(t *testing.T) {
+	out := startChild(t, context.Background(), nil, time.Second, `echo ready; [ "$GOSSIPSYNC_X" = 42 ] || exit 9; exit 3`, "GOSSIPSYNC_X=42")
+	if res := waitChild(t, out); res.status != 3 || res.why != stoppedNot || res.err != nil {
+		t.Errorf("got %+v; want status 3, not stopped (9: the environment was not passed)", res)
+	}
+}
+
+// A lost lease sends SIGTERM; the child's handler decides its status.
+func TestChildStoppedOnLoss(t *testing.T) {
+	lost := make(chan struct{})
+	out := startChild(t, context.Background(), lost, 30*time.Second, `trap 'exit 7' TERM; echo ready; while :; do sleep 0.05; done`)
+	close(lost)
+	if res := waitChild(t, out); res.status != 7 || res.why != stoppedLost {
+		t.Errorf("got %+v; want status 7 (its TERM handler), stopped because the lease was lost", res)
+	}
+}
+
+// A child that ignores SIGTERM is killed after the grace period.
+func TestChildKilledAfterGrace(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	out := startChild(t, ctx, nil, 200*time.Millisecond, `trap '' TERM; echo ready; while :; do sleep 0.05; done`)
+	cancel()
+	if res := waitChild(t, out); res.status != 128+9 || res.why != stoppedSig {
+		t.Errorf("got %+v; want status 137 (SIGKILL), stopped because interrupted", res)
+	}
+}
+
+func TestChildNotFound(t *testing.T) {
+	c := child{argv: []string{"/nonexistent/command"}, stdout: io.Discard, stderr: io.Discard}
+	if status, _, err := c.run(context.Background(), nil); err == nil || status != 127 {
+		t.Errorf("run = %d, %v; want 127 and an error", status, err)
+	}
+}
