@@ -12,6 +12,10 @@ func TestSimStatsCountsFailedSyncs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, w, ref, follower := syncedClocks(t)
 		c.SetLoss(0)
+		// The samples may have taken no virtual time (no delay before
+		// syncedClocks set one): let them age, so that the follower's
+		// uncertainty (RTT/2 + drift x age) is above zero.
+		time.Sleep(100 * time.Millisecond)
 		rs, fs := w.Clock(ref).Stats(), w.Clock(follower).Stats()
 		if !rs.IsReference || !rs.Synced || rs.Uncertainty != 0 {
 			t.Errorf("reference's stats %+v, want IsReference, Synced, no uncertainty", rs)

@@ -7,15 +7,21 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gossipsync/gossipsync/clock"
 	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/election"
 	"github.com/gossipsync/gossipsync/events"
 	"github.com/gossipsync/gossipsync/lockmgr"
+	"github.com/gossipsync/gossipsync/metrics"
 	"github.com/gossipsync/gossipsync/taskpool"
 	"github.com/gossipsync/gossipsync/voters"
 )
@@ -57,7 +63,7 @@ authentication):
                      Status in cmd/gossipsync/status.go)
     GET /ui          a page that shows /v1/status, refreshed every 2 s
     GET /            redirects to /ui
-    GET /metrics     Prometheus metrics (404 until built in)
+    GET /metrics     Prometheus metrics (see package metrics)
 
 flags:
 `
@@ -143,7 +149,7 @@ type agent struct {
 	node    *cluster.Node
 	svc     *voters.Service
 	release func() // drops svc
-	// The primitives; status reads the clock, and the metrics will read
+	// The primitives; status reads the clock, and the metrics read
 	// them all.
 	locks    *lockmgr.Manager
 	elector  *election.Elector
@@ -190,16 +196,29 @@ func startAgent(cfg agentConfig, stderr io.Writer) (*agent, error) {
 		a.close()
 		return nil, err
 	}
-	// METRICS: serve the metrics registry here, once built in:
-	// reg := prometheus.NewRegistry(); reg.MustRegister(metrics.NewCollector(a.node,
-	// metrics.WithLocks(a.locks), metrics.WithElector(a.elector), metrics.WithClock(a.clock),
-	// metrics.WithTasks(a.pool))); metrics.BridgeGossip(reg); and pass
-	// promhttp.HandlerFor(reg, promhttp.HandlerOpts{}) instead of nil.
-	a.http = serveHTTP(ln, a, nil)
+	a.http = serveHTTP(ln, a, a.metrics())
 	a.wg.Add(2)
 	go a.join(cfg.node)
 	go a.campaign()
 	return a, nil
+}
+
+// metrics returns the handler of /metrics: the node's and its
+// primitives' figures (package metrics), memberlist's and serf's own
+// (bridged from go-metrics, process-wide: an agent is one node per
+// process), and the Go runtime's and the process's.
+func (a *agent) metrics() http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		metrics.NewCollector(a.node, metrics.WithLocks(a.locks), metrics.WithElector(a.elector),
+			metrics.WithClock(a.clock), metrics.WithTasks(a.pool)),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	if err := metrics.BridgeGossip(reg); err != nil {
+		fmt.Fprintf(a.stderr, "gossipsync agent: memberlist and serf metrics not served: %v\n", err)
+	}
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 
 // startPrimitives makes the node's lock Manager, Elector, clock, task

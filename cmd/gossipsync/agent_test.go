@@ -192,6 +192,15 @@ func TestAgentCluster(t *testing.T) {
 		if code, body := get(t, "http://"+ag.http+"/healthz"); code != 200 || body != "ok\n" {
 			t.Errorf("%s /healthz: %d %q; want 200 ok", ag.name, code, body)
 		}
+		// /metrics: the node's own figures, the voters', memberlist's
+		// through the bridge, and the runtime's.
+		code, body := get(t, "http://"+ag.http+"/metrics")
+		for _, want := range []string{"\ngossipsync_cluster_members{state=\"alive\"} 4\n", "\ngossipsync_voters_voters 3\n",
+			"\n# TYPE gossipsync_lock_acquire_seconds histogram\n", "\nmemberlist_", "\ngo_goroutines "} {
+			if code != 200 || !strings.Contains(body, want) {
+				t.Errorf("%s /metrics: %d, lacks %q", ag.name, code, want)
+			}
+		}
 	}
 
 	var out bytes.Buffer

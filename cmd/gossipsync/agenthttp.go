@@ -59,8 +59,6 @@ func newHandler(src statusSource, metrics http.Handler) http.Handler {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/ui", http.StatusFound)
 	})
-	// METRICS: the metrics package's collector is served here, from a
-	// *prometheus.Registry: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).
 	if metrics == nil {
 		metrics = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "metrics not built in", http.StatusNotFound)

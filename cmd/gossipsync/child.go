@@ -51,7 +51,7 @@ func (c child) run(ctx context.Context, lost <-chan struct{}) (int, stopReason, 
 	for {
 		select {
 		case err := <-exited:
-			return exitStatus(cmd, err), why, nil
+			return childStatus(cmd, err), why, nil
 		case <-lost:
 			lost, why = nil, stoppedLost
 		case <-ctx.Done():
@@ -78,8 +78,8 @@ func cmp(a, b stopReason) stopReason {
 	return b
 }
 
-// exitStatus is the status a shell would report for cmd.
-func exitStatus(cmd *exec.Cmd, err error) int {
+// childStatus is the status a shell would report for cmd.
+func childStatus(cmd *exec.Cmd, err error) int {
 	if st, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && st.Signaled() {
 		return 128 + int(st.Signal())
 	}

@@ -15,7 +15,8 @@
 // running and joined, else 503 and the reason), GET /v1/status (JSON:
 // see Status for its shape), GET /ui (a self-contained page that shows
 // /v1/status, refreshed every 2 s; / redirects there) and GET /metrics
-// (404 until the metrics are built in).
+// (Prometheus: the node's and its primitives' figures, listed in package
+// metrics, memberlist's and serf's, the Go runtime's and the process's).
 //
 //	gossipsync members [-http 127.0.0.1:8500]
 //	gossipsync status [-http 127.0.0.1:8500]
@@ -57,11 +58,11 @@ type command struct {
 
 var commands = []command{
 	{"agent", "run a node with every primitive and serve its status over HTTP", runAgent},
+	{"lock", "run a command while holding a lock (or a semaphore slot)", runLock},
+	{"elect", "run a command while leading an election group, or -listen", runElect},
 	{"members", "print the members of the cluster, as a running agent sees them", runMembers},
 	{"status", "print the voters, leaders, locks and clock, as a running agent sees them", runStatus},
 	{"sim", "run a seeded chaos simulation on an in-memory network and report", runSim},
-	{"lock", "run a command while holding a lock (or a semaphore slot)", runLock},
-	{"elect", "run a command while leading an election group, or -listen", runElect},
 }
 
 func main() {

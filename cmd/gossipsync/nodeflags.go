@@ -39,8 +39,8 @@ type nodeFlags struct {
 	// logTo receives the node's logs (not a flag; nil = none): the
 	// command's stderr.
 	logTo io.Writer
-	// joinRetry is how long join waits between tries while no seed
-	// answers; 0 = 1 s.
+	// joinRetry bounds each Join while no seed answers (see joinSeeds);
+	// 0 = 2 s.
 	joinRetry time.Duration
 }
 
@@ -173,37 +173,35 @@ func (f *nodeFlags) open(ctx context.Context) (*cluster.Node, error) {
 }
 
 // joinSeeds joins n through the seeds of -join; without seeds it does
-// nothing (n starts a cluster). While no seed answers it tries again
-// every joinRetry, telling failed of each failure, until ctx ends, so
-// that nodes may start in any order. A wrong key or a name in use
-// cannot get better: it returns those at once.
+// nothing (n starts a cluster). cluster.Node.Join itself waits while no
+// seed answers (looking DNS seeds up again each time, with backoff);
+// joinSeeds bounds each Join to joinRetry, so that failed hears why the
+// last try failed while the nodes wait for each other, and joins again
+// until ctx ends. A wrong key, a name in use or a malformed seed cannot
+// get better: it returns those at once.
 func (f *nodeFlags) joinSeeds(ctx context.Context, n *cluster.Node, failed func(error)) error {
 	if len(f.join) == 0 {
 		return nil
 	}
 	retry := f.joinRetry
 	if retry == 0 {
-		retry = time.Second
+		retry = 2 * time.Second
 	}
 	for {
-		_, err := n.Join(ctx, f.join...)
+		actx, cancel := context.WithTimeout(ctx, retry)
+		_, err := n.Join(actx, f.join...)
+		cancel()
 		switch {
 		case err == nil:
 			return nil
-		case errors.Is(err, cluster.ErrAuth) || errors.Is(err, cluster.ErrDuplicateName) || errors.Is(err, cluster.ErrClosed):
+		case errors.Is(err, cluster.ErrAuth) || errors.Is(err, cluster.ErrDuplicateName) ||
+			errors.Is(err, cluster.ErrClosed) || errors.Is(err, cluster.ErrBadSeed):
 			return err
 		case ctx.Err() != nil:
-			return fmt.Errorf("join %s: %w", f.join.String(), ctx.Err())
+			return fmt.Errorf("join %s: %w (last: %v)", f.join.String(), ctx.Err(), err)
 		}
 		if failed != nil {
 			failed(err)
-		}
-		t := time.NewTimer(retry)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("join %s: %w (last: %v)", f.join.String(), ctx.Err(), err)
 		}
 	}
 }
