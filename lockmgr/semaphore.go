@@ -38,6 +38,21 @@ func SlotID(sem string, slot int) string { return slotPrefix + strconv.Itoa(slot
 
 func isSlotID(id string) bool { return strings.HasPrefix(id, slotPrefix) }
 
+// ParseSlotID returns the semaphore and the slot that a lock id of
+// SlotID's form names; ok is false for any other id.
+func ParseSlotID(id string) (sem string, slot int, ok bool) {
+	rest, found := strings.CutPrefix(id, slotPrefix)
+	if !found {
+		return "", 0, false
+	}
+	n, sem, found := strings.Cut(rest, "/")
+	slot, err := strconv.Atoi(n)
+	if !found || err != nil || slot < 0 || strconv.Itoa(slot) != n {
+		return "", 0, false
+	}
+	return sem, slot, true
+}
+
 // lockName names what an acquisition is for: a plain id (slot -1) or a
 // slot of a semaphore.
 type lockName struct {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/lockmgr"
 	"github.com/gossipsync/gossipsync/voters"
 )
 
@@ -90,7 +91,10 @@ type LeaderStatus struct {
 
 // LockStatus is a held lock in the voters' table.
 type LockStatus struct {
-	ID          string  `json:"id"`
+	ID string `json:"id"` // the lock's, or the semaphore's when Slot is set
+	// Slot: the slot of the semaphore ID that the grant holds (see
+	// lockmgr.AcquireSemaphore); absent for a plain lock.
+	Slot        *int    `json:"slot,omitempty"`
 	Node        string  `json:"node"`   // the holder's node
 	Owner       string  `json:"owner"`  // the holding lock Manager's instance
 	Handle      uint64  `json:"handle"` // the acquisition within that Manager
@@ -139,8 +143,12 @@ func fillGrants(st *Status, g voters.Grants) {
 		term := strconv.FormatUint(gr.Token, 10)
 		switch {
 		case strings.HasPrefix(gr.Key, lockKeyPrefix):
-			st.Locks = append(st.Locks, LockStatus{ID: strings.TrimPrefix(gr.Key, lockKeyPrefix), Node: gr.Node,
-				Owner: gr.Owner, Handle: gr.Handle, Token: term, RemainingMS: ms(gr.Remaining)})
+			l := LockStatus{ID: strings.TrimPrefix(gr.Key, lockKeyPrefix), Node: gr.Node,
+				Owner: gr.Owner, Handle: gr.Handle, Token: term, RemainingMS: ms(gr.Remaining)}
+			if sem, slot, ok := lockmgr.ParseSlotID(l.ID); ok {
+				l.ID, l.Slot = sem, &slot
+			}
+			st.Locks = append(st.Locks, l)
 		case strings.HasPrefix(gr.Key, electionKeyPrefix):
 			st.Leaders = append(st.Leaders, LeaderStatus{Group: strings.TrimPrefix(gr.Key, electionKeyPrefix), Node: gr.Node,
 				ID: gr.Owner, Term: term, RemainingMS: ms(gr.Remaining)})

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gossipsync/gossipsync/cluster"
+	"github.com/gossipsync/gossipsync/lockmgr"
 	"github.com/gossipsync/gossipsync/voters"
 )
 
@@ -45,6 +46,7 @@ func sampleStatus() Status {
 	fillGrants(&st, voters.Grants{From: "b", More: 2, Grants: []voters.Grant{
 		{Key: "e/agent", Node: "b", Owner: "b", Token: 1 << 60, Remaining: 1500 * time.Millisecond},
 		{Key: "l/jobs/1", Node: "c", Owner: "c-mgr", Handle: 3, Token: 1<<60 + 1, Remaining: 12 * time.Second},
+		{Key: "l/" + lockmgr.SlotID("pool", 2), Node: "a", Owner: "a-mgr", Handle: 1, Token: 1<<60 + 2, Remaining: time.Second},
 		{Key: "x/other", Node: "c", Token: 5},
 	}})
 	st.normalize()
@@ -54,7 +56,9 @@ func sampleStatus() Status {
 func TestFillGrantsAndRoles(t *testing.T) {
 	st := sampleStatus()
 	wantLeaders := []LeaderStatus{{Group: "agent", Node: "b", ID: "b", Term: "1152921504606846976", RemainingMS: 1500}}
-	wantLocks := []LockStatus{{ID: "jobs/1", Node: "c", Owner: "c-mgr", Handle: 3, Token: "1152921504606846977", RemainingMS: 12000}}
+	two := 2
+	wantLocks := []LockStatus{{ID: "jobs/1", Node: "c", Owner: "c-mgr", Handle: 3, Token: "1152921504606846977", RemainingMS: 12000},
+		{ID: "pool", Slot: &two, Node: "a", Owner: "a-mgr", Handle: 1, Token: "1152921504606846978", RemainingMS: 1000}}
 	if got, _ := json.Marshal(st.Leaders); string(got) != mustJSON(t, wantLeaders) {
 		t.Errorf("leaders = %s; want %s", got, mustJSON(t, wantLeaders))
 	}
@@ -215,7 +219,7 @@ func TestPrintStatus(t *testing.T) {
 			"Voters:   group abc, leader b, voters a, b, learners c; this node: voter\n",
 			"Clock:    synchronized to b: offset 1.500 ms, uncertainty ±0.250 ms, round trip 0.500 ms; cluster time 2026-01-02T03:04:05Z\n",
 			"GROUP  LEADER  CANDIDATE  TERM                 LEASE LEFT\nagent  b       b          1152921504606846976  1.5s\n",
-			"LOCK    HOLDER  TOKEN                HOLD LEFT\njobs/1  c       1152921504606846977  12.0s\n",
+			"LOCK           HOLDER  TOKEN                HOLD LEFT\njobs/1         c       1152921504606846977  12.0s\npool (slot 2)  a       1152921504606846978  1.0s\n",
 			"(2 more grants not listed)\n",
 		}},
 		{"nothing held", func(st *Status) { st.Leaders, st.Locks, st.Grants.More = nil, nil, 0 }, []string{

@@ -153,7 +153,11 @@ func printStatus(w io.Writer, st Status) error {
 	}
 	rows = nil
 	for _, l := range st.Locks {
-		rows = append(rows, []string{l.ID, l.Node, l.Token, seconds(l.RemainingMS)})
+		id := l.ID
+		if l.Slot != nil {
+			id = fmt.Sprintf("%s (slot %d)", l.ID, *l.Slot)
+		}
+		rows = append(rows, []string{id, l.Node, l.Token, seconds(l.RemainingMS)})
 	}
 	fmt.Fprintln(w)
 	if err := printTable(w, []string{"LOCK", "HOLDER", "TOKEN", "HOLD LEFT"}, rows, "(no lock held)"); err != nil {
