@@ -45,7 +45,7 @@ func runElect(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(fs.Output(), electUsage); fs.PrintDefaults() }
 	var nf nodeFlags
-	nf.register(fs)
+	nf.registerClient(fs)
 	listen := fs.Bool("listen", false, "print each new leader and term instead of campaigning")
 	id := fs.String("id", "", "this candidate's ID, shown as the leader's (default: the node's name)")
 	ttl := fs.Duration("ttl", 0, "the leader's lease TTL (default: the election's default for the profile)")
@@ -61,7 +61,9 @@ func runElect(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if *ttl < 0 || *grace < 0 {
 		return usageError(fs, "-ttl and -grace must not be negative")
 	}
-	nf.nonVoter = true
+	if err := nf.clientDefaults(); err != nil {
+		return usageError(fs, "%v", err)
+	}
 	n, err := nf.open(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "gossipsync elect: %v\n", err)

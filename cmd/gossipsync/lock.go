@@ -44,7 +44,7 @@ func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(fs.Output(), lockUsage); fs.PrintDefaults() }
 	var nf nodeFlags
-	nf.register(fs)
+	nf.registerClient(fs)
 	ttl := fs.Duration("ttl", lockmgr.DefaultTTL, "the lease's TTL: how long the lock outlives this process if it dies or freezes")
 	timeout := fs.Duration("timeout", -1, "give up if the lock is not taken within this long (negative: wait until taken or interrupted; 0: try once)")
 	slots := fs.Int("n", 1, "take one of this many slots of the semaphore ID instead of the lock ID")
@@ -59,7 +59,9 @@ func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *ttl <= 0 || *grace < 0 {
 		return usageError(fs, "-ttl must be positive and -grace not negative")
 	}
-	nf.nonVoter = true
+	if err := nf.clientDefaults(); err != nil {
+		return usageError(fs, "%v", err)
+	}
 	n, err := nf.open(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "gossipsync lock: %v\n", err)
@@ -144,8 +146,9 @@ func parseCommandLine(fs *flag.FlagSet, args []string, name string, optional *bo
 	return arg, argv, -1
 }
 
-// usageError prints a usage error and returns 2.
+// usageError prints a usage error and the usage, and returns 2.
 func usageError(fs *flag.FlagSet, format string, a ...any) int {
-	fmt.Fprintf(fs.Output(), "gossipsync %s: %s\n", fs.Name(), fmt.Sprintf(format, a...))
+	fmt.Fprintf(fs.Output(), "gossipsync %s: %s\n\n", fs.Name(), fmt.Sprintf(format, a...))
+	fs.Usage()
 	return 2
 }

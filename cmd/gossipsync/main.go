@@ -18,6 +18,32 @@
 // (Prometheus: the node's and its primitives' figures, listed in package
 // metrics, memberlist's and serf's, the Go runtime's and the process's).
 //
+//	gossipsync lock [-ttl 10s] [-timeout D] [-n K] [-grace 5s] -join SEED -key-file F ID -- CMD [ARGS...]
+//
+// takes the lock ID (or, with -n, one of the K slots of the semaphore
+// ID) and runs CMD while it holds it, with GOSSIPSYNC_LOCK_ID and
+// GOSSIPSYNC_LOCK_TOKEN (the fencing token; GOSSIPSYNC_LOCK_SLOT with -n)
+// in its environment; when the lease is lost, CMD gets SIGTERM, and
+// SIGKILL after the grace period; when CMD exits the lock is released
+// and the command exits with CMD's status. -timeout 0 tries once.
+//
+//	gossipsync elect [-ttl D] [-priority P] [-grace 5s] -join SEED -key-file F GROUP -- CMD [ARGS...]
+//	gossipsync elect -listen -join SEED -key-file F GROUP
+//
+// campaigns in the election group GROUP and runs CMD while it leads,
+// with GOSSIPSYNC_TERM (a fencing token) in its environment; CMD is
+// stopped when the lease is revoked, and runs again when the process
+// leads again. -listen prints each new leader and term.
+//
+// The lock and elect commands join the cluster as short-lived members
+// that never vote (cluster.Config.NonVoter), rather than asking a local
+// agent: the lease then lives in the process that runs CMD, so a crash or
+// freeze of that process ends it with its TTL as it would in a library
+// user's service, no agent has to track sessions for a client, and the
+// commands work wherever a seed and the key are, agent or not.
+// SIGINT and SIGTERM stop CMD, release the lock or resign, and leave the
+// cluster.
+//
 //	gossipsync members [-http 127.0.0.1:8500]
 //	gossipsync status [-http 127.0.0.1:8500]
 //

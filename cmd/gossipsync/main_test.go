@@ -16,6 +16,7 @@ import (
 func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 func TestUsageAndFlagErrors(t *testing.T) {
+	t.Setenv(envJoin, "") // the lock and elect rows want no seeds from the environment
 	tests := []struct {
 		name       string
 		args       []string
@@ -52,6 +53,15 @@ func TestUsageAndFlagErrors(t *testing.T) {
 		{"status extra argument", []string{"status", "now"}, 2, "", `gossipsync status: unexpected argument "now"`},
 		{"agent bad tag", []string{"agent", "-tag", "zone"}, 2, "", `invalid value "zone" for flag -tag: want key=value, not "zone"`},
 		{"members unknown flag", []string{"members", "-bogus"}, 2, "", "flag provided but not defined: -bogus"},
+		{"help lock", []string{"help", "lock"}, 0, "usage: gossipsync lock", ""},
+		{"lock without id", []string{"lock", "-join", "127.0.0.1:1"}, 2, "", "gossipsync lock: missing ID"},
+		{"lock without command", []string{"lock", "-join", "127.0.0.1:1", "job", "--"}, 2, "", "gossipsync lock: missing the command to run after ID"},
+		{"lock without seeds", []string{"lock", "job", "--", "true"}, 2, "", "gossipsync lock: no seed to join: give -join (or set GOSSIPSYNC_JOIN)"},
+		{"lock no slots", []string{"lock", "-n", "0", "-join", "127.0.0.1:1", "job", "true"}, 2, "", "gossipsync lock: -n is 0; want at least 1"},
+		{"lock with a data dir", []string{"lock", "-join", "127.0.0.1:1", "-data-dir", "/tmp/x", "job", "true"}, 2, "", "gossipsync lock: -data-dir: a member that never votes keeps no state"},
+		{"help elect", []string{"help", "elect"}, 0, "usage: gossipsync elect", ""},
+		{"elect without command", []string{"elect", "-join", "127.0.0.1:1", "jobs"}, 2, "", "gossipsync elect: missing the command to run after GROUP"},
+		{"elect -listen with a command", []string{"elect", "-listen", "-join", "127.0.0.1:1", "jobs", "--", "true"}, 2, "", "gossipsync elect: -listen runs no command"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

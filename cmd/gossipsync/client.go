@@ -1,0 +1,47 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"os"
+)
+
+// The lock and elect commands join a cluster as short-lived non-voting
+// members (see the package doc). Their node flags are an agent's, with
+// defaults for a client: any free port, and the seeds and key file from
+// the environment, so that a script sets them once.
+const (
+	envJoin    = "GOSSIPSYNC_JOIN"     // seeds, comma-separated, when -join is not given
+	envKeyFile = "GOSSIPSYNC_KEY_FILE" // the key file, when -key-file is not given
+)
+
+// registerClient registers the node flags of a short-lived member on fs.
+func (f *nodeFlags) registerClient(fs *flag.FlagSet) {
+	f.register(fs)
+	bind := fs.Lookup("bind")
+	bind.DefValue = "0.0.0.0:0"
+	bind.Value.Set(bind.DefValue)
+	fs.Lookup("join").Usage = "`ip:port` of a member to join through (also dns+host:port, dnssrv+name); repeatable or comma-separated (default: $" + envJoin + ")"
+	fs.Lookup("key-file").Usage = "`file` holding the cluster's secret key (default: $" + envKeyFile + ", or none: an open cluster)"
+	f.nonVoter = true
+}
+
+// clientDefaults fills the seeds and the key file from the environment
+// and checks what a short-lived member needs, once the flags are parsed.
+func (f *nodeFlags) clientDefaults() error {
+	if len(f.join) == 0 {
+		if v := os.Getenv(envJoin); v != "" {
+			f.join.Set(v)
+		}
+	}
+	if f.keyFile == "" {
+		f.keyFile = os.Getenv(envKeyFile)
+	}
+	switch {
+	case len(f.join) == 0:
+		return errors.New("no seed to join: give -join (or set " + envJoin + ") with a member of the cluster, such as an agent")
+	case f.dataDir != "":
+		return errors.New("-data-dir: a member that never votes keeps no state")
+	}
+	return nil
+}
