@@ -71,6 +71,10 @@ const reservedTagPrefix = "_"
 // tagRPC carries a member's RPC address.
 const tagRPC = "_rpc"
 
+// tagNonVoter marks a member made with Config.NonVoter: it counts in
+// no quorum basis and coordinates nothing (VotingMemberNames).
+const tagNonVoter = "_nv"
+
 // Config configures a Node. The zero value of every field means its
 // documented default. New validates it and names the offending field.
 type Config struct {
@@ -120,10 +124,10 @@ type Config struct {
 	// and uses the voters as a client (its locks, elections, tasks and
 	// events work as on any node). For short-lived members, such as the
 	// gossipsync lock and elect commands, and for nodes that should not
-	// carry the voters' load. It still counts in the others' quorum
-	// basis while it is a member (so it should leave gracefully: Close
-	// does), and ExpectedSize should count only the nodes that may vote.
-	// It keeps no state: DataDir must be empty.
+	// carry the voters' load. It counts in no quorum basis (QuorumSize),
+	// is on no lock coordinator ring (VotingMemberNames), and
+	// ExpectedSize should count only the other nodes. It keeps no state:
+	// DataDir must be empty.
 	NonVoter bool
 	// DataDir, when set, is a directory (created if need be) where the
 	// node keeps its part of the voters' state (package voters: the
@@ -221,6 +225,9 @@ func (c *Config) Validate() error {
 // withRPCTag returns c's tags plus the RPC address tag, as gossiped.
 func (c *Config) withRPCTag(rpcAddr string) map[string]string {
 	tags := map[string]string{tagRPC: rpcAddr}
+	if c.NonVoter {
+		tags[tagNonVoter] = "1"
+	}
 	for k, v := range c.Tags {
 		tags[k] = v
 	}

@@ -55,6 +55,20 @@ func (n *Node) MemberNames() []string {
 	return out
 }
 
+// VotingMemberNames returns the alive members' names, sorted, less the
+// NonVoter ones: the members that may vote and that carry work for
+// others, such as coordinating locks.
+func (n *Node) VotingMemberNames() []string {
+	var out []string
+	for _, m := range n.serf.Members() {
+		if m.Status == serf.StatusAlive && m.Tags[tagNonVoter] == "" {
+			out = append(out, m.Name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 func toMember(m serf.Member) Member {
 	tags := make(map[string]string, len(m.Tags))
 	for k, v := range m.Tags {
@@ -80,7 +94,7 @@ func (n *Node) rpcAddr(name string) (string, bool) {
 
 // QuorumSize returns the number of members that make a majority of the
 // quorum basis: Config.ExpectedSize if set, else every member this node
-// has seen alive, less those that left gracefully. A failed member still
+// has seen alive, less those that left gracefully and NonVoter ones. A failed member still
 // counts, so a minority side of a partition never reaches quorum.
 func (n *Node) QuorumSize() int {
 	if n.cfg.ExpectedSize > 0 {
@@ -92,7 +106,7 @@ func (n *Node) QuorumSize() int {
 	// Events may lag serf's member list; fold in every member that has
 	// not left, so the basis is never behind what Members shows.
 	for _, m := range members {
-		if m.Status == serf.StatusAlive || m.Status == serf.StatusFailed {
+		if (m.Status == serf.StatusAlive || m.Status == serf.StatusFailed) && m.Tags[tagNonVoter] == "" {
 			n.quorum[m.Name] = struct{}{}
 		}
 	}

@@ -337,7 +337,9 @@ func (n *Node) publish(e Event) {
 	defer n.mu.Unlock()
 	switch e.Type {
 	case EventJoin, EventUpdate:
-		n.quorum[e.Member.Name] = struct{}{}
+		if e.Member.Tags[tagNonVoter] == "" {
+			n.quorum[e.Member.Name] = struct{}{}
+		}
 	case EventLeave:
 		if e.Member.Name != n.name {
 			delete(n.quorum, e.Member.Name)

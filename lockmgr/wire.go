@@ -66,7 +66,11 @@ type cancelReq struct {
 	Holder holder `msgpack:"h"`
 }
 
-func memberNames(n *cluster.Node) []string { return n.MemberNames() }
+// memberNames are the members on the coordinator ring: the alive ones
+// but NonVoter members, which are often short-lived (the lock command):
+// ids they coordinated would move, and their waiters queue again, each
+// time one leaves.
+func memberNames(n *cluster.Node) []string { return n.VotingMemberNames() }
 
 // lease returns the holder as the lease table names it.
 func (h holder) lease() leases.Holder {

@@ -14,12 +14,23 @@ import (
 // child is a command that the lock and elect commands run while they
 // hold their lease.
 type child struct {
-	argv   []string
-	env    []string // added to this process's environment
-	grace  time.Duration
-	stdout io.Writer
-	stderr io.Writer
+	argv []string
+	env  []string // added to this process's environment
+	// grace is how long the child has to exit after SIGTERM when this
+	// process is interrupted (the lease is still held: it is released
+	// once the child exited); lostGrace, at most grace, when the lease
+	// was lost: the voters may hand it on a quarter TTL after its end,
+	// so the child must be gone before.
+	grace, lostGrace time.Duration
+	stdout, stderr   io.Writer
 }
+
+// lostGraceFor is the most a child may outlive its lease: an eighth of
+// the TTL, half the quarter TTL the voters keep a grant past the end of
+// its holder's lease (leases.Hold), so that it is killed before another
+// holder can be granted while this process runs on time. A freeze of
+// this process can still delay the kill: the fencing token guards that.
+func lostGraceFor(ttl, grace time.Duration) time.Duration { return min(grace, ttl/8) }
 
 // stopReason says why a child was stopped before it exited by itself.
 type stopReason string
@@ -41,6 +52,11 @@ func (c child) run(ctx context.Context, lost <-chan struct{}) (int, stopReason, 
 	cmd.Env = append(os.Environ(), c.env...)
 	cmd.Stdin = os.Stdin
 	cmd.Stdout, cmd.Stderr = c.stdout, c.stderr
+	// The child dies with this process, even by SIGKILL (where the
+	// platform allows: see dieWithParent), and Wait does not wait for
+	// its own children holding its output open once it exited.
+	cmd.SysProcAttr = dieWithParent()
+	cmd.WaitDelay = time.Second
 	if err := cmd.Start(); err != nil {
 		return 127, stoppedNot, err
 	}
@@ -54,19 +70,22 @@ func (c child) run(ctx context.Context, lost <-chan struct{}) (int, stopReason, 
 			return childStatus(cmd, err), why, nil
 		case <-lost:
 			lost, why = nil, stoppedLost
+			grace := time.NewTimer(c.lostGrace) // sooner than an interrupt's
+			defer grace.Stop()
+			kill = grace.C
 		case <-ctx.Done():
 			ctx, why = context.Background(), cmp(why, stoppedSig)
+			if kill == nil {
+				grace := time.NewTimer(c.grace)
+				defer grace.Stop()
+				kill = grace.C
+			}
 		case <-kill:
 			cmd.Process.Kill()
-			kill = nil
+			kill = make(chan time.Time) // never again
 			continue
 		}
-		if kill == nil {
-			cmd.Process.Signal(syscall.SIGTERM)
-			t := time.NewTimer(c.grace)
-			defer t.Stop()
-			kill = t.C
-		}
+		cmd.Process.Signal(syscall.SIGTERM)
 	}
 }
 

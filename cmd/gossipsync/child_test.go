@@ -13,8 +13,13 @@ import (
 // printed "ready", a channel with its result.
 func startChild(t *testing.T, ctx context.Context, lost <-chan struct{}, grace time.Duration, script string, env ...string) <-chan childResult {
 	t.Helper()
+	return startChildWith(t, ctx, lost, grace, grace, script, env...)
+}
+
+func startChildWith(t *testing.T, ctx context.Context, lost <-chan struct{}, grace, lostGrace time.Duration, script string, env ...string) <-chan childResult {
+	t.Helper()
 	r, w := io.Pipe()
-	c := child{argv: []string{"/bin/sh", "-c", script}, env: env, grace: grace, stdout: w, stderr: io.Discard}
+	c := child{argv: []string{"/bin/sh", "-c", script}, env: env, grace: grace, lostGrace: lostGrace, stdout: w, stderr: io.Discard}
 	out := make(chan childResult, 1)
 	go func() {
 		status, why, err := c.run(ctx, lost)
@@ -74,6 +79,27 @@ func TestChildKilledAfterGrace(t *testing.T) {
 	cancel()
 	if res := waitChild(t, out); res.status != 128+9 || res.why != stoppedSig {
 		t.Errorf("got %+v; want status 137 (SIGKILL), stopped because interrupted", res)
+	}
+}
+
+// A lost lease kills a child that ignores SIGTERM after lostGrace, not
+// after the longer grace an interrupt gives: the voters may hand the
+// lease on soon after its end.
+func TestChildKilledSoonAfterLoss(t *testing.T) {
+	lost := make(chan struct{})
+	out := startChildWith(t, context.Background(), lost, time.Hour, 100*time.Millisecond, `trap '' TERM; echo ready; while :; do sleep 0.05; done`)
+	close(lost)
+	if res := waitChild(t, out); res.status != 128+9 || res.why != stoppedLost {
+		t.Errorf("got %+v; want status 137 (SIGKILL after lostGrace), stopped because the lease was lost", res)
+	}
+}
+
+func TestLostGraceFor(t *testing.T) {
+	if got := lostGraceFor(10*time.Second, 5*time.Second); got != 1250*time.Millisecond {
+		t.Errorf("lostGraceFor(10s, 5s) = %v; want 1.25s (an eighth of the TTL)", got)
+	}
+	if got := lostGraceFor(10*time.Second, 100*time.Millisecond); got != 100*time.Millisecond {
+		t.Errorf("lostGraceFor(10s, 100ms) = %v; want the shorter grace", got)
 	}
 }
 

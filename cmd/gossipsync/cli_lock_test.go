@@ -36,6 +36,19 @@ func TestCLILock(t *testing.T) {
 	if len(tokens) != 2 || tokens[1] <= tokens[0] {
 		t.Errorf("tokens %v; want two, increasing", tokens)
 	}
+	// They left the cluster: the agents list them as left, not failed,
+	// and count them in no quorum basis.
+	var st struct {
+		Members []struct{ Name, State string }
+	}
+	if err := getJSON(c.https[0]+"/v1/status", &st); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range st.Members {
+		if m.State == "failed" {
+			t.Errorf("member %s failed; want every lock command to have left", m.Name)
+		}
+	}
 
 	// -timeout 0 tries once: held by another, it fails at once.
 	holder, _ := c.command("holder", "lock", "-ttl", "2s", "job", "--", "/bin/sh", "-c", fmt.Sprintf(`echo "$GOSSIPSYNC_LOCK_TOKEN" > %[1]s/holder; trap 'echo term > %[1]s/term; exit 5' TERM; while :; do sleep 0.05; done`, dir))

@@ -1,9 +1,15 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
+	"fmt"
+	"io"
 	"os"
+	"time"
+
+	"github.com/gossipsync/gossipsync/cluster"
 )
 
 // The lock and elect commands join a cluster as short-lived non-voting
@@ -44,4 +50,15 @@ func (f *nodeFlags) clientDefaults() error {
 		return errors.New("-data-dir: a member that never votes keeps no state")
 	}
 	return nil
+}
+
+// leave leaves the cluster gracefully, so that the others see a leave,
+// not a failure, and closes the node.
+func leave(n *cluster.Node, stderr io.Writer) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n.Leave(ctx); err != nil {
+		fmt.Fprintf(stderr, "gossipsync: leave: %v\n", err)
+	}
+	n.Close()
 }

@@ -20,10 +20,13 @@ GOSSIPSYNC_LEADER_ID and GOSSIPSYNC_TERM (the term: a fencing token for
 what only the leader may write) in its environment. When the lease is
 revoked (the voters cannot be reached, or a candidate of higher -priority
 takes over), CMD gets SIGTERM, and SIGKILL if it has not exited after
--grace; the process then campaigns again and runs CMD anew when it wins.
+-grace or an eighth of the lease, whichever is shorter (another candidate
+may lead a quarter lease after this one's ended); the process then
+campaigns again and runs CMD anew when it wins.
 When CMD exits by itself, the process resigns (the next candidate leads
 within a round trip) and exits with CMD's status. SIGINT and SIGTERM stop
-CMD the same way, resign and leave the cluster.
+CMD the same way (with the whole -grace), resign and leave the cluster; a
+second one quits at once, and CMD is killed with the process (on Linux).
 
 With -listen it campaigns for nothing: it prints the group's leader at
 once and each change as this process sees it ("leader NODE id ID term N",
@@ -69,7 +72,7 @@ func runElect(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "gossipsync elect: %v\n", err)
 		return 1
 	}
-	defer n.Close()
+	defer leave(n, stderr)
 	opts := []election.Option{election.Group(group), election.Priority(*prio)}
 	if *ttl > 0 {
 		opts = append(opts, election.LeaseTTL(*ttl))
@@ -93,7 +96,11 @@ func runElect(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if *id == "" {
 		*id = n.Name()
 	}
-	c := child{argv: argv, grace: *grace, stdout: stdout, stderr: stderr}
+	lease := *ttl
+	if lease == 0 {
+		lease = election.DefaultLeaseTTL(n.Profile())
+	}
+	c := child{argv: argv, grace: *grace, lostGrace: lostGraceFor(lease, *grace), stdout: stdout, stderr: stderr}
 	for {
 		el, err := e.Elect(ctx, *id)
 		if err != nil {

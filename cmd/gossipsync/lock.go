@@ -22,18 +22,25 @@ fencing token: pass it to whatever CMD writes, so that a write of a
 holder that lost its lease is refused) in its environment, and
 GOSSIPSYNC_LOCK_SLOT with -n. The lock is renewed while CMD runs. If the
 lease is lost (the voters cannot be reached before it runs out), CMD gets
-SIGTERM, and SIGKILL if it has not exited after -grace. When CMD exits
+SIGTERM, and SIGKILL if it has not exited after -grace or an eighth of
+-ttl, whichever is shorter: the voters may grant the lock again a quarter
+TTL after the lease's end, and CMD must be gone by then. When CMD exits
 the lock is released; gossipsync lock exits with CMD's status (128 plus
 the signal's number if a signal ended it). SIGINT and SIGTERM stop CMD
-the same way, release the lock and leave the cluster.
+the same way (with the whole -grace), release the lock and leave the
+cluster; a second one quits at once, and CMD is killed with the process
+(on Linux; elsewhere it runs on), the lock ending with its TTL.
 
 The command joins the cluster (-join, -key-file) as a short-lived member
 that never votes (cluster.Config.NonVoter), so the lease lives in this
 process: if it dies or is frozen, the lock ends with its TTL as any
 holder's does, and nothing in an agent has to outlive it.
 
-Exit status: CMD's; 1 if the lock was not taken (-timeout elapsed, held
-with -timeout 0, no cluster); 2 on a usage error.
+Exit status: CMD's, or 1 if CMD exited 0 after the lease was lost (it
+may have run without the lock); 1 if the lock was not taken (-timeout,
+which bounds the join too, elapsed; held with -timeout 0; no cluster);
+2 on a usage error. While waiting without -timeout, a spell without a
+quorum of the voters is waited out.
 
 Flags:
 `
@@ -62,19 +69,31 @@ func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := nf.clientDefaults(); err != nil {
 		return usageError(fs, "%v", err)
 	}
-	n, err := nf.open(ctx)
+	// -timeout bounds the join and the wait together; a try (0) still
+	// gives the join its time.
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	switch {
+	case *timeout > 0:
+		tctx, cancel = context.WithTimeout(ctx, *timeout)
+		defer cancel()
+	case *timeout == 0:
+		tctx, cancel = context.WithTimeout(ctx, tryJoinFor)
+		defer cancel()
+	}
+	n, err := nf.open(tctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "gossipsync lock: %v\n", err)
 		return 1
 	}
-	defer n.Close()
+	defer leave(n, stderr)
 	m, err := lockmgr.New(n)
 	if err != nil {
 		fmt.Fprintf(stderr, "gossipsync lock: %v\n", err)
 		return 1
 	}
 	defer m.Close()
-	l, err := takeLock(ctx, m, id, *slots, *timeout, lockmgr.TTL(*ttl))
+	l, err := takeLock(tctx, m, id, *slots, *timeout, stderr, lockmgr.TTL(*ttl))
 	if err != nil {
 		fmt.Fprintf(stderr, "gossipsync lock: %s not taken: %v\n", id, err)
 		return 1
@@ -83,42 +102,63 @@ func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *slots > 1 {
 		env = append(env, "GOSSIPSYNC_LOCK_SLOT="+strconv.Itoa(l.Slot()))
 	}
-	c := child{argv: argv, env: env, grace: *grace, stdout: stdout, stderr: stderr}
+	c := child{argv: argv, env: env, grace: *grace, lostGrace: lostGraceFor(*ttl, *grace), stdout: stdout, stderr: stderr}
 	status, why, err := c.run(ctx, l.Done())
-	rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
+	rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer rcancel()
 	released := l.Release(rctx)
+	lost := false
 	switch {
 	case err != nil:
 		fmt.Fprintf(stderr, "gossipsync lock: %v\n", err)
 	case why == stoppedLost:
+		lost = true
 		fmt.Fprintf(stderr, "gossipsync lock: the lease of %s (token %d) was lost; %s was stopped\n", id, l.Token(), c.describe())
 	case why != stoppedNot:
 		fmt.Fprintf(stderr, "gossipsync lock: %s; %s was stopped and %s released\n", why, c.describe(), id)
 	case released != nil && errors.Is(released, lockmgr.ErrLeaseExpired):
+		lost = true
 		fmt.Fprintf(stderr, "gossipsync lock: the lease of %s ran out before %s exited\n", id, c.describe())
+	}
+	if lost && status == 0 {
+		return 1 // CMD may have run without the lock: not a success
 	}
 	return status
 }
 
-// takeLock takes the lock id, or a slot of the semaphore id, waiting at
-// most timeout (forever if negative, trying once if 0).
-func takeLock(ctx context.Context, m *lockmgr.Manager, id string, slots int, timeout time.Duration, opts ...lockmgr.AcquireOption) (*lockmgr.Lock, error) {
+// tryJoinFor bounds the join of lock -timeout 0.
+const tryJoinFor = 30 * time.Second
+
+// takeLock takes the lock id, or a slot of the semaphore id, waiting
+// until ctx ends (timeout < 0: until taken or interrupted, through
+// spells without a quorum too; 0: trying once).
+func takeLock(ctx context.Context, m *lockmgr.Manager, id string, slots int, timeout time.Duration, stderr io.Writer, opts ...lockmgr.AcquireOption) (*lockmgr.Lock, error) {
 	if timeout == 0 {
 		if slots > 1 {
 			return m.TryAcquireSemaphore(ctx, id, slots, opts...)
 		}
 		return m.TryAcquire(ctx, id, opts...)
 	}
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
+	for {
+		var l *lockmgr.Lock
+		var err error
+		if slots > 1 {
+			l, err = m.AcquireSemaphore(ctx, id, slots, opts...)
+		} else {
+			l, err = m.Acquire(ctx, id, opts...)
+		}
+		if timeout > 0 || !errors.Is(err, lockmgr.ErrNoQuorum) || ctx.Err() != nil {
+			return l, err
+		}
+		fmt.Fprintf(stderr, "gossipsync lock: %v; waiting on\n", err)
+		t := time.NewTimer(time.Second)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
 	}
-	if slots > 1 {
-		return m.AcquireSemaphore(ctx, id, slots, opts...)
-	}
-	return m.Acquire(ctx, id, opts...)
 }
 
 // parseCommandLine parses flags and then "NAME [--] CMD [ARGS...]" (CMD
