@@ -94,7 +94,7 @@
 //	gossipsync_task_execution_seconds          histogram  duration of the executions on this node
 //
 // Histograms share one set of buckets, from 0.5 ms to 10 s
-// (internal/stats.Bounds). Counters count from the primitive's New: a
+// (internal/stats). Counters count from the primitive's New: a
 // primitive made again starts from 0, which Prometheus' rate() reads as
 // a counter reset.
 //

@@ -108,12 +108,25 @@ func (s *Service) localGrants(limit int) (Grants, bool) {
 	}
 	gs, more := m.table.List(s.node.Clock().Now(), limit)
 	out := Grants{Grants: make([]Grant, 0, len(gs)), More: more, From: s.node.Name()}
-	for _, g := range gs {
+	size := 0
+	for i, g := range gs {
+		// Keys and candidate ids have no bound of their own: keep the
+		// answer well inside an RPC frame, counting the rest in More.
+		if size += len(g.Key) + len(g.Holder.Node) + len(g.Holder.Owner) + 48; size > maxGrantsBytes {
+			out.More += len(gs) - i
+			break
+		}
 		out.Grants = append(out.Grants, Grant{Key: g.Key, Node: g.Holder.Node, Owner: g.Holder.Owner,
 			Handle: g.Holder.Handle, Token: g.Token, Remaining: g.Remaining})
 	}
 	return out, true
 }
+
+// maxGrantsBytes bounds the encoded size of one listing (each grant
+// counted with its strings and 48 bytes for its numbers and field
+// names): a sixteenth of the default RPC frame (cluster.Config.MaxFrame);
+// a cluster set to smaller frames may see long listings refused.
+const maxGrantsBytes = 256 << 10
 
 // serveGrants lists this member's table for a client.
 func (s *Service) serveGrants(_ context.Context, _ string, req grantsReq) (grantsResp, error) {

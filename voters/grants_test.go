@@ -3,12 +3,15 @@ package voters_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/internal/leases"
+	"github.com/gossipsync/gossipsync/sim/simtest"
 	"github.com/gossipsync/gossipsync/voters"
 )
 
@@ -78,6 +81,30 @@ func TestGrantsNoGroup(t *testing.T) {
 			t.Fatalf("Grants = %+v; want an error without a group", g)
 		} else if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Grants: %v; want %v", err, context.DeadlineExceeded)
+		}
+	})
+}
+
+// A listing stays within maxGrantsBytes however long the candidates'
+// ids are, counting what it leaves out in More.
+func TestGrantsBoundedBySize(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := simtest.Start(t, 1, 1)
+		s, release := voters.Acquire(c.Node("n1"))
+		defer release()
+		long := strings.Repeat("x", 64<<10)
+		for i := range 10 {
+			r := do(t, s, 10*time.Second, claim(fmt.Sprintf("e/g%d", i), leases.Holder{Node: "n1", Owner: long}, time.Hour))
+			if !r.OK {
+				t.Fatalf("claim %d: %+v", i, r)
+			}
+		}
+		g, err := s.Grants(context.Background(), voters.MaxGrants)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(g.Grants) == 0 || len(g.Grants) >= 10 || len(g.Grants)+g.More != 10 {
+			t.Errorf("listed %d grants, %d more; want some of the 10 and the rest in More", len(g.Grants), g.More)
 		}
 	})
 }

@@ -1,8 +1,8 @@
 package leases
 
 import (
-	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -158,14 +158,17 @@ func (t *Table) Get(key string, now time.Time) (g Grant, held bool, last uint64)
 // of their keys, as of now, and how many more there are. It is for
 // reports: it sorts every key.
 func (t *Table) List(now time.Time, limit int) (gs []Grant, more int) {
+	// Copy under the lock, sort outside it: the apply path waits for
+	// the lock, and a listing serves an operator's page.
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	keys := slices.Sorted(maps.Keys(t.recs))
-	for _, k := range keys[:min(len(keys), max(limit, 0))] {
-		r := t.recs[k]
-		gs = append(gs, Grant{Key: k, Holder: r.holder, Token: r.token, Remaining: r.remaining(now)})
+	all := make([]Grant, 0, len(t.recs))
+	for k, r := range t.recs {
+		all = append(all, Grant{Key: k, Holder: r.holder, Token: r.token, Remaining: r.remaining(now)})
 	}
-	return gs, len(keys) - len(gs)
+	t.mu.Unlock()
+	slices.SortFunc(all, func(a, b Grant) int { return strings.Compare(a.Key, b.Key) })
+	gs = all[:min(len(all), max(limit, 0))]
+	return gs, len(all) - len(gs)
 }
 
 // remaining is how long this member still holds r, as of now.

@@ -11,28 +11,28 @@ import (
 	"time"
 )
 
-// Bounds are the buckets' upper bounds, in seconds, shared by every
+// bounds are the buckets' upper bounds, in seconds, shared by every
 // Histogram: from half a millisecond (an RPC on loopback) to ten seconds
 // (an Acquire that waited in a queue). A latency above the last bound
 // counts in the overflow bucket only.
-var Bounds = [...]float64{
+var bounds = [...]float64{
 	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 	0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 }
 
-// boundsNanos is Bounds in nanoseconds, for Observe's comparisons.
-var boundsNanos = func() (b [len(Bounds)]int64) {
-	for i, s := range Bounds {
+// boundsNanos is bounds in nanoseconds, for Observe's comparisons.
+var boundsNanos = func() (b [len(bounds)]int64) {
+	for i, s := range bounds {
 		b[i] = int64(s * float64(time.Second))
 	}
 	return b
 }()
 
-// Histogram counts durations into the buckets of Bounds. The zero value
+// Histogram counts durations into the buckets of bounds. The zero value
 // is ready to use. Safe for concurrent use: Observe is a few atomic
 // additions, Snapshot reads them without stopping writers.
 type Histogram struct {
-	counts [len(Bounds) + 1]atomic.Uint64 // per bucket, not cumulative; the last is the overflow
+	counts [len(bounds) + 1]atomic.Uint64 // per bucket, not cumulative; the last is the overflow
 	sum    atomic.Int64                   // nanoseconds
 }
 
@@ -65,7 +65,7 @@ func (h *Histogram) Snapshot() Snapshot {
 // Counts, so the buckets never exceed it, even when observations raced
 // with the snapshot (Sum may then lag or lead by those observations).
 type Snapshot struct {
-	Counts [len(Bounds) + 1]uint64 // per bucket of Bounds, not cumulative; the last is above every bound
+	Counts [len(bounds) + 1]uint64 // per bucket of bounds, not cumulative; the last is above every bound
 	Count  uint64                  // observations
 	Sum    time.Duration           // their total
 }
@@ -81,12 +81,12 @@ func (s Snapshot) Add(o Snapshot) Snapshot {
 	return s
 }
 
-// Cumulative returns, per bound of Bounds, how many observations were at
+// Cumulative returns, per bound of bounds, how many observations were at
 // most that bound: the form Prometheus histograms take.
 func (s Snapshot) Cumulative() map[float64]uint64 {
-	out := make(map[float64]uint64, len(Bounds))
+	out := make(map[float64]uint64, len(bounds))
 	var n uint64
-	for i, b := range Bounds {
+	for i, b := range bounds {
 		n += s.Counts[i]
 		out[b] = n
 	}

@@ -17,8 +17,8 @@ func TestHistogramBuckets(t *testing.T) {
 		{"on the first bound", 500 * time.Microsecond, 0},
 		{"just above the first bound", 501 * time.Microsecond, 1},
 		{"30 ms", 30 * time.Millisecond, 6},
-		{"on the last bound", 10 * time.Second, len(Bounds) - 1},
-		{"overflow", time.Minute, len(Bounds)},
+		{"on the last bound", 10 * time.Second, len(bounds) - 1},
+		{"overflow", time.Minute, len(bounds)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
