@@ -273,7 +273,7 @@ func TestReaders(t *testing.T) {
 	}{
 		{"members", []string{"members", "-http", srv.Listener.Addr().String()}, 0, "d     127.0.0.1:7949  failed  client", ""},
 		{"members by URL", []string{"members", "-http", srv.URL + "/"}, 0, "b     127.0.0.1:7947  alive   leader", ""},
-		{"status", []string{"status", "-http", srv.Listener.Addr().String()}, 0, "jobs/1  c       1152921504606846977", ""},
+		{"status", []string{"status", "-http", srv.Listener.Addr().String()}, 0, "jobs/1         c       1152921504606846977", ""},
 		{"members, no agent", []string{"members", "-http", dead}, 1, "",
 			"gossipsync members: cannot reach the agent at http://" + dead + "/v1/status (is gossipsync agent running with -http " + dead + "?)"},
 		{"status, no agent", []string{"status", "-http", dead}, 1, "", "gossipsync status: cannot reach the agent at http://" + dead},
