@@ -35,19 +35,26 @@ func (m *Manager) acquireLoop(ctx context.Context, id string, try bool, opts []A
 	return m.acquireName(ctx, lockName{id: id, slot: -1}, try, o)
 }
 
+// callContext returns ctx, ended too when m closes and, if wait > 0,
+// after wait: the context of one call.
+func (m *Manager) callContext(ctx context.Context, wait time.Duration) (context.Context, context.CancelFunc) {
+	cctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(m.ctx, cancel)
+	if wait <= 0 {
+		return cctx, func() { stop(); cancel() }
+	}
+	cctx, cancelWait := context.WithTimeout(cctx, wait)
+	return cctx, func() { cancelWait(); stop(); cancel() }
+}
+
 // acquireName is acquire of a valid name with valid options.
 func (m *Manager) acquireName(ctx context.Context, n lockName, try bool, o acqOptions) (*Lock, error) {
 	id := n.id
 	if err := m.check(ctx); err != nil {
 		return nil, err
 	}
-	cctx, cancel := context.WithCancel(ctx)
-	defer context.AfterFunc(m.ctx, cancel)()
+	cctx, cancel := m.callContext(ctx, o.wait)
 	defer cancel()
-	if o.wait > 0 {
-		cctx, cancel = context.WithTimeout(cctx, o.wait)
-		defer cancel()
-	}
 	for {
 		req := acquireReq{ID: id, TTL: o.ttl, Try: try, Quorum: m.opt.quorum, Replicas: m.opt.replicas}
 		coord, h, token, start, err := m.ask(cctx, req)

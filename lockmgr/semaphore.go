@@ -112,14 +112,9 @@ func (m *Manager) acquireSlot(ctx context.Context, sem string, slots int, try bo
 	if err := m.check(ctx); err != nil {
 		return nil, err
 	}
-	cctx, cancel := context.WithCancel(ctx)
-	defer context.AfterFunc(m.ctx, cancel)()
+	cctx, cancel := m.callContext(ctx, o.wait)
 	defer cancel()
-	if o.wait > 0 {
-		cctx, cancel = context.WithTimeout(cctx, o.wait)
-		defer cancel()
-		o.wait = 0 // the whole call's, not each slot's
-	}
+	o.wait = 0 // the whole call's, not each slot's
 	what := "semaphore " + strconv.Quote(sem)
 	for {
 		first := m.firstSlot(slots)

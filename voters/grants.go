@@ -2,8 +2,6 @@ package voters
 
 import (
 	"context"
-	"fmt"
-	"slices"
 	"time"
 )
 
@@ -56,45 +54,16 @@ func (s *Service) Grants(ctx context.Context, limit int) (Grants, error) {
 	if g, ok := s.localGrants(limit); ok {
 		return g, nil
 	}
-	backoff := 10 * time.Millisecond
-	var last error = ErrNoGroup
-	for {
-		if s.ctx.Err() != nil {
-			return Grants{}, ErrClosed
+	var g Grants
+	err := s.askMembers(ctx, 200*time.Millisecond, func(tctx context.Context, target string, group uint64) (bool, error) {
+		var resp grantsResp
+		if err := s.node.Call(tctx, target, methodGrants, grantsReq{Group: group, Max: limit}, &resp); err != nil || resp.NotMember {
+			return false, err
 		}
-		v := s.currentView()
-		targets := slices.Clone(v.members)
-		if i := slices.Index(targets, v.leader); i > 0 {
-			targets[0], targets[i] = targets[i], targets[0]
-		}
-		for _, target := range targets {
-			tctx, cancel := tryContext(ctx)
-			var resp grantsResp
-			err := s.node.Call(tctx, target, methodGrants, grantsReq{Group: v.group, Max: limit}, &resp)
-			cancel()
-			if err == nil && !resp.NotMember {
-				return boundGrants(resp.Grants, limit), nil
-			}
-			if err == nil {
-				err = fmt.Errorf("voters: %s is not a member", target)
-			}
-			last = err
-			if ctx.Err() != nil {
-				break
-			}
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return Grants{}, fmt.Errorf("%w (last: %v)", ctx.Err(), last)
-		case <-s.ctx.Done():
-			t.Stop()
-			return Grants{}, ErrClosed
-		}
-		backoff = min(2*backoff, 200*time.Millisecond)
-	}
+		g = boundGrants(resp.Grants, limit)
+		return true, nil
+	})
+	return g, err
 }
 
 // localGrants lists this node's member's table, if it has a member that

@@ -65,11 +65,46 @@ func (s *Service) SeekEvents(ctx context.Context, topic string, at int64) (uint6
 const maxWait = 5 * time.Second
 
 func (s *Service) read(ctx context.Context, req readReq) ([]eventlog.Event, uint64, error) {
+	var events []eventlog.Event
+	var next uint64
+	var truncated bool
+	err := s.askMembers(ctx, 50*time.Millisecond, func(tctx context.Context, target string, group uint64) (bool, error) {
+		if req.Wait > 0 {
+			// The member holds the read up to Wait: the try waits
+			// that long, and a little more for the answer.
+			var cancel context.CancelFunc
+			tctx, cancel = context.WithTimeout(ctx, req.Wait+time.Second)
+			defer cancel()
+		}
+		req.Group = group
+		resp, err := s.readFrom(tctx, target, req)
+		if err != nil || resp.NotMember {
+			return false, err
+		}
+		events, next, truncated = resp.Events, resp.Next, resp.Truncated
+		return true, nil
+	})
+	switch {
+	case err != nil:
+		return nil, 0, err
+	case truncated:
+		return nil, next, eventlog.ErrTruncated
+	}
+	return events, next, nil
+}
+
+// askMembers calls try on the members of the group as gossip shows it,
+// the leader first, until one answers (try returns true) or ctx ends,
+// looking again with a backoff (from 1 ms up to maxBackoff) after each
+// round in which none did. Each try gets a share of ctx (tryContext).
+// It returns nil once a try answered, else ErrClosed or ctx's error
+// with the last failure.
+func (s *Service) askMembers(ctx context.Context, maxBackoff time.Duration, try func(ctx context.Context, target string, group uint64) (bool, error)) error {
 	backoff := time.Millisecond
 	var last error = ErrNoGroup
 	for {
 		if s.ctx.Err() != nil {
-			return nil, 0, ErrClosed
+			return ErrClosed
 		}
 		v := s.currentView()
 		targets := slices.Clone(v.members)
@@ -78,20 +113,12 @@ func (s *Service) read(ctx context.Context, req readReq) ([]eventlog.Event, uint
 		}
 		for _, target := range targets {
 			tctx, cancel := tryContext(ctx)
-			if req.Wait > 0 {
-				// The member holds the read up to Wait: the try waits
-				// that long, and a little more for the answer.
-				tctx, cancel = context.WithTimeout(ctx, req.Wait+time.Second)
-			}
-			req.Group = v.group
-			resp, err := s.readFrom(tctx, target, req)
+			done, err := try(tctx, target, v.group)
 			cancel()
-			switch {
-			case err == nil && resp.Truncated:
-				return nil, resp.Next, eventlog.ErrTruncated
-			case err == nil && !resp.NotMember:
-				return resp.Events, resp.Next, nil
-			case err == nil:
+			if done {
+				return nil
+			}
+			if err == nil {
 				err = fmt.Errorf("voters: %s is not a member", target)
 			}
 			last = err
@@ -104,12 +131,12 @@ func (s *Service) read(ctx context.Context, req readReq) ([]eventlog.Event, uint
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return nil, 0, fmt.Errorf("%w (last: %v)", ctx.Err(), last)
+			return fmt.Errorf("%w (last: %v)", ctx.Err(), last)
 		case <-s.ctx.Done():
 			t.Stop()
-			return nil, 0, ErrClosed
+			return ErrClosed
 		}
-		backoff = min(2*backoff, 50*time.Millisecond)
+		backoff = min(2*backoff, maxBackoff)
 	}
 }
 

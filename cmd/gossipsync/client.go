@@ -21,6 +21,17 @@ const (
 	envKeyFile = "GOSSIPSYNC_KEY_FILE" // the key file, when -key-file is not given
 )
 
+// clientFlags returns the flag set of the command name, whose usage
+// starts with usage, with the node flags of a short-lived member.
+func clientFlags(name, usage string, stderr io.Writer) (*flag.FlagSet, *nodeFlags) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
+	nf := new(nodeFlags)
+	nf.registerClient(fs)
+	return fs, nf
+}
+
 // registerClient registers the node flags of a short-lived member on fs.
 func (f *nodeFlags) registerClient(fs *flag.FlagSet) {
 	f.register(fs)

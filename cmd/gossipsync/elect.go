@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -44,11 +43,7 @@ Flags:
 
 // runElect is the elect command.
 func runElect(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("elect", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), electUsage); fs.PrintDefaults() }
-	var nf nodeFlags
-	nf.registerClient(fs)
+	fs, nf := clientFlags("elect", electUsage, stderr)
 	listen := fs.Bool("listen", false, "print each new leader and term instead of campaigning")
 	id := fs.String("id", "", "this candidate's ID, shown as the leader's (default: the node's name)")
 	ttl := fs.Duration("ttl", 0, "the leader's lease TTL (default: the election's default for the profile)")

@@ -47,11 +47,7 @@ Flags:
 
 // runLock is the lock command.
 func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("lock", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), lockUsage); fs.PrintDefaults() }
-	var nf nodeFlags
-	nf.registerClient(fs)
+	fs, nf := clientFlags("lock", lockUsage, stderr)
 	ttl := fs.Duration("ttl", lockmgr.DefaultTTL, "the lease's TTL: how long the lock outlives this process if it dies or freezes")
 	timeout := fs.Duration("timeout", -1, "give up if the lock is not taken within this long (negative: wait until taken or interrupted; 0: try once)")
 	slots := fs.Int("n", 1, "take one of this many slots of the semaphore ID instead of the lock ID")
