@@ -137,7 +137,7 @@ func (l *lineLog) String() string {
 // command returns a lock or elect command joined to the agents.
 func (c *cliCluster) command(name string, args ...string) (*exec.Cmd, *lineLog) {
 	sub, rest := args[0], args[1:]
-	full := append([]string{sub, "-join", c.seed, "-key-file", c.keyFile, "-profile", "local", "-bind", "127.0.0.1:0"}, rest...)
+	full := append([]string{sub, "-join", c.seed, "-key-file", c.keyFile, "-profile", "local"}, rest...)
 	cmd := exec.Command(c.bin, full...)
 	out := c.log(name)
 	cmd.Stdout, cmd.Stderr = out, c.log(name+" (stderr)")

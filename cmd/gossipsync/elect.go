@@ -59,7 +59,7 @@ func runElect(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if *ttl < 0 || *grace < 0 {
 		return usageError(fs, "-ttl and -grace must not be negative")
 	}
-	if err := nf.clientDefaults(); err != nil {
+	if err := nf.clientDefaults(fs); err != nil {
 		return usageError(fs, "%v", err)
 	}
 	n, err := nf.open(ctx)

@@ -62,7 +62,7 @@ func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *ttl <= 0 || *grace < 0 {
 		return usageError(fs, "-ttl must be positive and -grace not negative")
 	}
-	if err := nf.clientDefaults(); err != nil {
+	if err := nf.clientDefaults(fs); err != nil {
 		return usageError(fs, "%v", err)
 	}
 	// -timeout bounds the join and the wait together; a try (0) still
