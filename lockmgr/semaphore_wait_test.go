@@ -13,6 +13,18 @@ import (
 
 // fillSem takes every slot of sem, from the nodes in turn, and returns
 // the locks and their holds by slot.
+// releaseAllBut releases the slots of locks but freed (released before),
+// and the waiter's lock l, the last hold recorded.
+func (e *env) releaseAllBut(t *testing.T, locks []*lockmgr.Lock, holds []*hold, freed int, l *lockmgr.Lock) {
+	t.Helper()
+	for i, held := range locks {
+		if i != freed {
+			e.rec.release(t, holds[i], held)
+		}
+	}
+	e.rec.release(t, e.rec.last(), l)
+}
+
 func (e *env) fillSem(t *testing.T, sem string, slots int) ([]*lockmgr.Lock, []*hold) {
 	t.Helper()
 	locks, holds := make([]*lockmgr.Lock, slots), make([]*hold, slots)
@@ -66,12 +78,7 @@ func TestSimSemaphoreWaiterTakesReleasedSlot(t *testing.T) {
 				if l.Slot() != freed || l.Token() <= locks[freed].Token() {
 					t.Errorf("waiter got slot %d token %d, want slot %d above token %d", l.Slot(), l.Token(), freed, locks[freed].Token())
 				}
-				for i, l := range locks {
-					if i != freed {
-						e.rec.release(t, holds[i], l)
-					}
-				}
-				e.rec.release(t, e.rec.last(), l)
+				e.releaseAllBut(t, locks, holds, freed, l)
 			})
 		})
 	}
@@ -101,12 +108,7 @@ func TestSimSemaphoreManySlots(t *testing.T) {
 		if l.Slot() != freed {
 			t.Errorf("waiter got slot %d, want %d", l.Slot(), freed)
 		}
-		for i, l := range locks {
-			if i != freed {
-				e.rec.release(t, holds[i], l)
-			}
-		}
-		e.rec.release(t, e.rec.last(), l)
+		e.releaseAllBut(t, locks, holds, freed, l)
 	})
 }
 

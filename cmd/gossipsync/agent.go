@@ -85,12 +85,7 @@ type agentConfig struct {
 // problem and the usage to stderr and returns an error (flag.ErrHelp
 // for -h).
 func parseAgentFlags(args []string, stderr io.Writer) (agentConfig, error) {
-	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), agentUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("agent", agentUsage, stderr)
 	var cfg agentConfig
 	cfg.node.register(fs)
 	fs.StringVar(&cfg.http, "http", "127.0.0.1:8500", "the `ip:port` to serve /healthz, /v1/status and /ui on (port 0: any free port)")

@@ -27,9 +27,7 @@ const (
 // clientFlags returns the flag set of the command name, whose usage
 // starts with usage, with the node flags of a short-lived member.
 func clientFlags(name, usage string, stderr io.Writer) (*flag.FlagSet, *nodeFlags) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
+	fs := newFlagSet(name, usage, stderr)
 	nf := new(nodeFlags)
 	nf.registerClient(fs)
 	return fs, nf

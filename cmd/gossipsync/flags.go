@@ -108,12 +108,7 @@ type simConfig struct {
 // parseSimFlags parses the sim flags. On a bad flag it prints the problem
 // and the usage to stderr and returns an error; on -h, flag.ErrHelp.
 func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
-	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), simUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("sim", simUsage, stderr)
 	var cfg simConfig
 	var clocks chaos.Clocks
 	fs.IntVar(&cfg.opts.Nodes, "nodes", 5, fmt.Sprintf("number of nodes, 3 to %d", chaos.MaxNodes))

@@ -67,6 +67,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -134,6 +135,18 @@ func help(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "gossipsync: unknown command %q\n\n", args[0])
 	usage(stderr)
 	return 2
+}
+
+// newFlagSet returns the flag set of the command name: errors and the
+// usage (usage, then the flags) go to stderr.
+func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	return fs
 }
 
 func lookup(name string) (command, bool) {

@@ -47,12 +47,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 
 // runReader runs a command that reads an agent's status and prints it.
 func runReader(ctx context.Context, name, usage string, args []string, stdout, stderr io.Writer, print func(io.Writer, Status) error) int {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet(name, usage, stderr)
 	addr := fs.String("http", "127.0.0.1:8500", "the `address` of the agent's HTTP API (its -http)")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the agent")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
