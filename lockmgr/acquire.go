@@ -104,8 +104,8 @@ func (l *Lock) confirm(ctx context.Context) bool {
 	return clk.Now().Before(l.leaseEnd)
 }
 
-// ask sends the acquisition to the id's coordinator, or to the next ring
-// successor while the owner is unreachable or has no Manager. It returns
+// ask sends the acquisition to the id's coordinator, or to the next one
+// (see coordinators) while it is unreachable or has no Manager. It returns
 // the coordinator last asked and the holder it was asked for and, on
 // success, the token and the start of the lease (see leaseStart).
 //
@@ -116,9 +116,8 @@ func (l *Lock) confirm(ctx context.Context) bool {
 // for it (the voters would take its claim as a repeat), and the first
 // one's release would then free a grant that is held.
 func (m *Manager) ask(ctx context.Context, req acquireReq) (coord string, h holder, token uint64, start time.Time, err error) {
-	names := memberNames(m.node)
 	err = fmt.Errorf("%w: no member to ask", ErrNoQuorum)
-	for _, owner := range m.ring.Ring(names).Owners(req.ID, len(names)) {
+	for _, owner := range m.coordinators(req.ID) {
 		coord = owner
 		h = holder{Node: m.node.Name(), Mgr: m.id, Handle: m.handles.Add(1)}
 		req.Holder = h
@@ -127,6 +126,9 @@ func (m *Manager) ask(ctx context.Context, req acquireReq) (coord string, h hold
 		err = m.callCoordinator(ctx, owner, req, &resp)
 		if err == nil {
 			return coord, h, resp.Token, leaseStart(sent, resp.Waited), nil
+		}
+		if errors.Is(err, cluster.ErrUnknownMethod) {
+			m.srv.noManager(owner)
 		}
 		if ctx.Err() != nil || !retryable(err) {
 			break

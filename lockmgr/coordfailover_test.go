@@ -27,6 +27,9 @@ import (
 func TestSimCoordinatorGivenUpFreesNothingHeld(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := startEnv(t, 5)
+		for _, m := range e.m {
+			lockmgr.SetRingCoordinators(m)
+		}
 		ring := hashring.New(e.c.Names(), 64)
 		var id string
 		for i := range 1000 {

@@ -24,3 +24,7 @@ func SetOnRenewRequest(m *Manager, f func(n int)) {
 // SetFirstSlot makes every semaphore pass of m start at the slot f
 // returns, in place of a random one.
 func SetFirstSlot(m *Manager, f func(slots int) int) { m.hooks.firstSlot = f }
+
+// SetRingCoordinators makes m ask the ring's owners of an id alone, not
+// the voters' leader first: tests that pick the coordinator by the id.
+func SetRingCoordinators(m *Manager) { m.hooks.ringOnly = true }

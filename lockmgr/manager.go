@@ -48,6 +48,10 @@ type testHooks struct {
 	// firstSlot picks the slot a semaphore pass starts at, in place of
 	// a random one, so that a test knows which slots a waiter visits.
 	firstSlot func(slots int) int
+	// ringOnly: coordinators are the ring's owners alone, never the
+	// voters' leader first, so that a test picks the coordinator by
+	// the id.
+	ringOnly bool
 }
 
 // New makes a Manager on n. The node starts accepting grants for every

@@ -218,9 +218,14 @@ func owner(e *env, id string) string {
 	return hashring.New(e.c.Names(), 64).Owners(id, 1)[0]
 }
 
-// idOwnedBy returns an id whose coordinator is node.
+// idOwnedBy returns an id whose coordinator is node, and makes every
+// Manager of e take the ring's owner as coordinator (not the voters'
+// leader first).
 func idOwnedBy(t *testing.T, e *env, node string) string {
 	t.Helper()
+	for _, m := range e.m {
+		lockmgr.SetRingCoordinators(m)
+	}
 	for i := range 1000 {
 		if id := fmt.Sprintf("id-%d", i); owner(e, id) == node {
 			return id

@@ -27,8 +27,12 @@ type server struct {
 	local     *leases.Table
 	localOnce sync.Once
 
-	qmu    sync.Mutex // protects queues
+	qmu    sync.Mutex // protects queues and managerless*
 	queues map[string]*idQueue
+	// managerlessName answered an acquisition at managerlessAt with
+	// ErrUnknownMethod: it runs no Manager (see coordinators).
+	managerlessName string
+	managerlessAt   time.Time
 
 	renewals renewals // the holders' renewals, coalesced (renewals.go)
 }

@@ -161,6 +161,27 @@ func (s *Service) try(ctx context.Context, target string, req doReq) (resp doRes
 	return resp, "", nil
 }
 
+// Leader returns the member that Do would send commands to first: the
+// leader named by the last redirect, else the one gossip names; "" when
+// none is known, or it did not answer a try within the last second. It
+// is a hint that is right nearly always and wrong for a moment around a
+// change of leader; nothing may rest on it but where work goes (package
+// lockmgr puts its coordinators there, so that a claim is proposed on
+// the node it reaches).
+func (s *Service) Leader() string {
+	v := s.currentView()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	lead := v.leader
+	if s.hint != "" && slices.Contains(v.members, s.hint) {
+		lead = s.hint
+	}
+	if s.suspectedLocked(lead) {
+		return ""
+	}
+	return lead
+}
+
 // target picks the node to send commands to: the leader named by the
 // last redirect, else the one gossip names, else a member of the group.
 // Gossip's leader and the random member are not failed (the last target
