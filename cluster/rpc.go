@@ -3,6 +3,7 @@ package cluster
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"runtime/debug"
@@ -300,14 +301,21 @@ func (n *Node) dialMember(ctx context.Context, name string) (*conn, error) {
 }
 
 // dialRPC opens, authenticates and registers a connection to addr.
-// The dial and the handshake end when ctx does or the node closes
-// (ErrClosed).
-func (n *Node) dialRPC(ctx context.Context, addr string) (*conn, error) {
-	ctx, cancel := context.WithCancel(ctx)
+// The dial and the handshake end when ctx does, the node closes
+// (ErrClosed), or after handshakeTimeout: a peer cut off by a partition
+// drops the dial's packets without a refusal, and a call that waits for
+// a reply as long as its ctx (a lock's coordinator serves its waiter for
+// the whole wait) must not spend all of it on a dial that cannot end
+// otherwise.
+func (n *Node) dialRPC(parent context.Context, addr string) (*conn, error) {
+	ctx, cancel := context.WithDeadline(parent, handshakeDeadline(parent))
 	defer cancel()
 	defer context.AfterFunc(n.baseCtx, cancel)()
 	nc, err := n.cfg.Network.Dial(ctx, addr)
 	if err != nil {
+		if parent.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("no answer within %v", handshakeTimeout)
+		}
 		return nil, n.dialErr(err)
 	}
 	nc.SetDeadline(handshakeDeadline(ctx))

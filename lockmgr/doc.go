@@ -44,6 +44,16 @@
 // usual. A relayed release is the holder's own word, sent after it
 // stopped using the lock.
 //
+// Release returns once the voters' leader has the release in its log,
+// not once a majority holds it: one message to the leader and back
+// instead of a round of the voters. The leader proposes every later
+// claim after it, so a claim that reaches that leader after Release
+// returned (another node's Acquire included) finds the id free. Should
+// the leader lose its lead before the release is committed, the release
+// is lost, and the grant ends as a crashed holder's does: the voters
+// expire it 1.25 TTL after its last renewal (L4). Nothing else rests on
+// a release: the holder stopped using the lock before it was sent.
+//
 // The holder renews at most TTL/3 after its last round, at the voters,
 // on a grid: rounds fall on multiples of TTL/3 in Unix time (the first
 // may come early), so every lock of one TTL on a node renews at the same

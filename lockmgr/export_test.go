@@ -28,3 +28,6 @@ func SetFirstSlot(m *Manager, f func(slots int) int) { m.hooks.firstSlot = f }
 // SetRingCoordinators makes m ask the ring's owners of an id alone, not
 // the voters' leader first: tests that pick the coordinator by the id.
 func SetRingCoordinators(m *Manager) { m.hooks.ringOnly = true }
+
+// Coordinator returns the member that coordinated l's grant.
+func Coordinator(l *Lock) string { return l.coord }

@@ -133,8 +133,12 @@ func (l *Lock) endLocked(expired bool) {
 }
 
 // Release stops renewing the lease, frees the id at the voters and
-// wakes the next waiter. It returns ErrLeaseExpired (which is also
-// ErrNotHeld) if the lease had run out, ErrNotHeld if released before. If ctx ends first,
+// wakes the next waiter. It returns once the voters' leader has the
+// release in its log (in quorum mode: one message to the leader and
+// back, not a round of the voters; see Releases in the package doc),
+// so every claim that leader takes after it is applied after the
+// release. It returns ErrLeaseExpired (which is also ErrNotHeld) if the
+// lease had run out, ErrNotHeld if released before. If ctx ends first,
 // it returns ctx.Err() and the release goes on in the background.
 func (l *Lock) Release(ctx context.Context) error {
 	l.mu.Lock()
@@ -292,6 +296,6 @@ func (l *Lock) end(expired bool) {
 		defer close(woken)
 		m.node.Notify(ctx, l.coord, methodWake, wakeReq{ID: l.id, Release: rel})
 	}()
-	m.srv.do(ctx, m.opt.quorum, l.coord, []leases.Cmd{{Op: leases.OpRelease, Key: key(l.id), Holder: l.h.lease(), Token: l.token}})
+	m.srv.release(ctx, m.opt.quorum, l.coord, leases.Cmd{Op: leases.OpRelease, Key: key(l.id), Holder: l.h.lease(), Token: l.token})
 	<-woken
 }

@@ -128,5 +128,18 @@ func (s *server) do(ctx context.Context, quorum bool, coord string, cmds []lease
 	return res, err
 }
 
+// release frees a holder's grant: in quorum mode it returns once the
+// voters' leader has appended the release to its log (DoAppended: see
+// Releases in the package doc), in Quorum(false) mode once coord's
+// table applied it. Its outcome is not reported: a release that did not
+// take effect leaves a grant that expires, as a crashed holder's does.
+func (s *server) release(ctx context.Context, quorum bool, coord string, c leases.Cmd) {
+	if quorum {
+		s.svc.DoAppended(ctx, []leases.Cmd{c})
+		return
+	}
+	s.do(ctx, quorum, coord, []leases.Cmd{c})
+}
+
 // key is the lease table key of lock id.
 func key(id string) string { return "l/" + id }

@@ -41,9 +41,10 @@ func renewHoldFor(cmds []leases.Cmd) time.Duration {
 	return hold
 }
 
-// renewalsOnly reports whether cmds are all renewals: those may wait.
-func renewalsOnly(cmds []leases.Cmd) bool {
-	return len(cmds) > 0 && !slices.ContainsFunc(cmds, func(c leases.Cmd) bool { return c.Op != leases.OpRenew })
+// onlyOp reports whether cmds are all of op: renewals may wait (see
+// above), releases may be answered once appended (DoAppended).
+func onlyOp(cmds []leases.Cmd, op leases.Op) bool {
+	return len(cmds) > 0 && !slices.ContainsFunc(cmds, func(c leases.Cmd) bool { return c.Op != op })
 }
 
 var errBatchResults = errors.New("voters: a batch's results do not match its commands")

@@ -36,6 +36,23 @@ func (s *Service) Do(ctx context.Context, cmds []leases.Cmd) ([]leases.Result, e
 	return resp.Results, err
 }
 
+// DoAppended sends releases to the leader as Do sends commands, and
+// returns once the leader has appended them to its log, before a
+// majority holds them (raftgroup's ProposeAppended): one message to the
+// leader and back instead of a round of the voters. Every command that
+// leader proposes later comes after them in the log, so a claim that
+// reaches it after DoAppended returned is applied after the releases.
+// They are lost if that leader loses its lead before they are
+// committed; a lost release costs time only: its grant expires as if
+// its holder had crashed. cmds must all be releases.
+func (s *Service) DoAppended(ctx context.Context, cmds []leases.Cmd) error {
+	if !onlyOp(cmds, leases.OpRelease) {
+		return errors.New("voters: DoAppended takes releases only")
+	}
+	_, _, err := s.do(ctx, doReq{Cmds: cmds, Appended: true})
+	return err
+}
+
 // DoEvents applies event commands as Do applies lease commands: as one
 // log entry, through the leader. Unlike lease commands, a publish
 // applied twice appends twice, unless its events carry keys (see
@@ -251,6 +268,8 @@ func (s *Service) serveDo(ctx context.Context, _ string, req doReq) (doResp, err
 	var resp doResp
 	var err error
 	switch {
+	case req.Appended && onlyOp(req.Cmds, leases.OpRelease):
+		err = m.g.ProposeAppended(ctx, leases.AppendCmds(nil, req.Cmds))
 	case len(req.Events) > 0:
 		// The leader stamps the time: publish times, delivery deadlines
 		// and their expiry all read one clock while it leads, kept
@@ -260,12 +279,16 @@ func (s *Service) serveDo(ctx context.Context, _ string, req doReq) (doResp, err
 			req.Events[i].Now = now
 		}
 		resp.Events, err = s.proposeEvents(ctx, m, req.Events)
-	case renewalsOnly(req.Cmds):
+	case onlyOp(req.Cmds, leases.OpRenew):
 		resp.Results, err = s.proposeBatched(ctx, m, req.Cmds)
 	default:
 		resp.Results, err = s.propose(ctx, m, req.Cmds)
 	}
-	if errors.Is(err, raftgroup.ErrDropped) || errors.Is(err, raftgroup.ErrClosed) {
+	var nl *raftgroup.NotLeaderError
+	switch {
+	case errors.As(err, &nl):
+		return doResp{NotLeader: true, Leader: s.nameOf(nl.Leader), Group: m.group}, nil
+	case errors.Is(err, raftgroup.ErrDropped) || errors.Is(err, raftgroup.ErrClosed):
 		return doResp{NotLeader: true, Group: m.group}, nil
 	}
 	return resp, err

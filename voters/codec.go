@@ -85,8 +85,11 @@ func (r doReq) AppendMsgpack(b []byte) []byte {
 	if len(r.Events) > 0 {
 		return appendGeneric(b, r)
 	}
-	b = wire.AppendMapLen(b, 2)
+	b = wire.AppendMapLen(b, 2+wire.Count(r.Appended))
 	b = wire.AppendUint(append(b, 0xa1, 'g'), r.Group)
+	if r.Appended {
+		b = append(b, 0xa1, 'a', 0xc3)
+	}
 	return leases.AppendCmds(append(b, 0xa1, 'c'), r.Cmds)
 }
 
@@ -101,6 +104,8 @@ func (r *doReq) ParseMsgpack(b []byte) bool {
 			out.Group, b, ok = wire.ReadUint(b)
 		case "c":
 			out.Cmds, b, ok = leases.ParseCmds(b)
+		case "a":
+			out.Appended, b, ok = wire.ReadBool(b)
 		}
 		return b, ok
 	})

@@ -15,6 +15,7 @@ func doReqs() []doReq {
 		{Group: 1 << 50, Cmds: []leases.Cmd{{Op: leases.OpRenew, Key: "l/a", Holder: h, Token: 9, TTL: time.Second}}},
 		{Group: 7, Cmds: []leases.Cmd{{Op: leases.OpClaim, Key: "e/g", Holder: leases.Holder{Node: "n2", Priority: -2}, Preempt: true,
 			Free: &leases.Cmd{Op: leases.OpRelease, Key: "e/g", Holder: h}}, {Op: leases.OpEndQuiet}}},
+		{Group: 3, Appended: true, Cmds: []leases.Cmd{{Op: leases.OpRelease, Key: "l/a", Holder: h, Token: 9}}},
 	}
 }
 

@@ -36,6 +36,9 @@ type doReq struct {
 	Group  uint64         `msgpack:"g"`
 	Cmds   []leases.Cmd   `msgpack:"c"`
 	Events []eventlog.Cmd `msgpack:"e,omitempty"`
+	// Appended asks for the answer once the leader appended Cmds (all
+	// releases) to its log, without results (see DoAppended).
+	Appended bool `msgpack:"a,omitempty"`
 }
 
 // doResp is the results, or NotLeader with the leader the voter knows

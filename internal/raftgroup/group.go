@@ -241,6 +241,31 @@ func (g *Group) Propose(ctx context.Context, data []byte) (index uint64, result 
 	return o.index, o.result, o.err
 }
 
+// ProposeAppended proposes data as Propose does, on the leader only, and
+// returns once this member has appended it to its log: before a majority
+// holds it, so before it is committed or applied, and without its
+// result. Every later proposal of this member while it leads comes after
+// it in the log. A leader that loses its lead before the entry is
+// committed may lose it; nothing tells the caller then. Elsewhere it
+// returns a *NotLeaderError at once; ErrDropped means it was not
+// appended. It suits commands whose loss costs only time, such as the
+// release of a lease that expires anyway.
+func (g *Group) ProposeAppended(ctx context.Context, data []byte) error {
+	w := newWaiter()
+	appended := make(chan error, 1)
+	if err := g.submit(ctx, func() { appended <- g.proposeAppended(w, data) }); err != nil {
+		return err
+	}
+	select {
+	case err := <-appended:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-g.stopped:
+		return ErrClosed
+	}
+}
+
 // ProposeConfChange changes the configuration and returns once this
 // member has applied the change; for a change that enters a joint
 // configuration with automatic leave (the default for more than one

@@ -254,6 +254,22 @@ func (g *Group) propose(w *waiter, data []byte) {
 	}
 }
 
+// proposeAppended runs on the loop for ProposeAppended: w waits for
+// nobody, but its seq orders the entry among this member's proposals.
+func (g *Group) proposeAppended(w *waiter, data []byte) error {
+	if st := g.rn.BasicStatus(); st.RaftState != raft.StateLeader {
+		return &NotLeaderError{Leader: st.Lead}
+	}
+	seq, _ := g.register(w)
+	h := header{kind: kindData, proposer: g.cfg.ID, seq: seq}
+	if err := g.rn.Propose(append(h.append(make([]byte, 0, 24+len(data))), data...)); err != nil {
+		err = g.dropped(err)
+		g.resolve(seq, outcome{err: err})
+		return err
+	}
+	return nil
+}
+
 // proposeConf runs on the loop for ProposeConfChange.
 func (g *Group) proposeConf(w *waiter, cc *raftpb.ConfChangeV2) {
 	if st := g.rn.BasicStatus(); st.RaftState != raft.StateLeader {
