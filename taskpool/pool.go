@@ -76,8 +76,12 @@ type Pool struct {
 	size    int
 	timeout time.Duration
 
-	regMu   sync.Mutex // serializes Register's tag updates
-	unclaim func()     // frees the node's Pool slot
+	regMu sync.Mutex // serializes Register's tag updates
+
+	wmu      sync.Mutex          // protects wversion and wcache
+	wversion uint64              // the member list version wcache is of
+	wcache   map[string][]string // workers' result by command
+	unclaim  func()              // frees the node's Pool slot
 
 	sem     chan struct{} // one token per running task
 	load    atomic.Int64  // running + queued
