@@ -27,7 +27,7 @@ import (
 // queues claim. Only the order among them is then first come, first
 // served no longer, for as long as the old queue has waiters.
 func (m *Manager) coordinators(id string) []string {
-	names := memberNames(m.node)
+	names := m.srv.votingNames()
 	owners := m.ring.Ring(names).Owners(id, len(names))
 	if !m.opt.quorum || m.hooks.ringOnly {
 		return owners
@@ -64,4 +64,24 @@ func (s *server) managerless(name string) bool {
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
 	return name == s.managerlessName && time.Since(s.managerlessAt) < noManagerFor
+}
+
+// votingNames returns the members on the coordinator ring (see
+// memberNames), derived again only when the member list may have
+// changed: every acquisition needs them, and listing the members costs
+// a walk over all of them.
+func (s *server) votingNames() []string {
+	version := s.node.MembersVersion()
+	s.qmu.Lock()
+	if s.namesSeen && s.namesVersion == version {
+		names := s.names
+		s.qmu.Unlock()
+		return names
+	}
+	s.qmu.Unlock()
+	names := memberNames(s.node)
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	s.names, s.namesVersion, s.namesSeen = names, version, true
+	return names
 }

@@ -115,17 +115,18 @@ func (m *Manager) start(l *Lock) bool {
 	return true
 }
 
-// Coordinator returns the member that coordinates id as this node sees
-// the cluster now: the owner of id on the hash ring of the members, which
-// queues the waiters of id in FIFO order. It is for diagnostics (which
-// node to watch, or to crash in a test); safety never rests on it, and
-// nodes whose views differ may name different coordinators for a while.
+// Coordinator returns the member that an Acquire of id on this node
+// asks first, which queues the waiters of id in FIFO order: in quorum
+// mode the voters' leader as this node knows it, else (or while the
+// leader is unknown) the owner of id on the hash ring of the voting
+// members. It is for diagnostics (which node to watch, or to crash in a
+// test); safety never rests on it, and nodes whose views differ may name
+// different coordinators for a while.
 func (m *Manager) Coordinator(id string) string {
-	names := memberNames(m.node)
-	if len(names) == 0 {
-		return ""
+	if c := m.coordinators(id); len(c) > 0 {
+		return c[0]
 	}
-	return m.ring.Ring(names).Owners(id, 1)[0]
+	return ""
 }
 
 // Release releases the lock this Manager holds on id, like Lock.Release.

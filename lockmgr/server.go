@@ -27,12 +27,17 @@ type server struct {
 	local     *leases.Table
 	localOnce sync.Once
 
-	qmu    sync.Mutex // protects queues and managerless*
+	qmu    sync.Mutex // protects queues, managerless* and names*
 	queues map[string]*idQueue
 	// managerlessName answered an acquisition at managerlessAt with
 	// ErrUnknownMethod: it runs no Manager (see coordinators).
 	managerlessName string
 	managerlessAt   time.Time
+	// names are the voting members at member list version
+	// namesVersion, if namesSeen (see votingNames).
+	names        []string
+	namesVersion uint64
+	namesSeen    bool
 
 	renewals renewals // the holders' renewals, coalesced (renewals.go)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gossipsync/gossipsync/internal/oneproc"
 	"github.com/gossipsync/gossipsync/lockmgr"
+	"github.com/gossipsync/gossipsync/voters"
 )
 
 func TestMain(m *testing.M) {
@@ -292,9 +293,29 @@ func TestSimRestart(t *testing.T) {
 	})
 }
 
+// In quorum mode every node names the voters' leader as every id's
+// coordinator (see TestSimLeaderCoordinates); in Quorum(false) mode,
+// which has no leader, the ring's owners, spread over the members.
 func TestSimCoordinator(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := startEnv(t, 3)
+		svc, release := voters.Acquire(e.c.Node("n1"))
+		lead := svc.Info().Leader
+		release()
+		for i := range 32 {
+			id := fmt.Sprintf("id-%d", i)
+			for _, node := range []string{"n1", "n2", "n3"} {
+				if got := e.m[node].Coordinator(id); got != lead {
+					t.Errorf("%s: Coordinator(%q) = %q, want the leader %q", node, id, got, lead)
+				}
+			}
+		}
+	})
+}
+
+func TestSimCoordinatorNoQuorum(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := startEnv(t, 3, lockmgr.Quorum(false))
 		seen := map[string]bool{}
 		for i := range 32 {
 			id := fmt.Sprintf("id-%d", i)
