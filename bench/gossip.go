@@ -62,9 +62,15 @@ func joinNode(ctx context.Context, name string, expected int, seed string) (*clu
 	return node, nil
 }
 
-// waitMembers waits until every node sees at least want alive members.
+// waitMembers waits until every node sees at least want alive members,
+// for up to joinTimeout.
 func waitMembers(ctx context.Context, nodes []*cluster.Node, want int) error {
-	deadline := time.Now().Add(joinTimeout)
+	return waitMembersFor(ctx, nodes, want, joinTimeout)
+}
+
+// waitMembersFor is waitMembers for up to d.
+func waitMembersFor(ctx context.Context, nodes []*cluster.Node, want int, d time.Duration) error {
+	deadline := time.Now().Add(d)
 	for {
 		short := -1
 		for i, node := range nodes {
@@ -78,7 +84,7 @@ func waitMembers(ctx context.Context, nodes []*cluster.Node, want int) error {
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return fmt.Errorf("%s sees %d members after %v, want %d",
-				nodes[short].Name(), len(nodes[short].Members()), joinTimeout, want)
+				nodes[short].Name(), len(nodes[short].Members()), d, want)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

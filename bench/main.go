@@ -13,7 +13,8 @@
 // process (3 servers), Redis as a child process (redis-server from PATH;
 // without it the Redis, Redis Streams and asynq lines say
 // "skipped: redis-server not found"), and gossipsync as 3 nodes on real
-// loopback sockets. Within a row the systems run alternately, in short
+// loopback sockets; the idle row runs gossipsync alone in child
+// processes of this program (1 node, then 50). Within a row the systems run alternately, in short
 // slices, so that drift of the machine hits all of them; the table gives
 // ratios, which travel between machines better than absolute times.
 //
@@ -55,6 +56,9 @@ func main() {
 // run parses args, runs the rows and prints the table. It returns the
 // exit status: 0, 1 when the run failed, 2 for bad usage.
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == idleChildFlag {
+		return runIdleChild(args[1:], stdout, stderr)
+	}
 	cfg, err := parseFlags(args, stderr)
 	switch {
 	case errors.Is(err, flag.ErrHelp):

@@ -137,7 +137,9 @@ type result struct {
 	Variant      string  `json:"variant,omitempty"`
 	Skipped      string  `json:"skipped,omitempty"`
 	Note         string  `json:"note,omitempty"`
-	role         role
+	// Idle holds an idle line's measures (the idle row).
+	Idle *idleFigures `json:"idle,omitempty"`
+	role role
 }
 
 func (r result) p50() time.Duration { return time.Duration(r.P50us * 1e3) }
@@ -321,6 +323,7 @@ func allRows() []row {
 		eventsRow(1),
 		eventsRow(eventPublishersMany),
 		timeRow(),
+		idleRow(),
 	}
 }
 
