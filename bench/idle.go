@@ -32,13 +32,16 @@ func idleRow() row {
 			"leads the group (its lease renewed); no other node campaigns or waits for anything. "+
 			"The child waits until every node sees all n members, knows the voters' leader "+
 			"(with the group at full size: min(5, n) voters) and knows node 1 as the election's "+
-			"leader, lets 1 s pass, then measures %v: the CPU time of the process (user+system, "+
+			"leader, lets 1 s pass, then measures %.0f s: the CPU time of the process (user+system, "+
 			"getrusage) as a percent of one core, and at the end its resident set (VmRSS), the Go "+
-			"heap live at the last collection (runtime/metrics) and its goroutines. n is the "+
+			"heap live at the last collection (runtime/metrics) and its goroutines. The resident set "+
+			"counts the pages of this program's code that the child touched, and the program also "+
+			"holds etcd's and NATS's: the 1-node figure is an upper bound of a gossipsync program's; "+
+			"beyond the first leaves it out. n is the "+
 			"nodes; the figures are in parentheses. Per node is the %d-node figure ÷ %d; beyond the "+
 			"first is (the %d-node figure − the 1-node figure) ÷ %d, what one more node adds. "+
 			"Linux only (getrusage, /proc/self/status).",
-			idleNodes, idleWindow, idleNodes, idleNodes, idleNodes, idleNodes-1),
+			idleNodes, idleWindow.Seconds(), idleNodes, idleNodes, idleNodes, idleNodes-1),
 		custom: measureIdle,
 	}
 }
@@ -135,7 +138,7 @@ func runIdle(ctx context.Context, n int, log io.Writer) (idleReport, error) {
 	if err != nil {
 		return idleReport{}, err
 	}
-	fmt.Fprintf(log, "   start a child of %d nodes\n", n)
+	fmt.Fprintf(log, "   start a child of %s\n", nodesText(n))
 	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, exe, idleChildFlag, "-nodes", fmt.Sprint(n), "-window", idleWindow.String())
 	cmd.Stdout, cmd.Stderr = &out, log
@@ -151,9 +154,17 @@ func runIdle(ctx context.Context, n int, log io.Writer) (idleReport, error) {
 	if err := json.Unmarshal([]byte(last), &rep); err != nil {
 		return idleReport{}, fmt.Errorf("child of %d nodes: its report %q: %w", n, last, err)
 	}
-	fmt.Fprintf(log, "   child of %d nodes: at rest after %.1f s (%d voters), measured %.1f s\n",
-		n, rep.ReadyS, rep.Voters, rep.WindowS)
+	fmt.Fprintf(log, "   child of %s: at rest after %.1f s (%d voters), measured %.1f s\n",
+		nodesText(n), rep.ReadyS, rep.Voters, rep.WindowS)
 	return rep, nil
+}
+
+// nodesText is "1 node" or "n nodes".
+func nodesText(n int) string {
+	if n == 1 {
+		return "1 node"
+	}
+	return fmt.Sprintf("%d nodes", n)
 }
 
 // sig3 prints x with three significant figures.

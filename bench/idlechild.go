@@ -90,7 +90,7 @@ func idleChild(ctx context.Context, n int, window time.Duration, log io.Writer) 
 	if err != nil {
 		return idleReport{}, err
 	}
-	fmt.Fprintf(log, "   %d nodes: members converged after %v\n", n, since(began))
+	fmt.Fprintf(log, "   %s: members converged after %v\n", nodesText(n), since(began))
 	var ms []*lockmgr.Manager
 	var els []*election.Elector
 	for _, node := range nodes {
@@ -108,7 +108,7 @@ func idleChild(ctx context.Context, n int, window time.Duration, log io.Writer) 
 	if err != nil {
 		return idleReport{}, err
 	}
-	fmt.Fprintf(log, "   %d nodes: %d voters, their leader known everywhere after %v\n", n, nv, since(began))
+	fmt.Fprintf(log, "   %s: %d voters, their leader known everywhere after %v\n", nodesText(n), nv, since(began))
 	take := func(ctx context.Context) (<-chan struct{}, error) {
 		l, err := ms[0].Acquire(ctx, "idle", lockmgr.TTL(lockTTL))
 		if err != nil {
@@ -140,7 +140,7 @@ func idleChild(ctx context.Context, n int, window time.Duration, log io.Writer) 
 		return idleReport{}, err
 	}
 	ready := time.Since(began)
-	fmt.Fprintf(log, "   %d nodes: lock held and leader known everywhere after %v\n", n, ready.Round(time.Millisecond))
+	fmt.Fprintf(log, "   %s: lock held and leader known everywhere after %v\n", nodesText(n), ready.Round(time.Millisecond))
 	select {
 	case <-ctx.Done():
 		return idleReport{}, ctx.Err()
