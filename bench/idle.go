@@ -154,7 +154,7 @@ func runIdle(ctx context.Context, n int, log io.Writer) (idleReport, error) {
 	if err := json.Unmarshal([]byte(last), &rep); err != nil {
 		return idleReport{}, fmt.Errorf("child of %d nodes: its report %q: %w", n, last, err)
 	}
-	fmt.Fprintf(log, "   child of %s: at rest after %.1f s (%d voters), measured %.1f s\n",
+	fmt.Fprintf(log, "   child of %s: at rest after %.1f s (voters: %d), measured %.1f s\n",
 		nodesText(n), rep.ReadyS, rep.Voters, rep.WindowS)
 	return rep, nil
 }

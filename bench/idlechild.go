@@ -108,7 +108,7 @@ func idleChild(ctx context.Context, n int, window time.Duration, log io.Writer) 
 	if err != nil {
 		return idleReport{}, err
 	}
-	fmt.Fprintf(log, "   %s: %d voters, their leader known everywhere after %v\n", nodesText(n), nv, since(began))
+	fmt.Fprintf(log, "   %s: voters %d, their leader known everywhere after %v\n", nodesText(n), nv, since(began))
 	take := func(ctx context.Context) (<-chan struct{}, error) {
 		l, err := ms[0].Acquire(ctx, "idle", lockmgr.TTL(lockTTL))
 		if err != nil {
