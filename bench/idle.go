@@ -30,6 +30,8 @@ func idleRow() row {
 			"the Manager and the Elector start the node's voters service (up to 5 voters in a Raft "+
 			"group). Held at rest: node 1 holds one lock (TTL 2 s, renewed every third of it) and "+
 			"leads the group (its lease renewed); no other node campaigns or waits for anything. "+
+			"A lock or leadership lost (a loaded machine can starve a lease of 1 s) is taken again, "+
+			"and the line says so beside its figures. "+
 			"The child waits until every node sees all n members, knows the voters' leader "+
 			"(with the group at full size: min(5, n) voters) and knows node 1 as the election's "+
 			"leader, lets 1 s pass, then measures %.0f s: the CPU time of the process (user+system, "+

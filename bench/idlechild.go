@@ -166,10 +166,10 @@ func idleChild(ctx context.Context, n int, window time.Duration, log io.Writer) 
 	heap, gs := goMemory()
 	var lost []string
 	if k := locksLost.Load() - locks0; k > 0 {
-		lost = append(lost, fmt.Sprintf("the lock lost %d× and taken again", k))
+		lost = append(lost, fmt.Sprintf("the lock lost %d× in the window, taken again", k))
 	}
 	if k := leadsLost.Load() - leads0; k > 0 {
-		lost = append(lost, fmt.Sprintf("the leadership lost %d× and taken again", k))
+		lost = append(lost, fmt.Sprintf("the leadership lost %d× in the window, taken again", k))
 	}
 	return idleReport{
 		Nodes:      n,
