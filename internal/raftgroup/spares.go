@@ -47,6 +47,11 @@ type spares struct {
 	eager   []uint64          // the followers sent to at once
 	eagerOf *raftpb.ConfState // the configuration eager was chosen in
 	held    map[uint64]*raftpb.Message
+	// owned is, per member, the held append that mergeApps made: no one
+	// else refers to it until it is sent, so later appends extend it in
+	// place. One that was sent is never held again, so it is not
+	// touched once the transport has it.
+	owned map[uint64]*raftpb.Message
 }
 
 // maxHeldEntries and maxHeldBytes (of entry data) bound what is held
@@ -114,8 +119,17 @@ func (s *spares) hold(out []*raftpb.Message, m *raftpb.Message) []*raftpb.Messag
 	to := m.GetTo()
 	h := s.held[to]
 	if h != nil {
-		if merged := mergeApps(h, m); merged != nil && entryBytes(merged.GetEntries()) <= maxHeldBytes {
+		if h == s.owned[to] && follows(h, m) && entryBytes(h.GetEntries())+entryBytes(m.GetEntries()) <= maxHeldBytes {
+			// A merge of this member's, not yet sent: extend it in
+			// place rather than copy every held entry again.
+			h.Entries = append(h.Entries, m.GetEntries()...)
+			h.Commit = ptr(max(h.GetCommit(), m.GetCommit()))
+		} else if merged := mergeApps(h, m); merged != nil && entryBytes(merged.GetEntries()) <= maxHeldBytes {
 			h = merged
+			if s.owned == nil {
+				s.owned = map[uint64]*raftpb.Message{}
+			}
+			s.owned[to] = h
 		} else {
 			out = append(out, h)
 			h = m
@@ -214,19 +228,12 @@ func (s *spares) choose(voters []uint64, self uint64, need int, staleAfter uint6
 // b does not follow a: same sender, addressee and term, and b's previous
 // entry is a's last one.
 func mergeApps(a, b *raftpb.Message) *raftpb.Message {
-	if a.GetType() != raftpb.MsgApp || b.GetType() != raftpb.MsgApp ||
-		a.GetFrom() != b.GetFrom() || a.GetTo() != b.GetTo() || a.GetTerm() != b.GetTerm() {
+	if !follows(a, b) {
 		return nil
 	}
 	ents := a.GetEntries()
-	last, lastTerm := a.GetIndex(), a.GetLogTerm()
-	if n := len(ents); n > 0 {
-		last, lastTerm = ents[n-1].GetIndex(), ents[n-1].GetTerm()
-	}
-	if b.GetIndex() != last || b.GetLogTerm() != lastTerm {
-		return nil
-	}
-	merged := make([]*raftpb.Entry, 0, len(ents)+len(b.GetEntries()))
+	// Room to grow: hold appends the next ones in place (see owned).
+	merged := make([]*raftpb.Entry, 0, 2*(len(ents)+len(b.GetEntries())))
 	merged = append(append(merged, ents...), b.GetEntries()...)
 	return &raftpb.Message{
 		Type:    a.Type,
@@ -238,6 +245,21 @@ func mergeApps(a, b *raftpb.Message) *raftpb.Message {
 		Entries: merged,
 		Commit:  ptr(max(a.GetCommit(), b.GetCommit())),
 	}
+}
+
+// follows reports whether append b continues append a: same sender,
+// addressee and term, and b's previous entry is a's last one.
+func follows(a, b *raftpb.Message) bool {
+	if a.GetType() != raftpb.MsgApp || b.GetType() != raftpb.MsgApp ||
+		a.GetFrom() != b.GetFrom() || a.GetTo() != b.GetTo() || a.GetTerm() != b.GetTerm() {
+		return false
+	}
+	ents := a.GetEntries()
+	last, lastTerm := a.GetIndex(), a.GetLogTerm()
+	if n := len(ents); n > 0 {
+		last, lastTerm = ents[n-1].GetIndex(), ents[n-1].GetTerm()
+	}
+	return b.GetIndex() == last && b.GetLogTerm() == lastTerm
 }
 
 func ptr[T any](v T) *T { return &v }
