@@ -129,6 +129,20 @@ const maxQueued = 1 << 20
 // requests wait, never replies or cancel frames. A frame over the limit is refused with
 // errFrameTooLarge, and the conn stays open.
 func (c *conn) send(ctx context.Context, f *wire.Frame) error {
+	return c.queue(ctx, f, true)
+}
+
+// errQueueFull is trySend's: the frame would have had to wait.
+var errQueueFull = errors.New("cluster: connection's write queue full")
+
+// trySend is send that never waits: a request that would wait for room
+// is not sent (errQueueFull).
+func (c *conn) trySend(f *wire.Frame) error {
+	return c.queue(context.Background(), f, false)
+}
+
+// queue is send; a request waits for room only if wait.
+func (c *conn) queue(ctx context.Context, f *wire.Frame, wait bool) error {
 	if s := c.node.stamper(); s != nil {
 		f.Stamp = s.Stamp()
 	}
@@ -147,6 +161,10 @@ func (c *conn) send(ctx context.Context, f *wire.Frame) error {
 	// wait on each other until the write timeout closed the connection.
 	// Replies are bounded anyway, by maxInflight frames of MaxFrame.
 	for len(c.wbuf) >= maxQueued && f.Kind == wire.KindRequest && !c.isClosed() {
+		if !wait {
+			c.wmu.Unlock()
+			return errQueueFull
+		}
 		if c.room == nil {
 			c.room = make(chan struct{})
 		}

@@ -58,6 +58,28 @@ func (n *Node) Notify(ctx context.Context, node, method string, req any) error {
 	return fmt.Errorf("%w to %s: %v", ErrConnLost, node, err)
 }
 
+// NotifyNow is Notify that never waits: it sends req to node only if a
+// connection to node is open and its write queue has room, and reports
+// whether it did (nothing was sent otherwise). A caller that must not
+// wait (a Raft loop) sends what NotifyNow refused with Notify, from a
+// goroutine of its own; the node's own name is always refused.
+func (n *Node) NotifyNow(node, method string, req any) bool {
+	if node == n.name {
+		return false
+	}
+	n.rpc.mu.Lock()
+	c := n.rpc.conns[node]
+	n.rpc.mu.Unlock()
+	if c == nil || c.isClosed() {
+		return false
+	}
+	body, err := n.request(context.Background(), method, req)
+	if err != nil {
+		return false
+	}
+	return c.trySend(&wire.Frame{Kind: wire.KindRequest, Method: method, Body: body}) == nil
+}
+
 // serveNotice runs the handler of one notification and logs its error;
 // the reply is not even encoded.
 func (n *Node) serveNotice(ctx context.Context, r *Request) {

@@ -109,3 +109,30 @@ func TestHoldNotices(t *testing.T) {
 		t.Fatalf("with an append after the hold: %v after %v", got, took)
 	}
 }
+
+// The Raft loop sends a message directly only when nothing to the same
+// member is queued or being delivered (no message overtakes another),
+// and never a commit notice, which waits in the queue to be superseded.
+// (The direct sends themselves run in every test of a group on real
+// sockets.)
+func TestSendNowKeepsOrder(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	o := &outbox{s: &Service{ctx: ctx}, pending: map[string]int{"n2": 1}}
+	if o.sendNow("n2", outMsg{1, raftMsg(raftpb.MsgAppResp, 2, 5, 0)}) {
+		t.Error("sent directly while a message to the member was queued")
+	}
+	o.pending = nil
+	o.direct = map[string]bool{"n2": true}
+	if o.sendNow("n2", outMsg{1, raftMsg(raftpb.MsgAppResp, 2, 5, 0)}) {
+		t.Error("sent directly while another direct send was under way")
+	}
+	o.direct = nil
+	if o.sendNow("n2", outMsg{1, raftMsg(raftpb.MsgApp, 2, 5, 0)}) {
+		t.Error("sent a commit notice directly")
+	}
+	o.delivered("n3", 0)
+	if len(o.pending) != 0 {
+		t.Errorf("pending = %v after nothing was queued", o.pending)
+	}
+}

@@ -42,6 +42,12 @@ type outbox struct {
 	s     *Service
 	mu    sync.Mutex
 	peers map[string]chan outMsg
+	// pending counts, per peer, the messages queued or being delivered
+	// by its sender, and direct the direct sends under way (sendNow):
+	// a message goes directly only when both are zero, so no message
+	// overtakes another to the same peer.
+	pending map[string]int
+	direct  map[string]bool
 }
 
 // groupTransport is a member's raftgroup.Transport.
@@ -56,8 +62,44 @@ func (t groupTransport) Send(msgs []*raftpb.Message) {
 		if name == "" {
 			continue // not known by gossip (yet): Raft sends again
 		}
-		t.s.out.enqueue(name, outMsg{group: t.group, m: m})
+		om := outMsg{group: t.group, m: m}
+		if !t.s.out.sendNow(name, om) {
+			t.s.out.enqueue(name, om)
+		}
 	}
+}
+
+// sendNow sends m to name at once, from the Raft loop, when nothing is
+// queued for name, its connection is open and has room (cluster's
+// NotifyNow, which never waits), and m is not a commit notice (those
+// wait in the queue for a later message to supersede them, see
+// holdNotices). It saves the hand-over to the peer's sender goroutine,
+// a wake-up on the path of every answer and of most appends. It
+// reports false, having sent nothing, otherwise.
+func (o *outbox) sendNow(name string, m outMsg) bool {
+	if isCommitNotice(m.m) {
+		return false
+	}
+	o.mu.Lock()
+	if o.pending[name] > 0 || o.direct[name] || o.s.ctx.Err() != nil {
+		o.mu.Unlock()
+		return false
+	}
+	if o.direct == nil {
+		o.direct = map[string]bool{}
+	}
+	o.direct[name] = true
+	o.mu.Unlock()
+	defer func() {
+		o.mu.Lock()
+		delete(o.direct, name)
+		o.mu.Unlock()
+	}()
+	b, err := proto.Marshal(m.m)
+	if err != nil {
+		return false
+	}
+	return o.s.node.NotifyNow(name, methodRaft, &raftBatch{Group: m.group, To: m.m.GetTo(), Msgs: [][]byte{b}})
 }
 
 func (o *outbox) enqueue(name string, m outMsg) {
@@ -75,7 +117,23 @@ func (o *outbox) enqueue(name string, m outMsg) {
 	}
 	select {
 	case ch <- m:
+		if o.pending == nil {
+			o.pending = map[string]int{}
+		}
+		o.pending[name]++
 	default: // full: dropped, as a lossy network would
+	}
+}
+
+// delivered notes that name's sender took n messages off its queue and
+// has delivered (or dropped) them.
+func (o *outbox) delivered(name string, n int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if left := o.pending[name] - n; left > 0 {
+		o.pending[name] = left
+	} else {
+		delete(o.pending, name)
 	}
 }
 
@@ -86,6 +144,9 @@ type sender struct {
 	name string
 	ch   chan outMsg
 	hold *time.Timer // holdNotices's; stopped between uses
+	// taken counts the messages of the batch being sent that were
+	// taken off the queue, superseded ones included.
+	taken int
 
 	ctx    context.Context // bounds a batch's sending: dial and queueing
 	cancel context.CancelFunc
@@ -126,8 +187,10 @@ func (o *outbox) send(name string, ch chan outMsg) {
 		for len(batch) < maxBatch && len(ch) > 0 {
 			batch = append(batch, <-ch)
 		}
+		s.taken = len(batch)
 		batch = s.holdNotices(batch)
 		o.deliver(s.sendCtx(), name, batch)
+		o.delivered(name, s.taken)
 		idle.Reset(peerIdle)
 	}
 }
@@ -169,6 +232,7 @@ func (s *sender) holdNotices(batch []outMsg) []outMsg {
 	for len(batch) < maxBatch {
 		select {
 		case m := <-s.ch:
+			s.taken++
 			batch = supersede(append(batch, m))
 			if !allNotices(batch) {
 				return batch
