@@ -14,6 +14,7 @@ import (
 
 	"github.com/gossipsync/gossipsync/cluster"
 	"github.com/gossipsync/gossipsync/lockmgr"
+	"github.com/gossipsync/gossipsync/voters"
 )
 
 // Lock leases. gossipsync's TTL and LockDelay are the shortest pair that
@@ -47,8 +48,19 @@ func uncontendedRow() row {
 		title:  "Lock, uncontended: Acquire+Release, 1 client, 1 id",
 		metric: throughput,
 		setup: "One goroutine acquires and releases one id in a loop, through gossipsync node 1, etcd " +
-			"member 1 or one Redis connection. " + lockSetup,
-		systems: lockSystems(lockShape{clients: 1, perClient: 1, ids: []string{"alone"}}),
+			"member 1 or one Redis connection. In quorum mode gossipsync's node 1 is the node of the " +
+			"voters' Raft leader (the nodes are numbered so once the group formed), where each " +
+			"operation costs one Raft round; the line \"client on a follower\" runs the loop on " +
+			"another node, which adds a round trip to the leader per operation. " + lockSetup,
+		systems: append(lockSystems(lockShape{clients: 1, perClient: 1, ids: []string{"alone"}}),
+			system{name: "gossipsync, quorum, client on a follower", role: aside,
+				start: func(ctx context.Context, e *env) (workload, error) {
+					c, err := e.gossipLocks(ctx, true)
+					if err != nil {
+						return workload{}, err
+					}
+					return pairWorkload(followerLocks{c}, lockShape{clients: 1, perClient: 1, ids: []string{"alone"}})
+				}}),
 	}
 }
 
@@ -193,9 +205,35 @@ func (e *env) gossipLocks(ctx context.Context, quorum bool) (*lockCluster, error
 			return nil, fmt.Errorf("first lock: %w", err)
 		}
 	}
+	if quorum {
+		c.leaderFirst()
+	}
 	e.locks[quorum] = c
 	return c, nil
 }
+
+// leaderFirst numbers the node of the voters' Raft leader 1: the
+// workers of client 0 run there.
+func (c *lockCluster) leaderFirst() {
+	svc, release, ok := voters.Lookup(c.nodes[0])
+	if !ok {
+		return
+	}
+	lead := svc.Info().Leader
+	release()
+	for i, n := range c.nodes {
+		if n.Name() == lead {
+			c.nodes[0], c.nodes[i] = c.nodes[i], c.nodes[0]
+			c.m[0], c.m[i] = c.m[i], c.m[0]
+		}
+	}
+}
+
+// followerLocks runs client 0's workers on node 2, a follower of the
+// voters' leader (see leaderFirst).
+type followerLocks struct{ c *lockCluster }
+
+func (f followerLocks) worker(i int) (pairFunc, func(), error) { return f.c.worker(i + 1) }
 
 func (c *lockCluster) close() {
 	for _, m := range c.m {

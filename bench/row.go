@@ -53,6 +53,7 @@ const (
 	peer     role = iota // a peer: its ratio compares gossipsync with it
 	baseline             // the gossipsync line the ratios divide
 	variant              // a second gossipsync line, its ratios shown in parentheses
+	aside                // another gossipsync line, in no ratio
 )
 
 // A system is one implementation measured in a row.

@@ -291,11 +291,22 @@ func (l *Lock) end(expired bool) {
 	// coordinator's waiters find the grant gone by their own retries. It
 	// goes beside the release, not before it: a dial to a coordinator
 	// that is gone must not eat the release's time.
+	// The coordinator on this node is woken at once, one on an open
+	// connection with room too (NotifyNow never waits); only a wake that
+	// might wait (a dial) goes aside.
 	woken := make(chan struct{})
-	go func() {
-		defer close(woken)
-		m.node.Notify(ctx, l.coord, methodWake, wakeReq{ID: l.id, Release: rel})
-	}()
+	switch {
+	case l.coord == m.node.Name():
+		m.srv.wake(rel)
+		close(woken)
+	case m.node.NotifyNow(l.coord, methodWake, wakeReq{ID: l.id, Release: rel}):
+		close(woken)
+	default:
+		go func() {
+			defer close(woken)
+			m.node.Notify(ctx, l.coord, methodWake, wakeReq{ID: l.id, Release: rel})
+		}()
+	}
 	m.srv.release(ctx, m.opt.quorum, l.coord, leases.Cmd{Op: leases.OpRelease, Key: key(l.id), Holder: l.h.lease(), Token: l.token})
 	<-woken
 }
