@@ -105,6 +105,13 @@ func Read(node string, clk *clock.Clock) check.Reading {
 	return r
 }
 
+// AllowDrift tells the checker the clocks' MaxDrift (check.ClockCheck.Drift).
+func (w *ClockWorkload) AllowDrift(d float64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.check.Drift = d
+}
+
 // AllowRate tells the checker how far any physical clock's rate may be
 // from real time's (check.ClockCheck.Rate): 0.04 for clocks within ±4 %.
 func (w *ClockWorkload) AllowRate(r float64) {

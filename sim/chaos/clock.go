@@ -45,8 +45,17 @@ func clockOptions(ppm float64) []clock.Option {
 	if ppm <= clockDrift {
 		return nil
 	}
+	return []clock.Option{clock.MaxDrift(clockMaxDrift(ppm) * 1e6)}
+}
+
+// clockMaxDrift is the MaxDrift, as a fraction, of the cluster clocks
+// for physical clocks within ±ppm (see clockOptions).
+func clockMaxDrift(ppm float64) float64 {
+	if ppm <= clockDrift {
+		return 2 * clockDrift / 1e6
+	}
 	d := ppm / 1e6
-	return []clock.Option{clock.MaxDrift(min(math.Ceil(2*d/(1-d)*1e6), maxClockDrift))}
+	return min(math.Ceil(2*d/(1-d)*1e6), maxClockDrift) / 1e6
 }
 
 // nodeNames returns the names sim.Start gives n nodes: n1..nN.

@@ -126,6 +126,7 @@ func startWorkloads(ctx context.Context, c *sim.Cluster, out *syncWriter, phys [
 		return nil, err
 	}
 	clocks.AllowRate(cfg.Drift / 1e6)
+	clocks.AllowDrift(clockMaxDrift(cfg.Drift))
 	locks, err := startLocks(c, cfg)
 	if err != nil {
 		elect.Close()

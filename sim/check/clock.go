@@ -36,16 +36,24 @@ type ClockCheck struct {
 	// the reference's time at another instant is known only to within
 	// Rate times the real time between. 0 takes every rate as real
 	// time's, which is close enough for clocks within a few hundred ppm.
-	Rate        float64
+	Rate float64
+	// Drift is the clocks' MaxDrift (clock.MaxDrift; 0 takes the
+	// default, 2000 ppm): an uncertainty grows by Drift times the age of
+	// its best sample, so Now, which may hold a value read between two
+	// observations, may lie outside its Interval by the uncertainty of
+	// that read: up to the previous observation's plus Drift times the
+	// time since it.
+	Drift       float64
 	Errors      []time.Duration
 	Uncertainty []time.Duration
 	last        map[string]time.Time
 	lastU       map[string]time.Duration // each node's previous uncertainty
+	lastAt      map[string]time.Time     // and when it was observed
 }
 
 // NewClockCheck returns an empty checker; feed it with Add.
 func NewClockCheck() *ClockCheck {
-	return &ClockCheck{last: map[string]time.Time{}, lastU: map[string]time.Duration{}}
+	return &ClockCheck{last: map[string]time.Time{}, lastU: map[string]time.Duration{}, lastAt: map[string]time.Time{}}
 }
 
 // NowSlack is how far Now may lie outside its Interval before NowOff
@@ -63,7 +71,7 @@ func (k *ClockCheck) Clone() ClockCheck {
 	c.C1Misses, c.C2Backwards, c.C3Misses = slices.Clone(k.C1Misses), slices.Clone(k.C2Backwards), slices.Clone(k.C3Misses)
 	c.NowOff = slices.Clone(k.NowOff)
 	c.Errors, c.Uncertainty = slices.Clone(k.Errors), slices.Clone(k.Uncertainty)
-	c.last, c.lastU = nil, nil
+	c.last, c.lastU, c.lastAt = nil, nil, nil
 	return c
 }
 
@@ -76,6 +84,7 @@ func (k *ClockCheck) Clone() ClockCheck {
 func (k *ClockCheck) Restarted(node string) {
 	delete(k.last, node)
 	delete(k.lastU, node)
+	delete(k.lastAt, node)
 }
 
 // Add judges the readings of every node at one instant.
@@ -102,10 +111,10 @@ func (k *ClockCheck) Add(rs []Reading) {
 		if !r.NowAt.IsZero() {
 			iv.Latest = iv.Latest.Add(r.NowAt.Sub(r.At))
 		}
-		if off := outside(r.Now, iv); off > NowSlack+k.lastU[r.Node] {
+		if off := outside(r.Now, iv); off > NowSlack+k.heldAllowance(r) {
 			k.NowOff = append(k.NowOff, fmt.Sprintf("%s: Now lies %v outside its interval", r.Node, off))
 		}
-		k.lastU[r.Node] = r.Interval.Uncertainty()
+		k.lastU[r.Node], k.lastAt[r.Node] = r.Interval.Uncertainty(), r.At
 		synced = append(synced, r)
 		switch classify(r, ref) {
 		case ClockStale:
@@ -116,6 +125,25 @@ func (k *ClockCheck) Add(rs []Reading) {
 	}
 	k.disagreement(synced)
 }
+
+// heldAllowance is how far r's Now may lie outside its Interval because
+// it holds a value read earlier (see Drift): at most the uncertainty of
+// that read.
+func (k *ClockCheck) heldAllowance(r Reading) time.Duration {
+	u := k.lastU[r.Node]
+	at, ok := k.lastAt[r.Node]
+	if !ok || r.At.Before(at) {
+		return u
+	}
+	drift := k.Drift
+	if drift == 0 {
+		drift = defaultDrift
+	}
+	return u + time.Duration(drift*float64(r.At.Sub(at)))
+}
+
+// defaultDrift is clock's default MaxDrift.
+const defaultDrift = 2000e-6
 
 func (k *ClockCheck) judge(r, ref Reading) {
 	k.Judged++

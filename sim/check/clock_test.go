@@ -36,6 +36,27 @@ func TestClockCheckNowOff(t *testing.T) {
 	}
 }
 
+// Between two observations a node's uncertainty grows by its MaxDrift
+// times the time since (its samples age), and Now may hold a value read
+// at any moment between: 100 ms after a ±1 ms reading, at MaxDrift 8 %,
+// it may lie up to 1 ms + 8 ms (+ NowSlack) outside.
+func TestClockCheckNowOffGrowsWithDrift(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	iv := Interval{Earliest: t0, Latest: t0.Add(2 * time.Millisecond)}
+	for _, tt := range []struct {
+		past time.Duration // Now's distance past Latest
+		off  bool
+	}{{9500 * time.Microsecond, false}, {10500 * time.Microsecond, true}} {
+		k := NewClockCheck()
+		k.Drift = 0.08
+		k.lastU["n1"], k.lastAt["n1"] = time.Millisecond, t0.Add(-100*time.Millisecond)
+		k.Add([]Reading{{Node: "n1", At: t0, Done: t0, NowAt: t0, Now: iv.Latest.Add(tt.past), Interval: iv}})
+		if got := len(k.NowOff) > 0; got != tt.off {
+			t.Errorf("Now %v past its interval: NowOff = %q, want flagged=%v", tt.past, k.NowOff, tt.off)
+		}
+	}
+}
+
 // The reference's time at another instant is known only to within Rate
 // times the real time between: a node read 2 ms after a reference whose
 // clock runs 4 % fast is right to be 80 µs ahead of what rate 1 gives.
