@@ -273,6 +273,8 @@ func (c *conn) readLoop() {
 	handlers.Go(c.writeLoop)
 	notices := make(chan *wire.Frame, noticeQueue)
 	handlers.Go(func() { c.noticeLoop(notices) })
+	inlineCtx, cancel := context.WithCancel(c.node.baseCtx) // inline notices': ends with the reader
+	defer cancel()
 	for {
 		f, err := c.readFrame()
 		if err != nil {
@@ -284,6 +286,10 @@ func (c *conn) readLoop() {
 		}
 		switch f.Kind {
 		case wire.KindRequest:
+			if f.ID == 0 && c.node.noticeInline(f.Method) {
+				c.node.serveNotice(inlineCtx, &Request{From: c.peer, Method: f.Method, body: f.Body})
+				continue
+			}
 			if f.ID == 0 { // a notification (Notify)
 				if !c.queueNotice(notices, f) {
 					c.closeAfterRead(net.ErrClosed)

@@ -80,6 +80,35 @@ func (n *Node) NotifyNow(node, method string, req any) bool {
 	return c.trySend(&wire.Frame{Kind: wire.KindRequest, Method: method, Body: body}) == nil
 }
 
+// HandleNoticeInline registers h for method as Handle does, and runs the
+// notifications of method on the connection's reader itself rather than
+// on its notice goroutine: one hand-over fewer for each. The reader
+// reads nothing else meanwhile, replies to this node's calls included,
+// so h must return at once (it may wait briefly, for room in a bounded
+// queue, say). Notifications of method keep their order among
+// themselves; others may overtake them or be overtaken. Calls of method
+// run as usual.
+func (n *Node) HandleNoticeInline(method string, h Handler) {
+	n.Handle(method, h)
+	if h == nil {
+		return
+	}
+	n.rpc.mu.Lock()
+	defer n.rpc.mu.Unlock()
+	if n.rpc.inline == nil {
+		n.rpc.inline = map[string]bool{}
+	}
+	n.rpc.inline[method] = true
+}
+
+// noticeInline reports whether notifications of method run on the
+// reader (HandleNoticeInline).
+func (n *Node) noticeInline(method string) bool {
+	n.rpc.mu.Lock()
+	defer n.rpc.mu.Unlock()
+	return n.rpc.inline[method]
+}
+
 // serveNotice runs the handler of one notification and logs its error;
 // the reply is not even encoded.
 func (n *Node) serveNotice(ctx context.Context, r *Request) {

@@ -122,7 +122,17 @@ func start(n *cluster.Node) *Service {
 	s.tagsChanged = make(chan struct{}, 1)
 	s.out = &outbox{s: s, peers: map[string]chan outMsg{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	cluster.HandleFunc(n, methodRaft, s.receive)
+	// Raft messages are stepped on the connection's reader: stepping
+	// queues them for the member's loop (a bounded inbox) at once, and
+	// the hand-over to a notice goroutine was a wake-up on the path of
+	// every message.
+	n.HandleNoticeInline(methodRaft, func(ctx context.Context, r *cluster.Request) (any, error) {
+		var b raftBatch
+		if err := r.Decode(&b); err != nil {
+			return nil, err
+		}
+		return s.receive(ctx, r.From, b)
+	})
 	cluster.HandleFunc(n, methodDo, s.serveDo)
 	cluster.HandleFunc(n, methodLeave, s.serveLeave)
 	cluster.HandleFunc(n, methodRead, s.serveRead)
