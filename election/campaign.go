@@ -29,8 +29,11 @@ func (e *Elector) campaign(ctx context.Context, c candidate, h leases.Holder) (t
 	}()
 	// Let the other candidates' announcements arrive first, so that a
 	// candidate that started at the same moment as a higher one does not
-	// win a term only to be preempted.
-	settle := min(e.ttl/4, campaignSettle)
+	// win a term only to be preempted: until this Elector has listened
+	// for settle. One that has listened that long knows every candidate
+	// that campaigns, and must not make the lower ones, which defer to
+	// it, wait for nothing (when a leader resigns and campaigns again).
+	settle := max(min(e.ttl/4, campaignSettle)-e.clk.Now().Sub(e.made), 0)
 	for {
 		if err := e.check(ctx); err != nil {
 			if noQuorum && err != ErrClosed {
@@ -44,7 +47,7 @@ func (e *Elector) campaign(ctx context.Context, c candidate, h leases.Holder) (t
 		// candidates heard: every candidate stays known, and the
 		// gossip of a cluster where every node campaigns grows with
 		// the log of their number, not with the number.
-		o, above := e.w.higher(c, now)
+		o, oUntil, above := e.w.higher(c, now)
 		if every := e.ttl / 2 * time.Duration(1+above); now.Sub(announced) >= every {
 			announced = now
 			e.announceCampaign(c, every, false)
@@ -67,8 +70,13 @@ func (e *Elector) campaign(ctx context.Context, c candidate, h leases.Holder) (t
 			if o != deferTo || leader.ID != "" {
 				deferTo, deferSince = o, now
 			}
-			if now.Sub(deferSince) < 3*e.ttl {
-				e.wait(ctx, changed, jitter(e.ttl/2))
+			if giveUp := deferSince.Add(3 * e.ttl); now.Before(giveUp) {
+				// Wake when o's campaign expires unannounced (it
+				// crashed), or the while is up, if that is sooner than
+				// the next look: an announcement, o's end or its
+				// node's failure close changed before.
+				wake := min(jitter(e.ttl/2), oUntil.Sub(now), giveUp.Sub(now))
+				e.wait(ctx, changed, wake)
 				continue
 			}
 		}
@@ -125,7 +133,9 @@ func (e *Elector) doWithin(ctx context.Context, timeout time.Duration, c leases.
 }
 
 // release frees the grant of h with term at the voters, waiting at most
-// timeout, whatever becomes of the caller's context: it is clean-up.
-func (e *Elector) release(h leases.Holder, term uint64, timeout time.Duration) {
-	e.do(context.Background(), timeout, leases.Cmd{Op: leases.OpRelease, Key: key(e.group), Holder: h, Token: term})
+// timeout, whatever becomes of the caller's context: it is clean-up. It
+// reports whether the voters applied it.
+func (e *Elector) release(h leases.Holder, term uint64, timeout time.Duration) bool {
+	_, err := e.do(context.Background(), timeout, leases.Cmd{Op: leases.OpRelease, Key: key(e.group), Holder: h, Token: term})
+	return err == nil
 }

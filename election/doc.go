@@ -28,13 +28,18 @@
 // the cluster's size.
 //
 // A candidate announces by gossip that it campaigns (again every half
-// TTL while it does), listens briefly for the others, and defers to a
-// live candidate higher in bully order (Priority, then node name, then
-// candidate id) for up to three lease periods without a leader (the
+// TTL while it does), listens briefly for the others (until its Elector
+// has listened that long: one made earlier knows them already, so a
+// leader that resigns and campaigns again holds nobody up), and defers
+// to a live candidate higher in bully order (Priority, then node name,
+// then candidate id) for up to three lease periods without a leader (the
 // count restarts while gossip names one: when a long-lived leader dies,
 // every lower candidate still lets the next in order win first, rather
 // than racing for the free key and being preempted in turn, a handover
-// each). Then it claims the group's
+// each). A candidate counts as live until its last announcement's
+// lifetime runs out, its win or end is heard, or the cluster reports its
+// node failed or gone; a deferring candidate looks again at the first of
+// these. Then it claims the group's
 // key through the voters' leader. A free key is granted: the term is the
 // grant's token, one above every token the voters issued before. A key
 // held by another candidate is refused, with how long the voters hold it
@@ -59,7 +64,11 @@
 //
 // Leaders announce their term by gossip when they win, every half TTL
 // while they lead, and when they stop; Leader and Follow report what this
-// node heard, without asking the voters.
+// node heard, without asking the voters. Once the voters freed its grant,
+// a leader also tells the nodes of the candidates it heard campaigning,
+// one message each, so that they claim at once rather than a gossip
+// round later. These messages and the gossip only wake candidates: who
+// leads is decided by the voters alone.
 //
 // # Guarantees
 //
@@ -91,8 +100,13 @@
 //     at once.
 //   - E4: after the leader crashes, a new leader is elected within the
 //     voters' hold (1.25 TTL) plus one claim round. After Resign, within
-//     a gossip round and a claim round; after a preemption, a quarter TTL
-//     more.
+//     the release's voter round, one message and a claim round (a gossip
+//     round for a candidate the leader had not heard campaign yet); after
+//     a preemption, a quarter TTL more. A candidate that crashed holds
+//     the others off until its last announcement lapses (1.25 TTL after
+//     it, for the highest candidate) or the cluster reports its node
+//     failed, whichever is first: no longer than the voters hold a grant
+//     it may have won.
 //   - Where the voters have no majority (a partition that leaves no side
 //     with a majority of them, or a majority of them lost), nobody is
 //     elected: a leader loses its lease within TTL, and candidates keep
@@ -100,7 +114,8 @@
 //
 // Leader and Follow report what this node heard by gossip: a new leader
 // within a few gossip rounds of its win, the loss of one within a
-// gossip round of its end, or 1.25 TTL after its last announcement.
+// gossip round of its end, or 1.25 TTL after its last announcement, or
+// when the cluster reports its node failed or gone.
 
 // # Freezes: check Valid, fence with the term
 //

@@ -31,7 +31,8 @@ type Elector struct {
 	svc        *voters.Service
 	releaseSvc func()        // drops this Elector's reference to svc
 	w          *watch        // the leader as announced by gossip
-	unlisten   func()        // stops w's broadcasts
+	unlisten   func()        // stops w's broadcasts and release notices
+	made       time.Time     // when New made it: w listens since
 	handles    atomic.Uint64 // numbers the campaigns (see candidate.holder), from a random start
 	group      string
 	prio       int
@@ -103,7 +104,14 @@ func New(n *cluster.Node, opts ...Option) (*Elector, error) {
 	e := &Elector{node: n, clk: n.Clock(), group: o.group, prio: o.priority, ttl: o.ttl, noPreempt: o.noPreempt, leading: map[*tenure]*Elected{}, w: newWatch(n.Clock())}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.svc, e.releaseSvc = voters.Acquire(n)
-	e.unlisten = e.w.listen(n, e.group)
+	e.made = e.clk.Now()
+	unlisten, leave := e.w.listen(n, e.group), joinBoard(n, e.group, e.w)
+	e.unlisten = func() { unlisten(); leave() }
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.forgetFailed()
+	}()
 	// Campaigns of an Elector made after a restart must not be taken for
 	// the old incarnation's (the voters would answer its claim as a
 	// retry of the old one's and return the old term): numbers start at
@@ -224,6 +232,18 @@ func (e *Elector) Close() error {
 	e.unlisten()
 	e.releaseSvc()
 	return nil
+}
+
+// forgetFailed drops, until Close, what the watch knows of the
+// candidates and leaders of every member the cluster reports failed or
+// gone (see watch.forgetNode). An event dropped for want of room costs
+// only time: the entries expire on their own.
+func (e *Elector) forgetFailed() {
+	for ev := range e.node.Watch(e.ctx, 64).C {
+		if (ev.Type == cluster.EventFail || ev.Type == cluster.EventLeave) && ev.Member.Name != e.node.Name() {
+			e.w.forgetNode(ev.Member.Name)
+		}
+	}
 }
 
 // check returns ErrClosed or ctx's error, if any.

@@ -125,5 +125,7 @@ func (el *Elected) end(t *tenure) {
 		}
 		timer.Stop()
 	}
-	e.release(t.holder, t.term, e.ttl/2)
+	if e.release(t.holder, t.term, e.ttl/2) {
+		e.tellReleased(el.cand.ID, t.term)
+	}
 }

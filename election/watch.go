@@ -44,6 +44,10 @@ type watch struct {
 	// campaigning: the candidates heard campaigning, until when (they
 	// announce again every half TTL while they do).
 	campaigning map[candidate]time.Time
+	// ended is the highest term whose end was heard: a win or renewal
+	// announcement of a term up to it is late gossip (the release
+	// notice travels faster than the win's gossip) and is ignored.
+	ended uint64
 
 	term    atomic.Uint64 // the highest term seen (see Stats)
 	changes atomic.Uint64 // changes of leader seen (see Stats)
@@ -71,14 +75,11 @@ func (w *watch) heard(a announcement, now time.Time) {
 	delete(w.campaigning, candidate{ID: a.ID, Node: a.Node, Priority: a.Priority})
 	cur := w.currentLocked(now)
 	switch {
-	case a.Term < cur.Term:
-		return // older than the leader known: late gossip
 	case a.End:
-		if a.Term == cur.Term {
-			w.leader, w.expiry = Leader{}, time.Time{}
-			w.notifyLocked()
-		}
+		w.endLocked(a.Term, cur)
 		return
+	case a.Term < cur.Term || a.Term <= w.ended:
+		return // older than the leader known, or over: late gossip
 	}
 	l := Leader{ID: a.ID, Node: a.Node, Term: a.Term}
 	changed := l != cur
@@ -88,6 +89,71 @@ func (w *watch) heard(a announcement, now time.Time) {
 		w.changes.Add(1)
 		w.notifyLocked()
 	}
+}
+
+// endLocked records that term ended, and forgets the leader known if
+// it held that term.
+func (w *watch) endLocked(term uint64, cur Leader) {
+	w.ended = max(w.ended, term)
+	if term == cur.Term {
+		w.leader, w.expiry = Leader{}, time.Time{}
+		w.notifyLocked()
+	}
+}
+
+// released folds in the direct notice that the grant of a's term was
+// freed at the voters: the term is over, and the group's key is free (or
+// taken by a candidate that claimed first). It wakes every campaign
+// waiting on this watch, even if the end was heard already: a claim
+// refused before the release was applied must be made again now.
+func (w *watch) released(a announcement) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	cur := w.currentLocked(w.clk.Now())
+	w.endLocked(a.Term, cur)
+	if a.Term != cur.Term {
+		w.notifyLocked()
+	}
+}
+
+// forgetNode drops what the watch knows of the candidates and leader on
+// node, which the cluster reports failed or gone: a candidate that
+// crashed right after announcing must not hold the others off until its
+// entry expires. A live node the cluster suspected wrongly announces
+// again within half a TTL.
+func (w *watch) forgetNode(node string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	changed := false
+	for c := range w.campaigning {
+		if c.Node == node {
+			delete(w.campaigning, c)
+			changed = true
+		}
+	}
+	if w.leader.Node == node {
+		w.leader, w.expiry = Leader{}, time.Time{}
+		changed = true
+	}
+	if changed {
+		w.notifyLocked()
+	}
+}
+
+// nodes returns the nodes of the candidates heard campaigning and live
+// at now, each once.
+func (w *watch) nodes(now time.Time) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	seen := map[string]bool{}
+	var out []string
+	for c, until := range w.campaigning {
+		if now.Before(until) && !seen[c.Node] {
+			seen[c.Node] = true
+			out = append(out, c.Node)
+		}
+	}
+	return out
 }
 
 func (w *watch) currentLocked(now time.Time) Leader {
@@ -106,8 +172,9 @@ func (w *watch) view() (Leader, time.Time, <-chan struct{}) {
 }
 
 // higher returns the highest-ranked live candidate heard campaigning
-// that outranks c, if any, and how many such candidates there are.
-func (w *watch) higher(c candidate, now time.Time) (best candidate, n int) {
+// that outranks c, if any, until when it counts as campaigning unless
+// it announces again, and how many such candidates there are.
+func (w *watch) higher(c candidate, now time.Time) (best candidate, bestUntil time.Time, n int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for o, until := range w.campaigning {
@@ -117,12 +184,12 @@ func (w *watch) higher(c candidate, now time.Time) (best candidate, n int) {
 		}
 		if o.rank(c) > 0 {
 			if n == 0 || o.rank(best) > 0 {
-				best = o
+				best, bestUntil = o, until
 			}
 			n++
 		}
 	}
-	return best, n
+	return best, bestUntil, n
 }
 
 func (w *watch) notifyLocked() {
