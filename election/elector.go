@@ -33,6 +33,8 @@ type Elector struct {
 	w          *watch        // the leader as announced by gossip
 	unlisten   func()        // stops w's broadcasts and release notices
 	made       time.Time     // when New made it: w listens since
+	inc        uint64        // drawn by New: orders announcements with seq
+	seq        atomic.Uint64 // counts announcements (see announcement.Seq)
 	handles    atomic.Uint64 // numbers the campaigns (see candidate.holder), from a random start
 	group      string
 	prio       int
@@ -104,7 +106,7 @@ func New(n *cluster.Node, opts ...Option) (*Elector, error) {
 	e := &Elector{node: n, clk: n.Clock(), group: o.group, prio: o.priority, ttl: o.ttl, noPreempt: o.noPreempt, leading: map[*tenure]*Elected{}, w: newWatch(n.Clock())}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.svc, e.releaseSvc = voters.Acquire(n)
-	e.made = e.clk.Now()
+	e.made, e.inc = e.clk.Now(), rand.Uint64()
 	unlisten, leave := e.w.listen(n, e.group), joinBoard(n, e.group, e.w)
 	e.unlisten = func() { unlisten(); leave() }
 	e.wg.Add(1)

@@ -101,7 +101,10 @@ func (el *Elected) renewRound(t *tenure, timeout time.Duration) (ok, lost bool) 
 // only after a quarter lease, the margin by which voters outlast a lease
 // everywhere else; otherwise the next leader could start while this one
 // still acts. After Resign or Close the caller has stopped already: no
-// wait.
+// wait, and the end is announced once the grant is freed (a moment
+// later), so that a candidate that hears it and claims is not refused
+// by a grant still held and left waiting for a notice it may not get
+// (the leader tells only the candidates it heard campaigning).
 func (el *Elected) end(t *tenure) {
 	e := el.e
 	el.mu.Lock()
@@ -109,7 +112,9 @@ func (el *Elected) end(t *tenure) {
 	resigned := t.resigned
 	el.mu.Unlock()
 	e.node.Logger().Debug("leadership ended", "group", e.group, "term", t.term, "resigned", resigned)
-	e.announce(el.cand.ID, t.term, true)
+	if !resigned {
+		e.announce(el.cand.ID, t.term, true)
+	}
 	t.cancel()
 	defer close(t.released)
 	e.mu.Lock()
@@ -125,7 +130,11 @@ func (el *Elected) end(t *tenure) {
 		}
 		timer.Stop()
 	}
-	if e.release(t.holder, t.term, e.ttl/2) {
+	released := e.release(t.holder, t.term, e.ttl/2)
+	if resigned {
+		e.announce(el.cand.ID, t.term, true)
+	}
+	if released {
 		e.tellReleased(el.cand.ID, t.term)
 	}
 }

@@ -29,7 +29,18 @@ type announcement struct {
 	Campaign bool          `msgpack:"c,omitempty"`
 	// Every (campaign): the candidate announces again within this long.
 	Every time.Duration `msgpack:"v,omitempty"`
+	// Inc and Seq order one Elector's announcements: Inc is drawn at
+	// random when it is made, Seq counts. Gossip can deliver an
+	// announcement late, after a newer one, or again (serf hands its
+	// recent events to the members it synchronizes with); a campaign
+	// announcement taken for news would bring back, for 1.25 TTL, a
+	// candidate that stopped. Zero: unordered (a release notice).
+	Inc uint64 `msgpack:"x,omitempty"`
+	Seq uint64 `msgpack:"q,omitempty"`
 }
+
+// stamp is the Inc and Seq of the latest announcement of a candidate.
+type stamp struct{ inc, seq uint64 }
 
 // watch is what this node knows of its group's leader, from the
 // leaders' announcements: the latest term announced, until its end is
@@ -44,6 +55,9 @@ type watch struct {
 	// campaigning: the candidates heard campaigning, until when (they
 	// announce again every half TTL while they do).
 	campaigning map[candidate]time.Time
+	// last: by candidate, the latest announcement heard (one entry per
+	// candidate ever heard: a group has few).
+	last map[candidate]stamp
 	// ended is the highest term whose end was heard: a win or renewal
 	// announcement of a term up to it is late gossip (the release
 	// notice travels faster than the win's gossip) and is ignored.
@@ -54,15 +68,21 @@ type watch struct {
 }
 
 func newWatch(clk cluster.Clock) *watch {
-	return &watch{clk: clk, changed: make(chan struct{}), campaigning: map[candidate]time.Time{}}
+	return &watch{clk: clk, changed: make(chan struct{}), campaigning: map[candidate]time.Time{}, last: map[candidate]stamp{}}
 }
 
 // heard folds an announcement of the watched group in.
 func (w *watch) heard(a announcement, now time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	c := candidate{ID: a.ID, Node: a.Node, Priority: a.Priority}
+	if a.Seq != 0 {
+		if l, ok := w.last[c]; ok && l.inc == a.Inc && a.Seq <= l.seq {
+			return // late or repeated: a newer one was heard
+		}
+		w.last[c] = stamp{a.Inc, a.Seq}
+	}
 	if a.Campaign {
-		c := candidate{ID: a.ID, Node: a.Node, Priority: a.Priority}
 		if a.End {
 			delete(w.campaigning, c)
 		} else {
@@ -72,7 +92,7 @@ func (w *watch) heard(a announcement, now time.Time) {
 	}
 	// A candidate that won, or whose lease ended, campaigns no more
 	// (until it announces so again).
-	delete(w.campaigning, candidate{ID: a.ID, Node: a.Node, Priority: a.Priority})
+	delete(w.campaigning, c)
 	cur := w.currentLocked(now)
 	switch {
 	case a.End:
@@ -92,13 +112,20 @@ func (w *watch) heard(a announcement, now time.Time) {
 }
 
 // endLocked records that term ended, and forgets the leader known if
-// it held that term.
-func (w *watch) endLocked(term uint64, cur Leader) {
+// it held that term. It wakes the campaigns (and reports so) if that is
+// news, even when this node had not heard of the term's win yet: a
+// campaign whose claim that term's holder refused claims again.
+func (w *watch) endLocked(term uint64, cur Leader) bool {
+	news := term > w.ended
 	w.ended = max(w.ended, term)
 	if term == cur.Term {
 		w.leader, w.expiry = Leader{}, time.Time{}
+		news = true
+	}
+	if news {
 		w.notifyLocked()
 	}
+	return news
 }
 
 // released folds in the direct notice that the grant of a's term was
@@ -109,9 +136,7 @@ func (w *watch) endLocked(term uint64, cur Leader) {
 func (w *watch) released(a announcement) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	cur := w.currentLocked(w.clk.Now())
-	w.endLocked(a.Term, cur)
-	if a.Term != cur.Term {
+	if !w.endLocked(a.Term, w.currentLocked(w.clk.Now())) {
 		w.notifyLocked()
 	}
 }
@@ -220,6 +245,7 @@ func (e *Elector) announceCampaign(c candidate, every time.Duration, end bool) {
 }
 
 func (e *Elector) broadcast(a announcement) {
+	a.Inc, a.Seq = e.inc, e.seq.Add(1)
 	b, err := msgpack.Marshal(a)
 	if err == nil {
 		err = e.node.Broadcast(broadcastName, b)
