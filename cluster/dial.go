@@ -21,12 +21,8 @@ func (n *Node) rpcConn(ctx context.Context, name string) (*conn, error) {
 			return c, nil
 		}
 		wait, busy := n.rpc.dialing[name]
-		if !busy {
-			wait = make(chan struct{})
-			n.rpc.dialing[name] = wait
-		}
-		n.rpc.mu.Unlock()
 		if busy {
+			n.rpc.mu.Unlock()
 			select {
 			case <-wait:
 				continue
@@ -35,11 +31,13 @@ func (n *Node) rpcConn(ctx context.Context, name string) (*conn, error) {
 			}
 		}
 		// The dial ends early if name fails or leaves meanwhile
-		// (dropConns): a member that stopped answering (paused, cut off)
-		// drops the dial's packets, and its callers should learn of it
-		// from the failure detector, not from the handshake timeout.
+		// (dropConns, which takes the same lock): a member that stopped
+		// answering (paused, cut off) drops the dial's packets, and its
+		// callers should learn of it from the failure detector, not from
+		// the handshake timeout.
+		wait = make(chan struct{})
 		dctx, cancel := context.WithCancel(ctx)
-		n.rpc.mu.Lock()
+		n.rpc.dialing[name] = wait
 		if n.rpc.dialCancel == nil {
 			n.rpc.dialCancel = map[string]context.CancelFunc{}
 		}

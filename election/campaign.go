@@ -29,11 +29,16 @@ func (e *Elector) campaign(ctx context.Context, c candidate, h leases.Holder) (t
 	}()
 	// Let the other candidates' announcements arrive first, so that a
 	// candidate that started at the same moment as a higher one does not
-	// win a term only to be preempted: until this Elector has listened
-	// for settle. One that has listened that long knows every candidate
-	// that campaigns, and must not make the lower ones, which defer to
-	// it, wait for nothing (when a leader resigns and campaigns again).
-	settle := max(min(e.ttl/4, campaignSettle)-e.clk.Now().Sub(e.made), 0)
+	// win a term only to be preempted: for settle, less what this
+	// Elector listened before, when it just led. A leader that resigns
+	// and campaigns again knows every candidate that campaigns, and must
+	// not make the lower ones, which defer to it, wait for nothing; but
+	// Electors that start to campaign at the same moment, however long
+	// they were made, have not heard each other yet.
+	settle := min(e.ttl/4, campaignSettle)
+	if e.justLed() {
+		settle = max(settle-e.clk.Now().Sub(e.made), 0)
+	}
 	for {
 		if err := e.check(ctx); err != nil {
 			if noQuorum && err != ErrClosed {
@@ -138,4 +143,11 @@ func (e *Elector) doWithin(ctx context.Context, timeout time.Duration, c leases.
 func (e *Elector) release(h leases.Holder, term uint64, timeout time.Duration) bool {
 	_, err := e.do(context.Background(), timeout, leases.Cmd{Op: leases.OpRelease, Key: key(e.group), Holder: h, Token: term})
 	return err == nil
+}
+
+// justLed reports whether this Elector's last tenure ended within a
+// TTL.
+func (e *Elector) justLed() bool {
+	t := e.ledUntil.Load()
+	return t != nil && e.clk.Now().Sub(*t) < e.ttl
 }

@@ -28,9 +28,11 @@
 // the cluster's size.
 //
 // A candidate announces by gossip that it campaigns (again every half
-// TTL while it does), listens briefly for the others (until its Elector
-// has listened that long: one made earlier knows them already, so a
-// leader that resigns and campaigns again holds nobody up), and defers
+// TTL while it does), listens briefly for the others (200 ms at most, a
+// quarter TTL if that is shorter; a leader that resigns and campaigns
+// again at once listens only until its Elector has listened that long in
+// all: it knows every candidate that campaigns, and holds nobody up),
+// and defers
 // to a live candidate higher in bully order (Priority, then node name,
 // then candidate id) for up to three lease periods without a leader (the
 // count restarts while gossip names one: when a long-lived leader dies,

@@ -37,6 +37,8 @@ type tenure struct {
 	cancelLease context.CancelCauseFunc
 
 	over, resigned bool // revoked; given up by Resign or Close
+	// onRevoke runs when revoked closes (under the Elected's mu).
+	onRevoke func()
 }
 
 func newTenure(parent context.Context, term uint64, end time.Time, h leases.Holder) *tenure {
@@ -50,6 +52,9 @@ func newTenure(parent context.Context, term uint64, end time.Time, h leases.Hold
 func (t *tenure) revokeLocked() {
 	if !t.over {
 		t.over = true
+		if t.onRevoke != nil {
+			t.onRevoke()
+		}
 		close(t.revoked)
 		t.cancelLease(ErrRevoked)
 	}
@@ -213,6 +218,10 @@ func (el *Elected) install(term uint64, start time.Time, h leases.Holder) (bool,
 		return false, nil
 	}
 	t := newTenure(e.ctx, term, end, h)
+	t.onRevoke = func() {
+		now := e.clk.Now()
+		e.ledUntil.Store(&now)
+	}
 	el.mu.Lock()
 	el.cur = t
 	el.mu.Unlock()

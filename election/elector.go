@@ -54,6 +54,9 @@ type Elector struct {
 	mu      sync.Mutex // protects closed and leading
 	closed  bool
 	leading map[*tenure]*Elected // the leases being renewed
+	// ledUntil: when this Elector's last tenure was revoked (see
+	// campaign's settle); nil if none was.
+	ledUntil atomic.Pointer[time.Time]
 
 	// testHook, set only by tests, is called at the points named by the
 	// hook constants; a hook that sleeps stands in for a process frozen

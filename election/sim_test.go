@@ -442,10 +442,11 @@ func TestSimDeposedLeaderCampaignsAgain(t *testing.T) {
 				wins = append(wins, win{time.Since(revoked), low.Term()})
 			}
 		}()
-		// The higher candidate gives up before the deposed leader frees
-		// its grant (a quarter lease after it learns of the preemption,
-		// at its next renewal), so it cannot have won.
-		short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		// The higher candidate (an Elector that never led: it settles
+		// first) gives up before the deposed leader frees its grant (a
+		// quarter lease after it learns of the preemption, at its next
+		// renewal), so it cannot have won.
+		short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		defer cancel()
 		if _, err := els[2].Elect(short, "high"); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("higher candidate: Elect = %v, want it to give up", err)

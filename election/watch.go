@@ -39,8 +39,22 @@ type announcement struct {
 	Seq uint64 `msgpack:"q,omitempty"`
 }
 
-// stamp is the Inc and Seq of the latest announcement of a candidate.
-type stamp struct{ inc, seq uint64 }
+// stamp is the Inc and Seq of the latest announcement of a candidate,
+// and when it was heard.
+type stamp struct {
+	inc, seq uint64
+	at       time.Time
+}
+
+// Entries of watch.last are kept for lastHorizon after their
+// announcement, past any late copy gossip delivers; once the map holds
+// more than pruneAt, those older (of candidates neither campaigning nor
+// leading) are dropped, so it holds what is recent, not every candidate
+// the group ever had (node names change with each restart).
+const (
+	lastHorizon = time.Minute
+	pruneAt     = 64
+)
 
 // watch is what this node knows of its group's leader, from the
 // leaders' announcements: the latest term announced, until its end is
@@ -55,8 +69,8 @@ type watch struct {
 	// campaigning: the candidates heard campaigning, until when (they
 	// announce again every half TTL while they do).
 	campaigning map[candidate]time.Time
-	// last: by candidate, the latest announcement heard (one entry per
-	// candidate ever heard: a group has few).
+	// last: by candidate, the latest announcement heard (see
+	// lastHorizon).
 	last map[candidate]stamp
 	// ended is the highest term whose end was heard: a win or renewal
 	// announcement of a term up to it is late gossip (the release
@@ -78,9 +92,20 @@ func (w *watch) heard(a announcement, now time.Time) {
 	c := candidate{ID: a.ID, Node: a.Node, Priority: a.Priority}
 	if a.Seq != 0 {
 		if l, ok := w.last[c]; ok && l.inc == a.Inc && a.Seq <= l.seq {
-			return // late or repeated: a newer one was heard
+			// Late or repeated: a newer one was heard. A leader's end
+			// still counts (ending a term twice does nothing): a
+			// resigned leader that campaigns at once sends the end and
+			// then the campaign, and gossip may deliver them the other
+			// way round.
+			if a.End && !a.Campaign {
+				w.endLocked(a.Term, w.currentLocked(now))
+			}
+			return
 		}
-		w.last[c] = stamp{a.Inc, a.Seq}
+		w.last[c] = stamp{a.Inc, a.Seq, now}
+		if len(w.last) > pruneAt {
+			w.pruneLocked(now)
+		}
 	}
 	if a.Campaign {
 		if a.End {
@@ -108,6 +133,17 @@ func (w *watch) heard(a announcement, now time.Time) {
 	if changed {
 		w.changes.Add(1)
 		w.notifyLocked()
+	}
+}
+
+// pruneLocked drops the entries of last older than lastHorizon, but
+// those of candidates campaigning or leading.
+func (w *watch) pruneLocked(now time.Time) {
+	for c, st := range w.last {
+		leading := w.leader.ID == c.ID && w.leader.Node == c.Node
+		if _, live := w.campaigning[c]; !live && !leading && now.Sub(st.at) > lastHorizon {
+			delete(w.last, c)
+		}
 	}
 }
 

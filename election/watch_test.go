@@ -1,6 +1,7 @@
 package election
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -79,5 +80,40 @@ func TestWatchForgetsFailedNode(t *testing.T) {
 	}
 	if _, _, n := w.higher(candidate{ID: "z", Node: "n0"}, now); n != 0 {
 		t.Errorf("%d higher candidates on a failed node, want 0", n)
+	}
+}
+
+// A resigned leader that campaigns at once announces its end, then its
+// campaign; gossip may deliver the campaign first. The end still ends
+// the term, though its sequence number is older.
+func TestWatchLateEndStillEnds(t *testing.T) {
+	w := newWatch(cluster.SystemClock{})
+	now := time.Now()
+	win := announcement{Group: "g", Term: 5, ID: "a", Node: "n1", TTL: time.Second, Inc: 1, Seq: 9}
+	campaign := announcement{Group: "g", ID: "a", Node: "n1", TTL: time.Second, Campaign: true, Every: time.Second / 2, Inc: 1, Seq: 11}
+	end := win
+	end.End, end.Seq = true, 10
+	w.heard(win, now)
+	w.heard(campaign, now)
+	w.heard(end, now)
+	if l, _, _ := w.view(); l.Term != 0 {
+		t.Errorf("leader %+v after its end arrived late, want none", l)
+	}
+	if _, _, n := w.higher(candidate{ID: "0", Node: "n0"}, now); n != 1 {
+		t.Errorf("%d candidates campaigning after the late end, want the one that campaigns again", n)
+	}
+}
+
+// The latest announcement of every candidate is kept a while, not for
+// ever: past pruneAt entries, those older than lastHorizon go.
+func TestWatchForgetsOldCandidates(t *testing.T) {
+	w := newWatch(cluster.SystemClock{})
+	start := time.Now()
+	for i := range 3 * pruneAt {
+		at := start.Add(time.Duration(i) * time.Second)
+		w.heard(announcement{Group: "g", ID: "a", Node: fmt.Sprintf("n%d", i), TTL: time.Second, Campaign: true, End: true, Inc: 1, Seq: 1}, at)
+	}
+	if n := len(w.last); n > pruneAt+int(lastHorizon/time.Second)+1 {
+		t.Errorf("%d candidates remembered, want those of the last %v only", n, lastHorizon)
 	}
 }

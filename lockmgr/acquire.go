@@ -105,7 +105,9 @@ func (l *Lock) confirm(ctx context.Context) bool {
 }
 
 // ask sends the acquisition to the id's coordinator, or to the next one
-// (see coordinators) while it is unreachable or has no Manager. It returns
+// (see coordinators) while it is unreachable, has no Manager or is busy
+// with this node's waiters (errBusy: after every one was, again after
+// busyRetry or so). It returns
 // the coordinator last asked and the holder it was asked for and, on
 // success, the token and the start of the lease (see leaseStart).
 //
@@ -116,6 +118,21 @@ func (l *Lock) confirm(ctx context.Context) bool {
 // for it (the voters would take its claim as a repeat), and the first
 // one's release would then free a grant that is held.
 func (m *Manager) ask(ctx context.Context, req acquireReq) (coord string, h holder, token uint64, start time.Time, err error) {
+	for {
+		coord, h, token, start, err = m.askOnce(ctx, req)
+		if !errors.Is(err, errBusy) || ctx.Err() != nil {
+			return coord, h, token, start, err
+		}
+		// Every coordinator holds as many of this node's waiters as it
+		// takes (maxWaitersFrom): one of them will end.
+		if err := sleep(ctx, m.node.Clock(), nil, jitter(2*busyRetry)); err != nil {
+			return coord, h, 0, time.Time{}, err
+		}
+	}
+}
+
+// askOnce is one pass of ask over the coordinators.
+func (m *Manager) askOnce(ctx context.Context, req acquireReq) (coord string, h holder, token uint64, start time.Time, err error) {
 	err = fmt.Errorf("%w: no member to ask", ErrNoQuorum)
 	for _, owner := range m.coordinators(req.ID) {
 		coord = owner
@@ -189,7 +206,7 @@ func (m *Manager) acqOptions(opts []AcquireOption) (acqOptions, error) {
 // while the caller waited there.
 func retryable(err error) bool {
 	var re *cluster.RemoteError
-	return !errors.As(err, &re) || errors.Is(err, cluster.ErrUnknownMethod) || errors.Is(err, ErrClosed)
+	return !errors.As(err, &re) || errors.Is(err, cluster.ErrUnknownMethod) || errors.Is(err, ErrClosed) || errors.Is(err, errBusy)
 }
 
 // acquireErr returns the error of an acquisition of what (a quoted id,

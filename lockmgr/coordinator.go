@@ -39,7 +39,11 @@ type waiter struct {
 // acquire serves one waiter: it queues, waits to reach the head, then
 // runs claim rounds until it wins a majority, the caller's ctx ends, or
 // (TryAcquire) the id is held.
-func (s *server) acquire(ctx context.Context, _ string, req acquireReq) (acquireResp, error) {
+func (s *server) acquire(ctx context.Context, from string, req acquireReq) (acquireResp, error) {
+	if !s.admit(from) {
+		return acquireResp{}, errBusy
+	}
+	defer s.leave(from)
 	begin := s.node.Clock().Now()
 	ctx, cancel := context.WithCancel(ctx)
 	defer context.AfterFunc(s.ctx, cancel)()

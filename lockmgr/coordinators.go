@@ -1,6 +1,7 @@
 package lockmgr
 
 import (
+	"errors"
 	"slices"
 	"time"
 )
@@ -84,4 +85,57 @@ func (s *server) votingNames() []string {
 	defer s.qmu.Unlock()
 	s.names, s.namesVersion, s.namesSeen = names, version, true
 	return names
+}
+
+// errBusy is a coordinator's answer to an acquisition from a node that
+// has maxWaitersFrom waiting there already; the caller asks the next
+// coordinator.
+var errBusy = errors.New("lockmgr: coordinator busy: too many waiters from one node")
+
+// maxWaitersFrom bounds the acquisitions one other node has waiting at a
+// coordinator: half of the calls a cluster connection serves at once
+// (256). A waiter holds one of those for its whole wait, and a
+// connection with all of them taken stops reading: the Raft messages of
+// a voter and the replies to the coordinator's own calls would wait too,
+// and a leader that hears none from its followers steps down. With the
+// leader coordinating every id, a node's waiters past the bound queue at
+// the ring's owners; past every coordinator's bound, ask tries again
+// after busyRetry.
+const maxWaitersFrom = 128
+
+// busyRetry is how long ask waits before asking again when every
+// coordinator was busy.
+const busyRetry = 50 * time.Millisecond
+
+// admit counts a waiter of node from, unless it has maxWaitersFrom
+// already; the node's own waiters, which hold no connection, are not
+// counted.
+func (s *server) admit(from string) bool {
+	if from == s.node.Name() {
+		return true
+	}
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	if s.waitersFrom[from] >= maxWaitersFrom {
+		return false
+	}
+	if s.waitersFrom == nil {
+		s.waitersFrom = map[string]int{}
+	}
+	s.waitersFrom[from]++
+	return true
+}
+
+// leave uncounts a waiter that admit counted.
+func (s *server) leave(from string) {
+	if from == s.node.Name() {
+		return
+	}
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	if s.waitersFrom[from] <= 1 {
+		delete(s.waitersFrom, from)
+	} else {
+		s.waitersFrom[from]--
+	}
 }

@@ -20,19 +20,30 @@
 // table. Every other member is a client of the voters, so the messages
 // and the CPU of a lock operation are the same at 3 members and at 300.
 //
-// The coordinator of an id is its owner on a consistent-hash ring (64
-// virtual nodes per member) of the alive members, which spreads the
-// queueing work over every member. Acquire sends a blocking request to
-// the owner by the caller's view, and to the next ring successor if the
-// owner is unreachable or has no Manager; the caller's deadline travels
-// with it. The coordinator keeps a FIFO queue per id and serves only its
+// Every acquisition has a coordinator, a member that queues its waiters.
+// In quorum mode it is the voters' Raft leader as the caller knows it,
+// which proposes every claim anyway: a claim is then proposed on the
+// node it reaches, two messages fewer than through another member.
+// Where the leader is unknown (no group yet, a change of leader), runs
+// no Manager, cannot be reached, or holds 128 waiters of the caller's
+// node already (each holds a slot of their connection, which serves 256
+// calls at once), and in Quorum(false) mode, it is the id's owner on a
+// consistent-hash ring (64 virtual nodes per member) of the alive voting
+// members, then the next ring successor. Acquire sends a blocking
+// request to the coordinator, and to the next one if it is unreachable,
+// busy or has no Manager; the caller's deadline travels with it. The
+// coordinator keeps a FIFO queue per id and serves only its
 // head: it claims the id at the voters' leader (one command, applied
 // once a majority of the voters hold it). A free id is granted with a
 // new token, one above every token the voters issued before; a held one
 // is refused, with how long the voters hold it at most, and the head
 // waits that long (at most TTL/4) or until the holder's release wakes
-// it. A coordinator that is not the owner by its own view serves anyway:
-// ownership gives fairness (one queue), not safety.
+// it. A coordinator that is not the leader or owner by its own view
+// serves anyway: the choice gives fairness (one queue), not safety.
+// Around a change of leader, callers that knew the old leader queue
+// there and later ones at the new one; both queues claim, and first
+// come, first served holds within each until the old one empties. So
+// does a node's overflow past a coordinator's 128.
 //
 // A handover takes one round of the voters. The holder's final release
 // goes to the voters and, at the same time, to the coordinator, which

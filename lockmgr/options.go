@@ -58,6 +58,7 @@ func init() {
 	cluster.RegisterError("lockmgr.not_held", ErrNotHeld)
 	cluster.RegisterError("lockmgr.stale_token", ErrStaleToken)
 	cluster.RegisterError("lockmgr.closed", ErrClosed)
+	cluster.RegisterError("lockmgr.busy", errBusy)
 }
 
 // Limits and defaults.

@@ -27,7 +27,7 @@ type server struct {
 	local     *leases.Table
 	localOnce sync.Once
 
-	qmu    sync.Mutex // protects queues, managerless* and names*
+	qmu    sync.Mutex // protects queues, managerless*, names* and waitersFrom
 	queues map[string]*idQueue
 	// managerlessName answered an acquisition at managerlessAt with
 	// ErrUnknownMethod: it runs no Manager (see coordinators).
@@ -38,6 +38,9 @@ type server struct {
 	names        []string
 	namesVersion uint64
 	namesSeen    bool
+	// waitersFrom counts the acquisitions waiting here by the node that
+	// sent them (admit).
+	waitersFrom map[string]int
 
 	renewals renewals // the holders' renewals, coalesced (renewals.go)
 }

@@ -44,8 +44,10 @@ type outbox struct {
 	peers map[string]chan outMsg
 	// pending counts, per peer, the messages queued or being delivered
 	// by its sender, and direct the direct sends under way (sendNow):
-	// a message goes directly only when both are zero, so no message
-	// overtakes another to the same peer.
+	// a message goes directly only when both are zero, so it overtakes
+	// none queued before it. (It can overtake a delivered one still in
+	// the old connection's queue when the connection to the peer was
+	// just replaced; Raft tolerates reordered and lost messages.)
 	pending map[string]int
 	direct  map[string]bool
 }

@@ -49,8 +49,8 @@ type spares struct {
 	held    map[uint64]*raftpb.Message
 	// owned is, per member, the held append that mergeApps made: no one
 	// else refers to it until it is sent, so later appends extend it in
-	// place. One that was sent is never held again, so it is not
-	// touched once the transport has it.
+	// place. It leaves owned when it leaves held: one that was sent is
+	// never touched again, and not kept.
 	owned map[uint64]*raftpb.Message
 }
 
@@ -98,6 +98,7 @@ func (s *spares) route(msgs []*raftpb.Message, cs *raftpb.ConfState, self, stale
 		}
 		if h := s.held[to]; h != nil {
 			delete(s.held, to)
+			delete(s.owned, to)
 			if out == nil {
 				out = slices.Clone(msgs[:i])
 			}
@@ -133,12 +134,14 @@ func (s *spares) hold(out []*raftpb.Message, m *raftpb.Message) []*raftpb.Messag
 		} else {
 			out = append(out, h)
 			h = m
+			delete(s.owned, to)
 		}
 	} else {
 		h = m
 	}
 	if len(h.GetEntries()) >= maxHeldEntries {
 		delete(s.held, to)
+		delete(s.owned, to)
 		return append(out, h)
 	}
 	if s.held == nil {
@@ -158,6 +161,7 @@ func (s *spares) flush() []*raftpb.Message {
 		out = append(out, m)
 	}
 	clear(s.held)
+	clear(s.owned)
 	slices.SortFunc(out, func(a, b *raftpb.Message) int { return cmp.Compare(a.GetTo(), b.GetTo()) })
 	return out
 }
