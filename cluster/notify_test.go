@@ -41,16 +41,7 @@ func TestNotifyOrderNoWait(t *testing.T) {
 		}
 	}
 	close(gate)
-	waitFor(t, 10*time.Second, "every notification handled", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(got) == n
-	})
-	for i, v := range got {
-		if v != i {
-			t.Fatalf("notification %d handled as the %d-th: order lost (%v...)", v, i, got[:min(len(got), 20)])
-		}
-	}
+	waitInOrder(t, &mu, &got, n)
 	var r echoResp
 	if err := a.Call(ctx, b.Name(), "echo", echoReq{"after"}, &r); err != nil || r.Text != "after" {
 		t.Fatalf("Call after notifications = %+v, %v", r, err)
@@ -145,6 +136,22 @@ func TestCancelZeroSparesNotices(t *testing.T) {
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatalf("notification %d never handled", i+1)
+		}
+	}
+}
+
+// waitInOrder waits until n notifications were handled (got, under mu)
+// and fails unless they were handled in the order sent: 0, 1, 2...
+func waitInOrder(t *testing.T, mu *sync.Mutex, got *[]int, n int) {
+	t.Helper()
+	waitFor(t, 10*time.Second, "every notification handled", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(*got) == n
+	})
+	for i, v := range *got {
+		if v != i {
+			t.Fatalf("notification %d handled as the %d-th: order lost (%v...)", v, i, (*got)[:min(len(*got), 20)])
 		}
 	}
 }

@@ -43,14 +43,5 @@ func TestNotifyNow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 10*time.Second, "every notification handled", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(got) == n
-	})
-	for i, v := range got {
-		if v != i {
-			t.Fatalf("notification %d arrived as %d: %v", i, v, got)
-		}
-	}
+	waitInOrder(t, &mu, &got, n)
 }
