@@ -113,7 +113,7 @@ func TestSimAcquireReturnsByDeadline(t *testing.T) {
 						t.Fatalf("n2 Acquire(%q): %v", id, err)
 					}
 				}
-				e.rec.release(t, e.rec.add("n2", l), l)
+				e.rec.releaseLapsed(t, e.rec.add("n2", l), l)
 			})
 		})
 	}
