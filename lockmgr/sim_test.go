@@ -54,6 +54,19 @@ func TestSimUncontended(t *testing.T) {
 func TestSimFIFO(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := startEnv(t, 3)
+		// FIFO holds within one coordinator's queue: wait until every
+		// node names the same one (the voters' leader, once gossip
+		// carries its tag everywhere), as a caller that knew another
+		// queues there (see Coordinator).
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			c := e.m["n1"].Coordinator("q")
+			if c != "" && e.m["n2"].Coordinator("q") == c && e.m["n3"].Coordinator("q") == c {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the nodes name different coordinators for 10 s")
+			}
+		}
 		l, h := e.acquire(t, "n1", "q")
 		order := make(chan string, 3)
 		var wg sync.WaitGroup
