@@ -70,3 +70,47 @@ func FuzzRPCStream(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDatagram feeds arbitrary packets to a node's datagram path (the
+// transport hands it every packet that starts with the marker): nothing
+// panics, and the node serves on.
+func FuzzDatagram(f *testing.F) {
+	body, _ := wire.Marshal(&wire.Frame{Kind: wire.KindRequest, Method: "dg", Body: []byte{0x80}})
+	header := make([]byte, dgramHeader)
+	header[0] = dgramMarker
+	f.Add(false, append(header, body...))
+	f.Add(true, append(header, body...))
+	f.Add(false, []byte{dgramMarker})
+	f.Add(true, []byte{dgramMarker, 1, 2, 3})
+
+	nodes := map[bool]*Node{}
+	var once sync.Once
+	f.Cleanup(func() {
+		for _, n := range nodes {
+			n.Close()
+		}
+	})
+	f.Fuzz(func(t *testing.T, keyed bool, data []byte) {
+		once.Do(func() {
+			for _, k := range []bool{false, true} {
+				var key []byte
+				if k {
+					key = testKey
+				}
+				n, err := New(Config{Name: "target", BindAddr: "127.0.0.1:0", Profile: Local, SecretKey: key})
+				if err != nil {
+					t.Fatal(err)
+				}
+				HandleFunc(n, "echo", func(_ context.Context, _ string, s string) (string, error) { return s, nil })
+				n.HandleNoticeInline("dg", func(context.Context, *Request) (any, error) { return nil, nil })
+				nodes[k] = n
+			}
+		})
+		n := nodes[keyed]
+		n.onDatagram(data)
+		var got string
+		if err := n.Call(context.Background(), n.Name(), "echo", "alive", &got); err != nil || got != "alive" {
+			t.Fatalf("node stopped serving: %q, %v", got, err)
+		}
+	})
+}

@@ -46,15 +46,15 @@ func replay(t *testing.T, schedule []realnet.Fault, span time.Duration, seed int
 func (s *suite) compare(real check.LockHistory, schedule []realnet.Fault, span time.Duration, seed uint64) {
 	simH, simW := replay(s.t, schedule, span+5*time.Second, int64(seed))
 	rv, sv := check.CheckLocks(real), check.CheckLocks(simH)
-	s.t.Logf("%-18s %7s %26s %26s", "fault kind", "windows", "real: grants/s, gap", "simulation: grants/s, gap")
-	s.t.Logf("%-18s %7s %14.1f %11v %14.1f %11v", "whole run", "", rv.PerSecond, "", sv.PerSecond, "")
+	s.t.Logf("%-18s %7s %38s %38s", "fault kind", "windows", "real: grants/s, gap, handover p50", "simulation: grants/s, gap, handover p50")
+	s.t.Logf("%-18s %7s %14.1f %11v %11v %14.1f %11v %11v", "whole run", "", rv.PerSecond, "", rv.HandoverP50.Round(time.Microsecond), sv.PerSecond, "", sv.HandoverP50.Round(time.Microsecond))
 	simA := map[string]realnet.Avail{}
 	for _, a := range realnet.Availability(simH, simW) {
 		simA[a.What] = a
 	}
 	for _, a := range realnet.Availability(real, s.windows) {
 		b := simA[a.What]
-		s.t.Logf("%-18s %7d %14.1f %11v %14.1f %11v", a.What, a.Windows, a.PerSecond, a.LongestGap.Round(time.Millisecond), b.PerSecond, b.LongestGap.Round(time.Millisecond))
+		s.t.Logf("%-18s %7d %14.1f %11v %11v %14.1f %11v %11v", a.What, a.Windows, a.PerSecond, a.LongestGap.Round(time.Millisecond), a.Handover.Round(time.Microsecond), b.PerSecond, b.LongestGap.Round(time.Millisecond), b.Handover.Round(time.Microsecond))
 	}
 }
 

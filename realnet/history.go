@@ -26,7 +26,7 @@ type Event struct {
 	// Err is an Acquire's error kind ("err"), or the store's answer to a
 	// refused write ("write").
 	Err string `json:"err,omitempty"`
-	OK  bool   `json:"ok,omitempty"` // "write": the store accepted it
+	OK  bool   `json:"ok,omitempty"` // "write": the store accepted it; "end": the client released the lock (not lost, nor killed)
 	// A "clock" reading, taken between At and Done: the Interval, Now,
 	// the reference term its bound rests on (Token), whether this node
 	// is the reference, and its offset from its physical clock.

@@ -62,7 +62,7 @@ func Locks(evs []Event, f Faults, begin, end time.Time) check.LockHistory {
 				Node: fmt.Sprintf("%s/%d", e.Node, e.PID), Called: e.Called, Start: e.At})
 		case "end":
 			if i, ok := idx[k]; ok {
-				h.Grants[i].End = e.At
+				h.Grants[i].End, h.Grants[i].Released = e.At, e.OK
 			}
 		case "write":
 			i, ok := idx[k]
@@ -97,7 +97,7 @@ func Locks(evs []Event, f Faults, begin, end time.Time) check.LockHistory {
 		// late write) is the store's to judge. The grant then covers
 		// only time it ran, so L3 judges it like any other.
 		if from, ok := stoppedDuring(f.Paused[pid], g.Start, cmp.Or(g.End, end)); ok {
-			g.End = from
+			g.End, g.Released = from, false
 		}
 	}
 	slices.SortFunc(h.Grants, func(a, b check.Grant) int { return a.Start.Compare(b.Start) })
@@ -215,14 +215,20 @@ type Avail struct {
 	Span       time.Duration // the windows' total length
 	PerSecond  float64       // grants started within them, per second
 	LongestGap time.Duration // the longest span within one without a grant starting
+	// Handovers counts the grants within them that followed a Release
+	// while their Acquire waited; Handover is the median time from the
+	// Release to the grant.
+	Handovers int
+	Handover  time.Duration
 }
 
 // Availability returns, per fault kind (in the order first seen), the
-// grants per second and the longest gap without a grant within its
-// windows.
+// grants per second, the longest gap without a grant and the median
+// handover within its windows.
 func Availability(h check.LockHistory, ws []Window) []Avail {
 	var out []Avail
 	at := map[string]int{}
+	hs := map[int][]time.Duration{}
 	for _, w := range ws {
 		i, ok := at[w.What]
 		if !ok {
@@ -245,8 +251,12 @@ func Availability(h check.LockHistory, ws []Window) []Avail {
 		}
 		a.LongestGap = max(a.LongestGap, w.To.Sub(last))
 		a.PerSecond += float64(n) // divided by the span below
+		hs[i] = append(hs[i], check.Handovers(h.Grants, func(g check.Grant) bool {
+			return !g.Start.Before(w.From) && !g.Start.After(w.To)
+		})...)
 	}
 	for i := range out {
+		out[i].Handovers, out[i].Handover = len(hs[i]), check.Percentile(hs[i], 50)
 		if s := out[i].Span.Seconds(); s > 0 {
 			out[i].PerSecond /= s
 		}

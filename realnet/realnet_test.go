@@ -170,8 +170,8 @@ func (s *suite) judge(begin, end time.Time) check.LockHistory {
 	h := realnet.Locks(evs, s.faults, begin, end)
 	v := check.CheckLocks(h)
 	gap := realnet.LongestGap(h, s.faults)
-	s.t.Logf("%d grants (%.1f/s), acquire p50 %v p99 %v; errors %v; longest gap without a grant %v from %s (no majority then: %v); late writes refused %d, accepted %d, harmless %d",
-		v.Grants, v.PerSecond, v.P50, v.P99, h.Errors, gap.Len.Round(time.Millisecond), gap.From.Format("15:04:05.000"), gap.InNoMajority, v.Late.Rejected, v.Late.Accepted, v.Late.Harmless)
+	s.t.Logf("%d grants (%.1f/s), acquire p50 %v p99 %v, handover p50 %v p99 %v (%d); errors %v; longest gap without a grant %v from %s (no majority then: %v); late writes refused %d, accepted %d, harmless %d",
+		v.Grants, v.PerSecond, v.P50, v.P99, v.HandoverP50, v.HandoverP99, v.Handovers, h.Errors, gap.Len.Round(time.Millisecond), gap.From.Format("15:04:05.000"), gap.InNoMajority, v.Late.Rejected, v.Late.Accepted, v.Late.Harmless)
 	for name, vs := range map[string]check.Violations{"L1": v.L1, "L2": v.L2, "L3": v.L3} {
 		if vs.N > 0 {
 			s.t.Errorf("%s broken %d times: %v", name, vs.N, vs.First)

@@ -177,20 +177,20 @@ func (w *LockWorkload) hold(ctx context.Context, i int, l *lockmgr.Lock, d time.
 	defer t.Stop()
 	select {
 	case <-t.C:
-		w.end(i) // the client stops using the lock when it calls Release
+		w.end(i, true) // the client stops using the lock when it calls Release
 		rctx, cancel := context.WithTimeout(context.Background(), w.opt.TTL)
 		defer cancel()
 		l.Release(rctx) // ErrNotHeld if the lease ended meanwhile: Done tells
 		return true
 	case <-l.Done():
-		w.end(i)
+		w.end(i, false)
 		return true
 	case <-ctx.Done():
 		// The node crashed (its messages go nowhere now) or the workload
 		// stops. Release anyway, so that the Manager's Close finds no
 		// lock: lockmgr.Manager.Close iterates its locks without its
 		// mutex, racing with a lock whose lease ends meanwhile.
-		w.end(i)
+		w.end(i, false)
 		rctx, cancel := context.WithTimeout(context.Background(), w.opt.TTL)
 		defer cancel()
 		l.Release(rctx)
@@ -233,11 +233,11 @@ func (w *LockWorkload) record(g check.Grant) int {
 	return i
 }
 
-func (w *LockWorkload) end(i int) {
+func (w *LockWorkload) end(i int, released bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.open[i] {
-		w.grants[i].End = time.Now()
+		w.grants[i].End, w.grants[i].Released = time.Now(), released
 		delete(w.open, i)
 	}
 }

@@ -168,20 +168,21 @@ func lockClient(ctx context.Context, m *lockmgr.Manager, h *realnet.Writer, f no
 			h.Write(realnet.Event{T: "write", Node: f.name, PID: pid, ID: id, Token: l.Token(), At: time.Now(), OK: ok, Err: why})
 		}
 		end := time.Now()
+		released := ctx.Err() == nil // the client ends its use by Release
 		select {
 		case t := <-doneAt:
 			if t.Before(end) {
-				end = t
+				end, released = t, false
 			}
 		default:
 		}
 		// Done may close late (a starved process notices its lease's end
 		// late): the lease ended at its deadline at the latest.
 		if d := l.Deadline(); d.Before(end) {
-			end = d
+			end, released = d, false
 		}
 		releaseLock(l)
-		h.Write(realnet.Event{T: "end", Node: f.name, PID: pid, ID: id, Token: l.Token(), At: end})
+		h.Write(realnet.Event{T: "end", Node: f.name, PID: pid, ID: id, Token: l.Token(), At: end, OK: released})
 	}
 }
 

@@ -74,6 +74,9 @@ func (l *LockReport) print(tw io.Writer) {
 	}
 	fmt.Fprintf(tw, "locks\t%d ids, %d clients per node, TTL %s, %s: %d grants, %.1f/s, acquire p50 %s, p99 %s\n",
 		l.IDs, l.ClientsPerNode, fmtDur(l.TTL.Std()), mode, l.Grants, l.PerSecond, fmtDur(l.Latency.P50.Std()), fmtDur(l.Latency.P99.Std()))
+	if l.Handovers > 0 {
+		fmt.Fprintf(tw, "handovers\t%d releases to a waiting Acquire: release to grant p50 %s, p99 %s\n", l.Handovers, fmtFine(l.Handover.P50.Std()), fmtFine(l.Handover.P99.Std()))
+	}
 	if l.StaleRejected > 0 {
 		fmt.Fprintf(tw, "fence\t%d writes of fresh holders rejected\n", l.StaleRejected)
 	}

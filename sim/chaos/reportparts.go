@@ -90,6 +90,10 @@ type LockReport struct {
 	Grants         int         `json:"grants"`
 	PerSecond      float64     `json:"grants_per_second"`
 	Latency        Percentiles `json:"acquire_latency"`
+	// Handover: from a Release to the grant of a waiter already in
+	// Acquire (Handovers of them).
+	Handovers      int         `json:"handovers"`
+	Handover       Percentiles `json:"handover_latency"`
 	AfterHeal      Spread      `json:"l4_grant_after_heal"`
 	PausedOverlaps Finding     `json:"paused_overlaps"`
 	// Writes through the Fence: late ones of former holders rejected,

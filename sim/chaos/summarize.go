@@ -159,6 +159,7 @@ func (l *lockRecord) summary() LockReport {
 	v := l.Verdict
 	j := LockReport{IDs: lockIDs, ClientsPerNode: lockClients, TTL: Duration(lockTTL), Mode: "quorum",
 		Grants: v.Grants, PerSecond: v.PerSecond, Latency: Percentiles{Duration(v.P50), Duration(v.P99)},
+		Handovers: v.Handovers, Handover: Percentiles{Duration(v.HandoverP50), Duration(v.HandoverP99)},
 		PausedOverlaps: fromViolations("paused", "paused overlaps", "a paused holder's hold overlaps a later grant (not counted by L3)", v.Paused),
 		LateRejected:   v.Late.Rejected, LateAccepted: v.Late.Accepted, LateHarmless: v.Late.Harmless, StaleRejected: v.Stale,
 		Linearizable: !v.NotLinearizable, Porcupine: v.Porcupine, AcquireErrors: l.Errors, FirstOther: l.FirstOther}

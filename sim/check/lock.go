@@ -38,13 +38,18 @@ type LockVerdict struct {
 	Grants    int
 	PerSecond float64       // grants per second over the history's span
 	P50, P99  time.Duration // acquire latency: Called to Start
-	L1        Violations    // two grants of an id with one token
-	L2        Violations    // a token not above every earlier-started grant's
-	L3        Violations    // two holds of an id overlapping, neither paused
-	Paused    Violations    // overlaps involving a paused holder (not L3)
-	L4        []HealGrant
-	Stale     int        // fresh holders' writes the Fence refused
-	Late      LateWrites // paused holders' writes after the pause
+	// Handovers counts the releases that a waiter, already in Acquire,
+	// followed as the next holder; HandoverP50 and P99 are the times
+	// from the Release call to that waiter's grant.
+	Handovers                int
+	HandoverP50, HandoverP99 time.Duration
+	L1                       Violations // two grants of an id with one token
+	L2                       Violations // a token not above every earlier-started grant's
+	L3                       Violations // two holds of an id overlapping, neither paused
+	Paused                   Violations // overlaps involving a paused holder (not L3)
+	L4                       []HealGrant
+	Stale                    int        // fresh holders' writes the Fence refused
+	Late                     LateWrites // paused holders' writes after the pause
 	// NotLinearizable is porcupine's verdict on the per-id lock model;
 	// Porcupine says it in words, or that the search timed out.
 	NotLinearizable bool
@@ -77,13 +82,17 @@ func CheckLocks(h LockHistory) LockVerdict {
 		byID[g.ID] = append(byID[g.ID], g)
 	}
 	v.P50, v.P99 = percentile(lat, 50), percentile(lat, 99)
+	var handovers []time.Duration
 	ids := slices.Sorted(mapsKeys(byID))
 	for _, id := range ids {
 		gs := byID[id]
 		slices.SortStableFunc(gs, func(a, b Grant) int { return a.Start.Compare(b.Start) })
+		handovers = appendHandovers(handovers, gs)
 		checkTokens(id, gs, &v)
 		checkOverlaps(id, gs, h.End, &v)
 	}
+	v.Handovers = len(handovers)
+	v.HandoverP50, v.HandoverP99 = percentile(handovers, 50), percentile(handovers, 99)
 	v.L4 = healGrants(h.Heals, h.Grants)
 	v.NotLinearizable, v.Porcupine = checkPorcupine(ids, byID, h.End)
 	return v
@@ -154,6 +163,46 @@ func healGrants(heals []time.Time, grants []Grant) []HealGrant {
 }
 
 // percentile returns the p-th percentile (nearest rank) of ds, or 0.
+// Handovers returns, for each grant of grants for which keep (nil: all)
+// reports true and that followed a Release of its id while its Acquire
+// was already waiting, the time from that Release to its Start.
+func Handovers(grants []Grant, keep func(Grant) bool) []time.Duration {
+	byID := map[string][]Grant{}
+	for _, g := range grants {
+		byID[g.ID] = append(byID[g.ID], g)
+	}
+	var out []time.Duration
+	for _, id := range slices.Sorted(mapsKeys(byID)) {
+		gs := byID[id]
+		slices.SortStableFunc(gs, func(a, b Grant) int { return a.Start.Compare(b.Start) })
+		for i := 1; i < len(gs); i++ {
+			if d, ok := handover(gs[i-1], gs[i]); ok && (keep == nil || keep(gs[i])) {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
+func handover(prev, next Grant) (time.Duration, bool) {
+	if prev.Released && next.Called.Before(prev.End) && !next.Start.Before(prev.End) {
+		return next.Start.Sub(prev.End), true
+	}
+	return 0, false
+}
+
+// appendHandovers appends, for each grant of gs (one id, by Start) that
+// followed a Release while its Acquire was already waiting, the time
+// from that Release to its Start.
+func appendHandovers(out []time.Duration, gs []Grant) []time.Duration {
+	for i := 1; i < len(gs); i++ {
+		if d, ok := handover(gs[i-1], gs[i]); ok {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 func percentile(ds []time.Duration, p int) time.Duration {
 	if len(ds) == 0 {
 		return 0
@@ -251,6 +300,9 @@ type Grant struct {
 	Paused bool
 	// Stale: the holder's first write through the Fence was refused.
 	Stale bool
+	// Released: the client ended the grant by calling Release (not by
+	// a lost lease or a crash).
+	Released bool
 }
 
 // LateWrites counts the writes that clients of paused nodes make with
