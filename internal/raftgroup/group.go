@@ -22,12 +22,12 @@ type Group struct {
 	storage *raft.MemoryStorage
 	disk    *disk // Config.Dir; nil without
 
-	inbox   chan inbound // inbound messages, for the loop
-	ops     chan func()          // calls to run on the loop
-	done    chan struct{}        // closed by Close
-	stopped chan struct{}        // closed when the loop has returned
-	once    sync.Once            // guards close(done)
-	err     error                // why the loop stopped; written before stopped closes
+	inbox   chan inbound  // inbound messages, for the loop
+	ops     chan func()   // calls to run on the loop
+	done    chan struct{} // closed by Close
+	stopped chan struct{} // closed when the loop has returned
+	once    sync.Once     // guards close(done)
+	err     error         // why the loop stopped; written before stopped closes
 
 	mu struct {
 		sync.Mutex

@@ -44,7 +44,7 @@ type network struct {
 	// copyOf, optional, sends a copy of m by TryStep after delay when ok
 	// (as a datagram beside the stream): it may overtake m.
 	copyOf func(from uint64, m *raftpb.Message) (delay time.Duration, ok bool)
-	sent  atomic.Int64
+	sent   atomic.Int64
 }
 
 type endpoint struct {
