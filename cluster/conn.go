@@ -40,8 +40,6 @@ type conn struct {
 	room   chan struct{} // closed when writeLoop takes wbuf; nil if no sender waits for it
 	wake   chan struct{} // (buffered, 1) tells writeLoop that wbuf is no longer empty
 
-	dg *dgram // the conn's datagram session (datagram.go)
-
 	mu      sync.Mutex // protects pending, serving and err
 	pending map[uint64]chan *wire.Frame
 	serving map[uint64]context.CancelFunc // the peer's requests being handled here, by their id
@@ -358,9 +356,6 @@ func (c *conn) closeAfterRead(err error) {
 		delete(c.node.rpc.conns, c.peer)
 	}
 	delete(c.node.rpc.live, c)
-	if c.node.rpc.bySession[c.dg.sid] == c {
-		delete(c.node.rpc.bySession, c.dg.sid)
-	}
 	c.node.rpc.mu.Unlock()
 }
 

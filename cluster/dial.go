@@ -94,7 +94,7 @@ func (n *Node) dialRPC(parent context.Context, addr string) (*conn, error) {
 	nc.SetDeadline(handshakeDeadline(ctx))
 	abort := context.AfterFunc(ctx, func() { nc.Close() }) // ends the handshake's reads and writes
 	var peer wire.Hello
-	var s *session
+	var s *sealer
 	_, err = nc.Write([]byte{rpcMarker})
 	if err == nil {
 		peer, s, err = n.hs.dial(nc)

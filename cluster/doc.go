@@ -93,21 +93,6 @@
 // connection it came on, is logged with the reason (a flood of them is
 // summarized; see Security), and leaves the node serving.
 //
-// NotifyDatagram sends a copy of a small notification (MaxDatagram) as
-// one UDP datagram to the gossip address of a member with an open
-// connection, for methods registered with HandleNoticeInline that
-// tolerate loss, duplicates and reordering: on a lossy link a stream's
-// lost segment holds back everything behind it until TCP sends it again
-// (200 ms or more on a quiet stream), and a datagram copy gets through
-// on its own. A datagram belongs to its connection's session: in a keyed
-// cluster it is sealed under keys derived from the secret key and the
-// handshake's nonces, so only the peer at the other end of a live
-// connection can send one, and a window of sequence numbers drops
-// replays and duplicates. The same sequence numbers measure loss: Lossy
-// reports whether datagrams with a member went missing lately, either
-// way (each datagram carries what its sender saw missing of the other's).
-// A bad datagram is dropped, logged at debug level, and changes nothing.
-//
 // Gossip packets, gossip streams and RPC streams all use the one address
 // of BindAddr (UDP and TCP on the same port).
 //

@@ -60,7 +60,6 @@ type Node struct {
 	tr   *transport
 	hs   *handshaker
 	rpc  rpcState
-	loss lossState // datagram.go
 	logs *nodeLogs // rate-limited warnings and the counters kept instead (log.go)
 
 	baseCtx context.Context // canceled by Close; parent of handler contexts
@@ -162,7 +161,6 @@ func New(cfg Config) (*Node, error) {
 	n.tr = newTransport(cfg.Network, ln, pc, advertise)
 	n.tr.log = n.log.Debug
 	n.tr.onRPC = n.acceptRPC
-	n.tr.onDatagram = n.onDatagram
 	n.tr.lim = newLimiter(cfg.Limits, cfg.SecretKey != nil, n.log)
 
 	// memberlist takes the transport's packet and stream channels during

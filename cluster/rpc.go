@@ -55,16 +55,10 @@ type Request struct {
 	// SecretKey proves that the caller holds the cluster's key, not that
 	// it is the node of that name: any key holder can claim any name
 	// (see Security in the package doc).
-	From     string
-	Method   string
-	body     []byte
-	datagram bool
+	From   string
+	Method string
+	body   []byte
 }
-
-// Datagram reports whether the request is a notification that came as a
-// datagram (NotifyDatagram), served on the packet reader: its handler
-// must not wait (drop what finds no room).
-func (r *Request) Datagram() bool { return r.datagram }
 
 // Decode decodes the request body into v.
 func (r *Request) Decode(v any) error {
@@ -256,9 +250,6 @@ type rpcState struct {
 	// dialCancel ends the dial in progress to a member (dropConns).
 	dialCancel map[string]context.CancelFunc
 	nextID     uint64
-	// bySession finds the conn of a datagram (datagram.go) by the
-	// session id both ends derive from its handshake.
-	bySession map[uint64]*conn
 
 	stamp atomic.Pointer[Stamper] // read on every frame, without mu
 	stats rpcStats                // the calls this node made, by method
@@ -266,14 +257,10 @@ type rpcState struct {
 
 // startConn registers c under its peer's name and starts its reader,
 // which runs its writer.
-func (n *Node) startConn(nc net.Conn, peer string, s *session) (*conn, error) {
-	c := &conn{node: n, peer: peer, nc: nc, rd: bufio.NewReaderSize(nc, readBuffer), sealer: s.sealer, dg: s.dg, pending: map[uint64]chan *wire.Frame{}, serving: map[uint64]context.CancelFunc{}, done: make(chan struct{}), wake: make(chan struct{}, 1)}
+func (n *Node) startConn(nc net.Conn, peer string, s *sealer) (*conn, error) {
+	c := &conn{node: n, peer: peer, nc: nc, rd: bufio.NewReaderSize(nc, readBuffer), sealer: s, pending: map[uint64]chan *wire.Frame{}, serving: map[uint64]context.CancelFunc{}, done: make(chan struct{}), wake: make(chan struct{}, 1)}
 	n.rpc.mu.Lock()
 	n.rpc.live[c] = struct{}{}
-	if n.rpc.bySession == nil {
-		n.rpc.bySession = map[uint64]*conn{}
-	}
-	n.rpc.bySession[c.dg.sid] = c
 	if old := n.rpc.conns[peer]; old == nil || old.isClosed() {
 		n.rpc.conns[peer] = c
 	}
@@ -297,9 +284,6 @@ func (n *Node) dropConns(peer string) {
 	c := n.rpc.conns[peer]
 	delete(n.rpc.conns, peer)
 	n.rpc.mu.Unlock()
-	n.loss.mu.Lock()
-	delete(n.loss.at, peer)
-	n.loss.mu.Unlock()
 	if c != nil {
 		c.close(fmt.Errorf("%w: %s is no longer a live member", ErrConnLost, peer))
 	}
@@ -310,7 +294,6 @@ func (n *Node) closeAllConns() {
 	live := n.rpc.live
 	n.rpc.conns = map[string]*conn{}
 	n.rpc.live = map[*conn]struct{}{}
-	n.rpc.bySession = nil
 	n.rpc.mu.Unlock()
 	for c := range live {
 		c.close(ErrClosed)

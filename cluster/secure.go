@@ -166,7 +166,7 @@ func handshakeNames(dialer, listener string) []byte {
 
 // dial runs the dialer's side of the handshake on conn. It returns the
 // listener's hello: its name and address, as the listener states them.
-func (h *handshaker) dial(conn net.Conn) (wire.Hello, *session, error) {
+func (h *handshaker) dial(conn net.Conn) (wire.Hello, *sealer, error) {
 	hello := h.self
 	hello.Auth = len(h.keys) > 0
 	hello.Nonce = newNonce()
@@ -181,7 +181,7 @@ func (h *handshaker) dial(conn net.Conn) (wire.Hello, *session, error) {
 		return ack, nil, keyMismatch(conn, hello.Auth)
 	}
 	if !hello.Auth {
-		return ack, openSession(hello.Nonce, ack.Nonce, true), nil
+		return ack, nil, nil
 	}
 	key := h.keys[0]
 	if err := writeHandshake(conn, wire.KindAuth, mac(key, "d", hello.Nonce, ack.Nonce, handshakeNames(hello.Name, ack.Name))); err != nil {
@@ -195,14 +195,14 @@ func (h *handshaker) dial(conn net.Conn) (wire.Hello, *session, error) {
 		return wire.Hello{}, nil, fmt.Errorf("%w: the node at %s does not hold this cluster's secret key", ErrAuth, conn.RemoteAddr())
 	}
 	peer.Auth, peer.Nonce, peer.Proof = true, ack.Nonce, nil
-	s, err := newSession(key, hello.Nonce, ack.Nonce, true)
+	s, err := newSealer(key, hello.Nonce, ack.Nonce, true)
 	return peer, s, err
 }
 
 // accept runs the listener's side of the handshake on conn. On failure it
 // tells the dialer why before returning; before the dialer's proof, that
 // answer names nobody (see the top of this file).
-func (h *handshaker) accept(conn net.Conn) (wire.Hello, *session, error) {
+func (h *handshaker) accept(conn net.Conn) (wire.Hello, *sealer, error) {
 	var peer wire.Hello
 	if err := readHandshake(conn, h.maxFrame, wire.KindHello, &peer); err != nil {
 		return peer, nil, err
@@ -223,11 +223,11 @@ func (h *handshaker) accept(conn net.Conn) (wire.Hello, *session, error) {
 	}
 	self := h.self
 	self.Auth, self.Nonce = false, newNonce()
-	return peer, openSession(peer.Nonce, self.Nonce, false), writeHandshake(conn, wire.KindHelloAck, self)
+	return peer, nil, writeHandshake(conn, wire.KindHelloAck, self)
 }
 
 // acceptKeyed runs steps 2 to 4 of the handshake for the dialer's hello.
-func (h *handshaker) acceptKeyed(conn net.Conn, peer wire.Hello) (wire.Hello, *session, error) {
+func (h *handshaker) acceptKeyed(conn net.Conn, peer wire.Hello) (wire.Hello, *sealer, error) {
 	nonce := newNonce()
 	if err := writeHandshake(conn, wire.KindHelloAck, wire.Hello{Auth: true, Nonce: nonce}); err != nil {
 		return peer, nil, err
@@ -256,7 +256,7 @@ func (h *handshaker) acceptKeyed(conn net.Conn, peer wire.Hello) (wire.Hello, *s
 	if err := writeHandshake(conn, wire.KindAuthOK, self); err != nil {
 		return peer, nil, err
 	}
-	s, err := newSession(key, peer.Nonce, nonce, false)
+	s, err := newSealer(key, peer.Nonce, nonce, false)
 	return peer, s, err
 }
 

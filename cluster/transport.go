@@ -26,11 +26,8 @@ type transport struct {
 	// calls authenticated once the handshake succeeded, before the
 	// connection is served, and drops the connection if that reports false.
 	onRPC func(c net.Conn, authenticated func() bool)
-	// onDatagram serves a packet that starts with dgramMarker, on the
-	// packet reader (datagram.go).
-	onDatagram func(pkt []byte) error
-	log        func(msg string, args ...any)
-	lim        *limiter // bounds inbound connections before authentication (limits.go)
+	log   func(msg string, args ...any)
+	lim   *limiter // bounds inbound connections before authentication (limits.go)
 
 	packetCh chan *memberlist.Packet
 	streamCh chan net.Conn
@@ -123,12 +120,6 @@ func (t *transport) packetLoop() {
 			continue
 		}
 		if n < 1 {
-			continue
-		}
-		if buf[0] == dgramMarker && t.onDatagram != nil {
-			if err := t.onDatagram(append([]byte(nil), buf[:n]...)); err != nil {
-				t.log("datagram dropped", "from", from, "err", err)
-			}
 			continue
 		}
 		p := &memberlist.Packet{Buf: append([]byte(nil), buf[:n]...), From: from, Timestamp: time.Now()}

@@ -49,7 +49,7 @@ func (s *Service) ReceiveRaft(ctx context.Context, msgs [][]byte, body []byte) e
 		st := s.State()
 		b = raftBatch{Group: st.Group, To: st.ID, Msgs: msgs}
 	}
-	_, err := s.receive(ctx, "n2", b, false)
+	_, err := s.receive(ctx, "n2", b)
 	return err
 }
 

@@ -131,7 +131,7 @@ func start(n *cluster.Node) *Service {
 		if err := r.Decode(&b); err != nil {
 			return nil, err
 		}
-		return s.receive(ctx, r.From, b, r.Datagram())
+		return s.receive(ctx, r.From, b)
 	})
 	cluster.HandleFunc(n, methodDo, s.serveDo)
 	cluster.HandleFunc(n, methodLeave, s.serveLeave)

@@ -68,7 +68,6 @@ func (t groupTransport) Send(msgs []*raftpb.Message) {
 		if !t.s.out.sendNow(name, om) {
 			t.s.out.enqueue(name, om)
 		}
-		t.s.out.copyByDatagram(name, om)
 	}
 }
 
@@ -349,10 +348,7 @@ func (s *Service) knownName(id uint64) string {
 
 // receive steps the messages of b into the addressed member, starting
 // an empty one (a learner about to be added) when this node has none.
-//
-// A batch that came as a datagram (a copy, see copyByDatagram) is served
-// on the packet reader: a full inbox drops its messages rather than wait.
-func (s *Service) receive(ctx context.Context, from string, b raftBatch, datagram bool) (struct{}, error) {
+func (s *Service) receive(ctx context.Context, from string, b raftBatch) (struct{}, error) {
 	m := s.memberFor(b.Group, b.To, from)
 	if m == nil {
 		return struct{}{}, nil // not for this incarnation: dropped
@@ -368,11 +364,7 @@ func (s *Service) receive(ctx context.Context, from string, b raftBatch, datagra
 			// it. An unknown ID is refused too; Raft sends again.
 			return struct{}{}, fmt.Errorf("voters: raft message from member %x sent by %s, which is %q's", msg.GetFrom(), from, sender)
 		}
-		step := m.g.Step
-		if datagram {
-			step = func(_ context.Context, msg *raftpb.Message) error { return m.g.TryStep(msg) }
-		}
-		if err := step(ctx, &msg); err != nil {
+		if err := m.g.Step(ctx, &msg); err != nil {
 			s.log.Debug("raft message refused", "from", from, "err", err)
 		}
 	}

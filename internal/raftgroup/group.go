@@ -22,12 +22,12 @@ type Group struct {
 	storage *raft.MemoryStorage
 	disk    *disk // Config.Dir; nil without
 
-	inbox   chan inbound  // inbound messages, for the loop
-	ops     chan func()   // calls to run on the loop
-	done    chan struct{} // closed by Close
-	stopped chan struct{} // closed when the loop has returned
-	once    sync.Once     // guards close(done)
-	err     error         // why the loop stopped; written before stopped closes
+	inbox   chan *raftpb.Message // inbound messages, for the loop
+	ops     chan func()          // calls to run on the loop
+	done    chan struct{}        // closed by Close
+	stopped chan struct{}        // closed when the loop has returned
+	once    sync.Once            // guards close(done)
+	err     error                // why the loop stopped; written before stopped closes
 
 	mu struct {
 		sync.Mutex
@@ -91,7 +91,7 @@ func Start(cfg Config) (*Group, error) {
 		log:     c.Logger.With("member", c.ID),
 		storage: storage,
 		disk:    d,
-		inbox:   make(chan inbound, 1024),
+		inbox:   make(chan *raftpb.Message, 1024),
 		ops:     make(chan func(), 256),
 		done:    make(chan struct{}),
 		stopped: make(chan struct{}),
@@ -194,36 +194,7 @@ func (g *Group) Step(ctx context.Context, m *raftpb.Message) error {
 	if err := g.checkInbound(m); err != nil {
 		return err
 	}
-	return enqueue(ctx, g, g.inbox, inbound{m: m})
-}
-
-// inbound is a message for the loop; copy marks one from TryStep.
-type inbound struct {
-	m    *raftpb.Message
-	copy bool
-}
-
-// TryStep is Step for a copy of a message that may also arrive, or
-// have arrived, another way (a datagram beside a stream): it never
-// waits, and returns ErrInboxFull, having dropped m, when the inbox has
-// no room. An append copy that would not connect to the log the loop
-// holds (its previous index is past the last entry) is dropped by the
-// loop rather than refused: a copy that overtook the earlier appends
-// still on their way would otherwise make the leader probe and send
-// every entry since again, on each such copy.
-func (g *Group) TryStep(m *raftpb.Message) error {
-	if err := g.checkInbound(m); err != nil {
-		return err
-	}
-	if g.closing() {
-		return ErrClosed
-	}
-	select {
-	case g.inbox <- inbound{m: m, copy: true}:
-		return nil
-	default:
-		return ErrInboxFull
-	}
+	return enqueue(ctx, g, g.inbox, m)
 }
 
 func (g *Group) checkInbound(m *raftpb.Message) error {

@@ -41,10 +41,7 @@ type network struct {
 	cut   map[[2]uint64]bool                        // directed links that drop everything
 	drop  func(from uint64, m *raftpb.Message) bool // optional; true drops m
 	dup   func(from uint64, m *raftpb.Message) bool // optional; true sends m twice
-	// copyOf, optional, sends a copy of m by TryStep after delay when ok
-	// (as a datagram beside the stream): it may overtake m.
-	copyOf func(from uint64, m *raftpb.Message) (delay time.Duration, ok bool)
-	sent   atomic.Int64
+	sent  atomic.Int64
 }
 
 type endpoint struct {
@@ -106,25 +103,7 @@ func (e *endpoint) Send(msgs []*raftpb.Message) {
 		if n.dup != nil && n.dup(e.id, m) {
 			copies = 2
 		}
-		var copyDelay time.Duration
-		copyOK := false
-		if !dropped && n.copyOf != nil && !n.cut[[2]uint64{e.id, m.GetTo()}] {
-			copyDelay, copyOK = n.copyOf(e.id, m)
-		}
 		n.mu.Unlock()
-		if copyOK {
-			c := proto.Clone(m).(*raftpb.Message)
-			n.wg.Go(func() {
-				select {
-				case <-time.After(copyDelay):
-				case <-n.ctx.Done():
-					return
-				}
-				if g := dst.g.Load(); g != nil {
-					_ = g.TryStep(c)
-				}
-			})
-		}
 		if dropped {
 			continue
 		}
@@ -176,12 +155,6 @@ func (n *network) setDup(f func(from uint64, m *raftpb.Message) bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.dup = f
-}
-
-func (n *network) setCopy(f func(from uint64, m *raftpb.Message) (time.Duration, bool)) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.copyOf = f
 }
 
 func (n *network) close() {

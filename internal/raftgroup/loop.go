@@ -71,8 +71,8 @@ func (g *Group) run() {
 			return
 		case <-ticker.C:
 			g.tick()
-		case in := <-g.inbox:
-			g.step(in)
+		case m := <-g.inbox:
+			g.step(m)
 		case f := <-g.ops:
 			f()
 		}
@@ -89,8 +89,8 @@ func (g *Group) run() {
 func (g *Group) drain() {
 	for range maxBatch {
 		select {
-		case in := <-g.inbox:
-			g.step(in)
+		case m := <-g.inbox:
+			g.step(m)
 		case f := <-g.ops:
 			f()
 		default:
@@ -99,13 +99,7 @@ func (g *Group) drain() {
 	}
 }
 
-func (g *Group) step(in inbound) {
-	m := in.m
-	if in.copy && m.GetType() == raftpb.MsgApp {
-		if last, err := g.storage.LastIndex(); err != nil || m.GetIndex() > last {
-			return // see TryStep
-		}
-	}
+func (g *Group) step(m *raftpb.Message) {
 	g.spares.heardFrom(m)
 	if err := g.rn.Step(m); err != nil {
 		g.log.Debug("raftgroup: message not stepped", "type", m.GetType(), "from", m.GetFrom(), "err", err)
