@@ -12,8 +12,8 @@ func TestHandovers(t *testing.T) {
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	grants := []Grant{
 		{ID: "a", Token: 1, Called: at(0), Start: at(1), End: at(100), Released: true},
-		{ID: "a", Token: 2, Called: at(50), Start: at(103), End: at(200), Released: false}, // waited: 3 ms
-		{ID: "a", Token: 3, Called: at(150), Start: at(1450), End: at(1500), Released: true}, // after a lost lease: none
+		{ID: "a", Token: 2, Called: at(50), Start: at(103), End: at(200), Released: false},    // waited: 3 ms
+		{ID: "a", Token: 3, Called: at(150), Start: at(1450), End: at(1500), Released: true},  // after a lost lease: none
 		{ID: "a", Token: 4, Called: at(1600), Start: at(1601), End: at(1700), Released: true}, // called after the release: none
 		{ID: "b", Token: 1, Called: at(0), Start: at(0), End: at(10), Released: true},
 		{ID: "b", Token: 2, Called: at(5), Start: at(17), End: at(30), Released: true}, // 7 ms
