@@ -303,7 +303,7 @@ func (v *GroupVerdict) lost(h GroupHistory, g GroupRecord, byOffset map[uint64][
 		return
 	}
 	for _, off := range slices.Sorted(maps.Keys(published)) {
-		why, exhausted := undone(g, byOffset[off], h.End, margin)
+		why, exhausted := undone(g, published[off], byOffset[off], h.End, margin)
 		if why != "" {
 			v.Lost.add("%s/%s: offset %d (%q, published by %s): %s", g.Topic, g.Group, off, published[off].Payload, published[off].Node, why)
 		}
@@ -317,8 +317,16 @@ func (v *GroupVerdict) lost(h GroupHistory, g GroupRecord, byOffset map[uint64][
 // its deliveries in time order ("" if it is): done is an Ack (or an
 // Ack of unknown outcome) of its last delivery, or MaxDeliveries
 // hand-outs (exhausted), counting those no member saw after the last.
-func undone(g GroupRecord, ds []GroupDelivery, end time.Time, margin time.Duration) (why string, exhausted bool) {
+//
+// An offset no member saw is done when hidden hand-outs (Nexts of
+// unknown outcome, one per AckWait, from its publication on) can make
+// up all MaxDeliveries: under loss a fetch's answer may take longer than
+// the hold it gives, and each such hand-out counts.
+func undone(g GroupRecord, p Publication, ds []GroupDelivery, end time.Time, margin time.Duration) (why string, exhausted bool) {
 	if len(ds) == 0 {
+		if g.MaxDeliveries > 0 && hiddenChain(g, p.Called, margin, end, time.Time{}) >= g.MaxDeliveries {
+			return "", true
+		}
 		return "never delivered", false
 	}
 	last := ds[len(ds)-1]

@@ -137,6 +137,16 @@ func TestCheckGroup(t *testing.T) {
 		{"never delivered", func(h *GroupHistory) {
 			h.Publications = append(h.Publications, pub("d", 4))
 		}, "Lost: t/g: offset 4 (\"d\", published by n1): never delivered"},
+		{"never seen: every hand-out hidden, up to MaxDeliveries", func(h *GroupHistory) {
+			h.Publications = append(h.Publications, pub("d", 4))
+			m := &h.Groups[0].Members[0] // one Next that skipped three, asked at 6000, cut off at the end
+			m.Unknown, m.Asked, m.Skips = []time.Time{at(20000)}, []time.Time{at(6000)}, []int{3}
+		}, ""},
+		{"never seen, fewer hidden hand-outs than MaxDeliveries", func(h *GroupHistory) {
+			h.Publications = append(h.Publications, pub("d", 4))
+			m := &h.Groups[0].Members[0]
+			m.Unknown, m.Asked, m.Skips = []time.Time{at(20000)}, []time.Time{at(6000)}, []int{2}
+		}, "Lost: t/g: offset 4 (\"d\", published by n1): never delivered"},
 		{"not handed out again", func(h *GroupHistory) {
 			h.Groups[0].Deliveries = h.Groups[0].Deliveries[:5]
 		}, "Lost: t/g: offset 3 (\"c\", published by n1): last delivery 2 to m1"},
