@@ -95,14 +95,20 @@ func TestSimCandidateCrashedAfterWinningHoldsOffNoLonger(t *testing.T) {
 			}
 		}()
 		at := <-crashed
-		el := <-won
-		took := time.Since(at)
-		t.Logf("new leader %s %v after the crash (virtual)", el.ID(), took)
-		if bound := ttl*5/4 + 200*time.Millisecond; took > bound {
-			t.Errorf("new leader after %v, want at most %v (hold and a claim round)", took, bound)
-		}
-		el.Resign(ctx)
+		checkTakeover(ctx, t, <-won, at, ttl*5/4+200*time.Millisecond, "hold and a claim round")
 	})
+}
+
+// checkTakeover checks that el won within bound of at (the crash), and
+// resigns.
+func checkTakeover(ctx context.Context, t *testing.T, el *election.Elected, at time.Time, bound time.Duration, why string) {
+	t.Helper()
+	took := time.Since(at)
+	t.Logf("new leader %s %v after the crash (virtual)", el.ID(), took)
+	if took > bound {
+		t.Errorf("new leader after %v, want at most %v (%s)", took, bound, why)
+	}
+	el.Resign(ctx)
 }
 
 // A candidate announces its campaign and crashes before it claims: the
@@ -140,12 +146,6 @@ func TestSimCandidateCrashedAfterAnnouncingHoldsOffNoLonger(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		c.Crash("n5")
 		at := time.Now()
-		el := <-won
-		took := time.Since(at)
-		t.Logf("new leader %s %v after the crash (virtual)", el.ID(), took)
-		if bound := ttl*5/4 + 50*time.Millisecond; took > bound {
-			t.Errorf("new leader after %v, want at most %v (the announcement's lifetime and a claim round)", took, bound)
-		}
-		el.Resign(ctx)
+		checkTakeover(ctx, t, <-won, at, ttl*5/4+50*time.Millisecond, "the announcement's lifetime and a claim round")
 	})
 }

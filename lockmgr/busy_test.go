@@ -48,7 +48,13 @@ func TestSimWaitersPastACoordinatorsShare(t *testing.T) {
 				e.rec.release(t, h, l)
 			})
 		}
-		time.Sleep(time.Second) // every waiter queued
+		// Every waiter asked: the leader took its share, the rest
+		// queued elsewhere.
+		for deadline := time.Now().Add(10 * time.Second); lockmgr.WaitersFrom(e.m[lead], waiter) < 128 || e.m[waiter].Stats().Acquiring < waiters; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("waiters at the leader: %d; acquiring: %d", lockmgr.WaitersFrom(e.m[lead], waiter), e.m[waiter].Stats().Acquiring)
+			}
+		}
 		start := time.Now()
 		other, oh := e.acquire(t, waiter, "y")
 		if d := time.Since(start); d > time.Second {

@@ -51,7 +51,21 @@ func TestSimLeaderCoordinates(t *testing.T) {
 		if next == "" || next == lead {
 			t.Fatalf("no new leader after %s left", lead)
 		}
-		time.Sleep(time.Second) // gossip names the new leader everywhere
+		// Gossip names the new leader everywhere, then each node asks it.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			all := true
+			for node, m := range e.m {
+				if m.Coordinator("after-"+node) != next {
+					all = false
+				}
+			}
+			if all {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the nodes do not all name the new leader %s as the coordinator", next)
+			}
+		}
 		for node := range e.m {
 			l, h := e.acquire(t, node, "after-"+node)
 			if got := lockmgr.Coordinator(l); got != next {
