@@ -269,7 +269,7 @@ func (s *Service) serveDo(ctx context.Context, _ string, req doReq) (doResp, err
 	var err error
 	switch {
 	case req.Appended && onlyOp(req.Cmds, leases.OpRelease):
-		err = m.g.ProposeAppended(ctx, leases.AppendCmds(nil, req.Cmds))
+		err = m.g.ProposeAppended(ctx, leases.AppendCmds(make([]byte, 0, leases.EncodedSize(req.Cmds)), req.Cmds))
 	case len(req.Events) > 0:
 		// The leader stamps the time: publish times, delivery deadlines
 		// and their expiry all read one clock while it leads, kept

@@ -276,7 +276,7 @@ func (s *Service) leaveMember(m *member, why string, fate stateFate) {
 
 // propose applies cmds as one entry through m and returns their results.
 func (s *Service) propose(ctx context.Context, m *member, cmds []leases.Cmd) ([]leases.Result, error) {
-	return proposeEntry[[]leases.Result](ctx, m, leases.AppendCmds(nil, cmds))
+	return proposeEntry[[]leases.Result](ctx, m, leases.AppendCmds(make([]byte, 0, leases.EncodedSize(cmds)), cmds))
 }
 
 // proposeEvents proposes cmds as one entry of the event log and returns

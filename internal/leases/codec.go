@@ -23,6 +23,16 @@ func AppendCmds(b []byte, cmds []Cmd) []byte {
 	return b
 }
 
+// EncodedSize is room enough, most of the time, for AppendCmds of cmds:
+// an estimate that saves growing the buffer on the way.
+func EncodedSize(cmds []Cmd) int {
+	n := 8
+	for i := range cmds {
+		n += 96 + 2*len(cmds[i].Key) // a free (relayed release) repeats the key and a holder + 2*(len(cmds[i].Holder.Owner)+len(cmds[i].Holder.Node))
+	}
+	return n
+}
+
 func appendCmd(b []byte, c *Cmd) []byte {
 	n := 2 + wire.Count(c.Key != "", c.Token != 0, c.TTL != 0, c.Seq != 0, c.Free != nil, c.Preempt, c.Quiet)
 	b = wire.AppendMapLen(b, n)

@@ -184,6 +184,9 @@ func ReadFrame(r io.Reader, max int) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// encodeCap is the room Encode gives an Appender at first.
+const encodeCap = 256
+
 // readChunk is the most ReadFrame allocates before the bytes arrive.
 const readChunk = 64 << 10
 
@@ -191,7 +194,9 @@ const readChunk = 64 << 10
 // is an Appender).
 func Encode(v any) ([]byte, error) {
 	if a, ok := v.(Appender); ok {
-		return a.AppendMsgpack(nil), nil
+		// One allocation for the hot messages (claims, grants, Raft
+		// batches of a command) instead of growing from nothing.
+		return a.AppendMsgpack(make([]byte, 0, encodeCap)), nil
 	}
 	return msgpack.Marshal(v)
 }
