@@ -155,6 +155,7 @@ func (w *GroupWorkload) consume(ctx context.Context, m *groupMember, i int, sub 
 			continue
 		}
 		sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		called := time.Now()
 		if how == check.Acked {
 			err = e.Ack(sctx)
 		} else {
@@ -163,7 +164,7 @@ func (w *GroupWorkload) consume(ctx context.Context, m *groupMember, i int, sub 
 		cancel()
 		w.mu.Lock()
 		d := &w.rec.Deliveries[j]
-		d.Settle, d.SettleOK, d.Settled = how, err == nil, time.Now()
+		d.Settle, d.SettleOK, d.Settled, d.SettleCalled = how, err == nil, time.Now(), called
 		w.mu.Unlock()
 	}
 }

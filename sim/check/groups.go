@@ -33,6 +33,11 @@ type GroupDelivery struct {
 	Settle    Settle
 	SettleOK  bool      // Ack or Nack returned nil (with an error its outcome is unknown)
 	Settled   time.Time // when Ack or Nack returned
+	// SettleCalled is when Ack or Nack was called (zero: unknown, take
+	// Settled). The group applies a settle between its call and its
+	// return, and may hand a nacked event out again at once, before the
+	// Nack's answer arrives.
+	SettleCalled time.Time
 }
 
 // GroupMember is one member (one group subscription) of a group.
@@ -155,12 +160,15 @@ func heldUntil(g GroupRecord, d GroupDelivery) time.Time {
 }
 
 // holdEnd is when d's member stopped holding its offset, at the
-// latest: at the end of its hold, or earlier when an Ack or Nack
-// returned nil.
+// latest: at the end of its hold, or earlier when an Ack or Nack that
+// returned nil was called (it took effect between its call and its
+// return).
 func holdEnd(g GroupRecord, d GroupDelivery) time.Time {
 	end := heldUntil(g, d)
-	if d.Settle != Unsettled && d.SettleOK && d.Settled.Before(end) {
-		end = d.Settled
+	if d.Settle != Unsettled && d.SettleOK {
+		if at := cmp.Or(d.SettleCalled, d.Settled); at.Before(end) {
+			end = at
+		}
 	}
 	return end
 }

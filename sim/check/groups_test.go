@@ -122,6 +122,14 @@ func TestCheckGroup(t *testing.T) {
 			h.Groups[0].Deliveries[1].HeldUntil = at(900)
 			h.Groups[0].Deliveries[4].At, h.Groups[0].Deliveries[4].Settled = at(700), at(850)
 		}, "Overlap: t/g: offset 2 handed to m2 (delivery 2) 200ms before m1's hold (delivery 1) ended"},
+		{"handed out again while the nack's answer was on its way", func(h *GroupHistory) {
+			d := &h.Groups[0].Deliveries[2] // nacked by m2; handed to m1 at 610
+			d.SettleCalled, d.Settled = at(550), at(1400)
+		}, ""},
+		{"handed out before the nack was called", func(h *GroupHistory) {
+			d := &h.Groups[0].Deliveries[2]
+			d.SettleCalled, d.Settled = at(900), at(1400)
+		}, "Overlap: t/g: offset 3 handed to m1 (delivery 2)"},
 		{"handed out after a nack failed", func(h *GroupHistory) {
 			h.Groups[0].Deliveries[2].SettleOK = false
 		}, "Overlap: t/g: offset 3 handed to m1 (delivery 2) 890ms before m2's hold"},
