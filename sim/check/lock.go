@@ -82,15 +82,14 @@ func CheckLocks(h LockHistory) LockVerdict {
 		byID[g.ID] = append(byID[g.ID], g)
 	}
 	v.P50, v.P99 = percentile(lat, 50), percentile(lat, 99)
-	var handovers []time.Duration
 	ids := slices.Sorted(mapsKeys(byID))
 	for _, id := range ids {
 		gs := byID[id]
 		slices.SortStableFunc(gs, func(a, b Grant) int { return a.Start.Compare(b.Start) })
-		handovers = appendHandovers(handovers, gs)
 		checkTokens(id, gs, &v)
 		checkOverlaps(id, gs, h.End, &v)
 	}
+	handovers := Handovers(h.Grants, nil)
 	v.Handovers = len(handovers)
 	v.HandoverP50, v.HandoverP99 = percentile(handovers, 50), percentile(handovers, 99)
 	v.L4 = healGrants(h.Heals, h.Grants)
@@ -162,7 +161,6 @@ func healGrants(heals []time.Time, grants []Grant) []HealGrant {
 	return out
 }
 
-// percentile returns the p-th percentile (nearest rank) of ds, or 0.
 // Handovers returns, for each grant of grants for which keep (nil: all)
 // reports true and that followed a Release of its id while its Acquire
 // was already waiting, the time from that Release to its Start.
@@ -191,18 +189,7 @@ func handover(prev, next Grant) (time.Duration, bool) {
 	return 0, false
 }
 
-// appendHandovers appends, for each grant of gs (one id, by Start) that
-// followed a Release while its Acquire was already waiting, the time
-// from that Release to its Start.
-func appendHandovers(out []time.Duration, gs []Grant) []time.Duration {
-	for i := 1; i < len(gs); i++ {
-		if d, ok := handover(gs[i-1], gs[i]); ok {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
+// percentile returns the p-th percentile (nearest rank) of ds, or 0.
 func percentile(ds []time.Duration, p int) time.Duration {
 	if len(ds) == 0 {
 		return 0
