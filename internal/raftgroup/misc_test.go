@@ -222,3 +222,63 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// blockingSM blocks in Apply until release closes.
+type blockingSM struct {
+	logSM
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *blockingSM) Apply(index uint64, data []byte) any {
+	select {
+	case s.entered <- struct{}{}:
+	default:
+	}
+	<-s.release
+	return s.logSM.Apply(index, data)
+}
+
+// TestStepNowDropsWhenBehind: while the loop is stuck (in Apply here, on
+// a slow disk in life), StepNow returns ErrInboxFull at once instead of
+// waiting for room, as Step does.
+func TestStepNowDropsWhenBehind(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		sm := &blockingSM{entered: make(chan struct{}, 1), release: make(chan struct{})}
+		g, err := Start(Config{ID: 1, Voters: []uint64{1}, Transport: nopTransport{}, StateMachine: sm})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Close()
+		go func() { // again while no leader is elected yet
+			for {
+				if _, _, err := g.Propose(context.Background(), []byte("x")); !errors.Is(err, ErrDropped) {
+					return
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+		<-sm.entered // the loop is in Apply
+		hb := func() *raftpb.Message {
+			return &raftpb.Message{Type: raftpb.MsgHeartbeat.Enum(), To: new(uint64(1)), From: new(uint64(2))}
+		}
+		full := false
+		for range 4 * 1024 {
+			if err := g.StepNow(hb()); errors.Is(err, ErrInboxFull) {
+				full = true
+				break
+			} else if err != nil {
+				t.Fatalf("StepNow: %v", err)
+			}
+		}
+		if !full {
+			t.Fatal("StepNow never reported a full inbox while the loop was stuck")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		if err := g.Step(ctx, hb()); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Step with the inbox full: %v, want it to wait out its ctx", err)
+		}
+		close(sm.release)
+	})
+}
