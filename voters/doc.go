@@ -232,11 +232,7 @@
 // follower then learns a commit up to 20 ms late, which delays only its
 // own apply (the leader answers commands; a new leader applies what was
 // committed before it serves). Both are losses or delays Raft tolerates
-// by design; no safety property depends on delivery. The receiver steps
-// them on the connection's reader and drops what finds the member's
-// inbox (1,024 messages) full rather than wait for room, so a member
-// whose loop is behind (a slow disk) holds up none of the replies and
-// notifications behind them on that connection. The leader sends
+// by design; no safety property depends on delivery. The leader sends
 // each append at once only to the followers a majority needs (two of
 // four with five voters) and holds those to the others for up to a tick
 // (10 ms), merged (raftgroup's spare followers): a command costs the

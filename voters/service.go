@@ -123,9 +123,8 @@ func start(n *cluster.Node) *Service {
 	s.out = &outbox{s: s, peers: map[string]chan outMsg{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	// Raft messages are stepped on the connection's reader: stepping
-	// queues them for the member's loop (a bounded inbox) at once, or
-	// drops them when it is full, never waiting (see receive), and the
-	// hand-over to a notice goroutine was a wake-up on the path of
+	// queues them for the member's loop (a bounded inbox) at once, and
+	// the hand-over to a notice goroutine was a wake-up on the path of
 	// every message.
 	n.HandleNoticeInline(methodRaft, func(ctx context.Context, r *cluster.Request) (any, error) {
 		var b raftBatch

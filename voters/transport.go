@@ -348,7 +348,7 @@ func (s *Service) knownName(id uint64) string {
 
 // receive steps the messages of b into the addressed member, starting
 // an empty one (a learner about to be added) when this node has none.
-func (s *Service) receive(_ context.Context, from string, b raftBatch) (struct{}, error) {
+func (s *Service) receive(ctx context.Context, from string, b raftBatch) (struct{}, error) {
 	m := s.memberFor(b.Group, b.To, from)
 	if m == nil {
 		return struct{}{}, nil // not for this incarnation: dropped
@@ -364,11 +364,7 @@ func (s *Service) receive(_ context.Context, from string, b raftBatch) (struct{}
 			// it. An unknown ID is refused too; Raft sends again.
 			return struct{}{}, fmt.Errorf("voters: raft message from member %x sent by %s, which is %q's", msg.GetFrom(), from, sender)
 		}
-		// StepNow, not Step: this runs on the connection's reader, and a
-		// member whose loop is behind (a slow disk) must not hold up the
-		// replies and notices behind it; a full inbox drops the message,
-		// a loss Raft repairs.
-		if err := m.g.StepNow(&msg); err != nil {
+		if err := m.g.Step(ctx, &msg); err != nil {
 			s.log.Debug("raft message refused", "from", from, "err", err)
 		}
 	}

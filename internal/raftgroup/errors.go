@@ -49,10 +49,6 @@ var (
 	// malformed one).
 	ErrBadMessage = errors.New("raftgroup: bad message")
 
-	// ErrInboxFull is returned by StepNow when the loop's inbox has no
-	// room: the message is dropped, as a lossy network would drop it.
-	ErrInboxFull = errors.New("raftgroup: inbox full")
-
 	// ErrBadConfChange is returned by ProposeConfChange for a change that
 	// the current configuration cannot take (it would remove every voter,
 	// change a joint configuration without leaving it, name member 0,

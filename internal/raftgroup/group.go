@@ -197,26 +197,6 @@ func (g *Group) Step(ctx context.Context, m *raftpb.Message) error {
 	return enqueue(ctx, g, g.inbox, m)
 }
 
-// StepNow is Step that never waits: when the inbox has no room (the loop
-// is behind, say on a slow disk) it drops m and returns ErrInboxFull. A
-// transport that steps on a connection's reader uses it, so that a slow
-// member holds up no other traffic of the connection; Raft sends again
-// what it needs.
-func (g *Group) StepNow(m *raftpb.Message) error {
-	if err := g.checkInbound(m); err != nil {
-		return err
-	}
-	if g.closing() {
-		return ErrClosed
-	}
-	select {
-	case g.inbox <- m:
-		return nil
-	default:
-		return ErrInboxFull
-	}
-}
-
 func (g *Group) checkInbound(m *raftpb.Message) error {
 	switch {
 	case m == nil:
