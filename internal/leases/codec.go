@@ -28,7 +28,8 @@ func AppendCmds(b []byte, cmds []Cmd) []byte {
 func EncodedSize(cmds []Cmd) int {
 	n := 8
 	for i := range cmds {
-		n += 96 + 2*len(cmds[i].Key) // a free (relayed release) repeats the key and a holder + 2*(len(cmds[i].Holder.Owner)+len(cmds[i].Holder.Node))
+		// A free (a relayed release) repeats the key and a holder.
+		n += 96 + 2*len(cmds[i].Key) + 2*(len(cmds[i].Holder.Owner)+len(cmds[i].Holder.Node))
 	}
 	return n
 }
