@@ -31,11 +31,3 @@ func SetRingCoordinators(m *Manager) { m.hooks.ringOnly = true }
 
 // Coordinator returns the member that coordinated l's grant.
 func Coordinator(l *Lock) string { return l.coord }
-
-// WaitersFrom returns how many acquisitions of node from wait at m's
-// node as their coordinator.
-func WaitersFrom(m *Manager, from string) int {
-	m.srv.qmu.Lock()
-	defer m.srv.qmu.Unlock()
-	return m.srv.waitersFrom[from]
-}
